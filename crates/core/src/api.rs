@@ -1,0 +1,28 @@
+//! Wire types of the HTTP API shared by the server and the CLI.
+
+use serde::{Deserialize, Serialize};
+
+/// Every API error body: a stable machine-readable `code` and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// The stable error codes of the API.
+pub mod codes {
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    pub const INVALID_REQUEST: &str = "INVALID_REQUEST";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// The answer to a cancel request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelResponse {
+    pub id: i64,
+    pub phase: crate::BuildPhase,
+    /// Whether the build was already final before the request.
+    pub already_final: bool,
+}

@@ -1,0 +1,281 @@
+//! Build requests, validated build specs, and the build record the API shows.
+
+use crate::image_ref::{ImageRef, ImageRefError};
+use crate::paths::{PathError, clean_relative};
+use crate::phase::BuildPhase;
+use crate::source::{SourceError, SourceLocation, validate_ref};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub type BuildId = i64;
+
+/// What a client sends to start a build.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildRequest {
+    pub source: SourceRequest,
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+    /// Where to push the image (`host[:port]/name[:tag]`).
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Give RUN steps network access (off by default).
+    #[serde(default)]
+    pub network: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRequest {
+    /// A git URL or an absolute path to a local repository.
+    pub url: String,
+    /// Branch, tag or commit; the remote's default branch when absent.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Directory inside the repository used as the build context.
+    #[serde(default)]
+    pub context_dir: Option<String>,
+    /// Dockerfile path, relative to the context directory.
+    #[serde(default)]
+    pub dockerfile: Option<String>,
+}
+
+/// A request that passed validation: every field is in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSpec {
+    pub source: SourceSpec,
+    pub build_args: BTreeMap<String, String>,
+    pub output: ImageRef,
+    pub network: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    pub location: SourceLocation,
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub context_dir: String,
+    pub dockerfile: String,
+}
+
+/// Why a request was refused; `field` names the JSON field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidRequest {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, e: impl fmt::Display) -> InvalidRequest {
+    InvalidRequest {
+        field,
+        message: e.to_string(),
+    }
+}
+
+impl BuildRequest {
+    /// Validate and canonicalise. `default_output` is used when the request
+    /// names no output image.
+    pub fn validate(&self, default_output: Option<&ImageRef>) -> Result<BuildSpec, InvalidRequest> {
+        let location =
+            SourceLocation::parse(&self.source.url).map_err(|e: SourceError| invalid("source.url", e))?;
+        let git_ref = match self.source.git_ref.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => {
+                validate_ref(r).map_err(|e| invalid("source.ref", e))?;
+                Some(r.to_string())
+            }
+        };
+        let context_dir = clean_relative(self.source.context_dir.as_deref().unwrap_or("."))
+            .map_err(|e: PathError| invalid("source.context_dir", e))?;
+        let dockerfile = clean_relative(self.source.dockerfile.as_deref().unwrap_or("Dockerfile"))
+            .map_err(|e| invalid("source.dockerfile", e))?;
+        if dockerfile == "." {
+            return Err(invalid("source.dockerfile", "the Dockerfile path names a directory"));
+        }
+        for (k, v) in &self.build_args {
+            if !valid_arg_name(k) {
+                return Err(invalid(
+                    "build_args",
+                    format!("build arg name {k:?} is invalid: use letters, digits and _, not starting with a digit"),
+                ));
+            }
+            if v.contains('\0') {
+                return Err(invalid("build_args", format!("build arg {k} contains a NUL byte")));
+            }
+        }
+        let output = match self.output.as_deref().map(str::trim) {
+            Some(o) if !o.is_empty() => {
+                let r = ImageRef::parse(o).map_err(|e: ImageRefError| invalid("output", e))?;
+                if r.digest.is_some() {
+                    return Err(invalid(
+                        "output",
+                        "an output reference cannot carry a digest; the digest is known only after the push",
+                    ));
+                }
+                r
+            }
+            _ => default_output.cloned().ok_or_else(|| {
+                invalid(
+                    "output",
+                    "no output image given and the server has no default registry; name one, e.g. --tag 127.0.0.1:5000/app:latest",
+                )
+            })?,
+        };
+        Ok(BuildSpec {
+            source: SourceSpec {
+                location,
+                git_ref,
+                context_dir,
+                dockerfile,
+            },
+            build_args: self.build_args.clone(),
+            output,
+            network: self.network,
+        })
+    }
+}
+
+fn valid_arg_name(k: &str) -> bool {
+    !k.is_empty()
+        && !k.starts_with(|c: char| c.is_ascii_digit())
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The stages of a build whose durations are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Clone,
+    Build,
+    Push,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Clone => "clone",
+            Stage::Build => "build",
+            Stage::Push => "push",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTiming {
+    pub stage: Stage,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildEvent {
+    pub at: Timestamp,
+    /// The phase the build entered, when the event is a phase change.
+    pub phase: Option<BuildPhase>,
+    pub message: String,
+}
+
+/// What the registry holds after a successful push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedImage {
+    /// `registry/name@sha256:…`
+    pub reference: String,
+    /// The tag reference that was pushed, `registry/name:tag`.
+    pub tag_reference: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// Total bytes in the registry: manifest + config + layers.
+    pub size: u64,
+    /// Layer digests as stored in the registry, base layer first.
+    pub layers: Vec<String>,
+}
+
+/// A build as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    pub id: BuildId,
+    pub phase: BuildPhase,
+    /// One line saying why the build ended the way it did (for non-Complete endings).
+    pub reason: Option<String>,
+    pub spec: BuildSpec,
+    /// The commit the ref resolved to.
+    pub commit: Option<String>,
+    pub image: Option<PushedImage>,
+    pub stages: Vec<StageTiming>,
+    pub events: Vec<BuildEvent>,
+    /// How many times a worker started this build.
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(url: &str) -> BuildRequest {
+        BuildRequest {
+            source: SourceRequest {
+                url: url.into(),
+                ..Default::default()
+            },
+            output: Some("127.0.0.1:5000/app:1".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let spec = req("/srv/repo").validate(None).unwrap();
+        assert_eq!(spec.source.context_dir, ".");
+        assert_eq!(spec.source.dockerfile, "Dockerfile");
+        assert_eq!(spec.source.git_ref, None);
+        assert!(!spec.network);
+        assert_eq!(spec.output.to_string(), "127.0.0.1:5000/app:1");
+    }
+
+    #[test]
+    fn default_output_used_only_when_missing() {
+        let mut r = req("/srv/repo");
+        r.output = None;
+        let err = r.validate(None).unwrap_err();
+        assert_eq!(err.field, "output");
+        let def = ImageRef::parse("localhost:5000/default").unwrap();
+        assert_eq!(r.validate(Some(&def)).unwrap().output, def);
+    }
+
+    #[test]
+    fn rejects_bad_fields_naming_them() {
+        let mut r = req("/srv/repo");
+        r.source.context_dir = Some("../up".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "source.context_dir");
+
+        let mut r = req("/srv/repo");
+        r.source.dockerfile = Some("/etc/passwd".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "source.dockerfile");
+
+        let mut r = req("/srv/repo");
+        r.source.git_ref = Some("--upload-pack=x".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "source.ref");
+
+        let mut r = req("/srv/repo");
+        r.build_args.insert("1X".into(), "v".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "build_args");
+
+        let mut r = req("/srv/repo");
+        r.output = Some(format!("localhost/app@sha256:{}", "0".repeat(64)));
+        assert_eq!(r.validate(None).unwrap_err().field, "output");
+
+        assert_eq!(req("not a url").validate(None).unwrap_err().field, "source.url");
+    }
+
+    #[test]
+    fn unknown_json_fields_are_refused() {
+        let err = serde_json::from_str::<BuildRequest>(r#"{"source":{"url":"/x"},"netwrk":true}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("netwrk"), "{err}");
+    }
+}

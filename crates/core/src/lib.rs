@@ -1,0 +1,22 @@
+//! Slipway's domain model, with no I/O and no async.
+//!
+//! Everything that decides *what* should happen to a build lives here:
+//! which phase transitions are legal ([`phase`]), what a valid build request
+//! looks like ([`build`]), how image references and source locations are read
+//! ([`image_ref`], [`source`]), and which user-given paths are acceptable
+//! ([`paths`]). Adapters (store, source, builder) and the server call into this
+//! crate; it never calls out.
+//!
+//! The API's wire types are defined here too ([`api`]) so that the server and
+//! the CLI share one definition.
+
+pub mod api;
+pub mod build;
+pub mod image_ref;
+pub mod paths;
+pub mod phase;
+pub mod source;
+
+pub use build::{Build, BuildEvent, BuildId, BuildRequest, BuildSpec, PushedImage, Stage};
+pub use image_ref::ImageRef;
+pub use phase::BuildPhase;
