@@ -79,8 +79,8 @@ impl BuildRequest {
     /// Validate and canonicalise. `default_output` is used when the request
     /// names no output image.
     pub fn validate(&self, default_output: Option<&ImageRef>) -> Result<BuildSpec, InvalidRequest> {
-        let location =
-            SourceLocation::parse(&self.source.url).map_err(|e: SourceError| invalid("source.url", e))?;
+        let location = SourceLocation::parse(&self.source.url)
+            .map_err(|e: SourceError| invalid("source.url", e))?;
         let git_ref = match self.source.git_ref.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(r) => {
@@ -93,17 +93,25 @@ impl BuildRequest {
         let dockerfile = clean_relative(self.source.dockerfile.as_deref().unwrap_or("Dockerfile"))
             .map_err(|e| invalid("source.dockerfile", e))?;
         if dockerfile == "." {
-            return Err(invalid("source.dockerfile", "the Dockerfile path names a directory"));
+            return Err(invalid(
+                "source.dockerfile",
+                "the Dockerfile path names a directory",
+            ));
         }
         for (k, v) in &self.build_args {
             if !valid_arg_name(k) {
                 return Err(invalid(
                     "build_args",
-                    format!("build arg name {k:?} is invalid: use letters, digits and _, not starting with a digit"),
+                    format!(
+                        "build arg name {k:?} is invalid: use letters, digits and _, not starting with a digit"
+                    ),
                 ));
             }
             if v.contains('\0') {
-                return Err(invalid("build_args", format!("build arg {k} contains a NUL byte")));
+                return Err(invalid(
+                    "build_args",
+                    format!("build arg {k} contains a NUL byte"),
+                ));
             }
         }
         let output = match self.output.as_deref().map(str::trim) {
@@ -269,7 +277,10 @@ mod tests {
         r.output = Some(format!("localhost/app@sha256:{}", "0".repeat(64)));
         assert_eq!(r.validate(None).unwrap_err().field, "output");
 
-        assert_eq!(req("not a url").validate(None).unwrap_err().field, "source.url");
+        assert_eq!(
+            req("not a url").validate(None).unwrap_err().field,
+            "source.url"
+        );
     }
 
     #[test]

@@ -28,11 +28,17 @@ pub enum ImageRefError {
         "image reference {0:?} names no registry; write it as HOST[:PORT]/NAME[:TAG], e.g. 127.0.0.1:5000/{0}"
     )]
     NoRegistry(String),
-    #[error("image reference {reference:?} has an invalid repository name {name:?}: use lowercase letters, digits and . _ - separated by /")]
+    #[error(
+        "image reference {reference:?} has an invalid repository name {name:?}: use lowercase letters, digits and . _ - separated by /"
+    )]
     BadRepository { reference: String, name: String },
-    #[error("image reference {reference:?} has an invalid tag {tag:?}: use up to 128 letters, digits, _ . -, not starting with . or -")]
+    #[error(
+        "image reference {reference:?} has an invalid tag {tag:?}: use up to 128 letters, digits, _ . -, not starting with . or -"
+    )]
     BadTag { reference: String, tag: String },
-    #[error("image reference {reference:?} has an invalid digest {digest:?}: expected sha256:<64 hex> or sha512:<128 hex>")]
+    #[error(
+        "image reference {reference:?} has an invalid digest {digest:?}: expected sha256:<64 hex> or sha512:<128 hex>"
+    )]
     BadDigest { reference: String, digest: String },
     #[error("image reference {0:?} has an invalid registry host")]
     BadRegistry(String),
@@ -132,7 +138,9 @@ pub fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    host.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 fn is_registry_host(first: &str) -> bool {
@@ -152,9 +160,9 @@ fn valid_repository(r: &str) -> bool {
             !comp.is_empty()
                 && comp.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
                 && comp.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && comp
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+                && comp.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+                })
         })
 }
 
@@ -162,13 +170,16 @@ fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// `sha256:<64 lowercase hex>` or `sha512:<128 lowercase hex>`.
 pub fn valid_digest(d: &str) -> bool {
     let hex_ok = |h: &str, n: usize| {
-        h.len() == n && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        h.len() == n
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     };
     match d.split_once(':') {
         Some(("sha256", h)) => hex_ok(h, 64),

@@ -119,7 +119,10 @@ mod tests {
 
     #[test]
     fn final_phases() {
-        let finals: Vec<_> = BuildPhase::ALL.into_iter().filter(|p| p.is_final()).collect();
+        let finals: Vec<_> = BuildPhase::ALL
+            .into_iter()
+            .filter(|p| p.is_final())
+            .collect();
         assert_eq!(finals, vec![Complete, Failed, Error, Cancelled]);
     }
 

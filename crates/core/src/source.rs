@@ -110,10 +110,9 @@ pub fn validate_ref(r: &str) -> Result<(), SourceError> {
     if r.contains("..") || r.contains("@{") || r.ends_with('/') || r.ends_with(".lock") {
         return bad("it contains '..', '@{', or ends with '/' or '.lock'");
     }
-    if r
-        .chars()
-        .any(|c| c.is_control() || c == ' ' || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
-    {
+    if r.chars().any(|c| {
+        c.is_control() || c == ' ' || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    }) {
         return bad("it contains a space, a control character or one of ~ ^ : ? * [ \\");
     }
     Ok(())
@@ -153,7 +152,10 @@ mod tests {
             redact_url("https://ghp_token@example.com/a.git"),
             "https://***@example.com/a.git"
         );
-        assert_eq!(redact_url("https://example.com/a@b"), "https://example.com/a@b");
+        assert_eq!(
+            redact_url("https://example.com/a@b"),
+            "https://example.com/a@b"
+        );
     }
 
     #[test]

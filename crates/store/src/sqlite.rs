@@ -1,0 +1,447 @@
+//! The SQLite [`Store`]: one file in the data directory, WAL mode.
+
+use crate::{CancelOutcome, Result, Store, StoreError};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use slipway_core::build::StageTiming;
+use slipway_core::phase::{RestartDecision, after_restart};
+use slipway_core::{Build, BuildEvent, BuildId, BuildPhase, BuildSpec, PushedImage};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` and run migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn load_events(&self, id: BuildId) -> Result<Vec<BuildEvent>> {
+        let rows = sqlx::query(
+            "SELECT at, phase, message FROM build_events WHERE build_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let phase: Option<String> = r.try_get("phase")?;
+                Ok(BuildEvent {
+                    at: parse_time(r.try_get("at")?)?,
+                    phase: phase.map(|p| parse_phase(&p)).transpose()?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn build_from_row(&self, r: &SqliteRow) -> Result<Build> {
+        let id: i64 = r.try_get("id")?;
+        let spec: String = r.try_get("spec")?;
+        let image: Option<String> = r.try_get("image")?;
+        let stages: String = r.try_get("stages")?;
+        let started: Option<String> = r.try_get("started_at")?;
+        let finished: Option<String> = r.try_get("finished_at")?;
+        let attempts: i64 = r.try_get("attempts")?;
+        Ok(Build {
+            id,
+            phase: parse_phase(&r.try_get::<String, _>("phase")?)?,
+            reason: r.try_get("reason")?,
+            spec: from_json(&spec)?,
+            commit: r.try_get("git_commit")?,
+            image: image.as_deref().map(from_json).transpose()?,
+            stages: from_json(&stages)?,
+            events: self.load_events(id).await?,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            created_at: parse_time(r.try_get("created_at")?)?,
+            started_at: started.map(parse_time).transpose()?,
+            finished_at: finished.map(parse_time).transpose()?,
+        })
+    }
+}
+
+fn now() -> String {
+    Timestamp::now().to_string()
+}
+
+fn parse_time(s: String) -> Result<Timestamp> {
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("bad timestamp {s:?}: {e}")))
+}
+
+fn parse_phase(s: &str) -> Result<BuildPhase> {
+    BuildPhase::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON column: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode JSON: {e}")))
+}
+
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    id: BuildId,
+    phase: Option<BuildPhase>,
+    message: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO build_events (build_id, at, phase, message) VALUES (?, ?, ?, ?)")
+        .bind(id)
+        .bind(now())
+        .bind(phase.map(|p| p.as_str()))
+        .bind(message)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `UPDATE builds SET phase = to … WHERE id = ? AND phase IN (from…)`, plus its
+/// event, on the caller's transaction. Returns whether the row changed.
+async fn transition(
+    conn: &mut SqliteConnection,
+    id: BuildId,
+    from: &[BuildPhase],
+    to: BuildPhase,
+    reason: Option<&str>,
+    event: &str,
+) -> Result<bool> {
+    debug_assert!(from.iter().all(|f| f.can_transition_to(to)));
+    let placeholders = vec!["?"; from.len()].join(", ");
+    let finished = if to.is_final() {
+        ", finished_at = ?"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE builds SET phase = ?, reason = COALESCE(?, reason){finished} WHERE id = ? AND phase IN ({placeholders})"
+    );
+    // Only placeholders and fixed column names are formatted into the SQL.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to.as_str())
+        .bind(reason);
+    if to.is_final() {
+        q = q.bind(now());
+    }
+    q = q.bind(id);
+    for f in from {
+        q = q.bind(f.as_str());
+    }
+    let changed = q.execute(&mut *conn).await?.rows_affected() == 1;
+    if changed {
+        insert_event(conn, id, Some(to), event).await?;
+    }
+    Ok(changed)
+}
+
+/// [`transition`] in a transaction of its own.
+async fn transition_tx(
+    pool: &SqlitePool,
+    id: BuildId,
+    from: &[BuildPhase],
+    to: BuildPhase,
+    reason: Option<&str>,
+    event: &str,
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let changed = transition(&mut tx, id, from, to, reason, event).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_build(&self, spec: &BuildSpec) -> Result<Build> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO builds (phase, spec, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(BuildPhase::New.as_str())
+        .bind(to_json(spec)?)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        insert_event(&mut tx, id, Some(BuildPhase::New), "build created").await?;
+        sqlx::query("UPDATE builds SET phase = ? WHERE id = ?")
+            .bind(BuildPhase::Pending.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, id, Some(BuildPhase::Pending), "queued").await?;
+        tx.commit().await?;
+        self.get_build(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("build {id} vanished after insert")))
+    }
+
+    async fn get_build(&self, id: BuildId) -> Result<Option<Build>> {
+        let row = sqlx::query("SELECT * FROM builds WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.build_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_builds(&self, limit: u32) -> Result<Vec<Build>> {
+        let rows = sqlx::query("SELECT * FROM builds ORDER BY id DESC LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.build_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn claim_next(&self) -> Result<Option<Build>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE builds SET phase = 'Running', attempts = attempts + 1, started_at = ? \
+             WHERE id = (SELECT id FROM builds WHERE phase = 'Pending' ORDER BY id LIMIT 1) \
+             AND phase = 'Pending' RETURNING id, attempts",
+        )
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let msg = if attempts > 1 {
+            format!("started (attempt {attempts})")
+        } else {
+            "started".to_string()
+        };
+        insert_event(&mut tx, id, Some(BuildPhase::Running), &msg).await?;
+        tx.commit().await?;
+        self.get_build(id).await
+    }
+
+    async fn record_event(&self, id: BuildId, message: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_event(&mut conn, id, None, message).await
+    }
+
+    async fn set_commit(&self, id: BuildId, commit: &str) -> Result<()> {
+        sqlx::query("UPDATE builds SET git_commit = ? WHERE id = ?")
+            .bind(commit)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_stage(&self, id: BuildId, timing: StageTiming) -> Result<()> {
+        // Only the build's own worker writes its stages, so read-modify-write is safe.
+        let stages: String = sqlx::query("SELECT stages FROM builds WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("stages")?;
+        let mut list: Vec<StageTiming> = from_json(&stages)?;
+        list.retain(|t| t.stage != timing.stage);
+        list.push(timing);
+        list.sort_by_key(|t| t.stage);
+        sqlx::query("UPDATE builds SET stages = ? WHERE id = ?")
+            .bind(to_json(&list)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        id: BuildId,
+        phase: BuildPhase,
+        reason: Option<&str>,
+        image: Option<&PushedImage>,
+    ) -> Result<bool> {
+        let event = match (phase, reason) {
+            (BuildPhase::Complete, _) => match image {
+                Some(i) => format!("pushed {}", i.reference),
+                None => "complete".to_string(),
+            },
+            (_, Some(r)) => r.to_string(),
+            (p, None) => p.to_string().to_lowercase(),
+        };
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            transition(&mut tx, id, &[BuildPhase::Running], phase, reason, &event).await?;
+        if changed && let Some(image) = image {
+            sqlx::query("UPDATE builds SET image = ? WHERE id = ?")
+                .bind(to_json(image)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn request_cancel(&self, id: BuildId) -> Result<CancelOutcome> {
+        let cancelled = transition_tx(
+            &self.pool,
+            id,
+            &[BuildPhase::New, BuildPhase::Pending],
+            BuildPhase::Cancelled,
+            Some("cancelled by user before it started"),
+            "cancelled by user",
+        )
+        .await?;
+        if cancelled {
+            return Ok(CancelOutcome::Cancelled);
+        }
+        let mut tx = self.pool.begin().await?;
+        let asked = sqlx::query(
+            "UPDATE builds SET cancel_requested = 1 WHERE id = ? AND phase = 'Running' AND cancel_requested = 0",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if asked {
+            insert_event(&mut tx, id, None, "cancel requested by user").await?;
+        }
+        let phase: Option<String> = sqlx::query("SELECT phase FROM builds WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("phase"))
+            .transpose()?;
+        tx.commit().await?;
+        match phase {
+            None => Ok(CancelOutcome::NotFound),
+            Some(p) => {
+                let p = parse_phase(&p)?;
+                if p.is_final() {
+                    Ok(CancelOutcome::AlreadyFinal(p))
+                } else {
+                    Ok(CancelOutcome::Requested)
+                }
+            }
+        }
+    }
+
+    async fn cancel_requested(&self, id: BuildId) -> Result<bool> {
+        let v: Option<i64> = sqlx::query("SELECT cancel_requested FROM builds WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("cancel_requested"))
+            .transpose()?;
+        Ok(v.unwrap_or(0) != 0)
+    }
+
+    async fn recover_interrupted(&self) -> Result<Vec<(BuildId, RestartDecision)>> {
+        let rows = sqlx::query("SELECT id, attempts, cancel_requested FROM builds WHERE phase IN ('Running', 'New') ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let attempts: i64 = r.try_get("attempts")?;
+            let cancel: i64 = r.try_get("cancel_requested")?;
+            let from = [BuildPhase::Running, BuildPhase::New];
+            if cancel != 0 {
+                transition_tx(
+                    &self.pool,
+                    id,
+                    &from,
+                    BuildPhase::Cancelled,
+                    Some("cancelled by user"),
+                    "cancelled (server restarted while stopping it)",
+                )
+                .await?;
+                continue;
+            }
+            let decision = after_restart(u32::try_from(attempts).unwrap_or(u32::MAX));
+            match decision {
+                RestartDecision::Requeue => {
+                    transition_tx(
+                        &self.pool,
+                        id,
+                        &from,
+                        BuildPhase::Pending,
+                        None,
+                        "re-queued after server restart",
+                    )
+                    .await?;
+                }
+                RestartDecision::GiveUp => {
+                    transition_tx(
+                        &self.pool,
+                        id,
+                        &from,
+                        BuildPhase::Error,
+                        Some("interrupted by server restart"),
+                        "interrupted by server restart",
+                    )
+                    .await?;
+                }
+            }
+            out.push((id, decision));
+        }
+        Ok(out)
+    }
+
+    async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(token_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_name(&self, token_hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query("SELECT name FROM api_tokens WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("name"))
+                .transpose()?,
+        )
+    }
+
+    async fn token_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

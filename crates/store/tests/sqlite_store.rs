@@ -1,0 +1,215 @@
+//! The SQLite store against a real database file.
+
+use slipway_core::build::{SourceRequest, Stage, StageTiming};
+use slipway_core::phase::RestartDecision;
+use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
+use slipway_store::{CancelOutcome, SqliteStore, Store};
+
+fn spec() -> BuildSpec {
+    BuildRequest {
+        source: SourceRequest {
+            url: "/srv/repo".into(),
+            ..Default::default()
+        },
+        output: Some("127.0.0.1:5000/app:1".into()),
+        ..Default::default()
+    }
+    .validate(None)
+    .unwrap()
+}
+
+async fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+fn phases(b: &slipway_core::Build) -> Vec<BuildPhase> {
+    b.events.iter().filter_map(|e| e.phase).collect()
+}
+
+#[tokio::test]
+async fn create_claim_finish() {
+    let (_d, s) = open().await;
+    let b = s.create_build(&spec()).await.unwrap();
+    assert_eq!(b.phase, BuildPhase::Pending);
+    assert_eq!(phases(&b), vec![BuildPhase::New, BuildPhase::Pending]);
+    assert_eq!(b.spec, spec());
+
+    let c = s.claim_next().await.unwrap().unwrap();
+    assert_eq!(c.id, b.id);
+    assert_eq!(c.phase, BuildPhase::Running);
+    assert_eq!(c.attempts, 1);
+    assert!(c.started_at.is_some());
+    assert!(s.claim_next().await.unwrap().is_none(), "claimed twice");
+
+    s.set_commit(b.id, "abc").await.unwrap();
+    s.record_stage(
+        b.id,
+        StageTiming {
+            stage: Stage::Build,
+            duration_ms: 20,
+        },
+    )
+    .await
+    .unwrap();
+    s.record_stage(
+        b.id,
+        StageTiming {
+            stage: Stage::Clone,
+            duration_ms: 10,
+        },
+    )
+    .await
+    .unwrap();
+    let img = PushedImage {
+        reference: "127.0.0.1:5000/app@sha256:00".into(),
+        tag_reference: "127.0.0.1:5000/app:1".into(),
+        digest: "sha256:00".into(),
+        size: 42,
+        layers: vec!["sha256:11".into()],
+    };
+    assert!(
+        s.finish(b.id, BuildPhase::Complete, None, Some(&img))
+            .await
+            .unwrap()
+    );
+    // A second finish (e.g. a racing cancel path) changes nothing.
+    assert!(
+        !s.finish(b.id, BuildPhase::Failed, Some("x"), None)
+            .await
+            .unwrap()
+    );
+
+    let done = s.get_build(b.id).await.unwrap().unwrap();
+    assert_eq!(done.phase, BuildPhase::Complete);
+    assert_eq!(done.commit.as_deref(), Some("abc"));
+    assert_eq!(done.image, Some(img));
+    assert_eq!(
+        done.stages.iter().map(|t| t.stage).collect::<Vec<_>>(),
+        vec![Stage::Clone, Stage::Build]
+    );
+    assert!(done.finished_at.is_some());
+    assert_eq!(
+        phases(&done),
+        vec![
+            BuildPhase::New,
+            BuildPhase::Pending,
+            BuildPhase::Running,
+            BuildPhase::Complete
+        ]
+    );
+}
+
+#[tokio::test]
+async fn claims_oldest_first() {
+    let (_d, s) = open().await;
+    let a = s.create_build(&spec()).await.unwrap();
+    let b = s.create_build(&spec()).await.unwrap();
+    assert_eq!(s.claim_next().await.unwrap().unwrap().id, a.id);
+    assert_eq!(s.claim_next().await.unwrap().unwrap().id, b.id);
+    let list = s.list_builds(10).await.unwrap();
+    assert_eq!(
+        list.iter().map(|b| b.id).collect::<Vec<_>>(),
+        vec![b.id, a.id]
+    );
+}
+
+#[tokio::test]
+async fn cancel_in_each_phase() {
+    let (_d, s) = open().await;
+    let queued = s.create_build(&spec()).await.unwrap();
+    assert_eq!(
+        s.request_cancel(queued.id).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    assert_eq!(
+        s.get_build(queued.id).await.unwrap().unwrap().phase,
+        BuildPhase::Cancelled
+    );
+    assert_eq!(
+        s.request_cancel(queued.id).await.unwrap(),
+        CancelOutcome::AlreadyFinal(BuildPhase::Cancelled)
+    );
+    // A cancelled build is never claimed.
+    assert!(s.claim_next().await.unwrap().is_none());
+
+    let running = s.create_build(&spec()).await.unwrap();
+    s.claim_next().await.unwrap().unwrap();
+    assert!(!s.cancel_requested(running.id).await.unwrap());
+    assert_eq!(
+        s.request_cancel(running.id).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    assert!(s.cancel_requested(running.id).await.unwrap());
+    assert!(
+        s.finish(
+            running.id,
+            BuildPhase::Cancelled,
+            Some("cancelled by user"),
+            None
+        )
+        .await
+        .unwrap()
+    );
+
+    assert_eq!(
+        s.request_cancel(9999).await.unwrap(),
+        CancelOutcome::NotFound
+    );
+}
+
+#[tokio::test]
+async fn restart_requeues_once_then_gives_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let id;
+    {
+        let s = SqliteStore::open(&path).await.unwrap();
+        id = s.create_build(&spec()).await.unwrap().id;
+        let queued = s.create_build(&spec()).await.unwrap().id;
+        s.claim_next().await.unwrap().unwrap();
+        // "crash": reopen the file.
+        let s = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(
+            s.recover_interrupted().await.unwrap(),
+            vec![(id, RestartDecision::Requeue)]
+        );
+        assert_eq!(
+            s.get_build(id).await.unwrap().unwrap().phase,
+            BuildPhase::Pending
+        );
+        assert_eq!(
+            s.get_build(queued).await.unwrap().unwrap().phase,
+            BuildPhase::Pending
+        );
+        assert_eq!(s.claim_next().await.unwrap().unwrap().attempts, 2);
+    }
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        s.recover_interrupted().await.unwrap(),
+        vec![(id, RestartDecision::GiveUp)]
+    );
+    let b = s.get_build(id).await.unwrap().unwrap();
+    assert_eq!(b.phase, BuildPhase::Error);
+    assert_eq!(b.reason.as_deref(), Some("interrupted by server restart"));
+}
+
+#[tokio::test]
+async fn tokens_by_hash() {
+    let (_d, s) = open().await;
+    assert_eq!(s.token_count().await.unwrap(), 0);
+    s.add_token("admin", "abc123").await.unwrap();
+    assert_eq!(
+        s.token_name("abc123").await.unwrap().as_deref(),
+        Some("admin")
+    );
+    assert_eq!(s.token_name("other").await.unwrap(), None);
+    assert_eq!(s.token_count().await.unwrap(), 1);
+    assert!(
+        s.add_token("dup", "abc123").await.is_err(),
+        "hash must be unique"
+    );
+}
