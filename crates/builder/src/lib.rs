@@ -1,0 +1,316 @@
+//! The image builder: buildah does the building, we drive it.
+//!
+//! One build is three buildah calls: `pull` each base image (outside any
+//! network namespace, so registries are reachable), `bud` with
+//! `--isolation chroot --pull=never` inside a fresh network namespace
+//! (`unshare -n`) unless the build asked for network, and `push` with a digest
+//! file. `skopeo inspect --raw` then reads the pushed manifest back so the
+//! build records exactly what the registry holds (layer digests change on
+//! push, when layers are compressed).
+//!
+//! Every child runs in its own process group with `PR_SET_PDEATHSIG`, so a
+//! cancel kills the whole tree (buildah and the RUN step it started), and a
+//! server that dies takes its builds down with it.
+
+mod process;
+
+pub use process::{LogSink, ProcessError};
+
+use process::run;
+use slipway_core::image_ref::{ImageRef, is_loopback_host};
+use slipway_core::{PushedImage, image_ref::host_of};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuilderError {
+    #[error("cannot run {program}: {source}; is it installed?")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<ProcessError> for BuilderError {
+    fn from(e: ProcessError) -> Self {
+        match e {
+            ProcessError::Spawn { program, source } => BuilderError::Spawn { program, source },
+            ProcessError::Cancelled => BuilderError::Cancelled,
+        }
+    }
+}
+
+/// Where buildah keeps its images, and which registries may be reached
+/// without TLS verification.
+#[derive(Debug, Clone)]
+pub struct BuildahConfig {
+    pub storage_root: PathBuf,
+    pub run_root: PathBuf,
+    pub storage_driver: String,
+    /// `host[:port]` entries; loopback registries are always allowed plain HTTP.
+    pub insecure_registries: Vec<String>,
+}
+
+/// One image build.
+#[derive(Debug, Clone)]
+pub struct BuildJob {
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub network: bool,
+    /// The name the image gets in local storage until it is pushed.
+    pub local_tag: String,
+}
+
+pub struct Buildah {
+    config: BuildahConfig,
+}
+
+impl Buildah {
+    pub fn new(config: BuildahConfig) -> Self {
+        Buildah { config }
+    }
+
+    fn global_args(&self) -> Vec<String> {
+        vec![
+            "--root".into(),
+            self.config.storage_root.display().to_string(),
+            "--runroot".into(),
+            self.config.run_root.display().to_string(),
+            "--storage-driver".into(),
+            self.config.storage_driver.clone(),
+        ]
+    }
+
+    /// Whether TLS must be verified for the registry of `image`.
+    pub fn tls_verify(&self, image: &str) -> bool {
+        let registry = match ImageRef::parse(image) {
+            Ok(r) => r.registry,
+            // No registry part: a short name on a public registry; verify.
+            Err(_) => return true,
+        };
+        let insecure = is_loopback_host(host_of(&registry))
+            || self
+                .config
+                .insecure_registries
+                .iter()
+                .any(|r| r == &registry || r == host_of(&registry));
+        !insecure
+    }
+
+    /// Pull a base image into local storage.
+    pub async fn pull(
+        &self,
+        image: &str,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), BuilderError> {
+        let mut args = self.global_args();
+        args.extend([
+            "pull".into(),
+            "--quiet".into(),
+            format!("--tls-verify={}", self.tls_verify(image)),
+            image.to_string(),
+        ]);
+        log.line(&format!("--> pulling base image {image}"));
+        let out = run("buildah", &args, log, cancel).await?;
+        if out.success {
+            Ok(())
+        } else {
+            Err(BuilderError::Failed(format!(
+                "cannot pull base image {image}: {}",
+                out.error_line()
+            )))
+        }
+    }
+
+    /// Build the image. RUN steps get no network unless `job.network`.
+    pub async fn build(
+        &self,
+        job: &BuildJob,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), BuilderError> {
+        let mut args: Vec<String> = Vec::new();
+        let program = if job.network {
+            "buildah"
+        } else {
+            args.extend(["--net".into(), "--".into(), "buildah".into()]);
+            "unshare"
+        };
+        args.extend(self.global_args());
+        args.extend([
+            "bud".into(),
+            "--isolation".into(),
+            "chroot".into(),
+            "--pull=never".into(),
+            "-f".into(),
+            job.dockerfile.display().to_string(),
+            "-t".into(),
+            job.local_tag.clone(),
+        ]);
+        for (k, v) in &job.build_args {
+            args.push("--build-arg".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(job.context.display().to_string());
+        let out = run(program, &args, log, cancel).await?;
+        if out.success {
+            Ok(())
+        } else {
+            Err(BuilderError::Failed(out.error_line()))
+        }
+    }
+
+    /// Push the locally built image to `dest` and read back what the registry holds.
+    pub async fn push(
+        &self,
+        local_tag: &str,
+        dest: &ImageRef,
+        work_dir: &std::path::Path,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<PushedImage, BuilderError> {
+        let dest_s = dest.to_string();
+        let tls = self.tls_verify(&dest_s);
+        let digest_file = work_dir.join("pushed-digest");
+        let mut args = self.global_args();
+        args.extend([
+            "push".into(),
+            format!("--tls-verify={tls}"),
+            "--digestfile".into(),
+            digest_file.display().to_string(),
+            local_tag.to_string(),
+            format!("docker://{dest_s}"),
+        ]);
+        log.line(&format!("--> pushing {dest_s}"));
+        let out = run("buildah", &args, log, cancel).await?;
+        if !out.success {
+            return Err(BuilderError::Failed(format!(
+                "push to {} refused: {}",
+                dest.registry,
+                out.error_line()
+            )));
+        }
+        let digest = tokio::fs::read_to_string(&digest_file)
+            .await
+            .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
+            .trim()
+            .to_string();
+        let reference = dest.with_digest(&digest);
+        let args = vec![
+            "inspect".to_string(),
+            "--raw".into(),
+            format!("--tls-verify={tls}"),
+            format!("docker://{reference}"),
+        ];
+        let quiet = process::Collect::default();
+        let out = run("skopeo", &args, &quiet, cancel).await?;
+        if !out.success {
+            return Err(BuilderError::Failed(format!(
+                "pushed {reference} but cannot read it back: {}",
+                out.error_line()
+            )));
+        }
+        let raw = quiet.stdout();
+        let image = pushed_image(dest, &reference, &digest, &raw).map_err(BuilderError::Failed)?;
+        log.line(&format!(
+            "--> pushed {reference} ({} bytes, {} layers)",
+            image.size,
+            image.layers.len()
+        ));
+        Ok(image)
+    }
+
+    /// Remove the local copy of an image; failures are only logged.
+    pub async fn remove(&self, local_tag: &str, log: &dyn LogSink) {
+        let mut args = self.global_args();
+        args.extend(["rmi".into(), "--force".into(), local_tag.to_string()]);
+        let quiet = process::Collect::default();
+        if let Ok(out) = run("buildah", &args, &quiet, &CancellationToken::new()).await
+            && !out.success
+        {
+            log.line(&format!(
+                "warning: could not remove local image {local_tag}: {}",
+                out.error_line()
+            ));
+        }
+    }
+}
+
+/// Read a pushed manifest (OCI or Docker schema 2; same shape for what we need).
+pub fn pushed_image(
+    dest: &ImageRef,
+    reference: &str,
+    digest: &str,
+    manifest: &str,
+) -> Result<PushedImage, String> {
+    let v: serde_json::Value = serde_json::from_str(manifest)
+        .map_err(|e| format!("registry returned a manifest that is not JSON: {e}"))?;
+    let size_of = |d: &serde_json::Value| d.get("size").and_then(|s| s.as_u64()).unwrap_or(0);
+    let config = v.get("config").ok_or("pushed manifest has no config")?;
+    let layers = v
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .ok_or("pushed manifest has no layers list")?;
+    let size = manifest.len() as u64 + size_of(config) + layers.iter().map(size_of).sum::<u64>();
+    let layers = layers
+        .iter()
+        .map(|l| {
+            l.get("digest")
+                .and_then(|d| d.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| "a layer in the pushed manifest has no digest".to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PushedImage {
+        reference: reference.to_string(),
+        tag_reference: dest.to_string(),
+        digest: digest.to_string(),
+        size,
+        layers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_manifest() {
+        let m = r#"{"schemaVersion":2,"config":{"digest":"sha256:c","size":100},
+            "layers":[{"digest":"sha256:l1","size":1000},{"digest":"sha256:l2","size":24}]}"#;
+        let dest = ImageRef::parse("127.0.0.1:5000/app:1").unwrap();
+        let p = pushed_image(&dest, "127.0.0.1:5000/app@sha256:d", "sha256:d", m).unwrap();
+        assert_eq!(p.layers, ["sha256:l1", "sha256:l2"]);
+        assert_eq!(p.size, m.len() as u64 + 1124);
+        assert_eq!(p.tag_reference, "127.0.0.1:5000/app:1");
+        assert!(pushed_image(&dest, "r", "d", "{}").is_err());
+        assert!(pushed_image(&dest, "r", "d", "nope").is_err());
+    }
+
+    #[test]
+    fn tls_rules() {
+        let b = Buildah::new(BuildahConfig {
+            storage_root: "/s".into(),
+            run_root: "/r".into(),
+            storage_driver: "vfs".into(),
+            insecure_registries: vec!["reg.lan:5000".into(), "other.lan".into()],
+        });
+        assert!(!b.tls_verify("127.0.0.1:5000/a"));
+        assert!(!b.tls_verify("localhost/a"));
+        assert!(!b.tls_verify("reg.lan:5000/a"));
+        assert!(!b.tls_verify("other.lan:443/a"));
+        assert!(
+            b.tls_verify("reg.lan:5001/a:1"),
+            "only the listed port is insecure"
+        );
+        assert!(b.tls_verify("quay.io/a"));
+        assert!(b.tls_verify("busybox"));
+    }
+}
