@@ -1,0 +1,161 @@
+//! The HTTP API under `/api/v1`, plus `/healthz`.
+
+use crate::Services;
+use crate::auth::require_token;
+use crate::error::ApiError;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use serde::Deserialize;
+use slipway_core::api::CancelResponse;
+use slipway_core::{Build, BuildId, BuildRequest};
+use slipway_store::CancelOutcome;
+use std::sync::Arc;
+
+pub fn router(services: Arc<Services>) -> Router {
+    let api = Router::new()
+        .route("/builds", post(create_build).get(list_builds))
+        .route("/builds/{id}", get(get_build))
+        .route("/builds/{id}/cancel", post(cancel_build))
+        .route("/builds/{id}/log", get(build_log))
+        .route_layer(middleware::from_fn_with_state(
+            services.store.clone(),
+            require_token,
+        ))
+        .with_state(services);
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "method not allowed on this endpoint",
+            )
+        })
+}
+
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::invalid(format!("bad query string: {}", e.body_text()))
+}
+
+fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
+    raw.parse::<BuildId>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::invalid(format!("build id {raw:?} is not a positive number")))
+}
+
+async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {
+    let id = parse_id(raw)?;
+    services
+        .store
+        .get_build(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("build {id} does not exist")))
+}
+
+async fn create_build(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {
+    let req: BuildRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(format!("request body is not a valid build request: {e}"))
+    })?;
+    let spec = req
+        .validate(s.default_output.as_ref())
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let build = s.store.create_build(&spec).await?;
+    tracing::info!(
+        "build {} queued: {} -> {}",
+        build.id,
+        spec.source.location.redacted(),
+        spec.output
+    );
+    s.queue.notify_one();
+    Ok((StatusCode::CREATED, Json(build)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+}
+
+async fn list_builds(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<Build>>, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(s.store.list_builds(limit).await?))
+}
+
+async fn get_build(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<Build>, ApiError> {
+    Ok(Json(load(&s, &id).await?))
+}
+
+async fn cancel_build(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<CancelResponse>, ApiError> {
+    let id = parse_id(&id)?;
+    let outcome = s.store.request_cancel(id).await?;
+    let already_final = match outcome {
+        CancelOutcome::NotFound => {
+            return Err(ApiError::not_found(format!("build {id} does not exist")));
+        }
+        CancelOutcome::Requested => {
+            let token = s.running.lock().ok().and_then(|r| r.get(&id).cloned());
+            if let Some(t) = token {
+                t.cancel();
+            }
+            false
+        }
+        CancelOutcome::Cancelled => false,
+        CancelOutcome::AlreadyFinal(_) => true,
+    };
+    let build = load(&s, &id.to_string()).await?;
+    Ok(Json(CancelResponse {
+        id,
+        phase: build.phase,
+        already_final,
+    }))
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    offset: Option<u64>,
+    follow: Option<bool>,
+}
+
+async fn build_log(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let build = load(&s, &id).await?;
+    let offset = q.offset.unwrap_or(0);
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    if q.follow.unwrap_or(false) {
+        let stream = s.logs.clone().follow(s.store.clone(), build.id, offset);
+        Ok((headers, Body::from_stream(stream)).into_response())
+    } else {
+        let data = s
+            .logs
+            .snapshot(build.id, offset)
+            .map_err(ApiError::internal)?;
+        Ok((headers, data).into_response())
+    }
+}

@@ -1,0 +1,126 @@
+//! API tokens: random bearer tokens, stored only as SHA-256 hashes.
+//!
+//! Tokens carry 256 bits of randomness, so a fast hash is enough: there is
+//! nothing to brute-force, unlike passwords (which would want argon2).
+
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use slipway_store::Store;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const TOKEN_PREFIX: &str = "slw_";
+
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// On first start (no tokens in the store), create the admin token and write
+/// it to `path`, readable by its owner only. Returns whether one was created.
+pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<bool, BootstrapError> {
+    if store.token_count().await? > 0 {
+        return Ok(false);
+    }
+    let token = new_token();
+    write_secret_file(path, &token)?;
+    store.add_token("admin", &hash_token(&token)).await?;
+    Ok(true)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Store(#[from] slipway_store::StoreError),
+    #[error("cannot write the admin token file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Write `content` to `path` with mode 0600, replacing any older file.
+fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Axum middleware: require `Authorization: Bearer <token>` naming a known token.
+pub async fn require_token(
+    State(store): State<Arc<dyn Store>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing bearer token: send 'Authorization: Bearer <token>' (the admin token is in <data-dir>/admin-token)",
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must use the Bearer scheme")
+        })?;
+    match store.token_name(&hash_token(token)).await? {
+        Some(_) => Ok(next.run(req).await),
+        None => Err(ApiError::unauthorized("invalid token")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_ne!(hash_token(&a), a);
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn secret_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("admin-token");
+        write_secret_file(&p, "x").unwrap();
+        write_secret_file(&p, "y").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "y\n");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}

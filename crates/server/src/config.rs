@@ -1,0 +1,124 @@
+//! Server configuration: command-line flags plus an optional YAML file.
+
+use serde::Deserialize;
+use slipway_core::ImageRef;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings that only make sense in a file (lists, registries).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ConfigFile {
+    /// Registries (`host[:port]`) that may be reached over plain HTTP or with
+    /// unverified TLS. Loopback registries always may.
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    /// The image reference builds push to when a request names none.
+    #[serde(default)]
+    pub default_output: Option<String>,
+    /// buildah's storage driver: `vfs` (works everywhere, the default) or `overlay`.
+    #[serde(default)]
+    pub storage_driver: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub insecure_registries: Vec<String>,
+    pub default_output: Option<ImageRef>,
+    pub storage_driver: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(ConfigFile::default());
+        }
+        let file: ConfigFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(d) = &file.storage_driver
+            && d != "vfs"
+            && d != "overlay"
+        {
+            return Err(format!(
+                "storage_driver {d:?} is not supported; use vfs or overlay"
+            ));
+        }
+        if let Some(o) = &file.default_output {
+            ImageRef::parse(o).map_err(|e| format!("default_output: {e}"))?;
+        }
+        Ok(file)
+    }
+}
+
+impl ServerConfig {
+    pub fn new(
+        data_dir: PathBuf,
+        listen: SocketAddr,
+        workers: usize,
+        file: ConfigFile,
+    ) -> Result<Self, String> {
+        if workers == 0 {
+            return Err("--workers must be at least 1".into());
+        }
+        let default_output = file
+            .default_output
+            .as_deref()
+            .map(ImageRef::parse)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok(ServerConfig {
+            data_dir,
+            listen,
+            workers,
+            insecure_registries: file.insecure_registries,
+            default_output,
+            storage_driver: file.storage_driver.unwrap_or_else(|| "vfs".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_unknown_keys() {
+        let f = ConfigFile::parse("insecure_registries: [reg.lan:5000]\nstorage_driver: overlay\n")
+            .unwrap();
+        assert_eq!(f.insecure_registries, ["reg.lan:5000"]);
+        let e = ConfigFile::parse("insecure_registry: [x]\n").unwrap_err();
+        assert!(e.contains("insecure_registry"), "{e}");
+        assert!(ConfigFile::parse("storage_driver: btrfs\n").is_err());
+        assert!(ConfigFile::parse("default_output: busybox\n").is_err());
+        assert!(
+            ConfigFile::parse("")
+                .unwrap()
+                .insecure_registries
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! The Slipway server: wires the store, the git source, the builder and the
+//! log hub into an HTTP API and a pool of local workers.
+//!
+//! Start-up order matters and is the readiness contract: lock the data dir →
+//! open the store (migrations) → recover builds a dead server left Running →
+//! make sure an admin token exists → start workers → bind the listener. So
+//! `/healthz` answering means the server is ready.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod logs;
+mod worker;
+
+pub use config::{ConfigFile, ServerConfig};
+
+use logs::LogHub;
+use slipway_builder::{Buildah, BuildahConfig};
+use slipway_core::phase::RestartDecision;
+use slipway_core::{BuildId, ImageRef};
+use slipway_store::{SqliteStore, Store};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a request handler or worker needs, shared.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub logs: Arc<LogHub>,
+    pub buildah: Buildah,
+    pub work_dir: PathBuf,
+    /// Cancel handles of the builds running in this process.
+    pub running: Mutex<HashMap<BuildId, CancellationToken>>,
+    /// Woken when a build is queued.
+    pub queue: Notify,
+    pub default_output: Option<ImageRef>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data directory {0} is in use by another slipway server; stop it or pass another --data-dir"
+    )]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Store(#[from] slipway_store::StoreError),
+    #[error(transparent)]
+    Token(#[from] auth::BootstrapError),
+    #[error(
+        "cannot listen on {addr}: {source}; is another server using that port? pass --listen to choose another"
+    )]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn data_dir_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
+    move |source| ServerError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Run the all-in-one server until SIGINT or SIGTERM.
+pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let data = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .map_err(data_dir_error(data))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data.join("lock"))
+        .map_err(data_dir_error(data))?;
+    if lock.try_lock().is_err() {
+        return Err(ServerError::Locked(data.clone()));
+    }
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.join("slipway.db")).await?);
+    for (id, decision) in store.recover_interrupted().await? {
+        match decision {
+            RestartDecision::Requeue => {
+                tracing::warn!("build {id} was interrupted by a restart; re-queued")
+            }
+            RestartDecision::GiveUp => {
+                tracing::warn!("build {id} was interrupted twice; marked Error")
+            }
+        }
+    }
+    let token_file = data.join("admin-token");
+    if auth::bootstrap_admin_token(store.as_ref(), &token_file).await? {
+        tracing::info!("created the admin token; it is in {}", token_file.display());
+        eprintln!(
+            "slipway: admin token written to {} (readable only by you)",
+            token_file.display()
+        );
+    }
+
+    let work_dir = data.join("work");
+    std::fs::create_dir_all(&work_dir).map_err(data_dir_error(data))?;
+    let buildah = Buildah::new(BuildahConfig {
+        storage_root: data.join("buildah/storage"),
+        run_root: data.join("buildah/run"),
+        storage_driver: config.storage_driver.clone(),
+        insecure_registries: config.insecure_registries.clone(),
+    });
+    let services = Arc::new(Services {
+        store,
+        logs: Arc::new(LogHub::new(data.join("logs")).map_err(data_dir_error(data))?),
+        buildah,
+        work_dir,
+        running: Mutex::new(HashMap::new()),
+        queue: Notify::new(),
+        default_output: config.default_output.clone(),
+    });
+
+    for n in 0..config.workers {
+        tokio::spawn(worker_loop(services.clone(), n));
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "listening on http://{addr} with {} workers, data in {}",
+        config.workers,
+        data.display()
+    );
+    eprintln!("slipway: serving on http://{addr}");
+    axum::serve(listener, api::router(services))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    drop(lock);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install SIGTERM handler: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down; running builds will be re-queued on the next start");
+}
+
+/// One worker slot: take the oldest queued build, run it, repeat.
+async fn worker_loop(services: Arc<Services>, slot: usize) {
+    loop {
+        match services.store.claim_next().await {
+            Ok(Some(build)) => {
+                tracing::info!("worker {slot}: running build {}", build.id);
+                worker::run(services.clone(), build).await;
+            }
+            Ok(None) => {
+                // Woken by a new build, or poll now and then as a safety net.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), services.queue.notified()).await;
+            }
+            Err(e) => {
+                tracing::error!("worker {slot}: cannot claim a build: {e}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
