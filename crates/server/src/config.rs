@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub insecure_registries: Vec<String>,
     pub default_output: Option<ImageRef>,
     pub storage_driver: String,
+    /// Where to note this server's URL and token file so a CLI on the same
+    /// machine finds it (`~/.local/state/slipway/server.yaml`).
+    pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +100,7 @@ impl ServerConfig {
             insecure_registries: file.insecure_registries,
             default_output,
             storage_driver: file.storage_driver.unwrap_or_else(|| "vfs".into()),
+            state_file: None,
         })
     }
 }

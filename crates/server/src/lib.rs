@@ -147,6 +147,23 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         data.display()
     );
     eprintln!("slipway: serving on http://{addr}");
+    if let Some(state) = &config.state_file {
+        let abs = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
+        let text = format!(
+            "# written by `slipway serve`; the CLI reads it to find this server\nurl: \"http://{addr}\"\ntoken_file: \"{}\"\n",
+            abs.join("admin-token").display()
+        );
+        let written = state
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(state, text));
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot write {}: {e}; the CLI will need SLIPWAY_URL/SLIPWAY_TOKEN_FILE",
+                state.display()
+            );
+        }
+    }
     axum::serve(listener, api::router(services))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

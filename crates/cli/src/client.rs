@@ -1,0 +1,225 @@
+//! The API client: finds the server and token, sends requests, turns API
+//! errors into messages that say what to do next.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use slipway_core::api::ErrorBody;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot reach the Slipway server at {url}: {detail}\n  start one with `slipway serve`, or point SLIPWAY_URL at a running server"
+    )]
+    Unreachable { url: String, detail: String },
+    #[error(
+        "no API token found: {0}\n  set SLIPWAY_TOKEN, or SLIPWAY_TOKEN_FILE to the server's <data-dir>/admin-token"
+    )]
+    NoToken(String),
+    #[error(
+        "the server refused the token: {0}\n  set SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE to a valid token (the admin token is in the server's <data-dir>/admin-token)"
+    )]
+    Unauthorized(String),
+    #[error("{message} ({code})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Where the CLI connects, and with which token.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub token: String,
+}
+
+/// The user's config file (`~/.config/slipway/config.yaml`), or the state
+/// file a local server writes on start (`~/.local/state/slipway/server.yaml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFile {
+    pub url: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub token: Option<String>,
+}
+
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("slipway/config.yaml"))
+}
+
+/// Written by `slipway serve` so that a CLI on the same machine finds it.
+pub fn local_server_state_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("slipway/server.yaml"))
+}
+
+fn read_client_file(path: &Path) -> Result<Option<ClientFile>, ClientError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => serde_saphyr::from_str(&t).map(Some).map_err(|e| {
+            ClientError::Config(format!(
+                "{} is invalid: {e}\n  fix or remove it",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ClientError::Config(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn read_token_file(path: &Path) -> Result<String, ClientError> {
+    let t = std::fs::read_to_string(path).map_err(|e| {
+        ClientError::NoToken(format!("cannot read token file {}: {e}", path.display()))
+    })?;
+    let t = t.trim().to_string();
+    if t.is_empty() {
+        return Err(ClientError::NoToken(format!(
+            "token file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(t)
+}
+
+impl Endpoint {
+    /// Resolve the endpoint: flags and environment first (`--url`/`SLIPWAY_URL`,
+    /// `--token`/`SLIPWAY_TOKEN`, `--token-file`/`SLIPWAY_TOKEN_FILE`), then the
+    /// user's config file, then the last local server's state file, then the
+    /// defaults (`http://127.0.0.1:8080`, `./.slipway/admin-token`).
+    pub fn discover(
+        url: Option<String>,
+        token: Option<String>,
+        token_file: Option<PathBuf>,
+    ) -> Result<Self, ClientError> {
+        let mut files = Vec::new();
+        for p in [user_config_path(), local_server_state_path()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(f) = read_client_file(&p)? {
+                files.push(f);
+            }
+        }
+        let url = url
+            .or_else(|| files.iter().find_map(|f| f.url.clone()))
+            .unwrap_or_else(|| DEFAULT_URL.to_string());
+        let url = url.trim_end_matches('/').to_string();
+        let token = if let Some(t) = token.filter(|t| !t.trim().is_empty()) {
+            t.trim().to_string()
+        } else if let Some(p) = token_file {
+            read_token_file(&p)?
+        } else if let Some(t) = files.iter().find_map(|f| f.token.clone()) {
+            t
+        } else if let Some(p) = files.iter().find_map(|f| f.token_file.clone()) {
+            read_token_file(&p)?
+        } else {
+            read_token_file(Path::new(".slipway/admin-token"))?
+        };
+        Ok(Endpoint { url, token })
+    }
+}
+
+pub struct Client {
+    pub endpoint: Endpoint,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(endpoint: Endpoint) -> Result<Self, ClientError> {
+        if endpoint.url.starts_with("https://") {
+            return Err(ClientError::Config(
+                "this build of the CLI speaks plain HTTP only; reach the server over http:// (it listens on 127.0.0.1 by default)".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot create HTTP client: {e}")))?;
+        Ok(Client { endpoint, http })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.endpoint.url)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ClientError {
+        let mut detail = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            detail = s.to_string();
+            src = s.source();
+        }
+        ClientError::Unreachable {
+            url: self.endpoint.url.clone(),
+            detail,
+        }
+    }
+
+    /// Send a request and check its status; API errors become [`ClientError::Api`].
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let resp = req
+            .bearer_auth(&self.endpoint.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
+        match body {
+            Some(b) if status.as_u16() == 401 => Err(ClientError::Unauthorized(b.message)),
+            Some(b) => Err(ClientError::Api {
+                status: status.as_u16(),
+                code: b.code,
+                message: b.message,
+            }),
+            None => Err(ClientError::Protocol(format!(
+                "HTTP {status} from {}: {}",
+                self.endpoint.url,
+                text.chars().take(200).collect::<String>()
+            ))),
+        }
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let resp = self.send(self.http.get(self.url(path))).await?;
+        resp.json()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let resp = self.send(self.http.post(self.url(path)).json(body)).await?;
+        resp.json()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// A streaming GET (for logs).
+    pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, ClientError> {
+        self.send(self.http.get(self.url(path))).await
+    }
+}

@@ -1,0 +1,122 @@
+//! Human-readable output.
+
+use jiff::Timestamp;
+use slipway_core::Build;
+use std::fmt::Write;
+
+fn age(then: Timestamp, now: Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(then.as_second()).max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+fn result_column(b: &Build) -> String {
+    match (&b.image, &b.reason) {
+        (Some(img), _) => img.reference.clone(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => b.spec.output.to_string(),
+    }
+}
+
+pub fn build_table(builds: &[Build], now: Timestamp) -> String {
+    let mut out = String::new();
+    if builds.is_empty() {
+        out.push_str("no builds yet; start one with `slipway build SOURCE --tag HOST/NAME:TAG`\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:<6} {:<10} {:<5} {:<40} RESULT",
+        "ID", "PHASE", "AGE", "SOURCE"
+    );
+    for b in builds {
+        let mut src = b.spec.source.location.redacted();
+        if src.chars().count() > 40 {
+            src = format!(
+                "…{}",
+                src.chars()
+                    .rev()
+                    .take(39)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<String>()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<6} {:<10} {:<5} {:<40} {}",
+            b.id,
+            b.phase.as_str(),
+            age(b.created_at, now),
+            src,
+            result_column(b)
+        );
+    }
+    out
+}
+
+pub fn build_details(b: &Build) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Build:       {}", b.id);
+    let _ = writeln!(out, "Phase:       {}", b.phase);
+    if let Some(r) = &b.reason {
+        let _ = writeln!(out, "Reason:      {r}");
+    }
+    let s = &b.spec.source;
+    let _ = writeln!(out, "Source:      {}", s.location.redacted());
+    let _ = writeln!(
+        out,
+        "Ref:         {}",
+        s.git_ref.as_deref().unwrap_or("(default branch)")
+    );
+    if let Some(c) = &b.commit {
+        let _ = writeln!(out, "Commit:      {c}");
+    }
+    let _ = writeln!(out, "Context:     {}", s.context_dir);
+    let _ = writeln!(out, "Dockerfile:  {}", s.dockerfile);
+    for (k, v) in &b.spec.build_args {
+        let _ = writeln!(out, "Build arg:   {k}={v}");
+    }
+    let _ = writeln!(
+        out,
+        "Network:     {}",
+        if b.spec.network { "allowed" } else { "none" }
+    );
+    let _ = writeln!(out, "Output:      {}", b.spec.output);
+    if let Some(img) = &b.image {
+        let _ = writeln!(out, "Image:       {}", img.reference);
+        let _ = writeln!(out, "Size:        {} bytes", img.size);
+        for l in &img.layers {
+            let _ = writeln!(out, "Layer:       {l}");
+        }
+    }
+    let _ = writeln!(out, "Attempts:    {}", b.attempts);
+    let _ = writeln!(out, "Created:     {}", b.created_at);
+    if let Some(t) = b.started_at {
+        let _ = writeln!(out, "Started:     {t}");
+    }
+    if let Some(t) = b.finished_at {
+        let _ = writeln!(out, "Finished:    {t}");
+    }
+    if !b.stages.is_empty() {
+        let _ = writeln!(out, "Stages:");
+        for st in &b.stages {
+            let _ = writeln!(
+                out,
+                "  {:<8} {:.1}s",
+                st.stage.as_str(),
+                st.duration_ms as f64 / 1000.0
+            );
+        }
+    }
+    let _ = writeln!(out, "Events:");
+    for e in &b.events {
+        let _ = writeln!(out, "  {}  {}", e.at, e.message);
+    }
+    out
+}

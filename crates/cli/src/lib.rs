@@ -1,0 +1,328 @@
+//! The `slipway` client commands: build, builds, show, logs, cancel.
+//!
+//! Thin by design: every command is one or two API calls plus formatting.
+//! Human output goes to stdout, progress to stderr (hidden when stderr is not
+//! a terminal), and `-o json` prints the API's JSON for scripts.
+
+pub mod client;
+mod format;
+
+use clap::{Args, Subcommand, ValueEnum};
+use client::{Client, ClientError, Endpoint};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use slipway_core::api::CancelResponse;
+use slipway_core::build::SourceRequest;
+use slipway_core::{Build, BuildPhase, BuildRequest};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+/// How to reach the server (shared by every client command).
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Server URL [default: from config, else http://127.0.0.1:8080]
+    #[arg(long, global = true, env = "SLIPWAY_URL")]
+    pub url: Option<String>,
+    /// API token
+    #[arg(long, global = true, env = "SLIPWAY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the API token
+    #[arg(long, global = true, env = "SLIPWAY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a git repository and push it
+    Build(BuildArgs),
+    /// List recent builds
+    Builds {
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+        /// How many builds to show
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one build: phase, reason, image, stages, events
+    Show {
+        build: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Print a build's log
+    Logs {
+        build: String,
+        /// Keep printing new lines until the build ends
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Cancel a build in any phase that has not ended
+    Cancel { build: String },
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Git URL (https://…, file://…) or a local repository path
+    pub source: String,
+    /// Branch, tag or commit [default: the repository's default branch]
+    #[arg(long = "ref")]
+    pub git_ref: Option<String>,
+    /// Dockerfile path, relative to the context directory
+    #[arg(short = 'f', long = "file")]
+    pub dockerfile: Option<String>,
+    /// Build context directory inside the repository
+    #[arg(long)]
+    pub context_dir: Option<String>,
+    /// Image to push, HOST[:PORT]/NAME[:TAG]
+    #[arg(short, long)]
+    pub tag: Option<String>,
+    /// Build argument, KEY=VALUE (repeatable)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Give RUN steps network access
+    #[arg(long)]
+    pub network: bool,
+    /// Queue the build and return without following it
+    #[arg(long)]
+    pub no_follow: bool,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// Errors from client commands; the binary prints them and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Usage(String),
+    /// The build ran and did not complete; already reported.
+    #[error("build {id} ended {phase}")]
+    BuildDidNotComplete { id: i64, phase: BuildPhase },
+}
+
+pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError> {
+    let endpoint = Endpoint::discover(connect.url, connect.token, connect.token_file)?;
+    let client = Client::new(endpoint)?;
+    match command {
+        Command::Build(args) => build(&client, args).await,
+        Command::Builds { output, limit } => {
+            let builds: Vec<Build> = client.get_json(&format!("/builds?limit={limit}")).await?;
+            match output {
+                Output::Json => print_json(&builds),
+                Output::Table => print!("{}", format::build_table(&builds, jiff::Timestamp::now())),
+            }
+            Ok(())
+        }
+        Command::Show { build, output } => {
+            let b: Build = client
+                .get_json(&format!("/builds/{}", build_id(&build)?))
+                .await?;
+            match output {
+                Output::Json => print_json(&b),
+                Output::Table => print!("{}", format::build_details(&b)),
+            }
+            Ok(())
+        }
+        Command::Logs { build, follow } => {
+            let id = build_id(&build)?;
+            stream_log(&client, id, follow, None).await
+        }
+        Command::Cancel { build } => cancel(&client, build_id(&build)?).await,
+    }
+}
+
+fn build_id(raw: &str) -> Result<i64, CliError> {
+    raw.trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{raw:?} is not a build id; `slipway builds` lists them"
+            ))
+        })
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+    }
+}
+
+fn parse_build_args(
+    raw: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, CliError> {
+    raw.iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| CliError::Usage(format!("--build-arg {kv:?} must be KEY=VALUE")))
+        })
+        .collect()
+}
+
+/// A local directory argument becomes an absolute path (the server resolves
+/// paths on its own machine); URLs pass through.
+fn source_for_request(source: &str) -> String {
+    if source.contains("://") || source.starts_with('/') {
+        return source.to_string();
+    }
+    match std::fs::canonicalize(source) {
+        Ok(p) if p.is_dir() => p.display().to_string(),
+        _ => source.to_string(),
+    }
+}
+
+async fn build(client: &Client, args: BuildArgs) -> Result<(), CliError> {
+    let req = BuildRequest {
+        source: SourceRequest {
+            url: source_for_request(&args.source),
+            git_ref: args.git_ref,
+            context_dir: args.context_dir,
+            dockerfile: args.dockerfile,
+        },
+        build_args: parse_build_args(&args.build_args)?,
+        output: args.tag,
+        network: args.network,
+    };
+    let created: Build = client.post_json("/builds", &req).await?;
+    let id = created.id;
+    if args.no_follow {
+        match args.output {
+            Output::Json => print_json(&created),
+            Output::Table => println!("build {id} queued; follow it with `slipway logs -f {id}`"),
+        }
+        return Ok(());
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(format!("build {id}: queued"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    // Log lines go to stderr in JSON mode so stdout stays parseable.
+    let result = stream_log(client, id, true, Some((&bar, args.output == Output::Json))).await;
+    bar.finish_and_clear();
+    result?;
+    let b: Build = client.get_json(&format!("/builds/{id}")).await?;
+    if args.output == Output::Json {
+        print_json(&b);
+    }
+    match (&b.phase, &b.image) {
+        (BuildPhase::Complete, Some(img)) => {
+            if args.output == Output::Table {
+                println!("{}", img.reference);
+            }
+            Ok(())
+        }
+        (phase, _) => {
+            eprintln!(
+                "build {id} {}: {}\n  see `slipway show {id}` and `slipway logs {id}`",
+                phase.as_str().to_lowercase(),
+                b.reason.as_deref().unwrap_or("no reason recorded")
+            );
+            Err(CliError::BuildDidNotComplete { id, phase: *phase })
+        }
+    }
+}
+
+/// Print a build's log; with `follow`, until the build ends. With a progress
+/// bar, lines are printed above it and the bar shows the build's phase.
+async fn stream_log(
+    client: &Client,
+    id: i64,
+    follow: bool,
+    bar: Option<(&ProgressBar, bool)>,
+) -> Result<(), CliError> {
+    let resp = client
+        .get_stream(&format!("/builds/{id}/log?follow={follow}"))
+        .await?;
+    let mut stream = resp.bytes_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut out = std::io::stdout();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ClientError::Protocol(format!("log stream broke: {e}")))?;
+        match bar {
+            None => {
+                let _ = out.write_all(&chunk);
+                let _ = out.flush();
+            }
+            Some((bar, to_stderr)) => {
+                pending.extend_from_slice(&chunk);
+                while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=pos).collect();
+                    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                    if let Some(stage) = text.strip_prefix("==> ") {
+                        bar.set_message(format!("build {id}: {stage}"));
+                    }
+                    bar.suspend(|| {
+                        if to_stderr {
+                            eprintln!("{text}");
+                        } else {
+                            println!("{text}");
+                        }
+                    });
+                }
+            }
+        }
+    }
+    if !pending.is_empty() {
+        let _ = out.write_all(&pending);
+    }
+    Ok(())
+}
+
+async fn cancel(client: &Client, id: i64) -> Result<(), CliError> {
+    let r: CancelResponse = client
+        .post_json(&format!("/builds/{id}/cancel"), &serde_json::json!({}))
+        .await?;
+    if r.already_final {
+        println!("build {id} had already ended: {}", r.phase);
+        return Ok(());
+    }
+    let mut phase = r.phase;
+    // A running build stops within seconds; wait so the user sees the end.
+    for _ in 0..120 {
+        if phase.is_final() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        phase = client
+            .get_json::<Build>(&format!("/builds/{id}"))
+            .await?
+            .phase;
+    }
+    if phase.is_final() {
+        println!("build {id}: {phase}");
+    } else {
+        println!("build {id}: cancel requested, still {phase}; check with `slipway show {id}`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_ids_and_args() {
+        assert_eq!(build_id("12").unwrap(), 12);
+        assert_eq!(build_id("#3").unwrap(), 3);
+        assert!(build_id("abc").is_err());
+        assert!(build_id("0").is_err());
+        let a = parse_build_args(&["A=1".into(), "B=x=y".into()]).unwrap();
+        assert_eq!(a.get("B").map(String::as_str), Some("x=y"));
+        assert!(parse_build_args(&["nope".into()]).is_err());
+    }
+}
