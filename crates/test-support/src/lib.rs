@@ -1,1 +1,443 @@
-//! placeholder
+//! Test helpers shared by Slipway's integration tests, written once:
+//! a loopback `docker-registry`, the busybox base image, git repositories,
+//! and a real `slipway serve` process with a CLI bound to it.
+//!
+//! Everything here uses the real tools (buildah, skopeo, docker-registry,
+//! git); nothing is mocked. Every process started is killed on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Panic with an actionable message if a tool the tests need is missing.
+pub fn require_tools() {
+    for tool in [
+        "buildah",
+        "skopeo",
+        "docker-registry",
+        "umoci",
+        "git",
+        "unshare",
+    ] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            found,
+            "{tool} is not installed; run `bash scripts/test.sh`, which installs what the tests need"
+        );
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on port {port} within 30s");
+}
+
+/// Debian's `docker-registry` (CNCF distribution) on a loopback port.
+pub struct Registry {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("write registry config");
+        let mut child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).expect("log file"))
+            .spawn()
+            .expect("start docker-registry");
+        wait_for_port(port, "docker-registry", &mut child);
+        Registry {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Push the busybox base image (scripts/make-base-image.sh) and return its reference.
+    pub fn push_base_image(&self) -> String {
+        let reference = format!("{}/slipway/busybox:latest", self.host());
+        let script = workspace_root().join("scripts/make-base-image.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&reference)
+            .output()
+            .expect("run make-base-image.sh");
+        assert!(
+            out.status.success(),
+            "make-base-image.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        reference
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A git repository in a temp dir, with one commit on `main`.
+pub struct GitRepo {
+    pub dir: tempfile::TempDir,
+}
+
+impl GitRepo {
+    pub fn new(files: &[(&str, &str)]) -> GitRepo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = GitRepo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.commit(files, "initial");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Write files and commit them; returns the commit id.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (name, content) in files {
+            let p = self.path().join(name);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(&p, content).expect("write file");
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// A raw HTTP answer.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// A minimal HTTP/1.1 client (no test should depend on Slipway's own client).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> HttpResponse {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).ok();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad HTTP answer: {head}"));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    HttpResponse {
+        status,
+        headers: head.to_string(),
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+/// A running `slipway serve` with its own data dir, port and HOME.
+pub struct Server {
+    pub bin: PathBuf,
+    pub port: u16,
+    pub home: tempfile::TempDir,
+    pub workers: usize,
+    child: Option<Child>,
+}
+
+impl Server {
+    pub fn start(bin: &Path, workers: usize) -> Server {
+        let mut s = Server {
+            bin: bin.to_path_buf(),
+            port: free_port(),
+            home: tempfile::tempdir().expect("tempdir"),
+            workers,
+            child: None,
+        };
+        s.spawn();
+        s
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.path().join("data")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.path().join("server.log"))
+            .expect("server log");
+        let mut child = Command::new(&self.bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--workers", &self.workers.to_string()])
+            .env("HOME", self.home.path())
+            .env_remove("SLIPWAY_URL")
+            .env_remove("SLIPWAY_TOKEN")
+            .env_remove("SLIPWAY_TOKEN_FILE")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start slipway serve");
+        wait_for_port(self.port, "slipway serve", &mut child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(self.port, "GET", "/healthz", None, None).status != 200 {
+            assert!(Instant::now() < deadline, "healthz never answered 200");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = Some(child);
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL the server, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("admin-token"))
+            .expect("admin token file")
+            .trim()
+            .to_string()
+    }
+
+    /// Run the slipway CLI against this server (found through the state file in HOME).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_cmd(args).output().expect("run slipway")
+    }
+
+    pub fn cli_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.args(args)
+            .env("HOME", self.home.path())
+            .env_remove("SLIPWAY_URL")
+            .env_remove("SLIPWAY_TOKEN")
+            .env_remove("SLIPWAY_TOKEN_FILE")
+            .current_dir(self.home.path());
+        c
+    }
+
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+        http(self.port, method, path, Some(&self.token()), body)
+    }
+
+    pub fn build_json(&self, id: i64) -> serde_json::Value {
+        let r = self.api("GET", &format!("/api/v1/builds/{id}"), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    /// Wait until the build's phase satisfies `pred`, returning the build.
+    pub fn wait_build(
+        &self,
+        id: i64,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let b = self.build_json(id);
+            if pred(b["phase"].as_str().unwrap_or("")) {
+                return b;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "build {id} never became {what}: {b}\nserver log:\n{}",
+                self.server_log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_final(&self, id: i64) -> serde_json::Value {
+        self.wait_build(id, "final", |p| {
+            matches!(p, "Complete" | "Failed" | "Error" | "Cancelled")
+        })
+    }
+
+    pub fn log(&self, id: i64) -> String {
+        self.api("GET", &format!("/api/v1/builds/{id}/log"), None)
+            .body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Text of a command's stdout / stderr.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run a command and return its stdout, panicking with stderr on failure.
+pub fn run_ok(program: &str, args: &[&str]) -> String {
+    let o = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        o.status.success(),
+        "{program} {args:?} failed: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Copy an image out of a registry with skopeo and unpack it with umoci;
+/// returns the temp dir and the path of its root filesystem.
+pub fn unpack_image(reference: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = format!("oci:{}:img", dir.path().join("layout").display());
+    run_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &layout,
+        ],
+    );
+    let bundle = dir.path().join("bundle");
+    run_ok(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:img", dir.path().join("layout").display()),
+            &bundle.display().to_string(),
+        ],
+    );
+    let rootfs = bundle.join("rootfs");
+    (dir, rootfs)
+}
