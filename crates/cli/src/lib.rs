@@ -252,7 +252,11 @@ async fn stream_log(
     let mut pending: Vec<u8> = Vec::new();
     let mut out = std::io::stdout();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ClientError::Protocol(format!("log stream broke: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ClientError::Protocol(format!(
+                "the log stream of build {id} was cut ({e}); the server may have stopped. Check it, then run `slipway logs -f {id}` again"
+            ))
+        })?;
         match bar {
             None => {
                 let _ = out.write_all(&chunk);

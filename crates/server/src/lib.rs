@@ -18,7 +18,7 @@ pub use config::{ConfigFile, ServerConfig};
 use logs::LogHub;
 use slipway_builder::{Buildah, BuildahConfig};
 use slipway_core::phase::RestartDecision;
-use slipway_core::{BuildId, ImageRef};
+use slipway_core::{BuildId, BuildPhase, ImageRef};
 use slipway_store::{SqliteStore, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -164,12 +164,32 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             );
         }
     }
-    axum::serve(listener, api::router(services))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {addr}, beyond loopback, over plain HTTP: tokens cross the network unencrypted; put a TLS proxy in front"
+        );
+    }
+    let stop = CancellationToken::new();
+    let mut http = tokio::spawn(
+        axum::serve(listener, api::router(services))
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future(),
+    );
+    tokio::select! {
+        r = &mut http => r.map_err(std::io::Error::other)??,
+        () = shutdown_signal() => {
+            // Let in-flight requests finish, but do not wait for log followers
+            // of builds that may run for hours.
+            stop.cancel();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, http).await;
+        }
+    }
     drop(lock);
     Ok(())
 }
+
+/// How long in-flight requests get after SIGTERM before the server exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -192,8 +212,25 @@ async fn worker_loop(services: Arc<Services>, slot: usize) {
     loop {
         match services.store.claim_next().await {
             Ok(Some(build)) => {
-                tracing::info!("worker {slot}: running build {}", build.id);
-                worker::run(services.clone(), build).await;
+                let id = build.id;
+                tracing::info!("worker {slot}: running build {id}");
+                // A separate task, so that a bug that panics ends this build
+                // as Error instead of leaving it Running and the slot dead.
+                if let Err(e) = tokio::spawn(worker::run(services.clone(), build)).await {
+                    tracing::error!("worker {slot}: build {id} crashed: {e}");
+                    let reason = "internal error: the worker crashed; see the server log";
+                    if let Err(e) = services
+                        .store
+                        .finish(id, BuildPhase::Error, Some(reason), None)
+                        .await
+                    {
+                        tracing::error!("build {id}: cannot record the crash: {e}");
+                    }
+                    if let Ok(mut running) = services.running.lock() {
+                        running.remove(&id);
+                    }
+                    services.logs.close(id);
+                }
             }
             Ok(None) => {
                 // Woken by a new build, or poll now and then as a safety net.

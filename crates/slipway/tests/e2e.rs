@@ -657,3 +657,75 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn builds_the_commit_a_branch_tag_or_commit_id_names() {
+    let e = env(2);
+    let df = e.dockerfile("COPY version.txt /version.txt\n");
+    let repo = GitRepo::new(&[("Dockerfile", df.as_str()), ("version.txt", "one\n")]);
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    repo.git(&["tag", "-a", "v1", "-m", "release 1"]);
+    let second = repo.commit(&[("version.txt", "two\n")], "second");
+    for (git_ref, commit, content) in [
+        ("v1", &first, "one\n"),
+        (first.as_str(), &first, "one\n"),
+        ("main", &second, "two\n"),
+    ] {
+        let image = e.image(&format!("refs:{}", &commit[..12]));
+        let out = e.build(&repo, &image, &["--ref", git_ref]);
+        assert!(out.status.success(), "--ref {git_ref}: {}", stderr(&out));
+        let id = e.server.api("GET", "/api/v1/builds?limit=1", None).json()[0]["id"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(
+            e.server.build_json(id)["commit"],
+            commit.as_str(),
+            "--ref {git_ref}"
+        );
+        let (_tmp, rootfs) = unpack_image(&image);
+        assert_eq!(
+            std::fs::read_to_string(rootfs.join("version.txt")).unwrap(),
+            content,
+            "--ref {git_ref}"
+        );
+    }
+    // A commit id that is not in the repository.
+    let out = e.build(&repo, &e.image("refs:missing"), &["--ref", &"0".repeat(40)]);
+    let b = failed_build(&e, &out);
+    assert!(b["reason"].as_str().unwrap().contains("not found"), "{b}");
+}
+
+#[test]
+fn sigterm_exits_promptly_and_the_build_resumes_after_restart() {
+    let mut e = env(1);
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &e.dockerfile("RUN sleep 3 && echo term-5521\n"),
+    )]);
+    let id = e.queue(&repo, &e.image("term:1"), &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sleepers("sleep 3 && echo term-5521") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "RUN never started: {}",
+            e.server.log(id)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A follower connected while the server stops must not hold it up.
+    let follower = e
+        .server
+        .cli_cmd(&["logs", "-f", &id.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let took = e.server.sigterm();
+    assert!(took < Duration::from_secs(20), "shutdown took {took:?}");
+    let mut follower = follower;
+    let _ = follower.wait();
+    e.server.start_again();
+    let b = e.server.wait_final(id);
+    assert_eq!(b["phase"], "Complete", "{b}");
+    assert_eq!(b["attempts"], 2);
+}

@@ -313,6 +313,34 @@ impl Server {
         }
     }
 
+    /// Send SIGTERM and wait for the server to exit; returns how long it took.
+    pub fn sigterm(&mut self) -> Duration {
+        let start = Instant::now();
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            loop {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                if start.elapsed() > Duration::from_secs(60) {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    panic!("slipway serve ignored SIGTERM for 60s");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        start.elapsed()
+    }
+
+    /// Start the server again on the same data dir and port.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "server still running");
+        self.spawn();
+    }
+
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
