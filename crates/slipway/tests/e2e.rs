@@ -349,6 +349,29 @@ fn sleepers(marker: &str) -> usize {
     stdout(&out).lines().count()
 }
 
+/// Wait until a process whose command line contains `marker` (a RUN step of
+/// build `id`) is running.
+fn wait_for_run_step(e: &Env, marker: &str, id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sleepers(marker) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "RUN never started; log: {}",
+            e.server.log(id)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait until no process whose command line contains `marker` is left.
+fn wait_until_gone(marker: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sleepers(marker) > 0 {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn cancel_running_and_queued_builds() {
     let e = env(1);
@@ -356,15 +379,7 @@ fn cancel_running_and_queued_builds() {
     let running = e.queue(&repo, &e.image("cancel:1"), &[]);
     let queued = e.queue(&repo, &e.image("cancel:2"), &[]);
     // Wait for the RUN step to be executing.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sleepers("sleep 3171") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "RUN never started; log: {}",
-            e.server.log(running)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_run_step(&e, "sleep 3171", running);
     assert_eq!(e.server.build_json(queued)["phase"], "Pending");
 
     let out = e.server.cli(&["cancel", &queued.to_string()]);
@@ -379,14 +394,7 @@ fn cancel_running_and_queued_builds() {
     let b = e.server.build_json(running);
     assert_eq!(b["phase"], "Cancelled");
     assert_eq!(b["reason"], "cancelled by user");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sleepers("sleep 3171") > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the RUN step survived the cancel"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_gone("sleep 3171", "the RUN step survived the cancel");
     // Cancelling again says it already ended.
     let out = e.server.cli(&["cancel", &running.to_string()]);
     assert!(stdout(&out).contains("already ended"), "{}", stdout(&out));
@@ -403,26 +411,14 @@ fn sigkill_during_a_build_loses_nothing() {
     )]);
     let first = e.queue(&repo, &e.image("crash:1"), &[]);
     let second = e.queue(&repo, &e.image("crash:2"), &[]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sleepers("sleep 2 && echo slept-2719") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "RUN never started: {}",
-            e.server.log(first)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_run_step(&e, "sleep 2 && echo slept-2719", first);
     let log_before = e.server.log(first);
     e.server.kill9();
     // The build's processes die with the server.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sleepers("sleep 2 && echo slept-2719") > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "build processes outlived the server"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_gone(
+        "sleep 2 && echo slept-2719",
+        "build processes outlived the server",
+    );
     e.server.restart();
     let a = e.server.wait_final(first);
     let b = e.server.wait_final(second);
@@ -703,15 +699,7 @@ fn sigterm_exits_promptly_and_the_build_resumes_after_restart() {
         &e.dockerfile("RUN sleep 3 && echo term-5521\n"),
     )]);
     let id = e.queue(&repo, &e.image("term:1"), &[]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sleepers("sleep 3 && echo term-5521") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "RUN never started: {}",
-            e.server.log(id)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_run_step(&e, "sleep 3 && echo term-5521", id);
     // A follower connected while the server stops must not hold it up.
     let follower = e
         .server
