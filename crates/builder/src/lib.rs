@@ -16,7 +16,7 @@ mod process;
 
 pub use process::{LogSink, ProcessError};
 
-use process::run;
+use process::{run, run_split};
 use slipway_core::image_ref::{ImageRef, is_loopback_host};
 use slipway_core::{PushedImage, image_ref::host_of};
 use std::collections::BTreeMap;
@@ -163,7 +163,10 @@ impl Buildah {
         if out.success {
             Ok(())
         } else {
-            Err(BuilderError::Failed(out.error_line()))
+            Err(BuilderError::Failed(format!(
+                "build failed: {}",
+                out.error_line()
+            )))
         }
     }
 
@@ -209,15 +212,15 @@ impl Buildah {
             format!("--tls-verify={tls}"),
             format!("docker://{reference}"),
         ];
-        let quiet = process::Collect::default();
-        let out = run("skopeo", &args, &quiet, cancel).await?;
+        let manifest = process::Collect::default();
+        let out = run_split("skopeo", &args, &manifest, log, cancel).await?;
         if !out.success {
             return Err(BuilderError::Failed(format!(
                 "pushed {reference} but cannot read it back: {}",
                 out.error_line()
             )));
         }
-        let raw = quiet.stdout();
+        let raw = manifest.text();
         let image = pushed_image(dest, &reference, &digest, &raw).map_err(BuilderError::Failed)?;
         log.line(&format!(
             "--> pushed {reference} ({} bytes, {} layers)",

@@ -14,14 +14,14 @@ pub trait LogSink: Send + Sync {
     fn line(&self, text: &str);
 }
 
-/// A sink that keeps stdout for the caller (used for `skopeo inspect`).
+/// A sink that keeps the lines for the caller.
 #[derive(Default)]
 pub struct Collect {
     lines: Mutex<Vec<String>>,
 }
 
 impl Collect {
-    pub fn stdout(&self) -> String {
+    pub fn text(&self) -> String {
         self.lines.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 }
@@ -118,6 +118,18 @@ pub async fn run(
     sink: &dyn LogSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutput, ProcessError> {
+    run_split(program, args, sink, sink, cancel).await
+}
+
+/// [`run`] with stdout and stderr going to different sinks (for tools whose
+/// stdout is data, like `skopeo inspect --raw`).
+pub async fn run_split(
+    program: &str,
+    args: &[String],
+    out_sink: &dyn LogSink,
+    err_sink: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Result<RunOutput, ProcessError> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -145,12 +157,12 @@ pub async fn run(
     let output = async {
         let out = async {
             if let Some(s) = stdout {
-                pump(s, sink, None).await;
+                pump(s, out_sink, None).await;
             }
         };
         let err = async {
             if let Some(s) = stderr {
-                pump(s, sink, Some(&tail)).await;
+                pump(s, err_sink, Some(&tail)).await;
             }
         };
         tokio::join!(out, err);
@@ -205,7 +217,7 @@ mod tests {
         assert!(!out.success);
         assert_eq!(out.code, Some(3));
         assert_eq!(out.error_line(), "it broke");
-        let all = sink.stdout();
+        let all = sink.text();
         assert!(all.contains("out1") && all.contains("trailing"), "{all}");
     }
 
@@ -244,6 +256,24 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(!alive, "grandchild {pid} survived the cancel");
+    }
+
+    #[tokio::test]
+    async fn split_keeps_stdout_clean() {
+        let out = Collect::default();
+        let err = Collect::default();
+        let r = run_split(
+            "sh",
+            &args(&["-c", "echo '{\"a\":1}'; echo 'warning: noise' >&2"]),
+            &out,
+            &err,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert!(r.success);
+        assert_eq!(out.text(), "{\"a\":1}");
+        assert_eq!(err.text(), "warning: noise");
     }
 
     #[tokio::test]

@@ -323,6 +323,18 @@ fn failures_end_failed_with_an_actionable_reason() {
         "{b}"
     );
 
+    // A base image that does not exist.
+    let missing_base = format!("{}/no/such-base:1", e.registry.host());
+    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {missing_base}\nRUN true\n"))]);
+    let b = failed_build(&e, &e.build(&repo, &e.image("fail:6"), &[]));
+    assert!(
+        b["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("cannot pull base image {missing_base}")),
+        "{b}"
+    );
+
     // A registry that refuses the push (nothing listens there).
     let closed = format!("127.0.0.1:{}/app:1", slipway_test_support::free_port());
     let b = failed_build(&e, &e.build(&ok_repo, &closed, &[]));
