@@ -1,0 +1,4 @@
+//! Slipway's embedded OCI distribution registry.
+
+pub mod digest;
+pub mod storage;
