@@ -7,8 +7,10 @@
 //! phase IN (…)`, so two actors (a worker finishing, a user cancelling) can
 //! never both win, and every phase change writes an event.
 
+mod registry;
 mod sqlite;
 
+pub use registry::{ManifestRecord, RegistryStore};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
