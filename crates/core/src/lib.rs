@@ -16,6 +16,7 @@ pub mod image_ref;
 pub mod paths;
 pub mod phase;
 pub mod source;
+pub mod token;
 
 pub use build::{Build, BuildEvent, BuildId, BuildRequest, BuildSpec, PushedImage, Stage};
 pub use image_ref::ImageRef;

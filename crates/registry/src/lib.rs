@@ -1,4 +1,32 @@
-//! Slipway's embedded OCI distribution registry.
+//! Slipway's embedded OCI distribution registry (spec v1.1).
+//!
+//! - [`storage`]: one content-addressed blob store for all repositories;
+//!   uploads are verified before they become visible, commits are atomic.
+//! - [`routes`]: the `/v2/` API and `/auth/token`.
+//! - [`auth`]: API tokens, Basic auth and the Docker token flow.
+//! - [`manifest`]: which manifests are valid and what they reference.
+//! - Metadata (which repository sees which blob, manifests, tags, referrers,
+//!   upload sessions) lives in the store behind `slipway_store::RegistryStore`.
+//!
+//! Architecture invariant: the registry knows nothing about builds; the
+//! server mounts its router and hands it the store and the blob root.
 
+pub mod auth;
 pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod routes;
 pub mod storage;
+
+use slipway_store::RegistryStore;
+use std::sync::Arc;
+
+pub struct Registry {
+    pub blobs: storage::BlobStore,
+    pub meta: Arc<dyn RegistryStore>,
+    pub auth: auth::RegistryAuth,
+    /// Mount a blob from any repository when a client names only `mount=`.
+    pub automatic_mount: bool,
+}
+
+pub use routes::router;

@@ -19,6 +19,9 @@ pub struct ConfigFile {
     /// buildah's storage driver: `vfs` (works everywhere, the default) or `overlay`.
     #[serde(default)]
     pub storage_driver: Option<String>,
+    /// Let anyone pull from the embedded registry without a token (off by default).
+    #[serde(default)]
+    pub registry_anonymous_pull: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +32,7 @@ pub struct ServerConfig {
     pub insecure_registries: Vec<String>,
     pub default_output: Option<ImageRef>,
     pub storage_driver: String,
+    pub registry_anonymous_pull: bool,
     /// Where to note this server's URL and token file so a CLI on the same
     /// machine finds it (`~/.local/state/slipway/server.yaml`).
     pub state_file: Option<PathBuf>,
@@ -100,6 +104,7 @@ impl ServerConfig {
             insecure_registries: file.insecure_registries,
             default_output,
             storage_driver: file.storage_driver.unwrap_or_else(|| "vfs".into()),
+            registry_anonymous_pull: file.registry_anonymous_pull,
             state_file: None,
         })
     }

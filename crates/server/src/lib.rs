@@ -19,6 +19,9 @@ use logs::LogHub;
 use slipway_builder::{Buildah, BuildahConfig};
 use slipway_core::phase::RestartDecision;
 use slipway_core::{BuildId, BuildPhase, ImageRef};
+use slipway_registry::Registry;
+use slipway_registry::auth::RegistryAuth;
+use slipway_registry::storage::BlobStore;
 use slipway_store::{SqliteStore, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -92,7 +95,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         return Err(ServerError::Locked(data.clone()));
     }
 
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.join("slipway.db")).await?);
+    let sqlite = Arc::new(SqliteStore::open(&data.join("slipway.db")).await?);
+    let store: Arc<dyn Store> = sqlite.clone();
     for (id, decision) in store.recover_interrupted().await? {
         match decision {
             RestartDecision::Requeue => {
@@ -119,6 +123,16 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         run_root: data.join("buildah/run"),
         storage_driver: config.storage_driver.clone(),
         insecure_registries: config.insecure_registries.clone(),
+    });
+    let registry = Arc::new(Registry {
+        blobs: BlobStore::open(&data.join("registry")).map_err(data_dir_error(data))?,
+        meta: sqlite,
+        auth: RegistryAuth::new(
+            store.clone(),
+            registry_key(data)?,
+            config.registry_anonymous_pull,
+        ),
+        automatic_mount: true,
     });
     let services = Arc::new(Services {
         store,
@@ -171,9 +185,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
     let stop = CancellationToken::new();
     let mut http = tokio::spawn(
-        axum::serve(listener, api::router(services))
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future(),
+        axum::serve(
+            listener,
+            api::router(services).merge(slipway_registry::router(registry)),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .into_future(),
     );
     tokio::select! {
         r = &mut http => r.map_err(std::io::Error::other)??,
@@ -190,6 +207,30 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
 
 /// How long in-flight requests get after SIGTERM before the server exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The key that signs registry tokens: made once, kept in the data dir (0600).
+fn registry_key(data: &std::path::Path) -> Result<Vec<u8>, ServerError> {
+    let path = data.join("registry-key");
+    match std::fs::read_to_string(&path) {
+        Ok(hex_key) => {
+            if let Ok(k) = hex::decode(hex_key.trim())
+                && k.len() >= 32
+            {
+                return Ok(k);
+            }
+            tracing::warn!(
+                "{} is damaged; making a new one (issued registry tokens stop working)",
+                path.display()
+            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(data_dir_error(data)(e)),
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    auth::write_secret_file(&path, &hex::encode(key)).map_err(data_dir_error(data))?;
+    Ok(key.to_vec())
+}
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};

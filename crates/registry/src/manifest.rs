@@ -1,0 +1,212 @@
+//! Manifest validation: which media types we accept, what a manifest
+//! references, and the descriptor fields the referrers API needs.
+
+use serde_json::Value;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const OCI_IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// Manifests larger than this are refused.
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// What a valid manifest tells us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedManifest {
+    pub media_type: String,
+    /// Blobs (config, layers) that must exist in the repository.
+    pub blobs: Vec<String>,
+    /// Child manifests (of an index) that must exist in the repository.
+    pub manifests: Vec<String>,
+    pub subject: Option<String>,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+}
+
+fn is_index(mt: &str) -> bool {
+    mt == OCI_INDEX || mt == DOCKER_LIST
+}
+
+fn descriptor_digest(d: &Value, what: &str) -> Result<String, String> {
+    let digest = d
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{what} has no digest"))?;
+    digest
+        .parse::<crate::digest::Digest>()
+        .map_err(|e| format!("{what}: {e}"))?;
+    if d.get("size").and_then(Value::as_i64).is_none_or(|s| s < 0) {
+        return Err(format!("{what} has no valid size"));
+    }
+    Ok(digest.to_string())
+}
+
+/// Validate `body` sent with `Content-Type: content_type`.
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("manifest is not valid JSON: {e}"))?;
+    if !v.is_object() {
+        return Err("manifest must be a JSON object".into());
+    }
+    if v.get("schemaVersion").and_then(Value::as_i64) != Some(2) {
+        return Err("manifest schemaVersion must be 2".into());
+    }
+    let body_type = v.get("mediaType").and_then(Value::as_str);
+    let header_type = content_type
+        .map(|c| c.split(';').next().unwrap_or(c).trim())
+        .filter(|c| !c.is_empty() && *c != "application/json" && *c != "application/octet-stream");
+    let media_type = match (header_type, body_type) {
+        (Some(h), Some(b)) if h != b => {
+            return Err(format!(
+                "Content-Type {h} does not match the manifest's mediaType {b}"
+            ));
+        }
+        (Some(h), _) => h,
+        (None, Some(b)) => b,
+        (None, None) if v.get("manifests").is_some() => OCI_INDEX,
+        (None, None) => OCI_MANIFEST,
+    };
+    if ![OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].contains(&media_type) {
+        return Err(format!("unsupported manifest media type {media_type}"));
+    }
+    let mut blobs = Vec::new();
+    let mut manifests = Vec::new();
+    if is_index(media_type) {
+        let list = v
+            .get("manifests")
+            .and_then(Value::as_array)
+            .ok_or("an index needs a manifests list")?;
+        for (i, m) in list.iter().enumerate() {
+            manifests.push(descriptor_digest(m, &format!("manifests[{i}]"))?);
+        }
+    } else {
+        let config = v.get("config").ok_or("an image manifest needs a config")?;
+        blobs.push(descriptor_digest(config, "config")?);
+        let layers = v
+            .get("layers")
+            .and_then(Value::as_array)
+            .ok_or("an image manifest needs a layers list")?;
+        for (i, l) in layers.iter().enumerate() {
+            blobs.push(descriptor_digest(l, &format!("layers[{i}]"))?);
+        }
+    }
+    let subject = match v.get("subject") {
+        Some(s) => Some(descriptor_digest(s, "subject")?),
+        None => None,
+    };
+    // The referrers API's artifactType: the manifest's own, else (image
+    // manifests) the config's media type when it is not a plain image config.
+    let artifact_type = v
+        .get("artifactType")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            v.get("config")
+                .and_then(|c| c.get("mediaType"))
+                .and_then(Value::as_str)
+                .filter(|mt| *mt != OCI_IMAGE_CONFIG)
+                .map(str::to_string)
+        });
+    let annotations = v
+        .get("annotations")
+        .filter(|a| a.is_object())
+        .map(|a| a.to_string());
+    Ok(ParsedManifest {
+        media_type: media_type.to_string(),
+        blobs,
+        manifests,
+        subject,
+        artifact_type,
+        annotations,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    #[test]
+    fn image_manifest_with_subject() {
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "artifactType": "application/spdx+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": d('a'), "size": 2},
+            "layers": [{"mediaType": "application/spdx+json", "digest": d('b'), "size": 10}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": d('c'), "size": 5},
+            "annotations": {"k": "v"}
+        });
+        let p = parse(Some(OCI_MANIFEST), m.to_string().as_bytes()).unwrap();
+        assert_eq!(p.blobs, [d('a'), d('b')]);
+        assert_eq!(p.subject, Some(d('c')));
+        assert_eq!(p.artifact_type.as_deref(), Some("application/spdx+json"));
+        assert_eq!(p.annotations.as_deref(), Some(r#"{"k":"v"}"#));
+    }
+
+    #[test]
+    fn artifact_type_falls_back_to_config_media_type() {
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": "application/vnd.example+json", "digest": d('a'), "size": 2},
+            "layers": []
+        });
+        let p = parse(None, m.to_string().as_bytes()).unwrap();
+        assert_eq!(p.media_type, OCI_MANIFEST);
+        assert_eq!(
+            p.artifact_type.as_deref(),
+            Some("application/vnd.example+json")
+        );
+    }
+
+    #[test]
+    fn index_lists_children() {
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": DOCKER_LIST,
+            "manifests": [{"mediaType": DOCKER_MANIFEST, "digest": d('e'), "size": 7}]});
+        let p = parse(Some(DOCKER_LIST), m.to_string().as_bytes()).unwrap();
+        assert_eq!(p.manifests, [d('e')]);
+        assert!(p.blobs.is_empty());
+    }
+
+    #[test]
+    fn refuses_malformed() {
+        let good_cfg = format!(r#"{{"digest":"{}","size":1}}"#, d('a'));
+        for (ct, body) in [
+            (None, "not json".to_string()),
+            (None, "[1]".to_string()),
+            (None, r#"{"schemaVersion":1}"#.to_string()),
+            (
+                Some("application/vnd.unknown+json"),
+                format!(r#"{{"schemaVersion":2,"config":{good_cfg},"layers":[]}}"#),
+            ),
+            (
+                Some(OCI_INDEX),
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{good_cfg},"layers":[]}}"#
+                ),
+            ),
+            (
+                None,
+                r#"{"schemaVersion":2,"config":{"digest":"sha256:zz","size":1},"layers":[]}"#
+                    .to_string(),
+            ),
+            (
+                None,
+                format!(r#"{{"schemaVersion":2,"config":{good_cfg}}}"#),
+            ),
+            (
+                None,
+                format!(
+                    r#"{{"schemaVersion":2,"config":{{"digest":"{}"}},"layers":[]}}"#,
+                    d('a')
+                ),
+            ),
+        ] {
+            assert!(parse(ct, body.as_bytes()).is_err(), "{ct:?} {body}");
+        }
+    }
+}
