@@ -194,22 +194,39 @@ pub fn http(
     token: Option<&str>,
     body: Option<&str>,
 ) -> HttpResponse {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
+    }
+    if body.is_some() || method == "POST" {
+        headers.push(("Content-Type", "application/json"));
+    }
+    http_raw(port, method, path, &headers, body.unwrap_or("").as_bytes())
+}
+
+/// An HTTP/1.1 request with any headers and a byte body.
+pub fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).ok();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
     }
-    let body = body.unwrap_or("");
-    if !body.is_empty() || method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).expect("send");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes).expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -234,6 +251,26 @@ pub fn http(
     }
 }
 
+impl HttpResponse {
+    /// The value of a response header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    /// The registry error code of an OCI error body.
+    pub fn oci_code(&self) -> String {
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
@@ -253,20 +290,32 @@ pub struct Server {
     pub port: u16,
     pub home: tempfile::TempDir,
     pub workers: usize,
+    /// YAML written to `<home>/config.yaml` and passed with `--config`.
+    pub config: Option<String>,
     child: Option<Child>,
 }
 
 impl Server {
     pub fn start(bin: &Path, workers: usize) -> Server {
+        Self::start_with_config(bin, workers, None)
+    }
+
+    pub fn start_with_config(bin: &Path, workers: usize, config: Option<&str>) -> Server {
         let mut s = Server {
             bin: bin.to_path_buf(),
             port: free_port(),
             home: tempfile::tempdir().expect("tempdir"),
             workers,
+            config: config.map(str::to_string),
             child: None,
         };
         s.spawn();
         s
+    }
+
+    /// `127.0.0.1:<port>`: the embedded registry's host.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -279,8 +328,14 @@ impl Server {
             .append(true)
             .open(self.home.path().join("server.log"))
             .expect("server log");
-        let mut child = Command::new(&self.bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)]);
+        if let Some(c) = &self.config {
+            let path = self.home.path().join("config.yaml");
+            std::fs::write(&path, c).expect("write server config");
+            cmd.arg("--config").arg(path);
+        }
+        let mut child = cmd
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--workers", &self.workers.to_string()])
