@@ -20,7 +20,7 @@ use process::{run, run_split};
 use slipway_core::image_ref::{ImageRef, is_loopback_host};
 use slipway_core::{PushedImage, image_ref::host_of};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,10 +103,12 @@ impl Buildah {
         !insecure
     }
 
-    /// Pull a base image into local storage.
+    /// Pull a base image into local storage. `authfile` holds credentials
+    /// for its registry when the default lookup should not be used.
     pub async fn pull(
         &self,
         image: &str,
+        authfile: Option<&Path>,
         log: &dyn LogSink,
         cancel: &CancellationToken,
     ) -> Result<(), BuilderError> {
@@ -115,8 +117,9 @@ impl Buildah {
             "pull".into(),
             "--quiet".into(),
             format!("--tls-verify={}", self.tls_verify(image)),
-            image.to_string(),
         ]);
+        args.extend(authfile_args(authfile));
+        args.push(image.to_string());
         log.line(&format!("--> pulling base image {image}"));
         let out = run("buildah", &args, log, cancel).await?;
         if out.success {
@@ -175,7 +178,8 @@ impl Buildah {
         &self,
         local_tag: &str,
         dest: &ImageRef,
-        work_dir: &std::path::Path,
+        work_dir: &Path,
+        authfile: Option<&Path>,
         log: &dyn LogSink,
         cancel: &CancellationToken,
     ) -> Result<PushedImage, BuilderError> {
@@ -188,9 +192,9 @@ impl Buildah {
             format!("--tls-verify={tls}"),
             "--digestfile".into(),
             digest_file.display().to_string(),
-            local_tag.to_string(),
-            format!("docker://{dest_s}"),
         ]);
+        args.extend(authfile_args(authfile));
+        args.extend([local_tag.to_string(), format!("docker://{dest_s}")]);
         log.line(&format!("--> pushing {dest_s}"));
         let out = run("buildah", &args, log, cancel).await?;
         if !out.success {
@@ -206,12 +210,13 @@ impl Buildah {
             .trim()
             .to_string();
         let reference = dest.with_digest(&digest);
-        let args = vec![
+        let mut args = vec![
             "inspect".to_string(),
             "--raw".into(),
             format!("--tls-verify={tls}"),
-            format!("docker://{reference}"),
         ];
+        args.extend(authfile_args(authfile));
+        args.push(format!("docker://{reference}"));
         let manifest = process::Collect::default();
         let out = run_split("skopeo", &args, &manifest, log, cancel).await?;
         if !out.success {
@@ -243,6 +248,13 @@ impl Buildah {
                 out.error_line()
             ));
         }
+    }
+}
+
+fn authfile_args(authfile: Option<&Path>) -> Vec<String> {
+    match authfile {
+        Some(p) => vec!["--authfile".into(), p.display().to_string()],
+        None => Vec::new(),
     }
 }
 

@@ -76,9 +76,10 @@ fn invalid(field: &'static str, e: impl fmt::Display) -> InvalidRequest {
 }
 
 impl BuildRequest {
-    /// Validate and canonicalise. `default_output` is used when the request
-    /// names no output image.
-    pub fn validate(&self, default_output: Option<&ImageRef>) -> Result<BuildSpec, InvalidRequest> {
+    /// Validate and canonicalise. `default_registry` (`host[:port][/prefix]`)
+    /// completes an output that names no registry, and makes
+    /// `<default_registry>/<source name>:latest` when there is no output.
+    pub fn validate(&self, default_registry: Option<&str>) -> Result<BuildSpec, InvalidRequest> {
         let location = SourceLocation::parse(&self.source.url)
             .map_err(|e: SourceError| invalid("source.url", e))?;
         let git_ref = match self.source.git_ref.as_deref().map(str::trim) {
@@ -116,7 +117,13 @@ impl BuildRequest {
         }
         let output = match self.output.as_deref().map(str::trim) {
             Some(o) if !o.is_empty() => {
-                let r = ImageRef::parse(o).map_err(|e: ImageRefError| invalid("output", e))?;
+                let r = match (ImageRef::parse(o), default_registry) {
+                    (Err(ImageRefError::NoRegistry(_)), Some(reg)) => {
+                        ImageRef::parse(&format!("{reg}/{o}"))
+                    }
+                    (r, _) => r,
+                }
+                .map_err(|e: ImageRefError| invalid("output", e))?;
                 if r.digest.is_some() {
                     return Err(invalid(
                         "output",
@@ -125,12 +132,19 @@ impl BuildRequest {
                 }
                 r
             }
-            _ => default_output.cloned().ok_or_else(|| {
-                invalid(
-                    "output",
-                    "no output image given and the server has no default registry; name one, e.g. --tag 127.0.0.1:5000/app:latest",
-                )
-            })?,
+            _ => {
+                let reg = default_registry.ok_or_else(|| {
+                    invalid(
+                        "output",
+                        "no output image given and the server has no default registry; name one, e.g. --tag 127.0.0.1:5000/app:latest",
+                    )
+                })?;
+                ImageRef::parse(&format!(
+                    "{reg}/{}:latest",
+                    default_repository_name(&location)
+                ))
+                .map_err(|e| invalid("output", e))?
+            }
         };
         Ok(BuildSpec {
             source: SourceSpec {
@@ -143,6 +157,29 @@ impl BuildRequest {
             output,
             network: self.network,
         })
+    }
+}
+
+/// A repository name made from the source's last path component
+/// (`https://git.example.com/team/My_App.git` → `my-app`).
+pub fn default_repository_name(location: &SourceLocation) -> String {
+    let url = location.git_url();
+    let trimmed = url.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
+    let last = trimmed.rsplit(['/', ':']).next().unwrap_or("");
+    let mut name = String::new();
+    for c in last.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_lowercase());
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        "build".to_string()
+    } else {
+        name.to_string()
     }
 }
 
@@ -246,13 +283,35 @@ mod tests {
     }
 
     #[test]
-    fn default_output_used_only_when_missing() {
-        let mut r = req("/srv/repo");
+    fn default_registry_completes_the_output() {
+        let mut r = req("/srv/My_App");
         r.output = None;
-        let err = r.validate(None).unwrap_err();
-        assert_eq!(err.field, "output");
-        let def = ImageRef::parse("localhost:5000/default").unwrap();
-        assert_eq!(r.validate(Some(&def)).unwrap().output, def);
+        assert_eq!(r.validate(None).unwrap_err().field, "output");
+        let reg = Some("127.0.0.1:8080");
+        assert_eq!(
+            r.validate(reg).unwrap().output.to_string(),
+            "127.0.0.1:8080/my-app:latest"
+        );
+        r.output = Some("team/app:2".into());
+        assert_eq!(
+            r.validate(reg).unwrap().output.to_string(),
+            "127.0.0.1:8080/team/app:2"
+        );
+        assert_eq!(r.validate(None).unwrap_err().field, "output");
+        r.output = Some("quay.io/team/app:2".into());
+        assert_eq!(
+            r.validate(reg).unwrap().output.to_string(),
+            "quay.io/team/app:2"
+        );
+    }
+
+    #[test]
+    fn repository_names_from_sources() {
+        let name = |s: &str| default_repository_name(&SourceLocation::parse(s).unwrap());
+        assert_eq!(name("https://git.example.com/team/My_App.git"), "my-app");
+        assert_eq!(name("git@example.com:team/tool.git/"), "tool");
+        assert_eq!(name("/srv/repos/hello"), "hello");
+        assert_eq!(name("/srv/___/"), "build");
     }
 
     #[test]

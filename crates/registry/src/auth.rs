@@ -118,7 +118,12 @@ impl RegistryAuth {
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok());
                 match decoded.as_deref().and_then(|d| d.split_once(':')) {
-                    Some((_, password)) => self.api_token_valid(password).await.unwrap_or(false),
+                    Some((_, password)) => {
+                        if let Some(a) = self.verify_registry_token(password) {
+                            return Ok(Some(a));
+                        }
+                        self.api_token_valid(password).await.unwrap_or(false)
+                    }
                     None => false,
                 }
             }
@@ -204,6 +209,14 @@ mod tests {
         let issued = a.issue(Access::PushPull);
         assert!(
             a.check(&headers(&format!("Bearer {issued}")), &Method::PUT)
+                .await
+                .is_ok()
+        );
+        // Registry tokens also work as a Basic password (how auth files carry them).
+        let basic_issued =
+            base64::engine::general_purpose::STANDARD.encode(format!("slipway:{issued}"));
+        assert!(
+            a.check(&headers(&format!("Basic {basic_issued}")), &Method::PUT)
                 .await
                 .is_ok()
         );

@@ -68,7 +68,7 @@ async fn create_build(State(s): State<Arc<Services>>, body: Bytes) -> Result<Res
         ApiError::invalid(format!("request body is not a valid build request: {e}"))
     })?;
     let spec = req
-        .validate(s.default_output.as_ref())
+        .validate(Some(s.default_registry.as_str()))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let build = s.store.create_build(&spec).await?;
     tracing::info!(

@@ -13,9 +13,10 @@ pub struct ConfigFile {
     /// unverified TLS. Loopback registries always may.
     #[serde(default)]
     pub insecure_registries: Vec<String>,
-    /// The image reference builds push to when a request names none.
+    /// Where builds push when their output names no registry
+    /// (`host[:port][/prefix]`). Default: the embedded registry.
     #[serde(default)]
-    pub default_output: Option<String>,
+    pub default_registry: Option<String>,
     /// buildah's storage driver: `vfs` (works everywhere, the default) or `overlay`.
     #[serde(default)]
     pub storage_driver: Option<String>,
@@ -30,7 +31,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub workers: usize,
     pub insecure_registries: Vec<String>,
-    pub default_output: Option<ImageRef>,
+    pub default_registry: Option<String>,
     pub storage_driver: String,
     pub registry_anonymous_pull: bool,
     /// Where to note this server's URL and token file so a CLI on the same
@@ -74,8 +75,10 @@ impl ConfigFile {
                 "storage_driver {d:?} is not supported; use vfs or overlay"
             ));
         }
-        if let Some(o) = &file.default_output {
-            ImageRef::parse(o).map_err(|e| format!("default_output: {e}"))?;
+        if let Some(r) = &file.default_registry {
+            ImageRef::parse(&format!("{r}/probe")).map_err(|e| {
+                format!("default_registry {r:?} is not a registry host[:port][/prefix]: {e}")
+            })?;
         }
         Ok(file)
     }
@@ -91,18 +94,12 @@ impl ServerConfig {
         if workers == 0 {
             return Err("--workers must be at least 1".into());
         }
-        let default_output = file
-            .default_output
-            .as_deref()
-            .map(ImageRef::parse)
-            .transpose()
-            .map_err(|e| e.to_string())?;
         Ok(ServerConfig {
             data_dir,
             listen,
             workers,
             insecure_registries: file.insecure_registries,
-            default_output,
+            default_registry: file.default_registry,
             storage_driver: file.storage_driver.unwrap_or_else(|| "vfs".into()),
             registry_anonymous_pull: file.registry_anonymous_pull,
             state_file: None,
@@ -122,7 +119,8 @@ mod tests {
         let e = ConfigFile::parse("insecure_registry: [x]\n").unwrap_err();
         assert!(e.contains("insecure_registry"), "{e}");
         assert!(ConfigFile::parse("storage_driver: btrfs\n").is_err());
-        assert!(ConfigFile::parse("default_output: busybox\n").is_err());
+        assert!(ConfigFile::parse("default_registry: busybox\n").is_err());
+        assert!(ConfigFile::parse("default_registry: reg.lan:5000/builds\n").is_ok());
         assert!(
             ConfigFile::parse("")
                 .unwrap()

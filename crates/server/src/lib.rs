@@ -3,7 +3,7 @@
 //!
 //! Start-up order matters and is the readiness contract: lock the data dir →
 //! open the store (migrations) → recover builds a dead server left Running →
-//! make sure an admin token exists → start workers → bind the listener. So
+//! make sure an admin token exists → bind → start workers → serve. So
 //! `/healthz` answering means the server is ready.
 
 pub mod api;
@@ -18,7 +18,7 @@ pub use config::{ConfigFile, ServerConfig};
 use logs::LogHub;
 use slipway_builder::{Buildah, BuildahConfig};
 use slipway_core::phase::RestartDecision;
-use slipway_core::{BuildId, BuildPhase, ImageRef};
+use slipway_core::{BuildId, BuildPhase};
 use slipway_registry::Registry;
 use slipway_registry::auth::RegistryAuth;
 use slipway_registry::storage::BlobStore;
@@ -40,7 +40,11 @@ pub struct Services {
     pub running: Mutex<HashMap<BuildId, CancellationToken>>,
     /// Woken when a build is queued.
     pub queue: Notify,
-    pub default_output: Option<ImageRef>,
+    /// `host:port` of the embedded registry, as builds reach it.
+    pub own_registry: String,
+    /// Completes outputs that name no registry (default: `own_registry`).
+    pub default_registry: String,
+    pub registry: Arc<Registry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +120,21 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         );
     }
 
+    // Bound now, served only once everything is ready (connections wait).
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    // Builds reach the embedded registry over loopback.
+    let own_registry = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+
     let work_dir = data.join("work");
     std::fs::create_dir_all(&work_dir).map_err(data_dir_error(data))?;
     let buildah = Buildah::new(BuildahConfig {
@@ -134,6 +153,10 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         ),
         automatic_mount: true,
     });
+    let default_registry = config
+        .default_registry
+        .clone()
+        .unwrap_or_else(|| own_registry.clone());
     let services = Arc::new(Services {
         store,
         logs: Arc::new(LogHub::new(data.join("logs")).map_err(data_dir_error(data))?),
@@ -141,20 +164,15 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         work_dir,
         running: Mutex::new(HashMap::new()),
         queue: Notify::new(),
-        default_output: config.default_output.clone(),
+        own_registry,
+        default_registry,
+        registry: registry.clone(),
     });
 
     for n in 0..config.workers {
         tokio::spawn(worker_loop(services.clone(), n));
     }
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr()?;
     tracing::info!(
         "listening on http://{addr} with {} workers, data in {}",
         config.workers,

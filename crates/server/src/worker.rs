@@ -181,7 +181,12 @@ async fn pipeline(
     let local_tag = format!("localhost/slipway/build-{id}:latest");
     let built = timed(services, id, Stage::Build, async {
         for base in &bases {
-            services.buildah.pull(base, log, cancel).await?;
+            let auth = own_registry_auth(services, work, base)
+                .map_err(|e| BuilderError::Failed(e.to_string()))?;
+            services
+                .buildah
+                .pull(base, auth.as_deref(), log, cancel)
+                .await?;
         }
         log.line(&format!(
             "==> building with buildah ({})",
@@ -202,19 +207,17 @@ async fn pipeline(
     })
     .await;
     if let Err(e) = built {
-        return match e {
-            BuilderError::Failed(r) if !r.starts_with("cannot pull") => {
-                Outcome::Failed(format!("build failed: {r}"))
-            }
-            e => e.into(),
-        };
+        return e.into();
     }
 
     // Push.
     let pushed = timed(services, id, Stage::Push, async {
+        // A fresh token: the build may have outlived the one used to pull.
+        let auth = own_registry_auth(services, work, &spec.output.to_string())
+            .map_err(|e| BuilderError::Failed(e.to_string()))?;
         services
             .buildah
-            .push(&local_tag, &spec.output, work, log, cancel)
+            .push(&local_tag, &spec.output, work, auth.as_deref(), log, cancel)
             .await
     })
     .await;
@@ -223,6 +226,48 @@ async fn pipeline(
         Ok(img) => Outcome::Complete(img),
         Err(e) => e.into(),
     }
+}
+
+/// For an image on the embedded registry, an auth file (mode 0600, in the
+/// build's work dir) with a fresh short-lived registry token; `None` for
+/// other registries, so the user's own credentials keep applying there.
+fn own_registry_auth(
+    services: &Services,
+    work: &Path,
+    image: &str,
+) -> std::io::Result<Option<PathBuf>> {
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let own = &services.own_registry;
+    let localhost_alias = own
+        .strip_prefix("127.0.0.1:")
+        .map(|port| format!("localhost:{port}"));
+    let registry = match slipway_core::ImageRef::parse(image) {
+        Ok(r) => r.registry,
+        Err(_) => return Ok(None),
+    };
+    if &registry != own && Some(&registry) != localhost_alias.as_ref() {
+        return Ok(None);
+    }
+    let token = services
+        .registry
+        .auth
+        .issue(slipway_registry::auth::Access::PushPull);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("slipway:{token}"));
+    let mut auths = serde_json::Map::new();
+    for host in std::iter::once(own.clone()).chain(localhost_alias) {
+        auths.insert(host, serde_json::json!({ "auth": auth }));
+    }
+    let path = work.join("registry-auth.json");
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(serde_json::json!({ "auths": auths }).to_string().as_bytes())?;
+    Ok(Some(path))
 }
 
 /// The build context and Dockerfile inside the checkout `src`, with symlinks

@@ -266,7 +266,8 @@ fn failures_end_failed_with_an_actionable_reason() {
     let b = failed_build(&e, &e.build(&repo, &e.image("fail:1"), &[]));
     let r = b["reason"].as_str().unwrap();
     assert!(
-        r.contains("RUN echo about to fail") && r.contains("exit status 3"),
+        r.starts_with("build failed: building at STEP \"RUN echo about to fail")
+            && r.ends_with("exit status 3"),
         "{r}"
     );
 
@@ -553,7 +554,7 @@ fn api_requires_a_valid_token_and_answers_json_errors() {
         (
             "POST",
             "/api/v1/builds",
-            Some(r#"{"source":{"url":"/x"},"output":"noregistry"}"#),
+            Some(r#"{"source":{"url":"/x"},"output":"Bad/Name"}"#),
             400,
             "INVALID_REQUEST",
         ),
@@ -728,4 +729,92 @@ fn sigterm_exits_promptly_and_the_build_resumes_after_restart() {
     let b = e.server.wait_final(id);
     assert_eq!(b["phase"], "Complete", "{b}");
     assert_eq!(b["attempts"], 2);
+}
+
+#[test]
+fn builds_use_the_embedded_registry_by_default() {
+    require_tools();
+    let peer = Registry::start();
+    let base = peer.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let creds = format!("ci:{}", server.token());
+    // The base image lives in the embedded registry too.
+    let our_base = format!("{}/lib/busybox:latest", server.host());
+    run_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+            &format!("docker://{base}"),
+            &format!("docker://{our_base}"),
+        ],
+    );
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {our_base}\nRUN echo embedded > /where\n"),
+    )]);
+    let dir = repo.dir.path().join("My_Service");
+    std::fs::create_dir(&dir).unwrap();
+    // No --tag: the image is named after the source and goes to the embedded registry.
+    let out = server.cli(&["build", repo.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let printed = last_line(&stdout(&out));
+    let name = repo
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_lowercase()
+        .replace(['.', '_'], "-");
+    let expected = format!("{}/{}@sha256:", server.host(), name.trim_matches('-'));
+    assert!(
+        printed.starts_with(&expected),
+        "printed {printed:?}, expected {expected}…"
+    );
+    let inspect = run_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            &format!("docker://{printed}"),
+        ],
+    );
+    assert!(inspect.contains("\"Digest\""), "{inspect}");
+    // A --tag without a registry also lands there.
+    let out = server.cli(&[
+        "build",
+        repo.path().to_str().unwrap(),
+        "--tag",
+        "team/app:7",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(last_line(&stdout(&out)).starts_with(&format!("{}/team/app@sha256:", server.host())));
+    let tags = run_ok(
+        "skopeo",
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            &format!("docker://{}/team/app", server.host()),
+        ],
+    );
+    assert!(tags.contains("\"7\""), "{tags}");
+    // The build's registry credentials are never left behind.
+    assert!(
+        !server
+            .data_dir()
+            .join("work")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "work dir not cleaned"
+    );
 }
