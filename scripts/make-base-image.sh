@@ -4,6 +4,8 @@
 # enough for the example and the tests (sh, echo, cat, nc, sleep, ...).
 #
 # usage: scripts/make-base-image.sh HOST:PORT/NAME[:TAG]
+# With SLIPWAY_TOKEN_FILE set, it logs in with that token (for Slipway's
+# embedded registry) through a private auth file, never on a command line.
 set -euo pipefail
 ref=${1:?usage: make-base-image.sh HOST:PORT/NAME[:TAG]}
 busybox=${BUSYBOX:-/bin/busybox}
@@ -26,6 +28,13 @@ printf 'FROM scratch\nADD rootfs.tar /\nENV PATH=/bin\nCMD ["/bin/sh"]\n' > "$wo
 tls=true
 case "$ref" in localhost/*|localhost:*|127.*|\[::1\]*) tls=false ;; esac
 b=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs)
+auth=()
+if [ -n "${SLIPWAY_TOKEN_FILE:-}" ]; then
+  registry=${ref%%/*}
+  (umask 077; printf '{"auths":{"%s":{"auth":"%s"}}}' "$registry" \
+    "$(printf 'slipway:%s' "$(tr -d '[:space:]' < "$SLIPWAY_TOKEN_FILE")" | base64 -w0)" > "$work/auth.json")
+  auth=(--authfile "$work/auth.json")
+fi
 "${b[@]}" bud --quiet --isolation chroot -f "$work/Containerfile" -t "$ref" "$work" >/dev/null
-"${b[@]}" push --quiet --tls-verify="$tls" "$ref" "docker://$ref"
+"${b[@]}" push --quiet --tls-verify="$tls" "${auth[@]}" "$ref" "docker://$ref"
 echo "pushed base image $ref"

@@ -13,9 +13,10 @@ cargo test --workspace --no-fail-fast
 echo "==> quickstart smoke test"
 qs=$(mktemp -d)
 trap 'QUICKSTART_DIR=$qs bash scripts/quickstart.sh --stop >/dev/null; rm -rf "$qs"' EXIT
-out=$(SLIPWAY_PORT=18080 REGISTRY_PORT=15000 QUICKSTART_DIR="$qs" SLIPWAY_DATA_DIR="$qs/data" bash scripts/quickstart.sh)
+out=$(SLIPWAY_PORT=18080 QUICKSTART_DIR="$qs" SLIPWAY_DATA_DIR="$qs/data" bash scripts/quickstart.sh)
 echo "$out" | tail -n 5
 ref=$(echo "$out" | sed -n 's/^pushed: //p')
 [ -n "$ref" ] || { echo "quickstart printed no image reference" >&2; exit 1; }
-skopeo inspect --tls-verify=false "docker://$ref" | grep -q '"Digest"' || { echo "skopeo cannot see $ref" >&2; exit 1; }
+skopeo inspect --tls-verify=false --creds "slipway:$(cat "$qs/data/admin-token")" "docker://$ref" | grep -q '"Digest"' \
+  || { echo "skopeo cannot see $ref" >&2; exit 1; }
 echo "quickstart: 1 passed, 0 failed"
