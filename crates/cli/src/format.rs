@@ -120,3 +120,25 @@ pub fn build_details(b: &Build) -> String {
     }
     out
 }
+
+/// The registry GC report (the API's JSON).
+pub fn gc_report(r: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let dry = r["dry_run"].as_bool().unwrap_or(false);
+    let blobs = r["deleted_blobs"].as_array().map(Vec::len).unwrap_or(0);
+    let uploads = r["stale_uploads"].as_array().map(Vec::len).unwrap_or(0);
+    let verb = if dry { "would remove" } else { "removed" };
+    let _ = writeln!(
+        out,
+        "{verb} {blobs} blobs ({} bytes) and {uploads} stale uploads; kept {} blobs",
+        r["freed_bytes"].as_u64().unwrap_or(0),
+        r["kept_blobs"].as_u64().unwrap_or(0)
+    );
+    for d in r["deleted_blobs"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {}", d.as_str().unwrap_or(""));
+    }
+    if dry && blobs + uploads > 0 {
+        out.push_str("run again without --dry-run to remove them\n");
+    }
+    out
+}

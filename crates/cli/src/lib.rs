@@ -66,6 +66,24 @@ pub enum Command {
     },
     /// Cancel a build in any phase that has not ended
     Cancel { build: String },
+    /// Manage the embedded registry
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Remove blobs no manifest references, and stale upload sessions
+    Gc {
+        /// Only report what would be removed
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep unreferenced blobs younger than this many seconds
+        #[arg(long, default_value_t = 3600)]
+        grace: u64,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +155,23 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             stream_log(&client, id, follow, None).await
         }
         Command::Cancel { build } => cancel(&client, build_id(&build)?).await,
+        Command::Registry(RegistryCommand::Gc {
+            dry_run,
+            grace,
+            output,
+        }) => {
+            let report: serde_json::Value = client
+                .post_json(
+                    "/registry/gc",
+                    &serde_json::json!({"dry_run": dry_run, "grace_seconds": grace}),
+                )
+                .await?;
+            match output {
+                Output::Json => print_json(&report),
+                Output::Table => print!("{}", format::gc_report(&report)),
+            }
+            Ok(())
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod digest;
 pub mod error;
+pub mod gc;
 pub mod manifest;
 pub mod routes;
 pub mod storage;
@@ -27,6 +28,9 @@ pub struct Registry {
     pub auth: auth::RegistryAuth,
     /// Mount a blob from any repository when a client names only `mount=`.
     pub automatic_mount: bool,
+    /// Held shared by writes that make a blob referenced (blob commits,
+    /// manifest pushes, mounts) and exclusively by garbage collection.
+    pub gc_lock: tokio::sync::RwLock<()>,
 }
 
 pub use routes::router;

@@ -192,6 +192,11 @@ async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
 
 async fn handle(reg: &Registry, req: Request) -> Result<Response> {
     reg.auth.check(req.headers(), req.method()).await?;
+    // Writes exclude garbage collection (see `gc`); reads need no lock.
+    let _shared = match *req.method() {
+        Method::GET | Method::HEAD => None,
+        _ => Some(reg.gc_lock.read().await),
+    };
     let route = parse_route(req.uri().path()).ok_or_else(|| {
         RegistryError::unsupported(format!("no registry endpoint at {}", req.uri().path()))
     })?;

@@ -57,6 +57,10 @@ impl BlobStore {
         })
     }
 
+    pub fn blobs_root(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
         self.root
             .join("blobs")

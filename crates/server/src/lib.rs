@@ -152,6 +152,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             config.registry_anonymous_pull,
         ),
         automatic_mount: true,
+        gc_lock: tokio::sync::RwLock::new(()),
     });
     let default_registry = config
         .default_registry

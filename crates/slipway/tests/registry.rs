@@ -818,3 +818,127 @@ fn base64_encode(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn gc_removes_only_what_no_manifest_needs() {
+    let server = Server::start(Path::new(BIN), 1);
+    let api = Api::new(&server);
+    let config = api.push_blob("r1", b"{}");
+    let layer = api.push_blob("r1", b"shared layer");
+    let orphan = api.push_blob("r1", b"nobody references me");
+    let manifest = image_manifest(&config, 2, &layer, 12);
+    let m = sha256(manifest.as_bytes());
+    assert_eq!(
+        api.push_manifest("r1", "v1", OCI_MANIFEST, &manifest)
+            .status,
+        201
+    );
+    for d in [&config, &layer] {
+        assert_eq!(
+            api.req(
+                "POST",
+                &format!("/v2/r2/blobs/uploads/?mount={d}&from=r1"),
+                &[],
+                b""
+            )
+            .status,
+            201
+        );
+    }
+    assert_eq!(
+        api.push_manifest("r2", "v1", OCI_MANIFEST, &manifest)
+            .status,
+        201
+    );
+    let gc = |args: &[&str]| {
+        let mut full = vec!["registry", "gc", "-o", "json"];
+        full.extend_from_slice(args);
+        let out = server.cli(&full);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let exists = |repo: &str, d: &str| {
+        api.req("HEAD", &format!("/v2/{repo}/blobs/{d}"), &[], b"")
+            .status
+            == 200
+    };
+
+    // Young blobs are safe: the manifest that needs them may still be coming.
+    assert_eq!(
+        gc(&["--grace", "3600"])["deleted_blobs"],
+        serde_json::json!([])
+    );
+    let dry = gc(&["--dry-run", "--grace", "0"]);
+    assert_eq!(dry["deleted_blobs"], serde_json::json!([orphan]));
+    assert!(exists("r1", &orphan), "a dry run deleted something");
+    let text = String::from_utf8_lossy(
+        &server
+            .cli(&["registry", "gc", "--dry-run", "--grace", "0"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(text.starts_with("would remove 1 blobs"), "{text}");
+
+    let done = gc(&["--grace", "0"]);
+    assert_eq!(done["deleted_blobs"], serde_json::json!([orphan]));
+    assert_eq!(done["freed_bytes"], 20);
+    assert!(!exists("r1", &orphan));
+    assert!(exists("r1", &layer) && exists("r2", &layer));
+
+    // r1 lets go of the manifest; r2 still needs the shared layer.
+    assert_eq!(
+        api.req("DELETE", &format!("/v2/r1/manifests/{m}"), &[], b"")
+            .status,
+        202
+    );
+    assert_eq!(
+        gc(&["--grace", "0"])["deleted_blobs"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        api.req("GET", &format!("/v2/r2/blobs/{layer}"), &[], b"")
+            .body,
+        "shared layer"
+    );
+    assert_eq!(api.req("GET", "/v2/r2/manifests/v1", &[], b"").status, 200);
+
+    // Now nobody does.
+    assert_eq!(
+        api.req("DELETE", &format!("/v2/r2/manifests/{m}"), &[], b"")
+            .status,
+        202
+    );
+    let mut gone: Vec<String> =
+        serde_json::from_value(gc(&["--grace", "0"])["deleted_blobs"].clone()).unwrap();
+    gone.sort();
+    let mut want = vec![config.clone(), layer.clone(), m.clone()];
+    want.sort();
+    assert_eq!(gone, want);
+    assert_eq!(blob_files(&server), 0);
+
+    // Stale upload sessions go too.
+    let r = api.req("POST", "/v2/r3/blobs/uploads/", &[], b"");
+    let loc = r.header("location").unwrap();
+    let r = api.req(
+        "POST",
+        "/api/v1/registry/gc",
+        &[("Content-Type", "application/json")],
+        br#"{"upload_max_age_seconds":0}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["stale_uploads"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.req("GET", &loc, &[], b"").oci_code(),
+        "BLOB_UPLOAD_UNKNOWN"
+    );
+    assert_eq!(
+        std::fs::read_dir(server.data_dir().join("registry/uploads"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

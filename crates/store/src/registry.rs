@@ -59,7 +59,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn repositories(&self, n: Option<u32>, last: Option<&str>) -> Result<Vec<String>>;
     /// Manifests of a repository whose subject is `digest`.
     async fn referrers(&self, repository: &str, digest: &str) -> Result<Vec<ManifestRecord>>;
-    /// Every digest some repository still needs: linked blobs, manifests,
-    /// and everything manifests reference.
+    /// Every digest a manifest still needs: the manifests themselves and
+    /// everything they reference, in any repository.
     async fn live_digests(&self) -> Result<Vec<String>>;
+    /// Forget a blob in every repository (after garbage collection removed it).
+    async fn unlink_everywhere(&self, digest: &str) -> Result<()>;
 }

@@ -706,11 +706,18 @@ impl RegistryStore for SqliteStore {
 
     async fn live_digests(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT digest AS d FROM registry_blob_links UNION SELECT digest FROM registry_manifests \
-             UNION SELECT referenced FROM registry_manifest_refs",
+            "SELECT digest AS d FROM registry_manifests UNION SELECT referenced FROM registry_manifest_refs",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(r.try_get("d")?)).collect()
+    }
+
+    async fn unlink_everywhere(&self, digest: &str) -> Result<()> {
+        sqlx::query("DELETE FROM registry_blob_links WHERE digest = ?")
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

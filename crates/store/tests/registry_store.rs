@@ -72,6 +72,16 @@ async fn links_manifests_tags_and_paging() {
     let mut live = s.live_digests().await.unwrap();
     live.sort();
     assert_eq!(live, ["sha256:l1", "sha256:m1", "sha256:sbom"]);
+    s.link_blob("z", "sha256:orphan", 1).await.unwrap();
+    assert!(
+        !s.live_digests()
+            .await
+            .unwrap()
+            .contains(&"sha256:orphan".to_string()),
+        "links alone do not keep a blob"
+    );
+    s.unlink_everywhere("sha256:l1").await.unwrap();
+    assert!(!s.blob_visible("a/b", "sha256:l1").await.unwrap());
 
     assert!(s.delete_tag("c", "v2").await.unwrap());
     assert!(!s.delete_tag("c", "v2").await.unwrap());
