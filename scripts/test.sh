@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
+# oras (PyPI) for the registry interop tests.
+if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -c "import oras" 2>/dev/null; then
+  echo "==> installing oras (PyPI) into target/interop-venv"
+  rm -rf target/interop-venv
+  python3 -m venv target/interop-venv
+  target/interop-venv/bin/pip install --quiet oras
+fi
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

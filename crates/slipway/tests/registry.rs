@@ -942,3 +942,96 @@ fn gc_removes_only_what_no_manifest_needs() {
         0
     );
 }
+
+/// The Python with `oras` installed (scripts/test.sh makes it).
+fn oras_python() -> std::path::PathBuf {
+    let p = std::env::var_os("ORAS_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            slipway_test_support::workspace_root().join("target/interop-venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "{} not found: run `bash scripts/test.sh`, which installs oras from PyPI",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn podman_pulls_and_oras_pushes_pulls_and_discovers_a_referrer() {
+    require_tools();
+    let peer = Registry::start();
+    let base = peer.push_base_image();
+    let server = Server::start(Path::new(BIN), 1);
+    let creds = format!("ci:{}", server.token());
+    let ours = format!("{}/lib/busybox:1", server.host());
+    run_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+            &format!("docker://{base}"),
+            &format!("docker://{ours}"),
+        ],
+    );
+
+    // podman pull.
+    let storage = tempfile::tempdir().unwrap();
+    std::fs::write(storage.path().join("auth.json"), "{}").unwrap();
+    let podman = |args: &[&str]| {
+        Command::new("podman")
+            .arg("--root")
+            .arg(storage.path().join("root"))
+            .arg("--runroot")
+            .arg(storage.path().join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .env("REGISTRY_AUTH_FILE", storage.path().join("auth.json"))
+            .output()
+            .expect("podman is installed by scripts/setup-debian.sh")
+    };
+    let out = podman(&[
+        "pull",
+        "--quiet",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &ours,
+    ]);
+    assert!(
+        out.status.success(),
+        "podman pull: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let images = podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(String::from_utf8_lossy(&images.stdout).contains(&ours));
+
+    // oras-py: push an artifact as a referrer of the image, pull it, discover it.
+    let head = Api::new(&server).req("HEAD", "/v2/lib/busybox/manifests/1", &[], b"");
+    let digest = head.header("docker-content-digest").unwrap();
+    let size = head.header("content-length").unwrap();
+    let script = slipway_test_support::workspace_root().join("tests/interop/oras_roundtrip.py");
+    let out = Command::new(oras_python())
+        .arg(script)
+        .args([
+            server.host().as_str(),
+            server.token().as_str(),
+            "lib/busybox",
+            &digest,
+            &size,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "oras: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("oras: 3 passed, 0 failed"), "{stdout}");
+}
