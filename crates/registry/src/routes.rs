@@ -511,7 +511,7 @@ async fn get_blob(
     let body = if head {
         Body::empty()
     } else {
-        Body::from_stream(reg.blobs.read(&digest, start, len).await?)
+        Body::from(reg.blobs.map(&digest, start, len).await?)
     };
     let mut r = (status, body).into_response();
     header(&mut r, "content-type", "application/octet-stream");

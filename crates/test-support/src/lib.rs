@@ -356,6 +356,11 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(self.home.path().join("server.log")).unwrap_or_default()
     }
