@@ -98,6 +98,10 @@ impl IntoResponse for RegistryError {
             "errors": [{"code": self.code, "message": self.message, "detail": null}]
         });
         let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
         }

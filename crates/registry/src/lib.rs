@@ -31,6 +31,12 @@ pub struct Registry {
     /// Held shared by writes that make a blob referenced (blob commits,
     /// manifest pushes, mounts) and exclusively by garbage collection.
     pub gc_lock: tokio::sync::RwLock<()>,
+    /// Bounds concurrent write requests; past it clients get 429
+    /// TOO_MANY_REQUESTS with `Retry-After` instead of piling up.
+    pub write_slots: tokio::sync::Semaphore,
 }
+
+/// Default bound on concurrent registry write requests.
+pub const DEFAULT_MAX_CONCURRENT_WRITES: usize = 256;
 
 pub use routes::router;

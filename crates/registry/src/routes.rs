@@ -192,10 +192,20 @@ async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
 
 async fn handle(reg: &Registry, req: Request) -> Result<Response> {
     reg.auth.check(req.headers(), req.method()).await?;
-    // Writes exclude garbage collection (see `gc`); reads need no lock.
-    let _shared = match *req.method() {
-        Method::GET | Method::HEAD => None,
-        _ => Some(reg.gc_lock.read().await),
+    // Writes take a slot (or get 429) and exclude garbage collection (see
+    // `gc`); reads need neither.
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let _slot = if write {
+        Some(reg.write_slots.try_acquire().map_err(|_| {
+            RegistryError::too_many_requests("too many uploads in progress; retry in a moment")
+        })?)
+    } else {
+        None
+    };
+    let _shared = if write {
+        Some(reg.gc_lock.read().await)
+    } else {
+        None
     };
     let route = parse_route(req.uri().path()).ok_or_else(|| {
         RegistryError::unsupported(format!("no registry endpoint at {}", req.uri().path()))

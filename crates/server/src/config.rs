@@ -23,6 +23,13 @@ pub struct ConfigFile {
     /// Let anyone pull from the embedded registry without a token (off by default).
     #[serde(default)]
     pub registry_anonymous_pull: bool,
+    /// Also serve the registry on this address of its own (it is always on
+    /// the API's port too).
+    #[serde(default)]
+    pub registry_listen: Option<std::net::SocketAddr>,
+    /// Concurrent registry write requests before clients get 429 (default 256).
+    #[serde(default)]
+    pub registry_max_concurrent_writes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +41,8 @@ pub struct ServerConfig {
     pub default_registry: Option<String>,
     pub storage_driver: String,
     pub registry_anonymous_pull: bool,
+    pub registry_listen: Option<SocketAddr>,
+    pub registry_max_concurrent_writes: usize,
     /// Where to note this server's URL and token file so a CLI on the same
     /// machine finds it (`~/.local/state/slipway/server.yaml`).
     pub state_file: Option<PathBuf>,
@@ -102,6 +111,11 @@ impl ServerConfig {
             default_registry: file.default_registry,
             storage_driver: file.storage_driver.unwrap_or_else(|| "vfs".into()),
             registry_anonymous_pull: file.registry_anonymous_pull,
+            registry_listen: file.registry_listen,
+            registry_max_concurrent_writes: file
+                .registry_max_concurrent_writes
+                .unwrap_or(slipway_registry::DEFAULT_MAX_CONCURRENT_WRITES)
+                .max(1),
             state_file: None,
         })
     }

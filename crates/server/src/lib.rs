@@ -153,6 +153,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         ),
         automatic_mount: true,
         gc_lock: tokio::sync::RwLock::new(()),
+        write_slots: tokio::sync::Semaphore::new(config.registry_max_concurrent_writes),
     });
     let default_registry = config
         .default_registry
@@ -203,6 +204,21 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         );
     }
     let stop = CancellationToken::new();
+    if let Some(reg_addr) = config.registry_listen {
+        let reg_listener = tokio::net::TcpListener::bind(reg_addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: reg_addr,
+                source,
+            })?;
+        let reg_addr = reg_listener.local_addr()?;
+        eprintln!("slipway: registry also on http://{reg_addr}/v2/");
+        tokio::spawn(
+            axum::serve(reg_listener, slipway_registry::router(registry.clone()))
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+    }
     let mut http = tokio::spawn(
         axum::serve(
             listener,

@@ -710,6 +710,23 @@ fn uploads_survive_restart_and_interrupted_ones_stay_invisible() {
     };
     server.restart();
     let api = Api::new(&server);
+    // Killed between upload and commit: nothing partial is visible.
+    let d = sha256(data);
+    assert_eq!(
+        api.req("HEAD", &format!("/v2/lib/resume/blobs/{d}"), &[], b"")
+            .status,
+        404
+    );
+    assert_eq!(
+        api.req(
+            "HEAD",
+            &format!("/v2/lib/resume/blobs/{}", sha256(&data[..11])),
+            &[],
+            b""
+        )
+        .status,
+        404
+    );
     let r = api.req("GET", &loc, &[], b"");
     assert_eq!(
         (r.status, r.header("range").as_deref()),
@@ -720,7 +737,6 @@ fn uploads_survive_restart_and_interrupted_ones_stay_invisible() {
             .status,
         202
     );
-    let d = sha256(data);
     assert_eq!(
         api.req("PUT", &format!("{loc}?digest={d}"), &[], b"")
             .status,
@@ -1034,4 +1050,124 @@ fn podman_pulls_and_oras_pushes_pulls_and_discovers_a_referrer() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("oras: 3 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn concurrent_pushes_of_the_same_blob_and_tag_are_safe() {
+    let server = Server::start(Path::new(BIN), 1);
+    let layer = b"the same layer from eight clients".to_vec();
+    let config = b"{}".to_vec();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let api = Api::new(&server);
+                api.push_blob("race/app", &layer);
+                api.push_blob("race/app", &config);
+                let m =
+                    image_manifest(&sha256(&config), config.len(), &sha256(&layer), layer.len());
+                let r = api.push_manifest("race/app", "latest", OCI_MANIFEST, &m);
+                assert_eq!(r.status, 201, "{}", r.body);
+            });
+        }
+    });
+    let api = Api::new(&server);
+    assert_eq!(
+        api.req(
+            "GET",
+            &format!("/v2/race/app/blobs/{}", sha256(&layer)),
+            &[],
+            b""
+        )
+        .body
+        .as_bytes(),
+        &layer[..]
+    );
+    let m = image_manifest(&sha256(&config), config.len(), &sha256(&layer), layer.len());
+    assert_eq!(
+        api.req("GET", "/v2/race/app/manifests/latest", &[], b"")
+            .body,
+        m
+    );
+    assert_eq!(
+        blob_files(&server),
+        3,
+        "layer, config and manifest, each once"
+    );
+    assert_eq!(
+        std::fs::read_dir(server.data_dir().join("registry/uploads"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn too_many_concurrent_writes_get_429_and_the_registry_can_have_its_own_port() {
+    let reg_port = slipway_test_support::free_port();
+    let server = Server::start_with_config(
+        Path::new(BIN),
+        1,
+        Some(&format!(
+            "registry_max_concurrent_writes: 1\nregistry_listen: 127.0.0.1:{reg_port}\n"
+        )),
+    );
+    let api = Api::new(&server);
+    let loc = api
+        .req("POST", "/v2/busy/blobs/uploads/", &[], b"")
+        .header("location")
+        .unwrap();
+    // One write in flight: a PATCH whose body is still coming.
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    {
+        use std::io::Write;
+        let head = format!(
+            "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\nstart",
+            server.token()
+        );
+        slow.write_all(head.as_bytes()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = api.req("POST", "/v2/busy/blobs/uploads/", &[], b"");
+    assert_eq!(
+        (r.status, r.oci_code().as_str()),
+        (429, "TOO_MANY_REQUESTS"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+    // Reads are never refused for it.
+    assert_eq!(api.req("GET", "/v2/", &[], b"").status, 200);
+    drop(slow);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = api.req("POST", "/v2/busy/blobs/uploads/", &[], b"");
+        if r.status == 202 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never released: {}",
+            r.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // The registry's own port serves /v2/ and nothing of the API.
+    let auth = format!("Bearer {}", server.token());
+    assert_eq!(
+        http_raw(reg_port, "GET", "/v2/", &[("Authorization", &auth)], b"").status,
+        200
+    );
+    assert_eq!(http_raw(reg_port, "GET", "/v2/", &[], b"").status, 401);
+    assert_eq!(
+        http_raw(
+            reg_port,
+            "GET",
+            "/api/v1/builds",
+            &[("Authorization", &auth)],
+            b""
+        )
+        .status,
+        404
+    );
 }
