@@ -243,7 +243,15 @@ fn main() {
     }
     println!("worst ratio: {worst:.2}x (goal: >= 1.20x on every row)");
 
-    // Memory: stream a 1 GiB blob (never held in memory by the client) and watch the server.
+    // Memory: on a fresh server (so earlier rows do not inflate the
+    // baseline), stream a 1 GiB blob, never held in memory by the client,
+    // and sample the server's RSS throughout.
+    drop(server);
+    let server = Server::start(std::path::Path::new(env!("CARGO_BIN_EXE_slipway")), 1);
+    let ours = Target {
+        base: format!("http://{}", server.host()),
+        auth: Some(format!("Bearer {}", server.token())),
+    };
     let pid = server.pid().expect("server pid");
     let before = rss_kib(pid, "VmRSS:");
     let total: usize = if quick { 256 * MB } else { 1024 * MB };
@@ -298,8 +306,10 @@ fn main() {
         .load(std::sync::atomic::Ordering::Relaxed)
         .saturating_sub(before);
     println!(
-        "memory: pushing a {} MiB blob raised the server's RSS by {:.1} MiB (goal: <= 64 MiB)",
+        "memory: pushing a {} MiB blob raised the server's RSS by {:.1} MiB, from {:.1} to a peak of {:.1} MiB (goal: <= 64 MiB)",
         total / MB,
-        grew as f64 / 1024.0
+        grew as f64 / 1024.0,
+        before as f64 / 1024.0,
+        peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
     );
 }
