@@ -571,22 +571,18 @@ fn blob_created(name: &str, digest: &Digest) -> Response {
 
 async fn start_upload(reg: &Registry, name: &str, q: &Query, body: Body) -> Result<Response> {
     check_name(name)?;
-    // Cross-repository mount.
-    if let (Some(mount), Some(from)) = (q.get("mount"), q.get("from")) {
+    // Cross-repository mount: from the named repository, or (automatic
+    // mount) from wherever the blob is. Not mountable: fall back to a normal
+    // upload, as the spec says.
+    if let Some(mount) = q.get("mount") {
         let digest = parse_digest(mount)?;
-        if valid_name(from)
-            && reg.meta.blob_visible(from, &digest.to_string()).await?
-            && let Some(size) = reg.blobs.stat(&digest).await
-        {
-            reg.meta.link_blob(name, &digest.to_string(), size).await?;
-            return Ok(blob_created(name, &digest));
-        }
-        // Not mountable: fall back to a normal upload, as the spec says.
-    } else if let Some(mount) = q.get("mount")
-        && reg.automatic_mount
-    {
-        let digest = parse_digest(mount)?;
-        if let Some(size) = reg.blobs.stat(&digest).await {
+        let allowed = match q.get("from") {
+            Some(from) => {
+                valid_name(from) && reg.meta.blob_visible(from, &digest.to_string()).await?
+            }
+            None => reg.automatic_mount,
+        };
+        if allowed && let Some(size) = reg.blobs.stat(&digest).await {
             reg.meta.link_blob(name, &digest.to_string(), size).await?;
             return Ok(blob_created(name, &digest));
         }
