@@ -1171,3 +1171,88 @@ fn too_many_concurrent_writes_get_429_and_the_registry_can_have_its_own_port() {
         404
     );
 }
+
+/// `buildah login` and `podman login` through the token flow, then a pull
+/// that relies only on the stored login.
+#[test]
+fn buildah_and_podman_login_work() {
+    require_tools();
+    let peer = Registry::start();
+    let base = peer.push_base_image();
+    let server = Server::start(Path::new(BIN), 1);
+    let ours = format!("{}/lib/login:1", server.host());
+    run_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &format!("ci:{}", server.token()),
+            &format!("docker://{base}"),
+            &format!("docker://{ours}"),
+        ],
+    );
+    for tool in ["buildah", "podman"] {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("auth.json");
+        let run = |args: &[&str], stdin: Option<&str>| {
+            let mut c = Command::new(tool);
+            c.arg("--root")
+                .arg(dir.path().join("root"))
+                .arg("--runroot")
+                .arg(dir.path().join("run"))
+                .args(["--storage-driver", "vfs"])
+                .args(args)
+                .env("REGISTRY_AUTH_FILE", &auth)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = c.spawn().unwrap();
+            if let Some(s) = stdin {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+            }
+            drop(child.stdin.take());
+            child.wait_with_output().unwrap()
+        };
+        let out = run(
+            &[
+                "login",
+                "--tls-verify=false",
+                "-u",
+                "ci",
+                "--password-stdin",
+                &server.host(),
+            ],
+            Some(&server.token()),
+        );
+        assert!(
+            out.status.success(),
+            "{tool} login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = run(&["pull", "--quiet", "--tls-verify=false", &ours], None);
+        assert!(
+            out.status.success(),
+            "{tool} pull after login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = run(
+            &[
+                "login",
+                "--tls-verify=false",
+                "-u",
+                "ci",
+                "--password-stdin",
+                &server.host(),
+            ],
+            Some("slw_wrong"),
+        );
+        assert!(
+            !out.status.success(),
+            "{tool} login with a wrong token must fail"
+        );
+    }
+}
