@@ -166,7 +166,9 @@ fn valid_repository(r: &str) -> bool {
         })
 }
 
-fn valid_tag(t: &str) -> bool {
+/// The distribution spec's tag grammar: up to 128 of `[A-Za-z0-9_.-]`,
+/// not starting with `.` or `-`.
+pub fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use futures::StreamExt;
+use slipway_core::image_ref::valid_tag;
 use slipway_store::ManifestRecord;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -319,14 +320,6 @@ async fn resolve_manifest(reg: &Registry, name: &str, reference: &str) -> Result
     reg.meta.manifest(name, &digest).await?.ok_or_else(|| {
         RegistryError::manifest_unknown(format!("manifest {name}@{digest} does not exist"))
     })
-}
-
-fn valid_tag(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 128
-        && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 async fn get_manifest(reg: &Registry, name: &str, reference: &str, head: bool) -> Result<Response> {

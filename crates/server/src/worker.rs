@@ -237,8 +237,6 @@ fn own_registry_auth(
     image: &str,
 ) -> std::io::Result<Option<PathBuf>> {
     use base64::Engine;
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let own = &services.own_registry;
     let localhost_alias = own
         .strip_prefix("127.0.0.1:")
@@ -260,13 +258,7 @@ fn own_registry_auth(
         auths.insert(host, serde_json::json!({ "auth": auth }));
     }
     let path = work.join("registry-auth.json");
-    let _ = std::fs::remove_file(&path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(serde_json::json!({ "auths": auths }).to_string().as_bytes())?;
+    crate::auth::write_secret_file(&path, &serde_json::json!({ "auths": auths }).to_string())?;
     Ok(Some(path))
 }
 

@@ -982,19 +982,7 @@ fn podman_pulls_and_oras_pushes_pulls_and_discovers_a_referrer() {
     let server = Server::start(Path::new(BIN), 1);
     let creds = format!("ci:{}", server.token());
     let ours = format!("{}/lib/busybox:1", server.host());
-    run_ok(
-        "skopeo",
-        &[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            &creds,
-            &format!("docker://{base}"),
-            &format!("docker://{ours}"),
-        ],
-    );
+    server.copy_in(&base, &ours);
 
     // podman pull.
     let storage = tempfile::tempdir().unwrap();
@@ -1181,19 +1169,7 @@ fn buildah_and_podman_login_work() {
     let base = peer.push_base_image();
     let server = Server::start(Path::new(BIN), 1);
     let ours = format!("{}/lib/login:1", server.host());
-    run_ok(
-        "skopeo",
-        &[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            &format!("ci:{}", server.token()),
-            &format!("docker://{base}"),
-            &format!("docker://{ours}"),
-        ],
-    );
+    server.copy_in(&base, &ours);
     for tool in ["buildah", "podman"] {
         let dir = tempfile::tempdir().unwrap();
         let auth = dir.path().join("auth.json");

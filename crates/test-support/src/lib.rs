@@ -361,6 +361,25 @@ impl Server {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Copy an image (from a loopback peer registry) into this server's
+    /// embedded registry with skopeo, logged in with the admin token.
+    pub fn copy_in(&self, src: &str, dest: &str) {
+        let creds = format!("ci:{}", self.token());
+        run_ok(
+            "skopeo",
+            &[
+                "copy",
+                "--quiet",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                &creds,
+                &format!("docker://{src}"),
+                &format!("docker://{dest}"),
+            ],
+        );
+    }
+
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(self.home.path().join("server.log")).unwrap_or_default()
     }
