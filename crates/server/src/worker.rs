@@ -180,13 +180,21 @@ async fn pipeline(
     // Build.
     let local_tag = format!("localhost/slipway/build-{id}:latest");
     let built = timed(services, id, Stage::Build, async {
+        // One auth file for all base images on the embedded registry.
+        let mut own_auth: Option<PathBuf> = None;
         for base in &bases {
-            let auth = own_registry_auth(services, work, base)
-                .map_err(|e| BuilderError::Failed(e.to_string()))?;
-            services
-                .buildah
-                .pull(base, auth.as_deref(), log, cancel)
-                .await?;
+            let auth = if on_own_registry(services, base) {
+                if own_auth.is_none() {
+                    own_auth = Some(
+                        write_own_registry_auth(services, work)
+                            .map_err(|e| BuilderError::Failed(e.to_string()))?,
+                    );
+                }
+                own_auth.as_deref()
+            } else {
+                None
+            };
+            services.buildah.pull(base, auth, log, cancel).await?;
         }
         log.line(&format!(
             "==> building with buildah ({})",
@@ -213,8 +221,14 @@ async fn pipeline(
     // Push.
     let pushed = timed(services, id, Stage::Push, async {
         // A fresh token: the build may have outlived the one used to pull.
-        let auth = own_registry_auth(services, work, &spec.output.to_string())
-            .map_err(|e| BuilderError::Failed(e.to_string()))?;
+        let auth = if on_own_registry(services, &spec.output.to_string()) {
+            Some(
+                write_own_registry_auth(services, work)
+                    .map_err(|e| BuilderError::Failed(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         services
             .buildah
             .push(&local_tag, &spec.output, work, auth.as_deref(), log, cancel)
@@ -228,38 +242,39 @@ async fn pipeline(
     }
 }
 
-/// For an image on the embedded registry, an auth file (mode 0600, in the
-/// build's work dir) with a fresh short-lived registry token; `None` for
-/// other registries, so the user's own credentials keep applying there.
-fn own_registry_auth(
-    services: &Services,
-    work: &Path,
-    image: &str,
-) -> std::io::Result<Option<PathBuf>> {
-    use base64::Engine;
+/// The names builds use for the embedded registry: its address, and
+/// `localhost:PORT` when that address is 127.0.0.1.
+fn own_registry_hosts(services: &Services) -> Vec<String> {
     let own = &services.own_registry;
-    let localhost_alias = own
+    let alias = own
         .strip_prefix("127.0.0.1:")
         .map(|port| format!("localhost:{port}"));
-    let registry = match slipway_core::ImageRef::parse(image) {
-        Ok(r) => r.registry,
-        Err(_) => return Ok(None),
-    };
-    if &registry != own && Some(&registry) != localhost_alias.as_ref() {
-        return Ok(None);
-    }
+    std::iter::once(own.clone()).chain(alias).collect()
+}
+
+/// Whether `image` lives on the embedded registry. Only those images get
+/// Slipway's auth file, so the user's own credentials keep applying elsewhere.
+fn on_own_registry(services: &Services, image: &str) -> bool {
+    slipway_core::ImageRef::parse(image)
+        .is_ok_and(|r| own_registry_hosts(services).contains(&r.registry))
+}
+
+/// An auth file (mode 0600, in the build's work dir) with a fresh
+/// short-lived token for the embedded registry.
+fn write_own_registry_auth(services: &Services, work: &Path) -> std::io::Result<PathBuf> {
+    use base64::Engine;
     let token = services
         .registry
         .auth
         .issue(slipway_registry::auth::Access::PushPull);
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("slipway:{token}"));
-    let mut auths = serde_json::Map::new();
-    for host in std::iter::once(own.clone()).chain(localhost_alias) {
-        auths.insert(host, serde_json::json!({ "auth": auth }));
-    }
+    let auths: serde_json::Map<String, serde_json::Value> = own_registry_hosts(services)
+        .into_iter()
+        .map(|host| (host, serde_json::json!({ "auth": auth })))
+        .collect();
     let path = work.join("registry-auth.json");
     crate::auth::write_secret_file(&path, &serde_json::json!({ "auths": auths }).to_string())?;
-    Ok(Some(path))
+    Ok(path)
 }
 
 /// The build context and Dockerfile inside the checkout `src`, with symlinks
