@@ -38,6 +38,23 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// The text column `column` of the first row `sql` returns for `args`.
+    async fn optional_text(
+        &self,
+        sql: &'static str,
+        args: &[&str],
+        column: &str,
+    ) -> Result<Option<String>> {
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = q.bind(*a);
+        }
+        Ok(q.fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(column))
+            .transpose()?)
+    }
+
     async fn load_events(&self, id: BuildId) -> Result<Vec<BuildEvent>> {
         let rows = sqlx::query(
             "SELECT at, phase, message FROM build_events WHERE build_id = ? ORDER BY id",
@@ -427,14 +444,12 @@ impl Store for SqliteStore {
     }
 
     async fn token_name(&self, token_hash: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query("SELECT name FROM api_tokens WHERE token_hash = ?")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get("name"))
-                .transpose()?,
+        self.optional_text(
+            "SELECT name FROM api_tokens WHERE token_hash = ?",
+            &[token_hash],
+            "name",
         )
+        .await
     }
 
     async fn token_count(&self) -> Result<u64> {
@@ -484,14 +499,12 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn upload_repository(&self, id: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query("SELECT repository FROM registry_uploads WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get("repository"))
-                .transpose()?,
+        self.optional_text(
+            "SELECT repository FROM registry_uploads WHERE id = ?",
+            &[id],
+            "repository",
         )
+        .await
     }
 
     async fn upload_finished(&self, id: &str) -> Result<()> {
@@ -608,15 +621,12 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn tag(&self, repository: &str, tag: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query("SELECT digest FROM registry_tags WHERE repository = ? AND tag = ?")
-                .bind(repository)
-                .bind(tag)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get("digest"))
-                .transpose()?,
+        self.optional_text(
+            "SELECT digest FROM registry_tags WHERE repository = ? AND tag = ?",
+            &[repository, tag],
+            "digest",
         )
+        .await
     }
 
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<bool> {
