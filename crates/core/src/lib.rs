@@ -1,7 +1,8 @@
 //! Slipway's domain model, with no I/O and no async.
 //!
 //! Everything that decides *what* should happen to a build lives here:
-//! which phase transitions are legal ([`phase`]), what a valid build request
+//! which phase transitions are legal ([`phase`]), which cluster runs a
+//! worker build ([`cluster`]), what a valid build request
 //! looks like ([`build`]), how image references and source locations are read
 //! ([`image_ref`], [`source`]), and which user-given paths are acceptable
 //! ([`paths`]). Adapters (store, source, builder) and the server call into this
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod build;
+pub mod cluster;
 pub mod image_ref;
 pub mod paths;
 pub mod phase;
