@@ -1,5 +1,6 @@
 //! Build requests, validated build specs, and the build record the API shows.
 
+use crate::cluster::Platform;
 use crate::image_ref::{ImageRef, ImageRefError};
 use crate::paths::{PathError, clean_relative};
 use crate::phase::BuildPhase;
@@ -24,6 +25,12 @@ pub struct BuildRequest {
     /// Give RUN steps network access (off by default).
     #[serde(default)]
     pub network: bool,
+    /// Platforms to build (`x86_64`, `aarch64`, …); the server's own when empty.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// Higher first; equal priorities run in submission order.
+    #[serde(default)]
+    pub priority: i32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -49,6 +56,15 @@ pub struct BuildSpec {
     pub build_args: BTreeMap<String, String>,
     pub output: ImageRef,
     pub network: bool,
+    /// One worker build per platform, in this order; never empty.
+    #[serde(default = "host_platforms")]
+    pub platforms: Vec<Platform>,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+fn host_platforms() -> Vec<Platform> {
+    vec![Platform::host()]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +162,17 @@ impl BuildRequest {
                 .map_err(|e| invalid("output", e))?
             }
         };
+        let mut platforms = Vec::new();
+        for name in &self.platforms {
+            let p = Platform::parse(name.trim()).map_err(|e| invalid("platforms", e))?;
+            if platforms.contains(&p) {
+                return Err(invalid("platforms", format!("{p} is listed twice")));
+            }
+            platforms.push(p);
+        }
+        if platforms.is_empty() {
+            platforms = host_platforms();
+        }
         Ok(BuildSpec {
             source: SourceSpec {
                 location,
@@ -156,6 +183,8 @@ impl BuildRequest {
             build_args: self.build_args.clone(),
             output,
             network: self.network,
+            platforms,
+            priority: self.priority,
         })
     }
 }
@@ -237,6 +266,28 @@ pub struct PushedImage {
     pub layers: Vec<String>,
 }
 
+pub type WorkerBuildId = i64;
+
+/// The part of a build that runs on one platform, on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerBuild {
+    pub id: WorkerBuildId,
+    pub build_id: BuildId,
+    pub platform: Platform,
+    pub priority: i32,
+    /// Pending (queued), Running (placed on `cluster`), or final.
+    pub phase: BuildPhase,
+    pub cluster: Option<String>,
+    /// Clusters that refused or could not take it, in order.
+    pub tried: Vec<String>,
+    pub reason: Option<String>,
+    /// The platform image under its unique tag.
+    pub image: Option<PushedImage>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
 /// A build as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Build {
@@ -252,6 +303,9 @@ pub struct Build {
     pub events: Vec<BuildEvent>,
     /// How many times a worker started this build.
     pub attempts: u32,
+    /// One per platform.
+    #[serde(default)]
+    pub workers: Vec<WorkerBuild>,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
@@ -340,6 +394,21 @@ mod tests {
             req("not a url").validate(None).unwrap_err().field,
             "source.url"
         );
+    }
+
+    #[test]
+    fn platforms_default_to_the_host_and_are_checked() {
+        let mut r = req("/srv/repo");
+        assert_eq!(r.validate(None).unwrap().platforms, vec![Platform::host()]);
+        r.platforms = vec!["aarch64".into(), "x86_64".into()];
+        let p = r.validate(None).unwrap().platforms;
+        assert_eq!(p.iter().map(Platform::as_str).collect::<Vec<_>>(), ["aarch64", "x86_64"]);
+        r.platforms = vec!["x86_64".into(), "x86_64".into()];
+        assert!(r.validate(None).unwrap_err().message.contains("twice"));
+        r.platforms = vec!["amd64".into()];
+        let e = r.validate(None).unwrap_err();
+        assert_eq!(e.field, "platforms");
+        assert!(e.message.contains("x86_64, aarch64"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub mod phase;
 pub mod source;
 pub mod token;
 
-pub use build::{Build, BuildEvent, BuildId, BuildRequest, BuildSpec, PushedImage, Stage};
+pub use build::{
+    Build, BuildEvent, BuildId, BuildRequest, BuildSpec, PushedImage, Stage, WorkerBuild,
+    WorkerBuildId,
+};
+pub use cluster::{Cluster, Clusters, Platform};
 pub use image_ref::ImageRef;
 pub use phase::BuildPhase;

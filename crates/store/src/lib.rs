@@ -9,9 +9,11 @@
 
 mod registry;
 mod sqlite;
+mod workers;
 
 pub use registry::{ManifestRecord, RegistryStore};
 pub use sqlite::SqliteStore;
+pub use workers::{Placement, WorkerEnd, WorkerStore};
 
 use async_trait::async_trait;
 use slipway_core::phase::RestartDecision;
@@ -42,14 +44,14 @@ pub enum CancelOutcome {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Record a new build (phase New) and queue it (phase Pending).
+pub trait Store: WorkerStore + Send + Sync + 'static {
+    /// Record a new build (phase New) and queue it (phase Pending) with one
+    /// queued worker build per platform; placing a worker build
+    /// ([`WorkerStore::place_queued`]) starts the build (phase Running).
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>>;
     /// Newest first.
     async fn list_builds(&self, limit: u32) -> Result<Vec<Build>>;
-    /// Atomically take the oldest Pending build and mark it Running.
-    async fn claim_next(&self) -> Result<Option<Build>>;
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()>;
     async fn set_commit(&self, id: BuildId, commit: &str) -> Result<()>;
     async fn record_stage(&self, id: BuildId, timing: StageTiming) -> Result<()>;

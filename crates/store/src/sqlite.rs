@@ -17,7 +17,7 @@ use std::time::Duration;
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -74,6 +74,16 @@ impl SqliteStore {
             .collect()
     }
 
+    async fn load_workers(&self, id: BuildId) -> Result<Vec<slipway_core::WorkerBuild>> {
+        sqlx::query("SELECT * FROM worker_builds WHERE build_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(crate::workers::worker_from_row)
+            .collect()
+    }
+
     async fn build_from_row(&self, r: &SqliteRow) -> Result<Build> {
         let id: i64 = r.try_get("id")?;
         let spec: String = r.try_get("spec")?;
@@ -92,6 +102,7 @@ impl SqliteStore {
             stages: from_json(&stages)?,
             events: self.load_events(id).await?,
             attempts: u32::try_from(attempts).unwrap_or(0),
+            workers: self.load_workers(id).await?,
             created_at: parse_time(r.try_get("created_at")?)?,
             started_at: started.map(parse_time).transpose()?,
             finished_at: finished.map(parse_time).transpose()?,
@@ -99,28 +110,28 @@ impl SqliteStore {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     Timestamp::now().to_string()
 }
 
-fn parse_time(s: String) -> Result<Timestamp> {
+pub(crate) fn parse_time(s: String) -> Result<Timestamp> {
     s.parse()
         .map_err(|e| StoreError::Corrupt(format!("bad timestamp {s:?}: {e}")))
 }
 
-fn parse_phase(s: &str) -> Result<BuildPhase> {
+pub(crate) fn parse_phase(s: &str) -> Result<BuildPhase> {
     BuildPhase::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON column: {e}")))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode JSON: {e}")))
 }
 
-async fn insert_event(
+pub(crate) async fn insert_event(
     conn: &mut SqliteConnection,
     id: BuildId,
     phase: Option<BuildPhase>,
@@ -174,21 +185,6 @@ async fn transition(
     Ok(changed)
 }
 
-/// [`transition`] in a transaction of its own.
-async fn transition_tx(
-    pool: &SqlitePool,
-    id: BuildId,
-    from: &[BuildPhase],
-    to: BuildPhase,
-    reason: Option<&str>,
-    event: &str,
-) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    let changed = transition(&mut tx, id, from, to, reason, event).await?;
-    tx.commit().await?;
-    Ok(changed)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build> {
@@ -209,6 +205,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         insert_event(&mut tx, id, Some(BuildPhase::Pending), "queued").await?;
+        crate::workers::create_workers(&mut tx, id, &spec.platforms, spec.priority).await?;
         tx.commit().await?;
         self.get_build(id)
             .await?
@@ -236,32 +233,6 @@ impl Store for SqliteStore {
             out.push(self.build_from_row(r).await?);
         }
         Ok(out)
-    }
-
-    async fn claim_next(&self) -> Result<Option<Build>> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE builds SET phase = 'Running', attempts = attempts + 1, started_at = ? \
-             WHERE id = (SELECT id FROM builds WHERE phase = 'Pending' ORDER BY id LIMIT 1) \
-             AND phase = 'Pending' RETURNING id, attempts",
-        )
-        .bind(now())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let id: i64 = row.try_get("id")?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let msg = if attempts > 1 {
-            format!("started (attempt {attempts})")
-        } else {
-            "started".to_string()
-        };
-        insert_event(&mut tx, id, Some(BuildPhase::Running), &msg).await?;
-        tx.commit().await?;
-        self.get_build(id).await
     }
 
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()> {
@@ -315,6 +286,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let changed =
             transition(&mut tx, id, &[BuildPhase::Running], phase, reason, &event).await?;
+        if changed {
+            crate::workers::cancel_queued_workers(&mut tx, id, "the build ended").await?;
+        }
         if changed && let Some(image) = image {
             sqlx::query("UPDATE builds SET image = ? WHERE id = ?")
                 .bind(to_json(image)?)
@@ -327,8 +301,9 @@ impl Store for SqliteStore {
     }
 
     async fn request_cancel(&self, id: BuildId) -> Result<CancelOutcome> {
-        let cancelled = transition_tx(
-            &self.pool,
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let cancelled = transition(
+            &mut tx,
             id,
             &[BuildPhase::New, BuildPhase::Pending],
             BuildPhase::Cancelled,
@@ -337,9 +312,10 @@ impl Store for SqliteStore {
         )
         .await?;
         if cancelled {
+            crate::workers::cancel_queued_workers(&mut tx, id, "cancelled by user").await?;
+            tx.commit().await?;
             return Ok(CancelOutcome::Cancelled);
         }
-        let mut tx = self.pool.begin().await?;
         let asked = sqlx::query(
             "UPDATE builds SET cancel_requested = 1 WHERE id = ? AND phase = 'Running' AND cancel_requested = 0",
         )
@@ -350,6 +326,7 @@ impl Store for SqliteStore {
             == 1;
         if asked {
             insert_event(&mut tx, id, None, "cancel requested by user").await?;
+            crate::workers::cancel_queued_workers(&mut tx, id, "cancelled by user").await?;
         }
         let phase: Option<String> = sqlx::query("SELECT phase FROM builds WHERE id = ?")
             .bind(id)
@@ -391,9 +368,10 @@ impl Store for SqliteStore {
             let attempts: i64 = r.try_get("attempts")?;
             let cancel: i64 = r.try_get("cancel_requested")?;
             let from = [BuildPhase::Running, BuildPhase::New];
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             if cancel != 0 {
-                transition_tx(
-                    &self.pool,
+                transition(
+                    &mut tx,
                     id,
                     &from,
                     BuildPhase::Cancelled,
@@ -401,13 +379,16 @@ impl Store for SqliteStore {
                     "cancelled (server restarted while stopping it)",
                 )
                 .await?;
+                crate::workers::end_workers(&mut tx, id, BuildPhase::Cancelled, "cancelled by user")
+                    .await?;
+                tx.commit().await?;
                 continue;
             }
             let decision = after_restart(u32::try_from(attempts).unwrap_or(u32::MAX));
             match decision {
                 RestartDecision::Requeue => {
-                    transition_tx(
-                        &self.pool,
+                    transition(
+                        &mut tx,
                         id,
                         &from,
                         BuildPhase::Pending,
@@ -415,10 +396,11 @@ impl Store for SqliteStore {
                         "re-queued after server restart",
                     )
                     .await?;
+                    crate::workers::requeue_workers(&mut tx, id).await?;
                 }
                 RestartDecision::GiveUp => {
-                    transition_tx(
-                        &self.pool,
+                    transition(
+                        &mut tx,
                         id,
                         &from,
                         BuildPhase::Error,
@@ -426,8 +408,16 @@ impl Store for SqliteStore {
                         "interrupted by server restart",
                     )
                     .await?;
+                    crate::workers::end_workers(
+                        &mut tx,
+                        id,
+                        BuildPhase::Error,
+                        "interrupted by server restart",
+                    )
+                    .await?;
                 }
             }
+            tx.commit().await?;
             out.push((id, decision));
         }
         Ok(out)

@@ -3,7 +3,7 @@
 use slipway_core::build::{SourceRequest, Stage, StageTiming};
 use slipway_core::phase::RestartDecision;
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
-use slipway_store::{CancelOutcome, SqliteStore, Store};
+use slipway_store::{CancelOutcome, SqliteStore, Store, WorkerStore};
 
 fn spec() -> BuildSpec {
     BuildRequest {
@@ -26,6 +26,19 @@ async fn open() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// Place the oldest queued worker build on a roomy local cluster and return
+/// its build, as the scheduler does.
+async fn claim(s: &SqliteStore) -> Option<slipway_core::Build> {
+    let placed = s
+        .place_queued(&slipway_core::Clusters::local_default(100), 1)
+        .await
+        .unwrap();
+    match placed.first() {
+        Some(p) => s.get_build(p.build).await.unwrap(),
+        None => None,
+    }
+}
+
 fn phases(b: &slipway_core::Build) -> Vec<BuildPhase> {
     b.events.iter().filter_map(|e| e.phase).collect()
 }
@@ -38,12 +51,12 @@ async fn create_claim_finish() {
     assert_eq!(phases(&b), vec![BuildPhase::New, BuildPhase::Pending]);
     assert_eq!(b.spec, spec());
 
-    let c = s.claim_next().await.unwrap().unwrap();
+    let c = claim(&s).await.unwrap();
     assert_eq!(c.id, b.id);
     assert_eq!(c.phase, BuildPhase::Running);
     assert_eq!(c.attempts, 1);
     assert!(c.started_at.is_some());
-    assert!(s.claim_next().await.unwrap().is_none(), "claimed twice");
+    assert!(claim(&s).await.is_none(), "claimed twice");
 
     s.set_commit(b.id, "abc").await.unwrap();
     s.record_stage(
@@ -108,8 +121,8 @@ async fn claims_oldest_first() {
     let (_d, s) = open().await;
     let a = s.create_build(&spec()).await.unwrap();
     let b = s.create_build(&spec()).await.unwrap();
-    assert_eq!(s.claim_next().await.unwrap().unwrap().id, a.id);
-    assert_eq!(s.claim_next().await.unwrap().unwrap().id, b.id);
+    assert_eq!(claim(&s).await.unwrap().id, a.id);
+    assert_eq!(claim(&s).await.unwrap().id, b.id);
     let list = s.list_builds(10).await.unwrap();
     assert_eq!(
         list.iter().map(|b| b.id).collect::<Vec<_>>(),
@@ -134,10 +147,10 @@ async fn cancel_in_each_phase() {
         CancelOutcome::AlreadyFinal(BuildPhase::Cancelled)
     );
     // A cancelled build is never claimed.
-    assert!(s.claim_next().await.unwrap().is_none());
+    assert!(claim(&s).await.is_none());
 
     let running = s.create_build(&spec()).await.unwrap();
-    s.claim_next().await.unwrap().unwrap();
+    claim(&s).await.unwrap();
     assert!(!s.cancel_requested(running.id).await.unwrap());
     assert_eq!(
         s.request_cancel(running.id).await.unwrap(),
@@ -170,7 +183,7 @@ async fn restart_requeues_once_then_gives_up() {
         let s = SqliteStore::open(&path).await.unwrap();
         id = s.create_build(&spec()).await.unwrap().id;
         let queued = s.create_build(&spec()).await.unwrap().id;
-        s.claim_next().await.unwrap().unwrap();
+        claim(&s).await.unwrap();
         // "crash": reopen the file.
         let s = SqliteStore::open(&path).await.unwrap();
         assert_eq!(
@@ -185,7 +198,7 @@ async fn restart_requeues_once_then_gives_up() {
             s.get_build(queued).await.unwrap().unwrap().phase,
             BuildPhase::Pending
         );
-        assert_eq!(s.claim_next().await.unwrap().unwrap().attempts, 2);
+        assert_eq!(claim(&s).await.unwrap().attempts, 2);
     }
     let s = SqliteStore::open(&path).await.unwrap();
     assert_eq!(

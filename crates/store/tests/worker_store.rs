@@ -1,0 +1,289 @@
+//! Worker builds and placement against a real SQLite file.
+
+use slipway_core::build::SourceRequest;
+use slipway_core::cluster::{ClusterFile, ClusterSpec, MAX_SUBMIT_ATTEMPTS};
+use slipway_core::phase::RestartDecision;
+use slipway_core::{BuildPhase, BuildRequest, BuildSpec, Clusters};
+use slipway_store::{CancelOutcome, SqliteStore, Store, WorkerStore};
+use std::collections::HashMap;
+
+fn spec(platforms: &[&str], priority: i32) -> BuildSpec {
+    BuildRequest {
+        source: SourceRequest {
+            url: "/srv/repo".into(),
+            ..Default::default()
+        },
+        output: Some("127.0.0.1:5000/app:1".into()),
+        platforms: platforms.iter().map(|p| p.to_string()).collect(),
+        priority,
+        ..Default::default()
+    }
+    .validate(None)
+    .unwrap()
+}
+
+fn clusters(list: &[(&str, &str, u32, bool)]) -> Clusters {
+    let mut file = ClusterFile::default();
+    for (platform, name, max, enabled) in list {
+        file.clusters
+            .entry(platform.to_string())
+            .or_default()
+            .push(ClusterSpec {
+                name: name.to_string(),
+                max_concurrent_builds: *max,
+                enabled: *enabled,
+                kubernetes: None,
+            });
+    }
+    file.validate().unwrap()
+}
+
+async fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_build_gets_one_worker_build_per_platform() {
+    let (_d, s) = open().await;
+    let b = s
+        .create_build(&spec(&["x86_64", "aarch64"], 0))
+        .await
+        .unwrap();
+    let w = s.worker_builds(b.id).await.unwrap();
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0].platform.as_str(), "x86_64");
+    assert_eq!(w[1].platform.as_str(), "aarch64");
+    assert!(w.iter().all(|w| w.phase == BuildPhase::Pending && w.cluster.is_none()));
+    assert_eq!(b.workers, w);
+}
+
+#[tokio::test]
+async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
+    let (_d, s) = open().await;
+    let c = clusters(&[("x86_64", "one", 1, true), ("x86_64", "three", 3, true)]);
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id);
+    }
+    let placed = s.place_queued(&c, 100).await.unwrap();
+    // one: 0/1 vs three: 0/3 → tie → one; then one is full → three ×3.
+    let got: Vec<(i64, &str)> = placed.iter().map(|p| (p.build, p.cluster.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![(ids[0], "one"), (ids[1], "three"), (ids[2], "three"), (ids[3], "three")]
+    );
+    assert_eq!(
+        s.active_per_cluster().await.unwrap(),
+        HashMap::from([("one".to_string(), 1), ("three".to_string(), 3)])
+    );
+    // Full: nothing more until a slot frees, and a second pass is a no-op.
+    assert!(s.place_queued(&c, 100).await.unwrap().is_empty());
+    let b = s.get_build(ids[0]).await.unwrap().unwrap();
+    assert_eq!(b.phase, BuildPhase::Running);
+    assert!(
+        b.events
+            .iter()
+            .any(|e| e.message == "x86_64: placed on cluster one (1/1 active)"),
+        "{:?}",
+        b.events
+    );
+    let third = s.get_build(ids[2]).await.unwrap().unwrap();
+    assert!(
+        third
+            .events
+            .iter()
+            .any(|e| e.message == "x86_64: placed on cluster three (2/3 active)"),
+        "{:?}",
+        third.events
+    );
+    assert_eq!(s.get_build(ids[4]).await.unwrap().unwrap().phase, BuildPhase::Pending);
+
+    // The worker build on "one" ends: the oldest queued build goes there.
+    let w = s.worker_builds(ids[0]).await.unwrap()[0].id;
+    let end = s
+        .finish_worker_build(w, BuildPhase::Complete, None, None)
+        .await
+        .unwrap();
+    assert_eq!(end.map(|e| e.remaining), Some(0));
+    assert_eq!(
+        s.finish_worker_build(w, BuildPhase::Failed, None, None)
+            .await
+            .unwrap(),
+        None,
+        "a final worker build cannot end twice"
+    );
+    let placed = s.place_queued(&c, 100).await.unwrap();
+    assert_eq!(placed.len(), 1);
+    assert_eq!((placed[0].build, placed[0].cluster.as_str()), (ids[4], "one"));
+}
+
+#[tokio::test]
+async fn disabled_clusters_and_unserved_platforms_get_nothing() {
+    let (_d, s) = open().await;
+    let c = clusters(&[("x86_64", "off", 5, false), ("x86_64", "on", 1, true)]);
+    let a = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
+    let arm = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
+    let b = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
+    let placed = s.place_queued(&c, 100).await.unwrap();
+    assert_eq!(placed.len(), 1);
+    assert_eq!((placed[0].build, placed[0].cluster.as_str()), (a, "on"));
+    for id in [arm, b] {
+        assert_eq!(s.get_build(id).await.unwrap().unwrap().phase, BuildPhase::Pending);
+    }
+}
+
+#[tokio::test]
+async fn higher_priority_first_then_fifo() {
+    let (_d, s) = open().await;
+    let c = clusters(&[("x86_64", "only", 1, true)]);
+    let low = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
+    let high1 = s.create_build(&spec(&["x86_64"], 5)).await.unwrap().id;
+    let high2 = s.create_build(&spec(&["x86_64"], 5)).await.unwrap().id;
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let p = s.place_queued(&c, 10).await.unwrap();
+        assert_eq!(p.len(), 1);
+        order.push(p[0].build);
+        s.finish_worker_build(p[0].worker, BuildPhase::Complete, None, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(order, vec![high1, high2, low]);
+}
+
+#[tokio::test]
+async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up() {
+    let (_d, s) = open().await;
+    let c = clusters(&[
+        ("x86_64", "a", 2, true),
+        ("x86_64", "b", 2, true),
+        ("x86_64", "c", 2, true),
+        ("x86_64", "d", 2, true),
+    ]);
+    let id = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
+    let mut seen = Vec::new();
+    for attempt in 1..=MAX_SUBMIT_ATTEMPTS {
+        let p = s.place_queued(&c, 10).await.unwrap();
+        assert_eq!(p.len(), 1, "attempt {attempt}");
+        seen.push(p[0].cluster.clone());
+        let phase = s
+            .submission_failed(p[0].worker, "connection refused")
+            .await
+            .unwrap();
+        let want = if attempt == MAX_SUBMIT_ATTEMPTS {
+            BuildPhase::Error
+        } else {
+            BuildPhase::Pending
+        };
+        assert_eq!(phase, want);
+    }
+    assert_eq!(seen, ["a", "b", "c"]);
+    let w = &s.worker_builds(id).await.unwrap()[0];
+    assert_eq!(w.phase, BuildPhase::Error);
+    assert_eq!(w.tried, ["a", "b", "c"]);
+    assert!(w.reason.as_deref().unwrap().contains("after 3 attempts (a, b, c)"));
+    let events: Vec<String> = s
+        .get_build(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert!(
+        events.contains(
+            &"x86_64: cluster b could not take it (attempt 2 of 3): connection refused".to_string()
+        ),
+        "{events:?}"
+    );
+    assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
+    let (_d, s) = open().await;
+    let c = clusters(&[("x86_64", "x", 1, true), ("aarch64", "arm", 1, true)]);
+    let busy = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
+    s.place_queued(&c, 10).await.unwrap();
+    // Two platforms; aarch64 must wait for `busy`.
+    let multi = s
+        .create_build(&spec(&["x86_64", "aarch64"], 0))
+        .await
+        .unwrap()
+        .id;
+    let placed = s.place_queued(&c, 10).await.unwrap();
+    assert_eq!(placed.len(), 1);
+    assert_eq!(placed[0].platform.as_str(), "x86_64");
+    assert_eq!(s.request_cancel(multi).await.unwrap(), CancelOutcome::Requested);
+    let w = s.worker_builds(multi).await.unwrap();
+    assert_eq!(w[0].phase, BuildPhase::Running, "running ones are stopped by their worker");
+    assert_eq!(w[1].phase, BuildPhase::Cancelled);
+    // The slot of `busy` frees: the cancelled build's aarch64 never runs.
+    let bw = s.worker_builds(busy).await.unwrap()[0].id;
+    s.finish_worker_build(bw, BuildPhase::Complete, None, None)
+        .await
+        .unwrap();
+    assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
+
+    let queued = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
+    assert_eq!(s.request_cancel(queued).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(
+        s.worker_builds(queued).await.unwrap()[0].phase,
+        BuildPhase::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn restart_requeues_unfinished_worker_builds_with_their_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let c = clusters(&[("x86_64", "x", 4, true), ("aarch64", "arm", 4, true)]);
+    let s = SqliteStore::open(&path).await.unwrap();
+    let id = s
+        .create_build(&spec(&["x86_64", "aarch64"], 0))
+        .await
+        .unwrap()
+        .id;
+    let placed = s.place_queued(&c, 10).await.unwrap();
+    let done = placed.iter().find(|p| p.platform.as_str() == "x86_64").unwrap();
+    s.finish_worker_build(done.worker, BuildPhase::Complete, None, None)
+        .await
+        .unwrap();
+    drop(s);
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        s.recover_interrupted().await.unwrap(),
+        vec![(id, RestartDecision::Requeue)]
+    );
+    let w = s.worker_builds(id).await.unwrap();
+    assert_eq!(w[0].phase, BuildPhase::Complete, "finished platforms are kept");
+    assert_eq!((w[1].phase, w[1].cluster.as_deref()), (BuildPhase::Pending, None));
+    assert!(s.active_per_cluster().await.unwrap().is_empty());
+    let placed = s.place_queued(&c, 10).await.unwrap();
+    assert_eq!(placed.len(), 1);
+    let b = s.get_build(id).await.unwrap().unwrap();
+    assert_eq!((b.phase, b.attempts), (BuildPhase::Running, 2));
+    drop(s);
+    let s = SqliteStore::open(&path).await.unwrap();
+    s.recover_interrupted().await.unwrap();
+    let w = s.worker_builds(id).await.unwrap();
+    assert_eq!(w[1].phase, BuildPhase::Error);
+}
+
+#[tokio::test]
+async fn cluster_overrides_are_kept() {
+    let (_d, s) = open().await;
+    assert!(s.cluster_overrides().await.unwrap().is_empty());
+    s.set_cluster_enabled("a", false).await.unwrap();
+    s.set_cluster_enabled("b", false).await.unwrap();
+    s.set_cluster_enabled("b", true).await.unwrap();
+    assert_eq!(
+        s.cluster_overrides().await.unwrap(),
+        HashMap::from([("a".to_string(), false), ("b".to_string(), true)])
+    );
+}
