@@ -65,6 +65,8 @@ pub struct BuildJob {
     pub network: bool,
     /// The name the image gets in local storage until it is pushed.
     pub local_tag: String,
+    /// `os/arch[/variant]` to build for (`linux/arm64`).
+    pub platform: String,
 }
 
 pub struct Buildah {
@@ -108,6 +110,7 @@ impl Buildah {
     pub async fn pull(
         &self,
         image: &str,
+        platform: &str,
         authfile: Option<&Path>,
         log: &dyn LogSink,
         cancel: &CancellationToken,
@@ -116,6 +119,8 @@ impl Buildah {
         args.extend([
             "pull".into(),
             "--quiet".into(),
+            "--platform".into(),
+            platform.to_string(),
             format!("--tls-verify={}", self.tls_verify(image)),
         ]);
         args.extend(authfile_args(authfile));
@@ -152,6 +157,8 @@ impl Buildah {
             "--isolation".into(),
             "chroot".into(),
             "--pull=never".into(),
+            "--platform".into(),
+            job.platform.clone(),
             "-f".into(),
             job.dockerfile.display().to_string(),
             "-t".into(),
@@ -233,6 +240,140 @@ impl Buildah {
             image.layers.len()
         ));
         Ok(image)
+    }
+
+    /// Give the image `source` (`registry/name@digest`) the tag `dest` in
+    /// the same repository, byte for byte (the digest stays the same).
+    pub async fn retag(
+        &self,
+        source: &PushedImage,
+        dest: &ImageRef,
+        authfile: Option<&Path>,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<PushedImage, BuilderError> {
+        let tls = self.tls_verify(&dest.to_string());
+        let mut args = vec![
+            "copy".to_string(),
+            "--quiet".into(),
+            "--preserve-digests".into(),
+            format!("--src-tls-verify={tls}"),
+            format!("--dest-tls-verify={tls}"),
+        ];
+        args.extend(authfile_args(authfile));
+        args.extend([
+            format!("docker://{}", source.reference),
+            format!("docker://{dest}"),
+        ]);
+        log.line(&format!("--> tagging {} as {dest}", source.reference));
+        let out = run("skopeo", &args, log, cancel).await?;
+        if !out.success {
+            return Err(BuilderError::Failed(format!(
+                "cannot tag {dest}: {}",
+                out.error_line()
+            )));
+        }
+        Ok(PushedImage {
+            tag_reference: dest.to_string(),
+            ..source.clone()
+        })
+    }
+
+    /// Push an OCI image index that lists `images` (already in `dest`'s
+    /// repository, one per platform) under `dest`'s tag.
+    pub async fn push_index(
+        &self,
+        images: &[PushedImage],
+        dest: &ImageRef,
+        work_dir: &Path,
+        authfile: Option<&Path>,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<PushedImage, BuilderError> {
+        let dest_s = dest.to_string();
+        let tls = self.tls_verify(&dest_s);
+        // A name unique to this work dir, so concurrent builds never share a list.
+        let list = format!(
+            "localhost/slipway-index/{}:latest",
+            work_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "index".into())
+        );
+        let fail = |what: &str, out: &process::RunOutput| {
+            BuilderError::Failed(format!("{what}: {}", out.error_line()))
+        };
+        let mut args = self.global_args();
+        args.extend(["manifest".into(), "create".into(), list.clone()]);
+        let out = run("buildah", &args, log, cancel).await?;
+        if !out.success {
+            return Err(fail("cannot create the image index", &out));
+        }
+        let result = async {
+            for image in images {
+                let mut args = self.global_args();
+                args.extend([
+                    "manifest".into(),
+                    "add".into(),
+                    format!("--tls-verify={tls}"),
+                ]);
+                args.extend(authfile_args(authfile));
+                args.extend([list.clone(), format!("docker://{}", image.reference)]);
+                let out = run("buildah", &args, log, cancel).await?;
+                if !out.success {
+                    return Err(fail(
+                        &format!("cannot add {} to the image index", image.reference),
+                        &out,
+                    ));
+                }
+            }
+            let digest_file = work_dir.join("index-digest");
+            let mut args = self.global_args();
+            args.extend([
+                "manifest".into(),
+                "push".into(),
+                "--quiet".into(),
+                "--format".into(),
+                "oci".into(),
+                format!("--tls-verify={tls}"),
+                "--digestfile".into(),
+                digest_file.display().to_string(),
+            ]);
+            args.extend(authfile_args(authfile));
+            args.extend([list.clone(), format!("docker://{dest_s}")]);
+            log.line(&format!(
+                "--> pushing image index {dest_s} ({} platforms)",
+                images.len()
+            ));
+            let out = run("buildah", &args, log, cancel).await?;
+            if !out.success {
+                return Err(BuilderError::Failed(format!(
+                    "push to {} refused: {}",
+                    dest.registry,
+                    out.error_line()
+                )));
+            }
+            let digest = tokio::fs::read_to_string(&digest_file)
+                .await
+                .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
+                .trim()
+                .to_string();
+            let reference = dest.with_digest(&digest);
+            log.line(&format!("--> pushed {reference}"));
+            Ok(PushedImage {
+                reference,
+                tag_reference: dest_s.clone(),
+                digest,
+                size: images.iter().map(|i| i.size).sum(),
+                layers: Vec::new(),
+            })
+        }
+        .await;
+        let mut args = self.global_args();
+        args.extend(["manifest".into(), "rm".into(), list]);
+        let quiet = process::Collect::default();
+        let _ = run("buildah", &args, &quiet, &CancellationToken::new()).await;
+        result
     }
 
     /// Remove the local copy of an image; failures are only logged.

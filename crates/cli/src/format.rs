@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use slipway_core::Build;
+use slipway_core::api::ClusterStatus;
 use std::fmt::Write;
 
 fn age(then: Timestamp, now: Timestamp) -> String {
@@ -95,6 +96,24 @@ pub fn build_details(b: &Build) -> String {
             let _ = writeln!(out, "Layer:       {l}");
         }
     }
+    if !b.workers.is_empty() {
+        let _ = writeln!(out, "Platforms:");
+        for w in &b.workers {
+            let result = match (&w.image, &w.reason) {
+                (Some(img), _) => img.reference.clone(),
+                (None, Some(r)) => r.clone(),
+                (None, None) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<9} {:<20} {}",
+                w.platform.as_str(),
+                w.phase.as_str(),
+                w.cluster.as_deref().unwrap_or("(queued)"),
+                result
+            );
+        }
+    }
     let _ = writeln!(out, "Attempts:    {}", b.attempts);
     let _ = writeln!(out, "Created:     {}", b.created_at);
     if let Some(t) = b.started_at {
@@ -139,6 +158,34 @@ pub fn gc_report(r: &serde_json::Value) -> String {
     }
     if dry && blobs + uploads > 0 {
         out.push_str("run again without --dry-run to remove them\n");
+    }
+    out
+}
+
+pub fn cluster_table(clusters: &[ClusterStatus]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<9} {:<11} {:>10} {:>6} {:<9} REACHABLE",
+        "NAME", "PLATFORM", "BACKEND", "ACTIVE/MAX", "LOAD", "ENABLED"
+    );
+    for c in clusters {
+        let enabled = match (c.enabled, c.enabled_in_file) {
+            (true, _) => "yes",
+            (false, true) => "draining",
+            (false, false) => "no",
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<9} {:<11} {:>10} {:>6.2} {:<9} {}",
+            c.name,
+            c.platform,
+            c.backend,
+            format!("{}/{}", c.active, c.max_concurrent_builds),
+            c.load,
+            enabled,
+            if c.reachable { "yes" } else { "no" }
+        );
     }
     out
 }

@@ -1,4 +1,5 @@
-//! The `slipway` client commands: build, builds, show, logs, cancel.
+//! The `slipway` client commands: build, builds, show, logs, cancel,
+//! registry gc, clusters, cluster enable|disable.
 //!
 //! Thin by design: every command is one or two API calls plus formatting.
 //! Human output goes to stdout, progress to stderr (hidden when stderr is not
@@ -11,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use client::{Client, ClientError, Endpoint};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use slipway_core::api::CancelResponse;
+use slipway_core::api::{CancelResponse, ClusterStatus};
 use slipway_core::build::SourceRequest;
 use slipway_core::{Build, BuildPhase, BuildRequest};
 use std::io::Write;
@@ -69,6 +70,30 @@ pub enum Command {
     /// Manage the embedded registry
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// List worker clusters: active/max, load, enabled, reachable
+    Clusters {
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Switch a worker cluster on or off at runtime
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Stop placing new builds on a cluster; running ones finish (drain)
+    Disable {
+        name: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Place builds on a cluster again
+    Enable {
+        name: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +133,12 @@ pub struct BuildArgs {
     /// Give RUN steps network access
     #[arg(long)]
     pub network: bool,
+    /// Platform to build, e.g. x86_64 or aarch64 (repeatable) [default: the server's]
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
+    /// Queue priority: higher runs first [default: 0]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i32,
     /// Queue the build and return without following it
     #[arg(long)]
     pub no_follow: bool,
@@ -172,6 +203,34 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             }
             Ok(())
         }
+        Command::Clusters { output } => {
+            let clusters: Vec<ClusterStatus> = client.get_json("/clusters").await?;
+            match output {
+                Output::Json => print_json(&clusters),
+                Output::Table => print!("{}", format::cluster_table(&clusters)),
+            }
+            Ok(())
+        }
+        Command::Cluster(cmd) => {
+            let (name, action, output) = match cmd {
+                ClusterCommand::Disable { name, output } => (name, "disable", output),
+                ClusterCommand::Enable { name, output } => (name, "enable", output),
+            };
+            let c: ClusterStatus = client
+                .post_json(&format!("/clusters/{name}/{action}"), &serde_json::json!({}))
+                .await?;
+            match output {
+                Output::Json => print_json(&c),
+                Output::Table if c.enabled => {
+                    println!("cluster {} enabled ({}/{} active)", c.name, c.active, c.max_concurrent_builds)
+                }
+                Output::Table => println!(
+                    "cluster {} disabled: no new builds; {} running will finish",
+                    c.name, c.active
+                ),
+            }
+            Ok(())
+        }
     }
 }
 
@@ -229,6 +288,8 @@ async fn build(client: &Client, args: BuildArgs) -> Result<(), CliError> {
         build_args: parse_build_args(&args.build_args)?,
         output: args.tag,
         network: args.network,
+        platforms: args.platforms,
+        priority: args.priority,
     };
     let created: Build = client.post_json("/builds", &req).await?;
     let id = created.id;

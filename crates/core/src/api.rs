@@ -26,3 +26,20 @@ pub struct CancelResponse {
     /// Whether the build was already final before the request.
     pub already_final: bool,
 }
+
+/// One cluster as `slipway clusters` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub name: String,
+    pub platform: String,
+    pub backend: String,
+    pub active: u32,
+    pub max_concurrent_builds: u32,
+    /// active / max, for display; placement compares exact fractions.
+    pub load: f64,
+    /// Whether it takes new builds (the file's `enabled`, unless switched
+    /// at runtime).
+    pub enabled: bool,
+    pub enabled_in_file: bool,
+    pub reachable: bool,
+}

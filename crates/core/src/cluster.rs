@@ -371,6 +371,18 @@ impl Clusters {
         }
     }
 
+    /// The clusters with runtime switches (`slipway cluster disable|enable`)
+    /// applied over the file's `enabled`.
+    pub fn with_overrides(&self, enabled: &HashMap<String, bool>) -> Clusters {
+        let mut out = self.clone();
+        for c in out.by_platform.values_mut().flatten() {
+            if let Some(on) = enabled.get(&c.name) {
+                c.enabled = *on;
+            }
+        }
+        out
+    }
+
     pub fn all(&self) -> impl Iterator<Item = &Cluster> {
         self.by_platform.values().flatten()
     }
@@ -688,5 +700,8 @@ mod tests {
         let c = Clusters::local_default(2);
         assert!(c.served(&Platform::host()));
         assert_eq!(c.get("local").unwrap().max_concurrent_builds, 2);
+        let off = c.with_overrides(&HashMap::from([("local".to_string(), false)]));
+        assert!(!off.served(&Platform::host()));
+        assert!(!off.get("local").unwrap().enabled);
     }
 }

@@ -23,6 +23,8 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/log", get(build_log))
         .route("/registry/gc", post(registry_gc))
+        .route("/clusters", get(list_clusters))
+        .route("/clusters/{name}/{action}", post(switch_cluster))
         .route_layer(middleware::from_fn_with_state(
             services.store.clone(),
             require_token,
@@ -71,6 +73,9 @@ async fn create_build(State(s): State<Arc<Services>>, body: Bytes) -> Result<Res
     let spec = req
         .validate(Some(s.default_registry.as_str()))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
+    s.check_served(&spec.platforms)
+        .await
+        .map_err(|m| ApiError::invalid(format!("platforms: {m}")))?;
     let build = s.store.create_build(&spec).await?;
     tracing::info!(
         "build {} queued: {} -> {}",
@@ -114,10 +119,7 @@ async fn cancel_build(
             return Err(ApiError::not_found(format!("build {id} does not exist")));
         }
         CancelOutcome::Requested => {
-            let token = s.running.lock().ok().and_then(|r| r.get(&id).cloned());
-            if let Some(t) = token {
-                t.cancel();
-            }
+            s.cancel_running(id);
             false
         }
         CancelOutcome::Cancelled => false,
@@ -198,4 +200,43 @@ async fn registry_gc(State(s): State<Arc<Services>>, body: Bytes) -> Result<Resp
         report.stale_uploads.len()
     );
     Ok(Json(report).into_response())
+}
+
+async fn list_clusters(
+    State(s): State<Arc<Services>>,
+) -> Result<Json<Vec<slipway_core::api::ClusterStatus>>, ApiError> {
+    Ok(Json(s.cluster_status().await?))
+}
+
+/// `POST /clusters/{name}/enable|disable`: a runtime switch over the file's
+/// `enabled`. Disabling drains: running builds finish, no new ones start.
+async fn switch_cluster(
+    State(s): State<Arc<Services>>,
+    Path((name, action)): Path<(String, String)>,
+) -> Result<Json<slipway_core::api::ClusterStatus>, ApiError> {
+    let enabled = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no cluster action {other:?}; use enable or disable"
+            )));
+        }
+    };
+    if s.cluster_file().get(&name).is_none() {
+        let known: Vec<String> = s.cluster_file().all().map(|c| c.name.clone()).collect();
+        return Err(ApiError::not_found(format!(
+            "cluster {name:?} is not in the cluster file; clusters: {}",
+            known.join(", ")
+        )));
+    }
+    s.store.set_cluster_enabled(&name, enabled).await?;
+    tracing::info!("cluster {name} {}", if enabled { "enabled" } else { "disabled (draining)" });
+    s.queue.notify_one();
+    s.cluster_status()
+        .await?
+        .into_iter()
+        .find(|c| c.name == name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("cluster {name:?} vanished")))
 }

@@ -30,6 +30,9 @@ pub struct ConfigFile {
     /// Concurrent registry write requests before clients get 429 (default 256).
     #[serde(default)]
     pub registry_max_concurrent_writes: Option<usize>,
+    /// The cluster file (see `slipway serve --clusters`).
+    #[serde(default)]
+    pub clusters_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub struct ServerConfig {
     pub registry_anonymous_pull: bool,
     pub registry_listen: Option<SocketAddr>,
     pub registry_max_concurrent_writes: usize,
+    /// Worker clusters per platform; without it, one local cluster for the
+    /// host's platform with `workers` slots.
+    pub clusters_file: Option<PathBuf>,
     /// Where to note this server's URL and token file so a CLI on the same
     /// machine finds it (`~/.local/state/slipway/server.yaml`).
     pub state_file: Option<PathBuf>,
@@ -116,6 +122,7 @@ impl ServerConfig {
                 .registry_max_concurrent_writes
                 .unwrap_or(slipway_registry::DEFAULT_MAX_CONCURRENT_WRITES)
                 .max(1),
+            clusters_file: file.clusters_file,
             state_file: None,
         })
     }

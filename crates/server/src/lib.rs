@@ -8,9 +8,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod clusters;
 pub mod config;
 pub mod error;
 pub mod logs;
+mod orchestrator;
 mod worker;
 
 pub use config::{ConfigFile, ServerConfig};
@@ -18,14 +20,14 @@ pub use config::{ConfigFile, ServerConfig};
 use logs::LogHub;
 use slipway_builder::{Buildah, BuildahConfig};
 use slipway_core::phase::RestartDecision;
-use slipway_core::{BuildId, BuildPhase};
+use slipway_core::{BuildId, Clusters, WorkerBuildId};
 use slipway_registry::Registry;
 use slipway_registry::auth::RegistryAuth;
 use slipway_registry::storage::BlobStore;
 use slipway_store::{SqliteStore, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -36,10 +38,14 @@ pub struct Services {
     pub logs: Arc<LogHub>,
     pub buildah: Buildah,
     pub work_dir: PathBuf,
-    /// Cancel handles of the builds running in this process.
-    pub running: Mutex<HashMap<BuildId, CancellationToken>>,
-    /// Woken when a build is queued.
+    /// Cancel handles of the worker builds running in this process, with
+    /// the build each belongs to.
+    pub running: Mutex<HashMap<WorkerBuildId, (BuildId, CancellationToken)>>,
+    /// Woken when a build is queued or a cluster slot frees.
     pub queue: Notify,
+    /// The cluster file as loaded (or the default local cluster).
+    pub clusters: RwLock<Arc<Clusters>>,
+    pub clusters_path: Option<PathBuf>,
     /// `host:port` of the embedded registry, as builds reach it.
     pub own_registry: String,
     /// Completes outputs that name no registry (default: `own_registry`).
@@ -69,6 +75,8 @@ pub enum ServerError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Clusters(#[from] clusters::ClusterFileError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -135,6 +143,10 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         addr.to_string()
     };
 
+    let clusters = match &config.clusters_file {
+        Some(path) => clusters::load(path)?,
+        None => Clusters::local_default(u32::try_from(config.workers).unwrap_or(u32::MAX)),
+    };
     let work_dir = data.join("work");
     std::fs::create_dir_all(&work_dir).map_err(data_dir_error(data))?;
     let buildah = Buildah::new(BuildahConfig {
@@ -166,18 +178,19 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         work_dir,
         running: Mutex::new(HashMap::new()),
         queue: Notify::new(),
+        clusters: RwLock::new(Arc::new(clusters)),
+        clusters_path: config.clusters_file.clone(),
         own_registry,
         default_registry,
         registry: registry.clone(),
     });
 
-    for n in 0..config.workers {
-        tokio::spawn(worker_loop(services.clone(), n));
-    }
+    tokio::spawn(scheduler(services.clone()));
+    tokio::spawn(clusters::reload_on_sighup(services.clone()));
 
     tracing::info!(
-        "listening on http://{addr} with {} workers, data in {}",
-        config.workers,
+        "listening on http://{addr} with {} clusters, data in {}",
+        services.cluster_file().all().count(),
         data.display()
     );
     eprintln!("slipway: serving on http://{addr}");
@@ -283,40 +296,53 @@ async fn shutdown_signal() {
     tracing::info!("shutting down; running builds will be re-queued on the next start");
 }
 
-/// One worker slot: take the oldest queued build, run it, repeat.
-async fn worker_loop(services: Arc<Services>, slot: usize) {
-    loop {
-        match services.store.claim_next().await {
-            Ok(Some(build)) => {
-                let id = build.id;
-                tracing::info!("worker {slot}: running build {id}");
-                // A separate task, so that a bug that panics ends this build
-                // as Error instead of leaving it Running and the slot dead.
-                if let Err(e) = tokio::spawn(worker::run(services.clone(), build)).await {
-                    tracing::error!("worker {slot}: build {id} crashed: {e}");
-                    let reason = "internal error: the worker crashed; see the server log";
-                    if let Err(e) = services
-                        .store
-                        .finish(id, BuildPhase::Error, Some(reason), None)
-                        .await
-                    {
-                        tracing::error!("build {id}: cannot record the crash: {e}");
-                    }
-                    if let Ok(mut running) = services.running.lock() {
-                        running.remove(&id);
-                    }
-                    services.logs.close(id);
+/// How many worker builds one placement pass places at most.
+const PLACEMENT_BATCH: usize = 64;
+
+impl Services {
+    /// Stop every running worker build of `build` (a cancel, or a sibling
+    /// platform failed).
+    pub fn cancel_running(&self, build: BuildId) {
+        if let Ok(running) = self.running.lock() {
+            for (b, token) in running.values() {
+                if *b == build {
+                    token.cancel();
                 }
             }
-            Ok(None) => {
-                // Woken by a new build, or poll now and then as a safety net.
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(2), services.queue.notified()).await;
-            }
+        }
+    }
+}
+
+/// The scheduler: place queued worker builds on clusters by least load and
+/// start them on their cluster's backend; again whenever a build is queued,
+/// a slot frees or the clusters change, and every 2 s as a safety net.
+async fn scheduler(services: Arc<Services>) {
+    loop {
+        let placed = match services.effective_clusters().await {
+            Ok(clusters) => match services
+                .store
+                .place_queued(&clusters, PLACEMENT_BATCH)
+                .await
+            {
+                Ok(placed) => {
+                    let n = placed.len();
+                    for p in placed {
+                        worker::launch(&services, &clusters, p).await;
+                    }
+                    n
+                }
+                Err(e) => {
+                    tracing::error!("cannot place queued builds: {e}");
+                    0
+                }
+            },
             Err(e) => {
-                tracing::error!("worker {slot}: cannot claim a build: {e}");
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                tracing::error!("cannot read cluster switches: {e}");
+                0
             }
+        };
+        if placed < PLACEMENT_BATCH {
+            let _ = tokio::time::timeout(Duration::from_secs(2), services.queue.notified()).await;
         }
     }
 }

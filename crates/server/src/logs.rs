@@ -18,7 +18,9 @@ use tokio::sync::watch;
 
 pub struct LogHub {
     dir: PathBuf,
-    live: Mutex<HashMap<BuildId, watch::Sender<u64>>>,
+    /// The writers of builds whose log is open; all worker builds of a
+    /// build share one.
+    live: Mutex<HashMap<BuildId, Arc<BuildLog>>>,
 }
 
 /// The writer of one build's log.
@@ -56,32 +58,35 @@ impl LogHub {
 
     /// Open the log of a build for appending (a re-queued build continues its log).
     pub fn open(&self, id: BuildId) -> std::io::Result<Arc<BuildLog>> {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = live.get(&id) {
+            return Ok(log.clone());
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.path(id))?;
         let len = file.metadata()?.len();
         let (tx, _) = watch::channel(len);
-        if let Ok(mut live) = self.live.lock() {
-            live.insert(id, tx.clone());
-        }
-        Ok(Arc::new(BuildLog {
+        let log = Arc::new(BuildLog {
             file: Mutex::new(file),
             written: tx,
-        }))
+        });
+        live.insert(id, log.clone());
+        Ok(log)
     }
 
     /// The build ended: wake its followers for the last time.
     pub fn close(&self, id: BuildId) {
         if let Ok(mut live) = self.live.lock()
-            && let Some(tx) = live.remove(&id)
+            && let Some(log) = live.remove(&id)
         {
-            tx.send_modify(|_| {});
+            log.written.send_modify(|_| {});
         }
     }
 
     fn subscribe(&self, id: BuildId) -> Option<watch::Receiver<u64>> {
-        self.live.lock().ok()?.get(&id).map(|tx| tx.subscribe())
+        self.live.lock().ok()?.get(&id).map(|log| log.written.subscribe())
     }
 
     /// Read what is in the log from `offset`, at most `max` bytes.

@@ -1,22 +1,27 @@
-//! The local worker: runs one claimed build through clone → build → push.
+//! The local worker: runs one worker build (one platform of a build)
+//! through clone → build → push to the platform's unique tag. What happens
+//! to the build as a whole (failing it, cancelling the siblings, the image
+//! index) is the orchestrator's business ([`crate::orchestrator`]).
 //!
 //! Outcome mapping: anything the user can fix (bad ref, missing Dockerfile,
-//! failing RUN, refused push) ends the build `Failed` with a one-line reason;
-//! a cancel ends it `Cancelled`; Slipway's own trouble (disk, database) ends
-//! it `Error`.
+//! failing RUN, refused push) ends the worker build `Failed` with a one-line
+//! reason; a cancel ends it `Cancelled`; Slipway's own trouble (disk,
+//! database) ends it `Error`.
 
 use crate::Services;
 use crate::logs::BuildLog;
 use slipway_builder::{BuildJob, BuilderError, LogSink};
 use slipway_core::build::{Stage, StageTiming};
+use slipway_core::cluster::Backend;
 use slipway_core::paths::join_relative;
-use slipway_core::{Build, BuildPhase, PushedImage};
+use slipway_core::{Build, BuildPhase, Clusters, ImageRef, Platform, PushedImage};
+use slipway_store::Placement;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How a build ended, before it is written to the store.
+/// How a worker build ended, before it is written to the store.
 enum Outcome {
     Complete(PushedImage),
     Failed(String),
@@ -34,34 +39,116 @@ impl From<BuilderError> for Outcome {
     }
 }
 
-/// Run a build that the store has just marked Running.
-pub async fn run(services: Arc<Services>, build: Build) {
+/// Start a placed worker build on its cluster's backend.
+pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement) {
+    let refused = match clusters.get(&p.cluster).map(|c| &c.backend) {
+        Some(Backend::Local) => {
+            tokio::spawn(run_guarded(services.clone(), p));
+            return;
+        }
+        Some(Backend::Kubernetes(_)) => {
+            "the kubernetes backend is not available in this version".to_string()
+        }
+        None => format!("cluster {} is no longer in the cluster file", p.cluster),
+    };
+    tracing::warn!("worker build {}: {refused}", p.worker);
+    match services.store.submission_failed(p.worker, &refused).await {
+        Ok(BuildPhase::Error) => crate::orchestrator::worker_ended(services, p.build, false).await,
+        Ok(_) => services.queue.notify_one(),
+        Err(e) => tracing::error!("worker build {}: cannot record the refusal: {e}", p.worker),
+    }
+}
+
+/// Run a worker build in a task of its own, so that a bug that panics ends
+/// it as Error instead of leaving it Running and its slot taken.
+async fn run_guarded(services: Arc<Services>, p: Placement) {
+    let (worker, build) = (p.worker, p.build);
+    if let Err(e) = tokio::spawn(run(services.clone(), p)).await {
+        tracing::error!("worker build {worker} (build {build}) crashed: {e}");
+        let reason = "internal error: the worker crashed; see the server log";
+        let end = services
+            .store
+            .finish_worker_build(worker, BuildPhase::Error, Some(reason), None)
+            .await;
+        if let Ok(mut running) = services.running.lock() {
+            running.remove(&worker);
+        }
+        services.queue.notify_one();
+        match end {
+            Ok(Some(end)) => {
+                crate::orchestrator::worker_ended(&services, build, end.remaining == 0).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("worker build {worker}: cannot record the crash: {e}"),
+        }
+    }
+}
+
+/// A build's log as one platform writes it: lines carry `[platform] ` when
+/// the build has more than one.
+struct PlatformLog {
+    log: Arc<BuildLog>,
+    prefix: Option<String>,
+}
+
+impl LogSink for PlatformLog {
+    fn line(&self, text: &str) {
+        match &self.prefix {
+            Some(p) => self.log.line(&format!("{p}{text}")),
+            None => self.log.line(text),
+        }
+    }
+}
+
+/// Run a worker build that placement has just marked Running.
+async fn run(services: Arc<Services>, p: Placement) {
+    let build = match services.store.get_build(p.build).await {
+        Ok(Some(b)) => b,
+        other => {
+            let reason = match other {
+                Err(e) => format!("cannot read the build: {e}"),
+                _ => "the build record is missing".to_string(),
+            };
+            let _ = services
+                .store
+                .finish_worker_build(p.worker, BuildPhase::Error, Some(&reason), None)
+                .await;
+            services.queue.notify_one();
+            return;
+        }
+    };
     let id = build.id;
     let cancel = CancellationToken::new();
     if let Ok(mut running) = services.running.lock() {
-        running.insert(id, cancel.clone());
+        running.insert(p.worker, (id, cancel.clone()));
     }
-    // A cancel that arrived between the claim and the registration above.
-    if services.store.cancel_requested(id).await.unwrap_or(false) {
+    // A cancel (or a sibling's failure) that came before the registration.
+    if build.phase.is_final() || services.store.cancel_requested(id).await.unwrap_or(false) {
         cancel.cancel();
     }
-    let work = services.work_dir.join(id.to_string());
+    let work = services.work_dir.join(format!("{id}-{}", p.platform));
     let outcome = match services.logs.open(id) {
         Ok(log) => {
+            let log = PlatformLog {
+                log,
+                prefix: (build.spec.platforms.len() > 1).then(|| format!("[{}] ", p.platform)),
+            };
             if build.attempts > 1 {
                 log.line(&format!(
                     "==> build {id}: attempt {} after a server restart",
                     build.attempts
                 ));
             }
-            let o = pipeline(&services, &build, &work, &log, &cancel).await;
-            let end = match &o {
-                Outcome::Complete(img) => format!("==> build {id} complete: {}", img.reference),
-                Outcome::Failed(r) => format!("==> build {id} failed: {r}"),
-                Outcome::Cancelled => format!("==> build {id} cancelled"),
-                Outcome::Error(r) => format!("==> build {id} error: {r}"),
-            };
-            log.line(&end);
+            let o = pipeline(&services, &build, &p.platform, &work, &log, &cancel).await;
+            if build.spec.platforms.len() > 1 {
+                let end = match &o {
+                    Outcome::Complete(img) => format!("==> {} complete: {}", p.platform, img.reference),
+                    Outcome::Failed(r) => format!("==> {} failed: {r}", p.platform),
+                    Outcome::Cancelled => format!("==> {} cancelled", p.platform),
+                    Outcome::Error(r) => format!("==> {} error: {r}", p.platform),
+                };
+                log.line(&end);
+            }
             o
         }
         Err(e) => Outcome::Error(format!("cannot open the build log: {e}")),
@@ -74,26 +161,26 @@ pub async fn run(services: Arc<Services>, build: Build) {
     let (phase, reason, image) = match outcome {
         Outcome::Complete(img) => (BuildPhase::Complete, None, Some(img)),
         Outcome::Failed(r) => (BuildPhase::Failed, Some(r), None),
-        Outcome::Cancelled => (
-            BuildPhase::Cancelled,
-            Some("cancelled by user".to_string()),
-            None,
-        ),
+        Outcome::Cancelled => (BuildPhase::Cancelled, Some("cancelled".to_string()), None),
         Outcome::Error(r) => (BuildPhase::Error, Some(r), None),
     };
-    match services
+    let end = services
         .store
-        .finish(id, phase, reason.as_deref(), image.as_ref())
-        .await
-    {
-        Ok(true) => tracing::info!("build {id} {phase}"),
-        Ok(false) => tracing::info!("build {id} was already final"),
-        Err(e) => tracing::error!("build {id}: cannot record the end ({phase}): {e}"),
-    }
+        .finish_worker_build(p.worker, phase, reason.as_deref(), image.as_ref())
+        .await;
     if let Ok(mut running) = services.running.lock() {
-        running.remove(&id);
+        running.remove(&p.worker);
     }
-    services.logs.close(id);
+    // A slot is free.
+    services.queue.notify_one();
+    match end {
+        Ok(Some(end)) => {
+            tracing::info!("build {id} {}: {phase}", p.platform);
+            crate::orchestrator::worker_ended(&services, id, end.remaining == 0).await;
+        }
+        Ok(None) => tracing::info!("build {id} {}: was already final", p.platform),
+        Err(e) => tracing::error!("build {id} {}: cannot record the end ({phase}): {e}", p.platform),
+    }
 }
 
 async fn timed<T>(services: &Services, id: i64, stage: Stage, f: impl Future<Output = T>) -> T {
@@ -113,13 +200,14 @@ async fn timed<T>(services: &Services, id: i64, stage: Stage, f: impl Future<Out
 async fn pipeline(
     services: &Services,
     build: &Build,
+    platform: &Platform,
     work: &Path,
-    log: &Arc<BuildLog>,
+    log: &PlatformLog,
     cancel: &CancellationToken,
 ) -> Outcome {
     let id = build.id;
     let spec = &build.spec;
-    let log: &dyn LogSink = log.as_ref();
+    let log: &dyn LogSink = log;
     if let Err(e) = tokio::fs::remove_dir_all(work).await
         && e.kind() != std::io::ErrorKind::NotFound
     {
@@ -130,22 +218,35 @@ async fn pipeline(
     // Clone.
     let cloned = timed(services, id, Stage::Clone, async {
         let loc = &spec.source.location;
-        log.line(&format!(
-            "==> resolving {} in {}",
-            spec.source.git_ref.as_deref().unwrap_or("HEAD"),
-            loc.redacted()
-        ));
-        let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
-            .await
-            .map_err(|e| Outcome::Failed(e.to_string()))?;
-        let _ = services.store.set_commit(id, &resolved.commit).await;
-        let _ = services
-            .store
-            .record_event(id, &format!("resolved {} to {}", resolved.ref_name, resolved.commit))
-            .await;
-        log.line(&format!("==> fetching commit {} (depth 1)", resolved.commit));
+        // Every platform builds the commit the first one resolved.
+        let commit = match services.store.get_build(id).await.ok().flatten().and_then(|b| b.commit) {
+            Some(c) => c,
+            None => {
+                log.line(&format!(
+                    "==> resolving {} in {}",
+                    spec.source.git_ref.as_deref().unwrap_or("HEAD"),
+                    loc.redacted()
+                ));
+                let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
+                    .await
+                    .map_err(|e| Outcome::Failed(e.to_string()))?;
+                let stored = services
+                    .store
+                    .set_commit_once(id, &resolved.commit)
+                    .await
+                    .map_err(|e| Outcome::Error(e.to_string()))?;
+                if stored == resolved.commit {
+                    let _ = services
+                        .store
+                        .record_event(id, &format!("resolved {} to {}", resolved.ref_name, resolved.commit))
+                        .await;
+                }
+                stored
+            }
+        };
+        log.line(&format!("==> fetching commit {commit} (depth 1)"));
         tokio::select! {
-            r = slipway_source::fetch(loc, &resolved.commit, &src) => r.map_err(|e| Outcome::Failed(e.to_string())),
+            r = slipway_source::fetch(loc, &commit, &src) => r.map_err(|e| Outcome::Failed(e.to_string())),
             () = cancel.cancelled() => Err(Outcome::Cancelled),
         }
     })
@@ -178,7 +279,8 @@ async fn pipeline(
     };
 
     // Build.
-    let local_tag = format!("localhost/slipway/build-{id}:latest");
+    let local_tag = format!("localhost/slipway/build-{id}-{platform}:latest");
+    let oci_platform = platform.oci();
     let built = timed(services, id, Stage::Build, async {
         // One auth file for all base images on the embedded registry.
         let mut own_auth: Option<PathBuf> = None;
@@ -194,10 +296,13 @@ async fn pipeline(
             } else {
                 None
             };
-            services.buildah.pull(base, auth, log, cancel).await?;
+            services
+                .buildah
+                .pull(base, &oci_platform, auth, log, cancel)
+                .await?;
         }
         log.line(&format!(
-            "==> building with buildah ({})",
+            "==> building {oci_platform} with buildah ({})",
             if spec.network {
                 "network allowed"
             } else {
@@ -210,6 +315,7 @@ async fn pipeline(
             build_args: spec.build_args.clone(),
             network: spec.network,
             local_tag: local_tag.clone(),
+            platform: oci_platform.clone(),
         };
         services.buildah.build(&job, log, cancel).await
     })
@@ -218,7 +324,9 @@ async fn pipeline(
         return e.into();
     }
 
-    // Push.
+    // Push, to the platform's unique tag; the orchestrator tags the
+    // result (or the index of all platforms) as the build asked.
+    let unique = platform_image(&spec.output, id, platform);
     let pushed = timed(services, id, Stage::Push, async {
         // A fresh token: the build may have outlived the one used to pull.
         let auth = if on_own_registry(services, &spec.output.to_string()) {
@@ -231,7 +339,7 @@ async fn pipeline(
         };
         services
             .buildah
-            .push(&local_tag, &spec.output, work, auth.as_deref(), log, cancel)
+            .push(&local_tag, &unique, work, auth.as_deref(), log, cancel)
             .await
     })
     .await;
@@ -239,6 +347,16 @@ async fn pipeline(
     match pushed {
         Ok(img) => Outcome::Complete(img),
         Err(e) => e.into(),
+    }
+}
+
+/// Where a worker build pushes: the build's repository, under a tag no
+/// other build or platform uses (`build-12-x86_64`).
+pub fn platform_image(output: &ImageRef, build: slipway_core::BuildId, platform: &Platform) -> ImageRef {
+    ImageRef {
+        tag: Some(format!("build-{build}-{platform}")),
+        digest: None,
+        ..output.clone()
     }
 }
 
@@ -254,14 +372,14 @@ fn own_registry_hosts(services: &Services) -> Vec<String> {
 
 /// Whether `image` lives on the embedded registry. Only those images get
 /// Slipway's auth file, so the user's own credentials keep applying elsewhere.
-fn on_own_registry(services: &Services, image: &str) -> bool {
+pub(crate) fn on_own_registry(services: &Services, image: &str) -> bool {
     slipway_core::ImageRef::parse(image)
         .is_ok_and(|r| own_registry_hosts(services).contains(&r.registry))
 }
 
 /// An auth file (mode 0600, in the build's work dir) with a fresh
 /// short-lived token for the embedded registry.
-fn write_own_registry_auth(services: &Services, work: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn write_own_registry_auth(services: &Services, work: &Path) -> std::io::Result<PathBuf> {
     use base64::Engine;
     let token = services
         .registry

@@ -37,10 +37,13 @@ struct ServeArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Number of builds run at once by the local worker
+    /// Builds run at once by the default local cluster (when no cluster file is given)
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// YAML config file (insecure_registries, default_output, storage_driver)
+    /// Cluster file (YAML): worker clusters per platform; reloaded on SIGHUP
+    #[arg(long, env = "SLIPWAY_CLUSTERS")]
+    clusters: Option<PathBuf>,
+    /// YAML config file (insecure_registries, default_registry, storage_driver, clusters_file, …)
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -91,6 +94,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut config = ServerConfig::new(args.data_dir, args.listen, args.workers, file)
         .map_err(anyhow::Error::msg)?;
+    if let Some(c) = args.clusters {
+        config.clusters_file = Some(c);
+    }
     config.state_file = slipway_cli::client::local_server_state_path();
     slipway_server::serve(config).await?;
     Ok(())

@@ -53,7 +53,9 @@ pub trait Store: WorkerStore + Send + Sync + 'static {
     /// Newest first.
     async fn list_builds(&self, limit: u32) -> Result<Vec<Build>>;
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()>;
-    async fn set_commit(&self, id: BuildId, commit: &str) -> Result<()>;
+    /// Record the commit the build's ref resolved to, unless one is recorded
+    /// already; returns the recorded one. All platforms build one commit.
+    async fn set_commit_once(&self, id: BuildId, commit: &str) -> Result<String>;
     async fn record_stage(&self, id: BuildId, timing: StageTiming) -> Result<()>;
     /// End a Running build. Returns false if it was not Running (for example
     /// cancelled meanwhile), in which case nothing changes.

@@ -240,20 +240,29 @@ impl Store for SqliteStore {
         insert_event(&mut conn, id, None, message).await
     }
 
-    async fn set_commit(&self, id: BuildId, commit: &str) -> Result<()> {
-        sqlx::query("UPDATE builds SET git_commit = ? WHERE id = ?")
+    async fn set_commit_once(&self, id: BuildId, commit: &str) -> Result<String> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE builds SET git_commit = ? WHERE id = ? AND git_commit IS NULL")
             .bind(commit)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        let stored: Option<String> = sqlx::query("SELECT git_commit FROM builds WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("git_commit")?;
+        tx.commit().await?;
+        stored.ok_or_else(|| StoreError::Corrupt(format!("build {id} lost its commit")))
     }
 
     async fn record_stage(&self, id: BuildId, timing: StageTiming) -> Result<()> {
-        // Only the build's own worker writes its stages, so read-modify-write is safe.
+        // Worker builds of several platforms write here: read-modify-write
+        // under the write lock.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let stages: String = sqlx::query("SELECT stages FROM builds WHERE id = ?")
             .bind(id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?
             .try_get("stages")?;
         let mut list: Vec<StageTiming> = from_json(&stages)?;
@@ -263,8 +272,9 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE builds SET stages = ? WHERE id = ?")
             .bind(to_json(&list)?)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -58,7 +58,8 @@ async fn create_claim_finish() {
     assert!(c.started_at.is_some());
     assert!(claim(&s).await.is_none(), "claimed twice");
 
-    s.set_commit(b.id, "abc").await.unwrap();
+    assert_eq!(s.set_commit_once(b.id, "abc").await.unwrap(), "abc");
+    assert_eq!(s.set_commit_once(b.id, "def").await.unwrap(), "abc");
     s.record_stage(
         b.id,
         StageTiming {

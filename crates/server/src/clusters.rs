@@ -1,0 +1,175 @@
+//! The cluster file: loading, reloading on SIGHUP, the runtime view with
+//! `slipway cluster enable|disable` applied, and what `slipway clusters`
+//! shows.
+
+use crate::Services;
+use slipway_core::api::ClusterStatus;
+use slipway_core::cluster::{Backend, ClusterFile};
+use slipway_core::{Clusters, Platform};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterFileError {
+    #[error("cannot read cluster file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cluster file {path} is invalid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Read and validate a cluster file.
+pub fn load(path: &Path) -> Result<Clusters, ClusterFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ClusterFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text).map_err(|message| ClusterFileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+pub fn parse(text: &str) -> Result<Clusters, String> {
+    let file: ClusterFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    let clusters = file.validate().map_err(|e| e.to_string())?;
+    if let Some(k) = clusters
+        .all()
+        .find(|c| matches!(c.backend, Backend::Kubernetes(_)))
+    {
+        return Err(format!(
+            "cluster {}: the kubernetes backend is not available in this version yet; use local clusters",
+            k.name
+        ));
+    }
+    Ok(clusters)
+}
+
+impl Services {
+    /// The clusters with runtime switches applied: what placement uses.
+    pub async fn effective_clusters(&self) -> Result<Clusters, slipway_store::StoreError> {
+        let file = self.cluster_file();
+        let overrides = self.store.cluster_overrides().await?;
+        Ok(file.with_overrides(&overrides))
+    }
+
+    pub fn cluster_file(&self) -> Arc<Clusters> {
+        self.clusters
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub async fn cluster_status(&self) -> Result<Vec<ClusterStatus>, slipway_store::StoreError> {
+        let file = self.cluster_file();
+        let effective = self.effective_clusters().await?;
+        let active = self.store.active_per_cluster().await?;
+        Ok(effective
+            .all()
+            .map(|c| {
+                let n = active.get(&c.name).copied().unwrap_or(0);
+                ClusterStatus {
+                    name: c.name.clone(),
+                    platform: c.platform.to_string(),
+                    backend: c.backend.kind().to_string(),
+                    active: n,
+                    max_concurrent_builds: c.max_concurrent_builds,
+                    load: f64::from(n) / f64::from(c.max_concurrent_builds.max(1)),
+                    enabled: c.enabled,
+                    enabled_in_file: file.get(&c.name).is_some_and(|f| f.enabled),
+                    // Local clusters are this process.
+                    reachable: matches!(c.backend, Backend::Local),
+                }
+            })
+            .collect())
+    }
+
+    /// Re-read the cluster file; on error keep the old clusters.
+    pub fn reload_clusters(&self) -> Result<(), ClusterFileError> {
+        let Some(path) = &self.clusters_path else {
+            return Ok(());
+        };
+        let new = load(path)?;
+        *self.clusters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+        // Freed or added slots: let the scheduler look again.
+        self.queue.notify_one();
+        Ok(())
+    }
+
+    /// Whether some enabled cluster serves each platform; the error names
+    /// the first that none does.
+    pub async fn check_served(&self, platforms: &[Platform]) -> Result<(), String> {
+        let clusters = self.effective_clusters().await.map_err(|e| e.to_string())?;
+        for p in platforms {
+            if !clusters.served(p) {
+                let served: Vec<String> = clusters
+                    .by_platform
+                    .keys()
+                    .filter(|p| clusters.served(p))
+                    .map(Platform::to_string)
+                    .collect();
+                return Err(format!(
+                    "no enabled cluster builds for platform {p}; clusters serve: {}",
+                    if served.is_empty() {
+                        "none (all are disabled)".to_string()
+                    } else {
+                        served.join(", ")
+                    }
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reload the cluster file on every SIGHUP.
+pub async fn reload_on_sighup(services: Arc<Services>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot install SIGHUP handler, the cluster file will not reload: {e}");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        match services.reload_clusters() {
+            Ok(()) => tracing::info!("cluster file reloaded"),
+            Err(e) => tracing::error!("{e}; keeping the clusters loaded before"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_shape() {
+        let c = parse(
+            "clusters:\n  x86_64:\n  - name: prod-x86-64-osd\n    max_concurrent_builds: 16\n  - name: prod-x86-64\n    max_concurrent_builds: 6\n    enabled: true\n  - name: prod-other\n    max_concurrent_builds: 2\n    enabled: false\n  aarch64:\n  - name: arm\n    max_concurrent_builds: 6\n",
+        )
+        .unwrap();
+        let x86 = &c.by_platform[&Platform::parse("x86_64").unwrap()];
+        assert_eq!(
+            x86.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["prod-x86-64-osd", "prod-x86-64", "prod-other"]
+        );
+        assert!(!x86[2].enabled && x86[1].enabled && x86[0].enabled);
+        assert_eq!(c.get("arm").unwrap().max_concurrent_builds, 6);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = parse("clusters:\n  x86_64:\n  - name: a\n    max_concurent_builds: 1\n").unwrap_err();
+        assert!(e.contains("max_concurent_builds"), "{e}");
+        let e = parse("clusters:\n  x86_64:\n  - name: a\n    max_concurrent_builds: 0\n").unwrap_err();
+        assert!(e.contains("at least 1"), "{e}");
+        let e = parse("clusters: {}\n").unwrap_err();
+        assert!(e.contains("lists no clusters"), "{e}");
+        let e = parse("clusters:\n  x86_64:\n  - name: k\n    max_concurrent_builds: 1\n    kubernetes:\n      kubeconfig: /k\n      namespace: b\n      builder_image: quay.io/s/b:1\n").unwrap_err();
+        assert!(e.contains("not available"), "{e}");
+    }
+}
