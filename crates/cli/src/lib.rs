@@ -217,12 +217,18 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
                 ClusterCommand::Enable { name, output } => (name, "enable", output),
             };
             let c: ClusterStatus = client
-                .post_json(&format!("/clusters/{name}/{action}"), &serde_json::json!({}))
+                .post_json(
+                    &format!("/clusters/{name}/{action}"),
+                    &serde_json::json!({}),
+                )
                 .await?;
             match output {
                 Output::Json => print_json(&c),
                 Output::Table if c.enabled => {
-                    println!("cluster {} enabled ({}/{} active)", c.name, c.active, c.max_concurrent_builds)
+                    println!(
+                        "cluster {} enabled ({}/{} active)",
+                        c.name, c.active, c.max_concurrent_builds
+                    )
                 }
                 Output::Table => println!(
                     "cluster {} disabled: no new builds; {} running will finish",

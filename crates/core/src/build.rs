@@ -402,7 +402,10 @@ mod tests {
         assert_eq!(r.validate(None).unwrap().platforms, vec![Platform::host()]);
         r.platforms = vec!["aarch64".into(), "x86_64".into()];
         let p = r.validate(None).unwrap().platforms;
-        assert_eq!(p.iter().map(Platform::as_str).collect::<Vec<_>>(), ["aarch64", "x86_64"]);
+        assert_eq!(
+            p.iter().map(Platform::as_str).collect::<Vec<_>>(),
+            ["aarch64", "x86_64"]
+        );
         r.platforms = vec!["x86_64".into(), "x86_64".into()];
         assert!(r.validate(None).unwrap_err().message.contains("twice"));
         r.platforms = vec!["amd64".into()];

@@ -206,7 +206,7 @@ pub struct Cluster {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Backend {
     Local,
-    Kubernetes(KubernetesCluster),
+    Kubernetes(Box<KubernetesCluster>),
 }
 
 impl Backend {
@@ -274,8 +274,9 @@ impl ClusterFile {
                 let backend = match &spec.kubernetes {
                     None => Backend::Local,
                     Some(k) => {
-                        k.check().map_err(|m| bad(format!("{}: kubernetes: {m}", spec.name)))?;
-                        Backend::Kubernetes(k.clone())
+                        k.check()
+                            .map_err(|m| bad(format!("{}: kubernetes: {m}", spec.name)))?;
+                        Backend::Kubernetes(Box::new(k.clone()))
                     }
                 };
                 list.push(Cluster {
@@ -334,8 +335,7 @@ impl KubernetesCluster {
                 self.namespace
             ));
         }
-        crate::ImageRef::parse(&self.builder_image)
-            .map_err(|e| format!("builder_image: {e}"))?;
+        crate::ImageRef::parse(&self.builder_image).map_err(|e| format!("builder_image: {e}"))?;
         if self.deadline_seconds == 0 {
             return Err("deadline_seconds must be at least 1".into());
         }
@@ -559,7 +559,10 @@ mod tests {
         assert_eq!(got[1], "prod-x86-64");
         // 1/16 < 1/6: the third goes back to the big one, and so on until
         // 3/16 = 0.1875 > 1/6: the fifth goes to the small one again.
-        assert_eq!(&got[2..5], ["prod-x86-64-osd", "prod-x86-64-osd", "prod-x86-64"]);
+        assert_eq!(
+            &got[2..5],
+            ["prod-x86-64-osd", "prod-x86-64-osd", "prod-x86-64"]
+        );
     }
 
     #[test]
@@ -621,7 +624,10 @@ mod tests {
 
     #[test]
     fn huge_counts_compare_without_overflow() {
-        let loads = [load("a", u32::MAX - 1, u32::MAX), load("b", u32::MAX - 2, u32::MAX)];
+        let loads = [
+            load("a", u32::MAX - 1, u32::MAX),
+            load("b", u32::MAX - 2, u32::MAX),
+        ];
         assert_eq!(rank(&loads), vec![1, 0]);
     }
 

@@ -231,7 +231,14 @@ async fn switch_cluster(
         )));
     }
     s.store.set_cluster_enabled(&name, enabled).await?;
-    tracing::info!("cluster {name} {}", if enabled { "enabled" } else { "disabled (draining)" });
+    tracing::info!(
+        "cluster {name} {}",
+        if enabled {
+            "enabled"
+        } else {
+            "disabled (draining)"
+        }
+    );
     s.queue.notify_one();
     s.cluster_status()
         .await?

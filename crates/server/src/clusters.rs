@@ -163,9 +163,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let e = parse("clusters:\n  x86_64:\n  - name: a\n    max_concurent_builds: 1\n").unwrap_err();
+        let e =
+            parse("clusters:\n  x86_64:\n  - name: a\n    max_concurent_builds: 1\n").unwrap_err();
         assert!(e.contains("max_concurent_builds"), "{e}");
-        let e = parse("clusters:\n  x86_64:\n  - name: a\n    max_concurrent_builds: 0\n").unwrap_err();
+        let e =
+            parse("clusters:\n  x86_64:\n  - name: a\n    max_concurrent_builds: 0\n").unwrap_err();
         assert!(e.contains("at least 1"), "{e}");
         let e = parse("clusters: {}\n").unwrap_err();
         assert!(e.contains("lists no clusters"), "{e}");

@@ -24,7 +24,7 @@ use slipway_core::{BuildId, Clusters, WorkerBuildId};
 use slipway_registry::Registry;
 use slipway_registry::auth::RegistryAuth;
 use slipway_registry::storage::BlobStore;
-use slipway_store::{SqliteStore, Store};
+use slipway_store::{PLACEMENT_BATCH, SqliteStore, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -295,9 +295,6 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down; running builds will be re-queued on the next start");
 }
-
-/// How many worker builds one placement pass places at most.
-const PLACEMENT_BATCH: usize = 64;
 
 impl Services {
     /// Stop every running worker build of `build` (a cancel, or a sibling

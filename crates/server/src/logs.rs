@@ -86,7 +86,11 @@ impl LogHub {
     }
 
     fn subscribe(&self, id: BuildId) -> Option<watch::Receiver<u64>> {
-        self.live.lock().ok()?.get(&id).map(|log| log.written.subscribe())
+        self.live
+            .lock()
+            .ok()?
+            .get(&id)
+            .map(|log| log.written.subscribe())
     }
 
     /// Read what is in the log from `offset`, at most `max` bytes.

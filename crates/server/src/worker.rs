@@ -142,7 +142,9 @@ async fn run(services: Arc<Services>, p: Placement) {
             let o = pipeline(&services, &build, &p.platform, &work, &log, &cancel).await;
             if build.spec.platforms.len() > 1 {
                 let end = match &o {
-                    Outcome::Complete(img) => format!("==> {} complete: {}", p.platform, img.reference),
+                    Outcome::Complete(img) => {
+                        format!("==> {} complete: {}", p.platform, img.reference)
+                    }
                     Outcome::Failed(r) => format!("==> {} failed: {r}", p.platform),
                     Outcome::Cancelled => format!("==> {} cancelled", p.platform),
                     Outcome::Error(r) => format!("==> {} error: {r}", p.platform),
@@ -179,7 +181,10 @@ async fn run(services: Arc<Services>, p: Placement) {
             crate::orchestrator::worker_ended(&services, id, end.remaining == 0).await;
         }
         Ok(None) => tracing::info!("build {id} {}: was already final", p.platform),
-        Err(e) => tracing::error!("build {id} {}: cannot record the end ({phase}): {e}", p.platform),
+        Err(e) => tracing::error!(
+            "build {id} {}: cannot record the end ({phase}): {e}",
+            p.platform
+        ),
     }
 }
 
@@ -352,7 +357,11 @@ async fn pipeline(
 
 /// Where a worker build pushes: the build's repository, under a tag no
 /// other build or platform uses (`build-12-x86_64`).
-pub fn platform_image(output: &ImageRef, build: slipway_core::BuildId, platform: &Platform) -> ImageRef {
+pub fn platform_image(
+    output: &ImageRef,
+    build: slipway_core::BuildId,
+    platform: &Platform,
+) -> ImageRef {
     ImageRef {
         tag: Some(format!("build-{build}-{platform}")),
         digest: None,
@@ -379,7 +388,10 @@ pub(crate) fn on_own_registry(services: &Services, image: &str) -> bool {
 
 /// An auth file (mode 0600, in the build's work dir) with a fresh
 /// short-lived token for the embedded registry.
-pub(crate) fn write_own_registry_auth(services: &Services, work: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn write_own_registry_auth(
+    services: &Services,
+    work: &Path,
+) -> std::io::Result<PathBuf> {
     use base64::Engine;
     let token = services
         .registry

@@ -2,9 +2,7 @@
 //! clusters, real buildah, Debian's docker-registry, and skopeo to read what
 //! was pushed. Placement is observed through the API only.
 
-use slipway_test_support::{
-    GitRepo, Registry, Server, require_tools, run_ok, stderr, stdout,
-};
+use slipway_test_support::{GitRepo, Registry, Server, require_tools, run_ok, stderr, stdout};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -68,12 +66,11 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
     let (server, _dir) = server_with_clusters(
         "clusters:\n  x86_64:\n  - name: big\n    max_concurrent_builds: 3\n  - name: small\n    max_concurrent_builds: 1\n",
     );
-    let repo = GitRepo::new(&[(
-        "Dockerfile",
-        &format!("FROM {base}\nRUN sleep 2\n"),
-    )]);
+    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {base}\nRUN sleep 2\n"))]);
     let image = format!("{}/load:1", registry.host());
-    let ids: Vec<i64> = (0..12).map(|_| queue(&server, &repo, &image, &[])).collect();
+    let ids: Vec<i64> = (0..12)
+        .map(|_| queue(&server, &repo, &image, &[]))
+        .collect();
 
     // Watch the clusters until every build has ended.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -86,7 +83,10 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
                 c["active"].as_u64().unwrap() as u32,
                 c["max_concurrent_builds"].as_u64().unwrap() as u32,
             );
-            assert!(active <= max, "cluster {name} has {active} active builds, max {max}");
+            assert!(
+                active <= max,
+                "cluster {name} has {active} active builds, max {max}"
+            );
             let p = peak.entry(name).or_default();
             *p = (*p).max(active);
         }
@@ -105,7 +105,11 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
             if small_active == 1 {
                 let out = server.cli(&["cluster", "disable", "small"]);
                 assert!(out.status.success(), "{}", stderr(&out));
-                assert!(stdout(&out).contains("running will finish"), "{}", stdout(&out));
+                assert!(
+                    stdout(&out).contains("running will finish"),
+                    "{}",
+                    stdout(&out)
+                );
                 disabled_at_placements = Some(on_small);
                 let small = clusters(&server)
                     .into_iter()
@@ -133,7 +137,10 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
     }
     // The first wave, by the seed's rule: big 0/3 ties small 0/1 → big
     // (first in file); big 1/3 > small 0/1 → small; small full → big, big.
-    let first: Vec<String> = builds[..4].iter().map(|b| placements(b)[0].0.clone()).collect();
+    let first: Vec<String> = builds[..4]
+        .iter()
+        .map(|b| placements(b)[0].0.clone())
+        .collect();
     assert_eq!(first, ["big", "small", "big", "big"]);
     // Every placement's recorded load is within the maximum.
     for b in &builds {
@@ -148,7 +155,11 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
         .iter()
         .filter(|b| placements(b).iter().any(|p| p.0 == "small"))
         .count();
-    assert_eq!(Some(on_small), disabled_at_placements, "small got builds after it was disabled");
+    assert_eq!(
+        Some(on_small),
+        disabled_at_placements,
+        "small got builds after it was disabled"
+    );
 
     // A disabled cluster is back after `enable`.
     let out = server.cli(&["cluster", "enable", "small", "-o", "json"]);
@@ -157,11 +168,18 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
     assert_eq!(v["enabled"], true);
     let out = server.cli(&["cluster", "disable", "nope"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not in the cluster file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not in the cluster file"),
+        "{}",
+        stderr(&out)
+    );
     // The table form.
     let out = server.cli(&["clusters"]);
     let table = stdout(&out);
-    assert!(table.contains("ACTIVE/MAX") && table.contains("big") && table.contains("0/3"), "{table}");
+    assert!(
+        table.contains("ACTIVE/MAX") && table.contains("big") && table.contains("0/3"),
+        "{table}"
+    );
 }
 
 /// `FROM scratch` with a COPY runs no code from the image, so this machine
@@ -200,10 +218,18 @@ fn a_multi_platform_build_pushes_an_oci_index() {
 
     let raw = run_ok(
         "skopeo",
-        &["inspect", "--raw", "--tls-verify=false", &format!("docker://{image}")],
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ],
     );
     let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json", "{index}");
+    assert_eq!(
+        index["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{index}"
+    );
     let mut archs: Vec<(String, String)> = index["manifests"]
         .as_array()
         .unwrap()
@@ -228,16 +254,17 @@ fn a_multi_platform_build_pushes_an_oci_index() {
         assert_eq!(w["image"]["tag_reference"], unique.as_str());
         let raw = run_ok(
             "skopeo",
-            &["inspect", "--raw", "--tls-verify=false", &format!("docker://{unique}")],
+            &[
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                &format!("docker://{unique}"),
+            ],
         );
         let digest = format!("sha256:{}", sha256_hex(raw.as_bytes()));
         assert_eq!(digest, arch.1, "{platform}'s unique tag");
     }
-    assert_eq!(
-        b["image"]["tag_reference"].as_str().unwrap(),
-        image,
-        "{b}"
-    );
+    assert_eq!(b["image"]["tag_reference"].as_str().unwrap(), image, "{b}");
     // The log shows both platforms, each line marked with its platform.
     let log = server.log(id);
     assert!(log.contains("[x86_64] ==> building linux/amd64"), "{log}");
@@ -276,7 +303,12 @@ fn a_failing_platform_fails_the_build_and_names_it() {
     assert_eq!(arm["phase"], "Failed");
     // No index under the requested tag.
     let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{image}")])
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success(), "the tag exists: {}", stdout(&out));
@@ -284,9 +316,8 @@ fn a_failing_platform_fails_the_build_and_names_it() {
 
 #[test]
 fn unserved_platforms_are_refused_at_submission_and_the_file_reloads_on_sighup() {
-    let (server, dir) = server_with_clusters(
-        "clusters:\n  x86_64:\n  - name: amd\n    max_concurrent_builds: 1\n",
-    );
+    let (server, dir) =
+        server_with_clusters("clusters:\n  x86_64:\n  - name: amd\n    max_concurrent_builds: 1\n");
     let repo = scratch_repo();
     let image = format!("{}/x:1", server.host());
     let path = repo.path().display().to_string();
@@ -298,7 +329,11 @@ fn unserved_platforms_are_refused_at_submission_and_the_file_reloads_on_sighup()
         "{err}"
     );
     let out = server.cli(&["build", &path, "--tag", &image, "--platform", "sparc"]);
-    assert!(stderr(&out).contains("unknown platform \"sparc\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown platform \"sparc\""),
+        "{}",
+        stderr(&out)
+    );
 
     // Add an aarch64 cluster and remove "amd"; SIGHUP reloads the file.
     std::fs::write(
@@ -317,7 +352,10 @@ fn unserved_platforms_are_refused_at_submission_and_the_file_reloads_on_sighup()
         if names == ["arm"] {
             break;
         }
-        assert!(Instant::now() < deadline, "cluster file not reloaded: {names:?}");
+        assert!(
+            Instant::now() < deadline,
+            "cluster file not reloaded: {names:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let id = queue(&server, &repo, &image, &["--platform", "aarch64"]);
@@ -326,13 +364,26 @@ fn unserved_platforms_are_refused_at_submission_and_the_file_reloads_on_sighup()
     assert_eq!(b["workers"][0]["cluster"], "arm");
     // "amd" is gone: x86_64 is refused now.
     let out = server.cli(&["build", &path, "--tag", &image, "--platform", "x86_64"]);
-    assert!(stderr(&out).contains("no enabled cluster builds for platform x86_64"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no enabled cluster builds for platform x86_64"),
+        "{}",
+        stderr(&out)
+    );
 
     // A broken file is reported and the loaded clusters stay.
-    std::fs::write(dir.path().join("clusters.yaml"), "clusters:\n  aarch64: [{name: arm}]\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("clusters.yaml"),
+        "clusters:\n  aarch64: [{name: arm}]\n",
+    )
+    .unwrap();
     run_ok("kill", &["-HUP", &pid]);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(clusters(&server).len(), 1);
-    assert!(server.server_log().contains("keeping the clusters loaded before"), "{}", server.server_log());
+    assert!(
+        server
+            .server_log()
+            .contains("keeping the clusters loaded before"),
+        "{}",
+        server.server_log()
+    );
 }

@@ -13,7 +13,7 @@ mod workers;
 
 pub use registry::{ManifestRecord, RegistryStore};
 pub use sqlite::SqliteStore;
-pub use workers::{Placement, WorkerEnd, WorkerStore};
+pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 
 use async_trait::async_trait;
 use slipway_core::phase::RestartDecision;

@@ -389,8 +389,13 @@ impl Store for SqliteStore {
                     "cancelled (server restarted while stopping it)",
                 )
                 .await?;
-                crate::workers::end_workers(&mut tx, id, BuildPhase::Cancelled, "cancelled by user")
-                    .await?;
+                crate::workers::end_workers(
+                    &mut tx,
+                    id,
+                    BuildPhase::Cancelled,
+                    "cancelled by user",
+                )
+                .await?;
                 tx.commit().await?;
                 continue;
             }

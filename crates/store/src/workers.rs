@@ -15,6 +15,12 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use std::collections::{HashMap, HashSet};
 
+/// How many worker builds the scheduler places per call of
+/// [`WorkerStore::place_queued`]: big enough that a deep queue is placed in
+/// few passes (each pass reads the queue once), small enough that one pass
+/// holds the write lock only for milliseconds.
+pub const PLACEMENT_BATCH: usize = 1000;
+
 /// A worker build that placement has just put on a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
@@ -126,8 +132,8 @@ impl WorkerStore for SqliteStore {
             if full.contains(&platform_name) {
                 continue;
             }
-            let platform = Platform::parse(&platform_name)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let platform =
+                Platform::parse(&platform_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let tried: Vec<String> = from_json(&r.try_get::<String, _>("tried")?)?;
             let tried: Vec<&str> = tried.iter().map(String::as_str).collect();
             match placer.place(&platform, &tried) {
@@ -169,7 +175,9 @@ impl WorkerStore for SqliteStore {
                     vec!["?"; chunk.len()].join(", ")
                 );
                 // Only placeholders are formatted into the SQL.
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(cluster).bind(&at);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(cluster)
+                    .bind(&at);
                 for id in chunk {
                     q = q.bind(id);
                 }
@@ -425,7 +433,10 @@ pub(crate) async fn cancel_queued_workers(
 }
 
 /// Put a re-queued build's unfinished worker builds back in the queue.
-pub(crate) async fn requeue_workers(conn: &mut sqlx::SqliteConnection, build: BuildId) -> Result<()> {
+pub(crate) async fn requeue_workers(
+    conn: &mut sqlx::SqliteConnection,
+    build: BuildId,
+) -> Result<()> {
     sqlx::query(
         "UPDATE worker_builds SET phase = 'Pending', cluster = NULL, started_at = NULL \
          WHERE build_id = ? AND phase IN ('Pending', 'Running')",

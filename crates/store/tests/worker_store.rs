@@ -57,7 +57,10 @@ async fn a_build_gets_one_worker_build_per_platform() {
     assert_eq!(w.len(), 2);
     assert_eq!(w[0].platform.as_str(), "x86_64");
     assert_eq!(w[1].platform.as_str(), "aarch64");
-    assert!(w.iter().all(|w| w.phase == BuildPhase::Pending && w.cluster.is_none()));
+    assert!(
+        w.iter()
+            .all(|w| w.phase == BuildPhase::Pending && w.cluster.is_none())
+    );
     assert_eq!(b.workers, w);
 }
 
@@ -71,10 +74,18 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
     }
     let placed = s.place_queued(&c, 100).await.unwrap();
     // one: 0/1 vs three: 0/3 → tie → one; then one is full → three ×3.
-    let got: Vec<(i64, &str)> = placed.iter().map(|p| (p.build, p.cluster.as_str())).collect();
+    let got: Vec<(i64, &str)> = placed
+        .iter()
+        .map(|p| (p.build, p.cluster.as_str()))
+        .collect();
     assert_eq!(
         got,
-        vec![(ids[0], "one"), (ids[1], "three"), (ids[2], "three"), (ids[3], "three")]
+        vec![
+            (ids[0], "one"),
+            (ids[1], "three"),
+            (ids[2], "three"),
+            (ids[3], "three")
+        ]
     );
     assert_eq!(
         s.active_per_cluster().await.unwrap(),
@@ -100,7 +111,10 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
         "{:?}",
         third.events
     );
-    assert_eq!(s.get_build(ids[4]).await.unwrap().unwrap().phase, BuildPhase::Pending);
+    assert_eq!(
+        s.get_build(ids[4]).await.unwrap().unwrap().phase,
+        BuildPhase::Pending
+    );
 
     // The worker build on "one" ends: the oldest queued build goes there.
     let w = s.worker_builds(ids[0]).await.unwrap()[0].id;
@@ -118,7 +132,10 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
     );
     let placed = s.place_queued(&c, 100).await.unwrap();
     assert_eq!(placed.len(), 1);
-    assert_eq!((placed[0].build, placed[0].cluster.as_str()), (ids[4], "one"));
+    assert_eq!(
+        (placed[0].build, placed[0].cluster.as_str()),
+        (ids[4], "one")
+    );
 }
 
 #[tokio::test]
@@ -132,7 +149,10 @@ async fn disabled_clusters_and_unserved_platforms_get_nothing() {
     assert_eq!(placed.len(), 1);
     assert_eq!((placed[0].build, placed[0].cluster.as_str()), (a, "on"));
     for id in [arm, b] {
-        assert_eq!(s.get_build(id).await.unwrap().unwrap().phase, BuildPhase::Pending);
+        assert_eq!(
+            s.get_build(id).await.unwrap().unwrap().phase,
+            BuildPhase::Pending
+        );
     }
 }
 
@@ -185,7 +205,12 @@ async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up() {
     let w = &s.worker_builds(id).await.unwrap()[0];
     assert_eq!(w.phase, BuildPhase::Error);
     assert_eq!(w.tried, ["a", "b", "c"]);
-    assert!(w.reason.as_deref().unwrap().contains("after 3 attempts (a, b, c)"));
+    assert!(
+        w.reason
+            .as_deref()
+            .unwrap()
+            .contains("after 3 attempts (a, b, c)")
+    );
     let events: Vec<String> = s
         .get_build(id)
         .await
@@ -219,9 +244,16 @@ async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
     let placed = s.place_queued(&c, 10).await.unwrap();
     assert_eq!(placed.len(), 1);
     assert_eq!(placed[0].platform.as_str(), "x86_64");
-    assert_eq!(s.request_cancel(multi).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(
+        s.request_cancel(multi).await.unwrap(),
+        CancelOutcome::Requested
+    );
     let w = s.worker_builds(multi).await.unwrap();
-    assert_eq!(w[0].phase, BuildPhase::Running, "running ones are stopped by their worker");
+    assert_eq!(
+        w[0].phase,
+        BuildPhase::Running,
+        "running ones are stopped by their worker"
+    );
     assert_eq!(w[1].phase, BuildPhase::Cancelled);
     // The slot of `busy` frees: the cancelled build's aarch64 never runs.
     let bw = s.worker_builds(busy).await.unwrap()[0].id;
@@ -231,7 +263,10 @@ async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
     assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
 
     let queued = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
-    assert_eq!(s.request_cancel(queued).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(
+        s.request_cancel(queued).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
     assert_eq!(
         s.worker_builds(queued).await.unwrap()[0].phase,
         BuildPhase::Cancelled
@@ -250,7 +285,10 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
         .unwrap()
         .id;
     let placed = s.place_queued(&c, 10).await.unwrap();
-    let done = placed.iter().find(|p| p.platform.as_str() == "x86_64").unwrap();
+    let done = placed
+        .iter()
+        .find(|p| p.platform.as_str() == "x86_64")
+        .unwrap();
     s.finish_worker_build(done.worker, BuildPhase::Complete, None, None)
         .await
         .unwrap();
@@ -261,8 +299,15 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
         vec![(id, RestartDecision::Requeue)]
     );
     let w = s.worker_builds(id).await.unwrap();
-    assert_eq!(w[0].phase, BuildPhase::Complete, "finished platforms are kept");
-    assert_eq!((w[1].phase, w[1].cluster.as_deref()), (BuildPhase::Pending, None));
+    assert_eq!(
+        w[0].phase,
+        BuildPhase::Complete,
+        "finished platforms are kept"
+    );
+    assert_eq!(
+        (w[1].phase, w[1].cluster.as_deref()),
+        (BuildPhase::Pending, None)
+    );
     assert!(s.active_per_cluster().await.unwrap().is_empty());
     let placed = s.place_queued(&c, 10).await.unwrap();
     assert_eq!(placed.len(), 1);
