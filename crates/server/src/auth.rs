@@ -9,7 +9,6 @@ use axum::response::Response;
 use rand::RngCore;
 pub use slipway_core::token::{TOKEN_PREFIX, hash_token};
 use slipway_store::Store;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -39,21 +38,7 @@ pub enum BootstrapError {
     Io(#[from] std::io::Error),
 }
 
-/// Write `content` to `path` with mode 0600, replacing any older file.
-pub(crate) fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(content.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
+pub(crate) use slipway_worker::write_secret_file;
 
 /// Axum middleware: require `Authorization: Bearer <token>` naming a known token.
 pub async fn require_token(

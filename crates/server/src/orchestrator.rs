@@ -13,7 +13,6 @@
 //! build is a conditional update, so concurrent failures end it once.
 
 use crate::Services;
-use crate::worker::{on_own_registry, write_own_registry_auth};
 use slipway_builder::LogSink;
 use slipway_core::{Build, BuildId, BuildPhase, PushedImage};
 use std::sync::Arc;
@@ -130,8 +129,11 @@ async fn publish(services: &Services, build: &Build) -> Result<PushedImage, Stri
     tokio::fs::create_dir_all(&work)
         .await
         .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
-    let auth = if on_own_registry(services, &output.to_string()) {
-        Some(write_own_registry_auth(services, &work).map_err(|e| e.to_string())?)
+    let auth = if slipway_worker::on_registry(&services.own_registry_hosts(), &output.to_string()) {
+        Some(
+            slipway_worker::write_registry_auth(&services.own_registry_credentials(), &work)
+                .map_err(|e| format!("cannot write the registry auth file: {e}"))?,
+        )
     } else {
         None
     };

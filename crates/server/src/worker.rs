@@ -1,40 +1,102 @@
-//! The local worker: runs one worker build (one platform of a build)
-//! through clone → build → push to the platform's unique tag. What happens
-//! to the build as a whole (failing it, cancelling the siblings, the image
-//! index) is the orchestrator's business ([`crate::orchestrator`]).
-//!
-//! Outcome mapping: anything the user can fix (bad ref, missing Dockerfile,
-//! failing RUN, refused push) ends the worker build `Failed` with a one-line
-//! reason; a cancel ends it `Cancelled`; Slipway's own trouble (disk,
-//! database) ends it `Error`.
+//! Local clusters: worker builds run as tasks of this process, through the
+//! one pipeline in `slipway-worker`, with [`LocalHost`] writing straight to
+//! the store. What happens to the build as a whole (failing it, cancelling
+//! the siblings, the image index) is the orchestrator's business
+//! ([`crate::orchestrator`]).
 
 use crate::Services;
 use crate::logs::BuildLog;
-use slipway_builder::{BuildJob, BuilderError, LogSink};
-use slipway_core::build::{Stage, StageTiming};
+use async_trait::async_trait;
+use slipway_builder::LogSink;
+use slipway_core::build::StageTiming;
 use slipway_core::cluster::Backend;
-use slipway_core::paths::join_relative;
-use slipway_core::{Build, BuildPhase, Clusters, ImageRef, Platform, PushedImage};
+use slipway_core::{BuildId, BuildPhase, Clusters};
 use slipway_store::Placement;
-use std::path::{Path, PathBuf};
+use slipway_worker::{Assignment, Outcome, RegistryCredentials, WorkerHost};
 use std::sync::Arc;
-use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How a worker build ended, before it is written to the store.
-enum Outcome {
-    Complete(PushedImage),
-    Failed(String),
-    Cancelled,
-    Error(String),
+/// A worker build's host inside the server: the store and the embedded
+/// registry, directly.
+struct LocalHost<'a> {
+    services: &'a Services,
+    build: BuildId,
 }
 
-impl From<BuilderError> for Outcome {
-    fn from(e: BuilderError) -> Self {
-        match e {
-            BuilderError::Cancelled => Outcome::Cancelled,
-            BuilderError::Failed(r) => Outcome::Failed(r),
-            e @ BuilderError::Spawn { .. } => Outcome::Error(e.to_string()),
+#[async_trait]
+impl WorkerHost for LocalHost<'_> {
+    async fn known_commit(&self) -> Result<Option<String>, String> {
+        Ok(self
+            .services
+            .store
+            .get_build(self.build)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|b| b.commit))
+    }
+
+    async fn record_commit(&self, ref_name: &str, commit: &str) -> Result<String, String> {
+        record_commit(self.services, self.build, ref_name, commit).await
+    }
+
+    async fn record_stage(&self, timing: StageTiming) {
+        let stage = timing.stage;
+        if let Err(e) = self.services.store.record_stage(self.build, timing).await {
+            tracing::warn!(
+                "build {}: cannot record {} duration: {e}",
+                self.build,
+                stage.as_str()
+            );
+        }
+    }
+
+    async fn own_registry(&self) -> Result<RegistryCredentials, String> {
+        Ok(self.services.own_registry_credentials())
+    }
+}
+
+/// Record the commit a worker resolved (the first platform's wins) and say
+/// so in the build's events.
+pub(crate) async fn record_commit(
+    services: &Services,
+    build: BuildId,
+    ref_name: &str,
+    commit: &str,
+) -> Result<String, String> {
+    let stored = services
+        .store
+        .set_commit_once(build, commit)
+        .await
+        .map_err(|e| e.to_string())?;
+    if stored == commit {
+        let _ = services
+            .store
+            .record_event(build, &format!("resolved {ref_name} to {commit}"))
+            .await;
+    }
+    Ok(stored)
+}
+
+impl Services {
+    /// The names builds use for the embedded registry: its address, and
+    /// `localhost:PORT` when that address is 127.0.0.1.
+    pub fn own_registry_hosts(&self) -> Vec<String> {
+        let own = &self.own_registry;
+        let alias = own
+            .strip_prefix("127.0.0.1:")
+            .map(|port| format!("localhost:{port}"));
+        std::iter::once(own.clone()).chain(alias).collect()
+    }
+
+    /// A fresh short-lived push/pull token for the embedded registry.
+    pub fn own_registry_credentials(&self) -> RegistryCredentials {
+        RegistryCredentials {
+            hosts: self.own_registry_hosts(),
+            username: "slipway".into(),
+            password: self
+                .registry
+                .auth
+                .issue(slipway_registry::auth::Access::PushPull),
         }
     }
 }
@@ -139,17 +201,29 @@ async fn run(services: Arc<Services>, p: Placement) {
                     build.attempts
                 ));
             }
-            let o = pipeline(&services, &build, &p.platform, &work, &log, &cancel).await;
+            let host = LocalHost {
+                services: &services,
+                build: id,
+            };
+            let assignment = Assignment {
+                build: id,
+                worker: p.worker,
+                platform: p.platform.clone(),
+                spec: build.spec.clone(),
+                attempts: build.attempts,
+            };
+            let o = slipway_worker::run(
+                &host,
+                &services.buildah,
+                &assignment,
+                &services.own_registry_hosts(),
+                &work,
+                &log,
+                &cancel,
+            )
+            .await;
             if build.spec.platforms.len() > 1 {
-                let end = match &o {
-                    Outcome::Complete(img) => {
-                        format!("==> {} complete: {}", p.platform, img.reference)
-                    }
-                    Outcome::Failed(r) => format!("==> {} failed: {r}", p.platform),
-                    Outcome::Cancelled => format!("==> {} cancelled", p.platform),
-                    Outcome::Error(r) => format!("==> {} error: {r}", p.platform),
-                };
-                log.line(&end);
+                log.line(&o.summary(&p.platform));
             }
             o
         }
@@ -185,289 +259,5 @@ async fn run(services: Arc<Services>, p: Placement) {
             "build {id} {}: cannot record the end ({phase}): {e}",
             p.platform
         ),
-    }
-}
-
-async fn timed<T>(services: &Services, id: i64, stage: Stage, f: impl Future<Output = T>) -> T {
-    let start = Instant::now();
-    let out = f.await;
-    let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    if let Err(e) = services
-        .store
-        .record_stage(id, StageTiming { stage, duration_ms })
-        .await
-    {
-        tracing::warn!("build {id}: cannot record {} duration: {e}", stage.as_str());
-    }
-    out
-}
-
-async fn pipeline(
-    services: &Services,
-    build: &Build,
-    platform: &Platform,
-    work: &Path,
-    log: &PlatformLog,
-    cancel: &CancellationToken,
-) -> Outcome {
-    let id = build.id;
-    let spec = &build.spec;
-    let log: &dyn LogSink = log;
-    if let Err(e) = tokio::fs::remove_dir_all(work).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        return Outcome::Error(format!("cannot clean work dir {}: {e}", work.display()));
-    }
-    let src = work.join("src");
-
-    // Clone.
-    let cloned = timed(services, id, Stage::Clone, async {
-        let loc = &spec.source.location;
-        // Every platform builds the commit the first one resolved.
-        let commit = match services.store.get_build(id).await.ok().flatten().and_then(|b| b.commit) {
-            Some(c) => c,
-            None => {
-                log.line(&format!(
-                    "==> resolving {} in {}",
-                    spec.source.git_ref.as_deref().unwrap_or("HEAD"),
-                    loc.redacted()
-                ));
-                let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
-                    .await
-                    .map_err(|e| Outcome::Failed(e.to_string()))?;
-                let stored = services
-                    .store
-                    .set_commit_once(id, &resolved.commit)
-                    .await
-                    .map_err(|e| Outcome::Error(e.to_string()))?;
-                if stored == resolved.commit {
-                    let _ = services
-                        .store
-                        .record_event(id, &format!("resolved {} to {}", resolved.ref_name, resolved.commit))
-                        .await;
-                }
-                stored
-            }
-        };
-        log.line(&format!("==> fetching commit {commit} (depth 1)"));
-        tokio::select! {
-            r = slipway_source::fetch(loc, &commit, &src) => r.map_err(|e| Outcome::Failed(e.to_string())),
-            () = cancel.cancelled() => Err(Outcome::Cancelled),
-        }
-    })
-    .await;
-    if let Err(o) = cloned {
-        return o;
-    }
-    if cancel.is_cancelled() {
-        return Outcome::Cancelled;
-    }
-
-    // Find the context and the Dockerfile, never outside the checkout.
-    let (context, dockerfile) =
-        match locate(&src, &spec.source.context_dir, &spec.source.dockerfile) {
-            Ok(p) => p,
-            Err(o) => return o,
-        };
-    let text = match tokio::fs::read_to_string(&dockerfile).await {
-        Ok(t) => t,
-        Err(e) => return Outcome::Failed(format!("cannot read the Dockerfile: {e}")),
-    };
-    let bases = match slipway_dockerfile::base_images(&text, &spec.build_args) {
-        Ok(b) => b,
-        Err(e) => {
-            return Outcome::Failed(format!(
-                "Dockerfile {} has a syntax error: {e}",
-                join_relative(&spec.source.context_dir, &spec.source.dockerfile)
-            ));
-        }
-    };
-
-    // Build.
-    let local_tag = format!("localhost/slipway/build-{id}-{platform}:latest");
-    let oci_platform = platform.oci();
-    let built = timed(services, id, Stage::Build, async {
-        // One auth file for all base images on the embedded registry.
-        let mut own_auth: Option<PathBuf> = None;
-        for base in &bases {
-            let auth = if on_own_registry(services, base) {
-                if own_auth.is_none() {
-                    own_auth = Some(
-                        write_own_registry_auth(services, work)
-                            .map_err(|e| BuilderError::Failed(e.to_string()))?,
-                    );
-                }
-                own_auth.as_deref()
-            } else {
-                None
-            };
-            services
-                .buildah
-                .pull(base, &oci_platform, auth, log, cancel)
-                .await?;
-        }
-        log.line(&format!(
-            "==> building {oci_platform} with buildah ({})",
-            if spec.network {
-                "network allowed"
-            } else {
-                "no network"
-            }
-        ));
-        let job = BuildJob {
-            context: context.clone(),
-            dockerfile: dockerfile.clone(),
-            build_args: spec.build_args.clone(),
-            network: spec.network,
-            local_tag: local_tag.clone(),
-            platform: oci_platform.clone(),
-        };
-        services.buildah.build(&job, log, cancel).await
-    })
-    .await;
-    if let Err(e) = built {
-        return e.into();
-    }
-
-    // Push, to the platform's unique tag; the orchestrator tags the
-    // result (or the index of all platforms) as the build asked.
-    let unique = platform_image(&spec.output, id, platform);
-    let pushed = timed(services, id, Stage::Push, async {
-        // A fresh token: the build may have outlived the one used to pull.
-        let auth = if on_own_registry(services, &spec.output.to_string()) {
-            Some(
-                write_own_registry_auth(services, work)
-                    .map_err(|e| BuilderError::Failed(e.to_string()))?,
-            )
-        } else {
-            None
-        };
-        services
-            .buildah
-            .push(&local_tag, &unique, work, auth.as_deref(), log, cancel)
-            .await
-    })
-    .await;
-    services.buildah.remove(&local_tag, log).await;
-    match pushed {
-        Ok(img) => Outcome::Complete(img),
-        Err(e) => e.into(),
-    }
-}
-
-/// Where a worker build pushes: the build's repository, under a tag no
-/// other build or platform uses (`build-12-x86_64`).
-pub fn platform_image(
-    output: &ImageRef,
-    build: slipway_core::BuildId,
-    platform: &Platform,
-) -> ImageRef {
-    ImageRef {
-        tag: Some(format!("build-{build}-{platform}")),
-        digest: None,
-        ..output.clone()
-    }
-}
-
-/// The names builds use for the embedded registry: its address, and
-/// `localhost:PORT` when that address is 127.0.0.1.
-fn own_registry_hosts(services: &Services) -> Vec<String> {
-    let own = &services.own_registry;
-    let alias = own
-        .strip_prefix("127.0.0.1:")
-        .map(|port| format!("localhost:{port}"));
-    std::iter::once(own.clone()).chain(alias).collect()
-}
-
-/// Whether `image` lives on the embedded registry. Only those images get
-/// Slipway's auth file, so the user's own credentials keep applying elsewhere.
-pub(crate) fn on_own_registry(services: &Services, image: &str) -> bool {
-    slipway_core::ImageRef::parse(image)
-        .is_ok_and(|r| own_registry_hosts(services).contains(&r.registry))
-}
-
-/// An auth file (mode 0600, in the build's work dir) with a fresh
-/// short-lived token for the embedded registry.
-pub(crate) fn write_own_registry_auth(
-    services: &Services,
-    work: &Path,
-) -> std::io::Result<PathBuf> {
-    use base64::Engine;
-    let token = services
-        .registry
-        .auth
-        .issue(slipway_registry::auth::Access::PushPull);
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("slipway:{token}"));
-    let auths: serde_json::Map<String, serde_json::Value> = own_registry_hosts(services)
-        .into_iter()
-        .map(|host| (host, serde_json::json!({ "auth": auth })))
-        .collect();
-    let path = work.join("registry-auth.json");
-    crate::auth::write_secret_file(&path, &serde_json::json!({ "auths": auths }).to_string())?;
-    Ok(path)
-}
-
-/// The build context and Dockerfile inside the checkout `src`, with symlinks
-/// resolved; anything that points outside `src` is refused.
-fn locate(src: &Path, context_dir: &str, dockerfile: &str) -> Result<(PathBuf, PathBuf), Outcome> {
-    let root = src
-        .canonicalize()
-        .map_err(|e| Outcome::Error(format!("checkout missing: {e}")))?;
-    let context = root.join(context_dir);
-    let context = context.canonicalize().map_err(|_| {
-        Outcome::Failed(format!(
-            "context directory {context_dir:?} does not exist in the repository"
-        ))
-    })?;
-    if !context.starts_with(&root) || !context.is_dir() {
-        return Err(Outcome::Failed(format!(
-            "context directory {context_dir:?} is not a directory inside the repository"
-        )));
-    }
-    let shown = join_relative(context_dir, dockerfile);
-    let df = context.join(dockerfile).canonicalize().map_err(|_| {
-        Outcome::Failed(format!(
-            "Dockerfile not found: {shown} does not exist in the repository; pass --file to name another"
-        ))
-    })?;
-    if !df.starts_with(&root) {
-        return Err(Outcome::Failed(format!(
-            "Dockerfile {shown} points outside the repository"
-        )));
-    }
-    if !df.is_file() {
-        return Err(Outcome::Failed(format!("Dockerfile {shown} is not a file")));
-    }
-    Ok((context, df))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reason(r: Result<(PathBuf, PathBuf), Outcome>) -> String {
-        match r {
-            Err(Outcome::Failed(m)) => m,
-            Err(_) => "other outcome".into(),
-            Ok(_) => "ok".into(),
-        }
-    }
-
-    #[test]
-    fn locate_refuses_escapes_and_missing_files() {
-        let d = tempfile::tempdir().unwrap();
-        let src = d.path().join("src");
-        std::fs::create_dir_all(src.join("app")).unwrap();
-        std::fs::write(src.join("app/Dockerfile"), "FROM x\n").unwrap();
-        std::fs::write(d.path().join("secret"), "s").unwrap();
-        std::os::unix::fs::symlink(d.path().join("secret"), src.join("app/Evil")).unwrap();
-        std::os::unix::fs::symlink("/", src.join("root")).unwrap();
-
-        let (ctx, df) = locate(&src, "app", "Dockerfile").ok().unwrap();
-        assert!(ctx.ends_with("src/app") && df.ends_with("src/app/Dockerfile"));
-        assert!(reason(locate(&src, "app", "Nope")).starts_with("Dockerfile not found: app/Nope"));
-        assert!(reason(locate(&src, "app", "Evil")).contains("outside the repository"));
-        assert!(reason(locate(&src, "root", "Dockerfile")).contains("not a directory inside"));
-        assert!(reason(locate(&src, "missing", "Dockerfile")).contains("does not exist"));
     }
 }

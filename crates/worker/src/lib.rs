@@ -1,0 +1,398 @@
+//! One worker build: one platform of a build, from source to a pushed image.
+//!
+//! ```text
+//! clone   the build's commit, or resolve the ref and record it (first platform wins)
+//! locate  context dir and Dockerfile, canonicalised, never outside the checkout
+//! parse   base images (FROM lines, ARG substitution)
+//! build   buildah pull --platform each base; unshare --net buildah bud --platform …
+//! push    to the platform's unique tag, read back with skopeo
+//! ```
+//!
+//! This is the only build pipeline. The server runs it in-process for local
+//! clusters; `slipway worker` runs it in a Kubernetes Job and reports over
+//! the API. [`WorkerHost`] is all that differs between the two: where the
+//! commit, stage timings and registry credentials come from and go to.
+//!
+//! Outcome mapping: anything the user can fix (bad ref, missing Dockerfile,
+//! failing RUN, refused push) is `Failed` with a one-line reason; a cancel is
+//! `Cancelled`; Slipway's own trouble (disk, database) is `Error`.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use slipway_builder::{BuildJob, Buildah, BuilderError, LogSink};
+use slipway_core::build::{Stage, StageTiming};
+use slipway_core::paths::join_relative;
+use slipway_core::{BuildId, BuildSpec, ImageRef, Platform, PushedImage, WorkerBuildId};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// What a worker needs to know to run one worker build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub build: BuildId,
+    pub worker: WorkerBuildId,
+    pub platform: Platform,
+    pub spec: BuildSpec,
+    /// How many times the build has been started (2 after a restart).
+    pub attempts: u32,
+}
+
+/// User name and password for the embedded registry, valid on `hosts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryCredentials {
+    pub hosts: Vec<String>,
+    pub username: String,
+    pub password: String,
+}
+
+/// Where a worker build gets what it does not decide itself and reports
+/// what the build record keeps.
+#[async_trait]
+pub trait WorkerHost: Send + Sync {
+    /// The commit the build already resolved to (by another platform, or
+    /// before a restart).
+    async fn known_commit(&self) -> Result<Option<String>, String>;
+    /// Record that `ref_name` resolved to `commit`, unless a commit is
+    /// recorded already; returns the recorded one, which this worker builds.
+    async fn record_commit(&self, ref_name: &str, commit: &str) -> Result<String, String>;
+    async fn record_stage(&self, timing: StageTiming);
+    /// Fresh credentials for the embedded registry.
+    async fn own_registry(&self) -> Result<RegistryCredentials, String>;
+}
+
+/// How a worker build ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Complete(PushedImage),
+    Failed(String),
+    Cancelled,
+    Error(String),
+}
+
+impl From<BuilderError> for Outcome {
+    fn from(e: BuilderError) -> Self {
+        match e {
+            BuilderError::Cancelled => Outcome::Cancelled,
+            BuilderError::Failed(r) => Outcome::Failed(r),
+            e @ BuilderError::Spawn { .. } => Outcome::Error(e.to_string()),
+        }
+    }
+}
+
+impl Outcome {
+    /// The log line that ends a platform's part of the log.
+    pub fn summary(&self, platform: &Platform) -> String {
+        match self {
+            Outcome::Complete(img) => format!("==> {platform} complete: {}", img.reference),
+            Outcome::Failed(r) => format!("==> {platform} failed: {r}"),
+            Outcome::Cancelled => format!("==> {platform} cancelled"),
+            Outcome::Error(r) => format!("==> {platform} error: {r}"),
+        }
+    }
+}
+
+/// Where a worker build pushes: the build's repository, under a tag no
+/// other build or platform uses (`build-12-x86_64`).
+pub fn platform_image(output: &ImageRef, build: BuildId, platform: &Platform) -> ImageRef {
+    ImageRef {
+        tag: Some(format!("build-{build}-{platform}")),
+        digest: None,
+        ..output.clone()
+    }
+}
+
+/// Write `content` to `path` with mode 0600, atomically (a temporary file,
+/// fsynced, then renamed).
+pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A containers-auth.json (mode 0600) in `dir` with `creds` for each of
+/// their hosts, for buildah and skopeo's `--authfile`.
+pub fn write_registry_auth(creds: &RegistryCredentials, dir: &Path) -> std::io::Result<PathBuf> {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", creds.username, creds.password));
+    let auths: serde_json::Map<String, serde_json::Value> = creds
+        .hosts
+        .iter()
+        .map(|host| (host.clone(), serde_json::json!({ "auth": auth })))
+        .collect();
+    let path = dir.join("registry-auth.json");
+    write_secret_file(&path, &serde_json::json!({ "auths": auths }).to_string())?;
+    Ok(path)
+}
+
+/// Whether `image` lives on a registry in `hosts`.
+pub fn on_registry(hosts: &[String], image: &str) -> bool {
+    ImageRef::parse(image).is_ok_and(|r| hosts.contains(&r.registry))
+}
+
+/// An auth file for the embedded registry when `image` is on it, else
+/// `None` (the user's own credentials apply elsewhere).
+async fn own_auth_for(
+    host: &dyn WorkerHost,
+    own_hosts: &[String],
+    image: &str,
+    work: &Path,
+) -> Result<Option<PathBuf>, BuilderError> {
+    if !on_registry(own_hosts, image) {
+        return Ok(None);
+    }
+    let creds = host.own_registry().await.map_err(BuilderError::Failed)?;
+    write_registry_auth(&creds, work)
+        .map(Some)
+        .map_err(|e| BuilderError::Failed(format!("cannot write the registry auth file: {e}")))
+}
+
+async fn timed<T>(host: &dyn WorkerHost, stage: Stage, f: impl Future<Output = T>) -> T {
+    let start = Instant::now();
+    let out = f.await;
+    let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    host.record_stage(StageTiming { stage, duration_ms }).await;
+    out
+}
+
+/// Run one worker build in `work` (emptied first), writing its output to
+/// `log`. `own_hosts` are the names of the embedded registry.
+pub async fn run(
+    host: &dyn WorkerHost,
+    buildah: &Buildah,
+    a: &Assignment,
+    own_hosts: &[String],
+    work: &Path,
+    log: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Outcome {
+    let id = a.build;
+    let spec = &a.spec;
+    let platform = &a.platform;
+    if let Err(e) = tokio::fs::remove_dir_all(work).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Outcome::Error(format!("cannot clean work dir {}: {e}", work.display()));
+    }
+    if let Err(e) = tokio::fs::create_dir_all(work).await {
+        return Outcome::Error(format!("cannot make work dir {}: {e}", work.display()));
+    }
+    let src = work.join("src");
+
+    // Clone: every platform builds the commit the first one resolved.
+    let cloned = timed(host, Stage::Clone, async {
+        let loc = &spec.source.location;
+        let commit = match host.known_commit().await.map_err(Outcome::Error)? {
+            Some(c) => c,
+            None => {
+                log.line(&format!(
+                    "==> resolving {} in {}",
+                    spec.source.git_ref.as_deref().unwrap_or("HEAD"),
+                    loc.redacted()
+                ));
+                let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
+                    .await
+                    .map_err(|e| Outcome::Failed(e.to_string()))?;
+                host.record_commit(&resolved.ref_name, &resolved.commit)
+                    .await
+                    .map_err(Outcome::Error)?
+            }
+        };
+        log.line(&format!("==> fetching commit {commit} (depth 1)"));
+        tokio::select! {
+            r = slipway_source::fetch(loc, &commit, &src) => r.map_err(|e| Outcome::Failed(e.to_string())),
+            () = cancel.cancelled() => Err(Outcome::Cancelled),
+        }
+    })
+    .await;
+    if let Err(o) = cloned {
+        return o;
+    }
+    if cancel.is_cancelled() {
+        return Outcome::Cancelled;
+    }
+
+    // Find the context and the Dockerfile, never outside the checkout.
+    let (context, dockerfile) =
+        match locate(&src, &spec.source.context_dir, &spec.source.dockerfile) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+    let text = match tokio::fs::read_to_string(&dockerfile).await {
+        Ok(t) => t,
+        Err(e) => return Outcome::Failed(format!("cannot read the Dockerfile: {e}")),
+    };
+    let bases = match slipway_dockerfile::base_images(&text, &spec.build_args) {
+        Ok(b) => b,
+        Err(e) => {
+            return Outcome::Failed(format!(
+                "Dockerfile {} has a syntax error: {e}",
+                join_relative(&spec.source.context_dir, &spec.source.dockerfile)
+            ));
+        }
+    };
+
+    // Build.
+    let local_tag = format!("localhost/slipway/build-{id}-{platform}:latest");
+    let oci_platform = platform.oci();
+    let built = timed(host, Stage::Build, async {
+        // One auth file for all base images on the embedded registry.
+        let mut own_auth: Option<PathBuf> = None;
+        for base in &bases {
+            let auth = if on_registry(own_hosts, base) {
+                if own_auth.is_none() {
+                    own_auth = own_auth_for(host, own_hosts, base, work).await?;
+                }
+                own_auth.as_deref()
+            } else {
+                None
+            };
+            buildah.pull(base, &oci_platform, auth, log, cancel).await?;
+        }
+        log.line(&format!(
+            "==> building {oci_platform} with buildah ({})",
+            if spec.network {
+                "network allowed"
+            } else {
+                "no network"
+            }
+        ));
+        let job = BuildJob {
+            context: context.clone(),
+            dockerfile: dockerfile.clone(),
+            build_args: spec.build_args.clone(),
+            network: spec.network,
+            local_tag: local_tag.clone(),
+            platform: oci_platform.clone(),
+        };
+        buildah.build(&job, log, cancel).await
+    })
+    .await;
+    if let Err(e) = built {
+        return e.into();
+    }
+
+    // Push, to the platform's unique tag; the orchestrator tags the result
+    // (or the index of all platforms) as the build asked.
+    let unique = platform_image(&spec.output, id, platform);
+    let pushed = timed(host, Stage::Push, async {
+        // Fresh credentials: the build may have outlived those used to pull.
+        let auth = own_auth_for(host, own_hosts, &unique.to_string(), work).await?;
+        buildah
+            .push(&local_tag, &unique, work, auth.as_deref(), log, cancel)
+            .await
+    })
+    .await;
+    buildah.remove(&local_tag, log).await;
+    match pushed {
+        Ok(img) => Outcome::Complete(img),
+        Err(e) => e.into(),
+    }
+}
+
+/// The build context and Dockerfile inside the checkout `src`, with symlinks
+/// resolved; anything that points outside `src` is refused.
+fn locate(src: &Path, context_dir: &str, dockerfile: &str) -> Result<(PathBuf, PathBuf), Outcome> {
+    let root = src
+        .canonicalize()
+        .map_err(|e| Outcome::Error(format!("checkout missing: {e}")))?;
+    let context = root.join(context_dir);
+    let context = context.canonicalize().map_err(|_| {
+        Outcome::Failed(format!(
+            "context directory {context_dir:?} does not exist in the repository"
+        ))
+    })?;
+    if !context.starts_with(&root) || !context.is_dir() {
+        return Err(Outcome::Failed(format!(
+            "context directory {context_dir:?} is not a directory inside the repository"
+        )));
+    }
+    let shown = join_relative(context_dir, dockerfile);
+    let df = context.join(dockerfile).canonicalize().map_err(|_| {
+        Outcome::Failed(format!(
+            "Dockerfile not found: {shown} does not exist in the repository; pass --file to name another"
+        ))
+    })?;
+    if !df.starts_with(&root) {
+        return Err(Outcome::Failed(format!(
+            "Dockerfile {shown} points outside the repository"
+        )));
+    }
+    if !df.is_file() {
+        return Err(Outcome::Failed(format!("Dockerfile {shown} is not a file")));
+    }
+    Ok((context, df))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(r: Result<(PathBuf, PathBuf), Outcome>) -> String {
+        match r {
+            Err(Outcome::Failed(m)) => m,
+            Err(_) => "other outcome".into(),
+            Ok(_) => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn locate_refuses_escapes_and_missing_files() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("app")).unwrap();
+        std::fs::write(src.join("app/Dockerfile"), "FROM x\n").unwrap();
+        std::fs::write(d.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret"), src.join("app/Evil")).unwrap();
+        std::os::unix::fs::symlink("/", src.join("root")).unwrap();
+
+        let (ctx, df) = locate(&src, "app", "Dockerfile").ok().unwrap();
+        assert!(ctx.ends_with("src/app") && df.ends_with("src/app/Dockerfile"));
+        assert!(reason(locate(&src, "app", "Nope")).starts_with("Dockerfile not found: app/Nope"));
+        assert!(reason(locate(&src, "app", "Evil")).contains("outside the repository"));
+        assert!(reason(locate(&src, "root", "Dockerfile")).contains("not a directory inside"));
+        assert!(reason(locate(&src, "missing", "Dockerfile")).contains("does not exist"));
+    }
+
+    #[test]
+    fn registry_auth_files_are_private_and_name_each_host() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let creds = RegistryCredentials {
+            hosts: vec!["127.0.0.1:8080".into(), "localhost:8080".into()],
+            username: "slipway".into(),
+            password: "slr_x".into(),
+        };
+        let path = write_registry_auth(&creds, d.path()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // base64("slipway:slr_x")
+        assert_eq!(v["auths"]["localhost:8080"]["auth"], "c2xpcHdheTpzbHJfeA==");
+        assert_eq!(v["auths"]["127.0.0.1:8080"]["auth"], "c2xpcHdheTpzbHJfeA==");
+        assert!(on_registry(&creds.hosts, "localhost:8080/a/b:1"));
+        assert!(!on_registry(&creds.hosts, "quay.io/a/b:1"));
+    }
+
+    #[test]
+    fn unique_tags_name_build_and_platform() {
+        let out = ImageRef::parse("reg:5000/team/app:1.0").unwrap();
+        let p = Platform::parse("aarch64").unwrap();
+        assert_eq!(
+            platform_image(&out, 12, &p).to_string(),
+            "reg:5000/team/app:build-12-aarch64"
+        );
+    }
+}
