@@ -14,7 +14,7 @@
 
 mod process;
 
-pub use process::{LogSink, ProcessError};
+pub use process::{LogSink, ProcessError, RunOutput, run as run_command};
 
 use process::{run, run_split};
 use slipway_core::image_ref::{ImageRef, is_loopback_host};

@@ -12,6 +12,7 @@ pub struct ErrorBody {
 /// The stable error codes of the API.
 pub mod codes {
     pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const INVALID_REQUEST: &str = "INVALID_REQUEST";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const CONFLICT: &str = "CONFLICT";
@@ -42,4 +43,26 @@ pub struct ClusterStatus {
     pub enabled: bool,
     pub enabled_in_file: bool,
     pub reachable: bool,
+}
+
+/// What a worker build reports when it ends (`POST /worker-builds/{id}/finish`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerResult {
+    /// Complete, Failed, Error or Cancelled.
+    pub phase: crate::BuildPhase,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub image: Option<crate::PushedImage>,
+}
+
+/// What a worker learns about its worker build (`GET /worker-builds/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerState {
+    pub phase: crate::BuildPhase,
+    /// The build was cancelled or has ended: stop.
+    pub stop: bool,
+    /// The commit the build resolved to, once one platform resolved it.
+    pub commit: Option<String>,
 }

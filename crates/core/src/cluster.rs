@@ -138,9 +138,14 @@ pub struct ClusterSpec {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Run worker builds as Kubernetes Jobs; without it the cluster is
-    /// local (worker processes of the server itself).
+    /// local (worker builds run on the server's machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesCluster>,
+    /// Local clusters only: run each worker build as a `slipway worker`
+    /// child process that reports over the API, exactly as a Kubernetes
+    /// Job does, instead of as a task of the server.
+    #[serde(default)]
+    pub worker_process: bool,
 }
 
 fn yes() -> bool {
@@ -205,14 +210,17 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Backend {
-    Local,
+    Local {
+        /// Each worker build is a `slipway worker` child process.
+        process: bool,
+    },
     Kubernetes(Box<KubernetesCluster>),
 }
 
 impl Backend {
     pub fn kind(&self) -> &'static str {
         match self {
-            Backend::Local => "local",
+            Backend::Local { .. } => "local",
             Backend::Kubernetes(_) => "kubernetes",
         }
     }
@@ -272,7 +280,15 @@ impl ClusterFile {
                     return Err(ClusterConfigError::Duplicate(spec.name.clone()));
                 }
                 let backend = match &spec.kubernetes {
-                    None => Backend::Local,
+                    None => Backend::Local {
+                        process: spec.worker_process,
+                    },
+                    Some(_) if spec.worker_process => {
+                        return Err(bad(format!(
+                            "{}: worker_process applies to local clusters; a kubernetes cluster always runs `slipway worker` in a Job",
+                            spec.name
+                        )));
+                    }
                     Some(k) => {
                         k.check()
                             .map_err(|m| bad(format!("{}: kubernetes: {m}", spec.name)))?;
@@ -364,7 +380,7 @@ impl Clusters {
             platform: platform.clone(),
             max_concurrent_builds: max_concurrent_builds.max(1),
             enabled: true,
-            backend: Backend::Local,
+            backend: Backend::Local { process: false },
         };
         Clusters {
             by_platform: BTreeMap::from([(platform, vec![cluster])]),
@@ -637,6 +653,7 @@ mod tests {
             max_concurrent_builds: max,
             enabled,
             kubernetes: None,
+            worker_process: false,
         }
     }
 

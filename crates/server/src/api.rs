@@ -25,6 +25,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/registry/gc", post(registry_gc))
         .route("/clusters", get(list_clusters))
         .route("/clusters/{name}/{action}", post(switch_cluster))
+        .merge(crate::worker_api::routes())
         .route_layer(middleware::from_fn_with_state(
             services.store.clone(),
             require_token,

@@ -63,15 +63,43 @@ pub async fn require_token(
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must use the Bearer scheme")
         })?;
-    match store.token_name(&hash_token(token)).await? {
-        Some(_) => Ok(next.run(req).await),
-        None => Err(ApiError::unauthorized("invalid token")),
+    let hash = hash_token(token);
+    if store.token_name(&hash).await?.is_some() {
+        return Ok(next.run(req).await);
     }
+    // A worker build's token reaches that worker build's endpoints only.
+    if let Some(worker) = store.worker_token(&hash).await? {
+        let path = req
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
+        if worker_build_of(&path) == Some(worker) {
+            return Ok(next.run(req).await);
+        }
+        return Err(ApiError::forbidden(format!(
+            "this token belongs to worker build {worker}; it only reaches /api/v1/worker-builds/{worker}"
+        )));
+    }
+    Err(ApiError::unauthorized("invalid token"))
+}
+
+/// The worker build id in `/api/v1/worker-builds/{id}[/…]`.
+fn worker_build_of(path: &str) -> Option<i64> {
+    let rest = path.strip_prefix("/api/v1/worker-builds/")?;
+    rest.split('/').next()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_paths() {
+        assert_eq!(worker_build_of("/api/v1/worker-builds/12"), Some(12));
+        assert_eq!(worker_build_of("/api/v1/worker-builds/12/log"), Some(12));
+        assert_eq!(worker_build_of("/api/v1/worker-builds/x/log"), None);
+        assert_eq!(worker_build_of("/api/v1/builds/12"), None);
+    }
 
     #[test]
     fn tokens_are_random_and_hashed() {

@@ -80,7 +80,7 @@ impl Services {
                     enabled: c.enabled,
                     enabled_in_file: file.get(&c.name).is_some_and(|f| f.enabled),
                     // Local clusters are this process.
-                    reachable: matches!(c.backend, Backend::Local),
+                    reachable: matches!(c.backend, Backend::Local { .. }),
                 }
             })
             .collect())

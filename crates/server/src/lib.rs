@@ -14,6 +14,7 @@ pub mod error;
 pub mod logs;
 mod orchestrator;
 mod worker;
+mod worker_api;
 
 pub use config::{ConfigFile, ServerConfig};
 
@@ -46,6 +47,9 @@ pub struct Services {
     /// The cluster file as loaded (or the default local cluster).
     pub clusters: RwLock<Arc<Clusters>>,
     pub clusters_path: Option<PathBuf>,
+    /// Arguments every `slipway worker` child process gets (API URL, data
+    /// dir, storage driver, insecure registries).
+    pub worker_args: Vec<String>,
     /// `host:port` of the embedded registry, as builds reach it.
     pub own_registry: String,
     /// Completes outputs that name no registry (default: `own_registry`).
@@ -180,6 +184,23 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         queue: Notify::new(),
         clusters: RwLock::new(Arc::new(clusters)),
         clusters_path: config.clusters_file.clone(),
+        worker_args: {
+            let mut a = vec![
+                "--url".to_string(),
+                format!("http://{own_registry}"),
+                "--data-dir".into(),
+                std::fs::canonicalize(data)
+                    .unwrap_or_else(|_| data.clone())
+                    .display()
+                    .to_string(),
+                "--storage-driver".into(),
+                config.storage_driver.clone(),
+            ];
+            for r in &config.insecure_registries {
+                a.extend(["--insecure-registry".to_string(), r.clone()]);
+            }
+            a
+        },
         own_registry,
         default_registry,
         registry: registry.clone(),

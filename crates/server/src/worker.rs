@@ -104,8 +104,12 @@ impl Services {
 /// Start a placed worker build on its cluster's backend.
 pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement) {
     let refused = match clusters.get(&p.cluster).map(|c| &c.backend) {
-        Some(Backend::Local) => {
+        Some(Backend::Local { process: false }) => {
             tokio::spawn(run_guarded(services.clone(), p));
+            return;
+        }
+        Some(Backend::Local { process: true }) => {
+            tokio::spawn(run_process(services.clone(), p));
             return;
         }
         Some(Backend::Kubernetes(_)) => {
@@ -121,28 +125,93 @@ pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement)
     }
 }
 
+/// How long a worker build's token lasts: longer than any build should.
+const WORKER_TOKEN_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(48);
+
+/// Log lines of a worker child process (its own log goes over the API).
+struct ServerLogSink(i64);
+
+impl LogSink for ServerLogSink {
+    fn line(&self, text: &str) {
+        tracing::debug!("worker build {}: {text}", self.0);
+    }
+}
+
+/// Run a worker build as a `slipway worker` child process with its own
+/// token, as a Kubernetes Job would; it reports over the API. If it exits
+/// without reporting its end, the worker build ends Error.
+async fn run_process(services: Arc<Services>, p: Placement) {
+    let fail = |reason: String| {
+        let (services, p) = (services.clone(), p.clone());
+        async move {
+            tracing::error!("worker build {}: {reason}", p.worker);
+            record_end(&services, &p, BuildPhase::Error, Some(&reason), None).await;
+        }
+    };
+    let token = crate::auth::new_token();
+    let expires = jiff::Timestamp::now() + WORKER_TOKEN_TTL;
+    if let Err(e) = services
+        .store
+        .add_worker_token(p.worker, &slipway_core::token::hash_token(&token), expires)
+        .await
+    {
+        return fail(format!("cannot issue the worker's token: {e}")).await;
+    }
+    let dir = services.work_dir.join("tokens");
+    let token_file = dir.join(format!("worker-{}", p.worker));
+    if let Err(e) = std::fs::create_dir_all(&dir)
+        .and_then(|()| slipway_worker::write_secret_file(&token_file, &token))
+    {
+        return fail(format!("cannot write the worker's token file: {e}")).await;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e.display().to_string(),
+        Err(e) => return fail(format!("cannot find the slipway binary: {e}")).await,
+    };
+    let mut args = vec!["worker".to_string()];
+    args.extend(services.worker_args.iter().cloned());
+    args.extend([
+        "--worker-build".into(),
+        p.worker.to_string(),
+        "--token-file".into(),
+        token_file.display().to_string(),
+    ]);
+    // The worker stops itself when it sees a cancel (as a pod does); this
+    // handle only marks it as running here.
+    let marker = CancellationToken::new();
+    if let Ok(mut running) = services.running.lock() {
+        running.insert(p.worker, (p.build, marker));
+    }
+    let out = slipway_builder::run_command(
+        &exe,
+        &args,
+        &ServerLogSink(p.worker),
+        &CancellationToken::new(),
+    )
+    .await;
+    let _ = std::fs::remove_file(&token_file);
+    let still_running = matches!(
+        services.store.get_worker_build(p.worker).await,
+        Ok(Some(w)) if w.phase == BuildPhase::Running
+    );
+    if still_running {
+        let why = match out {
+            Ok(o) => o.error_line(),
+            Err(e) => e.to_string(),
+        };
+        fail(format!("the worker process ended without reporting: {why}")).await;
+    } else if let Ok(mut running) = services.running.lock() {
+        running.remove(&p.worker);
+    }
+}
+
 /// Run a worker build in a task of its own, so that a bug that panics ends
 /// it as Error instead of leaving it Running and its slot taken.
 async fn run_guarded(services: Arc<Services>, p: Placement) {
-    let (worker, build) = (p.worker, p.build);
-    if let Err(e) = tokio::spawn(run(services.clone(), p)).await {
-        tracing::error!("worker build {worker} (build {build}) crashed: {e}");
+    if let Err(e) = tokio::spawn(run(services.clone(), p.clone())).await {
+        tracing::error!("worker build {} (build {}) crashed: {e}", p.worker, p.build);
         let reason = "internal error: the worker crashed; see the server log";
-        let end = services
-            .store
-            .finish_worker_build(worker, BuildPhase::Error, Some(reason), None)
-            .await;
-        if let Ok(mut running) = services.running.lock() {
-            running.remove(&worker);
-        }
-        services.queue.notify_one();
-        match end {
-            Ok(Some(end)) => {
-                crate::orchestrator::worker_ended(&services, build, end.remaining == 0).await;
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!("worker build {worker}: cannot record the crash: {e}"),
-        }
+        record_end(&services, &p, BuildPhase::Error, Some(reason), None).await;
     }
 }
 
@@ -240,24 +309,48 @@ async fn run(services: Arc<Services>, p: Placement) {
         Outcome::Cancelled => (BuildPhase::Cancelled, Some("cancelled".to_string()), None),
         Outcome::Error(r) => (BuildPhase::Error, Some(r), None),
     };
+    record_end(&services, &p, phase, reason.as_deref(), image.as_ref()).await;
+}
+
+/// A worker build ended (in this process or reported over the API): record
+/// it, free its slot and token, and let the orchestrator decide about the
+/// build.
+pub(crate) async fn record_end(
+    services: &Arc<Services>,
+    p: &Placement,
+    phase: BuildPhase,
+    reason: Option<&str>,
+    image: Option<&slipway_core::PushedImage>,
+) -> bool {
     let end = services
         .store
-        .finish_worker_build(p.worker, phase, reason.as_deref(), image.as_ref())
+        .finish_worker_build(p.worker, phase, reason, image)
         .await;
     if let Ok(mut running) = services.running.lock() {
         running.remove(&p.worker);
     }
+    if let Err(e) = services.store.drop_worker_tokens(p.worker).await {
+        tracing::warn!("worker build {}: cannot revoke its tokens: {e}", p.worker);
+    }
     // A slot is free.
     services.queue.notify_one();
+    let id = p.build;
     match end {
         Ok(Some(end)) => {
             tracing::info!("build {id} {}: {phase}", p.platform);
-            crate::orchestrator::worker_ended(&services, id, end.remaining == 0).await;
+            crate::orchestrator::worker_ended(services, id, end.remaining == 0).await;
+            true
         }
-        Ok(None) => tracing::info!("build {id} {}: was already final", p.platform),
-        Err(e) => tracing::error!(
-            "build {id} {}: cannot record the end ({phase}): {e}",
-            p.platform
-        ),
+        Ok(None) => {
+            tracing::info!("build {id} {}: was already final", p.platform);
+            false
+        }
+        Err(e) => {
+            tracing::error!(
+                "build {id} {}: cannot record the end ({phase}): {e}",
+                p.platform
+            );
+            false
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use slipway_cli::{CliError, ConnectArgs};
+use slipway_core::BuildPhase;
 use slipway_server::{ConfigFile, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ struct Cli {
 enum Top {
     /// Run the all-in-one server: API, store, scheduler and local workers
     Serve(ServeArgs),
+    /// Run one worker build for a server (what a Kubernetes Job runs)
+    Worker(WorkerArgs),
     #[command(flatten)]
     Client(slipway_cli::Command),
 }
@@ -48,6 +51,27 @@ struct ServeArgs {
     config: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct WorkerArgs {
+    /// The worker build to run; the server's API (--url) and the worker
+    /// build's token (--token-file) say where to report
+    #[arg(long, env = "SLIPWAY_WORKER_BUILD")]
+    worker_build: i64,
+    /// Where buildah's storage and checkouts live
+    #[arg(
+        long,
+        default_value = ".slipway-worker",
+        env = "SLIPWAY_WORKER_DATA_DIR"
+    )]
+    data_dir: PathBuf,
+    /// buildah's storage driver: vfs or overlay
+    #[arg(long, default_value = "vfs")]
+    storage_driver: String,
+    /// A registry (host[:port]) reached over plain HTTP (repeatable); loopback always is
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registries: Vec<String>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -66,6 +90,17 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("error: {e:#}");
                 ExitCode::FAILURE
+            }
+        },
+        Top::Worker(args) => match runtime.block_on(worker(args, cli.connect)) {
+            Ok(BuildPhase::Complete) => ExitCode::SUCCESS,
+            Ok(phase) => {
+                eprintln!("worker build ended {phase}");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
             }
         },
         Top::Client(cmd) => match runtime.block_on(slipway_cli::run(cmd, cli.connect)) {
@@ -100,4 +135,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.state_file = slipway_cli::client::local_server_state_path();
     slipway_server::serve(config).await?;
     Ok(())
+}
+
+async fn worker(args: WorkerArgs, connect: ConnectArgs) -> anyhow::Result<BuildPhase> {
+    let endpoint =
+        slipway_cli::client::Endpoint::discover(connect.url, connect.token, connect.token_file)?;
+    let data = &args.data_dir;
+    std::fs::create_dir_all(data)
+        .map_err(|e| anyhow::anyhow!("cannot make {}: {e}; pass --data-dir", data.display()))?;
+    let buildah = slipway_builder::Buildah::new(slipway_builder::BuildahConfig {
+        storage_root: data.join("buildah/storage"),
+        run_root: data.join("buildah/run"),
+        storage_driver: args.storage_driver,
+        insecure_registries: args.insecure_registries,
+    });
+    let config = slipway_worker::remote::RemoteConfig {
+        url: endpoint.url.clone(),
+        token: endpoint.token.clone(),
+        worker: args.worker_build,
+        work_dir: data.join("work"),
+    };
+    Ok(slipway_worker::remote::run(config, &buildah).await?)
 }

@@ -387,3 +387,150 @@ fn unserved_platforms_are_refused_at_submission_and_the_file_reloads_on_sighup()
         server.server_log()
     );
 }
+
+const PROCESS_CLUSTER: &str = "clusters:\n  x86_64:\n  - name: proc\n    max_concurrent_builds: 2\n    worker_process: true\n  aarch64:\n  - name: proc-arm\n    max_concurrent_builds: 2\n    worker_process: true\n";
+
+#[test]
+fn slipway_worker_processes_build_and_report_over_the_api() {
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let (server, _dir) = server_with_clusters(PROCESS_CLUSTER);
+
+    // A real build: pull, RUN, COPY, push, all reported by the child.
+    let repo = GitRepo::new(&[
+        (
+            "Dockerfile",
+            &format!("FROM {base}\nCOPY msg.txt /msg.txt\nRUN cat /msg.txt > /copied.txt\n"),
+        ),
+        ("msg.txt", "from a worker process\n"),
+    ]);
+    let image = format!("{}/proc:1", registry.host());
+    let id = queue(&server, &repo, &image, &[]);
+    let b = server.wait_final(id);
+    assert_eq!(b["phase"], "Complete", "{b}\n{}", server.log(id));
+    assert_eq!(b["workers"][0]["cluster"], "proc");
+    assert_eq!(b["commit"].as_str().unwrap().len(), 40, "{b}");
+    assert_eq!(
+        slipway_test_support::stage_names(&b),
+        ["clone", "build", "push"]
+    );
+    let log = server.log(id);
+    assert!(log.contains("==> fetching commit"), "{log}");
+    assert!(log.contains("STEP 3/3: RUN cat /msg.txt"), "{log}");
+    assert!(log.contains(&format!("==> build {id} complete")), "{log}");
+    let (_tmp, root) = slipway_test_support::unpack_image(&image);
+    assert_eq!(
+        std::fs::read_to_string(root.join("copied.txt")).unwrap(),
+        "from a worker process\n"
+    );
+
+    // Two platforms, each its own process, one index.
+    let scratch = scratch_repo();
+    let multi = format!("{}/proc-multi:1", registry.host());
+    let id = queue(
+        &server,
+        &scratch,
+        &multi,
+        &["--platform", "x86_64", "--platform", "aarch64"],
+    );
+    let b = server.wait_final(id);
+    assert_eq!(b["phase"], "Complete", "{b}\n{}", server.log(id));
+    let raw = run_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{multi}"),
+        ],
+    );
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{index}");
+    let log = server.log(id);
+    assert!(log.contains("[aarch64] ==> aarch64 complete"), "{log}");
+}
+
+#[test]
+fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let (server, _dir) = server_with_clusters(PROCESS_CLUSTER);
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {base}\nRUN echo sleeping-worker && sleep 300\n"),
+    )]);
+    let image = format!("{}/slow:1", registry.host());
+    let id = queue(&server, &repo, &image, &[]);
+    // Wait for the RUN step, then pick up the worker's token file.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !server.log(id).contains("sleeping-worker") {
+        assert!(
+            Instant::now() < deadline,
+            "RUN never started: {}",
+            server.log(id)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let b = server.build_json(id);
+    let worker = b["workers"][0]["id"].as_i64().unwrap();
+    let token_file = server
+        .data_dir()
+        .join(format!("work/tokens/worker-{worker}"));
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let call =
+        |path: &str| slipway_test_support::http(server.port, "GET", path, Some(&token), None);
+    assert_eq!(
+        call(&format!("/api/v1/worker-builds/{worker}/state")).status,
+        200
+    );
+    let other = call("/api/v1/builds");
+    assert_eq!(other.status, 403, "{}", other.body);
+    assert_eq!(other.json()["code"], "FORBIDDEN");
+    assert_eq!(
+        call(&format!("/api/v1/worker-builds/{}/state", worker + 1)).status,
+        403
+    );
+
+    // Cancel: the worker sees it within its poll interval and stops buildah.
+    let out = server.cli(&["cancel", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let b = server.wait_final(id);
+    assert_eq!(b["phase"], "Cancelled", "{b}");
+    assert_eq!(b["workers"][0]["phase"], "Cancelled", "{b}");
+    let gone = Instant::now() + Duration::from_secs(30);
+    while run_ok("ps", &["-eo", "args"]).contains("sleep 300") {
+        assert!(Instant::now() < gone, "the RUN step survived the cancel");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The token died with the worker build.
+    assert_eq!(
+        call(&format!("/api/v1/worker-builds/{worker}/state")).status,
+        401
+    );
+}
+
+#[test]
+fn slipway_worker_says_what_to_do_when_the_api_is_unreachable() {
+    require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "slw_nope\n").unwrap();
+    let port = slipway_test_support::free_port();
+    let out = std::process::Command::new(BIN)
+        .args(["worker", "--worker-build", "1", "--url"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--token-file")
+        .arg(&token)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cannot reach the Slipway API"), "{err}");
+    assert!(err.contains("check --url"), "{err}");
+}

@@ -158,13 +158,10 @@ fn build_with_run_copy_env_label_from_local_git() {
         "size {}",
         b["image"]["size"]
     );
-    let stages: Vec<&str> = b["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stage"].as_str().unwrap())
-        .collect();
-    assert_eq!(stages, ["clone", "build", "push"]);
+    assert_eq!(
+        slipway_test_support::stage_names(&b),
+        ["clone", "build", "push"]
+    );
     let phases: Vec<&str> = b["events"]
         .as_array()
         .unwrap()

@@ -30,6 +30,7 @@ fn clusters() -> Clusters {
             max_concurrent_builds: if i % 2 == 0 { 50 } else { 150 },
             enabled: true,
             kubernetes: None,
+            worker_process: false,
         })
         .collect();
     file.clusters.insert("x86_64".into(), list);

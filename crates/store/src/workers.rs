@@ -62,6 +62,17 @@ pub trait WorkerStore: Send + Sync + 'static {
         reason: Option<&str>,
         image: Option<&PushedImage>,
     ) -> Result<Option<WorkerEnd>>;
+    /// A token for one worker build's calls to the API, valid until `expires`.
+    async fn add_worker_token(
+        &self,
+        worker: WorkerBuildId,
+        token_hash: &str,
+        expires: jiff::Timestamp,
+    ) -> Result<()>;
+    /// The worker build a token belongs to, if it exists and has not expired.
+    async fn worker_token(&self, token_hash: &str) -> Result<Option<WorkerBuildId>>;
+    /// Revoke a worker build's tokens (it ended).
+    async fn drop_worker_tokens(&self, worker: WorkerBuildId) -> Result<()>;
     /// `slipway cluster enable|disable`: overrides of the file's `enabled`.
     async fn cluster_overrides(&self) -> Result<HashMap<String, bool>>;
     async fn set_cluster_enabled(&self, name: &str, enabled: bool) -> Result<()>;
@@ -385,6 +396,47 @@ impl WorkerStore for SqliteStore {
         Ok(Some(WorkerEnd {
             remaining: u32::try_from(remaining).unwrap_or(0),
         }))
+    }
+
+    async fn add_worker_token(
+        &self,
+        worker: WorkerBuildId,
+        token_hash: &str,
+        expires: jiff::Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO worker_tokens (token_hash, worker_id, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(worker)
+        .bind(expires.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn worker_token(&self, token_hash: &str) -> Result<Option<WorkerBuildId>> {
+        let Some(r) =
+            sqlx::query("SELECT worker_id, expires_at FROM worker_tokens WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let expires = parse_time(r.try_get("expires_at")?)?;
+        if expires <= jiff::Timestamp::now() {
+            return Ok(None);
+        }
+        Ok(Some(r.try_get("worker_id")?))
+    }
+
+    async fn drop_worker_tokens(&self, worker: WorkerBuildId) -> Result<()> {
+        sqlx::query("DELETE FROM worker_tokens WHERE worker_id = ?")
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn cluster_overrides(&self) -> Result<HashMap<String, bool>> {

@@ -33,6 +33,7 @@ fn clusters(list: &[(&str, &str, u32, bool)]) -> Clusters {
                 max_concurrent_builds: *max,
                 enabled: *enabled,
                 kubernetes: None,
+                worker_process: false,
             });
     }
     file.validate().unwrap()
@@ -331,4 +332,23 @@ async fn cluster_overrides_are_kept() {
         s.cluster_overrides().await.unwrap(),
         HashMap::from([("a".to_string(), false), ("b".to_string(), true)])
     );
+}
+
+#[tokio::test]
+async fn worker_tokens_expire_and_are_revoked() {
+    let (_d, s) = open().await;
+    let c = clusters(&[("x86_64", "x", 1, true)]);
+    s.create_build(&spec(&["x86_64"], 0)).await.unwrap();
+    let w = s.place_queued(&c, 1).await.unwrap()[0].worker;
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(600);
+    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
+    s.add_worker_token(w, "live", later).await.unwrap();
+    s.add_worker_token(w, "old", past).await.unwrap();
+    assert_eq!(s.worker_token("live").await.unwrap(), Some(w));
+    assert_eq!(s.worker_token("old").await.unwrap(), None, "expired");
+    assert_eq!(s.worker_token("nope").await.unwrap(), None);
+    // Worker tokens are not API tokens.
+    assert_eq!(s.token_name("live").await.unwrap(), None);
+    s.drop_worker_tokens(w).await.unwrap();
+    assert_eq!(s.worker_token("live").await.unwrap(), None, "revoked");
 }

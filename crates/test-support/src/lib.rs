@@ -548,3 +548,15 @@ pub fn unpack_image(reference: &str) -> (tempfile::TempDir, PathBuf) {
     let rootfs = bundle.join("rootfs");
     (dir, rootfs)
 }
+
+/// The stage names a build record lists, in order (`["clone", "build", "push"]`).
+pub fn stage_names(build: &serde_json::Value) -> Vec<String> {
+    build["stages"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["stage"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

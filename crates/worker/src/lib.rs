@@ -17,6 +17,8 @@
 //! failing RUN, refused push) is `Failed` with a one-line reason; a cancel is
 //! `Cancelled`; Slipway's own trouble (disk, database) is `Error`.
 
+pub mod remote;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slipway_builder::{BuildJob, Buildah, BuilderError, LogSink};
