@@ -6,8 +6,11 @@ use crate::Services;
 use slipway_core::api::ClusterStatus;
 use slipway_core::cluster::{Backend, ClusterFile};
 use slipway_core::{Clusters, Platform};
+use slipway_kubernetes::KubeCluster;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterFileError {
@@ -34,17 +37,28 @@ pub fn load(path: &Path) -> Result<Clusters, ClusterFileError> {
 
 pub fn parse(text: &str) -> Result<Clusters, String> {
     let file: ClusterFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-    let clusters = file.validate().map_err(|e| e.to_string())?;
-    if let Some(k) = clusters
-        .all()
-        .find(|c| matches!(c.backend, Backend::Kubernetes(_)))
-    {
-        return Err(format!(
-            "cluster {}: the kubernetes backend is not available in this version yet; use local clusters",
-            k.name
-        ));
+    file.validate().map_err(|e| e.to_string())
+}
+
+/// A client for every Kubernetes cluster in `clusters` (nothing is
+/// requested yet; a bad kubeconfig or token file is an error here).
+pub async fn connect_all(
+    path: &Path,
+    clusters: &Clusters,
+) -> Result<HashMap<String, KubeCluster>, ClusterFileError> {
+    let mut out = HashMap::new();
+    for c in clusters.all() {
+        if let Backend::Kubernetes(k) = &c.backend {
+            let client = KubeCluster::connect(k)
+                .await
+                .map_err(|e| ClusterFileError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("cluster {}: {e}", c.name),
+                })?;
+            out.insert(c.name.clone(), client);
+        }
     }
-    Ok(clusters)
+    Ok(out)
 }
 
 impl Services {
@@ -53,6 +67,15 @@ impl Services {
         let file = self.cluster_file();
         let overrides = self.store.cluster_overrides().await?;
         Ok(file.with_overrides(&overrides))
+    }
+
+    /// The client of a Kubernetes cluster in the loaded file.
+    pub fn kube_client(&self, name: &str) -> Option<KubeCluster> {
+        self.kube
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     pub fn cluster_file(&self) -> Arc<Clusters> {
@@ -66,6 +89,20 @@ impl Services {
         let file = self.cluster_file();
         let effective = self.effective_clusters().await?;
         let active = self.store.active_per_cluster().await?;
+        let mut reachable = HashMap::new();
+        for c in effective.all() {
+            let ok = match &c.backend {
+                // Local clusters are this process.
+                Backend::Local { .. } => true,
+                Backend::Kubernetes(_) => match self.kube_client(&c.name) {
+                    Some(k) => tokio::time::timeout(Duration::from_secs(3), k.reachable())
+                        .await
+                        .unwrap_or(false),
+                    None => false,
+                },
+            };
+            reachable.insert(c.name.clone(), ok);
+        }
         Ok(effective
             .all()
             .map(|c| {
@@ -79,19 +116,20 @@ impl Services {
                     load: f64::from(n) / f64::from(c.max_concurrent_builds.max(1)),
                     enabled: c.enabled,
                     enabled_in_file: file.get(&c.name).is_some_and(|f| f.enabled),
-                    // Local clusters are this process.
-                    reachable: matches!(c.backend, Backend::Local { .. }),
+                    reachable: reachable.get(&c.name).copied().unwrap_or(false),
                 }
             })
             .collect())
     }
 
     /// Re-read the cluster file; on error keep the old clusters.
-    pub fn reload_clusters(&self) -> Result<(), ClusterFileError> {
+    pub async fn reload_clusters(&self) -> Result<(), ClusterFileError> {
         let Some(path) = &self.clusters_path else {
             return Ok(());
         };
         let new = load(path)?;
+        let kube = connect_all(path, &new).await?;
+        *self.kube.write().unwrap_or_else(|p| p.into_inner()) = kube;
         *self.clusters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         // Freed or added slots: let the scheduler look again.
         self.queue.notify_one();
@@ -135,7 +173,7 @@ pub async fn reload_on_sighup(services: Arc<Services>) {
         }
     };
     while hup.recv().await.is_some() {
-        match services.reload_clusters() {
+        match services.reload_clusters().await {
             Ok(()) => tracing::info!("cluster file reloaded"),
             Err(e) => tracing::error!("{e}; keeping the clusters loaded before"),
         }
@@ -171,7 +209,12 @@ mod tests {
         assert!(e.contains("at least 1"), "{e}");
         let e = parse("clusters: {}\n").unwrap_err();
         assert!(e.contains("lists no clusters"), "{e}");
-        let e = parse("clusters:\n  x86_64:\n  - name: k\n    max_concurrent_builds: 1\n    kubernetes:\n      kubeconfig: /k\n      namespace: b\n      builder_image: quay.io/s/b:1\n").unwrap_err();
-        assert!(e.contains("not available"), "{e}");
+        let k = parse("clusters:\n  x86_64:\n  - name: k\n    max_concurrent_builds: 1\n    kubernetes:\n      kubeconfig: /k\n      namespace: b\n      builder_image: quay.io/s/b:1\n").unwrap();
+        assert_eq!(k.get("k").unwrap().backend.kind(), "kubernetes");
+        let e = parse("clusters:\n  x86_64:\n  - name: k\n    max_concurrent_builds: 1\n    worker_process: true\n    kubernetes:\n      kubeconfig: /k\n      namespace: b\n      builder_image: quay.io/s/b:1\n").unwrap_err();
+        assert!(
+            e.contains("worker_process applies to local clusters"),
+            "{e}"
+        );
     }
 }

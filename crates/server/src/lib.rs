@@ -11,6 +11,7 @@ pub mod auth;
 pub mod clusters;
 pub mod config;
 pub mod error;
+mod kube_backend;
 pub mod logs;
 mod orchestrator;
 mod worker;
@@ -47,6 +48,10 @@ pub struct Services {
     /// The cluster file as loaded (or the default local cluster).
     pub clusters: RwLock<Arc<Clusters>>,
     pub clusters_path: Option<PathBuf>,
+    /// Clients of the Kubernetes clusters in the cluster file, by name.
+    pub kube: RwLock<HashMap<String, slipway_kubernetes::KubeCluster>>,
+    /// Registries reached over plain HTTP (from the config file).
+    pub insecure_registries: Vec<String>,
     /// Arguments every `slipway worker` child process gets (API URL, data
     /// dir, storage driver, insecure registries).
     pub worker_args: Vec<String>,
@@ -147,9 +152,16 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         addr.to_string()
     };
 
-    let clusters = match &config.clusters_file {
-        Some(path) => clusters::load(path)?,
-        None => Clusters::local_default(u32::try_from(config.workers).unwrap_or(u32::MAX)),
+    let (clusters, kube) = match &config.clusters_file {
+        Some(path) => {
+            let c = clusters::load(path)?;
+            let k = clusters::connect_all(path, &c).await?;
+            (c, k)
+        }
+        None => (
+            Clusters::local_default(u32::try_from(config.workers).unwrap_or(u32::MAX)),
+            HashMap::new(),
+        ),
     };
     let work_dir = data.join("work");
     std::fs::create_dir_all(&work_dir).map_err(data_dir_error(data))?;
@@ -184,6 +196,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         queue: Notify::new(),
         clusters: RwLock::new(Arc::new(clusters)),
         clusters_path: config.clusters_file.clone(),
+        kube: RwLock::new(kube),
+        insecure_registries: config.insecure_registries.clone(),
         worker_args: {
             let mut a = vec![
                 "--url".to_string(),

@@ -112,8 +112,13 @@ pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement)
             tokio::spawn(run_process(services.clone(), p));
             return;
         }
-        Some(Backend::Kubernetes(_)) => {
-            "the kubernetes backend is not available in this version".to_string()
+        Some(Backend::Kubernetes(k)) => {
+            tokio::spawn(crate::kube_backend::run(
+                services.clone(),
+                p,
+                k.as_ref().clone(),
+            ));
+            return;
         }
         None => format!("cluster {} is no longer in the cluster file", p.cluster),
     };
