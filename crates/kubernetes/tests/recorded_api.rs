@@ -294,3 +294,43 @@ async fn an_unreachable_cluster_is_reported() {
         .to_string();
     assert!(err.contains("create the worker's Secret"), "{err}");
 }
+
+#[tokio::test]
+async fn a_kubeconfig_context_picks_server_and_credentials() {
+    let fake = Fake::default();
+    let (url, dir) = start(fake.clone()).await;
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: other\nclusters:\n- name: fake\n  cluster:\n    server: {url}\n- name: nowhere\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: builds\n  context:\n    cluster: fake\n    user: builder\n- name: other\n  context:\n    cluster: nowhere\n    user: builder\nusers:\n- name: builder\n  user:\n    token: from-kubeconfig\n"
+        ),
+    )
+    .unwrap();
+    let c = KubernetesCluster {
+        kubeconfig: Some(kubeconfig.display().to_string()),
+        context: Some("builds".into()),
+        namespace: "builds".into(),
+        builder_image: "quay.io/slipway/builder:0.1".into(),
+        deadline_seconds: 600,
+        ..Default::default()
+    };
+    let kube = KubeCluster::connect(&c).await.unwrap();
+    assert!(
+        kube.reachable().await,
+        "the named context, not current-context"
+    );
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log.last().unwrap().auth, "Bearer from-kubeconfig");
+
+    let missing = KubernetesCluster {
+        kubeconfig: Some(dir.path().join("nope").display().to_string()),
+        ..c
+    };
+    let err = KubeCluster::connect(&missing)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("cannot read kubeconfig"), "{err}");
+}

@@ -282,7 +282,11 @@ fn a_failing_platform_fails_the_build_and_names_it() {
     // The base image exists for amd64 only: aarch64 cannot start from it.
     let base = registry.push_base_image();
     let (server, _dir) = server_with_clusters(TWO_PLATFORMS);
-    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {base}\nRUN echo built\n"))]);
+    // x86_64 would run for minutes; aarch64 fails at once and stops it.
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {base}\nRUN echo sibling-started && sleep 300\n"),
+    )]);
     let image = format!("{}/half:1", registry.host());
     let id = queue(
         &server,
@@ -301,6 +305,28 @@ fn a_failing_platform_fails_the_build_and_names_it() {
         .find(|w| w["platform"] == "aarch64")
         .unwrap();
     assert_eq!(arm["phase"], "Failed");
+    // The running sibling was cancelled, and its RUN step is gone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let x86 = loop {
+        let b = server.build_json(id);
+        let w = b["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["platform"] == "x86_64")
+            .unwrap()
+            .clone();
+        if w["phase"] != "Running" && w["phase"] != "Pending" {
+            break w;
+        }
+        assert!(Instant::now() < deadline, "x86_64 kept running: {w}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(x86["phase"], "Cancelled", "{x86}");
+    while run_ok("ps", &["-eo", "args"]).contains("sleep 300") {
+        assert!(Instant::now() < deadline, "the sibling's RUN step survived");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // No index under the requested tag.
     let out = std::process::Command::new("skopeo")
         .args([
