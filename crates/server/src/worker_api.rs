@@ -60,13 +60,17 @@ async fn with_build(s: &Services, raw: &str) -> Result<(WorkerBuild, Build), Api
 async fn running(s: &Services, raw: &str) -> Result<WorkerBuild, ApiError> {
     let w = worker_build(s, raw).await?;
     if w.phase != BuildPhase::Running {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            slipway_core::api::codes::CONFLICT,
-            format!("worker build {} is {}, not running", w.id, w.phase),
-        ));
+        return Err(not_running(&w));
     }
     Ok(w)
+}
+
+fn not_running(w: &WorkerBuild) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        slipway_core::api::codes::CONFLICT,
+        format!("worker build {} is {}, not running", w.id, w.phase),
+    )
 }
 
 async fn assignment(
@@ -141,6 +145,9 @@ async fn log(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let (w, build) = with_build(&s, &id).await?;
+    if w.phase != BuildPhase::Running {
+        return Err(not_running(&w));
+    }
     let text = String::from_utf8_lossy(&body);
     let log = s.logs.open(w.build_id).map_err(ApiError::internal)?;
     let multi = build.spec.platforms.len() > 1;

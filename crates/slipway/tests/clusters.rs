@@ -283,9 +283,11 @@ fn a_failing_platform_fails_the_build_and_names_it() {
     let base = registry.push_base_image();
     let (server, _dir) = server_with_clusters(TWO_PLATFORMS);
     // x86_64 would run for minutes; aarch64 fails at once and stops it.
+    // (Each test sleeps for its own number of seconds, so that tests running
+    // side by side never mistake each other's processes.)
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {base}\nRUN echo sibling-started && sleep 300\n"),
+        &format!("FROM {base}\nRUN echo sibling-started && sleep 3301\n"),
     )]);
     let image = format!("{}/half:1", registry.host());
     let id = queue(
@@ -323,7 +325,7 @@ fn a_failing_platform_fails_the_build_and_names_it() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(x86["phase"], "Cancelled", "{x86}");
-    while run_ok("ps", &["-eo", "args"]).contains("sleep 300") {
+    while run_ok("ps", &["-eo", "args"]).contains("sleep 3301") {
         assert!(Instant::now() < deadline, "the sibling's RUN step survived");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -483,7 +485,7 @@ fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
     let (server, _dir) = server_with_clusters(PROCESS_CLUSTER);
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {base}\nRUN echo sleeping-worker && sleep 300\n"),
+        &format!("FROM {base}\nRUN echo sleeping-worker && sleep 3302\n"),
     )]);
     let image = format!("{}/slow:1", registry.host());
     let id = queue(&server, &repo, &image, &[]);
@@ -527,7 +529,7 @@ fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
     assert_eq!(b["phase"], "Cancelled", "{b}");
     assert_eq!(b["workers"][0]["phase"], "Cancelled", "{b}");
     let gone = Instant::now() + Duration::from_secs(30);
-    while run_ok("ps", &["-eo", "args"]).contains("sleep 300") {
+    while run_ok("ps", &["-eo", "args"]).contains("sleep 3302") {
         assert!(Instant::now() < gone, "the RUN step survived the cancel");
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -485,10 +485,13 @@ pub(crate) async fn cancel_queued_workers(
 }
 
 /// Put a re-queued build's unfinished worker builds back in the queue.
+/// Their tokens die: a pod left over from before the restart must not
+/// report for the new attempt.
 pub(crate) async fn requeue_workers(
     conn: &mut sqlx::SqliteConnection,
     build: BuildId,
 ) -> Result<()> {
+    revoke_unfinished_tokens(&mut *conn, build).await?;
     sqlx::query(
         "UPDATE worker_builds SET phase = 'Pending', cluster = NULL, started_at = NULL \
          WHERE build_id = ? AND phase IN ('Pending', 'Running')",
@@ -506,6 +509,7 @@ pub(crate) async fn end_workers(
     phase: BuildPhase,
     reason: &str,
 ) -> Result<()> {
+    revoke_unfinished_tokens(&mut *conn, build).await?;
     sqlx::query(
         "UPDATE worker_builds SET phase = ?, reason = ?, finished_at = ? \
          WHERE build_id = ? AND phase IN ('Pending', 'Running')",
@@ -513,6 +517,17 @@ pub(crate) async fn end_workers(
     .bind(phase.as_str())
     .bind(reason)
     .bind(now())
+    .bind(build)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn revoke_unfinished_tokens(conn: &mut sqlx::SqliteConnection, build: BuildId) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM worker_tokens WHERE worker_id IN \
+         (SELECT id FROM worker_builds WHERE build_id = ? AND phase IN ('Pending', 'Running'))",
+    )
     .bind(build)
     .execute(conn)
     .await?;

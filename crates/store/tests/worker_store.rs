@@ -293,6 +293,14 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
     s.finish_worker_build(done.worker, BuildPhase::Complete, None, None)
         .await
         .unwrap();
+    let arm = placed
+        .iter()
+        .find(|p| p.platform.as_str() == "aarch64")
+        .unwrap();
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(600);
+    s.add_worker_token(arm.worker, "before-restart", later)
+        .await
+        .unwrap();
     drop(s);
     let s = SqliteStore::open(&path).await.unwrap();
     assert_eq!(
@@ -304,6 +312,11 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
         w[0].phase,
         BuildPhase::Complete,
         "finished platforms are kept"
+    );
+    assert_eq!(
+        s.worker_token("before-restart").await.unwrap(),
+        None,
+        "a pod from before the restart cannot report for the new attempt"
     );
     assert_eq!(
         (w[1].phase, w[1].cluster.as_deref()),
