@@ -68,9 +68,15 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
     );
     let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {base}\nRUN sleep 2\n"))]);
     let image = format!("{}/load:1", registry.host());
-    let ids: Vec<i64> = (0..12)
-        .map(|_| queue(&server, &repo, &image, &[]))
-        .collect();
+    // All 12 at once, from 12 threads.
+    let mut ids: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| scope.spawn(|| queue(&server, &repo, &image, &[])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Placement is first come, first served: in id order.
+    ids.sort_unstable();
 
     // Watch the clusters until every build has ended.
     let deadline = Instant::now() + Duration::from_secs(300);
