@@ -9,6 +9,12 @@
 //! Architecture invariant: no I/O; a malformed Dockerfile is an error with a
 //! line number, never a panic.
 
+pub mod ast;
+pub mod parse;
+
+pub use ast::{Args, Dockerfile, Instruction as Node, Pos};
+pub use parse::{ParseError, parse};
+
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
