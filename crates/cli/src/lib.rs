@@ -7,6 +7,7 @@
 
 pub mod client;
 mod format;
+pub mod lint;
 
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Client, ClientError, Endpoint};
@@ -78,6 +79,8 @@ pub enum Command {
     /// Switch a worker cluster on or off at runtime
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Lint Dockerfiles with hadolint's rules (no server needed)
+    Lint(lint::LintArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,13 +159,22 @@ pub enum CliError {
     /// The build ran and did not complete; already reported.
     #[error("build {id} ended {phase}")]
     BuildDidNotComplete { id: i64, phase: BuildPhase },
+    /// Findings reached the failure threshold; already printed.
+    #[error("lint findings reached the failure threshold")]
+    LintFailed,
 }
 
 pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError> {
+    // Lint needs no server: never look for one.
+    let command = match command {
+        Command::Lint(args) => return lint_command(args),
+        other => other,
+    };
     let endpoint = Endpoint::discover(connect.url, connect.token, connect.token_file)?;
     let client = Client::new(endpoint)?;
     match command {
         Command::Build(args) => build(&client, args).await,
+        Command::Lint(args) => lint_command(args),
         Command::Builds { output, limit } => {
             let builds: Vec<Build> = client.get_json(&format!("/builds?limit={limit}")).await?;
             match output {
@@ -237,6 +249,14 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             }
             Ok(())
         }
+    }
+}
+
+fn lint_command(args: lint::LintArgs) -> Result<(), CliError> {
+    if lint::run(args)? {
+        Ok(())
+    } else {
+        Err(CliError::LintFailed)
     }
 }
 

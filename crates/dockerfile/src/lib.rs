@@ -7,6 +7,7 @@
 //! line (and, from the parser, a column), never a panic.
 
 pub mod ast;
+pub mod lint;
 pub mod parse;
 
 pub use ast::{Args, Dockerfile, Instruction, Pos};

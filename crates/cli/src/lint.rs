@@ -1,0 +1,107 @@
+//! `slipway lint [FILE...]`: hadolint's rules, formats and config, with no
+//! server. Exit status 1 when a finding reaches the failure threshold (or a
+//! file cannot be read or parsed).
+
+use crate::CliError;
+use clap::{Args, ValueEnum};
+use slipway_dockerfile::lint::{Finding, LintConfig, Severity, fails, format, lint};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LintFormat {
+    #[default]
+    Tty,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Dockerfiles to lint [default: ./Dockerfile]
+    pub files: Vec<PathBuf>,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub format: LintFormat,
+    /// hadolint config file [default: ./.hadolint.yaml when it exists]
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    /// Fail on findings at or above this level: error, warning, info, style, ignore/none
+    #[arg(short = 't', long)]
+    pub failure_threshold: Option<String>,
+    /// A rule to skip (repeatable)
+    #[arg(long = "ignore", value_name = "CODE")]
+    pub ignore: Vec<String>,
+}
+
+/// Lint; `Ok(true)` when the findings pass the threshold.
+pub fn run(args: LintArgs) -> Result<bool, CliError> {
+    let mut config = match &args.config {
+        Some(p) => read_config(p)?,
+        None => {
+            let default = PathBuf::from(".hadolint.yaml");
+            if default.exists() {
+                read_config(&default)?
+            } else {
+                LintConfig::default()
+            }
+        }
+    };
+    if let Some(t) = &args.failure_threshold {
+        config.failure_threshold = Severity::parse(t).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--failure-threshold {t:?}: use error, warning, info, style, ignore or none"
+            ))
+        })?;
+    }
+    config.ignored.extend(args.ignore.iter().cloned());
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("Dockerfile")]
+    } else {
+        args.files
+    };
+    let mut results: Vec<(String, Vec<Finding>)> = Vec::new();
+    let mut broken = false;
+    for f in &files {
+        let name = f.display().to_string();
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read {name}: {e}; name an existing Dockerfile"
+            ))
+        })?;
+        let findings = match slipway_dockerfile::parse(&text) {
+            Ok(doc) => lint(&doc, &config),
+            Err(e) => {
+                broken = true;
+                vec![Finding {
+                    code: "DL1000".into(),
+                    level: Severity::Error,
+                    message: e.message.clone(),
+                    line: e.line,
+                    column: e.column,
+                }]
+            }
+        };
+        results.push((name, findings));
+    }
+    match args.format {
+        LintFormat::Tty => {
+            for (file, findings) in &results {
+                print!("{}", format::tty(file, findings));
+            }
+        }
+        LintFormat::Json => println!("{}", format::json(&results)),
+        LintFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&format::sarif(&results)).unwrap_or_default()
+        ),
+    }
+    let all: Vec<Finding> = results.into_iter().flat_map(|(_, f)| f).collect();
+    Ok(!broken && !fails(&all, config.failure_threshold))
+}
+
+fn read_config(p: &std::path::Path) -> Result<LintConfig, CliError> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", p.display())))?;
+    LintConfig::parse(&text)
+        .map_err(|e| CliError::Usage(format!("{}: {e}; fix the key it names", p.display())))
+}

@@ -1,0 +1,221 @@
+//! The linter: hadolint's rules (same IDs, meanings and default
+//! severities) on the parsed Dockerfile, its `.hadolint.yaml` keys, its
+//! inline pragmas and its output formats.
+//!
+//! Pragmas: `# hadolint ignore=DL3006,DL3008` on the line(s) right before an
+//! instruction silences those rules for that instruction;
+//! `# hadolint global ignore=DL3059` silences them for the whole file.
+//! Rules that need a shell parser (the ones that read the commands inside
+//! `RUN`) are listed in [`rules::NOT_COVERED`].
+
+pub mod config;
+pub mod format;
+pub mod rules;
+
+pub use config::{LintConfig, LintConfigError};
+
+use crate::ast::Dockerfile;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// hadolint's severities, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+    Style,
+    /// Reported nowhere (a rule whose severity was overridden to `ignore`).
+    Ignore,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+            Severity::Style => "style",
+            Severity::Ignore => "ignore",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "error" => Some(Severity::Error),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            "style" => Some(Severity::Style),
+            "ignore" | "none" => Some(Severity::Ignore),
+            _ => None,
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: String,
+    pub level: Severity,
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Lint a parsed Dockerfile with `config`: rules, then overrides, `ignored`,
+/// and pragmas. Findings come sorted by line, then code.
+pub fn lint(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
+    let pragmas = Pragmas::read(doc, config.disable_ignore_pragma);
+    let mut out: Vec<Finding> = rules::check(doc, config)
+        .into_iter()
+        .filter_map(|mut f| {
+            if config.ignored.iter().any(|c| c == &f.code) || pragmas.silences(&f) {
+                return None;
+            }
+            if let Some(level) = config.severity_override(&f.code) {
+                f.level = level;
+            }
+            (f.level != Severity::Ignore).then_some(f)
+        })
+        .collect();
+    out.sort_by(|a, b| (a.line, &a.code, a.column).cmp(&(b.line, &b.code, b.column)));
+    out
+}
+
+/// Whether `findings` should fail: any at or above `threshold`.
+pub fn fails(findings: &[Finding], threshold: Severity) -> bool {
+    threshold != Severity::Ignore && findings.iter().any(|f| f.level <= threshold)
+}
+
+/// The ignore pragmas of one file.
+struct Pragmas {
+    global: HashSet<String>,
+    /// (instruction start line, codes) for `# hadolint ignore=` comments
+    /// directly above an instruction.
+    local: Vec<(usize, HashSet<String>)>,
+}
+
+impl Pragmas {
+    fn read(doc: &Dockerfile, disabled: bool) -> Pragmas {
+        let mut p = Pragmas {
+            global: HashSet::new(),
+            local: Vec::new(),
+        };
+        if disabled {
+            return p;
+        }
+        for c in &doc.comments {
+            let Some(rest) = c.text.strip_prefix("hadolint") else {
+                continue;
+            };
+            let rest = rest.trim_start();
+            let (global, rest) = match rest.strip_prefix("global") {
+                Some(r) => (true, r.trim_start()),
+                None => (false, rest),
+            };
+            let Some(list) = rest.strip_prefix("ignore=") else {
+                continue;
+            };
+            let codes: HashSet<String> = list
+                .split([',', ' '])
+                .map(str::trim)
+                .take_while(|s| !s.starts_with('#'))
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            if global {
+                p.global.extend(codes);
+            } else if let Some(next) = doc.instructions.iter().find(|i| i.start.line > c.line) {
+                // Only comments between the pragma and the instruction may
+                // stand between them.
+                let between_ok = (c.line + 1..next.start.line)
+                    .all(|l| doc.comments.iter().any(|cc| cc.line == l));
+                if between_ok {
+                    p.local.push((next.start.line, codes));
+                }
+            }
+        }
+        p
+    }
+
+    fn silences(&self, f: &Finding) -> bool {
+        self.global.contains(&f.code)
+            || self
+                .local
+                .iter()
+                .any(|(line, codes)| *line == f.line && codes.contains(&f.code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn codes(text: &str, config: &LintConfig) -> Vec<String> {
+        lint(&parse(text).unwrap(), config)
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    #[test]
+    fn pragmas_silence_the_next_instruction_or_the_file() {
+        let c = LintConfig::default();
+        assert_eq!(
+            codes("FROM debian\nMAINTAINER me\n", &c),
+            ["DL3006", "DL4000"]
+        );
+        assert_eq!(
+            codes("# hadolint ignore=DL3006\nFROM debian\nMAINTAINER me\n", &c),
+            ["DL4000"]
+        );
+        assert_eq!(
+            codes(
+                "FROM debian:12\n# hadolint ignore=DL4000, DL3006\n# another comment\nMAINTAINER me\n",
+                &c
+            ),
+            Vec::<String>::new()
+        );
+        // Not directly above: no effect.
+        assert_eq!(
+            codes(
+                "# hadolint ignore=DL4000\nFROM debian:12\nMAINTAINER me\n",
+                &c
+            ),
+            ["DL4000"]
+        );
+        assert_eq!(
+            codes(
+                "FROM debian\n# hadolint global ignore=DL3006,DL4000\nMAINTAINER me\n",
+                &c
+            ),
+            Vec::<String>::new()
+        );
+        let off = LintConfig {
+            disable_ignore_pragma: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            codes("# hadolint ignore=DL3006\nFROM debian\n", &off),
+            ["DL3006"]
+        );
+    }
+
+    #[test]
+    fn thresholds() {
+        let f = |level| Finding {
+            code: "X".into(),
+            level,
+            message: String::new(),
+            line: 1,
+            column: 1,
+        };
+        assert!(fails(&[f(Severity::Error)], Severity::Error));
+        assert!(!fails(&[f(Severity::Warning)], Severity::Error));
+        assert!(fails(&[f(Severity::Warning)], Severity::Info));
+        assert!(fails(&[f(Severity::Style)], Severity::Style));
+        assert!(!fails(&[f(Severity::Error)], Severity::Ignore));
+    }
+}
