@@ -372,6 +372,110 @@ fn dl3061_order() {
 }
 
 #[test]
+fn dl3043_onbuild_triggers() {
+    golden(
+        "DL3043",
+        "FROM a:1\nONBUILD FROM b:1\n",
+        2,
+        "FROM a:1\nONBUILD RUN make\n",
+        &d(),
+    );
+}
+
+#[test]
+fn dl3063_reserved_stage_names() {
+    golden(
+        "DL3063",
+        "FROM a:1 AS context\n",
+        1,
+        "FROM a:1 AS builder\n",
+        &d(),
+    );
+}
+
+#[test]
+fn dl3064_secrets_in_arg_and_env() {
+    golden(
+        "DL3064",
+        "FROM a:1\nARG NPM_TOKEN\n",
+        2,
+        "FROM a:1\nARG VERSION\n",
+        &d(),
+    );
+    golden(
+        "DL3064",
+        "FROM a:1\nENV DB_PASSWORD=x\n",
+        2,
+        "FROM a:1\nENV DB_HOST=x\n",
+        &d(),
+    );
+}
+
+#[test]
+fn dl3065_redundant_target_platform() {
+    golden(
+        "DL3065",
+        "FROM --platform=$TARGETPLATFORM a:1\n",
+        1,
+        "FROM --platform=$BUILDPLATFORM a:1\n",
+        &d(),
+    );
+}
+
+#[test]
+fn dl3066_numeric_users() {
+    golden(
+        "DL3066",
+        "FROM a:1\nUSER app\n",
+        2,
+        "FROM a:1\nUSER 1001:1001\nUSER $UID\n",
+        &d(),
+    );
+}
+
+#[test]
+fn dl3067_whole_filesystem_copies() {
+    golden(
+        "DL3067",
+        "FROM a:1 AS b\nFROM c:1\nCOPY --from=b / /\n",
+        3,
+        "FROM a:1 AS b\nFROM c:1\nCOPY --from=b /app /app\n",
+        &d(),
+    );
+}
+
+#[test]
+fn dl3059_only_short_runs_count() {
+    // Each RUN with three commands is long enough to stand alone.
+    assert!(
+        findings("FROM a:1\nRUN a && b && c\nRUN d && e && f\n", &d())
+            .iter()
+            .all(|(c, _)| c != "DL3059")
+    );
+}
+
+#[test]
+fn dl3061_every_instruction_before_from() {
+    let got = findings("LABEL a=b\nENV X=1\nARG V\nFROM a:1\n", &d());
+    assert!(
+        got.contains(&("DL3061".into(), 1)) && got.contains(&("DL3061".into(), 2)),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn dl3044_earlier_definitions_are_fine() {
+    assert!(
+        findings(
+            "FROM a:1\nARG A=1\nENV A=2 B=$A\nENV PATH=$PATH:/x C=1\n",
+            &d()
+        )
+        .iter()
+        .all(|(c, _)| c != "DL3044")
+    );
+}
+
+#[test]
 fn dl4000_maintainer() {
     golden(
         "DL4000",

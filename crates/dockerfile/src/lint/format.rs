@@ -80,6 +80,7 @@ pub fn sarif(results: &[(String, Vec<Finding>)]) -> serde_json::Value {
                 "name": "slipway-lint",
                 "fullName": "Slipway Dockerfile linter (hadolint rules)",
                 "informationUri": "https://github.com/hadolint/hadolint",
+                "downloadUri": "https://github.com/hadolint/hadolint",
                 "version": env!("CARGO_PKG_VERSION"),
             }},
             "results": items,

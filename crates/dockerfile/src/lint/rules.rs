@@ -18,150 +18,49 @@ pub const NOT_COVERED: &[&str] = &[
     "DL3060", "DL3062", "DL4001", "DL4005",
 ];
 
-/// The rules checked here: ID, default severity, message.
+/// The rules checked here: ID, default severity, message (hadolint's).
+#[rustfmt::skip]
 pub const RULES: &[(&str, Severity, &str)] = &[
-    (
-        "DL1001",
-        Severity::Ignore,
-        "Please refrain from using inline ignore pragmas `# hadolint ignore=DLxxxx`.",
-    ),
+    ("DL1001", Severity::Ignore, "Please refrain from using inline ignore pragmas `# hadolint ignore=DLxxxx`."),
     ("DL3000", Severity::Error, "Use absolute WORKDIR"),
     ("DL3002", Severity::Warning, "Last USER should not be root."),
-    (
-        "DL3006",
-        Severity::Warning,
-        "Always tag the version of an image explicitly",
-    ),
-    (
-        "DL3007",
-        Severity::Warning,
-        "Using latest is prone to errors if the image will ever update. Pin the version explicitly to a release tag",
-    ),
-    (
-        "DL3011",
-        Severity::Error,
-        "Valid UNIX ports range from 0 to 65535",
-    ),
-    (
-        "DL3012",
-        Severity::Error,
-        "Multiple `HEALTHCHECK` instructions",
-    ),
-    (
-        "DL3020",
-        Severity::Error,
-        "Use COPY instead of ADD for files and folders",
-    ),
-    (
-        "DL3021",
-        Severity::Error,
-        "COPY with more than 2 arguments requires the last argument to end with /",
-    ),
-    (
-        "DL3022",
-        Severity::Warning,
-        "`COPY --from` should reference a previously defined `FROM` alias",
-    ),
-    (
-        "DL3023",
-        Severity::Error,
-        "`COPY --from` cannot reference its own `FROM` alias",
-    ),
-    (
-        "DL3024",
-        Severity::Error,
-        "`FROM` aliases (stage names) must be unique",
-    ),
-    (
-        "DL3025",
-        Severity::Warning,
-        "Use arguments JSON notation for CMD and ENTRYPOINT arguments",
-    ),
-    (
-        "DL3026",
-        Severity::Error,
-        "Use only an allowed registry in the `FROM image`",
-    ),
-    (
-        "DL3029",
-        Severity::Warning,
-        "Do not use --platform flag with FROM",
-    ),
-    (
-        "DL3044",
-        Severity::Error,
-        "Do not refer to an environment variable within the same `ENV` statement where it is defined.",
-    ),
-    (
-        "DL3045",
-        Severity::Warning,
-        "`COPY` to a relative destination without `WORKDIR` set.",
-    ),
+    ("DL3006", Severity::Warning, "Always tag the version of an image explicitly"),
+    ("DL3007", Severity::Warning, "Using latest is prone to errors if the image will ever update. Pin the version explicitly to a release tag"),
+    ("DL3011", Severity::Error, "Valid UNIX ports range from 0 to 65535"),
+    ("DL3012", Severity::Error, "Multiple `HEALTHCHECK` instructions."),
+    ("DL3020", Severity::Error, "Use COPY instead of ADD for files and folders"),
+    ("DL3021", Severity::Error, "COPY with more than 2 arguments requires the last argument to end with /."),
+    ("DL3022", Severity::Warning, "`COPY --from` should reference a previously defined `FROM` alias"),
+    ("DL3023", Severity::Error, "`COPY --from` cannot reference its own `FROM` alias"),
+    ("DL3024", Severity::Error, "FROM aliases (stage names) must be unique."),
+    ("DL3025", Severity::Warning, "Use arguments JSON notation for CMD and ENTRYPOINT arguments"),
+    ("DL3026", Severity::Error, "Use only an allowed registry in the FROM image"),
+    ("DL3029", Severity::Warning, "Do not use --platform flag with FROM"),
+    ("DL3043", Severity::Error, "`ONBUILD`, `FROM` or `MAINTAINER` triggered from within `ONBUILD` instruction."),
+    ("DL3044", Severity::Error, "Do not refer to an environment variable within the same `ENV` statement where it is defined."),
+    ("DL3045", Severity::Warning, "`COPY` to a relative destination without `WORKDIR` set."),
     ("DL3048", Severity::Style, "Invalid label key."),
     ("DL3049", Severity::Info, "Label `{}` is missing."),
     ("DL3050", Severity::Info, "Superfluous label(s) present."),
     ("DL3051", Severity::Warning, "label `{}` is empty."),
-    (
-        "DL3052",
-        Severity::Warning,
-        "Label `{}` is not a valid URL.",
-    ),
-    (
-        "DL3053",
-        Severity::Warning,
-        "Label `{}` is not a valid time format - must conform to RFC3339.",
-    ),
-    (
-        "DL3054",
-        Severity::Warning,
-        "Label `{}` is not a valid SPDX license identifier.",
-    ),
-    (
-        "DL3055",
-        Severity::Warning,
-        "Label `{}` is not a valid git hash.",
-    ),
-    (
-        "DL3056",
-        Severity::Warning,
-        "Label `{}` does not conform to semantic versioning.",
-    ),
-    (
-        "DL3057",
-        Severity::Ignore,
-        "`HEALTHCHECK` instruction missing.",
-    ),
-    (
-        "DL3058",
-        Severity::Warning,
-        "Label `{}` is not a valid email format - must conform to RFC5322.",
-    ),
-    (
-        "DL3059",
-        Severity::Info,
-        "Multiple consecutive `RUN` instructions. Consider consolidation.",
-    ),
-    (
-        "DL3061",
-        Severity::Error,
-        "Invalid instruction order. Dockerfile must begin with `FROM`, `ARG` or comment.",
-    ),
+    ("DL3052", Severity::Warning, "Label `{}` is not a valid URL."),
+    ("DL3053", Severity::Warning, "Label `{}` is not a valid time format - must conform to RFC3339."),
+    ("DL3054", Severity::Warning, "Label `{}` is not a valid SPDX license identifier."),
+    ("DL3055", Severity::Warning, "Label `{}` is not a valid git hash."),
+    ("DL3056", Severity::Warning, "Label `{}` does not conform to semantic versioning."),
+    ("DL3057", Severity::Ignore, "`HEALTHCHECK` instruction missing."),
+    ("DL3058", Severity::Warning, "Label `{}` is not a valid email format - must conform to RFC5322."),
+    ("DL3059", Severity::Info, "Multiple consecutive `RUN` instructions. Consider consolidation."),
+    ("DL3061", Severity::Error, "Invalid instruction order. Dockerfile must begin with `FROM`, `ARG` or comment."),
+    ("DL3063", Severity::Warning, "stage name should not be a reserved word"),
+    ("DL3064", Severity::Warning, "Potentially sensitive data should not be used in the `ARG` or `ENV` commands"),
+    ("DL3065", Severity::Warning, "Setting `FROM --platform` to predefined `$TARGETPLATFORM` in is redundant as this is the default behavior"),
+    ("DL3066", Severity::Info, "Non-numeric user-id may not be resolvable by host system"),
+    ("DL3067", Severity::Warning, "Do not copy an entire filesystem from another stage"),
     ("DL4000", Severity::Error, "MAINTAINER is deprecated"),
-    (
-        "DL4003",
-        Severity::Warning,
-        "Multiple `CMD` instructions found. If you list more than one `CMD` then only the last `CMD` will take effect",
-    ),
-    (
-        "DL4004",
-        Severity::Error,
-        "Multiple `ENTRYPOINT` instructions found. If you list more than one `ENTRYPOINT` then only the last `ENTRYPOINT` will take effect",
-    ),
-    (
-        "DL4006",
-        Severity::Warning,
-        "Set the SHELL option -o pipefail before RUN with a pipe in it. If you are using /bin/sh in an alpine image or if your shell is symlinked to busybox then consider explicitly setting your SHELL to /bin/ash, or disable this check",
-    ),
+    ("DL4003", Severity::Warning, "Multiple `CMD` instructions found. If you list more than one `CMD` then only the last `CMD` will take effect"),
+    ("DL4004", Severity::Error, "Multiple `ENTRYPOINT` instructions found. If you list more than one `ENTRYPOINT` then only the last `ENTRYPOINT` will take effect"),
+    ("DL4006", Severity::Warning, "Set the SHELL option -o pipefail before RUN with a pipe in it. If you are using /bin/sh in an alpine image or if your shell is symlinked to busybox then consider explicitly setting your SHELL to /bin/ash, or disable this check"),
 ];
 
 fn rule(code: &str) -> (Severity, &'static str) {
@@ -199,11 +98,11 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
     let mut out = Out(Vec::new());
     let ins = &doc.instructions;
 
-    // DL3061: only ARG may come before the first FROM.
-    if let Some(first) = ins.iter().find(|i| i.keyword != "ARG")
-        && first.keyword != "FROM"
-    {
-        out.at("DL3061", first);
+    // DL3061: only ARG may come before the first FROM (each other one is reported).
+    for i in ins.iter().take_while(|i| i.keyword != "FROM") {
+        if i.keyword != "ARG" {
+            out.at("DL3061", i);
+        }
     }
     // DL1001: inline ignore pragmas.
     if doc
@@ -241,7 +140,12 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
     let mut pipefail = false;
     let mut labels: Vec<(String, String, &Instruction)> = Vec::new();
     let mut prev: Option<&Instruction> = None;
-    let mut any_healthcheck = false;
+    let mut stage_count = 0usize;
+    let mut stage_health = false;
+    let mut stage_healthcheck: HashMap<String, bool> = HashMap::new();
+    let mut stage_from: Option<&Instruction> = None;
+    // Variables defined by ENV or ARG anywhere before (DL3044's exception).
+    let mut known_vars: HashSet<String> = HashSet::new();
 
     let end_stage = |out: &mut Out,
                      last_user: Option<&Instruction>,
@@ -260,6 +164,11 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
         match (&i.keyword[..], &i.args) {
             ("FROM", Args::From { image, alias }) => {
                 end_stage(&mut out, last_user, &labels, stage_start);
+                if let Some(from) = stage_from
+                    && !stage_health
+                {
+                    out.at("DL3057", from);
+                }
                 stage_start = Some(i);
                 last_user = None;
                 cmd_count = 0;
@@ -275,17 +184,28 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
                 if !is_stage && !image.eq_ignore_ascii_case("scratch") && !image.contains('$') {
                     check_image(&mut out, config, i, image);
                 }
-                if let Some(p) = i.flag("platform")
-                    && !p.contains('$')
-                {
-                    out.at("DL3029", i);
+                if let Some(p) = i.flag("platform") {
+                    if p.contains("TARGETPLATFORM") {
+                        out.at("DL3065", i);
+                    } else if !p.contains("BUILDPLATFORM") {
+                        out.at("DL3029", i);
+                    }
                 }
                 if let Some(a) = alias {
                     if !seen_alias.insert(a.clone()) {
                         out.at("DL3024", i);
                     }
+                    if a == "scratch" || a == "context" {
+                        out.at("DL3063", i);
+                    }
                     aliases.push(a.clone());
                 }
+                stage_count += 1;
+                stage_health = stage_healthcheck
+                    .get(&image.to_ascii_lowercase())
+                    .copied()
+                    .unwrap_or(false);
+                stage_from = Some(i);
                 stage_alias = alias.clone();
             }
             ("WORKDIR", Args::Words(w)) => {
@@ -302,6 +222,12 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
             ("USER", Args::Words(w)) => {
                 let user = w.first().map(|u| u.split(':').next().unwrap_or(""));
                 last_user = matches!(user, Some("root" | "0")).then_some(i);
+                if let Some(u) = user
+                    && !u.contains('$')
+                    && !u.chars().all(|c| c.is_ascii_digit())
+                {
+                    out.at("DL3066", i);
+                }
             }
             ("CMD", args) | ("ENTRYPOINT", args) => {
                 if matches!(args, Args::Shell(_)) {
@@ -325,7 +251,10 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
                 }
             }
             ("HEALTHCHECK", _) => {
-                any_healthcheck = true;
+                stage_health = true;
+                if let Some(a) = &stage_alias {
+                    stage_healthcheck.insert(a.clone(), true);
+                }
                 healthcheck_count += 1;
                 if healthcheck_count > 1 {
                     out.at("DL3012", i);
@@ -351,21 +280,18 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
                         )
                     );
             }
-            ("RUN", Args::Shell(cmd)) => {
-                if !pipefail && has_pipe(cmd) {
+            ("RUN", args) => {
+                if let Args::Shell(cmd) = args
+                    && !pipefail
+                    && has_pipe(cmd)
+                {
                     out.at("DL4006", i);
                 }
                 if let Some(p) = prev
                     && p.keyword == "RUN"
                     && p.flags == i.flags
-                {
-                    out.at("DL3059", i);
-                }
-            }
-            ("RUN", _) => {
-                if let Some(p) = prev
-                    && p.keyword == "RUN"
-                    && p.flags == i.flags
+                    && simple_commands(p) <= 2
+                    && simple_commands(i) <= 2
                 {
                     out.at("DL3059", i);
                 }
@@ -373,12 +299,30 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
             ("ENV", Args::Pairs(pairs)) => {
                 let mut defined: Vec<&str> = Vec::new();
                 for (k, v) in pairs {
-                    if defined.iter().any(|d| refers_to(v, d)) {
+                    if defined
+                        .iter()
+                        .any(|d| !known_vars.contains(*d) && refers_to(v, d))
+                    {
                         out.at("DL3044", i);
                         break;
                     }
                     defined.push(k);
                 }
+                if pairs.iter().any(|(k, _)| sensitive(k)) {
+                    out.at("DL3064", i);
+                }
+                known_vars.extend(pairs.iter().map(|(k, _)| k.clone()));
+            }
+            ("ARG", Args::Arg(decls)) => {
+                if decls.iter().any(|(k, _)| sensitive(k)) {
+                    out.at("DL3064", i);
+                }
+                known_vars.extend(decls.iter().map(|(k, _)| k.clone()));
+            }
+            ("ONBUILD", Args::Onbuild(inner))
+                if matches!(inner.keyword.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") =>
+            {
+                out.at("DL3043", i);
             }
             ("LABEL", Args::Pairs(pairs)) => {
                 for (k, v) in pairs {
@@ -400,15 +344,18 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
             ("COPY", Args::Copy { .. }) => {
                 if let Some(from) = i.flag("from") {
                     let from_l = from.to_ascii_lowercase();
+                    // A stage index is fine when a stage with it exists already.
+                    let earlier_index = from.parse::<usize>().is_ok_and(|n| n < stage_count);
                     if stage_alias.as_deref() == Some(from_l.as_str()) {
                         out.at("DL3023", i);
-                    } else if !aliases.contains(&from_l)
-                        && from.parse::<usize>().is_err()
-                        && !from.contains(':')
-                        && !from.contains('/')
-                        && !from.contains('$')
-                    {
+                    } else if !aliases.contains(&from_l) && !from.contains(':') && !earlier_index {
                         out.at("DL3022", i);
+                    }
+                    if let Args::Copy { sources, dest, .. } = &i.args
+                        && sources.iter().any(|s| s.trim_matches('"') == "/")
+                        && dest.trim_matches('"') == "/"
+                    {
+                        out.at("DL3067", i);
                     }
                 }
                 copy_dest(&mut out, i, workdir_set);
@@ -418,10 +365,75 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
         prev = Some(i);
     }
     end_stage(&mut out, last_user, &labels, stage_start);
-    if !any_healthcheck && let Some(first) = ins.iter().find(|i| i.keyword == "FROM") {
-        out.at("DL3057", first);
+    if let Some(from) = stage_from
+        && !stage_health
+    {
+        out.at("DL3057", from);
     }
     out.0
+}
+
+/// Simple commands in a RUN (split on `&&`, `||`, `;`, `|`, `&` and
+/// newlines outside quotes), as DL3059 counts them; exec form is one.
+fn simple_commands(i: &Instruction) -> usize {
+    let text = match &i.args {
+        Args::Shell(s) => s.as_str(),
+        _ => return 1,
+    };
+    let mut count = 0;
+    let mut in_cmd = false;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_cmd = true;
+            }
+            None if matches!(c, '&' | '|' | ';' | '\n') => {
+                if in_cmd {
+                    count += 1;
+                }
+                in_cmd = false;
+            }
+            None if !c.is_whitespace() => in_cmd = true,
+            None => {}
+        }
+    }
+    count + usize::from(in_cmd) + i.heredocs.len()
+}
+
+/// Names hadolint treats as secrets in ARG and ENV (DL3064).
+fn sensitive(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITLAB_TOKEN",
+        "NPM_TOKEN",
+        "DOCKER_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "MYSQL_ROOT_PASSWORD",
+        "MYSQL_PASSWORD",
+        "OPENAI_API_KEY",
+        "SLACK_TOKEN",
+    ];
+    let lower = name.to_ascii_lowercase();
+    NAMES.contains(&name.to_ascii_uppercase().as_str())
+        || [
+            "api_key",
+            "client_key",
+            "password",
+            "private",
+            "secret",
+            "token",
+            "username",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// DL3021 and DL3045 for COPY/ADD.
