@@ -1,0 +1,4 @@
+FROM debian:bookworm-slim
+RUN apt-get update
+RUN
+CMD ["bash"]

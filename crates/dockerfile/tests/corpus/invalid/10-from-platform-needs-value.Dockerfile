@@ -1,0 +1,2 @@
+FROM --platform linux/amd64 ubuntu:22.04
+RUN uname -m

@@ -1,0 +1,3 @@
+FROM \
+    ubuntu:22.04 base
+RUN apt-get update

@@ -1,0 +1,3 @@
+FROM debian:bookworm
+ENV DEBIAN_FRONTEND
+RUN apt-get update

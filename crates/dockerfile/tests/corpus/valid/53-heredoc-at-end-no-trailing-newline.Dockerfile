@@ -1,0 +1,5 @@
+# syntax=docker/dockerfile:1
+FROM alpine:3.19
+RUN <<EOF
+echo "hello from a heredoc"
+EOF
