@@ -11,6 +11,13 @@ if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -
   python3 -m venv target/interop-venv
   target/interop-venv/bin/pip install --quiet oras
 fi
+# Microsoft's SARIF Multitool (npm) validates `slipway lint -f sarif` against
+# the SARIF 2.1.0 schema.
+if [ ! -x target/sarif-tools/node_modules/.bin/sarif-multitool ]; then
+  echo "==> installing @microsoft/sarif-multitool (npm) into target/sarif-tools"
+  mkdir -p target/sarif-tools
+  (cd target/sarif-tools && npm install --silent --no-audit --no-fund @microsoft/sarif-multitool@5.7.0 >/dev/null)
+fi
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

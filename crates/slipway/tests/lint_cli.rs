@@ -109,3 +109,53 @@ fn config_file_pragmas_and_parse_errors() {
     assert_ne!(code, 0);
     assert!(err.contains("cannot read Missing"), "{err}");
 }
+
+/// The SARIF output validates against the SARIF 2.1.0 schema, checked by
+/// Microsoft's SARIF Multitool (installed by `scripts/test.sh`).
+#[test]
+fn sarif_validates_against_the_schema() {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/sarif-tools/node_modules/.bin/sarif-multitool");
+    assert!(
+        tool.exists(),
+        "{} is missing: run scripts/test.sh, or `npm install @microsoft/sarif-multitool@5.7.0` in target/sarif-tools",
+        tool.display()
+    );
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("Dockerfile"),
+        "FROM debian\nWORKDIR app\nRUN a | b\nCMD run\nLABEL Bad=1\n",
+    )
+    .unwrap();
+    let (_, out, _) = lint(d.path(), &["-f", "sarif"]);
+    std::fs::write(d.path().join("lint.sarif"), &out).unwrap();
+    let status = Command::new(&tool)
+        .args(["validate", "lint.sarif", "-o", "validation.sarif"])
+        .current_dir(d.path())
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("validation.sarif")).unwrap())
+            .unwrap();
+    let problems: Vec<&serde_json::Value> = report["runs"][0]["results"]
+        .as_array()
+        .map(|r| r.iter().filter(|r| r["level"] == "error").collect())
+        .unwrap_or_default();
+    assert!(problems.is_empty(), "schema violations: {problems:#?}");
+    // The validator does catch a broken log.
+    std::fs::write(
+        d.path().join("broken.sarif"),
+        r#"{"version":"2.1.0","runs":[{"tool":{}}]}"#,
+    )
+    .unwrap();
+    Command::new(&tool)
+        .args(["validate", "broken.sarif", "-o", "broken-report.sarif"])
+        .current_dir(d.path())
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .status()
+        .unwrap();
+    let broken = std::fs::read_to_string(d.path().join("broken-report.sarif")).unwrap();
+    assert!(broken.contains("JSON1002"), "{broken}");
+}
