@@ -192,30 +192,18 @@ impl Buildah {
     ) -> Result<PushedImage, BuilderError> {
         let dest_s = dest.to_string();
         let tls = self.tls_verify(&dest_s);
-        let digest_file = work_dir.join("pushed-digest");
-        let mut args = self.global_args();
-        args.extend([
-            "push".into(),
-            format!("--tls-verify={tls}"),
-            "--digestfile".into(),
-            digest_file.display().to_string(),
-        ]);
-        args.extend(authfile_args(authfile));
-        args.extend([local_tag.to_string(), format!("docker://{dest_s}")]);
         log.line(&format!("--> pushing {dest_s}"));
-        let out = run("buildah", &args, log, cancel).await?;
-        if !out.success {
-            return Err(BuilderError::Failed(format!(
-                "push to {} refused: {}",
-                dest.registry,
-                out.error_line()
-            )));
-        }
-        let digest = tokio::fs::read_to_string(&digest_file)
-            .await
-            .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
-            .trim()
-            .to_string();
+        let digest = self
+            .push_for_digest(
+                &["push"],
+                local_tag,
+                dest,
+                &work_dir.join("pushed-digest"),
+                authfile,
+                log,
+                cancel,
+            )
+            .await?;
         let reference = dest.with_digest(&digest);
         let mut args = vec![
             "inspect".to_string(),
@@ -327,37 +315,21 @@ impl Buildah {
                     ));
                 }
             }
-            let digest_file = work_dir.join("index-digest");
-            let mut args = self.global_args();
-            args.extend([
-                "manifest".into(),
-                "push".into(),
-                "--quiet".into(),
-                "--format".into(),
-                "oci".into(),
-                format!("--tls-verify={tls}"),
-                "--digestfile".into(),
-                digest_file.display().to_string(),
-            ]);
-            args.extend(authfile_args(authfile));
-            args.extend([list.clone(), format!("docker://{dest_s}")]);
             log.line(&format!(
                 "--> pushing image index {dest_s} ({} platforms)",
                 images.len()
             ));
-            let out = run("buildah", &args, log, cancel).await?;
-            if !out.success {
-                return Err(BuilderError::Failed(format!(
-                    "push to {} refused: {}",
-                    dest.registry,
-                    out.error_line()
-                )));
-            }
-            let digest = tokio::fs::read_to_string(&digest_file)
-                .await
-                .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
-                .trim()
-                .to_string();
+            let digest = self
+                .push_for_digest(
+                    &["manifest", "push", "--quiet", "--format", "oci"],
+                    &list,
+                    dest,
+                    &work_dir.join("index-digest"),
+                    authfile,
+                    log,
+                    cancel,
+                )
+                .await?;
             let reference = dest.with_digest(&digest);
             log.line(&format!("--> pushed {reference}"));
             Ok(PushedImage {
@@ -374,6 +346,44 @@ impl Buildah {
         let quiet = process::Collect::default();
         let _ = run("buildah", &args, &quiet, &CancellationToken::new()).await;
         result
+    }
+
+    /// `buildah <verb…> --digestfile F SOURCE docker://DEST`, the one way
+    /// images and image indexes are pushed; returns the digest the
+    /// registry stored.
+    #[allow(clippy::too_many_arguments)]
+    async fn push_for_digest(
+        &self,
+        verb: &[&str],
+        source: &str,
+        dest: &ImageRef,
+        digest_file: &Path,
+        authfile: Option<&Path>,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<String, BuilderError> {
+        let mut args = self.global_args();
+        args.extend(verb.iter().map(|v| v.to_string()));
+        args.extend([
+            format!("--tls-verify={}", self.tls_verify(&dest.to_string())),
+            "--digestfile".into(),
+            digest_file.display().to_string(),
+        ]);
+        args.extend(authfile_args(authfile));
+        args.extend([source.to_string(), format!("docker://{dest}")]);
+        let out = run("buildah", &args, log, cancel).await?;
+        if !out.success {
+            return Err(BuilderError::Failed(format!(
+                "push to {} refused: {}",
+                dest.registry,
+                out.error_line()
+            )));
+        }
+        Ok(tokio::fs::read_to_string(digest_file)
+            .await
+            .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
+            .trim()
+            .to_string())
     }
 
     /// Remove the local copy of an image; failures are only logged.
