@@ -109,19 +109,7 @@ impl WorkerStore for SqliteStore {
         // IMMEDIATE: take the write lock before reading the loads, so the
         // counts cannot go stale before the updates land.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut active = HashMap::new();
-        for r in sqlx::query(
-            "SELECT cluster, COUNT(*) AS n FROM worker_builds WHERE phase = 'Running' GROUP BY cluster",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            let name: Option<String> = r.try_get("cluster")?;
-            let n: i64 = r.try_get("n")?;
-            if let Some(name) = name {
-                active.insert(name, u32::try_from(n).unwrap_or(u32::MAX));
-            }
-        }
+        let active = active_counts(&mut tx).await?;
         let mut placer = Placer::new(clusters, &active);
         let queued = sqlx::query(
             "SELECT w.id, w.build_id, w.platform, w.tried FROM worker_builds w \
@@ -276,20 +264,8 @@ impl WorkerStore for SqliteStore {
     }
 
     async fn active_per_cluster(&self) -> Result<HashMap<String, u32>> {
-        let mut out = HashMap::new();
-        for r in sqlx::query(
-            "SELECT cluster, COUNT(*) AS n FROM worker_builds WHERE phase = 'Running' GROUP BY cluster",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let name: Option<String> = r.try_get("cluster")?;
-            let n: i64 = r.try_get("n")?;
-            if let Some(name) = name {
-                out.insert(name, u32::try_from(n).unwrap_or(u32::MAX));
-            }
-        }
-        Ok(out)
+        let mut conn = self.pool.acquire().await?;
+        active_counts(&mut conn).await
     }
 
     async fn submission_failed(&self, id: WorkerBuildId, reason: &str) -> Result<BuildPhase> {
@@ -463,6 +439,24 @@ impl WorkerStore for SqliteStore {
         .await?;
         Ok(())
     }
+}
+
+/// Running worker builds per cluster: the numerators of the loads.
+async fn active_counts(conn: &mut sqlx::SqliteConnection) -> Result<HashMap<String, u32>> {
+    let mut out = HashMap::new();
+    for r in sqlx::query(
+        "SELECT cluster, COUNT(*) AS n FROM worker_builds WHERE phase = 'Running' GROUP BY cluster",
+    )
+    .fetch_all(conn)
+    .await?
+    {
+        let name: Option<String> = r.try_get("cluster")?;
+        let n: i64 = r.try_get("n")?;
+        if let Some(name) = name {
+            out.insert(name, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(out)
 }
 
 /// End the build's worker builds that are still queued (the build ended or
