@@ -10,7 +10,7 @@
 //! itself within [`STOP_GRACE`] is ended here.
 
 use crate::Services;
-use crate::worker::record_end;
+use crate::worker::{issue_worker_token, record_end, refused};
 use slipway_core::BuildPhase;
 use slipway_core::cluster::KubernetesCluster;
 use slipway_kubernetes::{JobState, KubeCluster, WorkerPod, object_name};
@@ -42,22 +42,16 @@ pub async fn run(services: Arc<Services>, p: Placement, cluster: KubernetesClust
         )
         .await;
     };
-    let token = crate::auth::new_token();
     let ttl = jiff::SignedDuration::from_secs(
         i64::try_from(cluster.deadline_seconds).unwrap_or(i64::MAX / 2),
     );
-    let expires = jiff::Timestamp::now()
-        .checked_add(ttl + TOKEN_SLACK)
-        .unwrap_or(jiff::Timestamp::MAX);
-    if let Err(e) = services
-        .store
-        .add_worker_token(p.worker, &slipway_core::token::hash_token(&token), expires)
-        .await
-    {
-        let reason = format!("cannot issue the worker's token: {e}");
-        record_end(&services, &p, BuildPhase::Error, Some(&reason), None).await;
-        return;
-    }
+    let token = match issue_worker_token(&services, p.worker, ttl + TOKEN_SLACK).await {
+        Ok(t) => t,
+        Err(reason) => {
+            record_end(&services, &p, BuildPhase::Error, Some(&reason), None).await;
+            return;
+        }
+    };
     let api_url = cluster
         .callback_url
         .clone()
@@ -108,20 +102,6 @@ pub async fn run(services: Arc<Services>, p: Placement, cluster: KubernetesClust
     }
     if let Ok(mut running) = services.running.lock() {
         running.remove(&p.worker);
-    }
-}
-
-/// The cluster could not take the worker build: placement tries another.
-async fn refused(services: &Arc<Services>, p: &Placement, reason: &str) {
-    tracing::warn!(
-        "worker build {}: cluster {} refused it: {reason}",
-        p.worker,
-        p.cluster
-    );
-    match services.store.submission_failed(p.worker, reason).await {
-        Ok(BuildPhase::Error) => crate::orchestrator::worker_ended(services, p.build, false).await,
-        Ok(_) => services.queue.notify_one(),
-        Err(e) => tracing::error!("worker build {}: cannot record the refusal: {e}", p.worker),
     }
 }
 

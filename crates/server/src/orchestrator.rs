@@ -129,14 +129,18 @@ async fn publish(services: &Services, build: &Build) -> Result<PushedImage, Stri
     tokio::fs::create_dir_all(&work)
         .await
         .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
-    let auth = if slipway_worker::on_registry(&services.own_registry_hosts(), &output.to_string()) {
-        Some(
-            slipway_worker::write_registry_auth(&services.own_registry_credentials(), &work)
-                .map_err(|e| format!("cannot write the registry auth file: {e}"))?,
-        )
-    } else {
-        None
+    let host = crate::worker::LocalHost {
+        services,
+        build: id,
     };
+    let auth = slipway_worker::own_auth_for(
+        &host,
+        &services.own_registry_hosts(),
+        &output.to_string(),
+        &work,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let log = services
         .logs
         .open(id)

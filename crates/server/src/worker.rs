@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use slipway_builder::LogSink;
 use slipway_core::build::StageTiming;
 use slipway_core::cluster::Backend;
-use slipway_core::{BuildId, BuildPhase, Clusters};
+use slipway_core::{Build, BuildId, BuildPhase, Clusters, Platform};
 use slipway_store::Placement;
 use slipway_worker::{Assignment, Outcome, RegistryCredentials, WorkerHost};
 use std::sync::Arc;
@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 /// A worker build's host inside the server: the store and the embedded
 /// registry, directly.
-struct LocalHost<'a> {
-    services: &'a Services,
-    build: BuildId,
+pub(crate) struct LocalHost<'a> {
+    pub(crate) services: &'a Services,
+    pub(crate) build: BuildId,
 }
 
 #[async_trait]
@@ -103,7 +103,7 @@ impl Services {
 
 /// Start a placed worker build on its cluster's backend.
 pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement) {
-    let refused = match clusters.get(&p.cluster).map(|c| &c.backend) {
+    let reason = match clusters.get(&p.cluster).map(|c| &c.backend) {
         Some(Backend::Local { process: false }) => {
             tokio::spawn(run_guarded(services.clone(), p));
             return;
@@ -122,12 +122,41 @@ pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement)
         }
         None => format!("cluster {} is no longer in the cluster file", p.cluster),
     };
-    tracing::warn!("worker build {}: {refused}", p.worker);
-    match services.store.submission_failed(p.worker, &refused).await {
+    refused(services, &p, &reason).await;
+}
+
+/// Its cluster could not take the worker build: placement tries another,
+/// or the worker build ends Error once too many clusters failed.
+pub(crate) async fn refused(services: &Arc<Services>, p: &Placement, reason: &str) {
+    tracing::warn!(
+        "worker build {}: cluster {} refused it: {reason}",
+        p.worker,
+        p.cluster
+    );
+    match services.store.submission_failed(p.worker, reason).await {
         Ok(BuildPhase::Error) => crate::orchestrator::worker_ended(services, p.build, false).await,
         Ok(_) => services.queue.notify_one(),
         Err(e) => tracing::error!("worker build {}: cannot record the refusal: {e}", p.worker),
     }
+}
+
+/// A fresh token for a remote worker build's calls to the API, valid for
+/// `ttl`; the store keeps only its hash.
+pub(crate) async fn issue_worker_token(
+    services: &Services,
+    worker: slipway_core::WorkerBuildId,
+    ttl: jiff::SignedDuration,
+) -> Result<String, String> {
+    let token = crate::auth::new_token();
+    let expires = jiff::Timestamp::now()
+        .checked_add(ttl)
+        .unwrap_or(jiff::Timestamp::MAX);
+    services
+        .store
+        .add_worker_token(worker, &slipway_core::token::hash_token(&token), expires)
+        .await
+        .map_err(|e| format!("cannot issue the worker's token: {e}"))?;
+    Ok(token)
 }
 
 /// How long a worker build's token lasts: longer than any build should.
@@ -153,15 +182,10 @@ async fn run_process(services: Arc<Services>, p: Placement) {
             record_end(&services, &p, BuildPhase::Error, Some(&reason), None).await;
         }
     };
-    let token = crate::auth::new_token();
-    let expires = jiff::Timestamp::now() + WORKER_TOKEN_TTL;
-    if let Err(e) = services
-        .store
-        .add_worker_token(p.worker, &slipway_core::token::hash_token(&token), expires)
-        .await
-    {
-        return fail(format!("cannot issue the worker's token: {e}")).await;
-    }
+    let token = match issue_worker_token(&services, p.worker, WORKER_TOKEN_TTL).await {
+        Ok(t) => t,
+        Err(reason) => return fail(reason).await,
+    };
     let dir = services.work_dir.join("tokens");
     let token_file = dir.join(format!("worker-{}", p.worker));
     if let Err(e) = std::fs::create_dir_all(&dir)
@@ -222,9 +246,18 @@ async fn run_guarded(services: Arc<Services>, p: Placement) {
 
 /// A build's log as one platform writes it: lines carry `[platform] ` when
 /// the build has more than one.
-struct PlatformLog {
+pub(crate) struct PlatformLog {
     log: Arc<BuildLog>,
     prefix: Option<String>,
+}
+
+impl PlatformLog {
+    pub(crate) fn new(log: Arc<BuildLog>, build: &Build, platform: &Platform) -> PlatformLog {
+        PlatformLog {
+            log,
+            prefix: (build.spec.platforms.len() > 1).then(|| format!("[{platform}] ")),
+        }
+    }
 }
 
 impl LogSink for PlatformLog {
@@ -265,10 +298,7 @@ async fn run(services: Arc<Services>, p: Placement) {
     let work = services.work_dir.join(format!("{id}-{}", p.platform));
     let outcome = match services.logs.open(id) {
         Ok(log) => {
-            let log = PlatformLog {
-                log,
-                prefix: (build.spec.platforms.len() > 1).then(|| format!("[{}] ", p.platform)),
-            };
+            let log = PlatformLog::new(log, &build, &p.platform);
             if build.attempts > 1 {
                 log.line(&format!(
                     "==> build {id}: attempt {} after a server restart",

@@ -149,14 +149,13 @@ async fn log(
         return Err(not_running(&w));
     }
     let text = String::from_utf8_lossy(&body);
-    let log = s.logs.open(w.build_id).map_err(ApiError::internal)?;
-    let multi = build.spec.platforms.len() > 1;
+    let log = crate::worker::PlatformLog::new(
+        s.logs.open(w.build_id).map_err(ApiError::internal)?,
+        &build,
+        &w.platform,
+    );
     for line in text.lines() {
-        if multi {
-            log.line(&format!("[{}] {line}", w.platform));
-        } else {
-            log.line(line);
-        }
+        log.line(line);
     }
     Ok(StatusCode::NO_CONTENT)
 }

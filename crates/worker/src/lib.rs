@@ -143,9 +143,10 @@ pub fn on_registry(hosts: &[String], image: &str) -> bool {
     ImageRef::parse(image).is_ok_and(|r| hosts.contains(&r.registry))
 }
 
-/// An auth file for the embedded registry when `image` is on it, else
-/// `None` (the user's own credentials apply elsewhere).
-async fn own_auth_for(
+/// An auth file (in `work`) with fresh credentials for the embedded
+/// registry when `image` is on it, else `None` (the user's own credentials
+/// apply elsewhere).
+pub async fn own_auth_for(
     host: &dyn WorkerHost,
     own_hosts: &[String],
     image: &str,
