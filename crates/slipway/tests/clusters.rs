@@ -331,10 +331,11 @@ fn a_failing_platform_fails_the_build_and_names_it() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(x86["phase"], "Cancelled", "{x86}");
-    while run_ok("ps", &["-eo", "args"]).contains("sleep 3301") {
-        assert!(Instant::now() < deadline, "the sibling's RUN step survived");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    slipway_test_support::wait_until_gone(
+        "sleep 3301",
+        Duration::from_secs(30),
+        "the sibling's RUN step survived",
+    );
     // No index under the requested tag.
     let out = std::process::Command::new("skopeo")
         .args([
@@ -534,11 +535,11 @@ fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
     let b = server.wait_final(id);
     assert_eq!(b["phase"], "Cancelled", "{b}");
     assert_eq!(b["workers"][0]["phase"], "Cancelled", "{b}");
-    let gone = Instant::now() + Duration::from_secs(30);
-    while run_ok("ps", &["-eo", "args"]).contains("sleep 3302") {
-        assert!(Instant::now() < gone, "the RUN step survived the cancel");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    slipway_test_support::wait_until_gone(
+        "sleep 3302",
+        Duration::from_secs(30),
+        "the RUN step survived the cancel",
+    );
     // The token died with the worker build.
     assert_eq!(
         call(&format!("/api/v1/worker-builds/{worker}/state")).status,

@@ -3,7 +3,8 @@
 //! at what was pushed. Nothing here uses Slipway's own code to check results.
 
 use slipway_test_support::{
-    GitRepo, Registry, Server, http, require_tools, run_ok, stderr, stdout, unpack_image,
+    GitRepo, Registry, Server, http, processes_matching, require_tools, run_ok, stderr, stdout,
+    unpack_image, wait_until_gone,
 };
 use std::time::{Duration, Instant};
 
@@ -351,19 +352,11 @@ fn failures_end_failed_with_an_actionable_reason() {
     );
 }
 
-fn sleepers(marker: &str) -> usize {
-    let out = std::process::Command::new("pgrep")
-        .args(["-f", marker])
-        .output()
-        .unwrap();
-    stdout(&out).lines().count()
-}
-
 /// Wait until a process whose command line contains `marker` (a RUN step of
 /// build `id`) is running.
 fn wait_for_run_step(e: &Env, marker: &str, id: i64) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while sleepers(marker) == 0 {
+    while processes_matching(marker) == 0 {
         assert!(
             Instant::now() < deadline,
             "RUN never started; log: {}",
@@ -374,14 +367,6 @@ fn wait_for_run_step(e: &Env, marker: &str, id: i64) {
 }
 
 /// Wait until no process whose command line contains `marker` is left.
-fn wait_until_gone(marker: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sleepers(marker) > 0 {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn cancel_running_and_queued_builds() {
     let e = env(1);
@@ -404,7 +389,11 @@ fn cancel_running_and_queued_builds() {
     let b = e.server.build_json(running);
     assert_eq!(b["phase"], "Cancelled");
     assert_eq!(b["reason"], "cancelled by user");
-    wait_until_gone("sleep 3171", "the RUN step survived the cancel");
+    wait_until_gone(
+        "sleep 3171",
+        Duration::from_secs(10),
+        "the RUN step survived the cancel",
+    );
     // Cancelling again says it already ended.
     let out = e.server.cli(&["cancel", &running.to_string()]);
     assert!(stdout(&out).contains("already ended"), "{}", stdout(&out));
@@ -427,6 +416,7 @@ fn sigkill_during_a_build_loses_nothing() {
     // The build's processes die with the server.
     wait_until_gone(
         "sleep 2 && echo slept-2719",
+        Duration::from_secs(10),
         "build processes outlived the server",
     );
     e.server.restart();

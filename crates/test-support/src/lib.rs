@@ -560,3 +560,22 @@ pub fn stage_names(build: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// How many processes have `marker` in their command line (`pgrep -f`).
+pub fn processes_matching(marker: &str) -> usize {
+    let out = Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .expect("run pgrep");
+    stdout(&out).lines().count()
+}
+
+/// Wait until no process has `marker` in its command line; fail with
+/// `what` after `within`.
+pub fn wait_until_gone(marker: &str, within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    while processes_matching(marker) > 0 {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
