@@ -1,6 +1,7 @@
 //! Build requests, validated build specs, and the build record the API shows.
 
 use crate::cluster::Platform;
+use crate::conventions::{BuildKind, LintReport, RepoConfig, check_nvr_part};
 use crate::image_ref::{ImageRef, ImageRefError};
 use crate::paths::{PathError, clean_relative};
 use crate::phase::BuildPhase;
@@ -31,6 +32,21 @@ pub struct BuildRequest {
     /// Higher first; equal priorities run in submission order.
     #[serde(default)]
     pub priority: i32,
+    /// Labels for the image (`name`, `version`, `component`, …); they win
+    /// over the Dockerfile's.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// An explicit release; the next free one for the name and version
+    /// when absent.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// A throw-away build: no label requirement, no release, only the
+    /// unique tag.
+    #[serde(default)]
+    pub scratch: bool,
+    /// A rebuild with an explicit release that moves no floating tag.
+    #[serde(default)]
+    pub isolated: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,6 +77,29 @@ pub struct BuildSpec {
     pub platforms: Vec<Platform>,
     #[serde(default)]
     pub priority: i32,
+    /// Whether the request named the platforms (else `slipway.yaml`'s
+    /// `only` list may choose them).
+    #[serde(default = "yes")]
+    pub explicit_platforms: bool,
+    #[serde(default)]
+    pub kind: BuildKind,
+    /// The request's labels; once prepared, every label the images get
+    /// (except the per-platform `architecture`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The requested release; once prepared, the release assigned.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Set by preparation: `slipway.yaml`'s prebuild command.
+    #[serde(default)]
+    pub prebuild: Option<String>,
+    /// Set by preparation: every tag the build publishes, unique tag first.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn host_platforms() -> Vec<Platform> {
@@ -94,7 +133,8 @@ fn invalid(field: &'static str, e: impl fmt::Display) -> InvalidRequest {
 impl BuildRequest {
     /// Validate and canonicalise. `default_registry` (`host[:port][/prefix]`)
     /// completes an output that names no registry, and makes
-    /// `<default_registry>/<source name>:latest` when there is no output.
+    /// `<default_registry>/<source name>` when there is no output. A tag in
+    /// the output is published as one more tag of the build.
     pub fn validate(&self, default_registry: Option<&str>) -> Result<BuildSpec, InvalidRequest> {
         let location = SourceLocation::parse(&self.source.url)
             .map_err(|e: SourceError| invalid("source.url", e))?;
@@ -140,6 +180,13 @@ impl BuildRequest {
                     (r, _) => r,
                 }
                 .map_err(|e: ImageRefError| invalid("output", e))?;
+                let mut r = r;
+                // `parse` defaults the tag to `latest`; here only a tag the
+                // user wrote is kept (it becomes one of the build's tags).
+                let tagged = o.rsplit('/').next().is_some_and(|last| last.contains(':'));
+                if !tagged {
+                    r.tag = None;
+                }
                 if r.digest.is_some() {
                     return Err(invalid(
                         "output",
@@ -155,11 +202,11 @@ impl BuildRequest {
                         "no output image given and the server has no default registry; name one, e.g. --tag 127.0.0.1:5000/app:latest",
                     )
                 })?;
-                ImageRef::parse(&format!(
-                    "{reg}/{}:latest",
-                    default_repository_name(&location)
-                ))
-                .map_err(|e| invalid("output", e))?
+                let mut r =
+                    ImageRef::parse(&format!("{reg}/{}", default_repository_name(&location)))
+                        .map_err(|e| invalid("output", e))?;
+                r.tag = None;
+                r
             }
         };
         let mut platforms = Vec::new();
@@ -170,8 +217,53 @@ impl BuildRequest {
             }
             platforms.push(p);
         }
+        let explicit_platforms = !platforms.is_empty();
         if platforms.is_empty() {
             platforms = host_platforms();
+        }
+        for (k, v) in &self.labels {
+            if k.trim().is_empty() || k.contains('=') || k.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    "labels",
+                    format!("label key {k:?} is invalid: no spaces or '='"),
+                ));
+            }
+            if v.contains('\0') {
+                return Err(invalid("labels", format!("label {k} contains a NUL byte")));
+            }
+        }
+        let kind = match (self.scratch, self.isolated) {
+            (true, true) => {
+                return Err(invalid(
+                    "isolated",
+                    "a build is either scratch or isolated, not both",
+                ));
+            }
+            (true, false) => BuildKind::Scratch,
+            (false, true) => BuildKind::Isolated,
+            (false, false) => BuildKind::Normal,
+        };
+        let release = match self.release.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => {
+                check_nvr_part("release", r).map_err(|e| invalid("release", e))?;
+                Some(r.to_string())
+            }
+        };
+        match (kind, &release) {
+            (BuildKind::Scratch, Some(_)) => {
+                return Err(invalid(
+                    "release",
+                    "a scratch build gets no release; drop --release or --scratch",
+                ));
+            }
+            (BuildKind::Isolated, None) => {
+                return Err(invalid(
+                    "release",
+                    "an isolated build needs an explicit release (--release N)",
+                ));
+            }
+            _ => {}
         }
         Ok(BuildSpec {
             source: SourceSpec {
@@ -185,6 +277,12 @@ impl BuildRequest {
             network: self.network,
             platforms,
             priority: self.priority,
+            explicit_platforms,
+            kind,
+            labels: self.labels.clone(),
+            release,
+            prebuild: None,
+            tags: Vec::new(),
         })
     }
 }
@@ -212,7 +310,7 @@ pub fn default_repository_name(location: &SourceLocation) -> String {
     }
 }
 
-fn valid_arg_name(k: &str) -> bool {
+pub(crate) fn valid_arg_name(k: &str) -> bool {
     !k.is_empty()
         && !k.starts_with(|c: char| c.is_ascii_digit())
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -306,6 +404,12 @@ pub struct Build {
     /// One per platform.
     #[serde(default)]
     pub workers: Vec<WorkerBuild>,
+    /// The lint step's findings (absent until the build is prepared).
+    #[serde(default)]
+    pub lint: Option<LintReport>,
+    /// The `slipway.yaml` the build was prepared with, if the source has one.
+    #[serde(default)]
+    pub repo_config: Option<RepoConfig>,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
@@ -344,7 +448,7 @@ mod tests {
         let reg = Some("127.0.0.1:8080");
         assert_eq!(
             r.validate(reg).unwrap().output.to_string(),
-            "127.0.0.1:8080/my-app:latest"
+            "127.0.0.1:8080/my-app"
         );
         r.output = Some("team/app:2".into());
         assert_eq!(
@@ -412,6 +516,34 @@ mod tests {
         let e = r.validate(None).unwrap_err();
         assert_eq!(e.field, "platforms");
         assert!(e.message.contains("x86_64, aarch64"), "{e}");
+    }
+
+    #[test]
+    fn build_kinds_and_releases() {
+        let mut r = req("/srv/repo");
+        let spec = r.validate(None).unwrap();
+        assert_eq!((spec.kind, spec.release), (BuildKind::Normal, None));
+        r.release = Some("4".into());
+        assert_eq!(r.validate(None).unwrap().release.as_deref(), Some("4"));
+        r.scratch = true;
+        assert_eq!(r.validate(None).unwrap_err().field, "release");
+        r.release = None;
+        assert_eq!(r.validate(None).unwrap().kind, BuildKind::Scratch);
+        r.isolated = true;
+        assert_eq!(r.validate(None).unwrap_err().field, "isolated");
+        r.scratch = false;
+        assert!(
+            r.validate(None)
+                .unwrap_err()
+                .message
+                .contains("explicit release")
+        );
+        r.release = Some("2-1".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "release");
+        r.release = Some("2".into());
+        assert_eq!(r.validate(None).unwrap().kind, BuildKind::Isolated);
+        r.labels.insert("bad key".into(), "v".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "labels");
     }
 
     #[test]

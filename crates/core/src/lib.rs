@@ -14,6 +14,7 @@
 pub mod api;
 pub mod build;
 pub mod cluster;
+pub mod conventions;
 pub mod image_ref;
 pub mod paths;
 pub mod phase;

@@ -4,8 +4,13 @@
 //! New ──► Pending ──► Running ──► Complete | Failed | Error
 //!  │         │  ▲        │
 //!  │         │  └────────┘ (re-queued once after a server restart)
-//!  └─────────┴────────────┴──► Cancelled
+//!  ├─────────┴────────────┴──► Cancelled
+//!  └──► Failed | Error (preparation refused the build)
 //! ```
+//!
+//! A New build is being prepared: source fetched, `slipway.yaml` read,
+//! Dockerfile linted, labels checked, a release reserved. Only then is it
+//! queued (Pending) with one worker build per platform.
 //!
 //! `Failed` means the build itself failed (bad Dockerfile, failing RUN, push
 //! refused); `Error` means Slipway could not run it (for example it was
@@ -49,7 +54,7 @@ impl BuildPhase {
     pub fn can_transition_to(self, next: BuildPhase) -> bool {
         use BuildPhase::*;
         match (self, next) {
-            (New, Pending) | (New, Cancelled) | (New, Error) => true,
+            (New, Pending) | (New, Cancelled) | (New, Failed) | (New, Error) => true,
             (Pending, Running) | (Pending, Cancelled) | (Pending, Error) => true,
             // Running → Pending only happens when a restart re-queues the build.
             (Running, Complete | Failed | Error | Cancelled | Pending) => true,

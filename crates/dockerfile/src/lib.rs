@@ -185,6 +185,99 @@ pub fn base_images(
     Ok(out)
 }
 
+/// The labels the final stage sets: its own `LABEL`s over those of the
+/// earlier stages it builds `FROM`, with `ARG` (build args over defaults)
+/// and `ENV` values substituted. Labels inherited from external base images
+/// are not included.
+pub fn final_labels(
+    doc: &Dockerfile,
+    build_args: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, DockerfileError> {
+    struct StageVars {
+        name: Option<String>,
+        env: BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+    }
+    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    let mut done: Vec<StageVars> = Vec::new();
+    let mut current: Option<(StageVars, BTreeMap<String, String>)> = None;
+    for ins in &doc.instructions {
+        match (&ins.args, current.as_mut()) {
+            (Args::Arg(decls), None) => {
+                for (name, default) in decls {
+                    let v = build_args.get(name).cloned().or_else(|| default.clone());
+                    if let Some(v) = v {
+                        global.insert(name.clone(), v);
+                    }
+                }
+            }
+            (Args::From { image, alias }, _) => {
+                if let Some((s, _)) = current.take() {
+                    done.push(s);
+                }
+                let from = substitute(image, &global).to_ascii_lowercase();
+                let parent = done
+                    .iter()
+                    .find(|s| s.name.as_deref() == Some(from.as_str()))
+                    .or_else(|| from.parse::<usize>().ok().and_then(|n| done.get(n)));
+                let (env, labels) = match parent {
+                    Some(p) => (p.env.clone(), p.labels.clone()),
+                    None => (BTreeMap::new(), BTreeMap::new()),
+                };
+                let vars = env.clone();
+                current = Some((
+                    StageVars {
+                        name: alias.clone(),
+                        env,
+                        labels,
+                    },
+                    vars,
+                ));
+            }
+            (Args::Arg(decls), Some((_, vars))) => {
+                for (name, default) in decls {
+                    let v = build_args
+                        .get(name)
+                        .cloned()
+                        .or_else(|| default.as_ref().map(|d| substitute(d, vars)))
+                        .or_else(|| global.get(name).cloned());
+                    if let Some(v) = v {
+                        vars.insert(name.clone(), v);
+                    }
+                }
+            }
+            (Args::Pairs(pairs), Some((stage, vars))) if ins.keyword == "ENV" => {
+                for (k, v) in pairs {
+                    let v = substitute(v, vars);
+                    stage.env.insert(k.clone(), v.clone());
+                    vars.insert(k.clone(), v);
+                }
+            }
+            (Args::Pairs(pairs), Some((stage, vars))) if ins.keyword == "LABEL" => {
+                for (k, v) in pairs {
+                    stage
+                        .labels
+                        .insert(substitute(k, vars), substitute(v, vars));
+                }
+            }
+            (_, None) => {
+                return Err(DockerfileError::Syntax {
+                    line: ins.start.line,
+                    message: format!(
+                        "{} before the first FROM (only ARG may come first)",
+                        ins.keyword
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    match current {
+        Some((s, _)) => Ok(s.labels),
+        None => Err(DockerfileError::NoFrom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +308,30 @@ mod tests {
         assert_eq!(
             base_images(df, &args(&[("BASE", "other.io/b:2")])).unwrap(),
             ["other.io/b:2", "reg.io/tools:2"]
+        );
+    }
+
+    #[test]
+    fn final_labels_follow_stages_and_substitute() {
+        let df = "ARG VERSION=1.0\nFROM reg.io/base AS common\nLABEL vendor=Acme name=wrong\nFROM common AS final\nARG VERSION\nENV APP=web\nLABEL name=\"team/$APP\" version=${VERSION} component=$APP-container\nFROM reg.io/other AS unrelated\nLABEL name=x\nFROM final\nLABEL extra=1\n";
+        let doc = parse(df).unwrap();
+        let l = final_labels(&doc, &BTreeMap::new()).unwrap();
+        assert_eq!(l["name"], "team/web");
+        assert_eq!(l["version"], "1.0");
+        assert_eq!(l["component"], "web-container");
+        assert_eq!(l["vendor"], "Acme", "inherited from the stage it builds on");
+        assert_eq!(l["extra"], "1");
+        let l = final_labels(&doc, &args(&[("VERSION", "2.5")])).unwrap();
+        assert_eq!(l["version"], "2.5");
+        let l = final_labels(
+            &parse("FROM a\nFROM b\nLABEL only=b\n").unwrap(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            final_labels(&parse("# nothing\n").unwrap(), &BTreeMap::new()).unwrap_err(),
+            DockerfileError::NoFrom
         );
     }
 

@@ -68,7 +68,9 @@ fn placement(c: &mut Criterion) {
                         .await
                         .expect("open store");
                     for _ in 0..BUILDS {
-                        store.create_build(&spec).await.expect("queue build");
+                        slipway_store::create_queued_scratch(&store, &spec)
+                            .await
+                            .expect("queue build");
                     }
                     let start = Instant::now();
                     let mut placed = 0;

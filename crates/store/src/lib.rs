@@ -16,6 +16,7 @@ pub use sqlite::SqliteStore;
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 
 use async_trait::async_trait;
+use slipway_core::conventions::{LintReport, Preparation, RepoConfig};
 use slipway_core::phase::RestartDecision;
 use slipway_core::{Build, BuildId, BuildPhase, BuildSpec, PushedImage, build::StageTiming};
 
@@ -31,6 +32,16 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What [`Store::queue_build`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    Queued(Box<Build>),
+    /// Nothing changed: the release is taken, or the tags cannot be made.
+    Refused(String),
+    /// The build is no longer New (cancelled while it was prepared).
+    NotNew(BuildPhase),
+}
+
 /// What a cancel request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -45,10 +56,28 @@ pub enum CancelOutcome {
 
 #[async_trait]
 pub trait Store: WorkerStore + Send + Sync + 'static {
-    /// Record a new build (phase New) and queue it (phase Pending) with one
-    /// queued worker build per platform; placing a worker build
-    /// ([`WorkerStore::place_queued`]) starts the build (phase Running).
+    /// Record a new build (phase New), to be prepared.
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;
+    /// Queue a prepared New build (phase Pending) with one queued worker
+    /// build per platform, in one transaction that also reserves its
+    /// release: the next free one for its name and version, or the
+    /// explicit one unless another build holds it. Placing a worker build
+    /// ([`WorkerStore::place_queued`]) starts the build (phase Running).
+    async fn queue_build(&self, id: BuildId, prep: &Preparation) -> Result<Queued>;
+    /// End a New build that preparation refused, keeping what it found.
+    async fn fail_preparation(
+        &self,
+        id: BuildId,
+        phase: BuildPhase,
+        reason: &str,
+        lint: Option<&LintReport>,
+        repo_config: Option<&RepoConfig>,
+    ) -> Result<bool>;
+    /// Builds still New (to prepare after a restart), oldest first.
+    async fn builds_to_prepare(&self) -> Result<Vec<BuildId>>;
+    /// Keep the build's content-generator metadata document.
+    async fn set_metadata(&self, id: BuildId, metadata: &serde_json::Value) -> Result<()>;
+    async fn metadata(&self, id: BuildId) -> Result<Option<serde_json::Value>>;
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>>;
     /// Newest first.
     async fn list_builds(&self, limit: u32) -> Result<Vec<Build>>;
@@ -75,4 +104,33 @@ pub trait Store: WorkerStore + Send + Sync + 'static {
     /// The name of the token with this hash, if any.
     async fn token_name(&self, token_hash: &str) -> Result<Option<String>>;
     async fn token_count(&self) -> Result<u64>;
+}
+
+/// Create a build and queue it at once as a scratch build, skipping
+/// preparation: for tests and benchmarks of the queue itself.
+#[doc(hidden)]
+pub async fn create_queued_scratch<S: Store + ?Sized>(
+    store: &S,
+    spec: &BuildSpec,
+) -> Result<Build> {
+    let mut spec = spec.clone();
+    spec.kind = slipway_core::conventions::BuildKind::Scratch;
+    spec.release = None;
+    let build = store.create_build(&spec).await?;
+    let prep = Preparation {
+        spec,
+        identity: None,
+        unique_tag: format!("{}-test", build.id),
+        floating: Vec::new(),
+        extra: Vec::new(),
+        lint: None,
+        repo_config: None,
+    };
+    match store.queue_build(build.id, &prep).await? {
+        Queued::Queued(b) => Ok(*b),
+        other => Err(StoreError::Corrupt(format!(
+            "build {} could not be queued: {other:?}",
+            build.id
+        ))),
+    }
 }

@@ -1,9 +1,10 @@
 //! The SQLite [`Store`]: one file in the data directory, WAL mode.
 
-use crate::{CancelOutcome, ManifestRecord, RegistryStore, Result, Store, StoreError};
+use crate::{CancelOutcome, ManifestRecord, Queued, RegistryStore, Result, Store, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::build::StageTiming;
+use slipway_core::conventions::{LintReport, Preparation, RepoConfig};
 use slipway_core::phase::{RestartDecision, after_restart};
 use slipway_core::{Build, BuildEvent, BuildId, BuildPhase, BuildSpec, PushedImage};
 use sqlx::sqlite::{
@@ -92,6 +93,8 @@ impl SqliteStore {
         let started: Option<String> = r.try_get("started_at")?;
         let finished: Option<String> = r.try_get("finished_at")?;
         let attempts: i64 = r.try_get("attempts")?;
+        let lint: Option<String> = r.try_get("lint")?;
+        let repo_config: Option<String> = r.try_get("repo_config")?;
         Ok(Build {
             id,
             phase: parse_phase(&r.try_get::<String, _>("phase")?)?,
@@ -103,6 +106,8 @@ impl SqliteStore {
             events: self.load_events(id).await?,
             attempts: u32::try_from(attempts).unwrap_or(0),
             workers: self.load_workers(id).await?,
+            lint: lint.as_deref().map(from_json).transpose()?,
+            repo_config: repo_config.as_deref().map(from_json).transpose()?,
             created_at: parse_time(r.try_get("created_at")?)?,
             started_at: started.map(parse_time).transpose()?,
             finished_at: finished.map(parse_time).transpose()?,
@@ -198,18 +203,160 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        insert_event(&mut tx, id, Some(BuildPhase::New), "build created").await?;
-        sqlx::query("UPDATE builds SET phase = ? WHERE id = ?")
-            .bind(BuildPhase::Pending.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        insert_event(&mut tx, id, Some(BuildPhase::Pending), "queued").await?;
-        crate::workers::create_workers(&mut tx, id, &spec.platforms, spec.priority).await?;
+        insert_event(
+            &mut tx,
+            id,
+            Some(BuildPhase::New),
+            "build created; preparing",
+        )
+        .await?;
         tx.commit().await?;
         self.get_build(id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("build {id} vanished after insert")))
+    }
+
+    async fn queue_build(&self, id: BuildId, prep: &Preparation) -> Result<Queued> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let release = match &prep.identity {
+            None => None,
+            Some(ident) => match &prep.spec.release {
+                Some(r) => {
+                    let holder: Option<i64> = sqlx::query(
+                        "SELECT build_id FROM releases WHERE name = ? AND version = ? AND release = ?",
+                    )
+                    .bind(&ident.name)
+                    .bind(&ident.version)
+                    .bind(r)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| row.try_get("build_id"))
+                    .transpose()?;
+                    if let Some(b) = holder {
+                        return Ok(Queued::Refused(format!(
+                            "release {r} of {} {} already exists (build {b}); give another release, or none to get the next free one",
+                            ident.name, ident.version
+                        )));
+                    }
+                    Some(r.clone())
+                }
+                None => {
+                    let taken: Vec<String> =
+                        sqlx::query("SELECT release FROM releases WHERE name = ? AND version = ?")
+                            .bind(&ident.name)
+                            .bind(&ident.version)
+                            .fetch_all(&mut *tx)
+                            .await?
+                            .iter()
+                            .map(|row| row.try_get("release"))
+                            .collect::<Result<_, _>>()?;
+                    Some(slipway_core::conventions::next_release(
+                        taken.iter().map(String::as_str),
+                    ))
+                }
+            },
+        };
+        let spec = match prep.complete(release.as_deref()) {
+            Ok(spec) => spec,
+            Err(e) => return Ok(Queued::Refused(e)),
+        };
+        if let (Some(ident), Some(r)) = (&prep.identity, &release) {
+            sqlx::query(
+                "INSERT INTO releases (name, version, release, build_id) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&ident.name)
+            .bind(&ident.version)
+            .bind(r)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE builds SET spec = ?, lint = ?, repo_config = ? WHERE id = ?")
+            .bind(to_json(&spec)?)
+            .bind(prep.lint.as_ref().map(to_json).transpose()?)
+            .bind(prep.repo_config.as_ref().map(to_json).transpose()?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let event = match (&prep.identity, &release) {
+            (Some(i), Some(r)) => format!("queued as {} {}-{r}", i.name, i.version),
+            _ => "queued (scratch build: no release, only the unique tag)".to_string(),
+        };
+        if !transition(
+            &mut tx,
+            id,
+            &[BuildPhase::New],
+            BuildPhase::Pending,
+            None,
+            &event,
+        )
+        .await?
+        {
+            let phase: String = sqlx::query("SELECT phase FROM builds WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("phase")?;
+            return Ok(Queued::NotNew(parse_phase(&phase)?));
+        }
+        crate::workers::create_workers(&mut tx, id, &spec.platforms, spec.priority).await?;
+        tx.commit().await?;
+        let build = self
+            .get_build(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("build {id} vanished when queued")))?;
+        Ok(Queued::Queued(Box::new(build)))
+    }
+
+    async fn fail_preparation(
+        &self,
+        id: BuildId,
+        phase: BuildPhase,
+        reason: &str,
+        lint: Option<&LintReport>,
+        repo_config: Option<&RepoConfig>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            transition(&mut tx, id, &[BuildPhase::New], phase, Some(reason), reason).await?;
+        if changed {
+            sqlx::query("UPDATE builds SET lint = ?, repo_config = ? WHERE id = ?")
+                .bind(lint.map(to_json).transpose()?)
+                .bind(repo_config.map(to_json).transpose()?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn builds_to_prepare(&self) -> Result<Vec<BuildId>> {
+        let rows = sqlx::query("SELECT id FROM builds WHERE phase = 'New' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("id").map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn set_metadata(&self, id: BuildId, metadata: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE builds SET metadata = ? WHERE id = ?")
+            .bind(to_json(metadata)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn metadata(&self, id: BuildId) -> Result<Option<serde_json::Value>> {
+        let v: Option<Option<String>> = sqlx::query("SELECT metadata FROM builds WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("metadata"))
+            .transpose()?;
+        v.flatten().as_deref().map(from_json).transpose()
     }
 
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>> {
@@ -369,15 +516,18 @@ impl Store for SqliteStore {
     }
 
     async fn recover_interrupted(&self) -> Result<Vec<(BuildId, RestartDecision)>> {
-        let rows = sqlx::query("SELECT id, attempts, cancel_requested FROM builds WHERE phase IN ('Running', 'New') ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        // New builds are not interrupted work: the server prepares them again.
+        let rows = sqlx::query(
+            "SELECT id, attempts, cancel_requested FROM builds WHERE phase = 'Running' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for r in rows {
             let id: i64 = r.try_get("id")?;
             let attempts: i64 = r.try_get("attempts")?;
             let cancel: i64 = r.try_get("cancel_requested")?;
-            let from = [BuildPhase::Running, BuildPhase::New];
+            let from = [BuildPhase::Running];
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             if cancel != 0 {
                 transition(

@@ -46,10 +46,13 @@ fn phases(b: &slipway_core::Build) -> Vec<BuildPhase> {
 #[tokio::test]
 async fn create_claim_finish() {
     let (_d, s) = open().await;
-    let b = s.create_build(&spec()).await.unwrap();
+    let b = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
     assert_eq!(b.phase, BuildPhase::Pending);
     assert_eq!(phases(&b), vec![BuildPhase::New, BuildPhase::Pending]);
-    assert_eq!(b.spec, spec());
+    assert_eq!(b.spec.source, spec().source);
+    assert_eq!(b.spec.tags, [format!("{}-test", b.id)]);
 
     let c = claim(&s).await.unwrap();
     assert_eq!(c.id, b.id);
@@ -120,8 +123,12 @@ async fn create_claim_finish() {
 #[tokio::test]
 async fn claims_oldest_first() {
     let (_d, s) = open().await;
-    let a = s.create_build(&spec()).await.unwrap();
-    let b = s.create_build(&spec()).await.unwrap();
+    let a = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
+    let b = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
     assert_eq!(claim(&s).await.unwrap().id, a.id);
     assert_eq!(claim(&s).await.unwrap().id, b.id);
     let list = s.list_builds(10).await.unwrap();
@@ -134,7 +141,9 @@ async fn claims_oldest_first() {
 #[tokio::test]
 async fn cancel_in_each_phase() {
     let (_d, s) = open().await;
-    let queued = s.create_build(&spec()).await.unwrap();
+    let queued = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
     assert_eq!(
         s.request_cancel(queued.id).await.unwrap(),
         CancelOutcome::Cancelled
@@ -150,7 +159,9 @@ async fn cancel_in_each_phase() {
     // A cancelled build is never claimed.
     assert!(claim(&s).await.is_none());
 
-    let running = s.create_build(&spec()).await.unwrap();
+    let running = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
     claim(&s).await.unwrap();
     assert!(!s.cancel_requested(running.id).await.unwrap());
     assert_eq!(
@@ -182,8 +193,14 @@ async fn restart_requeues_once_then_gives_up() {
     let id;
     {
         let s = SqliteStore::open(&path).await.unwrap();
-        id = s.create_build(&spec()).await.unwrap().id;
-        let queued = s.create_build(&spec()).await.unwrap().id;
+        id = slipway_store::create_queued_scratch(&s, &spec())
+            .await
+            .unwrap()
+            .id;
+        let queued = slipway_store::create_queued_scratch(&s, &spec())
+            .await
+            .unwrap()
+            .id;
         claim(&s).await.unwrap();
         // "crash": reopen the file.
         let s = SqliteStore::open(&path).await.unwrap();

@@ -50,8 +50,7 @@ async fn open() -> (tempfile::TempDir, SqliteStore) {
 #[tokio::test]
 async fn a_build_gets_one_worker_build_per_platform() {
     let (_d, s) = open().await;
-    let b = s
-        .create_build(&spec(&["x86_64", "aarch64"], 0))
+    let b = slipway_store::create_queued_scratch(&s, &spec(&["x86_64", "aarch64"], 0))
         .await
         .unwrap();
     let w = s.worker_builds(b.id).await.unwrap();
@@ -71,7 +70,12 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
     let c = clusters(&[("x86_64", "one", 1, true), ("x86_64", "three", 3, true)]);
     let mut ids = Vec::new();
     for _ in 0..6 {
-        ids.push(s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id);
+        ids.push(
+            slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let placed = s.place_queued(&c, 100).await.unwrap();
     // one: 0/1 vs three: 0/3 → tie → one; then one is full → three ×3.
@@ -143,9 +147,18 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
 async fn disabled_clusters_and_unserved_platforms_get_nothing() {
     let (_d, s) = open().await;
     let c = clusters(&[("x86_64", "off", 5, false), ("x86_64", "on", 1, true)]);
-    let a = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
-    let arm = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
-    let b = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
+    let a = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+        .await
+        .unwrap()
+        .id;
+    let arm = slipway_store::create_queued_scratch(&s, &spec(&["aarch64"], 0))
+        .await
+        .unwrap()
+        .id;
+    let b = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+        .await
+        .unwrap()
+        .id;
     let placed = s.place_queued(&c, 100).await.unwrap();
     assert_eq!(placed.len(), 1);
     assert_eq!((placed[0].build, placed[0].cluster.as_str()), (a, "on"));
@@ -161,9 +174,18 @@ async fn disabled_clusters_and_unserved_platforms_get_nothing() {
 async fn higher_priority_first_then_fifo() {
     let (_d, s) = open().await;
     let c = clusters(&[("x86_64", "only", 1, true)]);
-    let low = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
-    let high1 = s.create_build(&spec(&["x86_64"], 5)).await.unwrap().id;
-    let high2 = s.create_build(&spec(&["x86_64"], 5)).await.unwrap().id;
+    let low = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+        .await
+        .unwrap()
+        .id;
+    let high1 = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 5))
+        .await
+        .unwrap()
+        .id;
+    let high2 = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 5))
+        .await
+        .unwrap()
+        .id;
     let mut order = Vec::new();
     for _ in 0..3 {
         let p = s.place_queued(&c, 10).await.unwrap();
@@ -185,7 +207,10 @@ async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up() {
         ("x86_64", "c", 2, true),
         ("x86_64", "d", 2, true),
     ]);
-    let id = s.create_build(&spec(&["x86_64"], 0)).await.unwrap().id;
+    let id = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+        .await
+        .unwrap()
+        .id;
     let mut seen = Vec::new();
     for attempt in 1..=MAX_SUBMIT_ATTEMPTS {
         let p = s.place_queued(&c, 10).await.unwrap();
@@ -234,11 +259,13 @@ async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up() {
 async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
     let (_d, s) = open().await;
     let c = clusters(&[("x86_64", "x", 1, true), ("aarch64", "arm", 1, true)]);
-    let busy = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
+    let busy = slipway_store::create_queued_scratch(&s, &spec(&["aarch64"], 0))
+        .await
+        .unwrap()
+        .id;
     s.place_queued(&c, 10).await.unwrap();
     // Two platforms; aarch64 must wait for `busy`.
-    let multi = s
-        .create_build(&spec(&["x86_64", "aarch64"], 0))
+    let multi = slipway_store::create_queued_scratch(&s, &spec(&["x86_64", "aarch64"], 0))
         .await
         .unwrap()
         .id;
@@ -263,7 +290,10 @@ async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
         .unwrap();
     assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
 
-    let queued = s.create_build(&spec(&["aarch64"], 0)).await.unwrap().id;
+    let queued = slipway_store::create_queued_scratch(&s, &spec(&["aarch64"], 0))
+        .await
+        .unwrap()
+        .id;
     assert_eq!(
         s.request_cancel(queued).await.unwrap(),
         CancelOutcome::Cancelled
@@ -280,8 +310,7 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
     let path = dir.path().join("db.sqlite");
     let c = clusters(&[("x86_64", "x", 4, true), ("aarch64", "arm", 4, true)]);
     let s = SqliteStore::open(&path).await.unwrap();
-    let id = s
-        .create_build(&spec(&["x86_64", "aarch64"], 0))
+    let id = slipway_store::create_queued_scratch(&s, &spec(&["x86_64", "aarch64"], 0))
         .await
         .unwrap()
         .id;
@@ -351,7 +380,9 @@ async fn cluster_overrides_are_kept() {
 async fn worker_tokens_expire_and_are_revoked() {
     let (_d, s) = open().await;
     let c = clusters(&[("x86_64", "x", 1, true)]);
-    s.create_build(&spec(&["x86_64"], 0)).await.unwrap();
+    slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+        .await
+        .unwrap();
     let w = s.place_queued(&c, 1).await.unwrap()[0].worker;
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(600);
     let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);

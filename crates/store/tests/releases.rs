@@ -1,0 +1,198 @@
+//! Release numbering and preparation outcomes, against a real database file.
+
+use slipway_core::build::SourceRequest;
+use slipway_core::conventions::{ImageIdentity, LintMode, LintReport, Preparation};
+use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
+use slipway_store::{Queued, SqliteStore, Store};
+use std::sync::Arc;
+
+fn spec(release: Option<&str>) -> BuildSpec {
+    BuildRequest {
+        source: SourceRequest {
+            url: "/srv/repo".into(),
+            ..Default::default()
+        },
+        output: Some("127.0.0.1:5000/app".into()),
+        release: release.map(String::from),
+        ..Default::default()
+    }
+    .validate(None)
+    .unwrap()
+}
+
+fn prep(spec: BuildSpec, id: i64, version: &str) -> Preparation {
+    Preparation {
+        spec,
+        identity: Some(ImageIdentity {
+            name: "team/app".into(),
+            version: version.into(),
+            component: "app-container".into(),
+        }),
+        unique_tag: format!("{id}-20261123000000"),
+        floating: vec!["{version}".into(), "latest".into()],
+        extra: vec![],
+        lint: None,
+        repo_config: None,
+    }
+}
+
+async fn queue(s: &SqliteStore, release: Option<&str>, version: &str) -> (i64, Queued) {
+    let b = s.create_build(&spec(release)).await.unwrap();
+    assert_eq!(b.phase, BuildPhase::New);
+    assert!(b.workers.is_empty(), "no worker builds before preparation");
+    let q = s
+        .queue_build(b.id, &prep(b.spec.clone(), b.id, version))
+        .await
+        .unwrap();
+    (b.id, q)
+}
+
+fn queued(q: Queued) -> slipway_core::Build {
+    match q {
+        Queued::Queued(b) => *b,
+        other => panic!("not queued: {other:?}"),
+    }
+}
+
+async fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    (dir, Arc::new(store))
+}
+
+#[tokio::test]
+async fn releases_count_up_per_name_and_version() {
+    let (_d, s) = open().await;
+    let first = queued(queue(&s, None, "1.0").await.1);
+    assert_eq!(first.phase, BuildPhase::Pending);
+    assert_eq!(first.spec.release.as_deref(), Some("1"));
+    assert_eq!(first.spec.labels["release"], "1");
+    assert_eq!(first.workers.len(), 1);
+    assert_eq!(
+        first.spec.tags,
+        [
+            format!("{}-20261123000000", first.id),
+            "1.0-1".into(),
+            "1.0".into(),
+            "latest".into()
+        ]
+    );
+    let second = queued(queue(&s, None, "1.0").await.1);
+    assert_eq!(second.spec.release.as_deref(), Some("2"));
+    let other_version = queued(queue(&s, None, "2.0").await.1);
+    assert_eq!(other_version.spec.release.as_deref(), Some("1"));
+    assert!(
+        other_version
+            .events
+            .iter()
+            .any(|e| e.message == "queued as team/app 2.0-1")
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its_own() {
+    let (_d, s) = open().await;
+    queued(queue(&s, Some("5"), "1.0").await.1);
+    let (id, q) = queue(&s, Some("5"), "1.0").await;
+    let Queued::Refused(why) = q else {
+        panic!("{q:?}")
+    };
+    assert!(
+        why.starts_with("release 5 of team/app 1.0 already exists (build 1)"),
+        "{why}"
+    );
+    assert_eq!(
+        s.get_build(id).await.unwrap().unwrap().phase,
+        BuildPhase::New,
+        "a refusal changes nothing"
+    );
+    assert!(
+        s.fail_preparation(id, BuildPhase::Failed, &why, None, None)
+            .await
+            .unwrap()
+    );
+    // The next free one is past the explicit one.
+    let next = queued(queue(&s, None, "1.0").await.1);
+    assert_eq!(next.spec.release.as_deref(), Some("6"));
+    // Build 3 fails: release 6 is free again.
+    use slipway_store::WorkerStore;
+    s.place_queued(&slipway_core::Clusters::local_default(10), 10)
+        .await
+        .unwrap();
+    assert!(
+        s.finish(
+            next.id,
+            BuildPhase::Failed,
+            Some("RUN failed"),
+            None::<&PushedImage>
+        )
+        .await
+        .unwrap()
+    );
+    let again = queued(queue(&s, None, "1.0").await.1);
+    assert_eq!(again.spec.release.as_deref(), Some("6"));
+}
+
+#[tokio::test]
+async fn racing_builds_never_share_a_release() {
+    let (_d, s) = open().await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(s.create_build(&spec(None)).await.unwrap());
+    }
+    let tasks: Vec<_> = ids
+        .into_iter()
+        .map(|b| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let q = s
+                    .queue_build(b.id, &prep(b.spec.clone(), b.id, "3.1"))
+                    .await
+                    .unwrap();
+                queued(q).spec.release.unwrap()
+            })
+        })
+        .collect();
+    let mut releases = Vec::new();
+    for t in tasks {
+        releases.push(t.await.unwrap().parse::<u32>().unwrap());
+    }
+    releases.sort_unstable();
+    assert_eq!(releases, (1..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn failed_preparation_keeps_its_findings_and_a_cancelled_build_is_not_queued() {
+    let (_d, s) = open().await;
+    let b = s.create_build(&spec(None)).await.unwrap();
+    let report = LintReport {
+        mode: LintMode::Gating,
+        dockerfile: "Dockerfile".into(),
+        findings: vec![],
+        fails: true,
+    };
+    assert!(
+        s.fail_preparation(b.id, BuildPhase::Failed, "lint failed", Some(&report), None)
+            .await
+            .unwrap()
+    );
+    let got = s.get_build(b.id).await.unwrap().unwrap();
+    assert_eq!(got.phase, BuildPhase::Failed);
+    assert_eq!(got.reason.as_deref(), Some("lint failed"));
+    assert_eq!(got.lint, Some(report));
+    assert_eq!(s.builds_to_prepare().await.unwrap(), Vec::<i64>::new());
+
+    let b = s.create_build(&spec(None)).await.unwrap();
+    assert_eq!(s.builds_to_prepare().await.unwrap(), [b.id]);
+    s.request_cancel(b.id).await.unwrap();
+    let q = s
+        .queue_build(b.id, &prep(b.spec.clone(), b.id, "1"))
+        .await
+        .unwrap();
+    assert_eq!(q, Queued::NotNew(BuildPhase::Cancelled));
+    // Nothing was reserved by the refused queueing.
+    let next = queued(queue(&s, None, "1").await.1);
+    assert_eq!(next.spec.release.as_deref(), Some("1"));
+}
