@@ -67,6 +67,42 @@ pub struct BuildJob {
     pub local_tag: String,
     /// `os/arch[/variant]` to build for (`linux/arm64`).
     pub platform: String,
+    /// Labels added to the image (`--label`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Run a repository's prebuild command (`sh -c`) in `context`, with no
+/// network unless `network`; its output goes to `log`.
+pub async fn run_prebuild(
+    context: &Path,
+    command: &str,
+    network: bool,
+    log: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Result<(), BuilderError> {
+    let mut args: Vec<String> = Vec::new();
+    let program = if network {
+        "sh"
+    } else {
+        args.extend(["--net".into(), "--".into(), "sh".into()]);
+        "unshare"
+    };
+    args.extend([
+        "-c".into(),
+        "cd -- \"$1\" && exec sh -c \"$2\"".into(),
+        "prebuild".into(),
+        context.display().to_string(),
+        command.to_string(),
+    ]);
+    let out = run(program, &args, log, cancel).await?;
+    if out.success {
+        Ok(())
+    } else {
+        Err(BuilderError::Failed(format!(
+            "prebuild command failed: {}",
+            out.error_line()
+        )))
+    }
 }
 
 pub struct Buildah {
@@ -168,6 +204,10 @@ impl Buildah {
             args.push("--build-arg".into());
             args.push(format!("{k}={v}"));
         }
+        for (k, v) in &job.labels {
+            args.push("--label".into());
+            args.push(format!("{k}={v}"));
+        }
         args.push(job.context.display().to_string());
         let out = run(program, &args, log, cancel).await?;
         if out.success {
@@ -191,7 +231,6 @@ impl Buildah {
         cancel: &CancellationToken,
     ) -> Result<PushedImage, BuilderError> {
         let dest_s = dest.to_string();
-        let tls = self.tls_verify(&dest_s);
         log.line(&format!("--> pushing {dest_s}"));
         let digest = self
             .push_for_digest(
@@ -205,22 +244,15 @@ impl Buildah {
             )
             .await?;
         let reference = dest.with_digest(&digest);
-        let mut args = vec![
-            "inspect".to_string(),
-            "--raw".into(),
-            format!("--tls-verify={tls}"),
-        ];
-        args.extend(authfile_args(authfile));
-        args.push(format!("docker://{reference}"));
-        let manifest = process::Collect::default();
-        let out = run_split("skopeo", &args, &manifest, log, cancel).await?;
-        if !out.success {
-            return Err(BuilderError::Failed(format!(
-                "pushed {reference} but cannot read it back: {}",
-                out.error_line()
-            )));
-        }
-        let raw = manifest.text();
+        let raw = self
+            .inspect_raw(&reference, false, authfile, log, cancel)
+            .await
+            .map_err(|e| match e {
+                BuilderError::Failed(m) => {
+                    BuilderError::Failed(format!("pushed {reference} but {m}"))
+                }
+                e => e,
+            })?;
         let image = pushed_image(dest, &reference, &digest, &raw).map_err(BuilderError::Failed)?;
         log.line(&format!(
             "--> pushed {reference} ({} bytes, {} layers)",
@@ -228,6 +260,35 @@ impl Buildah {
             image.layers.len()
         ));
         Ok(image)
+    }
+
+    /// The manifest (or, with `config`, the image configuration) of
+    /// `reference` as the registry serves it (`skopeo inspect --raw`).
+    pub async fn inspect_raw(
+        &self,
+        reference: &str,
+        config: bool,
+        authfile: Option<&Path>,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<String, BuilderError> {
+        let tls = self.tls_verify(reference);
+        let mut args = vec!["inspect".to_string()];
+        if config {
+            args.push("--config".into());
+        }
+        args.extend(["--raw".into(), format!("--tls-verify={tls}")]);
+        args.extend(authfile_args(authfile));
+        args.push(format!("docker://{reference}"));
+        let data = process::Collect::default();
+        let out = run_split("skopeo", &args, &data, log, cancel).await?;
+        if !out.success {
+            return Err(BuilderError::Failed(format!(
+                "cannot read {reference} back: {}",
+                out.error_line()
+            )));
+        }
+        Ok(data.text())
     }
 
     /// Give the image `source` (`registry/name@digest`) the tag `dest` in
@@ -244,6 +305,8 @@ impl Buildah {
         let mut args = vec![
             "copy".to_string(),
             "--quiet".into(),
+            // An image index is copied whole; a single image is unaffected.
+            "--all".into(),
             "--preserve-digests".into(),
             format!("--src-tls-verify={tls}"),
             format!("--dest-tls-verify={tls}"),

@@ -1,5 +1,6 @@
 //! Human-readable output.
 
+use slipway_core::conventions::{BuildKind, LintMode};
 use jiff::Timestamp;
 use slipway_core::Build;
 use slipway_core::api::ClusterStatus;
@@ -89,6 +90,35 @@ pub fn build_details(b: &Build) -> String {
         if b.spec.network { "allowed" } else { "none" }
     );
     let _ = writeln!(out, "Output:      {}", b.spec.output);
+    let kind = match b.spec.kind {
+        BuildKind::Normal => "normal",
+        BuildKind::Scratch => "scratch",
+        BuildKind::Isolated => "isolated",
+    };
+    let _ = writeln!(out, "Kind:        {kind}");
+    if let Some(r) = &b.spec.release {
+        let _ = writeln!(out, "Release:     {r}");
+    }
+    if !b.spec.tags.is_empty() {
+        let _ = writeln!(out, "Tags:        {}", b.spec.tags.join(", "));
+    }
+    for (k, v) in &b.spec.labels {
+        let _ = writeln!(out, "Label:       {k}={v}");
+    }
+    if let Some(l) = &b.lint {
+        let mode = match l.mode {
+            LintMode::Advisory => "advisory",
+            LintMode::Gating => "gating",
+        };
+        let _ = writeln!(out, "Lint:        {} findings ({mode})", l.findings.len());
+        for f in &l.findings {
+            let _ = writeln!(
+                out,
+                "  {}:{} {} {}: {}",
+                l.dockerfile, f.line, f.code, f.level, f.message
+            );
+        }
+    }
     if let Some(img) = &b.image {
         let _ = writeln!(out, "Image:       {}", img.reference);
         let _ = writeln!(out, "Size:        {} bytes", img.size);

@@ -58,6 +58,9 @@ pub enum Command {
         build: String,
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
+        /// Print the build's Koji content-generator metadata (JSON) instead
+        #[arg(long)]
+        metadata: bool,
     },
     /// Print a build's log
     Logs {
@@ -142,6 +145,19 @@ pub struct BuildArgs {
     /// Queue priority: higher runs first [default: 0]
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub priority: i32,
+    /// Image label, KEY=VALUE (repeatable); wins over the Dockerfile's.
+    /// name, version and component are required unless --scratch
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Release [default: the next free one for the name and version]
+    #[arg(long)]
+    pub release: Option<String>,
+    /// A throw-away build: no required labels, no release, only a unique tag
+    #[arg(long, conflicts_with_all = ["isolated", "release"])]
+    pub scratch: bool,
+    /// Rebuild a version with an explicit new --release; moves no floating tag
+    #[arg(long, requires = "release")]
+    pub isolated: bool,
     /// Queue the build and return without following it
     #[arg(long)]
     pub no_follow: bool,
@@ -183,7 +199,18 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             }
             Ok(())
         }
-        Command::Show { build, output } => {
+        Command::Show {
+            build,
+            metadata: true,
+            ..
+        } => {
+            let m: serde_json::Value = client
+                .get_json(&format!("/builds/{}/metadata", build_id(&build)?))
+                .await?;
+            print_json(&m);
+            Ok(())
+        }
+        Command::Show { build, output, .. } => {
             let b: Build = client
                 .get_json(&format!("/builds/{}", build_id(&build)?))
                 .await?;
@@ -282,11 +309,18 @@ fn print_json(v: &impl serde::Serialize) {
 fn parse_build_args(
     raw: &[String],
 ) -> Result<std::collections::BTreeMap<String, String>, CliError> {
+    parse_pairs("--build-arg", raw)
+}
+
+fn parse_pairs(
+    flag: &str,
+    raw: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, CliError> {
     raw.iter()
         .map(|kv| {
             kv.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| CliError::Usage(format!("--build-arg {kv:?} must be KEY=VALUE")))
+                .ok_or_else(|| CliError::Usage(format!("{flag} {kv:?} must be KEY=VALUE")))
         })
         .collect()
 }
@@ -316,6 +350,10 @@ async fn build(client: &Client, args: BuildArgs) -> Result<(), CliError> {
         network: args.network,
         platforms: args.platforms,
         priority: args.priority,
+        labels: parse_pairs("--label", &args.labels)?,
+        release: args.release,
+        scratch: args.scratch,
+        isolated: args.isolated,
     };
     let created: Build = client.post_json("/builds", &req).await?;
     let id = created.id;

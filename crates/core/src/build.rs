@@ -321,6 +321,8 @@ pub(crate) fn valid_arg_name(k: &str) -> bool {
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Clone,
+    Prepare,
+    Prebuild,
     Build,
     Push,
 }
@@ -329,6 +331,8 @@ impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Clone => "clone",
+            Stage::Prepare => "prepare",
+            Stage::Prebuild => "prebuild",
             Stage::Build => "build",
             Stage::Push => "push",
         }

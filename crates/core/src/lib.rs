@@ -16,6 +16,7 @@ pub mod build;
 pub mod cluster;
 pub mod conventions;
 pub mod image_ref;
+pub mod koji;
 pub mod paths;
 pub mod phase;
 pub mod source;

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use slipway_core::api::CancelResponse;
-use slipway_core::{Build, BuildId, BuildRequest};
+use slipway_core::{Build, BuildId, BuildPhase, BuildRequest};
 use slipway_store::CancelOutcome;
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/builds/{id}", get(get_build))
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/log", get(build_log))
+        .route("/builds/{id}/metadata", get(build_metadata))
         .route("/registry/gc", post(registry_gc))
         .route("/clusters", get(list_clusters))
         .route("/clusters/{name}/{action}", post(switch_cluster))
@@ -84,7 +85,7 @@ async fn create_build(State(s): State<Arc<Services>>, body: Bytes) -> Result<Res
         spec.source.location.redacted(),
         spec.output
     );
-    s.queue.notify_one();
+    crate::prepare::spawn(&s, build.id);
     Ok((StatusCode::CREATED, Json(build)).into_response())
 }
 
@@ -107,6 +108,34 @@ async fn get_build(
     Path(id): Path<String>,
 ) -> Result<Json<Build>, ApiError> {
     Ok(Json(load(&s, &id).await?))
+}
+
+/// Koji content-generator metadata of a complete build.
+async fn build_metadata(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let build = load(&s, &id).await?;
+    if build.phase != BuildPhase::Complete {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            slipway_core::api::codes::CONFLICT,
+            format!(
+                "build {} is {}; metadata exists only for complete builds",
+                build.id, build.phase
+            ),
+        ));
+    }
+    match crate::metadata::served(&s, build.id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(doc) => Ok(Json(doc)),
+        None => Err(ApiError::not_found(format!(
+            "build {} has no metadata; its events say why",
+            build.id
+        ))),
+    }
 }
 
 async fn cancel_build(

@@ -13,7 +13,9 @@ pub mod config;
 pub mod error;
 mod kube_backend;
 pub mod logs;
+mod metadata;
 mod orchestrator;
+mod prepare;
 mod worker;
 mod worker_api;
 
@@ -60,6 +62,8 @@ pub struct Services {
     /// Completes outputs that name no registry (default: `own_registry`).
     pub default_registry: String,
     pub registry: Arc<Registry>,
+    /// Limits how many builds are prepared (fetched, linted) at once.
+    pub preparations: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,7 +222,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         own_registry,
         default_registry,
         registry: registry.clone(),
+        preparations: tokio::sync::Semaphore::new(prepare::CONCURRENT_PREPARATIONS),
     });
+    // Builds accepted but not yet prepared when the server last stopped.
+    for id in services.store.builds_to_prepare().await? {
+        prepare::spawn(&services, id);
+    }
 
     tokio::spawn(scheduler(services.clone()));
     tokio::spawn(clusters::reload_on_sighup(services.clone()));

@@ -14,7 +14,7 @@
 
 use crate::Services;
 use slipway_builder::LogSink;
-use slipway_core::{Build, BuildId, BuildPhase, PushedImage};
+use slipway_core::{Build, BuildId, BuildPhase, ImageRef, PushedImage};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -65,7 +65,10 @@ pub async fn worker_ended(services: &Arc<Services>, id: BuildId, last: bool) {
         (phase, Some(reason), None)
     } else if last {
         match publish(services, &build).await {
-            Ok(image) => (BuildPhase::Complete, None, Some(image)),
+            Ok(image) => {
+                crate::metadata::record(services, &build, &image).await;
+                (BuildPhase::Complete, None, Some(image))
+            }
             Err(reason) => (BuildPhase::Failed, Some(reason), None),
         }
     } else {
@@ -110,8 +113,9 @@ fn has_running(services: &Services, id: BuildId) -> bool {
         .unwrap_or(false)
 }
 
-/// Tag the build's output: the platform image itself when there is one
-/// platform, an OCI image index of all of them otherwise.
+/// Publish the build under each of its tags (unique tag first): the
+/// platform image itself when there is one platform, an OCI image index of
+/// all of them otherwise. Returns the image under its primary tag.
 async fn publish(services: &Services, build: &Build) -> Result<PushedImage, String> {
     let id = build.id;
     let mut images = Vec::new();
@@ -148,18 +152,49 @@ async fn publish(services: &Services, build: &Build) -> Result<PushedImage, Stri
     let log: &dyn LogSink = log.as_ref();
     // Publishing is short and is not cancelled half-way.
     let never = CancellationToken::new();
-    let result = match images.as_slice() {
-        [one] => services
-            .buildah
-            .retag(one, output, auth.as_deref(), log, &never)
-            .await
-            .map_err(|e| e.to_string()),
-        many => services
-            .buildah
-            .push_index(many, output, &work, auth.as_deref(), log, &never)
-            .await
-            .map_err(|e| e.to_string()),
+    // Builds prepared before tags were planned publish the output's tag.
+    let tags = if build.spec.tags.is_empty() {
+        vec![output.tag.clone().unwrap_or_else(|| "latest".into())]
+    } else {
+        build.spec.tags.clone()
     };
+    let tagged = |tag: &str| ImageRef {
+        tag: Some(tag.to_string()),
+        digest: None,
+        ..output.clone()
+    };
+    let result = async {
+        let first = tagged(&tags[0]);
+        let published = match images.as_slice() {
+            [one] => {
+                services
+                    .buildah
+                    .retag(one, &first, auth.as_deref(), log, &never)
+                    .await
+            }
+            many => {
+                services
+                    .buildah
+                    .push_index(many, &first, &work, auth.as_deref(), log, &never)
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        // The primary tag (the second, after the unique one) names the result.
+        let mut primary = published.clone();
+        for (i, tag) in tags.iter().enumerate().skip(1) {
+            let image = services
+                .buildah
+                .retag(&published, &tagged(tag), auth.as_deref(), log, &never)
+                .await
+                .map_err(|e| e.to_string())?;
+            if i == 1 {
+                primary = image;
+            }
+        }
+        Ok(primary)
+    }
+    .await;
     let _ = tokio::fs::remove_dir_all(&work).await;
     result
 }

@@ -30,7 +30,7 @@ fn env(workers: usize) -> Env {
 
 impl Env {
     fn dockerfile(&self, body: &str) -> String {
-        format!("FROM {}\n{body}", self.base)
+        format!("FROM {}\nLABEL name=test/app version=1.0 component=app-container\n{body}", self.base)
     }
     fn image(&self, name: &str) -> String {
         format!("{}/{name}", self.registry.host())
@@ -197,7 +197,7 @@ fn build_with_run_copy_env_label_from_local_git() {
 fn build_args_and_multi_stage() {
     let e = env(2);
     let df = format!(
-        "ARG BASE\nFROM $BASE AS builder\nARG FLAVOUR=plain\nRUN echo \"flavour=$FLAVOUR\" > /out.txt && echo junk > /junk\nFROM {}\nCOPY --from=builder /out.txt /result.txt\n",
+        "ARG BASE\nFROM $BASE AS builder\nARG FLAVOUR=plain\nRUN echo \"flavour=$FLAVOUR\" > /out.txt && echo junk > /junk\nFROM {}\nLABEL name=test/app version=1.0 component=app-container\nCOPY --from=builder /out.txt /result.txt\n",
         e.base
     );
     let repo = GitRepo::new(&[("sub/Containerfile.app", df.as_str())]);
@@ -324,7 +324,7 @@ fn failures_end_failed_with_an_actionable_reason() {
 
     // A base image that does not exist.
     let missing_base = format!("{}/no/such-base:1", e.registry.host());
-    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {missing_base}\nRUN true\n"))]);
+    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {missing_base}\nLABEL name=test/app version=1.0 component=app-container\nRUN true\n"))]);
     let b = failed_build(&e, &e.build(&repo, &e.image("fail:6"), &[]));
     assert!(
         b["reason"]
@@ -730,7 +730,7 @@ fn builds_use_the_embedded_registry_by_default() {
     server.copy_in(&base, &our_base);
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {our_base}\nRUN echo embedded > /where\n"),
+        &format!("FROM {our_base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo embedded > /where\n"),
     )]);
     let dir = repo.dir.path().join("My_Service");
     std::fs::create_dir(&dir).unwrap();

@@ -1,10 +1,12 @@
 //! One worker build: one platform of a build, from source to a pushed image.
 //!
 //! ```text
-//! clone   the build's commit, or resolve the ref and record it (first platform wins)
-//! locate  context dir and Dockerfile, canonicalised, never outside the checkout
-//! parse   base images (FROM lines, ARG substitution)
-//! build   buildah pull --platform each base; unshare --net buildah bud --platform …
+//! clone     the build's commit (recorded when the build was prepared)
+//! locate    context dir and Dockerfile, canonicalised, never outside the checkout
+//! parse     base images (FROM lines, ARG substitution)
+//! prebuild  slipway.yaml's prebuild command, in the context, no network
+//! build     buildah pull --platform each base; unshare --net buildah bud
+//!           --platform … --label (the build's labels + architecture)
 //! push    to the platform's unique tag, read back with skopeo
 //! ```
 //!
@@ -193,32 +195,8 @@ pub async fn run(
     }
     let src = work.join("src");
 
-    // Clone: every platform builds the commit the first one resolved.
-    let cloned = timed(host, Stage::Clone, async {
-        let loc = &spec.source.location;
-        let commit = match host.known_commit().await.map_err(Outcome::Error)? {
-            Some(c) => c,
-            None => {
-                log.line(&format!(
-                    "==> resolving {} in {}",
-                    spec.source.git_ref.as_deref().unwrap_or("HEAD"),
-                    loc.redacted()
-                ));
-                let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
-                    .await
-                    .map_err(|e| Outcome::Failed(e.to_string()))?;
-                host.record_commit(&resolved.ref_name, &resolved.commit)
-                    .await
-                    .map_err(Outcome::Error)?
-            }
-        };
-        log.line(&format!("==> fetching commit {commit} (depth 1)"));
-        tokio::select! {
-            r = slipway_source::fetch(loc, &commit, &src) => r.map_err(|e| Outcome::Failed(e.to_string())),
-            () = cancel.cancelled() => Err(Outcome::Cancelled),
-        }
-    })
-    .await;
+    // Clone: every platform builds the commit preparation resolved.
+    let cloned = timed(host, Stage::Clone, checkout(host, spec, &src, log, cancel)).await;
     if let Err(o) = cloned {
         return o;
     }
@@ -245,6 +223,20 @@ pub async fn run(
             ));
         }
     };
+
+    // Prebuild: the repository's own generation step, in the context.
+    if let Some(command) = &spec.prebuild {
+        log.line(&format!("==> prebuild: {command}"));
+        let ran = timed(
+            host,
+            Stage::Prebuild,
+            slipway_builder::run_prebuild(&context, command, spec.network, log, cancel),
+        )
+        .await;
+        if let Err(e) = ran {
+            return e.into();
+        }
+    }
 
     // Build.
     let local_tag = format!("localhost/slipway/build-{id}-{platform}:latest");
@@ -278,6 +270,12 @@ pub async fn run(
             network: spec.network,
             local_tag: local_tag.clone(),
             platform: oci_platform.clone(),
+            labels: {
+                let mut labels = spec.labels.clone();
+                let (k, v) = slipway_core::conventions::architecture_label(platform);
+                labels.insert(k, v);
+                labels
+            },
         };
         buildah.build(&job, log, cancel).await
     })
@@ -304,9 +302,44 @@ pub async fn run(
     }
 }
 
+/// Check out the build's commit into `src`: the one already recorded, or
+/// the ref resolved now and recorded (the first to record wins). Returns
+/// the commit.
+pub async fn checkout(
+    host: &dyn WorkerHost,
+    spec: &BuildSpec,
+    src: &Path,
+    log: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Result<String, Outcome> {
+    let loc = &spec.source.location;
+    let commit = match host.known_commit().await.map_err(Outcome::Error)? {
+        Some(c) => c,
+        None => {
+            log.line(&format!(
+                "==> resolving {} in {}",
+                spec.source.git_ref.as_deref().unwrap_or("HEAD"),
+                loc.redacted()
+            ));
+            let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
+                .await
+                .map_err(|e| Outcome::Failed(e.to_string()))?;
+            host.record_commit(&resolved.ref_name, &resolved.commit)
+                .await
+                .map_err(Outcome::Error)?
+        }
+    };
+    log.line(&format!("==> fetching commit {commit} (depth 1)"));
+    tokio::select! {
+        r = slipway_source::fetch(loc, &commit, src) => r.map_err(|e| Outcome::Failed(e.to_string()))?,
+        () = cancel.cancelled() => return Err(Outcome::Cancelled),
+    }
+    Ok(commit)
+}
+
 /// The build context and Dockerfile inside the checkout `src`, with symlinks
 /// resolved; anything that points outside `src` is refused.
-fn locate(src: &Path, context_dir: &str, dockerfile: &str) -> Result<(PathBuf, PathBuf), Outcome> {
+pub fn locate(src: &Path, context_dir: &str, dockerfile: &str) -> Result<(PathBuf, PathBuf), Outcome> {
     let root = src
         .canonicalize()
         .map_err(|e| Outcome::Error(format!("checkout missing: {e}")))?;

@@ -1,0 +1,232 @@
+//! Koji content-generator metadata (metadata_version 0) for a finished
+//! build: what OSBS imports into Koji with `CGImport`.
+//!
+//! One buildroot and one `docker-image` output per platform, plus the
+//! build log as a `log` output (added when the document is served, because
+//! the log is complete only once the build has ended). Slipway keeps images
+//! in a registry, not as archives: an image output's `filename` follows
+//! OSBS's `docker-image-<config id>.<arch>.tar.gz` naming, its `filesize`
+//! is the sum of the image's blobs (config and layers) and its checksum is
+//! the manifest digest (`sha256`). `extra.docker.layer_sizes` are the
+//! compressed sizes the registry stores, as `skopeo inspect` reports them.
+//!
+//! The JSON schema is `docs/schemas/koji-cg-metadata-v0.schema.json`.
+
+use crate::build::Build;
+use crate::cluster::Platform;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+/// What the registry says about one platform's image.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    pub platform: Platform,
+    /// The cluster that built it.
+    pub cluster: Option<String>,
+    pub manifest_digest: String,
+    /// The manifest as the registry serves it.
+    pub manifest: Value,
+    /// The image configuration blob.
+    pub config: Value,
+}
+
+/// A tool in the buildroot, with its version line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+/// Where and with what the images were built.
+#[derive(Debug, Clone)]
+pub struct Buildroot {
+    /// `PRETTY_NAME` of the build host's /etc/os-release.
+    pub os: String,
+    pub tools: Vec<Tool>,
+    pub generator_version: String,
+}
+
+/// The published result: the primary image (or index) and its digest.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub repository: String,
+    pub digest: String,
+    pub media_type: String,
+    /// Whether `digest` names an image index of several platforms.
+    pub is_index: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot make content-generator metadata: {0}")]
+pub struct MetadataError(pub String);
+
+fn err(m: impl Into<String>) -> MetadataError {
+    MetadataError(m.into())
+}
+
+/// The document for `build`, without the log output (see [`log_output`]).
+pub fn cg_metadata(
+    build: &Build,
+    published: &Published,
+    images: &[PlatformImage],
+    root: &Buildroot,
+    end: Timestamp,
+) -> Result<Value, MetadataError> {
+    let spec = &build.spec;
+    let labels = &spec.labels;
+    let component = crate::conventions::COMPONENT_LABELS
+        .iter()
+        .find_map(|k| labels.get(*k));
+    // Koji names the build after the component (as OSBS does); scratch
+    // builds fall back to the repository name.
+    let name = component
+        .cloned()
+        .unwrap_or_else(|| published.repository.rsplit('/').next().unwrap_or("image").to_string());
+    let version = labels.get("version").cloned().unwrap_or_else(|| "0".into());
+    let release = spec
+        .release
+        .clone()
+        .unwrap_or_else(|| format!("scratch.{}", build.id));
+    let commit = build
+        .commit
+        .as_deref()
+        .ok_or_else(|| err("the build has no commit"))?;
+    let start = build.started_at.unwrap_or(build.created_at).as_second();
+    let pull_refs: Vec<String> = spec
+        .tags
+        .iter()
+        .map(|t| format!("{}:{t}", published.repository))
+        .chain([format!("{}@{}", published.repository, published.digest)])
+        .collect();
+    let mut image_extra = json!({});
+    if published.is_index {
+        image_extra["index"] = json!({
+            "pull": pull_refs,
+            "tags": spec.tags,
+            "digests": { published.media_type.clone(): published.digest },
+        });
+    }
+    let mut buildroots = Vec::new();
+    let mut outputs = Vec::new();
+    for (i, img) in images.iter().enumerate() {
+        let id = i + 1;
+        let arch = img.platform.as_str();
+        buildroots.push(json!({
+            "id": id,
+            "host": { "os": root.os, "arch": arch },
+            "content_generator": { "name": "slipway", "version": root.generator_version },
+            "container": { "type": "none", "arch": arch },
+            "tools": root.tools.iter().map(|t| json!({"name": t.name, "version": t.version})).collect::<Vec<_>>(),
+            "components": [],
+            "extra": { "slipway": { "build_id": build.id, "cluster": img.cluster } },
+        }));
+        outputs.push(image_output(id, img, published, &pull_refs, &spec.tags)?);
+    }
+    Ok(json!({
+        "metadata_version": 0,
+        "build": {
+            "name": name,
+            "version": version,
+            "release": release,
+            "source": format!("{}#{commit}", spec.source.location.redacted()),
+            "start_time": start,
+            "end_time": end.as_second(),
+            "extra": {
+                "typeinfo": { "image": image_extra.clone() },
+                "image": image_extra,
+                "slipway": {
+                    "build_id": build.id,
+                    "kind": spec.kind,
+                    "lint_findings": build.lint.as_ref().map_or(0, |l| l.findings.len()),
+                },
+            },
+        },
+        "buildroots": buildroots,
+        "output": outputs,
+    }))
+}
+
+fn image_output(
+    buildroot: usize,
+    img: &PlatformImage,
+    published: &Published,
+    pull_refs: &[String],
+    tags: &[String],
+) -> Result<Value, MetadataError> {
+    let m = &img.manifest;
+    let size_of = |d: &Value| d.get("size").and_then(Value::as_u64);
+    let config_desc = m.get("config").ok_or_else(|| err("manifest has no config"))?;
+    let config_digest = config_desc
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("manifest config has no digest"))?;
+    let layers = m
+        .get("layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err("manifest has no layers"))?;
+    let diff_ids: Vec<&str> = img
+        .config
+        .pointer("/rootfs/diff_ids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut layer_sizes = Vec::new();
+    let mut total = size_of(config_desc).unwrap_or(0);
+    for (i, l) in layers.iter().enumerate() {
+        let size = size_of(l).ok_or_else(|| err("a layer has no size"))?;
+        total += size;
+        layer_sizes.push(json!({
+            "digest": l.get("digest").and_then(Value::as_str),
+            "diff_id": diff_ids.get(i),
+            "size": size,
+        }));
+    }
+    let media_type = m
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+    let parent_id = m
+        .pointer("/annotations/org.opencontainers.image.base.digest")
+        .and_then(Value::as_str);
+    let arch = img.platform.as_str();
+    let hex = config_digest.trim_start_matches("sha256:");
+    let mut repositories = pull_refs.to_vec();
+    if published.is_index {
+        repositories.push(format!("{}@{}", published.repository, img.manifest_digest));
+    }
+    Ok(json!({
+        "buildroot_id": buildroot,
+        "filename": format!("docker-image-{hex}.{arch}.tar.gz"),
+        "filesize": total,
+        "arch": arch,
+        "checksum": img.manifest_digest.trim_start_matches("sha256:"),
+        "checksum_type": "sha256",
+        "type": "docker-image",
+        "components": [],
+        "extra": {
+            "image": { "arch": arch },
+            "docker": {
+                "id": config_digest,
+                "parent_id": parent_id,
+                "repositories": repositories,
+                "tags": tags,
+                "digests": { media_type: img.manifest_digest },
+                "layer_sizes": layer_sizes,
+                "config": img.config,
+            },
+        },
+    }))
+}
+
+/// The build log as a `log` output of the first buildroot.
+pub fn log_output(size: u64, sha256_hex: &str) -> Value {
+    json!({
+        "buildroot_id": 1,
+        "filename": "build.log",
+        "filesize": size,
+        "arch": "noarch",
+        "checksum": sha256_hex,
+        "checksum_type": "sha256",
+        "type": "log",
+    })
+}

@@ -1,0 +1,170 @@
+//! Koji content-generator metadata: made when a build publishes (from what
+//! the registry holds), kept in the store, served with the build log's
+//! entry added once the build has ended.
+
+use crate::Services;
+use crate::worker::LocalHost;
+use sha2::{Digest, Sha256};
+use slipway_core::koji::{self, Buildroot, PlatformImage, Published, Tool};
+use slipway_core::{Build, BuildId, BuildPhase, ImageRef, PushedImage};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+/// Make and keep the metadata of `build`, just published as `image`.
+/// Failing here never fails the build: the reason becomes an event and the
+/// metadata endpoint says it is missing.
+pub async fn record(services: &Services, build: &Build, image: &PushedImage) {
+    let id = build.id;
+    match make(services, build, image).await {
+        Ok(doc) => {
+            if let Err(e) = services.store.set_metadata(id, &doc).await {
+                tracing::error!("build {id}: cannot store its metadata: {e}");
+            }
+        }
+        Err(e) => {
+            tracing::warn!("build {id}: no metadata: {e}");
+            let _ = services
+                .store
+                .record_event(id, &format!("no content-generator metadata: {e}"))
+                .await;
+        }
+    }
+}
+
+async fn make(services: &Services, build: &Build, image: &PushedImage) -> Result<serde_json::Value, String> {
+    let output = &build.spec.output;
+    let repository = ImageRef {
+        tag: None,
+        digest: None,
+        ..output.clone()
+    }
+    .to_string();
+    let work = services.work_dir.join(format!("{}-metadata", build.id));
+    tokio::fs::create_dir_all(&work)
+        .await
+        .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
+    let host = LocalHost {
+        services,
+        build: build.id,
+    };
+    let result = async {
+        let auth = slipway_worker::own_auth_for(
+            &host,
+            &services.own_registry_hosts(),
+            &repository,
+            &work,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let quiet = Discard;
+        let never = CancellationToken::new();
+        let read = |reference: String, config: bool| {
+            let auth = auth.clone();
+            let quiet = &quiet;
+            let never = &never;
+            async move {
+                let raw = services
+                    .buildah
+                    .inspect_raw(&reference, config, auth.as_deref(), quiet, never)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                serde_json::from_str::<serde_json::Value>(&raw)
+                    .map_err(|e| format!("{reference}: the registry sent invalid JSON: {e}"))
+            }
+        };
+        let mut images = Vec::new();
+        for platform in &build.spec.platforms {
+            let w = build
+                .workers
+                .iter()
+                .find(|w| &w.platform == platform && w.phase == BuildPhase::Complete)
+                .ok_or_else(|| format!("platform {platform} has no complete worker build"))?;
+            let pushed = w
+                .image
+                .as_ref()
+                .ok_or_else(|| format!("platform {platform} has no image"))?;
+            images.push(PlatformImage {
+                platform: platform.clone(),
+                cluster: w.cluster.clone(),
+                manifest_digest: pushed.digest.clone(),
+                manifest: read(pushed.reference.clone(), false).await?,
+                config: read(pushed.reference.clone(), true).await?,
+            });
+        }
+        let top = read(image.reference.clone(), false).await?;
+        let media_type = top
+            .get("mediaType")
+            .and_then(|m| m.as_str())
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+            .to_string();
+        let published = Published {
+            repository: repository.clone(),
+            digest: image.digest.clone(),
+            is_index: top.get("manifests").is_some(),
+            media_type,
+        };
+        koji::cg_metadata(build, &published, &images, buildroot().await, jiff::Timestamp::now())
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    result
+}
+
+/// skopeo's stderr is not part of the build log here.
+struct Discard;
+
+impl slipway_builder::LogSink for Discard {
+    fn line(&self, _: &str) {}
+}
+
+/// This host and its build tools, read once.
+async fn buildroot() -> &'static Buildroot {
+    static ROOT: OnceCell<Buildroot> = OnceCell::const_new();
+    ROOT.get_or_init(|| async {
+        let os = tokio::fs::read_to_string("/etc/os-release")
+            .await
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        let mut tools = Vec::new();
+        for name in ["buildah", "skopeo"] {
+            let version = tokio::process::Command::new(name)
+                .arg("--version")
+                .output()
+                .await
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .and_then(|line| line.split_whitespace().nth(2).map(str::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            tools.push(Tool {
+                name: name.into(),
+                version,
+            });
+        }
+        Buildroot {
+            os,
+            tools,
+            generator_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    })
+    .await
+}
+
+/// The served document: the stored one with the build log's entry.
+pub async fn served(services: &Services, id: BuildId) -> Result<Option<serde_json::Value>, String> {
+    let Some(mut doc) = services.store.metadata(id).await.map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    if let Ok(bytes) = tokio::fs::read(services.logs.path(id)).await {
+        let sum = hex::encode(Sha256::digest(&bytes));
+        if let Some(out) = doc.get_mut("output").and_then(|o| o.as_array_mut()) {
+            out.push(koji::log_output(bytes.len() as u64, &sum));
+        }
+    }
+    Ok(Some(doc))
+}
