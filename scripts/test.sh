@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
-# oras (PyPI) for the registry interop tests.
-if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -c "import oras" 2>/dev/null; then
-  echo "==> installing oras (PyPI) into target/interop-venv"
+# oras (PyPI) for the registry interop tests; jsonschema (PyPI) validates
+# the Koji metadata against docs/schemas.
+if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -c "import oras, jsonschema" 2>/dev/null; then
+  echo "==> installing oras and jsonschema (PyPI) into target/interop-venv"
   rm -rf target/interop-venv
   python3 -m venv target/interop-venv
-  target/interop-venv/bin/pip install --quiet oras
+  target/interop-venv/bin/pip install --quiet oras jsonschema
 fi
 # Microsoft's SARIF Multitool (npm) validates `slipway lint -f sarif` against
 # the SARIF 2.1.0 schema.

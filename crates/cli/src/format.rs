@@ -1,9 +1,9 @@
 //! Human-readable output.
 
-use slipway_core::conventions::{BuildKind, LintMode};
 use jiff::Timestamp;
 use slipway_core::Build;
 use slipway_core::api::ClusterStatus;
+use slipway_core::conventions::{BuildKind, LintMode};
 use std::fmt::Write;
 
 fn age(then: Timestamp, now: Timestamp) -> String {

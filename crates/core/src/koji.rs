@@ -73,15 +73,33 @@ pub fn cg_metadata(
     end: Timestamp,
 ) -> Result<Value, MetadataError> {
     let spec = &build.spec;
-    let labels = &spec.labels;
+    // The labels the image has (Dockerfile, base image and Slipway's own),
+    // as its configuration records them.
+    let mut labels = spec.labels.clone();
+    if let Some(image_labels) = images
+        .first()
+        .and_then(|i| i.config.pointer("/config/Labels"))
+        .and_then(Value::as_object)
+    {
+        for (k, v) in image_labels {
+            if let Some(v) = v.as_str() {
+                labels.insert(k.clone(), v.to_string());
+            }
+        }
+    }
     let component = crate::conventions::COMPONENT_LABELS
         .iter()
         .find_map(|k| labels.get(*k));
     // Koji names the build after the component (as OSBS does); scratch
     // builds fall back to the repository name.
-    let name = component
-        .cloned()
-        .unwrap_or_else(|| published.repository.rsplit('/').next().unwrap_or("image").to_string());
+    let name = component.cloned().unwrap_or_else(|| {
+        published
+            .repository
+            .rsplit('/')
+            .next()
+            .unwrap_or("image")
+            .to_string()
+    });
     let version = labels.get("version").cloned().unwrap_or_else(|| "0".into());
     let release = spec
         .release
@@ -155,7 +173,9 @@ fn image_output(
 ) -> Result<Value, MetadataError> {
     let m = &img.manifest;
     let size_of = |d: &Value| d.get("size").and_then(Value::as_u64);
-    let config_desc = m.get("config").ok_or_else(|| err("manifest has no config"))?;
+    let config_desc = m
+        .get("config")
+        .ok_or_else(|| err("manifest has no config"))?;
     let config_digest = config_desc
         .get("digest")
         .and_then(Value::as_str)

@@ -31,7 +31,11 @@ pub async fn record(services: &Services, build: &Build, image: &PushedImage) {
     }
 }
 
-async fn make(services: &Services, build: &Build, image: &PushedImage) -> Result<serde_json::Value, String> {
+async fn make(
+    services: &Services,
+    build: &Build,
+    image: &PushedImage,
+) -> Result<serde_json::Value, String> {
     let output = &build.spec.output;
     let repository = ImageRef {
         tag: None,
@@ -48,14 +52,10 @@ async fn make(services: &Services, build: &Build, image: &PushedImage) -> Result
         build: build.id,
     };
     let result = async {
-        let auth = slipway_worker::own_auth_for(
-            &host,
-            &services.own_registry_hosts(),
-            &repository,
-            &work,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let auth =
+            slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), &repository, &work)
+                .await
+                .map_err(|e| e.to_string())?;
         let quiet = Discard;
         let never = CancellationToken::new();
         let read = |reference: String, config: bool| {
@@ -103,8 +103,14 @@ async fn make(services: &Services, build: &Build, image: &PushedImage) -> Result
             is_index: top.get("manifests").is_some(),
             media_type,
         };
-        koji::cg_metadata(build, &published, &images, buildroot().await, jiff::Timestamp::now())
-            .map_err(|e| e.to_string())
+        koji::cg_metadata(
+            build,
+            &published,
+            &images,
+            buildroot().await,
+            jiff::Timestamp::now(),
+        )
+        .map_err(|e| e.to_string())
     }
     .await;
     let _ = tokio::fs::remove_dir_all(&work).await;
@@ -157,7 +163,12 @@ async fn buildroot() -> &'static Buildroot {
 
 /// The served document: the stored one with the build log's entry.
 pub async fn served(services: &Services, id: BuildId) -> Result<Option<serde_json::Value>, String> {
-    let Some(mut doc) = services.store.metadata(id).await.map_err(|e| e.to_string())? else {
+    let Some(mut doc) = services
+        .store
+        .metadata(id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         return Ok(None);
     };
     if let Ok(bytes) = tokio::fs::read(services.logs.path(id)).await {

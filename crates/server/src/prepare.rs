@@ -22,8 +22,8 @@ use crate::worker::LocalHost;
 use slipway_builder::LogSink;
 use slipway_core::build::{Stage, StageTiming};
 use slipway_core::conventions::{
-    BuildKind, ImageIdentity, LabelSource, LintFinding, LintMode, LintReport, Preparation, REPO_CONFIG_FILE,
-    RepoConfig, added_labels, unique_tag,
+    BuildKind, ImageIdentity, LabelSource, LintFinding, LintMode, LintReport, Preparation,
+    REPO_CONFIG_FILE, RepoConfig, added_labels, unique_tag,
 };
 use slipway_core::paths::join_relative;
 use slipway_core::{Build, BuildId, BuildPhase};

@@ -66,7 +66,12 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
     let (server, _dir) = server_with_clusters(
         "clusters:\n  x86_64:\n  - name: big\n    max_concurrent_builds: 3\n  - name: small\n    max_concurrent_builds: 1\n",
     );
-    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN sleep 2\n"))]);
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN sleep 2\n"
+        ),
+    )]);
     let image = format!("{}/load:1", registry.host());
     // All 12 at once, from 12 threads.
     let mut ids: Vec<i64> = std::thread::scope(|scope| {
@@ -192,7 +197,10 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
 /// builds it for any platform.
 fn scratch_repo() -> GitRepo {
     GitRepo::new(&[
-        ("Dockerfile", "FROM scratch\nLABEL name=test/app version=1.0 component=app-container\nCOPY hello.txt /hello.txt\n"),
+        (
+            "Dockerfile",
+            "FROM scratch\nLABEL name=test/app version=1.0 component=app-container\nCOPY hello.txt /hello.txt\n",
+        ),
         ("hello.txt", "hello from every platform\n"),
     ])
 }
@@ -293,7 +301,9 @@ fn a_failing_platform_fails_the_build_and_names_it() {
     // side by side never mistake each other's processes.)
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo sibling-started && sleep 3301\n"),
+        &format!(
+            "FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo sibling-started && sleep 3301\n"
+        ),
     )]);
     let image = format!("{}/half:1", registry.host());
     let id = queue(
@@ -435,7 +445,9 @@ fn slipway_worker_processes_build_and_report_over_the_api() {
     let repo = GitRepo::new(&[
         (
             "Dockerfile",
-            &format!("FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nCOPY msg.txt /msg.txt\nRUN cat /msg.txt > /copied.txt\n"),
+            &format!(
+                "FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nCOPY msg.txt /msg.txt\nRUN cat /msg.txt > /copied.txt\n"
+            ),
         ),
         ("msg.txt", "from a worker process\n"),
     ]);
@@ -492,7 +504,9 @@ fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
     let (server, _dir) = server_with_clusters(PROCESS_CLUSTER);
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo sleeping-worker && sleep 3302\n"),
+        &format!(
+            "FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo sleeping-worker && sleep 3302\n"
+        ),
     )]);
     let image = format!("{}/slow:1", registry.host());
     let id = queue(&server, &repo, &image, &[]);

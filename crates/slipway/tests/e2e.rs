@@ -30,7 +30,10 @@ fn env(workers: usize) -> Env {
 
 impl Env {
     fn dockerfile(&self, body: &str) -> String {
-        format!("FROM {}\nLABEL name=test/app version=1.0 component=app-container\n{body}", self.base)
+        format!(
+            "FROM {}\nLABEL name=test/app version=1.0 component=app-container\n{body}",
+            self.base
+        )
     }
     fn image(&self, name: &str) -> String {
         format!("{}/{name}", self.registry.host())
@@ -324,7 +327,12 @@ fn failures_end_failed_with_an_actionable_reason() {
 
     // A base image that does not exist.
     let missing_base = format!("{}/no/such-base:1", e.registry.host());
-    let repo = GitRepo::new(&[("Dockerfile", &format!("FROM {missing_base}\nLABEL name=test/app version=1.0 component=app-container\nRUN true\n"))]);
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {missing_base}\nLABEL name=test/app version=1.0 component=app-container\nRUN true\n"
+        ),
+    )]);
     let b = failed_build(&e, &e.build(&repo, &e.image("fail:6"), &[]));
     assert!(
         b["reason"]
@@ -730,7 +738,9 @@ fn builds_use_the_embedded_registry_by_default() {
     server.copy_in(&base, &our_base);
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {our_base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo embedded > /where\n"),
+        &format!(
+            "FROM {our_base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo embedded > /where\n"
+        ),
     )]);
     let dir = repo.dir.path().join("My_Service");
     std::fs::create_dir(&dir).unwrap();

@@ -161,7 +161,9 @@ fn a_build_runs_as_the_job_the_server_creates_and_both_objects_are_deleted() {
 
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo built-in-a-pod > /where\n"),
+        &format!(
+            "FROM {base}\nLABEL name=test/app version=1.0 component=app-container\nRUN echo built-in-a-pod > /where\n"
+        ),
     )]);
     let image = format!("{}/k8s:1", registry.host());
     let id = queue(&server, &repo, &image);
@@ -266,7 +268,13 @@ fn a_refusing_cluster_falls_back_to_the_next_best_and_says_so() {
         ),
         dir.path(),
     );
-    let repo = GitRepo::new(&[("Dockerfile", "FROM scratch\nLABEL name=test/app version=1.0 component=app-container\nCOPY f /f\n"), ("f", "x\n")]);
+    let repo = GitRepo::new(&[
+        (
+            "Dockerfile",
+            "FROM scratch\nLABEL name=test/app version=1.0 component=app-container\nCOPY f /f\n",
+        ),
+        ("f", "x\n"),
+    ]);
     let image = format!("{}/fallback:1", registry.host());
     let id = queue(&server, &repo, &image);
     let b = server.wait_final(id);
@@ -319,7 +327,13 @@ fn a_failed_pod_ends_the_build_with_kubernetes_reason() {
         [("k8s".to_string(), true), ("gone".to_string(), false)]
     );
 
-    let repo = GitRepo::new(&[("Dockerfile", "FROM scratch\nLABEL name=test/app version=1.0 component=app-container\nCOPY f /f\n"), ("f", "x\n")]);
+    let repo = GitRepo::new(&[
+        (
+            "Dockerfile",
+            "FROM scratch\nLABEL name=test/app version=1.0 component=app-container\nCOPY f /f\n",
+        ),
+        ("f", "x\n"),
+    ]);
     let image = format!("{}/deadline:1", registry.host());
     let id = queue(&server, &repo, &image);
     let b = server.wait_final(id);

@@ -339,7 +339,11 @@ pub async fn checkout(
 
 /// The build context and Dockerfile inside the checkout `src`, with symlinks
 /// resolved; anything that points outside `src` is refused.
-pub fn locate(src: &Path, context_dir: &str, dockerfile: &str) -> Result<(PathBuf, PathBuf), Outcome> {
+pub fn locate(
+    src: &Path,
+    context_dir: &str,
+    dockerfile: &str,
+) -> Result<(PathBuf, PathBuf), Outcome> {
     let root = src
         .canonicalize()
         .map_err(|e| Outcome::Error(format!("checkout missing: {e}")))?;
