@@ -320,8 +320,9 @@ pub(crate) fn valid_arg_name(k: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    Clone,
+    /// Once per build, before any platform: checkout, lint, labels, release.
     Prepare,
+    Clone,
     Prebuild,
     Build,
     Push,

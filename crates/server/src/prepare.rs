@@ -307,8 +307,11 @@ async fn decide(
         .map_err(|m| refuse(format!("platforms: {m}")))?;
 
     // Labels and identity.
-    let mut image_labels = slipway_dockerfile::final_labels(&doc, &build_args)
-        .map_err(|e| refuse(format!("Dockerfile {shown_dockerfile}: {e}")))?;
+    let mut image_labels = slipway_dockerfile::final_labels(&doc, &build_args).map_err(|e| {
+        refuse(format!(
+            "Dockerfile {shown_dockerfile} has a syntax error: {e}"
+        ))
+    })?;
     image_labels.extend(spec.labels.clone());
     let identity = match spec.kind {
         BuildKind::Scratch => None,

@@ -164,7 +164,7 @@ fn build_with_run_copy_env_label_from_local_git() {
     );
     assert_eq!(
         slipway_test_support::stage_names(&b),
-        ["clone", "build", "push"]
+        ["prepare", "clone", "build", "push"]
     );
     let phases: Vec<&str> = b["events"]
         .as_array()
@@ -192,7 +192,7 @@ fn build_with_run_copy_env_label_from_local_git() {
 
     // A late log reader gets the whole log.
     let log = stdout(&e.server.cli(&["logs", &id.to_string()]));
-    assert!(log.starts_with("==> resolving"), "{log}");
+    assert!(log.starts_with("==> preparing build"), "{log}");
     assert!(log.contains(&format!("build {id} complete")), "{log}");
 }
 
@@ -482,7 +482,7 @@ fn live_follow_streams_until_the_build_ends() {
     let out = e.server.cli(&["logs", "-f", &id.to_string()]);
     assert!(out.status.success());
     let log = stdout(&out);
-    assert!(log.starts_with("==> resolving"), "{log}");
+    assert!(log.starts_with("==> preparing build"), "{log}");
     assert!(
         log.contains("first-8812") && log.contains("second-8812"),
         "{log}"

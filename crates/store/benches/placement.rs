@@ -13,7 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slipway_core::build::SourceRequest;
 use slipway_core::cluster::{ClusterFile, ClusterSpec, Placer};
 use slipway_core::{BuildRequest, Clusters, Platform};
-use slipway_store::{PLACEMENT_BATCH, SqliteStore, Store, WorkerStore};
+use slipway_store::{PLACEMENT_BATCH, SqliteStore, WorkerStore};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
