@@ -71,8 +71,11 @@ pub struct BuildJob {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Run a repository's prebuild command (`sh -c`) in `context`, with no
-/// network unless `network`; its output goes to `log`.
+/// Run a repository's prebuild command (`sh -c`) in `context`, in a
+/// bubblewrap sandbox: the system's `/usr` and `/etc` read-only, the
+/// context the only writable directory, an empty `/tmp`, nothing else of
+/// the host (no data directory, no tokens), new namespaces, and no network
+/// unless `network`. Its output goes to `log`.
 pub async fn run_prebuild(
     context: &Path,
     command: &str,
@@ -80,21 +83,51 @@ pub async fn run_prebuild(
     log: &dyn LogSink,
     cancel: &CancellationToken,
 ) -> Result<(), BuilderError> {
-    let mut args: Vec<String> = Vec::new();
-    let program = if network {
-        "sh"
-    } else {
-        args.extend(["--net".into(), "--".into(), "sh".into()]);
-        "unshare"
-    };
-    args.extend([
-        "-c".into(),
-        "cd -- \"$1\" && exec sh -c \"$2\"".into(),
-        "prebuild".into(),
-        context.display().to_string(),
-        command.to_string(),
-    ]);
-    let out = run(program, &args, log, cancel).await?;
+    let ctx = context.display().to_string();
+    let mut args: Vec<String> = [
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        &ctx,
+        &ctx,
+        "--chdir",
+        &ctx,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--setenv",
+        "HOME",
+        "/tmp",
+    ]
+    .map(String::from)
+    .to_vec();
+    if network {
+        args.push("--share-net".into());
+    }
+    args.extend(["sh".into(), "-c".into(), command.to_string()]);
+    let out = run("bwrap", &args, log, cancel).await?;
     if out.success {
         Ok(())
     } else {

@@ -155,7 +155,12 @@ fn labels_releases_tags_kinds_and_metadata() {
         ("Dockerfile", &dockerfile),
         (
             "slipway.yaml",
-            "tags: [stable]\nbuild_args:\n  GREETING: from-slipway-yaml\nprebuild: echo made-by-prebuild > generated.txt\nnotify: [team@example.com]\n",
+            &format!(
+                "tags: [stable]\nbuild_args:\n  GREETING: from-slipway-yaml\nprebuild: 'echo made-by-prebuild > generated.txt && test ! -e {data}/admin-token && ! touch /usr/x 2>/dev/null'\nnotify: [team@example.com]\n",
+                // The sandbox hides the server's data directory and keeps
+                // the system read-only.
+                data = e.server.data_dir().canonicalize().unwrap().display()
+            ),
         ),
     ]);
     let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
@@ -421,6 +426,24 @@ fn refusals_fail_fast_with_the_reason() {
     let b = e.build(&repo, &image, &[]);
     assert_eq!(b["phase"], "Complete", "{b}");
     assert!(!b["lint"]["findings"].to_string().contains("DL3000"));
+
+    // A failing prebuild command fails the build with its own reason.
+    let repo = GitRepo::new(&[
+        (
+            "Dockerfile",
+            &format!("FROM {}\nLABEL name=n version=1 component=c\n", e.base),
+        ),
+        ("slipway.yaml", "prebuild: echo generating >&2 && exit 3\n"),
+    ]);
+    let b = e.build(&repo, &image, &[]);
+    assert_eq!(b["phase"], "Failed", "{b}");
+    assert!(reason(&b).contains("prebuild command failed"), "{b}");
+    assert!(
+        e.server
+            .log(b["id"].as_i64().unwrap())
+            .contains("generating"),
+        "the prebuild's output is in the build log"
+    );
 
     // slipway.yaml's platforms can exclude everything this server builds.
     let repo = GitRepo::new(&[
