@@ -128,14 +128,7 @@ pub async fn run_prebuild(
     }
     args.extend(["sh".into(), "-c".into(), command.to_string()]);
     let out = run("bwrap", &args, log, cancel).await?;
-    if out.success {
-        Ok(())
-    } else {
-        Err(BuilderError::Failed(format!(
-            "prebuild command failed: {}",
-            out.error_line()
-        )))
-    }
+    succeeded(&out, "prebuild command failed")
 }
 
 pub struct Buildah {
@@ -196,14 +189,7 @@ impl Buildah {
         args.push(image.to_string());
         log.line(&format!("--> pulling base image {image}"));
         let out = run("buildah", &args, log, cancel).await?;
-        if out.success {
-            Ok(())
-        } else {
-            Err(BuilderError::Failed(format!(
-                "cannot pull base image {image}: {}",
-                out.error_line()
-            )))
-        }
+        succeeded(&out, format!("cannot pull base image {image}"))
     }
 
     /// Build the image. RUN steps get no network unless `job.network`.
@@ -243,14 +229,7 @@ impl Buildah {
         }
         args.push(job.context.display().to_string());
         let out = run(program, &args, log, cancel).await?;
-        if out.success {
-            Ok(())
-        } else {
-            Err(BuilderError::Failed(format!(
-                "build failed: {}",
-                out.error_line()
-            )))
-        }
+        succeeded(&out, "build failed")
     }
 
     /// Push the locally built image to `dest` and read back what the registry holds.
@@ -315,12 +294,7 @@ impl Buildah {
         args.push(format!("docker://{reference}"));
         let data = process::Collect::default();
         let out = run_split("skopeo", &args, &data, log, cancel).await?;
-        if !out.success {
-            return Err(BuilderError::Failed(format!(
-                "cannot read {reference} back: {}",
-                out.error_line()
-            )));
-        }
+        succeeded(&out, format!("cannot read {reference} back"))?;
         Ok(data.text())
     }
 
@@ -351,12 +325,7 @@ impl Buildah {
         ]);
         log.line(&format!("--> tagging {} as {dest}", source.reference));
         let out = run("skopeo", &args, log, cancel).await?;
-        if !out.success {
-            return Err(BuilderError::Failed(format!(
-                "cannot tag {dest}: {}",
-                out.error_line()
-            )));
-        }
+        succeeded(&out, format!("cannot tag {dest}"))?;
         Ok(PushedImage {
             tag_reference: dest.to_string(),
             ..source.clone()
@@ -384,15 +353,10 @@ impl Buildah {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| "index".into())
         );
-        let fail = |what: &str, out: &process::RunOutput| {
-            BuilderError::Failed(format!("{what}: {}", out.error_line()))
-        };
         let mut args = self.global_args();
         args.extend(["manifest".into(), "create".into(), list.clone()]);
         let out = run("buildah", &args, log, cancel).await?;
-        if !out.success {
-            return Err(fail("cannot create the image index", &out));
-        }
+        succeeded(&out, "cannot create the image index")?;
         let result = async {
             for image in images {
                 let mut args = self.global_args();
@@ -404,12 +368,10 @@ impl Buildah {
                 args.extend(authfile_args(authfile));
                 args.extend([list.clone(), format!("docker://{}", image.reference)]);
                 let out = run("buildah", &args, log, cancel).await?;
-                if !out.success {
-                    return Err(fail(
-                        &format!("cannot add {} to the image index", image.reference),
-                        &out,
-                    ));
-                }
+                succeeded(
+                    &out,
+                    format!("cannot add {} to the image index", image.reference),
+                )?;
             }
             log.line(&format!(
                 "--> pushing image index {dest_s} ({} platforms)",
@@ -468,13 +430,7 @@ impl Buildah {
         args.extend(authfile_args(authfile));
         args.extend([source.to_string(), format!("docker://{dest}")]);
         let out = run("buildah", &args, log, cancel).await?;
-        if !out.success {
-            return Err(BuilderError::Failed(format!(
-                "push to {} refused: {}",
-                dest.registry,
-                out.error_line()
-            )));
-        }
+        succeeded(&out, format!("push to {} refused", dest.registry))?;
         Ok(tokio::fs::read_to_string(digest_file)
             .await
             .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
@@ -495,6 +451,19 @@ impl Buildah {
                 out.error_line()
             ));
         }
+    }
+}
+
+/// `Ok` when the tool succeeded, else `Failed` with `what` and the tool's
+/// own reason (`cannot tag reg/app:1: manifest unknown`).
+fn succeeded(out: &RunOutput, what: impl std::fmt::Display) -> Result<(), BuilderError> {
+    if out.success {
+        Ok(())
+    } else {
+        Err(BuilderError::Failed(format!(
+            "{what}: {}",
+            out.error_line()
+        )))
     }
 }
 
