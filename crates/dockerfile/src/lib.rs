@@ -97,22 +97,35 @@ pub fn stages(
     stages_of(&parse(text)?, build_args)
 }
 
+/// The `ARG`s declared before the first `FROM`, build args over defaults.
+fn global_args(
+    doc: &Dockerfile,
+    build_args: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut global = BTreeMap::new();
+    for ins in &doc.instructions {
+        let Args::Arg(decls) = &ins.args else {
+            break;
+        };
+        for (name, default) in decls {
+            let v = build_args.get(name).cloned().or_else(|| default.clone());
+            if let Some(v) = v {
+                global.insert(name.clone(), v);
+            }
+        }
+    }
+    global
+}
+
 fn stages_of(
     doc: &Dockerfile,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Vec<Stage>, DockerfileError> {
-    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    let global = global_args(doc, build_args);
     let mut out: Vec<Stage> = Vec::new();
     for ins in &doc.instructions {
         match &ins.args {
-            Args::Arg(decls) if out.is_empty() => {
-                for (name, default) in decls {
-                    let v = build_args.get(name).cloned().or_else(|| default.clone());
-                    if let Some(v) = v {
-                        global.insert(name.clone(), v);
-                    }
-                }
-            }
+            Args::Arg(_) if out.is_empty() => {}
             Args::From { image, alias } => {
                 let from = substitute(image, &global);
                 if from.is_empty() {
@@ -198,24 +211,22 @@ pub fn final_labels(
         env: BTreeMap<String, String>,
         labels: BTreeMap<String, String>,
     }
-    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    // The stages, read once: this also refuses a file without FROM, or with
+    // anything but ARG before it.
+    let stages = stages_of(doc, build_args)?;
+    let global = global_args(doc, build_args);
     let mut done: Vec<StageVars> = Vec::new();
     let mut current: Option<(StageVars, BTreeMap<String, String>)> = None;
     for ins in &doc.instructions {
         match (&ins.args, current.as_mut()) {
-            (Args::Arg(decls), None) => {
-                for (name, default) in decls {
-                    let v = build_args.get(name).cloned().or_else(|| default.clone());
-                    if let Some(v) = v {
-                        global.insert(name.clone(), v);
-                    }
-                }
-            }
-            (Args::From { image, alias }, _) => {
+            (Args::From { alias, .. }, _) => {
                 if let Some((s, _)) = current.take() {
                     done.push(s);
                 }
-                let from = substitute(image, &global).to_ascii_lowercase();
+                let from = stages
+                    .get(done.len())
+                    .map(|s| s.from.to_ascii_lowercase())
+                    .unwrap_or_default();
                 let parent = done
                     .iter()
                     .find(|s| s.name.as_deref() == Some(from.as_str()))
@@ -259,15 +270,6 @@ pub fn final_labels(
                         .labels
                         .insert(substitute(k, vars), substitute(v, vars));
                 }
-            }
-            (_, None) => {
-                return Err(DockerfileError::Syntax {
-                    line: ins.start.line,
-                    message: format!(
-                        "{} before the first FROM (only ARG may come first)",
-                        ins.keyword
-                    ),
-                });
             }
             _ => {}
         }
