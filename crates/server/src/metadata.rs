@@ -3,19 +3,26 @@
 //! entry added once the build has ended.
 
 use crate::Services;
-use crate::worker::LocalHost;
 use sha2::{Digest, Sha256};
 use slipway_core::koji::{self, Buildroot, PlatformImage, Published, Tool};
-use slipway_core::{Build, BuildId, BuildPhase, ImageRef, PushedImage};
+use slipway_core::{Build, BuildId, ImageRef, PushedImage, WorkerBuild};
+use std::path::Path;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-/// Make and keep the metadata of `build`, just published as `image`.
+/// Make and keep the metadata of `build`, just published as `image` from
+/// the `platforms`' worker builds, reading the registry with `auth`.
 /// Failing here never fails the build: the reason becomes an event and the
 /// metadata endpoint says it is missing.
-pub async fn record(services: &Services, build: &Build, image: &PushedImage) {
+pub async fn record(
+    services: &Services,
+    build: &Build,
+    platforms: &[(&WorkerBuild, &PushedImage)],
+    image: &PushedImage,
+    auth: Option<&Path>,
+) {
     let id = build.id;
-    match make(services, build, image).await {
+    match make(services, build, platforms, image, auth).await {
         Ok(doc) => {
             if let Err(e) = services.store.set_metadata(id, &doc).await {
                 tracing::error!("build {id}: cannot store its metadata: {e}");
@@ -34,87 +41,59 @@ pub async fn record(services: &Services, build: &Build, image: &PushedImage) {
 async fn make(
     services: &Services,
     build: &Build,
+    platforms: &[(&WorkerBuild, &PushedImage)],
     image: &PushedImage,
+    auth: Option<&Path>,
 ) -> Result<serde_json::Value, String> {
-    let output = &build.spec.output;
     let repository = ImageRef {
         tag: None,
         digest: None,
-        ..output.clone()
+        ..build.spec.output.clone()
     }
     .to_string();
-    let work = services.work_dir.join(format!("{}-metadata", build.id));
-    tokio::fs::create_dir_all(&work)
-        .await
-        .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
-    let host = LocalHost {
-        services,
-        build: build.id,
-    };
-    let result = async {
-        let auth =
-            slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), &repository, &work)
+    let never = CancellationToken::new();
+    let read = |reference: String, config: bool| {
+        let never = &never;
+        async move {
+            let raw = services
+                .buildah
+                .inspect_raw(&reference, config, auth, &Discard, never)
                 .await
                 .map_err(|e| e.to_string())?;
-        let quiet = Discard;
-        let never = CancellationToken::new();
-        let read = |reference: String, config: bool| {
-            let auth = auth.clone();
-            let quiet = &quiet;
-            let never = &never;
-            async move {
-                let raw = services
-                    .buildah
-                    .inspect_raw(&reference, config, auth.as_deref(), quiet, never)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                serde_json::from_str::<serde_json::Value>(&raw)
-                    .map_err(|e| format!("{reference}: the registry sent invalid JSON: {e}"))
-            }
-        };
-        let mut images = Vec::new();
-        for platform in &build.spec.platforms {
-            let w = build
-                .workers
-                .iter()
-                .find(|w| &w.platform == platform && w.phase == BuildPhase::Complete)
-                .ok_or_else(|| format!("platform {platform} has no complete worker build"))?;
-            let pushed = w
-                .image
-                .as_ref()
-                .ok_or_else(|| format!("platform {platform} has no image"))?;
-            images.push(PlatformImage {
-                platform: platform.clone(),
-                cluster: w.cluster.clone(),
-                manifest_digest: pushed.digest.clone(),
-                manifest: read(pushed.reference.clone(), false).await?,
-                config: read(pushed.reference.clone(), true).await?,
-            });
+            serde_json::from_str::<serde_json::Value>(&raw)
+                .map_err(|e| format!("{reference}: the registry sent invalid JSON: {e}"))
         }
-        let top = read(image.reference.clone(), false).await?;
-        let media_type = top
-            .get("mediaType")
-            .and_then(|m| m.as_str())
-            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
-            .to_string();
-        let published = Published {
-            repository: repository.clone(),
-            digest: image.digest.clone(),
-            is_index: top.get("manifests").is_some(),
-            media_type,
-        };
-        koji::cg_metadata(
-            build,
-            &published,
-            &images,
-            buildroot().await,
-            jiff::Timestamp::now(),
-        )
-        .map_err(|e| e.to_string())
+    };
+    let mut images = Vec::new();
+    for (worker, pushed) in platforms {
+        images.push(PlatformImage {
+            platform: worker.platform.clone(),
+            cluster: worker.cluster.clone(),
+            manifest_digest: pushed.digest.clone(),
+            manifest: read(pushed.reference.clone(), false).await?,
+            config: read(pushed.reference.clone(), true).await?,
+        });
     }
-    .await;
-    let _ = tokio::fs::remove_dir_all(&work).await;
-    result
+    let top = read(image.reference.clone(), false).await?;
+    let media_type = top
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+        .to_string();
+    let published = Published {
+        repository,
+        digest: image.digest.clone(),
+        is_index: top.get("manifests").is_some(),
+        media_type,
+    };
+    koji::cg_metadata(
+        build,
+        &published,
+        &images,
+        buildroot().await,
+        jiff::Timestamp::now(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// skopeo's stderr is not part of the build log here.

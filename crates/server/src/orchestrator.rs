@@ -65,10 +65,7 @@ pub async fn worker_ended(services: &Arc<Services>, id: BuildId, last: bool) {
         (phase, Some(reason), None)
     } else if last {
         match publish(services, &build).await {
-            Ok(image) => {
-                crate::metadata::record(services, &build, &image).await;
-                (BuildPhase::Complete, None, Some(image))
-            }
+            Ok(image) => (BuildPhase::Complete, None, Some(image)),
             Err(reason) => (BuildPhase::Failed, Some(reason), None),
         }
     } else {
@@ -115,19 +112,22 @@ fn has_running(services: &Services, id: BuildId) -> bool {
 
 /// Publish the build under each of its tags (unique tag first): the
 /// platform image itself when there is one platform, an OCI image index of
-/// all of them otherwise. Returns the image under its primary tag.
+/// all of them otherwise; then record its metadata. Returns the image under
+/// its primary tag.
 async fn publish(services: &Services, build: &Build) -> Result<PushedImage, String> {
     let id = build.id;
-    let mut images = Vec::new();
+    // Each platform's complete worker build and its image, in spec order.
+    let mut platforms = Vec::new();
     for platform in &build.spec.platforms {
-        let image = build
+        let (worker, image) = build
             .workers
             .iter()
             .find(|w| &w.platform == platform && w.phase == BuildPhase::Complete)
-            .and_then(|w| w.image.clone())
+            .and_then(|w| w.image.as_ref().map(|i| (w, i)))
             .ok_or_else(|| format!("platform {platform} completed without an image"))?;
-        images.push(image);
+        platforms.push((worker, image));
     }
+    let images: Vec<PushedImage> = platforms.iter().map(|(_, i)| (*i).clone()).collect();
     let output = &build.spec.output;
     let work = services.work_dir.join(format!("{id}-publish"));
     tokio::fs::create_dir_all(&work)
@@ -192,6 +192,8 @@ async fn publish(services: &Services, build: &Build) -> Result<PushedImage, Stri
                 primary = image;
             }
         }
+        // While the registry credentials are at hand.
+        crate::metadata::record(services, build, &platforms, &primary, auth.as_deref()).await;
         Ok(primary)
     }
     .await;
