@@ -3,7 +3,6 @@
 use jiff::Timestamp;
 use slipway_core::Build;
 use slipway_core::api::ClusterStatus;
-use slipway_core::conventions::{BuildKind, LintMode};
 use std::fmt::Write;
 
 fn age(then: Timestamp, now: Timestamp) -> String {
@@ -90,12 +89,7 @@ pub fn build_details(b: &Build) -> String {
         if b.spec.network { "allowed" } else { "none" }
     );
     let _ = writeln!(out, "Output:      {}", b.spec.output);
-    let kind = match b.spec.kind {
-        BuildKind::Normal => "normal",
-        BuildKind::Scratch => "scratch",
-        BuildKind::Isolated => "isolated",
-    };
-    let _ = writeln!(out, "Kind:        {kind}");
+    let _ = writeln!(out, "Kind:        {}", b.spec.kind.as_str());
     if let Some(r) = &b.spec.release {
         let _ = writeln!(out, "Release:     {r}");
     }
@@ -106,11 +100,12 @@ pub fn build_details(b: &Build) -> String {
         let _ = writeln!(out, "Label:       {k}={v}");
     }
     if let Some(l) = &b.lint {
-        let mode = match l.mode {
-            LintMode::Advisory => "advisory",
-            LintMode::Gating => "gating",
-        };
-        let _ = writeln!(out, "Lint:        {} findings ({mode})", l.findings.len());
+        let _ = writeln!(
+            out,
+            "Lint:        {} findings ({})",
+            l.findings.len(),
+            l.mode.as_str()
+        );
         for f in &l.findings {
             let _ = writeln!(
                 out,

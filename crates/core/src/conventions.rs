@@ -33,6 +33,17 @@ pub enum BuildKind {
     Isolated,
 }
 
+impl BuildKind {
+    /// The name on the wire (`normal`, `scratch`, `isolated`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildKind::Normal => "normal",
+            BuildKind::Scratch => "scratch",
+            BuildKind::Isolated => "isolated",
+        }
+    }
+}
+
 /// Whether lint findings can fail a build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,6 +54,16 @@ pub enum LintMode {
     /// Findings at or above the failure threshold (`error` unless
     /// `.hadolint.yaml` says otherwise) fail the build before it starts.
     Gating,
+}
+
+impl LintMode {
+    /// The name on the wire and in `slipway.yaml` (`advisory`, `gating`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LintMode::Advisory => "advisory",
+            LintMode::Gating => "gating",
+        }
+    }
 }
 
 /// `slipway.yaml`. Every key is optional; unknown keys are errors that
@@ -547,6 +568,16 @@ mod tests {
         assert_eq!(plan_tags(&t).unwrap(), ["12-20261123101500"]);
         t.kind = BuildKind::Normal;
         assert!(plan_tags(&t).is_err());
+    }
+
+    #[test]
+    fn names_match_the_wire_form() {
+        for k in [BuildKind::Normal, BuildKind::Scratch, BuildKind::Isolated] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for m in [LintMode::Advisory, LintMode::Gating] {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
     }
 
     #[test]

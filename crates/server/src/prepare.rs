@@ -20,7 +20,7 @@
 use crate::Services;
 use crate::worker::LocalHost;
 use slipway_builder::LogSink;
-use slipway_core::build::{Stage, StageTiming};
+use slipway_core::build::Stage;
 use slipway_core::conventions::{
     BuildKind, ImageIdentity, LabelSource, LintFinding, LintMode, LintReport, Preparation,
     REPO_CONFIG_FILE, RepoConfig, added_labels, unique_tag,
@@ -32,7 +32,6 @@ use slipway_store::Queued;
 use slipway_worker::Outcome;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How many builds are prepared at once (each fetches its source).
@@ -100,20 +99,17 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
     let log: &dyn LogSink = log.as_ref();
     log.line(&format!("==> preparing build {id}"));
     let work = services.work_dir.join(format!("{id}-prepare"));
-    let start = Instant::now();
-    let decided = decide(services, &build, &work, log).await;
+    let host = LocalHost {
+        services,
+        build: id,
+    };
+    let decided = slipway_worker::timed(
+        &host,
+        Stage::Prepare,
+        decide(services, &host, &build, &work, log),
+    )
+    .await;
     let _ = tokio::fs::remove_dir_all(&work).await;
-    let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let _ = services
-        .store
-        .record_stage(
-            id,
-            StageTiming {
-                stage: Stage::Prepare,
-                duration_ms,
-            },
-        )
-        .await;
     let refusal = match decided {
         Ok(prep) => match services.store.queue_build(id, &prep).await {
             Ok(Queued::Queued(b)) => {
@@ -173,6 +169,7 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
 
 async fn decide(
     services: &Arc<Services>,
+    host: &LocalHost<'_>,
     build: &Build,
     work: &Path,
     log: &dyn LogSink,
@@ -188,13 +185,9 @@ async fn decide(
         ))));
     }
     let src = work.join("src");
-    let host = LocalHost {
-        services,
-        build: id,
-    };
     // Preparation is not cancelled half-way; a cancel shows when queueing.
     let never = CancellationToken::new();
-    let commit = slipway_worker::checkout(&host, spec, &src, log, &never)
+    let commit = slipway_worker::checkout(host, spec, &src, log, &never)
         .await
         .map_err(Refusal::from_outcome)?;
     let (context, dockerfile) =
@@ -257,10 +250,7 @@ async fn decide(
         .iter()
         .filter(|f| f.level == Severity::Error)
         .count();
-    let mode_name = match mode {
-        LintMode::Advisory => "advisory",
-        LintMode::Gating => "gating",
-    };
+    let mode_name = mode.as_str();
     log.line(&format!(
         "==> lint ({mode_name}): {} finding{}, {errors} error{}",
         findings.len(),

@@ -163,7 +163,8 @@ pub async fn own_auth_for(
         .map_err(|e| BuilderError::Failed(format!("cannot write the registry auth file: {e}")))
 }
 
-async fn timed<T>(host: &dyn WorkerHost, stage: Stage, f: impl Future<Output = T>) -> T {
+/// Run `f` and record how long it took as `stage`.
+pub async fn timed<T>(host: &dyn WorkerHost, stage: Stage, f: impl Future<Output = T>) -> T {
     let start = Instant::now();
     let out = f.await;
     let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
