@@ -30,17 +30,6 @@ fn clusters(server: &Server) -> Vec<serde_json::Value> {
         .clone()
 }
 
-fn queue(server: &Server, repo: &GitRepo, image: &str, extra: &[&str]) -> i64 {
-    let path = repo.path().display().to_string();
-    let mut args = vec!["build", &path, "--tag", image, "--no-follow", "-o", "json"];
-    args.extend_from_slice(extra);
-    let out = server.cli(&args);
-    assert!(out.status.success(), "queue failed: {}", stderr(&out));
-    serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
 /// The cluster each platform of a build was placed on, from its events:
 /// "x86_64: placed on cluster big (1/3 active)" → (cluster, active, max).
 fn placements(build: &serde_json::Value) -> Vec<(String, u32, u32)> {
@@ -76,7 +65,7 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
     // All 12 at once, from 12 threads.
     let mut ids: Vec<i64> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..12)
-            .map(|_| scope.spawn(|| queue(&server, &repo, &image, &[])))
+            .map(|_| scope.spawn(|| server.queue(&repo, &image, &[])))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -216,8 +205,7 @@ fn a_multi_platform_build_pushes_an_oci_index() {
     let (server, _dir) = server_with_clusters(TWO_PLATFORMS);
     let repo = scratch_repo();
     let image = format!("{}/multi:1", registry.host());
-    let id = queue(
-        &server,
+    let id = server.queue(
         &repo,
         &image,
         &["--platform", "x86_64", "--platform", "aarch64"],
@@ -324,8 +312,7 @@ fn a_failing_platform_fails_the_build_and_names_it() {
         ),
     )]);
     let image = format!("{}/half:1", registry.host());
-    let id = queue(
-        &server,
+    let id = server.queue(
         &repo,
         &image,
         &["--platform", "x86_64", "--platform", "aarch64"],
@@ -421,7 +408,7 @@ fn unserved_platforms_are_refused_at_submission_and_the_file_reloads_on_sighup()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let id = queue(&server, &repo, &image, &["--platform", "aarch64"]);
+    let id = server.queue(&repo, &image, &["--platform", "aarch64"]);
     let b = server.wait_final(id);
     assert_eq!(b["phase"], "Complete", "{b}");
     assert_eq!(b["workers"][0]["cluster"], "arm");
@@ -470,7 +457,7 @@ fn slipway_worker_processes_build_and_report_over_the_api() {
         ("msg.txt", "from a worker process\n"),
     ]);
     let image = format!("{}/proc:1", registry.host());
-    let id = queue(&server, &repo, &image, &[]);
+    let id = server.queue(&repo, &image, &[]);
     let b = server.wait_final(id);
     assert_eq!(b["phase"], "Complete", "{b}\n{}", server.log(id));
     assert_eq!(b["workers"][0]["cluster"], "proc");
@@ -492,8 +479,7 @@ fn slipway_worker_processes_build_and_report_over_the_api() {
     // Two platforms, each its own process, one index.
     let scratch = scratch_repo();
     let multi = format!("{}/proc-multi:1", registry.host());
-    let id = queue(
-        &server,
+    let id = server.queue(
         &scratch,
         &multi,
         &["--platform", "x86_64", "--platform", "aarch64"],
@@ -527,7 +513,7 @@ fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
         ),
     )]);
     let image = format!("{}/slow:1", registry.host());
-    let id = queue(&server, &repo, &image, &[]);
+    let id = server.queue(&repo, &image, &[]);
     // Wait for the RUN step, then pick up the worker's token file.
     let deadline = Instant::now() + Duration::from_secs(120);
     while !server.log(id).contains("sleeping-worker") {

@@ -32,21 +32,8 @@ fn env() -> Env {
 impl Env {
     /// `slipway build REPO --tag IMAGE extra… --no-follow -o json`, then wait.
     fn build(&self, repo: &GitRepo, image: &str, extra: &[&str]) -> serde_json::Value {
-        let path = repo.path().display().to_string();
-        let mut args = vec![
-            "build",
-            path.as_str(),
-            "--tag",
-            image,
-            "--no-follow",
-            "-o",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        let out = self.server.cli(&args);
-        assert!(out.status.success(), "queue failed: {}", stderr(&out));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("build JSON");
-        self.server.wait_final(v["id"].as_i64().expect("id"))
+        self.server
+            .wait_final(self.server.queue(repo, image, extra))
     }
 
     fn complete(&self, repo: &GitRepo, image: &str, extra: &[&str]) -> serde_json::Value {

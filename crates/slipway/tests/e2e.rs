@@ -45,24 +45,6 @@ impl Env {
         args.extend_from_slice(extra);
         self.server.cli(&args)
     }
-    /// Queue a build without following and return its id.
-    fn queue(&self, repo: &GitRepo, image: &str, extra: &[&str]) -> i64 {
-        let path = repo.path().display().to_string();
-        let mut args = vec![
-            "build",
-            path.as_str(),
-            "--tag",
-            image,
-            "--no-follow",
-            "-o",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        let out = self.server.cli(&args);
-        assert!(out.status.success(), "queue failed: {}", stderr(&out));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("build JSON");
-        v["id"].as_i64().expect("id")
-    }
 }
 
 fn last_line(s: &str) -> String {
@@ -379,8 +361,8 @@ fn wait_for_run_step(e: &Env, marker: &str, id: i64) {
 fn cancel_running_and_queued_builds() {
     let e = env(1);
     let repo = GitRepo::new(&[("Dockerfile", &e.dockerfile("RUN sleep 3171\n"))]);
-    let running = e.queue(&repo, &e.image("cancel:1"), &[]);
-    let queued = e.queue(&repo, &e.image("cancel:2"), &[]);
+    let running = e.server.queue(&repo, &e.image("cancel:1"), &[]);
+    let queued = e.server.queue(&repo, &e.image("cancel:2"), &[]);
     // Wait for the RUN step to be executing.
     wait_for_run_step(&e, "sleep 3171", running);
     assert_eq!(e.server.build_json(queued)["phase"], "Pending");
@@ -416,8 +398,8 @@ fn sigkill_during_a_build_loses_nothing() {
         "Dockerfile",
         &e.dockerfile("RUN sleep 2 && echo slept-2719 > /done\n"),
     )]);
-    let first = e.queue(&repo, &e.image("crash:1"), &[]);
-    let second = e.queue(&repo, &e.image("crash:2"), &[]);
+    let first = e.server.queue(&repo, &e.image("crash:1"), &[]);
+    let second = e.server.queue(&repo, &e.image("crash:2"), &[]);
     wait_for_run_step(&e, "sleep 2 && echo slept-2719", first);
     let log_before = e.server.log(first);
     e.server.kill9();
@@ -478,7 +460,7 @@ fn live_follow_streams_until_the_build_ends() {
         "Dockerfile",
         &e.dockerfile("RUN echo first-8812 && sleep 2 && echo second-8812\n"),
     )]);
-    let id = e.queue(&repo, &e.image("follow:1"), &[]);
+    let id = e.server.queue(&repo, &e.image("follow:1"), &[]);
     let out = e.server.cli(&["logs", "-f", &id.to_string()]);
     assert!(out.status.success());
     let log = stdout(&out);
@@ -706,7 +688,7 @@ fn sigterm_exits_promptly_and_the_build_resumes_after_restart() {
         "Dockerfile",
         &e.dockerfile("RUN sleep 3 && echo term-5521\n"),
     )]);
-    let id = e.queue(&repo, &e.image("term:1"), &[]);
+    let id = e.server.queue(&repo, &e.image("term:1"), &[]);
     wait_for_run_step(&e, "sleep 3 && echo term-5521", id);
     // A follower connected while the server stops must not hold it up.
     let follower = e

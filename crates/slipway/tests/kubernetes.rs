@@ -131,15 +131,6 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn queue(server: &Server, repo: &GitRepo, image: &str) -> i64 {
-    let path = repo.path().display().to_string();
-    let out = server.cli(&["build", &path, "--tag", image, "--no-follow", "-o", "json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
 #[test]
 fn a_build_runs_as_the_job_the_server_creates_and_both_objects_are_deleted() {
     let registry = Registry::start();
@@ -166,7 +157,7 @@ fn a_build_runs_as_the_job_the_server_creates_and_both_objects_are_deleted() {
         ),
     )]);
     let image = format!("{}/k8s:1", registry.host());
-    let id = queue(&server, &repo, &image);
+    let id = server.queue(&repo, &image, &[]);
 
     // The server creates the Secret and the Job.
     let (job, secret) = wait_for("the Job", || {
@@ -277,7 +268,7 @@ fn a_refusing_cluster_falls_back_to_the_next_best_and_says_so() {
         ("f", "x\n"),
     ]);
     let image = format!("{}/fallback:1", registry.host());
-    let id = queue(&server, &repo, &image);
+    let id = server.queue(&repo, &image, &[]);
     let b = server.wait_final(id);
     assert_eq!(b["phase"], "Complete", "{b}");
     assert_eq!(b["workers"][0]["cluster"], "local");
@@ -336,7 +327,7 @@ fn a_failed_pod_ends_the_build_with_kubernetes_reason() {
         ("f", "x\n"),
     ]);
     let image = format!("{}/deadline:1", registry.host());
-    let id = queue(&server, &repo, &image);
+    let id = server.queue(&repo, &image, &[]);
     let b = server.wait_final(id);
     assert_eq!(b["phase"], "Error", "{b}");
     assert_eq!(

@@ -452,6 +452,26 @@ impl Server {
         http(self.port, method, path, Some(&self.token()), body)
     }
 
+    /// `slipway build REPO --tag IMAGE --no-follow -o json extra…`: queue a
+    /// build through the CLI and return its id.
+    pub fn queue(&self, repo: &GitRepo, image: &str, extra: &[&str]) -> i64 {
+        let path = repo.path().display().to_string();
+        let mut args = vec![
+            "build",
+            path.as_str(),
+            "--tag",
+            image,
+            "--no-follow",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        assert!(out.status.success(), "queue failed: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("build JSON");
+        v["id"].as_i64().expect("id")
+    }
+
     pub fn build_json(&self, id: i64) -> serde_json::Value {
         let r = self.api("GET", &format!("/api/v1/builds/{id}"), None);
         assert_eq!(r.status, 200, "{}", r.body);
