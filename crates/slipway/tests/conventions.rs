@@ -4,8 +4,8 @@
 //! Python's jsonschema to check the results.
 
 use slipway_test_support::{
-    GitRepo, Registry, Server, require_tools, run_ok, stage_names, stderr, stdout, unpack_image,
-    workspace_root,
+    GitRepo, Registry, Server, require_tools, run_ok, skopeo_inspect, stage_names, stderr, stdout,
+    unpack_image, workspace_root,
 };
 use std::collections::BTreeSet;
 
@@ -44,18 +44,6 @@ impl Env {
     }
 }
 
-fn inspect(reference: &str) -> serde_json::Value {
-    let out = run_ok(
-        "skopeo",
-        &[
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ],
-    );
-    serde_json::from_str(&out).expect("skopeo JSON")
-}
-
 fn raw(reference: &str, config: bool) -> serde_json::Value {
     let mut args = vec!["inspect", "--tls-verify=false", "--raw"];
     if config {
@@ -87,7 +75,7 @@ fn tags(repo: &str) -> BTreeSet<String> {
 }
 
 fn digest(reference: &str) -> String {
-    inspect(reference)["Digest"]
+    skopeo_inspect(reference)["Digest"]
         .as_str()
         .expect("Digest")
         .to_string()
@@ -169,7 +157,7 @@ fn labels_releases_tags_kinds_and_metadata() {
         "the prebuild step has its own log section"
     );
     assert_eq!(b1["repo_config"]["notify"][0], "team@example.com");
-    let info = inspect(&format!("{image}:2.1-1"));
+    let info = skopeo_inspect(&format!("{image}:2.1-1"));
     let labels = &info["Labels"];
     let date = labels["build-date"].as_str().expect("build-date");
     date.parse::<jiff::Timestamp>()
@@ -225,7 +213,7 @@ fn labels_releases_tags_kinds_and_metadata() {
     );
     let out = &doc["output"][0];
     let docker = &out["extra"]["docker"];
-    let skopeo = inspect(&format!("{image}:2.1-1"));
+    let skopeo = skopeo_inspect(&format!("{image}:2.1-1"));
     let manifest = raw(&format!("{image}:2.1-1"), false);
     let config = raw(&format!("{image}:2.1-1"), true);
     assert_eq!(
@@ -296,14 +284,17 @@ fn labels_releases_tags_kinds_and_metadata() {
     let mut expected = before.clone();
     expected.insert(unique_s.clone());
     assert_eq!(tags(&image), expected);
-    assert!(inspect(&format!("{image}:{unique_s}"))["Labels"]["release"].is_null());
+    assert!(skopeo_inspect(&format!("{image}:{unique_s}"))["Labels"]["release"].is_null());
     assert_eq!(digest(&format!("{image}:latest")), d2);
 
     // Isolated: an explicit release, primary and unique tags only.
     let iso = e.complete(&repo, &image, &["--isolated", "--release", "7"]);
     assert_eq!(iso["spec"]["release"], "7");
     assert_eq!(iso["spec"]["tags"].as_array().unwrap().len(), 2);
-    assert_eq!(inspect(&format!("{image}:2.1-7"))["Labels"]["release"], "7");
+    assert_eq!(
+        skopeo_inspect(&format!("{image}:2.1-7"))["Labels"]["release"],
+        "7"
+    );
     assert_eq!(
         digest(&format!("{image}:latest")),
         d2,

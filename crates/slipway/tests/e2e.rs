@@ -3,8 +3,8 @@
 //! at what was pushed. Nothing here uses Slipway's own code to check results.
 
 use slipway_test_support::{
-    GitRepo, Registry, Server, http, processes_matching, require_tools, run_ok, stderr, stdout,
-    unpack_image, wait_until_gone,
+    GitRepo, Registry, Server, http, processes_matching, require_tools, run_ok, skopeo_inspect,
+    stderr, stdout, unpack_image, wait_until_gone,
 };
 use std::time::{Duration, Instant};
 
@@ -49,18 +49,6 @@ impl Env {
 
 fn last_line(s: &str) -> String {
     s.lines().last().unwrap_or("").to_string()
-}
-
-fn skopeo_inspect(reference: &str) -> serde_json::Value {
-    let out = run_ok(
-        "skopeo",
-        &[
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ],
-    );
-    serde_json::from_str(&out).expect("skopeo JSON")
 }
 
 #[test]

@@ -540,6 +540,19 @@ pub fn run_ok(program: &str, args: &[&str]) -> String {
     stdout(&o)
 }
 
+/// `skopeo inspect` of an image on a plain-HTTP registry, as JSON.
+pub fn skopeo_inspect(reference: &str) -> serde_json::Value {
+    let out = run_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ],
+    );
+    serde_json::from_str(&out).expect("skopeo JSON")
+}
+
 /// Copy an image out of a registry with skopeo and unpack it with umoci;
 /// returns the temp dir and the path of its root filesystem.
 pub fn unpack_image(reference: &str) -> (tempfile::TempDir, PathBuf) {
