@@ -4,8 +4,9 @@
 //! which phase transitions are legal ([`phase`]), which cluster runs a
 //! worker build ([`cluster`]), what a valid build request
 //! looks like ([`build`]), how image references and source locations are read
-//! ([`image_ref`], [`source`]), and which user-given paths are acceptable
-//! ([`paths`]). Adapters (store, source, builder) and the server call into this
+//! ([`image_ref`], [`source`]), which user-given paths are acceptable
+//! ([`paths`]), and what rebuilds when ([`image_config`], [`rebuild`],
+//! [`trigger`], [`input_key`]). Adapters (store, source, builder) and the server call into this
 //! crate; it never calls out.
 //!
 //! The API's wire types are defined here too ([`api`]) so that the server and
@@ -15,12 +16,16 @@ pub mod api;
 pub mod build;
 pub mod cluster;
 pub mod conventions;
+pub mod image_config;
 pub mod image_ref;
+pub mod input_key;
 pub mod koji;
 pub mod paths;
 pub mod phase;
+pub mod rebuild;
 pub mod source;
 pub mod token;
+pub mod trigger;
 
 pub use build::{
     Build, BuildEvent, BuildId, BuildRequest, BuildSpec, PushedImage, Stage, WorkerBuild,
