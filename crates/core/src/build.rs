@@ -6,6 +6,7 @@ use crate::image_ref::{ImageRef, ImageRefError};
 use crate::paths::{PathError, clean_relative};
 use crate::phase::BuildPhase;
 use crate::source::{SourceError, SourceLocation, validate_ref};
+use crate::trigger::Trigger;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -96,6 +97,34 @@ pub struct BuildSpec {
     /// Set by preparation: every tag the build publishes, unique tag first.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The image config the build belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// What started the build.
+    #[serde(default = "manual")]
+    pub trigger: Trigger,
+    /// The rebuild wave the build is part of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<i64>,
+    /// Build even when the inputs equal the last successful build's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
+    /// Base images pinned to a digest: the FROM image as the Dockerfile
+    /// names it → `registry/repository@digest` (a parent rebuilt in the same
+    /// wave). Workers pull the digest and give it the FROM name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parent_digests: BTreeMap<String, String>,
+    /// Set by preparation: the build's input key (build avoidance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_key: Option<String>,
+}
+
+fn manual() -> Trigger {
+    Trigger::Manual
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn yes() -> bool {
@@ -283,6 +312,12 @@ impl BuildRequest {
             release,
             prebuild: None,
             tags: Vec::new(),
+            config: None,
+            trigger: Trigger::Manual,
+            wave: None,
+            force: false,
+            parent_digests: BTreeMap::new(),
+            input_key: None,
         })
     }
 }

@@ -5,7 +5,8 @@
 //!  │         │  ▲        │
 //!  │         │  └────────┘ (re-queued once after a server restart)
 //!  ├─────────┴────────────┴──► Cancelled
-//!  └──► Failed | Error (preparation refused the build)
+//!  ├──► Failed | Error (preparation refused the build)
+//!  └──► Skipped (its inputs equal the last successful build's)
 //! ```
 //!
 //! A New build is being prepared: source fetched, `slipway.yaml` read,
@@ -29,10 +30,14 @@ pub enum BuildPhase {
     Failed,
     Error,
     Cancelled,
+    /// Not built: the inputs (commit, context, parent digests, build args,
+    /// platforms, builder) equal those of the config's last successful
+    /// build, so the image would be the same.
+    Skipped,
 }
 
 impl BuildPhase {
-    pub const ALL: [BuildPhase; 7] = [
+    pub const ALL: [BuildPhase; 8] = [
         BuildPhase::New,
         BuildPhase::Pending,
         BuildPhase::Running,
@@ -40,13 +45,18 @@ impl BuildPhase {
         BuildPhase::Failed,
         BuildPhase::Error,
         BuildPhase::Cancelled,
+        BuildPhase::Skipped,
     ];
 
     /// A final phase never changes again.
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            BuildPhase::Complete | BuildPhase::Failed | BuildPhase::Error | BuildPhase::Cancelled
+            BuildPhase::Complete
+                | BuildPhase::Failed
+                | BuildPhase::Error
+                | BuildPhase::Cancelled
+                | BuildPhase::Skipped
         )
     }
 
@@ -54,7 +64,9 @@ impl BuildPhase {
     pub fn can_transition_to(self, next: BuildPhase) -> bool {
         use BuildPhase::*;
         match (self, next) {
-            (New, Pending) | (New, Cancelled) | (New, Failed) | (New, Error) => true,
+            (New, Pending) | (New, Cancelled) | (New, Failed) | (New, Error) | (New, Skipped) => {
+                true
+            }
             (Pending, Running) | (Pending, Cancelled) | (Pending, Error) => true,
             // Running → Pending only happens when a restart re-queues the build.
             (Running, Complete | Failed | Error | Cancelled | Pending) => true,
@@ -71,6 +83,7 @@ impl BuildPhase {
             BuildPhase::Failed => "Failed",
             BuildPhase::Error => "Error",
             BuildPhase::Cancelled => "Cancelled",
+            BuildPhase::Skipped => "Skipped",
         }
     }
 }
@@ -128,7 +141,7 @@ mod tests {
             .into_iter()
             .filter(|p| p.is_final())
             .collect();
-        assert_eq!(finals, vec![Complete, Failed, Error, Cancelled]);
+        assert_eq!(finals, vec![Complete, Failed, Error, Cancelled, Skipped]);
     }
 
     #[test]

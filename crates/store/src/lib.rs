@@ -7,10 +7,12 @@
 //! phase IN (…)`, so two actors (a worker finishing, a user cancelling) can
 //! never both win, and every phase change writes an event.
 
+mod rebuilds;
 mod registry;
 mod sqlite;
 mod workers;
 
+pub use rebuilds::{ApplyOutcome, ConfigWrite, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
 pub use sqlite::SqliteStore;
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
@@ -55,7 +57,7 @@ pub enum CancelOutcome {
 }
 
 #[async_trait]
-pub trait Store: WorkerStore + Send + Sync + 'static {
+pub trait Store: WorkerStore + RebuildStore + Send + Sync + 'static {
     /// Record a new build (phase New), to be prepared.
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;
     /// Queue a prepared New build (phase Pending) with one queued worker
@@ -73,6 +75,9 @@ pub trait Store: WorkerStore + Send + Sync + 'static {
         lint: Option<&LintReport>,
         repo_config: Option<&RepoConfig>,
     ) -> Result<bool>;
+    /// End a New build without building it: its inputs (`spec.input_key`)
+    /// equal the last successful build's. Keeps the prepared spec.
+    async fn skip_build(&self, id: BuildId, spec: &BuildSpec, reason: &str) -> Result<bool>;
     /// Builds still New (to prepare after a restart), oldest first.
     async fn builds_to_prepare(&self) -> Result<Vec<BuildId>>;
     /// Keep the build's content-generator metadata document.

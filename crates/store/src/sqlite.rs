@@ -195,11 +195,12 @@ impl Store for SqliteStore {
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO builds (phase, spec, created_at) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO builds (phase, spec, created_at, config) VALUES (?, ?, ?, ?) RETURNING id",
         )
         .bind(BuildPhase::New.as_str())
         .bind(to_json(spec)?)
         .bind(now())
+        .bind(spec.config.as_deref())
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -271,13 +272,16 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE builds SET spec = ?, lint = ?, repo_config = ? WHERE id = ?")
-            .bind(to_json(&spec)?)
-            .bind(prep.lint.as_ref().map(to_json).transpose()?)
-            .bind(prep.repo_config.as_ref().map(to_json).transpose()?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE builds SET spec = ?, lint = ?, repo_config = ?, input_key = ? WHERE id = ?",
+        )
+        .bind(to_json(&spec)?)
+        .bind(prep.lint.as_ref().map(to_json).transpose()?)
+        .bind(prep.repo_config.as_ref().map(to_json).transpose()?)
+        .bind(spec.input_key.as_deref())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let event = match (&prep.identity, &release) {
             (Some(i), Some(r)) => format!("queued as {} {}-{r}", i.name, i.version),
             _ => "queued (scratch build: no release, only the unique tag)".to_string(),
@@ -323,6 +327,29 @@ impl Store for SqliteStore {
             sqlx::query("UPDATE builds SET lint = ?, repo_config = ? WHERE id = ?")
                 .bind(lint.map(to_json).transpose()?)
                 .bind(repo_config.map(to_json).transpose()?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn skip_build(&self, id: BuildId, spec: &BuildSpec, reason: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed = transition(
+            &mut tx,
+            id,
+            &[BuildPhase::New],
+            BuildPhase::Skipped,
+            Some(reason),
+            reason,
+        )
+        .await?;
+        if changed {
+            sqlx::query("UPDATE builds SET spec = ?, input_key = ? WHERE id = ?")
+                .bind(to_json(spec)?)
+                .bind(spec.input_key.as_deref())
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

@@ -1,0 +1,578 @@
+//! Image configs, their event log, and rebuild waves.
+//!
+//! What rebuilds and in which order is decided in
+//! [`slipway_core::rebuild`]; this module keeps the configs, coalesces
+//! triggers into waves and records each member's progress.
+//!
+//! Invariant: a config is a member of a wave at most once (primary key
+//! `(wave_id, config)`), so a burst of triggers queues it once per wave.
+
+use crate::sqlite::{from_json, now, parse_time, to_json};
+use crate::{Result, SqliteStore, StoreError};
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use slipway_core::BuildId;
+use slipway_core::image_config::ImageConfig;
+use slipway_core::rebuild::{MemberState, Wave, WaveMemberRecord, WaveState};
+use slipway_core::trigger::Trigger;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// A config as stored, with what the server learned about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    /// Canonical form, webhook secret included.
+    pub config: ImageConfig,
+    /// The Dockerfile's FROM images, read at `base_commit`.
+    pub base_images: Vec<String>,
+    pub base_commit: Option<String>,
+    pub poll_head: Option<String>,
+    pub next_poll_at: Option<Timestamp>,
+    pub next_schedule_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What [`RebuildStore::apply_configs`] changed, by config name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApplyOutcome {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+/// One config to write: the config and its FROM images read at a commit.
+#[derive(Debug, Clone)]
+pub struct ConfigWrite {
+    pub config: ImageConfig,
+    pub base_images: Vec<String>,
+    pub base_commit: Option<String>,
+}
+
+#[async_trait]
+pub trait RebuildStore: Send + Sync {
+    /// Create or update `configs` and, with `prune`, delete every other
+    /// config, in one transaction. The caller has checked the resulting
+    /// graph.
+    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyOutcome>;
+    /// All configs, by name.
+    async fn list_configs(&self) -> Result<Vec<StoredConfig>>;
+    async fn get_config(&self, name: &str) -> Result<Option<StoredConfig>>;
+    async fn delete_config(&self, name: &str) -> Result<bool>;
+    /// Record the FROM images a build's preparation read.
+    async fn set_base_images(&self, name: &str, base_images: &[String], commit: &str)
+    -> Result<()>;
+    async fn set_poll_state(
+        &self,
+        name: &str,
+        head: Option<&str>,
+        next_at: Option<Timestamp>,
+    ) -> Result<()>;
+    async fn set_next_schedule(&self, name: &str, next_at: Option<Timestamp>) -> Result<()>;
+    async fn record_config_event(
+        &self,
+        config: &str,
+        message: &str,
+        build: Option<BuildId>,
+    ) -> Result<()>;
+    /// Newest last: (time, message, build).
+    async fn config_events(
+        &self,
+        config: &str,
+        limit: u32,
+    ) -> Result<Vec<(Timestamp, String, Option<BuildId>)>>;
+    /// Add a trigger for `config` to the wave that is still gathering (or
+    /// to a new one gathering for `debounce`). A config already in that
+    /// wave keeps one membership; its trigger becomes the newest one and
+    /// `force` sticks. Returns the wave.
+    async fn add_trigger(
+        &self,
+        config: &str,
+        trigger: &Trigger,
+        force: bool,
+        debounce: SignedDuration,
+    ) -> Result<i64>;
+    /// Waves that are Running, or Gathering with their window closed.
+    async fn due_waves(&self) -> Result<Vec<Wave>>;
+    async fn get_wave(&self, id: i64) -> Result<Option<Wave>>;
+    /// Newest first.
+    async fn list_waves(&self, limit: u32) -> Result<Vec<Wave>>;
+    /// Gathering → Running with `members` (parents before children); the
+    /// roots already in the wave keep their triggers.
+    async fn start_wave(&self, id: i64, members: &[WaveMemberRecord]) -> Result<()>;
+    /// Record a member's new state (and its build, reason).
+    async fn set_member(
+        &self,
+        wave: i64,
+        config: &str,
+        state: MemberState,
+        build: Option<BuildId>,
+        reason: Option<&str>,
+    ) -> Result<()>;
+    async fn finish_wave(&self, id: i64) -> Result<()>;
+    /// The config's newest Complete build: (id, input key, image digest).
+    async fn last_complete_build(
+        &self,
+        config: &str,
+    ) -> Result<Option<(BuildId, Option<String>, Option<String>)>>;
+    /// Builds of the config that have not finished, oldest first:
+    /// (id, phase).
+    async fn active_builds(&self, config: &str) -> Result<Vec<(BuildId, String)>>;
+}
+
+fn config_from_row(r: &SqliteRow) -> Result<StoredConfig> {
+    let spec: String = r.try_get("spec")?;
+    let base: String = r.try_get("base_images")?;
+    let ts = |col: &str| -> Result<Option<Timestamp>> {
+        r.try_get::<Option<String>, _>(col)?
+            .map(parse_time)
+            .transpose()
+    };
+    Ok(StoredConfig {
+        config: from_json(&spec)?,
+        base_images: from_json(&base)?,
+        base_commit: r.try_get("base_commit")?,
+        poll_head: r.try_get("poll_head")?,
+        next_poll_at: ts("next_poll_at")?,
+        next_schedule_at: ts("next_schedule_at")?,
+        created_at: parse_time(r.try_get("created_at")?)?,
+        updated_at: parse_time(r.try_get("updated_at")?)?,
+    })
+}
+
+fn member_from_row(r: &SqliteRow) -> Result<WaveMemberRecord> {
+    let trigger: Option<String> = r.try_get("trigger")?;
+    let state: String = r.try_get("state")?;
+    Ok(WaveMemberRecord {
+        config: r.try_get("config")?,
+        root: r.try_get::<i64, _>("root")? != 0,
+        trigger: trigger.as_deref().map(from_json).transpose()?,
+        force: r.try_get::<i64, _>("force")? != 0,
+        state: from_json(&state)?,
+        build: r.try_get("build_id")?,
+        previous_digest: r.try_get("previous_digest")?,
+        reason: r.try_get("reason")?,
+    })
+}
+
+impl SqliteStore {
+    async fn load_wave(&self, r: &SqliteRow) -> Result<Wave> {
+        let id: i64 = r.try_get("id")?;
+        let state: String = r.try_get("state")?;
+        let members =
+            sqlx::query("SELECT * FROM wave_members WHERE wave_id = ? ORDER BY position, config")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(member_from_row)
+                .collect::<Result<Vec<_>>>()?;
+        let ts = |col: &str| -> Result<Option<Timestamp>> {
+            r.try_get::<Option<String>, _>(col)?
+                .map(parse_time)
+                .transpose()
+        };
+        Ok(Wave {
+            id,
+            state: WaveState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("wave {id} has state {state:?}")))?,
+            created_at: parse_time(r.try_get("created_at")?)?,
+            gather_until: parse_time(r.try_get("gather_until")?)?,
+            started_at: ts("started_at")?,
+            finished_at: ts("finished_at")?,
+            members,
+        })
+    }
+
+    async fn waves_where(&self, sql: &'static str, limit: Option<u32>) -> Result<Vec<Wave>> {
+        let mut q = sqlx::query(sql);
+        if let Some(l) = limit {
+            q = q.bind(l);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.load_wave(r).await?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl RebuildStore for SqliteStore {
+    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyOutcome> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut out = ApplyOutcome::default();
+        let at = now();
+        for w in configs {
+            let name = &w.config.name;
+            let old: Option<(String, String)> =
+                sqlx::query("SELECT spec, base_images FROM image_configs WHERE name = ?")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| Ok::<_, sqlx::Error>((r.try_get("spec")?, r.try_get("base_images")?)))
+                    .transpose()?;
+            let spec = to_json(&w.config)?;
+            let base = to_json(&w.base_images)?;
+            match old {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO image_configs (name, spec, base_images, base_commit, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(name)
+                    .bind(&spec)
+                    .bind(&base)
+                    .bind(w.base_commit.as_deref())
+                    .bind(&at)
+                    .bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+                    out.created.push(name.clone());
+                }
+                Some((old_spec, old_base)) => {
+                    let old_config: ImageConfig = from_json(&old_spec)?;
+                    if old_config == w.config && old_base == base {
+                        out.unchanged.push(name.clone());
+                        continue;
+                    }
+                    // A changed schedule or poll interval is recomputed by
+                    // the trigger loop.
+                    sqlx::query(
+                        "UPDATE image_configs SET spec = ?, base_images = ?, base_commit = COALESCE(?, base_commit), updated_at = ?, next_poll_at = NULL, next_schedule_at = NULL WHERE name = ?",
+                    )
+                    .bind(&spec)
+                    .bind(&base)
+                    .bind(w.base_commit.as_deref())
+                    .bind(&at)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                    out.updated.push(name.clone());
+                }
+            }
+        }
+        if prune {
+            let names: Vec<String> = sqlx::query("SELECT name FROM image_configs ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("name"))
+                .collect::<std::result::Result<_, _>>()?;
+            for n in names {
+                if !configs.iter().any(|w| w.config.name == n) {
+                    sqlx::query("DELETE FROM image_configs WHERE name = ?")
+                        .bind(&n)
+                        .execute(&mut *tx)
+                        .await?;
+                    out.deleted.push(n);
+                }
+            }
+        }
+        for (list, what) in [
+            (&out.created, "created by apply"),
+            (&out.updated, "updated by apply"),
+            (&out.deleted, "deleted by apply --prune"),
+        ] {
+            for n in list {
+                sqlx::query("INSERT INTO config_events (config, at, message) VALUES (?, ?, ?)")
+                    .bind(n)
+                    .bind(&at)
+                    .bind(what)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_configs(&self) -> Result<Vec<StoredConfig>> {
+        sqlx::query("SELECT * FROM image_configs ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(config_from_row)
+            .collect()
+    }
+
+    async fn get_config(&self, name: &str) -> Result<Option<StoredConfig>> {
+        sqlx::query("SELECT * FROM image_configs WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(config_from_row)
+            .transpose()
+    }
+
+    async fn delete_config(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM image_configs WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1;
+        if done {
+            self.record_config_event(name, "deleted", None).await?;
+        }
+        Ok(done)
+    }
+
+    async fn set_base_images(
+        &self,
+        name: &str,
+        base_images: &[String],
+        commit: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE image_configs SET base_images = ?, base_commit = ? WHERE name = ?")
+            .bind(to_json(&base_images)?)
+            .bind(commit)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_poll_state(
+        &self,
+        name: &str,
+        head: Option<&str>,
+        next_at: Option<Timestamp>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE image_configs SET poll_head = COALESCE(?, poll_head), next_poll_at = ? WHERE name = ?",
+        )
+        .bind(head)
+        .bind(next_at.map(|t| t.to_string()))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_next_schedule(&self, name: &str, next_at: Option<Timestamp>) -> Result<()> {
+        sqlx::query("UPDATE image_configs SET next_schedule_at = ? WHERE name = ?")
+            .bind(next_at.map(|t| t.to_string()))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_config_event(
+        &self,
+        config: &str,
+        message: &str,
+        build: Option<BuildId>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO config_events (config, at, message, build_id) VALUES (?, ?, ?, ?)",
+        )
+        .bind(config)
+        .bind(now())
+        .bind(message)
+        .bind(build)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn config_events(
+        &self,
+        config: &str,
+        limit: u32,
+    ) -> Result<Vec<(Timestamp, String, Option<BuildId>)>> {
+        let rows = sqlx::query(
+            "SELECT at, message, build_id FROM config_events WHERE config = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(config)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    parse_time(r.try_get("at")?)?,
+                    r.try_get("message")?,
+                    r.try_get("build_id")?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn add_trigger(
+        &self,
+        config: &str,
+        trigger: &Trigger,
+        force: bool,
+        debounce: SignedDuration,
+    ) -> Result<i64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let at = Timestamp::now();
+        let open: Option<i64> = sqlx::query(
+            "SELECT id FROM waves WHERE state = 'Gathering' AND gather_until > ? ORDER BY id LIMIT 1",
+        )
+        .bind(at.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?;
+        let wave = match open {
+            Some(id) => id,
+            None => {
+                let until = at.checked_add(debounce).unwrap_or(at);
+                sqlx::query(
+                    "INSERT INTO waves (state, created_at, gather_until) VALUES ('Gathering', ?, ?) RETURNING id",
+                )
+                .bind(at.to_string())
+                .bind(until.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("id")?
+            }
+        };
+        sqlx::query(
+            "INSERT INTO wave_members (wave_id, position, config, root, trigger, force, state) VALUES (?, 0, ?, 1, ?, ?, ?)
+             ON CONFLICT (wave_id, config) DO UPDATE SET trigger = excluded.trigger, force = MAX(force, excluded.force)",
+        )
+        .bind(wave)
+        .bind(config)
+        .bind(to_json(trigger)?)
+        .bind(i64::from(force))
+        .bind(to_json(&MemberState::Waiting)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(wave)
+    }
+
+    async fn due_waves(&self) -> Result<Vec<Wave>> {
+        let rows = sqlx::query(
+            "SELECT * FROM waves WHERE state = 'Running' OR (state = 'Gathering' AND gather_until <= ?) ORDER BY id",
+        )
+        .bind(now())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.load_wave(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn get_wave(&self, id: i64) -> Result<Option<Wave>> {
+        let row = sqlx::query("SELECT * FROM waves WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.load_wave(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_waves(&self, limit: u32) -> Result<Vec<Wave>> {
+        self.waves_where("SELECT * FROM waves ORDER BY id DESC LIMIT ?", Some(limit))
+            .await
+    }
+
+    async fn start_wave(&self, id: i64, members: &[WaveMemberRecord]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (position, m) in members.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO wave_members (wave_id, position, config, root, trigger, force, state, build_id, previous_digest, reason)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (wave_id, config) DO UPDATE SET position = excluded.position,
+                   state = excluded.state, previous_digest = excluded.previous_digest, reason = excluded.reason",
+            )
+            .bind(id)
+            .bind(position as i64)
+            .bind(&m.config)
+            .bind(i64::from(m.root))
+            .bind(m.trigger.as_ref().map(to_json).transpose()?)
+            .bind(i64::from(m.force))
+            .bind(to_json(&m.state)?)
+            .bind(m.build)
+            .bind(m.previous_digest.as_deref())
+            .bind(m.reason.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE waves SET state = 'Running', started_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_member(
+        &self,
+        wave: i64,
+        config: &str,
+        state: MemberState,
+        build: Option<BuildId>,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE wave_members SET state = ?, build_id = COALESCE(?, build_id), reason = COALESCE(?, reason) WHERE wave_id = ? AND config = ?",
+        )
+        .bind(to_json(&state)?)
+        .bind(build)
+        .bind(reason)
+        .bind(wave)
+        .bind(config)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn finish_wave(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE waves SET state = 'Done', finished_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn last_complete_build(
+        &self,
+        config: &str,
+    ) -> Result<Option<(BuildId, Option<String>, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT id, input_key, image FROM builds WHERE config = ? AND phase = 'Complete' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(config)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let image: Option<String> = r.try_get("image")?;
+        let digest = image
+            .as_deref()
+            .map(from_json::<slipway_core::PushedImage>)
+            .transpose()?
+            .map(|i| i.digest);
+        Ok(Some((r.try_get("id")?, r.try_get("input_key")?, digest)))
+    }
+
+    async fn active_builds(&self, config: &str) -> Result<Vec<(BuildId, String)>> {
+        sqlx::query(
+            "SELECT id, phase FROM builds WHERE config = ? AND phase IN ('New', 'Pending', 'Running') ORDER BY id",
+        )
+        .bind(config)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("phase")?)))
+        .collect()
+    }
+}
