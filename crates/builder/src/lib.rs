@@ -192,6 +192,21 @@ impl Buildah {
         succeeded(&out, format!("cannot pull base image {image}"))
     }
 
+    /// Give the local image `source` the name `name` too (a base image
+    /// pulled by digest gets the name its FROM line uses).
+    pub async fn tag(
+        &self,
+        source: &str,
+        name: &str,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), BuilderError> {
+        let mut args = self.global_args();
+        args.extend(["tag".into(), source.to_string(), name.to_string()]);
+        let out = run("buildah", &args, log, cancel).await?;
+        succeeded(&out, format!("cannot name {source} {name}"))
+    }
+
     /// Build the image. RUN steps get no network unless `job.network`.
     pub async fn build(
         &self,

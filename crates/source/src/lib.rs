@@ -161,6 +161,33 @@ pub async fn resolve(
     }
 }
 
+/// The git tree id of `path` (relative, `.` for the root) in the checkout
+/// `dir`'s HEAD: a hash of exactly the files under it, so it is the same
+/// for two commits that did not touch the directory.
+pub async fn tree_id(dir: &Path, path: &str) -> Result<String, SourceError> {
+    let spec = if path == "." || path.is_empty() {
+        "HEAD^{tree}".to_string()
+    } else {
+        format!("HEAD:{path}")
+    };
+    let out = git(
+        "rev-parse",
+        Some(dir),
+        &["rev-parse", "--verify", "-q", &spec],
+    )
+    .await?;
+    let id = out.stdout.trim();
+    if out.ok && !id.is_empty() {
+        Ok(format!("git-tree:{id}"))
+    } else {
+        Err(SourceError::Git {
+            action: "rev-parse",
+            url: dir.display().to_string(),
+            detail: format!("{path} is not a directory of the checkout"),
+        })
+    }
+}
+
 /// Fetch exactly `commit` (depth 1) into the empty or missing directory
 /// `dest` and check it out, with submodules.
 pub async fn fetch(

@@ -99,3 +99,38 @@ async fn credentials_never_appear_in_errors() {
     assert!(!msg.contains("hunter2"), "{msg}");
     assert!(matches!(e, SourceError::Unreachable { .. }), "{msg}");
 }
+
+#[tokio::test]
+async fn tree_ids_follow_the_content_of_a_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    sh(p, &["init", "-q", "-b", "main"]);
+    std::fs::create_dir(p.join("ctx")).unwrap();
+    std::fs::write(p.join("ctx/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(p.join("README"), "one").unwrap();
+    sh(p, &["add", "."]);
+    sh(p, &["commit", "-qm", "one"]);
+    let first = sh(p, &["rev-parse", "HEAD"]);
+    std::fs::write(p.join("README"), "two").unwrap();
+    sh(p, &["commit", "-qam", "readme only"]);
+    let second = sh(p, &["rev-parse", "HEAD"]);
+    std::fs::write(p.join("ctx/Dockerfile"), "FROM scratch\nCOPY README /\n").unwrap();
+    sh(p, &["commit", "-qam", "dockerfile"]);
+    let third = sh(p, &["rev-parse", "HEAD"]);
+    let loc = SourceLocation::Url(format!("file://{}", p.display()));
+    let mut ctx = Vec::new();
+    let mut root = Vec::new();
+    for commit in [&first, &second, &third] {
+        let dest = tempfile::tempdir().unwrap();
+        fetch(&loc, commit, dest.path()).await.unwrap();
+        ctx.push(slipway_source::tree_id(dest.path(), "ctx").await.unwrap());
+        root.push(slipway_source::tree_id(dest.path(), ".").await.unwrap());
+        let e = slipway_source::tree_id(dest.path(), "nope")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
+    assert_eq!(ctx[0], ctx[1], "a commit outside the context keeps its id");
+    assert_ne!(ctx[1], ctx[2]);
+    assert_ne!(root[0], root[1]);
+}

@@ -254,7 +254,18 @@ pub async fn run(
             } else {
                 None
             };
-            buildah.pull(base, &oci_platform, auth, log, cancel).await?;
+            match spec.parent_digests.get(base) {
+                // A parent rebuilt in this wave: build on exactly its new
+                // digest, under the name the FROM line uses.
+                Some(pinned) => {
+                    log.line(&format!("==> {base} is pinned to {pinned}"));
+                    buildah
+                        .pull(pinned, &oci_platform, auth, log, cancel)
+                        .await?;
+                    buildah.tag(pinned, base, log, cancel).await?;
+                }
+                None => buildah.pull(base, &oci_platform, auth, log, cancel).await?,
+            }
         }
         log.line(&format!(
             "==> building {oci_platform} with buildah ({})",
