@@ -66,3 +66,111 @@ pub struct WorkerState {
     /// The commit the build resolved to, once one platform resolved it.
     pub commit: Option<String>,
 }
+
+/// `POST /api/v1/configs/apply`: create or update these configs; with
+/// `prune`, delete every config not listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    pub configs: Vec<crate::image_config::ImageConfig>,
+    #[serde(default)]
+    pub prune: bool,
+}
+
+/// What an apply changed, by config name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResponse {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+/// One config as `slipway configs` shows it (webhook secret hidden).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigStatus {
+    pub config: crate::image_config::ImageConfig,
+    /// Parent configs (from FROM lines and depends_on).
+    pub parents: Vec<String>,
+    pub children: Vec<String>,
+    /// The Dockerfile's FROM images, as last read.
+    pub base_images: Vec<String>,
+    /// The newest build of the config.
+    pub last_build: Option<crate::BuildId>,
+    pub last_phase: Option<crate::BuildPhase>,
+    /// Where the config's webhook is delivered (`/api/v1/webhooks/NAME/PROVIDER`).
+    pub webhook_path: Option<String>,
+    /// Recent events (newest last): skipped triggers, applies.
+    pub events: Vec<ConfigEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigEvent {
+    pub at: jiff::Timestamp,
+    pub message: String,
+    pub build: Option<crate::BuildId>,
+}
+
+/// `POST /api/v1/configs/{name}/start`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// Build even if the inputs equal the last successful build's.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Which wave a trigger joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerResponse {
+    pub config: String,
+    pub wave: i64,
+    pub trigger: crate::trigger::Trigger,
+}
+
+/// The answer to a webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookResponse {
+    /// `triggered` or `ignored`.
+    pub outcome: String,
+    pub message: String,
+    pub wave: Option<i64>,
+}
+
+/// The parent→child graph (`GET /api/v1/graph`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphView {
+    /// Parents before children.
+    pub nodes: Vec<GraphNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphNode {
+    pub name: String,
+    pub output: String,
+    pub parents: Vec<String>,
+    /// 1 for a config with no parent config.
+    pub level: usize,
+}
+
+impl GraphView {
+    /// Graphviz `dot` text: one node per config, an edge parent → child.
+    pub fn to_dot(&self) -> String {
+        let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut out = String::from("digraph slipway {\n  rankdir=LR;\n  node [shape=box];\n");
+        for n in &self.nodes {
+            out.push_str(&format!(
+                "  {} [label={}];\n",
+                q(&n.name),
+                q(&format!("{}\n{}", n.name, n.output))
+            ));
+        }
+        for n in &self.nodes {
+            for p in &n.parents {
+                out.push_str(&format!("  {} -> {};\n", q(p), q(&n.name)));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}

@@ -27,10 +27,12 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/clusters", get(list_clusters))
         .route("/clusters/{name}/{action}", post(switch_cluster))
         .merge(crate::worker_api::routes())
+        .merge(crate::config_api::routes())
         .route_layer(middleware::from_fn_with_state(
             services.store.clone(),
             require_token,
         ))
+        .merge(crate::config_api::webhook_routes())
         .with_state(services);
     Router::new()
         .route(

@@ -33,6 +33,10 @@ pub struct ConfigFile {
     /// The cluster file (see `slipway serve --clusters`).
     #[serde(default)]
     pub clusters_file: Option<PathBuf>,
+    /// Triggers arriving within this many seconds of a wave's first one
+    /// join that wave (default 10).
+    #[serde(default)]
+    pub rebuild_debounce_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +56,7 @@ pub struct ServerConfig {
     /// Where to note this server's URL and token file so a CLI on the same
     /// machine finds it (`~/.local/state/slipway/server.yaml`).
     pub state_file: Option<PathBuf>,
+    pub rebuild_debounce: jiff::SignedDuration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +129,10 @@ impl ServerConfig {
                 .max(1),
             clusters_file: file.clusters_file,
             state_file: None,
+            rebuild_debounce: file
+                .rebuild_debounce_seconds
+                .map(|s| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX)))
+                .unwrap_or(crate::rebuilds::DEFAULT_DEBOUNCE),
         })
     }
 }

@@ -10,12 +10,14 @@ pub mod api;
 pub mod auth;
 pub mod clusters;
 pub mod config;
+mod config_api;
 pub mod error;
 mod kube_backend;
 pub mod logs;
 mod metadata;
 mod orchestrator;
 mod prepare;
+pub mod rebuilds;
 mod worker;
 mod worker_api;
 
@@ -64,6 +66,12 @@ pub struct Services {
     pub registry: Arc<Registry>,
     /// Limits how many builds are prepared (fetched, linted) at once.
     pub preparations: tokio::sync::Semaphore,
+    /// Woken when a trigger arrives or a wave's build ends.
+    pub waves: Notify,
+    /// Triggers this close together join one wave.
+    pub rebuild_debounce: jiff::SignedDuration,
+    /// Applies run one at a time (each checks the whole graph).
+    pub apply_lock: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +231,9 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         default_registry,
         registry: registry.clone(),
         preparations: tokio::sync::Semaphore::new(prepare::CONCURRENT_PREPARATIONS),
+        waves: Notify::new(),
+        rebuild_debounce: config.rebuild_debounce,
+        apply_lock: tokio::sync::Mutex::new(()),
     });
     // Builds accepted but not yet prepared when the server last stopped.
     for id in services.store.builds_to_prepare().await? {
@@ -230,6 +241,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
 
     tokio::spawn(scheduler(services.clone()));
+    tokio::spawn(rebuilds::driver(services.clone()));
+    tokio::spawn(rebuilds::timers(services.clone()));
     tokio::spawn(clusters::reload_on_sighup(services.clone()));
 
     tracing::info!(

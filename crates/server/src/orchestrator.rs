@@ -95,6 +95,8 @@ pub async fn worker_ended(services: &Arc<Services>, id: BuildId, last: bool) {
         Ok(false) => tracing::info!("build {id} was already final"),
         Err(e) => tracing::error!("build {id}: cannot record the end ({phase}): {e}"),
     }
+    // A wave may be waiting for this build.
+    services.waves.notify_one();
     // Siblings still running have nothing left to do.
     services.cancel_running(id);
     if last || !has_running(services, id) {

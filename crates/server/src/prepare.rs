@@ -25,11 +25,14 @@ use slipway_core::conventions::{
     BuildKind, ImageIdentity, LabelSource, LintFinding, LintMode, LintReport, Preparation,
     REPO_CONFIG_FILE, RepoConfig, added_labels, unique_tag,
 };
+use slipway_core::input_key::BuildInputs;
 use slipway_core::paths::join_relative;
-use slipway_core::{Build, BuildId, BuildPhase};
+use slipway_core::rebuild::{ConfigGraph, GraphInput};
+use slipway_core::{Build, BuildId, BuildPhase, BuildSpec};
 use slipway_dockerfile::lint::{self, LintConfig, Severity};
 use slipway_store::Queued;
 use slipway_worker::Outcome;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -111,6 +114,11 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
     .await;
     let _ = tokio::fs::remove_dir_all(&work).await;
     let refusal = match decided {
+        Ok(prep) if up_to_date(services, id, &prep, log).await => {
+            services.logs.close(id);
+            services.waves.notify_one();
+            return;
+        }
         Ok(prep) => match services.store.queue_build(id, &prep).await {
             Ok(Queued::Queued(b)) => {
                 log.line(&format!(
@@ -165,6 +173,112 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
         Err(e) => tracing::error!("build {id}: cannot record that preparation failed: {e}"),
     }
     services.logs.close(id);
+    services.waves.notify_one();
+}
+
+/// Build avoidance: a build of a config whose input key equals the
+/// config's last complete build's ends Skipped instead of being queued
+/// (unless forced). True when it was skipped.
+async fn up_to_date(
+    services: &Arc<Services>,
+    id: BuildId,
+    prep: &Preparation,
+    log: &dyn LogSink,
+) -> bool {
+    let (Some(config), Some(key)) = (&prep.spec.config, &prep.spec.input_key) else {
+        return false;
+    };
+    if prep.spec.force {
+        log.line("==> forced: building even if up to date");
+        return false;
+    }
+    let last = match services.store.last_complete_build(config).await {
+        Ok(Some((last, Some(last_key), _))) if last_key == *key => last,
+        Ok(_) => return false,
+        Err(e) => {
+            tracing::warn!("build {id}: cannot read config {config}'s last build: {e}");
+            return false;
+        }
+    };
+    let reason = format!("skipped: up to date (same inputs as build {last}, {key})");
+    match services.store.skip_build(id, &prep.spec, &reason).await {
+        Ok(true) => {
+            log.line(&format!("==> build {id} {reason}"));
+            tracing::info!("build {id} of {config} {reason}");
+            let _ = services
+                .store
+                .record_config_event(config, &reason, Some(id))
+                .await;
+            true
+        }
+        Ok(false) => false,
+        Err(e) => {
+            tracing::error!("build {id}: cannot record that it is up to date: {e}");
+            false
+        }
+    }
+}
+
+/// The input key of a config's build, and its FROM images recorded with
+/// the config (refused when they would make the config graph cyclic).
+async fn input_key(
+    services: &Arc<Services>,
+    config: &str,
+    prepared: &BuildSpec,
+    text: &str,
+    src: &Path,
+    commit: &str,
+) -> Result<String, String> {
+    let bases = slipway_dockerfile::base_images(text, &prepared.build_args)
+        .map_err(|e| format!("the Dockerfile has an error: {e}"))?;
+    if let Ok(stored) = services.store.list_configs().await {
+        let pairs: Vec<GraphInput> = stored
+            .iter()
+            .filter_map(|s| {
+                Some(GraphInput {
+                    name: s.config.name.clone(),
+                    output: s.config.output_ref()?,
+                    base_images: if s.config.name == config {
+                        bases.clone()
+                    } else {
+                        s.base_images.clone()
+                    },
+                    depends_on: s.config.depends_on.clone(),
+                })
+            })
+            .collect();
+        ConfigGraph::build(&pairs).map_err(|e| e.to_string())?;
+    }
+    services
+        .store
+        .set_base_images(config, &bases, commit)
+        .await
+        .map_err(|e| format!("cannot record the base images: {e}"))?;
+    let mut parents = BTreeMap::new();
+    for b in &bases {
+        let digest = match prepared.parent_digests.get(b) {
+            Some(pinned) => pinned.rsplit('@').next().unwrap_or(pinned).to_string(),
+            None => crate::rebuilds::resolve_digest(services, b).await,
+        };
+        parents.insert(b.clone(), digest);
+    }
+    let context = slipway_source::tree_id(src, &prepared.source.context_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut labels = prepared.labels.clone();
+    for volatile in ["build-date", "io.slipway.build-id", "release"] {
+        labels.remove(volatile);
+    }
+    Ok(BuildInputs {
+        commit: commit.to_string(),
+        context,
+        parents,
+        build_args: prepared.build_args.clone(),
+        platforms: prepared.platforms.iter().map(|p| p.to_string()).collect(),
+        labels,
+        builder: crate::rebuilds::builder_version().await.to_string(),
+    }
+    .key())
 }
 
 async fn decide(
@@ -327,6 +441,13 @@ async fn decide(
     prepared.build_args = build_args;
     prepared.labels = labels;
     prepared.prebuild = config.prebuild.clone();
+    if let Some(name) = &spec.config {
+        let key = input_key(services, name, &prepared, &text, &src, &commit)
+            .await
+            .map_err(&refuse)?;
+        log.line(&format!("==> input key {key}"));
+        prepared.input_key = Some(key);
+    }
     Ok(Preparation {
         spec: prepared,
         identity,

@@ -12,6 +12,7 @@ use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use slipway_core::BuildId;
+use slipway_core::api::ApplyResponse;
 use slipway_core::image_config::ImageConfig;
 use slipway_core::rebuild::{MemberState, Wave, WaveMemberRecord, WaveState};
 use slipway_core::trigger::Trigger;
@@ -33,15 +34,6 @@ pub struct StoredConfig {
     pub updated_at: Timestamp,
 }
 
-/// What [`RebuildStore::apply_configs`] changed, by config name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ApplyOutcome {
-    pub created: Vec<String>,
-    pub updated: Vec<String>,
-    pub unchanged: Vec<String>,
-    pub deleted: Vec<String>,
-}
-
 /// One config to write: the config and its FROM images read at a commit.
 #[derive(Debug, Clone)]
 pub struct ConfigWrite {
@@ -55,7 +47,7 @@ pub trait RebuildStore: Send + Sync {
     /// Create or update `configs` and, with `prune`, delete every other
     /// config, in one transaction. The caller has checked the resulting
     /// graph.
-    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyOutcome>;
+    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyResponse>;
     /// All configs, by name.
     async fn list_configs(&self) -> Result<Vec<StoredConfig>>;
     async fn get_config(&self, name: &str) -> Result<Option<StoredConfig>>;
@@ -116,6 +108,10 @@ pub trait RebuildStore: Send + Sync {
         &self,
         config: &str,
     ) -> Result<Option<(BuildId, Option<String>, Option<String>)>>;
+    /// The config's newest build: (id, phase).
+    async fn last_build(&self, config: &str) -> Result<Option<(BuildId, String)>>;
+    /// Seconds the newest Complete build of each config took, by config.
+    async fn build_durations(&self) -> Result<std::collections::HashMap<String, u64>>;
     /// Builds of the config that have not finished, oldest first:
     /// (id, phase).
     async fn active_builds(&self, config: &str) -> Result<Vec<(BuildId, String)>>;
@@ -201,9 +197,9 @@ impl SqliteStore {
 
 #[async_trait]
 impl RebuildStore for SqliteStore {
-    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyOutcome> {
+    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyResponse> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut out = ApplyOutcome::default();
+        let mut out = ApplyResponse::default();
         let at = now();
         for w in configs {
             let name = &w.config.name;
@@ -562,6 +558,31 @@ impl RebuildStore for SqliteStore {
             .transpose()?
             .map(|i| i.digest);
         Ok(Some((r.try_get("id")?, r.try_get("input_key")?, digest)))
+    }
+
+    async fn last_build(&self, config: &str) -> Result<Option<(BuildId, String)>> {
+        sqlx::query("SELECT id, phase FROM builds WHERE config = ? ORDER BY id DESC LIMIT 1")
+            .bind(config)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Ok((r.try_get("id")?, r.try_get("phase")?)))
+            .transpose()
+    }
+
+    async fn build_durations(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let rows = sqlx::query(
+            "SELECT config, started_at, finished_at FROM builds WHERE config IS NOT NULL AND phase = 'Complete' AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::HashMap::new();
+        for r in &rows {
+            let started = parse_time(r.try_get("started_at")?)?;
+            let finished = parse_time(r.try_get("finished_at")?)?;
+            let secs = finished.duration_since(started).as_secs().max(1) as u64;
+            out.insert(r.try_get("config")?, secs);
+        }
+        Ok(out)
     }
 
     async fn active_builds(&self, config: &str) -> Result<Vec<(BuildId, String)>> {
