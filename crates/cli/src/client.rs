@@ -218,6 +218,12 @@ impl Client {
             .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
+    pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        self.send(self.http.delete(self.url(path)))
+            .await
+            .map(|_| ())
+    }
+
     /// A streaming GET (for logs).
     pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, ClientError> {
         self.send(self.http.get(self.url(path))).await

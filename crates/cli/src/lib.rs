@@ -1,5 +1,6 @@
 //! The `slipway` client commands: build, builds, show, logs, cancel,
-//! registry gc, clusters, cluster enable|disable.
+//! registry gc, clusters, cluster enable|disable, and the rebuild commands
+//! (apply, configs, start, graph, waves, import-cccp).
 //!
 //! Thin by design: every command is one or two API calls plus formatting.
 //! Human output goes to stdout, progress to stderr (hidden when stderr is not
@@ -8,13 +9,15 @@
 pub mod client;
 mod format;
 pub mod lint;
+mod rebuilds;
 
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Client, ClientError, Endpoint};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use slipway_core::api::{CancelResponse, ClusterStatus};
+use slipway_core::api::{CancelResponse, ClusterStatus, ConfigStatus, GraphView};
 use slipway_core::build::SourceRequest;
+use slipway_core::rebuild::Wave;
 use slipway_core::{Build, BuildPhase, BuildRequest};
 use std::io::Write;
 use std::path::PathBuf;
@@ -84,6 +87,64 @@ pub enum Command {
     Cluster(ClusterCommand),
     /// Lint Dockerfiles with hadolint's rules (no server needed)
     Lint(lint::LintArgs),
+    /// Create or update image configs from YAML (a file or a directory)
+    Apply {
+        /// A YAML file (several configs separated by ---) or a directory of them
+        #[arg(short, long = "filename")]
+        file: PathBuf,
+        /// Delete every config not in the files
+        #[arg(long)]
+        prune: bool,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// List image configs, or show one with its recent events
+    Configs {
+        name: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Delete an image config (refused while other configs build on it)
+    DeleteConfig { name: String },
+    /// Build a config now (it and its children rebuild as one wave)
+    Start {
+        config: String,
+        /// Build even if the inputs equal the last successful build's
+        #[arg(long)]
+        force: bool,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show the parent→child graph of configs (all, or around one config)
+    Graph {
+        config: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: rebuilds::GraphOutput,
+    },
+    /// List rebuild waves, or show one wave's members and their progress
+    Waves {
+        wave: Option<i64>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Import a CentOS container-index directory (index.d/*.yaml) as configs
+    ImportCccp {
+        /// The index directory (or the directory holding index.d)
+        index_dir: PathBuf,
+        /// Registry (host[:port]) for the outputs [default: the server's]
+        #[arg(long)]
+        registry: Option<String>,
+        /// Print the configs as YAML instead of applying them (no server needed)
+        #[arg(long)]
+        print: bool,
+        /// Delete every config not in the index
+        #[arg(long)]
+        prune: bool,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,11 +245,108 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
     // Lint needs no server: never look for one.
     let command = match command {
         Command::Lint(args) => return lint_command(args),
+        Command::ImportCccp {
+            index_dir,
+            registry,
+            print: true,
+            ..
+        } => {
+            let imported = rebuilds::import_cccp(&index_dir, registry.as_deref())?;
+            for n in &imported.notes {
+                eprintln!("note: {n}");
+            }
+            print!("{}", rebuilds::configs_yaml(&imported.configs)?);
+            return Ok(());
+        }
         other => other,
     };
     let endpoint = Endpoint::discover(connect.url, connect.token, connect.token_file)?;
     let client = Client::new(endpoint)?;
     match command {
+        Command::Apply {
+            file,
+            prune,
+            output,
+        } => rebuilds::apply(&client, rebuilds::read_configs(&file)?, prune, output).await,
+        Command::ImportCccp {
+            index_dir,
+            registry,
+            prune,
+            output,
+            ..
+        } => {
+            let imported = rebuilds::import_cccp(&index_dir, registry.as_deref())?;
+            for n in &imported.notes {
+                eprintln!("note: {n}");
+            }
+            rebuilds::apply(&client, imported.configs, prune, output).await
+        }
+        Command::Configs { name: None, output } => {
+            let configs: Vec<ConfigStatus> = client.get_json("/configs").await?;
+            match output {
+                Output::Json => print_json(&configs),
+                Output::Table => print!("{}", rebuilds::config_table(&configs)),
+            }
+            Ok(())
+        }
+        Command::Configs {
+            name: Some(name),
+            output,
+        } => {
+            let c: ConfigStatus = client.get_json(&format!("/configs/{name}")).await?;
+            match output {
+                Output::Json => print_json(&c),
+                Output::Table => print!("{}", rebuilds::config_details(&c)),
+            }
+            Ok(())
+        }
+        Command::DeleteConfig { name } => {
+            client.delete(&format!("/configs/{name}")).await?;
+            println!("config {name} deleted");
+            Ok(())
+        }
+        Command::Start {
+            config,
+            force,
+            output,
+        } => rebuilds::start(&client, &config, force, output).await,
+        Command::Graph { config, output } => {
+            let path = match &config {
+                Some(c) => format!("/graph?config={c}"),
+                None => "/graph".to_string(),
+            };
+            let g: GraphView = client.get_json(&path).await?;
+            match output {
+                rebuilds::GraphOutput::Json => print_json(&g),
+                rebuilds::GraphOutput::Dot => print!("{}", g.to_dot()),
+                rebuilds::GraphOutput::Table => print!("{}", rebuilds::graph_table(&g)),
+            }
+            Ok(())
+        }
+        Command::Waves {
+            wave: Some(id),
+            output,
+            ..
+        } => {
+            let w: Wave = client.get_json(&format!("/waves/{id}")).await?;
+            match output {
+                Output::Json => print_json(&w),
+                Output::Table => print!("{}", rebuilds::wave_details(&w)),
+            }
+            Ok(())
+        }
+        Command::Waves {
+            wave: None,
+            output,
+            limit,
+        } => {
+            let w: Vec<Wave> = client.get_json(&format!("/waves?limit={limit}")).await?;
+            match output {
+                Output::Json => print_json(&w),
+                Output::Table => print!("{}", rebuilds::wave_table(&w)),
+            }
+            Ok(())
+        }
         Command::Build(args) => build(&client, args).await,
         Command::Lint(args) => lint_command(args),
         Command::Builds { output, limit } => {

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod build;
+pub mod cccp;
 pub mod cluster;
 pub mod conventions;
 pub mod image_config;

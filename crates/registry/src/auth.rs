@@ -137,14 +137,24 @@ impl RegistryAuth {
     }
 
     /// Allow or refuse a registry request. `host` builds the challenge's realm.
-    pub async fn check(&self, headers: &HeaderMap, method: &Method) -> Result<(), RegistryError> {
+    /// The base endpoint (`/v2/`, `base`) always challenges a request without
+    /// credentials, even with anonymous pull on: clients learn where tokens
+    /// come from only from that challenge, and a client that saw `/v2/`
+    /// answer 200 would push without credentials and fail. Anonymous clients
+    /// then get a pull-only token from `/auth/token`.
+    pub async fn check(
+        &self,
+        headers: &HeaderMap,
+        method: &Method,
+        base: bool,
+    ) -> Result<(), RegistryError> {
         let challenge = challenge(headers);
         let write = !matches!(*method, Method::GET | Method::HEAD);
         match self.credentials(headers).await {
             Ok(Some(Access::PushPull)) => Ok(()),
             Ok(Some(Access::Pull)) if !write => Ok(()),
             Ok(Some(Access::Pull)) => Err(RegistryError::denied("this token may only pull")),
-            Ok(None) if self.anonymous_pull && !write => Ok(()),
+            Ok(None) if self.anonymous_pull && !write && !base => Ok(()),
             Ok(None) => Err(RegistryError::unauthorized(
                 "authentication required: log in with any user name and a Slipway API token as the password",
                 challenge,
@@ -197,18 +207,18 @@ mod tests {
         let (_d, a, tok) = auth(false).await;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("anyone:{tok}"));
         assert!(
-            a.check(&headers(&format!("Basic {basic}")), &Method::PUT)
+            a.check(&headers(&format!("Basic {basic}")), &Method::PUT, false)
                 .await
                 .is_ok()
         );
         assert!(
-            a.check(&headers(&format!("Bearer {tok}")), &Method::PUT)
+            a.check(&headers(&format!("Bearer {tok}")), &Method::PUT, false)
                 .await
                 .is_ok()
         );
         let issued = a.issue(Access::PushPull);
         assert!(
-            a.check(&headers(&format!("Bearer {issued}")), &Method::PUT)
+            a.check(&headers(&format!("Bearer {issued}")), &Method::PUT, false)
                 .await
                 .is_ok()
         );
@@ -216,12 +226,19 @@ mod tests {
         let basic_issued =
             base64::engine::general_purpose::STANDARD.encode(format!("slipway:{issued}"));
         assert!(
-            a.check(&headers(&format!("Basic {basic_issued}")), &Method::PUT)
-                .await
-                .is_ok()
+            a.check(
+                &headers(&format!("Basic {basic_issued}")),
+                &Method::PUT,
+                false
+            )
+            .await
+            .is_ok()
         );
 
-        let e = a.check(&headers(""), &Method::GET).await.unwrap_err();
+        let e = a
+            .check(&headers(""), &Method::GET, false)
+            .await
+            .unwrap_err();
         assert_eq!(e.code, "UNAUTHORIZED");
         assert_eq!(
             e.challenge.as_deref(),
@@ -229,14 +246,14 @@ mod tests {
         );
         let bad = base64::engine::general_purpose::STANDARD.encode("u:slw_bad");
         assert!(
-            a.check(&headers(&format!("Basic {bad}")), &Method::GET)
+            a.check(&headers(&format!("Basic {bad}")), &Method::GET, false)
                 .await
                 .is_err()
         );
         // A tampered registry token.
         let tampered = issued.replace("_rw_", "_r_");
         assert!(
-            a.check(&headers(&format!("Bearer {tampered}")), &Method::GET)
+            a.check(&headers(&format!("Bearer {tampered}")), &Method::GET, false)
                 .await
                 .is_err()
         );
@@ -245,17 +262,22 @@ mod tests {
     #[tokio::test]
     async fn anonymous_pull_is_read_only_and_off_by_default() {
         let (_d, a, _) = auth(false).await;
-        assert!(a.check(&headers(""), &Method::GET).await.is_err());
+        assert!(a.check(&headers(""), &Method::GET, false).await.is_err());
         let (_d, a, _) = auth(true).await;
-        assert!(a.check(&headers(""), &Method::GET).await.is_ok());
-        assert!(a.check(&headers(""), &Method::HEAD).await.is_ok());
+        assert!(a.check(&headers(""), &Method::GET, false).await.is_ok());
+        assert!(a.check(&headers(""), &Method::HEAD, false).await.is_ok());
+        // The base endpoint still challenges, so clients learn the realm.
+        assert!(a.check(&headers(""), &Method::GET, true).await.is_err());
         assert_eq!(
-            a.check(&headers(""), &Method::PUT).await.unwrap_err().code,
+            a.check(&headers(""), &Method::PUT, false)
+                .await
+                .unwrap_err()
+                .code,
             "UNAUTHORIZED"
         );
         let pull = a.issue(Access::Pull);
         assert_eq!(
-            a.check(&headers(&format!("Bearer {pull}")), &Method::POST)
+            a.check(&headers(&format!("Bearer {pull}")), &Method::POST, false)
                 .await
                 .unwrap_err()
                 .code,

@@ -161,7 +161,8 @@ async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
 }
 
 async fn handle(reg: &Registry, req: Request) -> Result<Response> {
-    reg.auth.check(req.headers(), req.method()).await?;
+    let base = matches!(req.uri().path(), "/v2/" | "/v2");
+    reg.auth.check(req.headers(), req.method(), base).await?;
     // Writes take a slot (or get 429) and exclude garbage collection (see
     // `gc`); reads need neither.
     let write = !matches!(*req.method(), Method::GET | Method::HEAD);

@@ -1,0 +1,399 @@
+//! Automatic rebuilds end to end, with the real binary, buildah, Debian's
+//! docker-registry and skopeo: configs A → B → C and A → D from local git
+//! repositories; a signed GitHub webhook for a commit to A rebuilds A, then
+//! B and D, then C, each on its parent's new digest; a bad signature
+//! triggers nothing; the same trigger again is skipped as up to date; a
+//! cycle is refused at apply; a CentOS index imports into the same graph.
+
+use hmac::{Hmac, Mac};
+use slipway_test_support::{
+    GitRepo, Registry, Server, http_raw, require_tools, skopeo_inspect, stderr, stdout,
+};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+const SECRET: &str = "a-webhook-secret-of-some-length";
+
+fn dockerfile(from: &str, name: &str, run: &str) -> String {
+    format!("FROM {from}\nLABEL name=t/{name} version=1 component={name}-container\nRUN {run}\n")
+}
+
+fn signature(body: &[u8]) -> String {
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    m.update(body);
+    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+}
+
+fn github_push(
+    server: &Server,
+    commit: &str,
+    signature_override: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let body = format!(
+        r#"{{"ref":"refs/heads/main","before":"{}","after":"{commit}","repository":{{"name":"a"}}}}"#,
+        "1".repeat(40)
+    );
+    let sig = signature_override
+        .map(str::to_string)
+        .unwrap_or_else(|| signature(body.as_bytes()));
+    let r = http_raw(
+        server.port,
+        "POST",
+        "/api/v1/webhooks/a/github",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", "test-delivery"),
+            ("X-Hub-Signature-256", &sig),
+        ],
+        body.as_bytes(),
+    );
+    (r.status, r.json())
+}
+
+fn wave(server: &Server, id: i64) -> serde_json::Value {
+    let r = server.api("GET", &format!("/api/v1/waves/{id}"), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+fn wait_wave(server: &Server, id: i64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let w = wave(server, id);
+        if w["state"] == "Done" {
+            return w;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wave {id} never finished: {w}\nserver log:\n{}",
+            server.server_log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn member<'a>(w: &'a serde_json::Value, config: &str) -> &'a serde_json::Value {
+    w["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["config"] == config))
+        .unwrap_or_else(|| panic!("{config} is not in wave {w}"))
+}
+
+fn waves(server: &Server) -> usize {
+    server
+        .api("GET", "/api/v1/waves", None)
+        .json()
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+fn ts(v: &serde_json::Value) -> jiff::Timestamp {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap()
+}
+
+/// The builds of a finished wave, by config: (build JSON).
+fn builds(
+    server: &Server,
+    w: &serde_json::Value,
+) -> std::collections::HashMap<String, serde_json::Value> {
+    w["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| {
+            let id = m["build"].as_i64()?;
+            Some((m["config"].as_str()?.to_string(), server.build_json(id)))
+        })
+        .collect()
+}
+
+/// Every build of the wave completed, each child started after its
+/// parents ended, and each child was pinned to its parent's new digest.
+fn check_order_and_pins(
+    server: &Server,
+    w: &serde_json::Value,
+    host: &str,
+) -> std::collections::HashMap<String, serde_json::Value> {
+    let b = builds(server, w);
+    for name in ["a", "b", "c", "d"] {
+        let build = &b[name];
+        assert_eq!(
+            build["phase"],
+            "Complete",
+            "{name}: {build}\nlog:\n{}",
+            server.log(build["id"].as_i64().unwrap())
+        );
+        assert_eq!(member(w, name)["state"], "built", "{w}");
+    }
+    for (child, parent) in [("b", "a"), ("d", "a"), ("c", "b")] {
+        let started = ts(&b[child]["started_at"]);
+        let parent_end = ts(&b[parent]["finished_at"]);
+        assert!(
+            started >= parent_end,
+            "{child} started before {parent} ended"
+        );
+        let digest = b[parent]["image"]["digest"].as_str().unwrap();
+        let from = format!("{host}/t/{parent}:latest");
+        assert_eq!(
+            b[child]["spec"]["parent_digests"][&from],
+            format!("{host}/t/{parent}@{digest}"),
+            "{child} is not pinned to {parent}'s new digest: {}",
+            b[child]["spec"]
+        );
+        assert_eq!(b[child]["spec"]["trigger"]["kind"], "parent");
+        assert_eq!(b[child]["spec"]["trigger"]["config"], parent);
+        // The child image is built on the parent's layers.
+        let parent_layers =
+            skopeo_inspect(&format!("{host}/t/{parent}@{digest}"))["Layers"].clone();
+        let child_digest = b[child]["image"]["digest"].as_str().unwrap();
+        let child_layers =
+            skopeo_inspect(&format!("{host}/t/{child}@{child_digest}"))["Layers"].clone();
+        let (p, c) = (
+            parent_layers.as_array().unwrap(),
+            child_layers.as_array().unwrap(),
+        );
+        assert_eq!(
+            &c[..p.len()],
+            &p[..],
+            "{child} is not built on {parent}'s image"
+        );
+    }
+    // Critical path first: b (b → c) outranks d.
+    assert!(
+        b["b"]["spec"]["priority"].as_i64() > b["d"]["spec"]["priority"].as_i64(),
+        "{} {}",
+        b["b"]["spec"]["priority"],
+        b["d"]["spec"]["priority"]
+    );
+    b
+}
+
+#[test]
+fn parent_child_rebuilds_from_a_webhook() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start_with_config(
+        std::path::Path::new(BIN),
+        2,
+        Some("rebuild_debounce_seconds: 1\nregistry_anonymous_pull: true\n"),
+    );
+    let host = server.host();
+    let repo_a = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "a", "echo a1 > /a"))]);
+    let child = |name: &str, parent: &str| {
+        GitRepo::new(&[(
+            "Dockerfile",
+            &dockerfile(
+                &format!("{host}/t/{parent}:latest"),
+                name,
+                &format!("cat /{parent} > /{name} && echo {name} >> /{name}"),
+            ),
+        )])
+    };
+    let (repo_b, repo_c, repo_d) = (child("b", "a"), child("c", "b"), child("d", "a"));
+    let config = |name: &str, repo: &GitRepo, extra: &str| {
+        format!(
+            "---\nname: {name}\nsource:\n  url: {}\n  branch: main\noutput: t/{name}\n{extra}",
+            repo.path().display()
+        )
+    };
+    let configs = [
+        config(
+            "a",
+            &repo_a,
+            "triggers:\n  webhook: { secret_env: A_HOOK_SECRET }\nrun_policy: SerialLatestOnly\n",
+        ),
+        config("b", &repo_b, ""),
+        config("c", &repo_c, ""),
+        config("d", &repo_d, ""),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("configs.yaml"), &configs).unwrap();
+    let file = dir.path().join("configs.yaml").display().to_string();
+
+    // apply: the secret comes from the environment; without it, a clear error.
+    let out = server.cli(&["apply", "-f", &file]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("A_HOOK_SECRET"), "{}", stderr(&out));
+    let out = server
+        .cli_cmd(&["apply", "-f", &file, "-o", "json"])
+        .env("A_HOOK_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let applied: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(applied["created"], serde_json::json!(["a", "b", "c", "d"]));
+
+    // The graph, from the FROM lines.
+    let out = server.cli(&["graph", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let g: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let parents = |n: &str| {
+        g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .map(|x| x["parents"].clone())
+            .unwrap()
+    };
+    assert_eq!(parents("a"), serde_json::json!([]));
+    assert_eq!(parents("b"), serde_json::json!(["a"]));
+    assert_eq!(parents("c"), serde_json::json!(["b"]));
+    assert_eq!(parents("d"), serde_json::json!(["a"]));
+    let dot = stdout(&server.cli(&["graph", "-o", "dot"]));
+    assert!(
+        dot.contains("\"a\" -> \"b\";") && dot.contains("\"b\" -> \"c\";"),
+        "{dot}"
+    );
+    // The secret is never shown.
+    let shown = stdout(&server.cli(&["configs", "a", "-o", "json"]));
+    assert!(!shown.contains(SECRET), "{shown}");
+
+    // First wave: build everything.
+    let out = server.cli(&["start", "a", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let started: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let w = wait_wave(&server, started["wave"].as_i64().unwrap());
+    check_order_and_pins(&server, &w, &host);
+
+    // A commit to A, delivered by a signed GitHub webhook.
+    let commit = repo_a.commit(
+        &[("Dockerfile", &dockerfile(&base, "a", "echo a2 > /a"))],
+        "a2",
+    );
+    let before = waves(&server);
+    // A bad signature and a missing one trigger nothing.
+    let (status, body) = github_push(
+        &server,
+        &commit,
+        Some(&format!("sha256={}", "0".repeat(64))),
+    );
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["code"], "UNAUTHORIZED");
+    let (status, _) = github_push(&server, &commit, Some("garbage"));
+    assert_eq!(status, 401);
+    assert_eq!(waves(&server), before, "a refused delivery made a wave");
+
+    let (status, body) = github_push(&server, &commit, None);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["outcome"], "triggered");
+    let w = wait_wave(&server, body["wave"].as_i64().unwrap());
+    let b = check_order_and_pins(&server, &w, &host);
+    assert_eq!(b["a"]["commit"], commit.as_str());
+    assert_eq!(b["a"]["spec"]["trigger"]["kind"], "webhook");
+    assert_eq!(b["a"]["spec"]["trigger"]["commit"], commit.as_str());
+    let a_digest = b["a"]["image"]["digest"].as_str().unwrap().to_string();
+    assert_eq!(
+        skopeo_inspect(&format!("{host}/t/a:latest"))["Digest"],
+        a_digest.as_str()
+    );
+
+    // The same trigger again: up to date, nothing rebuilt.
+    let (status, body) = github_push(&server, &commit, None);
+    assert_eq!(status, 202, "{body}");
+    let w = wait_wave(&server, body["wave"].as_i64().unwrap());
+    let a = member(&w, "a");
+    assert_eq!(a["state"], "skipped", "{w}");
+    let skipped = server.build_json(a["build"].as_i64().unwrap());
+    assert_eq!(skipped["phase"], "Skipped", "{skipped}");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: up to date"),
+        "{skipped}"
+    );
+    for n in ["b", "c", "d"] {
+        assert_eq!(member(&w, n)["state"], "skipped", "{w}");
+        assert!(member(&w, n)["build"].is_null(), "{n} was built: {w}");
+    }
+    let events = stdout(&server.cli(&["configs", "a"]));
+    assert!(events.contains("skipped: up to date"), "{events}");
+    // Forced, it builds.
+    let out = server.cli(&["start", "a", "--force", "-o", "json"]);
+    let forced: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let w = wait_wave(&server, forced["wave"].as_i64().unwrap());
+    let fa = server.build_json(member(&w, "a")["build"].as_i64().unwrap());
+    assert_eq!(fa["phase"], "Complete", "{fa}");
+
+    // A push to another branch is ignored.
+    let body = format!(r#"{{"ref":"refs/heads/dev","after":"{commit}"}}"#);
+    let r = http_raw(
+        server.port,
+        "POST",
+        "/api/v1/webhooks/a/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &signature(body.as_bytes())),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["outcome"], "ignored");
+
+    // Cycles are refused at apply, and nothing is written.
+    let repo_e = child("e", "f");
+    let repo_f = child("f", "e");
+    let cyclic = [config("e", &repo_e, ""), config("f", &repo_f, "")].concat();
+    std::fs::write(dir.path().join("cycle.yaml"), cyclic).unwrap();
+    let out = server.cli(&[
+        "apply",
+        "-f",
+        &dir.path().join("cycle.yaml").display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("e → f → e"), "{}", stderr(&out));
+    let repo_self = child("s", "s");
+    std::fs::write(dir.path().join("self.yaml"), config("s", &repo_self, "")).unwrap();
+    let out = server.cli(&[
+        "apply",
+        "-f",
+        &dir.path().join("self.yaml").display().to_string(),
+    ]);
+    assert!(stderr(&out).contains("s → s"), "{}", stderr(&out));
+    let all: serde_json::Value =
+        serde_json::from_str(&stdout(&server.cli(&["configs", "-o", "json"]))).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 4, "{all}");
+
+    // A CentOS container index with depends-on joins the same graph.
+    let repo_web = GitRepo::new(&[(
+        "docker/Dockerfile",
+        &dockerfile(&format!("{host}/t/d:latest"), "web", "true"),
+    )]);
+    let repo_tool = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "tool", "true"))]);
+    let index = tempfile::tempdir().unwrap();
+    std::fs::create_dir(index.path().join("index.d")).unwrap();
+    std::fs::write(
+        index.path().join("index.d/apps.yaml"),
+        format!(
+            "Projects:\n  - id: 1\n    app-id: apps\n    job-id: web\n    git-url: {}\n    git-path: docker\n    git-branch: main\n    target-file: Dockerfile\n    desired-tag: latest\n    notify-email: ops@example.com\n    depends-on: t/d:latest\n  - id: 2\n    app-id: apps\n    job-id: tool\n    git-url: {}\n    git-branch: main\n    desired-tag: 1\n    depends-on:\n      - apps/web:latest\n",
+            repo_web.path().display(),
+            repo_tool.path().display()
+        ),
+    )
+    .unwrap();
+    let out = server.cli(&[
+        "import-cccp",
+        &index.path().display().to_string(),
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notify-email"), "{}", stderr(&out));
+    let out = server.cli(&["graph", "apps-tool-1", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let g: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "d", "apps-web-latest", "apps-tool-1"]);
+}
