@@ -68,6 +68,21 @@ pub fn build_details(b: &Build) -> String {
     if let Some(r) = &b.reason {
         let _ = writeln!(out, "Reason:      {r}");
     }
+    let _ = writeln!(out, "Trigger:     {}", b.spec.trigger);
+    if let Some(c) = &b.spec.config {
+        let wave = b
+            .spec
+            .wave
+            .map(|w| format!(" (wave {w})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "Config:      {c}{wave}");
+    }
+    for (from, pinned) in &b.spec.parent_digests {
+        let _ = writeln!(out, "Pinned:      {from} → {pinned}");
+    }
+    if let Some(k) = &b.spec.input_key {
+        let _ = writeln!(out, "Input key:   {k}");
+    }
     let s = &b.spec.source;
     let _ = writeln!(out, "Source:      {}", s.location.redacted());
     let _ = writeln!(

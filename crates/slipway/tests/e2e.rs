@@ -350,9 +350,12 @@ fn cancel_running_and_queued_builds() {
     let e = env(1);
     let repo = GitRepo::new(&[("Dockerfile", &e.dockerfile("RUN sleep 3171\n"))]);
     let running = e.server.queue(&repo, &e.image("cancel:1"), &[]);
-    let queued = e.server.queue(&repo, &e.image("cancel:2"), &[]);
-    // Wait for the RUN step to be executing.
+    // Wait for the RUN step to be executing, then queue the second build
+    // (builds are prepared concurrently, so one queued at the same moment
+    // could be ready first and take the only slot).
     wait_for_run_step(&e, "sleep 3171", running);
+    let queued = e.server.queue(&repo, &e.image("cancel:2"), &[]);
+    e.server.wait_build(queued, "Pending", |p| p != "New");
     assert_eq!(e.server.build_json(queued)["phase"], "Pending");
 
     let out = e.server.cli(&["cancel", &queued.to_string()]);
@@ -387,8 +390,11 @@ fn sigkill_during_a_build_loses_nothing() {
         &e.dockerfile("RUN sleep 2 && echo slept-2719 > /done\n"),
     )]);
     let first = e.server.queue(&repo, &e.image("crash:1"), &[]);
-    let second = e.server.queue(&repo, &e.image("crash:2"), &[]);
+    // The second is queued once the first runs: builds are prepared
+    // concurrently, so one queued at the same moment could take the slot.
     wait_for_run_step(&e, "sleep 2 && echo slept-2719", first);
+    let second = e.server.queue(&repo, &e.image("crash:2"), &[]);
+    e.server.wait_build(second, "Pending", |p| p != "New");
     let log_before = e.server.log(first);
     e.server.kill9();
     // The build's processes die with the server.

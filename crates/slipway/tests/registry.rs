@@ -800,10 +800,27 @@ fn anonymous_pull_when_enabled_is_read_only() {
     let server =
         Server::start_with_config(Path::new(BIN), 1, Some("registry_anonymous_pull: true\n"));
     let port = server.port;
-    assert_eq!(http_raw(port, "GET", "/v2/", &[], b"").status, 200);
+    // The base endpoint still challenges, so clients learn the token realm
+    // (and a pushing client sends its credentials).
+    let base = http_raw(port, "GET", "/v2/", &[], b"");
+    assert_eq!(base.status, 401);
+    assert!(
+        base.header("www-authenticate")
+            .is_some_and(|h| h.contains("/auth/token")),
+        "{}",
+        base.headers
+    );
+    // Reads need no credentials at all.
+    let r = http_raw(port, "GET", "/v2/lib/x/tags/list", &[], b"");
+    assert_eq!((r.status, r.oci_code().as_str()), (404, "NAME_UNKNOWN"));
     let t = http_raw(port, "GET", "/auth/token", &[], b"");
     assert_eq!(t.status, 200);
     let token = t.json()["token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        http_raw(port, "GET", "/v2/", &[("Authorization", &bearer)], b"").status,
+        200
+    );
     let r = http_raw(
         port,
         "POST",

@@ -115,7 +115,7 @@ impl WorkerStore for SqliteStore {
             "SELECT w.id, w.build_id, w.platform, w.tried FROM worker_builds w \
              JOIN builds b ON b.id = w.build_id \
              WHERE w.phase = 'Pending' AND b.cancel_requested = 0 \
-             ORDER BY w.priority DESC, w.id",
+             ORDER BY w.priority DESC, w.build_id, w.id",
         )
         .fetch_all(&mut *tx)
         .await?;

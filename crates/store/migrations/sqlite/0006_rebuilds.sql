@@ -50,3 +50,8 @@ CREATE TABLE wave_members (
 ALTER TABLE builds ADD COLUMN config TEXT;
 ALTER TABLE builds ADD COLUMN input_key TEXT;
 CREATE INDEX builds_by_config ON builds (config, id);
+
+-- Equal priorities run in submission order (build id), not in the order
+-- preparation happened to finish: builds are prepared concurrently.
+DROP INDEX worker_builds_queue;
+CREATE INDEX worker_builds_queue ON worker_builds (priority DESC, build_id, id) WHERE phase = 'Pending';
