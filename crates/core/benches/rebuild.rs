@@ -37,14 +37,7 @@ fn forest(seed: u64) -> (ConfigGraph, Vec<u64>, Vec<u64>) {
 }
 
 fn planner_wave(graph: &ConfigGraph, estimate: &[u64], finish_order: &[usize]) -> usize {
-    let members = (0..graph.len())
-        .map(|c| WaveMember {
-            config: c,
-            root: true,
-            state: MemberState::Waiting,
-        })
-        .collect();
-    let mut planner = WavePlanner::new(graph, members, |c| estimate[c]);
+    let mut planner = WavePlanner::new(graph, WaveMember::every_config(graph), |c| estimate[c]);
     let mut decisions = planner.decide().len();
     for &c in finish_order {
         decisions += planner

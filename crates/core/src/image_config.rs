@@ -301,10 +301,10 @@ impl ImageConfig {
         if branch.is_empty() {
             return Err(refuse(name, "source.branch", "a branch is required"));
         }
-        let spec = self
-            .build_request(None)
-            .validate(default_registry)
-            .map_err(|e| refuse(name, e.field, e.message))?;
+        let spec = self.spec(default_registry).map_err(|mut e| {
+            e.config = Some(name.to_string());
+            e
+        })?;
         let mut output = spec.output.clone();
         output.tag = Some(output.tag.unwrap_or_else(|| "latest".into()));
         for (i, d) in self.depends_on.iter().enumerate() {

@@ -105,28 +105,33 @@ impl ConfigGraph {
                 .push(i);
         }
         let tag_of = |r: &ImageRef| r.tag.clone().unwrap_or_else(|| "latest".into());
-        // The configs an image reference resolves to: the one producing the
-        // same repository and tag, else the only one producing the
-        // repository.
-        let resolve = |config: &str, image: &ImageRef| -> Result<Option<usize>, GraphError> {
-            let Some(found) = by_repo.get(&(image.registry.as_str(), image.repository.as_str()))
-            else {
-                return Ok(None);
-            };
-            let tag = tag_of(image);
-            let exact: Vec<usize> = found
+        // Among the configs producing an image's repository: the one
+        // producing its tag, else the only one; none when there is none.
+        let pick = |config: &str,
+                    image: &str,
+                    producers: &[usize],
+                    tag: &str|
+         -> Result<Option<usize>, GraphError> {
+            let exact: Vec<usize> = producers
                 .iter()
                 .copied()
                 .filter(|&i| tag_of(&inputs[i].output) == tag)
                 .collect();
-            match (exact.as_slice(), found.as_slice()) {
+            match (exact.as_slice(), producers) {
                 ([one], _) | ([], [one]) => Ok(Some(*one)),
+                ([], []) => Ok(None),
                 _ => Err(GraphError::Ambiguous {
                     config: config.to_string(),
                     image: image.to_string(),
-                    candidates: found.iter().map(|&i| inputs[i].name.clone()).collect(),
+                    candidates: producers.iter().map(|&i| inputs[i].name.clone()).collect(),
                 }),
             }
+        };
+        let resolve = |config: &str, image: &ImageRef| -> Result<Option<usize>, GraphError> {
+            let producers = by_repo
+                .get(&(image.registry.as_str(), image.repository.as_str()))
+                .map_or(&[][..], Vec::as_slice);
+            pick(config, &image.to_string(), producers, &tag_of(image))
         };
         let mut parents = vec![Vec::new(); inputs.len()];
         for (i, c) in inputs.iter().enumerate() {
@@ -163,25 +168,7 @@ impl ConfigGraph {
                             .filter(|(_, o)| o.output.repository == repo)
                             .map(|(i, _)| i)
                             .collect();
-                        let exact: Vec<usize> = all
-                            .iter()
-                            .copied()
-                            .filter(|&i| tag_of(&inputs[i].output) == tag)
-                            .collect();
-                        match (exact.as_slice(), all.as_slice()) {
-                            ([one], _) | ([], [one]) => Some(*one),
-                            ([], []) => None,
-                            _ => {
-                                return Err(GraphError::Ambiguous {
-                                    config: c.name.clone(),
-                                    image: entry.to_string(),
-                                    candidates: all
-                                        .iter()
-                                        .map(|&i| inputs[i].name.clone())
-                                        .collect(),
-                                });
-                            }
-                        }
+                        pick(&c.name, entry, &all, tag)?
                     }
                 };
                 match found {
@@ -300,13 +287,19 @@ impl ConfigGraph {
         self.topo.iter().copied().filter(|&j| seen[j]).collect()
     }
 
-    /// The length of the longest chain (in nodes).
-    pub fn depth(&self) -> usize {
+    /// Each config's level: 1 without parents, else one more than its
+    /// deepest parent.
+    pub fn levels(&self) -> Vec<usize> {
         let mut level = vec![0usize; self.len()];
         for &i in &self.topo {
             level[i] = 1 + self.parents[i].iter().map(|&p| level[p]).max().unwrap_or(0);
         }
-        level.into_iter().max().unwrap_or(0)
+        level
+    }
+
+    /// The length of the longest chain (in nodes).
+    pub fn depth(&self) -> usize {
+        self.levels().into_iter().max().unwrap_or(0)
     }
 }
 
@@ -386,6 +379,20 @@ pub struct WaveMember {
     /// through a parent.
     pub root: bool,
     pub state: MemberState,
+}
+
+impl WaveMember {
+    /// A wave in which every config of `graph` was triggered and none has
+    /// started (a rebuild of everything).
+    pub fn every_config(graph: &ConfigGraph) -> Vec<WaveMember> {
+        (0..graph.len())
+            .map(|config| WaveMember {
+                config,
+                root: true,
+                state: MemberState::Waiting,
+            })
+            .collect()
+    }
 }
 
 /// What the planner wants done.
@@ -697,14 +704,7 @@ pub fn simulate(
     estimate: &[u64],
     capacity: usize,
 ) -> Simulation {
-    let members = (0..graph.len())
-        .map(|c| WaveMember {
-            config: c,
-            root: true,
-            state: MemberState::Waiting,
-        })
-        .collect();
-    let mut planner = WavePlanner::new(graph, members, |c| estimate[c]);
+    let mut planner = WavePlanner::new(graph, WaveMember::every_config(graph), |c| estimate[c]);
     // Ready queue: highest priority first, then lowest config index.
     let mut queue: BinaryHeap<(u64, Reverse<usize>)> = BinaryHeap::new();
     // Running builds: earliest end first.
