@@ -212,13 +212,6 @@ pub fn graph_table(g: &GraphView) -> String {
     out
 }
 
-fn member_state(m: &slipway_core::rebuild::WaveMemberRecord) -> String {
-    match m.state {
-        MemberState::Built { changed: false } => "built (same digest)".into(),
-        s => s.as_str().to_string(),
-    }
-}
-
 pub fn wave_table(waves: &[Wave]) -> String {
     let mut out = format!(
         "{:<6} {:<10} {:<8} {:<6} {:<8} {:<8} {}\n",
@@ -270,7 +263,7 @@ pub fn wave_details(w: &Wave) -> String {
             out,
             "  {:<28} {:<20} {:<7} {why}",
             m.config,
-            member_state(m),
+            m.state.as_str(),
             m.build.map(|b| b.to_string()).unwrap_or_else(|| "-".into())
         );
     }

@@ -50,15 +50,20 @@ pub fn router(services: Arc<Services>) -> Router {
         })
 }
 
-fn bad_query(e: QueryRejection) -> ApiError {
+pub(crate) fn bad_query(e: QueryRejection) -> ApiError {
     ApiError::invalid(format!("bad query string: {}", e.body_text()))
 }
 
-fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
-    raw.parse::<BuildId>()
+/// A positive id from a path; `what` names it in the error (`build id`).
+pub(crate) fn parse_positive(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::invalid(format!("build id {raw:?} is not a positive number")))
+        .ok_or_else(|| ApiError::invalid(format!("{what} {raw:?} is not a positive number")))
+}
+
+fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
+    parse_positive(raw, "build id")
 }
 
 async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {

@@ -167,8 +167,7 @@ async fn graph(
     State(s): State<Arc<Services>>,
     q: Result<Query<GraphQuery>, QueryRejection>,
 ) -> Result<Json<GraphView>, ApiError> {
-    let Query(q) =
-        q.map_err(|e| ApiError::invalid(format!("bad query string: {}", e.body_text())))?;
+    let Query(q) = q.map_err(crate::api::bad_query)?;
     Ok(Json(rebuilds::graph_view(&s, q.config.as_deref()).await?))
 }
 
@@ -181,8 +180,7 @@ async fn list_waves(
     State(s): State<Arc<Services>>,
     q: Result<Query<WavesQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Wave>>, ApiError> {
-    let Query(q) =
-        q.map_err(|e| ApiError::invalid(format!("bad query string: {}", e.body_text())))?;
+    let Query(q) = q.map_err(crate::api::bad_query)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
     Ok(Json(s.store.list_waves(limit).await?))
 }
@@ -191,11 +189,7 @@ async fn get_wave(
     State(s): State<Arc<Services>>,
     Path(id): Path<String>,
 ) -> Result<Json<Wave>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or_else(|| ApiError::invalid(format!("wave id {id:?} is not a positive number")))?;
+    let id = crate::api::parse_positive(&id, "wave id")?;
     s.store
         .get_wave(id)
         .await?

@@ -96,15 +96,15 @@ async fn make(
     .map_err(|e| e.to_string())
 }
 
-/// skopeo's stderr is not part of the build log here.
-struct Discard;
+/// A log sink for tool output that is not part of any build log.
+pub(crate) struct Discard;
 
 impl slipway_builder::LogSink for Discard {
     fn line(&self, _: &str) {}
 }
 
 /// This host and its build tools, read once.
-async fn buildroot() -> &'static Buildroot {
+pub(crate) async fn buildroot() -> &'static Buildroot {
     static ROOT: OnceCell<Buildroot> = OnceCell::const_new();
     ROOT.get_or_init(|| async {
         let os = tokio::fs::read_to_string("/etc/os-release")

@@ -235,16 +235,12 @@ async fn input_key(
         let pairs: Vec<GraphInput> = stored
             .iter()
             .filter_map(|s| {
-                Some(GraphInput {
-                    name: s.config.name.clone(),
-                    output: s.config.output_ref()?,
-                    base_images: if s.config.name == config {
-                        bases.clone()
-                    } else {
-                        s.base_images.clone()
-                    },
-                    depends_on: s.config.depends_on.clone(),
-                })
+                let bases = if s.config.name == config {
+                    &bases
+                } else {
+                    &s.base_images
+                };
+                crate::rebuilds::graph_input(&s.config, bases)
             })
             .collect();
         ConfigGraph::build(&pairs).map_err(|e| e.to_string())?;
@@ -276,7 +272,7 @@ async fn input_key(
         build_args: prepared.build_args.clone(),
         platforms: prepared.platforms.iter().map(|p| p.to_string()).collect(),
         labels,
-        builder: crate::rebuilds::builder_version().await.to_string(),
+        builder: crate::rebuilds::builder_version().await,
     }
     .key())
 }

@@ -19,7 +19,6 @@
 use crate::Services;
 use crate::error::ApiError;
 use jiff::{SignedDuration, Timestamp};
-use slipway_builder::LogSink;
 use slipway_core::api::{ApplyRequest, ApplyResponse, GraphNode, GraphView};
 use slipway_core::image_config::{ImageConfig, Schedule, parse_interval};
 use slipway_core::rebuild::{
@@ -43,18 +42,14 @@ const DEFAULT_ESTIMATE_SECONDS: u64 = 300;
 /// How often the poll and schedule loop looks at the configs.
 const TRIGGER_TICK: Duration = Duration::from_secs(5);
 
-fn graph_inputs(configs: &[(ImageConfig, Vec<String>)]) -> Vec<GraphInput> {
-    configs
-        .iter()
-        .filter_map(|(c, bases)| {
-            Some(GraphInput {
-                name: c.name.clone(),
-                output: c.output_ref()?,
-                base_images: bases.clone(),
-                depends_on: c.depends_on.clone(),
-            })
-        })
-        .collect()
+/// What the graph needs of a config whose Dockerfile names `bases`.
+pub(crate) fn graph_input(config: &ImageConfig, bases: &[String]) -> Option<GraphInput> {
+    Some(GraphInput {
+        name: config.name.clone(),
+        output: config.output_ref()?,
+        base_images: bases.to_vec(),
+        depends_on: config.depends_on.clone(),
+    })
 }
 
 /// The graph of the stored configs.
@@ -62,11 +57,11 @@ pub async fn current_graph(
     services: &Services,
 ) -> Result<(Vec<StoredConfig>, ConfigGraph), ApiError> {
     let stored = services.store.list_configs().await?;
-    let pairs: Vec<(ImageConfig, Vec<String>)> = stored
+    let inputs: Vec<GraphInput> = stored
         .iter()
-        .map(|s| (s.config.clone(), s.base_images.clone()))
+        .filter_map(|s| graph_input(&s.config, &s.base_images))
         .collect();
-    let graph = ConfigGraph::build(&graph_inputs(&pairs)).map_err(|e| {
+    let graph = ConfigGraph::build(&inputs).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::CONFLICT,
             slipway_core::api::codes::CONFLICT,
@@ -89,15 +84,7 @@ pub async fn graph_view(services: &Services, around: Option<&str>) -> Result<Gra
             graph.lineage(i)
         }
     };
-    let mut level = vec![0usize; graph.len()];
-    for &i in graph.topological() {
-        level[i] = 1 + graph
-            .parents(i)
-            .iter()
-            .map(|&p| level[p])
-            .max()
-            .unwrap_or(0);
-    }
+    let level = graph.levels();
     let by_name: HashMap<&str, &StoredConfig> =
         stored.iter().map(|s| (s.config.name.as_str(), s)).collect();
     Ok(GraphView {
@@ -199,18 +186,15 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
     }
     // The graph after the apply.
     let stored = services.store.list_configs().await?;
-    let mut after: Vec<(ImageConfig, Vec<String>)> = Vec::new();
-    if !req.prune {
-        for s in &stored {
-            if !seen.contains(&s.config.name) {
-                after.push((s.config.clone(), s.base_images.clone()));
-            }
-        }
-    }
-    for w in &writes {
-        after.push((w.config.clone(), w.base_images.clone()));
-    }
-    ConfigGraph::build(&graph_inputs(&after)).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let kept = stored
+        .iter()
+        .filter(|s| !req.prune && !seen.contains(&s.config.name))
+        .filter_map(|s| graph_input(&s.config, &s.base_images));
+    let written = writes
+        .iter()
+        .filter_map(|w| graph_input(&w.config, &w.base_images));
+    let after: Vec<GraphInput> = kept.chain(written).collect();
+    ConfigGraph::build(&after).map_err(|e| ApiError::invalid(e.to_string()))?;
     let out = services.store.apply_configs(&writes, req.prune).await?;
     tracing::info!(
         "apply: {} created, {} updated, {} unchanged, {} deleted",
@@ -275,9 +259,7 @@ async fn drive(services: &Arc<Services>) -> Result<(), ApiError> {
     for wave in waves {
         match wave.state {
             WaveState::Gathering => {
-                let Some(members) = form_wave(services, &wave, &graph, &configs).await? else {
-                    continue;
-                };
+                let members = form_wave(services, &wave, &graph, &configs).await?;
                 if members.iter().any(|m| busy.contains(&m.config)) {
                     continue;
                 }
@@ -304,7 +286,7 @@ async fn form_wave(
     wave: &Wave,
     graph: &ConfigGraph,
     configs: &HashMap<&str, &StoredConfig>,
-) -> Result<Option<Vec<WaveMemberRecord>>, ApiError> {
+) -> Result<Vec<WaveMemberRecord>, ApiError> {
     let roots: HashMap<usize, &WaveMemberRecord> = wave
         .members
         .iter()
@@ -358,7 +340,7 @@ async fn form_wave(
             });
         }
     }
-    Ok(Some(members))
+    Ok(members)
 }
 
 /// Bring members up to date with their builds, then act on the planner's
@@ -536,9 +518,7 @@ async fn start_member(
         let Some(build) = services.store.get_build(pb).await? else {
             continue;
         };
-        let (Some(image), Ok(output)) =
-            (build.image, ImageRef::parse(&build.spec.output.to_string()))
-        else {
+        let (Some(image), output) = (build.image, &build.spec.output) else {
             continue;
         };
         if pm.state == (MemberState::Built { changed: true }) && parent_trigger.is_none() {
@@ -683,21 +663,16 @@ async fn tick_timers(services: &Arc<Services>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The build tools' versions, part of every input key.
-pub async fn builder_version() -> &'static str {
-    static VERSION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    VERSION
-        .get_or_init(|| async {
-            let buildah = tokio::process::Command::new("buildah")
-                .arg("--version")
-                .output()
-                .await
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .unwrap_or_else(|| "buildah unknown".into());
-            format!("slipway {}, {buildah}", env!("CARGO_PKG_VERSION"))
-        })
-        .await
+/// Slipway's and the build tools' versions (read once, with the Koji
+/// buildroot), part of every input key.
+pub async fn builder_version() -> String {
+    let root = crate::metadata::buildroot().await;
+    let tools: Vec<String> = root
+        .tools
+        .iter()
+        .map(|t| format!("{} {}", t.name, t.version))
+        .collect();
+    format!("slipway {}, {}", root.generator_version, tools.join(", "))
 }
 
 /// The digest `image` resolves to now: from the embedded registry's tags
@@ -721,7 +696,7 @@ pub async fn resolve_digest(services: &Services, image: &str) -> String {
         Duration::from_secs(30),
         services
             .buildah
-            .inspect_raw(image, false, None, &Quiet, &never),
+            .inspect_raw(image, false, None, &crate::metadata::Discard, &never),
     )
     .await;
     match read {
@@ -734,10 +709,4 @@ pub async fn resolve_digest(services: &Services, image: &str) -> String {
         }
         _ => "unresolved".into(),
     }
-}
-
-struct Quiet;
-
-impl LogSink for Quiet {
-    fn line(&self, _: &str) {}
 }

@@ -181,14 +181,10 @@ impl SqliteStore {
         })
     }
 
-    async fn waves_where(&self, sql: &'static str, limit: Option<u32>) -> Result<Vec<Wave>> {
-        let mut q = sqlx::query(sql);
-        if let Some(l) = limit {
-            q = q.bind(l);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+    /// The waves of `rows` (from `waves`), with their members.
+    async fn load_waves(&self, rows: &[SqliteRow]) -> Result<Vec<Wave>> {
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             out.push(self.load_wave(r).await?);
         }
         Ok(out)
@@ -454,11 +450,7 @@ impl RebuildStore for SqliteStore {
         .bind(now())
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.load_wave(r).await?);
-        }
-        Ok(out)
+        self.load_waves(&rows).await
     }
 
     async fn get_wave(&self, id: i64) -> Result<Option<Wave>> {
@@ -473,8 +465,11 @@ impl RebuildStore for SqliteStore {
     }
 
     async fn list_waves(&self, limit: u32) -> Result<Vec<Wave>> {
-        self.waves_where("SELECT * FROM waves ORDER BY id DESC LIMIT ?", Some(limit))
-            .await
+        let rows = sqlx::query("SELECT * FROM waves ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        self.load_waves(&rows).await
     }
 
     async fn start_wave(&self, id: i64, members: &[WaveMemberRecord]) -> Result<()> {
