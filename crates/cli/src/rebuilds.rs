@@ -163,6 +163,13 @@ pub fn config_details(c: &ConfigStatus) -> String {
     if let Some(w) = &c.webhook_path {
         let _ = writeln!(out, "  webhook:    {w}");
     }
+    if let Some(at) = c.next_poll_at {
+        let seen = c.poll_head.as_deref().unwrap_or("nothing yet");
+        let _ = writeln!(out, "  polling:    saw {seen}; next at {at}");
+    }
+    if let Some(at) = c.next_schedule_at {
+        let _ = writeln!(out, "  schedule:   next at {at}");
+    }
     let _ = writeln!(out, "  FROM:       {}", c.base_images.join(", "));
     let _ = writeln!(out, "  parents:    {}", c.parents.join(", "));
     let _ = writeln!(out, "  children:   {}", c.children.join(", "));

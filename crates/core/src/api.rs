@@ -16,6 +16,8 @@ pub mod codes {
     pub const INVALID_REQUEST: &str = "INVALID_REQUEST";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const CONFLICT: &str = "CONFLICT";
+    /// The build was deleted by its config's history limits (410).
+    pub const PRUNED: &str = "PRUNED";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -100,6 +102,14 @@ pub struct ConfigStatus {
     pub last_phase: Option<crate::BuildPhase>,
     /// Where the config's webhook is delivered (`/api/v1/webhooks/NAME/PROVIDER`).
     pub webhook_path: Option<String>,
+    /// The branch head polling saw last, and when it looks again.
+    #[serde(default)]
+    pub poll_head: Option<String>,
+    #[serde(default)]
+    pub next_poll_at: Option<jiff::Timestamp>,
+    /// When the cron schedule fires next.
+    #[serde(default)]
+    pub next_schedule_at: Option<jiff::Timestamp>,
     /// Recent events (newest last): skipped triggers, applies.
     pub events: Vec<ConfigEvent>,
 }

@@ -68,11 +68,30 @@ fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
 
 async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {
     let id = parse_id(raw)?;
-    services
-        .store
-        .get_build(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("build {id} does not exist")))
+    match services.store.get_build(id).await? {
+        Some(build) => Ok(build),
+        None => Err(missing(services, id).await),
+    }
+}
+
+/// Why build `id` is not there: pruned by its config's history limits
+/// (410 Gone), or never existed (404).
+async fn missing(services: &Services, id: BuildId) -> ApiError {
+    match services.store.pruned_build(id).await {
+        Ok(Some(p)) => ApiError::new(
+            StatusCode::GONE,
+            slipway_core::api::codes::PRUNED,
+            format!(
+                "build {id} ({}) of config {} was deleted at {} by the config's history limits; `slipway configs {}` shows its newer builds",
+                p.phase.to_lowercase(),
+                p.config,
+                p.pruned_at,
+                p.config
+            ),
+        ),
+        Ok(None) => ApiError::not_found(format!("build {id} does not exist")),
+        Err(e) => e.into(),
+    }
 }
 
 async fn create_build(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {
@@ -152,9 +171,7 @@ async fn cancel_build(
     let id = parse_id(&id)?;
     let outcome = s.store.request_cancel(id).await?;
     let already_final = match outcome {
-        CancelOutcome::NotFound => {
-            return Err(ApiError::not_found(format!("build {id} does not exist")));
-        }
+        CancelOutcome::NotFound => return Err(missing(&s, id).await),
         CancelOutcome::Requested => {
             s.cancel_running(id);
             false

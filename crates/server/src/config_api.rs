@@ -89,6 +89,9 @@ async fn status(
             .webhook
             .as_ref()
             .map(|_| format!("/api/v1/webhooks/{name}/{{github|gitlab|gitea|generic}}")),
+        poll_head: stored.poll_head.clone(),
+        next_poll_at: stored.next_poll_at,
+        next_schedule_at: stored.next_schedule_at,
         events,
     })
 }

@@ -76,6 +76,15 @@ impl LogHub {
         Ok(log)
     }
 
+    /// Delete the log of a pruned build.
+    pub fn remove(&self, id: BuildId) {
+        match std::fs::remove_file(self.path(id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot delete the log of pruned build {id}: {e}"),
+        }
+    }
+
     /// The build ended: wake its followers for the last time.
     pub fn close(&self, id: BuildId) {
         if let Ok(mut live) = self.live.lock()

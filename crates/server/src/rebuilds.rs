@@ -196,6 +196,10 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
     let after: Vec<GraphInput> = kept.chain(written).collect();
     ConfigGraph::build(&after).map_err(|e| ApiError::invalid(e.to_string()))?;
     let out = services.store.apply_configs(&writes, req.prune).await?;
+    // Lowered history limits apply at once.
+    for w in &writes {
+        prune_history(services, &w.config).await?;
+    }
     tracing::info!(
         "apply: {} created, {} updated, {} unchanged, {} deleted",
         out.created.len(),
@@ -206,25 +210,77 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
     Ok(out)
 }
 
-/// Add a trigger for `config`; it joins the wave that is gathering.
+/// Add a trigger for `config`; it joins the wave that is gathering. Under
+/// SerialLatestOnly it supersedes the config's builds that have not
+/// started and the trigger of a wave still waiting to start.
 pub async fn trigger(
     services: &Services,
     config: &str,
     trigger: Trigger,
     force: bool,
 ) -> Result<i64, ApiError> {
-    if services.store.get_config(config).await?.is_none() {
+    use slipway_core::image_config::RunPolicy;
+    let Some(stored) = services.store.get_config(config).await? else {
         return Err(ApiError::not_found(format!(
             "config {config} does not exist; `slipway configs` lists them"
         )));
-    }
+    };
+    let latest_only = stored.config.run_policy == RunPolicy::SerialLatestOnly;
     let wave = services
         .store
-        .add_trigger(config, &trigger, force, services.rebuild_debounce)
+        .add_trigger(
+            config,
+            &trigger,
+            force,
+            services.rebuild_debounce,
+            latest_only,
+        )
         .await?;
     tracing::info!("config {config}: {trigger} joins wave {wave}");
+    if latest_only {
+        let reason = format!("superseded by a newer trigger ({trigger}, wave {wave})");
+        for (id, phase) in services.store.active_builds(config).await? {
+            if phase != BuildPhase::Running.as_str()
+                && services.store.cancel_superseded(id, &reason).await?
+            {
+                services
+                    .store
+                    .record_config_event(config, &format!("build {id} {reason}"), Some(id))
+                    .await?;
+                tracing::info!("config {config}: build {id} {reason}");
+            }
+        }
+    }
     services.waves.notify_one();
     Ok(wave)
+}
+
+/// Delete the config's builds beyond its history limits, and their logs.
+async fn prune_history(services: &Services, config: &ImageConfig) -> Result<(), ApiError> {
+    let pruned = services
+        .store
+        .prune_history(&config.name, config.history)
+        .await?;
+    if pruned.is_empty() {
+        return Ok(());
+    }
+    for &id in &pruned {
+        services.logs.remove(id);
+    }
+    let ids: Vec<String> = pruned.iter().map(ToString::to_string).collect();
+    let message = format!(
+        "pruned build{} {} (history keeps {} successful and {} failed)",
+        if pruned.len() == 1 { "" } else { "s" },
+        ids.join(", "),
+        config.history.successful,
+        config.history.failed
+    );
+    tracing::info!("config {}: {message}", config.name);
+    services
+        .store
+        .record_config_event(&config.name, &message, None)
+        .await?;
+    Ok(())
 }
 
 /// The wave driver: forms and advances waves, every second and when woken.
@@ -247,11 +303,17 @@ async fn drive(services: &Arc<Services>) -> Result<(), ApiError> {
         stored.iter().map(|s| (s.config.name.as_str(), s)).collect();
     let estimates = services.store.build_durations().await?;
     // Configs with unfinished members in running waves: a gathering wave
-    // that shares one waits, so one config is never in two running waves.
+    // that shares one waits, so a config is never in two running waves
+    // (unless its run policy is Parallel).
+    let parallel = |name: &str| {
+        configs
+            .get(name)
+            .is_some_and(|s| s.config.run_policy == slipway_core::image_config::RunPolicy::Parallel)
+    };
     let mut busy: HashSet<String> = HashSet::new();
     for w in waves.iter().filter(|w| w.state == WaveState::Running) {
         for m in &w.members {
-            if !m.state.is_terminal() {
+            if !m.state.is_terminal() && !parallel(&m.config) {
                 busy.insert(m.config.clone());
             }
         }
@@ -263,7 +325,7 @@ async fn drive(services: &Arc<Services>) -> Result<(), ApiError> {
                 if members.iter().any(|m| busy.contains(&m.config)) {
                     continue;
                 }
-                for m in &members {
+                for m in members.iter().filter(|m| !parallel(&m.config)) {
                     busy.insert(m.config.clone());
                 }
                 services.store.start_wave(wave.id, &members).await?;
@@ -382,6 +444,9 @@ async fn advance(
                 .await?;
             m.state = state;
             m.reason = reason;
+            if let Some(stored) = configs.get(m.config.as_str()) {
+                prune_history(services, &stored.config).await?;
+            }
         }
         records.insert(m.config.clone(), m);
     }
@@ -433,10 +498,10 @@ async fn advance(
             }
             Decision::Block { config, failed } => {
                 let failed_name = graph.name(failed);
-                let build = records
+                let why = records
                     .get(failed_name)
-                    .and_then(|m| m.build)
-                    .map(|b| format!(" (build {b})"))
+                    .and_then(|m| m.reason.clone().or(m.build.map(|b| format!("build {b}"))))
+                    .map(|r| format!(" ({r})"))
                     .unwrap_or_default();
                 services
                     .store
@@ -445,7 +510,7 @@ async fn advance(
                         graph.name(config),
                         MemberState::Blocked,
                         None,
-                        Some(&format!("not built: {failed_name} failed{build}")),
+                        Some(&format!("not built: {failed_name} failed{why}")),
                     )
                     .await?;
             }
@@ -472,34 +537,12 @@ async fn start_member(
     use slipway_core::image_config::RunPolicy;
     let config = &stored.config;
     let active = services.store.active_builds(&config.name).await?;
-    match config.run_policy {
-        RunPolicy::Parallel => {}
-        RunPolicy::Serial => {
-            if !active.is_empty() {
-                return Ok(None);
-            }
-        }
-        RunPolicy::SerialLatestOnly => {
-            let mut running = false;
-            for (id, phase) in &active {
-                if phase == "Running" {
-                    running = true;
-                    continue;
-                }
-                if matches!(
-                    services.store.request_cancel(*id).await?,
-                    slipway_store::CancelOutcome::Cancelled
-                ) {
-                    let _ = services
-                        .store
-                        .record_event(*id, &format!("superseded by wave {}", wave.id))
-                        .await;
-                }
-            }
-            if running {
-                return Ok(None);
-            }
-        }
+    // Serial policies wait for the config's other builds (a wave that
+    // shares no config with a running one has none, unless the policy was
+    // Parallel until a moment ago). SerialLatestOnly cancelled the queued
+    // ones when the newer trigger arrived.
+    if config.run_policy != RunPolicy::Parallel && !active.is_empty() {
+        return Ok(None);
     }
     let Some(index) = graph.index_of(&config.name) else {
         return Ok(None);
@@ -587,6 +630,7 @@ async fn tick_timers(services: &Arc<Services>) -> Result<(), ApiError> {
     let now = Timestamp::now();
     for s in services.store.list_configs().await? {
         let c = &s.config;
+        let mut polled = false;
         if let Some(interval) = c
             .triggers
             .poll
@@ -618,6 +662,7 @@ async fn tick_timers(services: &Arc<Services>) -> Result<(), ApiError> {
                             false,
                         )
                         .await?;
+                        polled = true;
                     }
                     services
                         .store
@@ -635,6 +680,14 @@ async fn tick_timers(services: &Arc<Services>) -> Result<(), ApiError> {
         {
             match s.next_schedule_at {
                 None => {
+                    services
+                        .store
+                        .set_next_schedule(&c.name, parsed.next_after(now))
+                        .await?;
+                }
+                // A poll that just found a new commit covers a schedule
+                // coming due in the same tick: one wave, by the commit.
+                Some(due) if due <= now && polled => {
                     services
                         .store
                         .set_next_schedule(&c.name, parsed.next_after(now))

@@ -51,6 +51,25 @@ fn github_push(
     (r.status, r.json())
 }
 
+/// POST a delivery to A's webhook for `provider`: (status, body).
+fn deliver(
+    server: &Server,
+    provider: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    let r = http_raw(
+        server.port,
+        "POST",
+        &format!("/api/v1/webhooks/a/{provider}"),
+        &all,
+        body.as_bytes(),
+    );
+    (r.status, r.json())
+}
+
 fn wave(server: &Server, id: i64) -> serde_json::Value {
     let r = server.api("GET", &format!("/api/v1/waves/{id}"), None);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -205,7 +224,7 @@ fn parent_child_rebuilds_from_a_webhook() {
         config(
             "a",
             &repo_a,
-            "triggers:\n  webhook: { secret_env: A_HOOK_SECRET }\nrun_policy: SerialLatestOnly\n",
+            "triggers:\n  webhook: { secret_env: A_HOOK_SECRET }\nrun_policy: SerialLatestOnly\nhistory: { successful: 2, failed: 2 }\n",
         ),
         config("b", &repo_b, ""),
         config("c", &repo_c, ""),
@@ -259,8 +278,11 @@ fn parent_child_rebuilds_from_a_webhook() {
     let out = server.cli(&["start", "a", "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let started: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let w = wait_wave(&server, started["wave"].as_i64().unwrap());
+    let first_wave = started["wave"].as_i64().unwrap();
+    let w = wait_wave(&server, first_wave);
     check_order_and_pins(&server, &w, &host);
+    // A's builds, oldest first, for the history limits at the end.
+    let mut a_builds = vec![member(&w, "a")["build"].as_i64().unwrap()];
 
     // A commit to A, delivered by a signed GitHub webhook.
     let commit = repo_a.commit(
@@ -285,6 +307,7 @@ fn parent_child_rebuilds_from_a_webhook() {
     assert_eq!(body["outcome"], "triggered");
     let w = wait_wave(&server, body["wave"].as_i64().unwrap());
     let b = check_order_and_pins(&server, &w, &host);
+    a_builds.push(b["a"]["id"].as_i64().unwrap());
     assert_eq!(b["a"]["commit"], commit.as_str());
     assert_eq!(b["a"]["spec"]["trigger"]["kind"], "webhook");
     assert_eq!(b["a"]["spec"]["trigger"]["commit"], commit.as_str());
@@ -301,6 +324,7 @@ fn parent_child_rebuilds_from_a_webhook() {
     let a = member(&w, "a");
     assert_eq!(a["state"], "skipped", "{w}");
     let skipped = server.build_json(a["build"].as_i64().unwrap());
+    a_builds.push(a["build"].as_i64().unwrap());
     assert_eq!(skipped["phase"], "Skipped", "{skipped}");
     assert!(
         skipped["reason"]
@@ -321,6 +345,127 @@ fn parent_child_rebuilds_from_a_webhook() {
     let w = wait_wave(&server, forced["wave"].as_i64().unwrap());
     let fa = server.build_json(member(&w, "a")["build"].as_i64().unwrap());
     assert_eq!(fa["phase"], "Complete", "{fa}");
+    let forced_build = fa["id"].as_i64().unwrap();
+    a_builds.push(forced_build);
+
+    // GitLab, Gitea and generic deliveries: refused when not signed by the
+    // secret, and otherwise read and (the commit being built already)
+    // skipped as up to date.
+    let push = format!(
+        r#"{{"object_kind":"push","ref":"refs/heads/main","after":"{commit}","checkout_sha":"{commit}"}}"#
+    );
+    let generic = format!(r#"{{"ref":"refs/heads/main","commit":"{commit}"}}"#);
+    let gitea_sig = signature(push.as_bytes())
+        .trim_start_matches("sha256=")
+        .to_string();
+    let generic_sig = signature(generic.as_bytes());
+    let before = waves(&server);
+    let refused = [
+        (
+            "gitlab",
+            vec![("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "wrong")],
+            &push,
+        ),
+        ("gitlab", vec![("X-Gitlab-Event", "Push Hook")], &push),
+        (
+            "gitea",
+            vec![("X-Gitea-Event", "push"), ("X-Gitea-Signature", "00ff")],
+            &push,
+        ),
+        ("generic", vec![], &generic),
+        (
+            "generic",
+            vec![("X-Slipway-Signature-256", generic_sig.as_str())],
+            &push,
+        ),
+    ];
+    for (provider, headers, body) in refused {
+        let (status, reply) = deliver(&server, provider, &headers, body);
+        assert_eq!(status, 401, "{provider} {headers:?}: {reply}");
+        assert_eq!(reply["code"], "UNAUTHORIZED");
+    }
+    assert_eq!(waves(&server), before, "a refused delivery made a wave");
+    let accepted = [
+        (
+            "gitlab",
+            vec![("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", SECRET)],
+            &push,
+        ),
+        (
+            "gitea",
+            vec![
+                ("X-Gitea-Event", "push"),
+                ("X-Gitea-Signature", gitea_sig.as_str()),
+            ],
+            &push,
+        ),
+        (
+            "generic",
+            vec![("X-Slipway-Signature-256", generic_sig.as_str())],
+            &generic,
+        ),
+    ];
+    for (provider, headers, body) in accepted {
+        let (status, reply) = deliver(&server, provider, &headers, body);
+        assert_eq!(status, 202, "{provider}: {reply}");
+        let w = wait_wave(&server, reply["wave"].as_i64().unwrap());
+        let id = member(&w, "a")["build"].as_i64().unwrap();
+        let build = server.build_json(id);
+        assert_eq!(build["phase"], "Skipped", "{provider}: {build}");
+        assert_eq!(build["spec"]["trigger"]["kind"], "webhook");
+        assert_eq!(build["spec"]["trigger"]["provider"], provider);
+        assert_eq!(build["spec"]["trigger"]["commit"], commit.as_str());
+        a_builds.push(id);
+    }
+
+    // History limits (2 successful, 2 failed): the two newest successful
+    // builds (both skipped) stay, and so does the forced build, A's
+    // current image; the older ones are deleted with their logs.
+    let logs = server.data_dir().join("logs");
+    let kept = [forced_build, a_builds[5], a_builds[6]];
+    for &id in &a_builds {
+        let r = server.api("GET", &format!("/api/v1/builds/{id}"), None);
+        if kept.contains(&id) {
+            assert_eq!(r.status, 200, "build {id}: {}", r.body);
+        } else {
+            assert_eq!(r.status, 410, "build {id} was not pruned: {}", r.body);
+            assert_eq!(r.json()["code"], "PRUNED");
+            assert!(!logs.join(format!("{id}.log")).exists(), "log of {id} kept");
+        }
+    }
+    assert!(logs.join(format!("{forced_build}.log")).exists());
+    let out = server.cli(&["show", &a_builds[0].to_string()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("history limits"), "{}", stderr(&out));
+    let events = stdout(&server.cli(&["configs", "a"]));
+    assert!(events.contains("pruned build"), "{events}");
+
+    // `slipway waves`: every wave, newest first, and one wave's members.
+    let out = server.cli(&["waves"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(rows[0].starts_with("WAVE"), "{table}");
+    assert_eq!(rows.len(), waves(&server) + 1, "{table}");
+    assert!(
+        rows.last().unwrap().starts_with(&format!("{first_wave} ")),
+        "{table}"
+    );
+    assert!(rows[1..].iter().all(|r| r.contains("Done")), "{table}");
+    let out = server.cli(&["waves", &first_wave.to_string()]);
+    let details = stdout(&out);
+    assert!(
+        details.starts_with(&format!("wave {first_wave} Done (4/4 finished)")),
+        "{details}"
+    );
+    for name in ["a", "b", "c", "d"] {
+        assert!(
+            details
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{name} ")) && l.contains("built")),
+            "{name} missing: {details}"
+        );
+    }
 
     // A push to another branch is ignored.
     let body = format!(r#"{{"ref":"refs/heads/dev","after":"{commit}"}}"#);
@@ -396,4 +541,205 @@ fn parent_child_rebuilds_from_a_webhook() {
         .map(|n| n["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["a", "d", "apps-web-latest", "apps-tool-1"]);
+}
+
+fn start(server: &Server, config: &str) -> i64 {
+    let out = server.cli(&["start", config, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    r["wave"].as_i64().unwrap()
+}
+
+/// The build of `config` in wave `id`, once it has one.
+fn member_build(server: &Server, id: i64, config: &str) -> serde_json::Value {
+    let build = server.wait_until(
+        &format!("a build of {config} in wave {id}"),
+        Duration::from_secs(120),
+        || {
+            wave(server, id)["members"]
+                .as_array()?
+                .iter()
+                .find(|m| m["config"] == config)?["build"]
+                .as_i64()
+        },
+    );
+    server.build_json(build)
+}
+
+fn apply(server: &Server, yaml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("configs.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let out = server.cli(&["apply", "-f", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A registry with a base image, and a server running `workers` builds at
+/// a time with a one-second debounce window.
+fn setup(workers: usize) -> (Registry, String, Server) {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start_with_config(
+        std::path::Path::new(BIN),
+        workers,
+        Some("rebuild_debounce_seconds: 1\n"),
+    );
+    (registry, base, server)
+}
+
+/// SerialLatestOnly: a newer trigger cancels the config's queued build,
+/// and joins the wave that waits for the config's running build instead
+/// of queuing another.
+#[test]
+fn serial_latest_only_supersedes_queued_builds_and_waiting_triggers() {
+    // One build at a time, so a second build queues.
+    let (_registry, base, server) = setup(1);
+    let slow = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "slow", "sleep 15"))]);
+    let quick = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "quick", "true"))]);
+    apply(
+        &server,
+        &format!(
+            "name: slow\nsource: {{ url: {} }}\noutput: t/slow\nrun_policy: SerialLatestOnly\n---\nname: quick\nsource: {{ url: {} }}\noutput: t/quick\nrun_policy: SerialLatestOnly\n",
+            slow.path().display(),
+            quick.path().display()
+        ),
+    );
+    let w1 = start(&server, "slow");
+    let slow_build = member_build(&server, w1, "slow")["id"].as_i64().unwrap();
+    server.wait_build(slow_build, "Running", |p| p == "Running");
+    let w2 = start(&server, "quick");
+    let queued = member_build(&server, w2, "quick")["id"].as_i64().unwrap();
+    server.wait_build(queued, "Pending", |p| p == "Pending");
+
+    // A newer trigger for quick: its queued build is cancelled, and the
+    // wave it was in says why its member did not build.
+    let w3 = start(&server, "quick");
+    assert_ne!(w3, w2, "w2 is running; the trigger opens a new wave");
+    let cancelled = server.wait_build(queued, "Cancelled", |p| p == "Cancelled");
+    let reason = cancelled["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("superseded by a newer trigger") && reason.contains(&format!("wave {w3}")),
+        "{cancelled}"
+    );
+    let done = wait_wave(&server, w2);
+    assert_eq!(member(&done, "quick")["state"], "failed", "{done}");
+    let events = stdout(&server.cli(&["configs", "quick"]));
+    assert!(
+        events.contains(&format!("build {queued} superseded")),
+        "{events}"
+    );
+
+    // Two triggers for slow while its build runs: one waiting wave. (First
+    // let w3's debounce window close, or slow would simply join it.)
+    std::thread::sleep(Duration::from_millis(1500));
+    let w4 = start(&server, "slow");
+    assert_ne!(w4, w3);
+    std::thread::sleep(Duration::from_millis(1500));
+    let w5 = start(&server, "slow");
+    assert_eq!(
+        server.build_json(slow_build)["phase"],
+        "Running",
+        "slow finished too soon for this test to mean anything"
+    );
+    assert_eq!(w5, w4, "the second trigger did not join the waiting wave");
+
+    let w = wait_wave(&server, w3);
+    assert_eq!(
+        server.build_json(member(&w, "quick")["build"].as_i64().unwrap())["phase"],
+        "Complete"
+    );
+    let w = wait_wave(&server, w4);
+    assert_eq!(w["members"].as_array().unwrap().len(), 1, "{w}");
+    let again = server.build_json(member(&w, "slow")["build"].as_i64().unwrap());
+    assert!(
+        again["phase"] == "Skipped" || again["phase"] == "Complete",
+        "{again}"
+    );
+    assert_eq!(waves(&server), 4, "one wave per turn, not per trigger");
+}
+
+/// Polling notices a new commit on the branch; a cron schedule fires on
+/// time and, nothing having changed, the build is skipped as up to date.
+#[test]
+fn polling_and_cron_schedules_trigger_rebuilds() {
+    let (_registry, base, server) = setup(2);
+    let repo = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "p", "echo p1 > /p"))]);
+    let first = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    apply(
+        &server,
+        &format!(
+            "name: p\nsource: {{ url: {} }}\noutput: t/p\ntriggers:\n  poll: 30s\n  schedule: {{ cron: \"* * * * *\", timezone: UTC }}\n",
+            repo.path().display()
+        ),
+    );
+    let status = || -> serde_json::Value {
+        serde_json::from_str(&stdout(&server.cli(&["configs", "p", "-o", "json"]))).unwrap()
+    };
+    // The first poll records the head; the schedule knows its next time.
+    server.wait_until("the first poll", Duration::from_secs(30), || {
+        let s = status();
+        (s["poll_head"] == first.as_str() && s["next_schedule_at"].is_string()).then_some(())
+    });
+    let shown = stdout(&server.cli(&["configs", "p"]));
+    assert!(
+        shown.contains(&format!("polling:    saw {first}")),
+        "{shown}"
+    );
+    let second = repo.commit(
+        &[("Dockerfile", &dockerfile(&base, "p", "echo p2 > /p"))],
+        "p2",
+    );
+
+    let builds_of_p = || -> Vec<serde_json::Value> {
+        server
+            .api("GET", "/api/v1/builds?limit=100", None)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["spec"]["config"] == "p")
+            .cloned()
+            .collect()
+    };
+    let final_phase = |b: &serde_json::Value| {
+        matches!(
+            b["phase"].as_str(),
+            Some("Complete" | "Skipped" | "Failed" | "Error" | "Cancelled")
+        )
+    };
+    let polled = server.wait_until(
+        "a build triggered by polling",
+        Duration::from_secs(150),
+        || {
+            builds_of_p()
+                .into_iter()
+                .find(|b| b["spec"]["trigger"]["kind"] == "poll" && final_phase(b))
+        },
+    );
+    // A scheduled build may have built the new head already; then the
+    // polled one is up to date.
+    let built_second = builds_of_p()
+        .iter()
+        .any(|b| b["phase"] == "Complete" && b["commit"] == second.as_str());
+    assert!(built_second, "nothing built {second}: {:?}", builds_of_p());
+    if polled["phase"] != "Complete" {
+        assert_eq!(polled["phase"], "Skipped", "{polled}");
+    }
+    assert_eq!(polled["spec"]["trigger"]["commit"], second.as_str());
+    assert_eq!(polled["commit"], second.as_str());
+
+    // A scheduled build after the polled one: same inputs, so skipped.
+    let after = polled["id"].as_i64().unwrap();
+    let scheduled = server.wait_until("a scheduled build", Duration::from_secs(150), || {
+        builds_of_p().into_iter().find(|b| {
+            b["spec"]["trigger"]["kind"] == "schedule"
+                && b["id"].as_i64() > Some(after)
+                && final_phase(b)
+        })
+    });
+    assert_eq!(scheduled["spec"]["trigger"]["cron"], "* * * * *");
+    assert_eq!(scheduled["spec"]["trigger"]["timezone"], "UTC");
+    assert_eq!(scheduled["phase"], "Skipped", "{scheduled}");
+    assert_eq!(scheduled["commit"], second.as_str());
 }

@@ -12,7 +12,7 @@ mod registry;
 mod sqlite;
 mod workers;
 
-pub use rebuilds::{ConfigWrite, RebuildStore, StoredConfig};
+pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
 pub use sqlite::SqliteStore;
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};

@@ -11,11 +11,11 @@ use crate::sqlite::{from_json, now, parse_time, to_json};
 use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use slipway_core::BuildId;
 use slipway_core::api::ApplyResponse;
-use slipway_core::image_config::ImageConfig;
+use slipway_core::image_config::{HistoryLimits, ImageConfig};
 use slipway_core::rebuild::{MemberState, Wave, WaveMemberRecord, WaveState};
 use slipway_core::trigger::Trigger;
+use slipway_core::{BuildId, BuildPhase};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -77,13 +77,17 @@ pub trait RebuildStore: Send + Sync {
     /// Add a trigger for `config` to the wave that is still gathering (or
     /// to a new one gathering for `debounce`). A config already in that
     /// wave keeps one membership; its trigger becomes the newest one and
-    /// `force` sticks. Returns the wave.
+    /// `force` sticks. With `latest_only` (SerialLatestOnly), a wave whose
+    /// window closed but that has not started yet (it waits for a running
+    /// wave) and has the config as a root takes the trigger instead: the
+    /// newer trigger supersedes the waiting one. Returns the wave.
     async fn add_trigger(
         &self,
         config: &str,
         trigger: &Trigger,
         force: bool,
         debounce: SignedDuration,
+        latest_only: bool,
     ) -> Result<i64>;
     /// Waves that are Running, or Gathering with their window closed.
     async fn due_waves(&self) -> Result<Vec<Wave>>;
@@ -115,6 +119,31 @@ pub trait RebuildStore: Send + Sync {
     /// Builds of the config that have not finished, oldest first:
     /// (id, phase).
     async fn active_builds(&self, config: &str) -> Result<Vec<(BuildId, String)>>;
+    /// Cancel a build that has not started because a newer trigger
+    /// superseded it (SerialLatestOnly). False if it already started or
+    /// ended.
+    async fn cancel_superseded(&self, id: BuildId, reason: &str) -> Result<bool>;
+    /// Delete the config's finished builds beyond its history limits,
+    /// newest kept: `keep.successful` Complete or Skipped builds and
+    /// `keep.failed` Failed, Error or Cancelled ones. Never deleted: the
+    /// config's newest Complete build (its current image, which children
+    /// are pinned to and build avoidance compares with) and builds of
+    /// waves still running. A pruned build's events and worker records go
+    /// with it; a tombstone stays, and so does the release it held.
+    /// Returns the pruned builds, oldest first.
+    async fn prune_history(&self, config: &str, keep: HistoryLimits) -> Result<Vec<BuildId>>;
+    /// What is left of a pruned build.
+    async fn pruned_build(&self, id: BuildId) -> Result<Option<PrunedBuild>>;
+}
+
+/// The tombstone of a build deleted by its config's history limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunedBuild {
+    pub id: BuildId,
+    pub config: String,
+    /// The phase it had ended in.
+    pub phase: String,
+    pub pruned_at: Timestamp,
 }
 
 fn config_from_row(r: &SqliteRow) -> Result<StoredConfig> {
@@ -403,10 +432,11 @@ impl RebuildStore for SqliteStore {
         trigger: &Trigger,
         force: bool,
         debounce: SignedDuration,
+        latest_only: bool,
     ) -> Result<i64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let at = Timestamp::now();
-        let open: Option<i64> = sqlx::query(
+        let mut open: Option<i64> = sqlx::query(
             "SELECT id FROM waves WHERE state = 'Gathering' AND gather_until > ? ORDER BY id LIMIT 1",
         )
         .bind(at.to_string())
@@ -414,6 +444,17 @@ impl RebuildStore for SqliteStore {
         .await?
         .map(|r| r.try_get("id"))
         .transpose()?;
+        if open.is_none() && latest_only {
+            open = sqlx::query(
+                "SELECT w.id FROM waves w JOIN wave_members m ON m.wave_id = w.id
+                 WHERE w.state = 'Gathering' AND m.config = ? AND m.root = 1 ORDER BY w.id DESC LIMIT 1",
+            )
+            .bind(config)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("id"))
+            .transpose()?;
+        }
         let wave = match open {
             Some(id) => id,
             None => {
@@ -590,5 +631,87 @@ impl RebuildStore for SqliteStore {
         .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("phase")?)))
         .collect()
+    }
+    async fn cancel_superseded(&self, id: BuildId, reason: &str) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let cancelled = crate::sqlite::transition(
+            &mut tx,
+            id,
+            &[BuildPhase::New, BuildPhase::Pending],
+            BuildPhase::Cancelled,
+            Some(reason),
+            reason,
+        )
+        .await?;
+        if cancelled {
+            crate::workers::cancel_queued_workers(&mut tx, id, reason).await?;
+        }
+        tx.commit().await?;
+        Ok(cancelled)
+    }
+
+    async fn prune_history(&self, config: &str, keep: HistoryLimits) -> Result<Vec<BuildId>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(
+            "SELECT id, phase FROM (
+                SELECT id, phase,
+                  ROW_NUMBER() OVER (
+                    PARTITION BY phase IN ('Complete', 'Skipped') ORDER BY id DESC
+                  ) AS newer,
+                  phase IN ('Complete', 'Skipped') AS successful
+                FROM builds
+                WHERE config = ? AND phase IN ('Complete', 'Skipped', 'Failed', 'Error', 'Cancelled')
+             )
+             WHERE newer > CASE WHEN successful THEN ? ELSE ? END
+               AND id NOT IN (SELECT MAX(id) FROM builds WHERE config = ? AND phase = 'Complete')
+               AND id NOT IN (
+                 SELECT m.build_id FROM wave_members m JOIN waves w ON w.id = m.wave_id
+                 WHERE w.state != 'Done' AND m.build_id IS NOT NULL)
+             ORDER BY id",
+        )
+        .bind(config)
+        .bind(i64::from(keep.successful))
+        .bind(i64::from(keep.failed))
+        .bind(config)
+        .fetch_all(&mut *tx)
+        .await?;
+        let at = now();
+        let mut pruned = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: BuildId = r.try_get("id")?;
+            let phase: String = r.try_get("phase")?;
+            sqlx::query(
+                "INSERT INTO pruned_builds (id, config, phase, pruned_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(config)
+            .bind(&phase)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM builds WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            pruned.push(id);
+        }
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    async fn pruned_build(&self, id: BuildId) -> Result<Option<PrunedBuild>> {
+        sqlx::query("SELECT id, config, phase, pruned_at FROM pruned_builds WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| {
+                Ok(PrunedBuild {
+                    id: r.try_get("id")?,
+                    config: r.try_get("config")?,
+                    phase: r.try_get("phase")?,
+                    pruned_at: parse_time(r.try_get("pruned_at")?)?,
+                })
+            })
+            .transpose()
     }
 }

@@ -154,7 +154,7 @@ pub(crate) async fn insert_event(
 
 /// `UPDATE builds SET phase = to … WHERE id = ? AND phase IN (from…)`, plus its
 /// event, on the caller's transaction. Returns whether the row changed.
-async fn transition(
+pub(crate) async fn transition(
     conn: &mut SqliteConnection,
     id: BuildId,
     from: &[BuildPhase],

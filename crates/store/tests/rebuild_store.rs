@@ -31,6 +31,15 @@ fn writes(text: &str) -> Vec<ConfigWrite> {
         .collect()
 }
 
+/// A GitHub push of commit `c` × 40.
+fn hook(c: &str) -> Trigger {
+    Trigger::Webhook {
+        provider: Provider::Github,
+        commit: c.repeat(40),
+        delivery: None,
+    }
+}
+
 async fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
@@ -63,15 +72,19 @@ async fn apply_creates_updates_and_prunes() {
 async fn triggers_within_the_debounce_window_coalesce() {
     let (_d, s) = store().await;
     s.apply_configs(&writes(CONFIGS), false).await.unwrap();
-    let hook = |c: &str| Trigger::Webhook {
-        provider: Provider::Github,
-        commit: c.repeat(40),
-        delivery: None,
-    };
     let window = SignedDuration::from_secs(60);
-    let w1 = s.add_trigger("a", &hook("1"), false, window).await.unwrap();
-    let w2 = s.add_trigger("a", &hook("2"), true, window).await.unwrap();
-    let w3 = s.add_trigger("b", &hook("3"), false, window).await.unwrap();
+    let w1 = s
+        .add_trigger("a", &hook("1"), false, window, false)
+        .await
+        .unwrap();
+    let w2 = s
+        .add_trigger("a", &hook("2"), true, window, false)
+        .await
+        .unwrap();
+    let w3 = s
+        .add_trigger("b", &hook("3"), false, window, false)
+        .await
+        .unwrap();
     assert_eq!((w1, w2, w3), (w1, w1, w1));
     let wave = s.get_wave(w1).await.unwrap().unwrap();
     assert_eq!(wave.state, WaveState::Gathering);
@@ -87,11 +100,11 @@ async fn triggers_within_the_debounce_window_coalesce() {
     let (_d2, s) = store().await;
     s.apply_configs(&writes(CONFIGS), false).await.unwrap();
     let w1 = s
-        .add_trigger("a", &hook("1"), false, SignedDuration::ZERO)
+        .add_trigger("a", &hook("1"), false, SignedDuration::ZERO, false)
         .await
         .unwrap();
     let w2 = s
-        .add_trigger("a", &hook("2"), false, SignedDuration::ZERO)
+        .add_trigger("a", &hook("2"), false, SignedDuration::ZERO, false)
         .await
         .unwrap();
     assert_ne!(w1, w2);
@@ -199,4 +212,236 @@ async fn builds_of_a_config_are_found_by_config() {
     assert_eq!(b2.spec.input_key.as_deref(), Some("sha256:key"));
     assert!(s.active_builds("a").await.unwrap().is_empty());
     assert!(!s.skip_build(b2.id, &prepared, "again").await.unwrap());
+}
+
+fn spec_of(config: &str) -> slipway_core::BuildSpec {
+    let mut spec = BuildRequest {
+        source: SourceRequest {
+            url: format!("/srv/{config}"),
+            ..Default::default()
+        },
+        output: Some(format!("127.0.0.1:5000/t/{config}")),
+        ..Default::default()
+    }
+    .validate(None)
+    .unwrap();
+    spec.config = Some(config.into());
+    spec
+}
+
+/// A build of `config` that ends in `phase`, holding release `release`
+/// of t/NAME 1 when given.
+async fn ended(
+    s: &SqliteStore,
+    config: &str,
+    phase: BuildPhase,
+    release: Option<&str>,
+) -> slipway_core::BuildId {
+    let spec = spec_of(config);
+    let b = s.create_build(&spec).await.unwrap();
+    if phase == BuildPhase::Skipped {
+        assert!(
+            s.skip_build(b.id, &spec, "skipped: up to date")
+                .await
+                .unwrap()
+        );
+        return b.id;
+    }
+    let mut queued = spec.clone();
+    queued.kind = slipway_core::conventions::BuildKind::Scratch;
+    let prep = slipway_core::conventions::Preparation {
+        spec: queued,
+        identity: release.map(|_| slipway_core::conventions::ImageIdentity {
+            name: format!("t/{config}"),
+            version: "1".into(),
+            component: config.into(),
+        }),
+        unique_tag: format!("{}-test", b.id),
+        floating: vec![],
+        extra: vec![],
+        lint: None,
+        repo_config: None,
+    };
+    let mut prep = prep;
+    prep.spec.release = release.map(str::to_string);
+    assert!(matches!(
+        s.queue_build(b.id, &prep).await.unwrap(),
+        slipway_store::Queued::Queued(_)
+    ));
+    if phase == BuildPhase::Cancelled {
+        assert!(s.cancel_superseded(b.id, "superseded").await.unwrap());
+        return b.id;
+    }
+    // Finishing a build leaves its worker build counted (no worker ended
+    // it here), so the cluster is made large enough for every test build.
+    let placed = s
+        .place_queued(&Clusters::local_default(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(placed.len(), 1, "build {} was not placed", b.id);
+    let image = PushedImage {
+        reference: format!("127.0.0.1:5000/t/{config}@sha256:{}", b.id),
+        tag_reference: format!("127.0.0.1:5000/t/{config}:latest"),
+        digest: format!("sha256:{}", b.id),
+        size: 1,
+        layers: vec![],
+    };
+    let image = (phase == BuildPhase::Complete).then_some(&image);
+    assert!(s.finish(b.id, phase, None, image).await.unwrap());
+    b.id
+}
+
+#[tokio::test]
+async fn history_limits_prune_old_builds_but_keep_the_current_image() {
+    let (_d, s) = store().await;
+    s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    let c1 = ended(&s, "a", BuildPhase::Complete, Some("1")).await;
+    let c2 = ended(&s, "a", BuildPhase::Complete, None).await;
+    let f3 = ended(&s, "a", BuildPhase::Failed, None).await;
+    let s4 = ended(&s, "a", BuildPhase::Skipped, None).await;
+    let x5 = ended(&s, "a", BuildPhase::Cancelled, None).await;
+    let f6 = ended(&s, "a", BuildPhase::Failed, None).await;
+    let other = ended(&s, "b", BuildPhase::Failed, None).await;
+    let other2 = ended(&s, "b", BuildPhase::Failed, None).await;
+    let keep = slipway_core::image_config::HistoryLimits {
+        successful: 1,
+        failed: 1,
+    };
+
+    // A running wave holds its builds: c1 is a member of one.
+    let w = s
+        .add_trigger("a", &Trigger::Manual, false, SignedDuration::ZERO, false)
+        .await
+        .unwrap();
+    let member = WaveMemberRecord {
+        config: "a".into(),
+        root: true,
+        trigger: Some(Trigger::Manual),
+        force: false,
+        state: MemberState::Built { changed: true },
+        build: Some(c1),
+        previous_digest: None,
+        reason: None,
+    };
+    s.start_wave(w, &[member]).await.unwrap();
+    s.set_member(w, "a", MemberState::Built { changed: true }, Some(c1), None)
+        .await
+        .unwrap();
+    assert_eq!(s.prune_history("a", keep).await.unwrap(), [f3, x5]);
+
+    // Once the wave is done, c1 goes too; c2, the newest Complete build,
+    // stays although s4 fills the one successful place.
+    s.finish_wave(w).await.unwrap();
+    assert_eq!(s.prune_history("a", keep).await.unwrap(), [c1]);
+    assert!(s.prune_history("a", keep).await.unwrap().is_empty());
+    for kept in [c2, s4, f6] {
+        assert!(s.get_build(kept).await.unwrap().is_some(), "{kept} went");
+    }
+    let (current, _, _) = s.last_complete_build("a").await.unwrap().unwrap();
+    assert_eq!(current, c2);
+    let ids: Vec<_> = s
+        .list_builds(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(ids, [other2, other, f6, s4, c2]);
+
+    // What is left of a pruned build: a tombstone and its release.
+    assert!(s.get_build(c1).await.unwrap().is_none());
+    let t = s.pruned_build(c1).await.unwrap().unwrap();
+    assert_eq!((t.config.as_str(), t.phase.as_str()), ("a", "Complete"));
+    assert!(s.pruned_build(c2).await.unwrap().is_none());
+    let spec = spec_of("a");
+    let b = s.create_build(&spec).await.unwrap();
+    let prep = slipway_core::conventions::Preparation {
+        spec: spec.clone(),
+        identity: Some(slipway_core::conventions::ImageIdentity {
+            name: "t/a".into(),
+            version: "1".into(),
+            component: "a".into(),
+        }),
+        unique_tag: "x".into(),
+        floating: vec![],
+        extra: vec![],
+        lint: None,
+        repo_config: None,
+    };
+    let mut explicit = prep.clone();
+    explicit.spec.release = Some("1".into());
+    match s.queue_build(b.id, &explicit).await.unwrap() {
+        slipway_store::Queued::Refused(why) => {
+            assert!(why.contains(&format!("build {c1}")), "{why}")
+        }
+        other => panic!("release 1 of a pruned build was given again: {other:?}"),
+    }
+    match s.queue_build(b.id, &prep).await.unwrap() {
+        slipway_store::Queued::Queued(q) => assert_eq!(q.spec.release.as_deref(), Some("2")),
+        other => panic!("{other:?}"),
+    }
+
+    // Other configs are untouched; a larger limit prunes nothing.
+    assert!(s.get_build(other).await.unwrap().is_some());
+    let roomy = slipway_core::image_config::HistoryLimits::default();
+    assert!(s.prune_history("b", roomy).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn serial_latest_only_supersedes_waiting_triggers_and_queued_builds() {
+    let (_d, s) = store().await;
+    s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    let zero = SignedDuration::ZERO;
+    // w1's window closed, but it has not started (it would wait for a
+    // running wave): a latest-only trigger joins it and wins.
+    let w1 = s
+        .add_trigger("a", &hook("1"), false, zero, false)
+        .await
+        .unwrap();
+    let w2 = s
+        .add_trigger("a", &hook("2"), false, zero, true)
+        .await
+        .unwrap();
+    assert_eq!(w1, w2);
+    let wave = s.get_wave(w1).await.unwrap().unwrap();
+    assert_eq!(wave.members.len(), 1);
+    assert_eq!(wave.members[0].trigger, Some(hook("2")));
+    // Without latest-only (Serial), each trigger gets its own turn.
+    let w3 = s
+        .add_trigger("a", &hook("3"), false, zero, false)
+        .await
+        .unwrap();
+    assert_ne!(w3, w1);
+    // A config that is not a root of the waiting wave opens its own.
+    let w4 = s
+        .add_trigger("b", &hook("4"), false, zero, true)
+        .await
+        .unwrap();
+    assert!(w4 != w1 && w4 != w3);
+
+    // Queued builds are cancelled with the reason; running ones are not.
+    let spec = spec_of("a");
+    let queued = slipway_store::create_queued_scratch(&s, &spec)
+        .await
+        .unwrap();
+    assert!(
+        s.cancel_superseded(queued.id, "superseded by wave 9")
+            .await
+            .unwrap()
+    );
+    let b = s.get_build(queued.id).await.unwrap().unwrap();
+    assert_eq!(b.phase, BuildPhase::Cancelled);
+    assert_eq!(b.reason.as_deref(), Some("superseded by wave 9"));
+    assert!(!s.cancel_superseded(queued.id, "again").await.unwrap());
+    let running = slipway_store::create_queued_scratch(&s, &spec)
+        .await
+        .unwrap();
+    s.place_queued(&Clusters::local_default(4), 10)
+        .await
+        .unwrap();
+    assert!(!s.cancel_superseded(running.id, "no").await.unwrap());
+    assert_eq!(
+        s.get_build(running.id).await.unwrap().unwrap().phase,
+        BuildPhase::Running
+    );
 }

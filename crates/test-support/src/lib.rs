@@ -485,15 +485,27 @@ impl Server {
         what: &str,
         pred: impl Fn(&str) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(180);
+        self.wait_until(
+            &format!("build {id} becoming {what}"),
+            Duration::from_secs(180),
+            || {
+                let b = self.build_json(id);
+                pred(b["phase"].as_str().unwrap_or("")).then_some(b)
+            },
+        )
+    }
+
+    /// Poll `probe` until it returns something; fail with the server log
+    /// after `within`.
+    pub fn wait_until<T>(&self, what: &str, within: Duration, probe: impl Fn() -> Option<T>) -> T {
+        let deadline = Instant::now() + within;
         loop {
-            let b = self.build_json(id);
-            if pred(b["phase"].as_str().unwrap_or("")) {
-                return b;
+            if let Some(v) = probe() {
+                return v;
             }
             assert!(
                 Instant::now() < deadline,
-                "build {id} never became {what}: {b}\nserver log:\n{}",
+                "{what} did not happen within {within:?}\nserver log:\n{}",
                 self.server_log()
             );
             std::thread::sleep(Duration::from_millis(100));
