@@ -6,7 +6,7 @@
 //! looks like ([`build`]), how image references and source locations are read
 //! ([`image_ref`], [`source`]), which user-given paths are acceptable
 //! ([`paths`]), and what rebuilds when ([`image_config`], [`rebuild`],
-//! [`trigger`], [`input_key`]). Adapters (store, source, builder) and the server call into this
+//! [`trigger`], [`input_key`]), and what an image contains ([`inventory`]). Adapters (store, source, builder) and the server call into this
 //! crate; it never calls out.
 //!
 //! The API's wire types are defined here too ([`api`]) so that the server and
@@ -20,6 +20,7 @@ pub mod conventions;
 pub mod image_config;
 pub mod image_ref;
 pub mod input_key;
+pub mod inventory;
 pub mod koji;
 pub mod paths;
 pub mod phase;

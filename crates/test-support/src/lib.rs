@@ -109,6 +109,59 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Build `containerfile` with buildah (one layer per instruction, chroot isolation,
+    /// private vfs storage) in `context`, push it as `HOST/name` and
+    /// return the reference.
+    pub fn build_image(&self, name: &str, containerfile: &str, context: &Path) -> String {
+        let reference = format!("{}/{name}", self.host());
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join("Containerfile"), containerfile).expect("Containerfile");
+        let storage = work.path().join("storage");
+        let run = work.path().join("run");
+        let buildah = |args: &[&str]| {
+            let out = Command::new("buildah")
+                .arg("--root")
+                .arg(&storage)
+                .arg("--runroot")
+                .arg(&run)
+                .args(["--storage-driver", "vfs"])
+                .args(args)
+                .output()
+                .expect("run buildah");
+            assert!(
+                out.status.success(),
+                "buildah {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let file = work.path().join("Containerfile").display().to_string();
+        let ctx = context.display().to_string();
+        buildah(&[
+            "bud",
+            "--quiet",
+            "--layers",
+            "--isolation",
+            "chroot",
+            "--tls-verify=false",
+            "-f",
+            &file,
+            "-t",
+            &reference,
+            &ctx,
+        ]);
+        buildah(&[
+            "push",
+            "--quiet",
+            "--tls-verify=false",
+            &reference,
+            &format!("docker://{reference}"),
+        ]);
+        buildah(&["rmi", "--all"]);
+        reference
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,170 @@
+//! Fetching an image from any registry Slipway can reach, with skopeo, into
+//! an OCI image layout, and reading its manifest, config and layers.
+
+use crate::ScanError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How to reach the registry. The default verifies TLS.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// `user:password` (never logged).
+    pub credentials: Option<String>,
+    /// Verify TLS (off for plain-HTTP registries such as the embedded one).
+    pub tls_verify: bool,
+    /// The architecture to pick from a multi-platform image (default: this
+    /// machine's).
+    pub arch: Option<String>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            credentials: None,
+            tls_verify: true,
+            arch: None,
+        }
+    }
+}
+
+/// Plain HTTP, for loopback registries.
+impl FetchOptions {
+    pub fn insecure() -> Self {
+        FetchOptions {
+            tls_verify: false,
+            ..Self::default()
+        }
+    }
+}
+
+/// An image in a local OCI layout.
+#[derive(Debug, Clone)]
+pub struct FetchedImage {
+    pub reference: String,
+    /// The digest of the image manifest read (one platform's).
+    pub manifest_digest: String,
+    /// Layer blobs, lowest first.
+    pub layers: Vec<PathBuf>,
+    /// The OCI image configuration (`config.Labels`, `config.User`, …).
+    pub config: serde_json::Value,
+}
+
+impl FetchedImage {
+    /// The image's labels.
+    pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
+        self.config["config"]["Labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The user the image runs as (`config.User`; empty means root).
+    pub fn user(&self) -> String {
+        self.config["config"]["User"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Copy `reference` (`host/repo[:tag|@digest]`) into the OCI layout `dir`.
+pub fn fetch(reference: &str, dir: &Path, opts: &FetchOptions) -> Result<FetchedImage, ScanError> {
+    let mut cmd = Command::new("skopeo");
+    cmd.arg("copy").arg("--quiet");
+    cmd.arg(format!("--src-tls-verify={}", opts.tls_verify));
+    if let Some(c) = &opts.credentials {
+        cmd.arg("--src-creds").arg(c);
+    }
+    if let Some(a) = &opts.arch {
+        cmd.arg("--override-arch").arg(a);
+    }
+    cmd.arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:image", dir.display()));
+    let out = cmd.output().map_err(|e| ScanError::Fetch {
+        reference: reference.to_string(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "skopeo is not installed here (apt-get install skopeo)".into()
+            }
+            _ => format!("cannot run skopeo: {e}"),
+        },
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let message = last_line(&stderr);
+        let absent = ["manifest unknown", "name unknown", "not found", "404"]
+            .iter()
+            .any(|m| stderr.to_lowercase().contains(m));
+        return Err(if absent {
+            ScanError::Absent {
+                reference: reference.to_string(),
+                message,
+            }
+        } else {
+            ScanError::Fetch {
+                reference: reference.to_string(),
+                message,
+            }
+        });
+    }
+    read_layout(reference, dir)
+}
+
+fn last_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).to_string()
+}
+
+/// Read the image named `image` in an OCI layout.
+pub fn read_layout(reference: &str, dir: &Path) -> Result<FetchedImage, ScanError> {
+    let bad = |message: String| ScanError::Malformed {
+        reference: reference.to_string(),
+        message,
+    };
+    let json = |path: &Path| -> Result<serde_json::Value, ScanError> {
+        let bytes = std::fs::read(path).map_err(|e| ScanError::io(path, e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("{} is not JSON: {e}", path.display())))
+    };
+    let blob = |digest: &str| -> Result<PathBuf, ScanError> {
+        let (algo, hex) = digest
+            .split_once(':')
+            .filter(|(a, h)| {
+                matches!(*a, "sha256" | "sha512")
+                    && !h.is_empty()
+                    && h.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+            .ok_or_else(|| bad(format!("{digest:?} is not a digest")))?;
+        Ok(dir.join("blobs").join(algo).join(hex))
+    };
+    let index = json(&dir.join("index.json"))?;
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .ok_or_else(|| bad("index.json names no manifest".into()))?
+        .to_string();
+    let manifest = json(&blob(&manifest_digest)?)?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .ok_or_else(|| bad("the manifest names no config".into()))?;
+    let config = json(&blob(config_digest)?)?;
+    let layers = manifest["layers"]
+        .as_array()
+        .ok_or_else(|| bad("the manifest has no layers".into()))?
+        .iter()
+        .map(|l| {
+            l["digest"]
+                .as_str()
+                .ok_or_else(|| bad("a layer has no digest".into()))
+                .and_then(blob)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(FetchedImage {
+        reference: reference.to_string(),
+        manifest_digest,
+        layers,
+        config,
+    })
+}

@@ -1,0 +1,416 @@
+//! Reading what is installed in an unpacked image, from the files package
+//! managers keep: dpkg's status database, the rpm database (through the
+//! real `rpm` command), apk's installed database, Python's dist-info and
+//! egg-info, npm's `package.json` under `node_modules`, and RubyGems'
+//! specifications.
+
+use crate::rootfs::{FileKind, Rootfs};
+use slipway_core::inventory::{Ecosystem, Inventory, OsRelease, Package};
+use std::process::Command;
+
+/// What [`read`] found, and what it could not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InventoryReport {
+    pub inventory: Inventory,
+    /// Databases or metadata that were there but unreadable, with why.
+    pub problems: Vec<String>,
+}
+
+/// Where rpm databases live, newest layout first.
+const RPM_DB_DIRS: [&str; 2] = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"];
+const RPM_DB_FILES: [&str; 3] = ["rpmdb.sqlite", "Packages.db", "Packages"];
+
+/// Read every package database and metadata file in `fs`.
+pub fn read(fs: &Rootfs) -> InventoryReport {
+    let mut report = InventoryReport::default();
+    for path in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Ok(Some(text)) = fs.read_text(path)
+            && let Some(os) = OsRelease::parse(&text)
+        {
+            report.inventory.os = Some(os);
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    read_dpkg(fs, &mut found, &mut report.problems);
+    read_apk(fs, &mut found, &mut report.problems);
+    read_rpm(fs, &mut found, &mut report.problems);
+    read_language_packages(fs, &mut found, &mut report.problems);
+    report.inventory.packages = found;
+    report.inventory.normalize();
+    report
+}
+
+/// RFC 822-style paragraphs (dpkg status, Python METADATA headers):
+/// `Field: value` lines, continuation lines starting with a space.
+pub fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut current: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = current.last_mut() {
+                v.push('\n');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            current.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    p.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// dpkg: `/var/lib/dpkg/status`, and distroless images' `status.d/*`.
+fn read_dpkg(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
+    let mut files = vec!["/var/lib/dpkg/status".to_string()];
+    files.extend(
+        fs.list("/var/lib/dpkg/status.d")
+            .into_iter()
+            .filter(|p| !p.ends_with(".md5sums")),
+    );
+    for file in files {
+        let text = match fs.read_text(&file) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                problems.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
+        for p in paragraphs(&text) {
+            let (Some(name), Some(version)) = (field(&p, "Package"), field(&p, "Version")) else {
+                continue;
+            };
+            // Only installed packages (`install ok installed`); status.d
+            // entries have no Status and are installed by construction.
+            if let Some(status) = field(&p, "Status")
+                && status.split_whitespace().nth(2) != Some("installed")
+            {
+                continue;
+            }
+            let source =
+                field(&p, "Source").map(|s| s.split_whitespace().next().unwrap_or(s).to_string());
+            out.push(Package {
+                ecosystem: Ecosystem::Deb,
+                name: name.to_string(),
+                version: version.to_string(),
+                arch: field(&p, "Architecture").map(str::to_string),
+                source,
+                license: None,
+                found_in: file.clone(),
+            });
+        }
+    }
+}
+
+/// apk: `/lib/apk/db/installed`, paragraphs of `K:value` lines.
+fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
+    let file = "/lib/apk/db/installed";
+    let text = match fs.read_text(file) {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            problems.push(format!("{file}: {e}"));
+            return;
+        }
+    };
+    for block in text.split("\n\n") {
+        let mut pkg = Package {
+            ecosystem: Ecosystem::Apk,
+            name: String::new(),
+            version: String::new(),
+            arch: None,
+            source: None,
+            license: None,
+            found_in: file.to_string(),
+        };
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            match k {
+                "P" => pkg.name = v.to_string(),
+                "V" => pkg.version = v.to_string(),
+                "A" => pkg.arch = Some(v.to_string()),
+                "o" => pkg.source = Some(v.to_string()),
+                "L" => pkg.license = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        if !pkg.name.is_empty() && !pkg.version.is_empty() {
+            out.push(pkg);
+        }
+    }
+}
+
+/// The rpm database directory in the image, if it has one.
+pub fn rpm_db_dir(fs: &Rootfs) -> Option<String> {
+    RPM_DB_DIRS.iter().find_map(|dir| {
+        RPM_DB_FILES
+            .iter()
+            .any(|f| {
+                fs.meta(&format!("{dir}/{f}"))
+                    .is_some_and(|m| m.kind == FileKind::File)
+            })
+            .then(|| dir.to_string())
+    })
+}
+
+/// Run the real `rpm` on the image's database (`--dbpath` on the unpacked
+/// copy; nothing in the image is executed).
+pub fn rpm_query(fs: &Rootfs, db: &str, args: &[&str]) -> Result<String, String> {
+    let host = fs.host_path(db).map_err(|e| format!("{db}: {e}"))?;
+    let out = Command::new("rpm")
+        .arg("--dbpath")
+        .arg(&host)
+        .args(args)
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "the image has an rpm database ({db}) but the rpm command is not installed here (apt-get install rpm)"
+            ),
+            _ => format!("cannot run rpm: {e}"),
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "rpm could not read {db}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn read_rpm(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
+    let Some(db) = rpm_db_dir(fs) else {
+        return;
+    };
+    let text = match rpm_query(
+        fs,
+        &db,
+        &[
+            "-qa",
+            "--queryformat",
+            "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{LICENSE}\\n",
+        ],
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(e);
+            return;
+        }
+    };
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [name, epoch, version, release, arch, source, license] = f[..] else {
+            continue;
+        };
+        if name == "gpg-pubkey" {
+            continue;
+        }
+        let version = match epoch {
+            "0" | "" => format!("{version}-{release}"),
+            e => format!("{e}:{version}-{release}"),
+        };
+        let none = |s: &str| (s != "(none)" && !s.is_empty()).then(|| s.to_string());
+        out.push(Package {
+            ecosystem: Ecosystem::Rpm,
+            name: name.to_string(),
+            version,
+            arch: none(arch),
+            source: none(source),
+            license: none(license),
+            found_in: db.clone(),
+        });
+    }
+}
+
+/// Python, npm and RubyGems metadata, found by path in the file list.
+fn read_language_packages(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
+    for (path, meta) in &fs.files {
+        if meta.kind != FileKind::File {
+            continue;
+        }
+        let found = if path.ends_with(".dist-info/METADATA")
+            || path.ends_with(".egg-info/PKG-INFO")
+            || path.ends_with(".egg-info")
+        {
+            python(fs, path)
+        } else if path.ends_with("/package.json") && is_npm_package_root(path) {
+            npm(fs, path)
+        } else if path.ends_with(".gemspec") && is_gem_specification(path) {
+            Ok(gem(path))
+        } else {
+            continue;
+        };
+        match found {
+            Ok(Some(p)) => out.push(p),
+            Ok(None) => {}
+            Err(e) => problems.push(format!("{path}: {e}")),
+        }
+    }
+}
+
+fn python(fs: &Rootfs, path: &str) -> Result<Option<Package>, String> {
+    let text = fs
+        .read_text(path)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    // The headers end at the first blank line; the description follows.
+    let head = text.split("\n\n").next().unwrap_or("");
+    let Some(p) = paragraphs(head).into_iter().next() else {
+        return Ok(None);
+    };
+    let (Some(name), Some(version)) = (field(&p, "Name"), field(&p, "Version")) else {
+        return Err("no Name or Version".into());
+    };
+    let license = field(&p, "License-Expression")
+        .or_else(|| field(&p, "License"))
+        .filter(|l| !l.is_empty() && *l != "UNKNOWN")
+        .map(|l| l.lines().next().unwrap_or(l).to_string());
+    Ok(Some(language_package(
+        Ecosystem::Pypi,
+        name,
+        version,
+        license,
+        path,
+    )))
+}
+
+/// A language package: no architecture or source package.
+fn language_package(
+    ecosystem: Ecosystem,
+    name: &str,
+    version: &str,
+    license: Option<String>,
+    found_in: &str,
+) -> Package {
+    Package {
+        ecosystem,
+        name: name.to_string(),
+        version: version.to_string(),
+        arch: None,
+        source: None,
+        license,
+        found_in: found_in.to_string(),
+    }
+}
+
+/// `…/node_modules/NAME/package.json` or `…/node_modules/@SCOPE/NAME/package.json`.
+fn is_npm_package_root(path: &str) -> bool {
+    let Some((_, rest)) = path.rsplit_once("/node_modules/") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts[..] {
+        [name, "package.json"] => !name.starts_with('@') && !name.starts_with('.'),
+        [scope, _, "package.json"] => scope.starts_with('@'),
+        _ => false,
+    }
+}
+
+fn npm(fs: &Rootfs, path: &str) -> Result<Option<Package>, String> {
+    let bytes = fs.read(path).map_err(|e| e.to_string())?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let (Some(name), Some(version)) = (json["name"].as_str(), json["version"].as_str()) else {
+        return Ok(None);
+    };
+    let license = match &json["license"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).map(str::to_string),
+        _ => None,
+    };
+    Ok(Some(language_package(
+        Ecosystem::Npm,
+        name,
+        version,
+        license,
+        path,
+    )))
+}
+
+/// `…/specifications/NAME-VERSION[-PLATFORM].gemspec` under a gem home.
+fn is_gem_specification(path: &str) -> bool {
+    let Some((dir, _)) = path.rsplit_once('/') else {
+        return false;
+    };
+    dir.ends_with("/specifications") && (dir.contains("gems") || dir.contains("ruby"))
+}
+
+/// Name and version from the file name, as RubyGems writes it: the
+/// version is the first dash-separated part starting with a digit; what
+/// follows it is the platform.
+fn gem(path: &str) -> Option<Package> {
+    let file = path.rsplit('/').next()?.strip_suffix(".gemspec")?;
+    let parts: Vec<&str> = file.split('-').collect();
+    let at = (1..parts.len()).find(|&i| parts[i].starts_with(|c: char| c.is_ascii_digit()))?;
+    let platform = parts[at + 1..].join("-");
+    Some(Package {
+        ecosystem: Ecosystem::Gem,
+        name: parts[..at].join("-"),
+        version: parts[at].to_string(),
+        arch: (!platform.is_empty()).then_some(platform),
+        source: None,
+        license: None,
+        found_in: path.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paragraphs_keep_continuations() {
+        let p = paragraphs("Package: a\nDescription: x\n more\n\n\nPackage: b\n");
+        assert_eq!(p.len(), 2);
+        assert_eq!(field(&p[0], "description"), Some("x\nmore"));
+        assert_eq!(field(&p[1], "Package"), Some("b"));
+    }
+
+    #[test]
+    fn npm_and_gem_paths_are_recognised() {
+        assert!(is_npm_package_root(
+            "/app/node_modules/left-pad/package.json"
+        ));
+        assert!(is_npm_package_root(
+            "/app/node_modules/@babel/core/package.json"
+        ));
+        assert!(is_npm_package_root(
+            "/app/node_modules/a/node_modules/b/package.json"
+        ));
+        assert!(!is_npm_package_root("/app/node_modules/a/lib/package.json"));
+        assert!(!is_npm_package_root("/app/package.json"));
+        assert!(!is_npm_package_root(
+            "/app/node_modules/@babel/package.json"
+        ));
+        let g =
+            gem("/var/lib/gems/3.1.0/specifications/nokogiri-1.15.4-x86_64-linux.gemspec").unwrap();
+        assert_eq!(
+            (g.name.as_str(), g.version.as_str(), g.arch.as_deref()),
+            ("nokogiri", "1.15.4", Some("x86_64-linux"))
+        );
+        let g = gem("/usr/lib/ruby/gems/3.1.0/specifications/net-http-0.3.0.gemspec").unwrap();
+        assert_eq!((g.name.as_str(), g.version.as_str()), ("net-http", "0.3.0"));
+        assert!(is_gem_specification(
+            "/usr/share/rubygems-integration/all/specifications/rake-13.0.6.gemspec"
+        ));
+        assert!(!is_gem_specification("/srv/specifications/x-1.gemspec"));
+    }
+}
