@@ -136,13 +136,7 @@ impl Inventory {
     /// two metadata files of one installation).
     pub fn normalize(&mut self) {
         self.packages.sort();
-        self.packages.dedup_by(|a, b| {
-            a.ecosystem == b.ecosystem
-                && a.name == b.name
-                && a.version == b.version
-                && a.arch == b.arch
-                && a.found_in == b.found_in
-        });
+        self.packages.dedup();
     }
 
     pub fn of(&self, ecosystem: Ecosystem) -> impl Iterator<Item = &Package> {

@@ -207,7 +207,8 @@ impl Rootfs {
             }
             let target = self.host(&key);
             use tar::EntryType as T;
-            match entry.header().entry_type() {
+            let entry_type = entry.header().entry_type();
+            match entry_type {
                 T::Directory => {
                     meta.kind = FileKind::Dir;
                     meta.size = 0;
@@ -272,7 +273,7 @@ impl Rootfs {
                     meta = source_meta;
                 }
                 T::Char | T::Block | T::Fifo => {
-                    meta.kind = match entry.header().entry_type() {
+                    meta.kind = match entry_type {
                         T::Char => FileKind::CharDevice,
                         T::Block => FileKind::BlockDevice,
                         _ => FileKind::Fifo,

@@ -196,8 +196,12 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
     let after: Vec<GraphInput> = kept.chain(written).collect();
     ConfigGraph::build(&after).map_err(|e| ApiError::invalid(e.to_string()))?;
     let out = services.store.apply_configs(&writes, req.prune).await?;
-    // Lowered history limits apply at once.
-    for w in &writes {
+    // Changed history limits apply at once (unchanged configs' limits
+    // were applied when their builds ended).
+    for w in writes
+        .iter()
+        .filter(|w| out.created.contains(&w.config.name) || out.updated.contains(&w.config.name))
+    {
         prune_history(services, &w.config).await?;
     }
     tracing::info!(

@@ -160,17 +160,7 @@ async fn triggers_within_the_debounce_window_coalesce() {
 #[tokio::test]
 async fn builds_of_a_config_are_found_by_config() {
     let (_d, s) = store().await;
-    let mut spec = BuildRequest {
-        source: SourceRequest {
-            url: "/srv/a".into(),
-            ..Default::default()
-        },
-        output: Some("127.0.0.1:5000/t/a".into()),
-        ..Default::default()
-    }
-    .validate(None)
-    .unwrap();
-    spec.config = Some("a".into());
+    let spec = spec_of("a");
     let b1 = slipway_store::create_queued_scratch(&s, &spec)
         .await
         .unwrap();
@@ -229,6 +219,31 @@ fn spec_of(config: &str) -> slipway_core::BuildSpec {
     spec
 }
 
+/// The preparation of `spec` for image t/CONFIG version 1 (named so when
+/// `identity`), asking for `release`.
+fn preparation(
+    mut spec: slipway_core::BuildSpec,
+    config: &str,
+    identity: bool,
+    release: Option<&str>,
+    unique_tag: String,
+) -> slipway_core::conventions::Preparation {
+    spec.release = release.map(str::to_string);
+    slipway_core::conventions::Preparation {
+        spec,
+        identity: identity.then(|| slipway_core::conventions::ImageIdentity {
+            name: format!("t/{config}"),
+            version: "1".into(),
+            component: config.into(),
+        }),
+        unique_tag,
+        floating: vec![],
+        extra: vec![],
+        lint: None,
+        repo_config: None,
+    }
+}
+
 /// A build of `config` that ends in `phase`, holding release `release`
 /// of t/NAME 1 when given.
 async fn ended(
@@ -249,21 +264,13 @@ async fn ended(
     }
     let mut queued = spec.clone();
     queued.kind = slipway_core::conventions::BuildKind::Scratch;
-    let prep = slipway_core::conventions::Preparation {
-        spec: queued,
-        identity: release.map(|_| slipway_core::conventions::ImageIdentity {
-            name: format!("t/{config}"),
-            version: "1".into(),
-            component: config.into(),
-        }),
-        unique_tag: format!("{}-test", b.id),
-        floating: vec![],
-        extra: vec![],
-        lint: None,
-        repo_config: None,
-    };
-    let mut prep = prep;
-    prep.spec.release = release.map(str::to_string);
+    let prep = preparation(
+        queued,
+        config,
+        release.is_some(),
+        release,
+        format!("{}-test", b.id),
+    );
     assert!(matches!(
         s.queue_build(b.id, &prep).await.unwrap(),
         slipway_store::Queued::Queued(_)
@@ -355,21 +362,8 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     assert!(s.pruned_build(c2).await.unwrap().is_none());
     let spec = spec_of("a");
     let b = s.create_build(&spec).await.unwrap();
-    let prep = slipway_core::conventions::Preparation {
-        spec: spec.clone(),
-        identity: Some(slipway_core::conventions::ImageIdentity {
-            name: "t/a".into(),
-            version: "1".into(),
-            component: "a".into(),
-        }),
-        unique_tag: "x".into(),
-        floating: vec![],
-        extra: vec![],
-        lint: None,
-        repo_config: None,
-    };
-    let mut explicit = prep.clone();
-    explicit.spec.release = Some("1".into());
+    let prep = preparation(spec.clone(), "a", true, None, "x".into());
+    let explicit = preparation(spec, "a", true, Some("1"), "x".into());
     match s.queue_build(b.id, &explicit).await.unwrap() {
         slipway_store::Queued::Refused(why) => {
             assert!(why.contains(&format!("build {c1}")), "{why}")
