@@ -4,18 +4,99 @@
 //! image ref ──skopeo copy──► OCI layout ([`image`])
 //!     ──layers, whiteouts──► unpacked root + file table ([`rootfs`])
 //!     ──package databases──► Inventory ([`inventory`])
+//!     ──scanners──► findings ([`updates`], [`language`], [`integrity`],
+//!                   [`capabilities`]) ──policy──► ScanReport
 //! ```
 //!
-//! Everything here is synchronous file and process work; the server runs
-//! it on blocking threads. Version ordering for update checks is in
-//! [`version`].
+//! [`scan_image`] runs the whole chain. Everything here is synchronous
+//! file, process and HTTP work; the server runs it on blocking threads.
+//! Version ordering for update checks is in [`version`]; reading the
+//! URLs scanners are configured with in [`fetch`].
 
+pub mod capabilities;
+pub mod fetch;
 pub mod image;
+pub mod integrity;
 pub mod inventory;
+pub mod language;
 pub mod rootfs;
+pub mod updates;
 pub mod version;
 
+use slipway_core::scan::{ScanOutcome, ScanPolicy, ScanReport, Scanner};
 use std::path::Path;
+
+/// Fetch `reference` into `work` (an empty directory the caller removes),
+/// unpack it, read its inventory and run the scanners `policy` enables.
+/// Never fails: an image that is gone is [`ScanOutcome::Absent`], one that
+/// cannot be fetched or read is [`ScanOutcome::Error`], each with why.
+pub fn scan_image(
+    reference: &str,
+    work: &Path,
+    opts: &image::FetchOptions,
+    policy: &ScanPolicy,
+) -> ScanReport {
+    let img = match image::fetch(reference, &work.join("oci"), opts) {
+        Ok(i) => i,
+        Err(e @ ScanError::Absent { .. }) => {
+            return ScanReport::unscanned(reference, ScanOutcome::Absent, e.to_string());
+        }
+        Err(e) => return ScanReport::unscanned(reference, ScanOutcome::Error, e.to_string()),
+    };
+    let fs = match rootfs::Rootfs::unpack(&work.join("root"), &img.layers) {
+        Ok(fs) => fs,
+        Err(e) => return ScanReport::unscanned(reference, ScanOutcome::Error, e.to_string()),
+    };
+    scan_unpacked(&img, &fs, policy)
+}
+
+/// The scanners over an image already fetched and unpacked.
+pub fn scan_unpacked(
+    img: &image::FetchedImage,
+    fs: &rootfs::Rootfs,
+    policy: &ScanPolicy,
+) -> ScanReport {
+    let found = inventory::read(fs);
+    let mut problems = found.problems;
+    problems.extend(
+        fs.notes
+            .refused
+            .iter()
+            .map(|r| format!("layer entry not unpacked: {r}")),
+    );
+    let scanners = policy.enabled();
+    let mut findings = Vec::new();
+    for scanner in &scanners {
+        match scanner {
+            Scanner::PackageUpdates => {
+                let indices = updates::load_all(&policy.repositories, &mut problems);
+                findings.extend(updates::check(&found.inventory, &indices));
+            }
+            Scanner::LanguageUpdates => {
+                findings.extend(language::check(
+                    &found.inventory,
+                    &policy.indices,
+                    &mut problems,
+                ));
+            }
+            Scanner::Integrity => findings.extend(integrity::check(fs, &mut problems)),
+            Scanner::Capabilities => {
+                findings.extend(capabilities::check(&img.labels(), &img.user()))
+            }
+        }
+    }
+    let mut report = ScanReport {
+        reference: img.reference.clone(),
+        manifest_digest: Some(img.manifest_digest.clone()),
+        outcome: ScanOutcome::Passed,
+        scanners,
+        findings,
+        problems,
+        inventory: found.inventory,
+    };
+    report.judge(&policy.fail_on);
+    report
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {

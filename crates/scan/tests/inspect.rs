@@ -2,73 +2,21 @@
 //! with skopeo and read without running them: layers and whiteouts, and
 //! every kind of package database, one of them written by the real `rpm`.
 
+mod common;
+
+use common::{DEMO_SPEC, build_rpm, host_paragraph, install_rpm, write};
+
 use slipway_core::inventory::Ecosystem;
+use slipway_core::scan::{
+    Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, Scanner,
+};
 use slipway_scan::image::{self, FetchOptions};
 use slipway_scan::rootfs::{FileKind, Rootfs};
 use slipway_scan::{ScanError, inventory};
-use slipway_test_support::{Registry, require_tools, run_ok};
-use std::path::Path;
-
-fn write(root: &Path, path: &str, content: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, content).unwrap();
-}
-
-/// The host's dpkg paragraph of `package`, and its version.
-fn host_paragraph(package: &str) -> (String, String) {
-    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
-    let para = status
-        .split("\n\n")
-        .find(|p| p.starts_with(&format!("Package: {package}\n")))
-        .unwrap_or_else(|| panic!("{package} is not installed here"))
-        .to_string();
-    let version = para
-        .lines()
-        .find_map(|l| l.strip_prefix("Version: "))
-        .unwrap()
-        .to_string();
-    (para, version)
-}
-
-/// Build a noarch rpm with rpmbuild and install it into `root` with the
-/// real rpm, which writes the database there.
-fn install_rpm(work: &Path, root: &Path) {
-    let spec = work.join("demo.spec");
-    std::fs::write(
-        &spec,
-        "Name: slipway-demo\nVersion: 1.2\nRelease: 3\nEpoch: 1\nSummary: demo\nLicense: MIT\nBuildArch: noarch\n%description\ndemo\n%install\nmkdir -p %{buildroot}/usr/share/slipway-demo\necho hello > %{buildroot}/usr/share/slipway-demo/hello\n%files\n/usr/share/slipway-demo/hello\n",
-    )
-    .unwrap();
-    let top = work.join("rpmbuild");
-    run_ok(
-        "rpmbuild",
-        &[
-            "--quiet",
-            "--define",
-            &format!("_topdir {}", top.display()),
-            "-bb",
-            &spec.display().to_string(),
-        ],
-    );
-    let rpm = top.join("RPMS/noarch/slipway-demo-1.2-3.noarch.rpm");
-    run_ok(
-        "rpm",
-        &[
-            "--root",
-            &root.display().to_string(),
-            "--dbpath",
-            "/var/lib/rpm",
-            "-i",
-            "--nodeps",
-            "--ignoreos",
-            &rpm.display().to_string(),
-        ],
-    );
-}
+use slipway_test_support::{Registry, require_tools};
 
 #[test]
-fn an_image_is_unpacked_with_its_whiteouts_and_its_packages_listed() {
+fn an_image_is_unpacked_read_and_scanned() {
     require_tools();
     let registry = Registry::start();
     let base = registry.push_base_image();
@@ -76,11 +24,12 @@ fn an_image_is_unpacked_with_its_whiteouts_and_its_packages_listed() {
     let root = ctx.path().join("rootfs");
     let (bash, bash_version) = host_paragraph("bash");
     let (sed, sed_version) = host_paragraph("sed");
+    let (ncurses, ncurses_version) = host_paragraph("ncurses-base");
     write(
         &root,
         "var/lib/dpkg/status",
         &format!(
-            "{bash}\n\nPackage: removed-pkg\nStatus: deinstall ok config-files\nVersion: 1.0\nArchitecture: amd64\n\n{sed}\n"
+            "{bash}\n\nPackage: removed-pkg\nStatus: deinstall ok config-files\nVersion: 1.0\nArchitecture: amd64\n\n{sed}\n\n{ncurses}\n"
         ),
     );
     write(
@@ -126,9 +75,22 @@ fn an_image_is_unpacked_with_its_whiteouts_and_its_packages_listed() {
     write(&root, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
     write(&root, "etc/doomed", "to be deleted\n");
     write(&root, "etc/changed", "v1\n");
-    install_rpm(ctx.path(), &root);
+    install_rpm(&root, &build_rpm(ctx.path(), "slipway-demo", DEMO_SPEC));
+    // ncurses-base as dpkg installed it on this host: its md5sums and files.
+    let terminfo = common::copy_host_package(&root, "ncurses-base");
+    assert!(terminfo.contains(&"/lib/terminfo/a/ansi".to_string()));
+    assert!(terminfo.contains(&"/lib/terminfo/E/Eterm".to_string()));
+    // The RUN layer alters packaged files (and some the scanner skips: a
+    // %config, a %doc); the labels ask for privileges; USER stays root.
     let containerfile = format!(
-        "FROM {base}\nCOPY rootfs/ /\nRUN rm /etc/doomed && echo v2 > /etc/changed && rm -r /app/node_modules/left-pad\n"
+        "FROM {base}\n\
+         LABEL RUN=\"podman run -d --privileged --net=host IMAGE\" \\\n  INSTALL=\"podman run --rm --cap-add=sys_admin -v /:/host IMAGE /install.sh\"\n\
+         COPY rootfs/ /\n\
+         RUN rm /etc/doomed && echo v2 > /etc/changed && rm -r /app/node_modules/left-pad \\\n\
+         && echo tampered >> /lib/terminfo/a/ansi && rm /lib/terminfo/E/Eterm \\\n\
+         && cd /usr/share/slipway-demo && echo changed! > hello && touch -d '2001-01-01 00:00:00' hello \\\n\
+         && chmod 600 mode && chown 1000:1000 owner && rm gone && ln -sf other link \\\n\
+         && echo edited > /etc/slipway-demo.conf && rm /usr/share/doc/slipway-demo/README\n"
     );
     let reference = registry.build_image("scan/inventory:1", &containerfile, ctx.path());
 
@@ -176,6 +138,12 @@ fn an_image_is_unpacked_with_its_whiteouts_and_its_packages_listed() {
         got,
         [
             (Ecosystem::Deb, "bash", bash_version.as_str(), None),
+            (
+                Ecosystem::Deb,
+                "ncurses-base",
+                ncurses_version.as_str(),
+                None
+            ),
             (Ecosystem::Deb, "sed", sed_version.as_str(), None),
             (Ecosystem::Rpm, "slipway-demo", "1:1.2-3", Some("MIT")),
             (Ecosystem::Apk, "busybox", "1.36.1-r5", Some("GPL-2.0-only")),
@@ -199,6 +167,177 @@ fn an_image_is_unpacked_with_its_whiteouts_and_its_packages_listed() {
     assert_eq!(
         rpm.purl(report.inventory.os.as_ref()),
         "pkg:rpm/debian/slipway-demo@1.2-3?arch=noarch&distro=debian-12&epoch=1"
+    );
+
+    // Repositories with newer versions: a Debian one made by
+    // dpkg-scanpackages, an RPM one made by createrepo_c; and a simple
+    // index and an npm registry served over HTTP.
+    let repos = tempfile::tempdir().unwrap();
+    let deb_dir = repos.path().join("debian");
+    common::deb_repo(
+        &deb_dir,
+        &[
+            ("ncurses-base", "9999.1", "all"),
+            ("bash", "1.0-1", "amd64"),
+            ("unrelated", "2.0", "all"),
+        ],
+    );
+    let newer = DEMO_SPEC.replace("Release: 3", "Release: 4");
+    let rpm_work = repos.path().join("rpmwork");
+    std::fs::create_dir(&rpm_work).unwrap();
+    common::rpm_repo(
+        &repos.path().join("rpm"),
+        &[build_rpm(&rpm_work, "slipway-demo", &newer)],
+    );
+    let web = repos.path().join("web");
+    write(
+        &web,
+        "simple/requests/index.html",
+        "<html><body><a href=\"/f/requests-2.31.0.tar.gz\">requests-2.31.0.tar.gz</a>\n<a href=\"/f/requests-2.32.3-py3-none-any.whl\">requests-2.32.3-py3-none-any.whl</a>\n<a href=\"/f/requests-2.33.0rc1.tar.gz\">requests-2.33.0rc1.tar.gz</a>\n<a href=\"/f/requests-2.34.0.tar.gz\" data-yanked=\"\">requests-2.34.0.tar.gz</a></body></html>",
+    );
+    write(
+        &web,
+        "simple/six/index.html",
+        "<a href=\"/f/six-1.16.0.tar.gz\">six-1.16.0.tar.gz</a>",
+    );
+    write(
+        &web,
+        "npm/@babel/core",
+        r#"{"name":"@babel/core","dist-tags":{"latest":"7.25.2","next":"8.0.0-alpha.1"}}"#,
+    );
+    write(
+        &web,
+        "npm/ms",
+        r#"{"name":"ms","dist-tags":{"latest":"2.1.3"}}"#,
+    );
+    let http = slipway_test_support::StaticHttp::serve(&web);
+    let policy = ScanPolicy {
+        repositories: vec![
+            PackageRepository {
+                kind: Ecosystem::Deb,
+                url: format!("file://{}", deb_dir.display()),
+            },
+            PackageRepository {
+                kind: Ecosystem::Rpm,
+                url: repos.path().join("rpm").display().to_string(),
+            },
+        ],
+        indices: LanguageIndices {
+            pypi: Some(format!("{}/simple", http.url())),
+            npm: Some(format!("{}/npm", http.url())),
+        },
+        fail_on: vec![Scanner::Integrity],
+        ..ScanPolicy::default()
+    };
+    let scanned = slipway_scan::scan_unpacked(&img, &fs, &policy);
+    assert!(scanned.problems.is_empty(), "{:?}", scanned.problems);
+    assert_eq!(scanned.scanners, Scanner::ALL);
+    let update =
+        |ecosystem, package: &str, installed: &str, available: &str, repository: String| {
+            Finding::Update {
+                ecosystem,
+                package: package.into(),
+                installed: installed.into(),
+                available: available.into(),
+                repository,
+            }
+        };
+    let modified = |ecosystem, package: &str, path: &str, flags: &str| Finding::Modified {
+        ecosystem,
+        package: package.into(),
+        path: path.into(),
+        flags: flags.into(),
+    };
+    let missing = |ecosystem, package: &str, path: &str| Finding::Missing {
+        ecosystem,
+        package: package.into(),
+        path: path.into(),
+    };
+    let capability = |origin: &str, request: &str| Finding::Capability {
+        origin: origin.into(),
+        request: request.into(),
+    };
+    let mut expected = vec![
+        update(
+            Ecosystem::Deb,
+            "ncurses-base",
+            &ncurses_version,
+            "9999.1",
+            format!("file://{}/Packages.gz", deb_dir.display()),
+        ),
+        update(
+            Ecosystem::Rpm,
+            "slipway-demo",
+            "1:1.2-3",
+            "1:1.2-4",
+            repos.path().join("rpm").display().to_string(),
+        ),
+        update(
+            Ecosystem::Pypi,
+            "requests",
+            "2.31.0",
+            "2.32.3",
+            format!("{}/simple", http.url()),
+        ),
+        update(
+            Ecosystem::Npm,
+            "@babel/core",
+            "7.24.0",
+            "7.25.2",
+            format!("{}/npm", http.url()),
+        ),
+        modified(
+            Ecosystem::Deb,
+            "ncurses-base",
+            "/lib/terminfo/a/ansi",
+            "??5??????",
+        ),
+        missing(Ecosystem::Deb, "ncurses-base", "/lib/terminfo/E/Eterm"),
+        modified(
+            Ecosystem::Rpm,
+            "slipway-demo",
+            "/usr/share/slipway-demo/hello",
+            "S.5....T.",
+        ),
+        modified(
+            Ecosystem::Rpm,
+            "slipway-demo",
+            "/usr/share/slipway-demo/link",
+            "....L....",
+        ),
+        modified(
+            Ecosystem::Rpm,
+            "slipway-demo",
+            "/usr/share/slipway-demo/mode",
+            ".M.......",
+        ),
+        modified(
+            Ecosystem::Rpm,
+            "slipway-demo",
+            "/usr/share/slipway-demo/owner",
+            ".....UG..",
+        ),
+        missing(
+            Ecosystem::Rpm,
+            "slipway-demo",
+            "/usr/share/slipway-demo/gone",
+        ),
+        capability("label RUN", "--privileged"),
+        capability("label RUN", "--net=host"),
+        capability("label INSTALL", "--cap-add=SYS_ADMIN"),
+        capability("config User", "user root"),
+    ];
+    expected.sort();
+    assert_eq!(scanned.findings, expected);
+    assert_eq!(
+        scanned.outcome,
+        ScanOutcome::Failed,
+        "integrity findings fail this policy"
+    );
+    assert_eq!(scanned.failing(&policy.fail_on).count(), 7);
+    assert_eq!(
+        scanned.manifest_digest.as_deref(),
+        Some(img.manifest_digest.as_str())
     );
 }
 

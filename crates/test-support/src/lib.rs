@@ -52,6 +52,40 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     panic!("{what} did not listen on port {port} within 30s");
 }
 
+/// A directory served over plain HTTP by Python's `http.server` on a
+/// loopback port (package indices, simple indices, npm documents).
+pub struct StaticHttp {
+    pub port: u16,
+    child: Child,
+}
+
+impl StaticHttp {
+    pub fn serve(dir: &Path) -> StaticHttp {
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        wait_for_port(port, "python3 -m http.server", &mut child);
+        StaticHttp { port, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Debian's `docker-registry` (CNCF distribution) on a loopback port.
 pub struct Registry {
     pub port: u16,
