@@ -10,6 +10,7 @@ pub mod client;
 mod format;
 pub mod lint;
 mod rebuilds;
+mod scans;
 
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Client, ClientError, Endpoint};
@@ -62,8 +63,29 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
         /// Print the build's Koji content-generator metadata (JSON) instead
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scan")]
         metadata: bool,
+        /// Print the build's scan reports instead
+        #[arg(long)]
+        scan: bool,
+    },
+    /// Scan an image in any registry the server can reach
+    Scan(scans::ScanArgs),
+    /// List recent scans (builds', rescans, manual ones)
+    Scans {
+        /// Only this config's
+        #[arg(long)]
+        config: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Scan a config's latest image again now (it is also rescanned on its schedule)
+    Rescan {
+        config: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Print a build's log
     Logs {
@@ -239,6 +261,12 @@ pub enum CliError {
     /// Findings reached the failure threshold; already printed.
     #[error("lint findings reached the failure threshold")]
     LintFailed,
+    /// The scan failed its policy or could not see the image; printed.
+    #[error("scan {id}: {outcome}")]
+    ScanDidNotPass {
+        id: i64,
+        outcome: slipway_core::scan::ScanOutcome,
+    },
 }
 
 pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError> {
@@ -357,6 +385,19 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             }
             Ok(())
         }
+        Command::Show {
+            build,
+            scan: true,
+            output,
+            ..
+        } => scans::of_build(&client, build_id(&build)?, output).await,
+        Command::Scan(args) => scans::scan(&client, args).await,
+        Command::Scans {
+            config,
+            limit,
+            output,
+        } => scans::list(&client, config, limit, output).await,
+        Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
         Command::Show {
             build,
             metadata: true,

@@ -361,6 +361,8 @@ pub enum Stage {
     Prebuild,
     Build,
     Push,
+    /// Once per build, after the push: the image scanned.
+    Scan,
 }
 
 impl Stage {
@@ -371,6 +373,7 @@ impl Stage {
             Stage::Prebuild => "prebuild",
             Stage::Build => "build",
             Stage::Push => "push",
+            Stage::Scan => "scan",
         }
     }
 }

@@ -205,6 +205,7 @@ pub fn import(files: &[IndexSource<'_>], registry: Option<&str>) -> Result<Impor
                 triggers: Triggers::default(),
                 run_policy: RunPolicy::Serial,
                 history: HistoryLimits::default(),
+                scan: Default::default(),
             });
         }
     }

@@ -21,6 +21,7 @@
 
 use crate::build::{BuildRequest, BuildSpec, SourceRequest};
 use crate::image_ref::ImageRef;
+use crate::scan::ScanPolicy;
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,14 @@ pub struct ImageConfig {
     pub run_policy: RunPolicy,
     #[serde(default)]
     pub history: HistoryLimits,
+    /// Which scanners run on its images, which findings fail a build,
+    /// package repositories to compare with and track, rescans.
+    #[serde(default, skip_serializing_if = "is_default_scan")]
+    pub scan: ScanPolicy,
+}
+
+fn is_default_scan(p: &ScanPolicy) -> bool {
+    *p == ScanPolicy::default()
 }
 
 fn is_false(b: &bool) -> bool {
@@ -346,6 +355,10 @@ impl ImageConfig {
                     ));
                 }
             }
+        }
+        self.scan.check().map_err(|e| refuse(name, "scan", e))?;
+        if let Some(cron) = self.scan.rescan_schedule() {
+            Schedule::parse(cron, "UTC").map_err(|e| refuse(name, "scan.rescan", e))?;
         }
         let mut canonical = self.clone();
         canonical.name = name.to_string();

@@ -231,6 +231,68 @@ impl ScanReport {
     }
 }
 
+/// Why a scan ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanReason {
+    /// The build that made the image, before its tags moved.
+    Build,
+    /// The config's scheduled rescan of its latest image.
+    Rescan,
+    /// `slipway scan IMAGE_REF`.
+    Manual,
+}
+
+impl ScanReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanReason::Build => "build",
+            ScanReason::Rescan => "rescan",
+            ScanReason::Manual => "manual",
+        }
+    }
+}
+
+impl FromStr for ScanReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "build" => Ok(ScanReason::Build),
+            "rescan" => Ok(ScanReason::Rescan),
+            "manual" => Ok(ScanReason::Manual),
+            _ => Err(format!("unknown scan reason {s:?}")),
+        }
+    }
+}
+
+/// A scan as kept by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredScan {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::BuildId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    pub reason: ScanReason,
+    pub created_at: jiff::Timestamp,
+    pub report: ScanReport,
+}
+
+/// `POST /scans`: scan any image the server can reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    /// `host/name[:tag|@digest]`; without a host, the server's default
+    /// registry.
+    pub reference: String,
+    /// Use this config's scan policy (and file the scan under it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// Or this policy; neither means the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ScanPolicy>,
+}
+
 /// A package repository whose versions `package-updates` compares against
 /// and that repository tracking polls.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Reading a URL the scanners were configured with: `file://` or an
-//! absolute path, `http://` or `https://` (TLS verified with the
-//! platform's roots), decompressed by its name (`.gz`, `.zst`).
+//! absolute path, `http://` or `https://` (TLS verified against the
+//! Mozilla root set), decompressed by its name (`.gz`, `.zst`).
 
 use std::io::Read;
 use std::sync::OnceLock;
@@ -10,22 +10,17 @@ use std::time::Duration;
 /// 60 MB; Fedora's primary.xml about 200 MB).
 const MAX_BYTES: u64 = 1 << 30;
 
-fn client() -> Result<&'static reqwest::blocking::Client, String> {
-    static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            // One process-wide crypto provider; an error means one is
-            // already installed, which is as good.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(120))
-                .connect_timeout(Duration::from_secs(15))
-                .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| format!("cannot make an HTTP client: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(120)))
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .http_status_as_error(false)
+            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into()
+    })
 }
 
 /// What a URL answered.
@@ -55,22 +50,23 @@ pub fn get(url: &str, accept: &str) -> Result<Fetched, String> {
             "{url}: not a URL Slipway can read (http://, https://, file:// or an absolute path)"
         ));
     }
-    let response = client()?
+    let mut response = agent()
         .get(url)
         .header("Accept", accept)
-        .send()
+        .call()
         .map_err(|e| format!("{url}: {e}"))?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+    let status = response.status().as_u16();
+    if status == 404 || status == 410 {
         return Ok(Fetched::NotFound);
     }
-    if !status.is_success() {
-        return Err(format!("{url}: the server answered {status}"));
+    if !(200..300).contains(&status) {
+        return Err(format!("{url}: the server answered {}", response.status()));
     }
-    let mut buf = Vec::new();
-    response
-        .take(MAX_BYTES)
-        .read_to_end(&mut buf)
+    let buf = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BYTES)
+        .read_to_vec()
         .map_err(|e| format!("{url}: {e}"))?;
     Ok(Fetched::Found(buf))
 }

@@ -10,6 +10,8 @@ use std::process::Command;
 pub struct FetchOptions {
     /// `user:password` (never logged).
     pub credentials: Option<String>,
+    /// A containers auth file (`auth.json`) to read credentials from.
+    pub authfile: Option<PathBuf>,
     /// Verify TLS (off for plain-HTTP registries such as the embedded one).
     pub tls_verify: bool,
     /// The architecture to pick from a multi-platform image (default: this
@@ -21,6 +23,7 @@ impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
             credentials: None,
+            authfile: None,
             tls_verify: true,
             arch: None,
         }
@@ -73,11 +76,17 @@ impl FetchedImage {
 
 /// Copy `reference` (`host/repo[:tag|@digest]`) into the OCI layout `dir`.
 pub fn fetch(reference: &str, dir: &Path, opts: &FetchOptions) -> Result<FetchedImage, ScanError> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ScanError::io(parent, e))?;
+    }
     let mut cmd = Command::new("skopeo");
     cmd.arg("copy").arg("--quiet");
     cmd.arg(format!("--src-tls-verify={}", opts.tls_verify));
     if let Some(c) = &opts.credentials {
         cmd.arg("--src-creds").arg(c);
+    }
+    if let Some(f) = &opts.authfile {
+        cmd.arg("--src-authfile").arg(f);
     }
     if let Some(a) = &opts.arch {
         cmd.arg("--override-arch").arg(a);

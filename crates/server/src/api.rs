@@ -28,6 +28,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/clusters/{name}/{action}", post(switch_cluster))
         .merge(crate::worker_api::routes())
         .merge(crate::config_api::routes())
+        .merge(crate::scan_api::routes())
         .route_layer(middleware::from_fn_with_state(
             services.store.clone(),
             require_token,
@@ -66,7 +67,7 @@ fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
     parse_positive(raw, "build id")
 }
 
-async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {
+pub(crate) async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {
     let id = parse_id(raw)?;
     match services.store.get_build(id).await? {
         Some(build) => Ok(build),

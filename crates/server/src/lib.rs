@@ -18,6 +18,8 @@ mod metadata;
 mod orchestrator;
 mod prepare;
 pub mod rebuilds;
+mod scan_api;
+pub mod scanning;
 mod worker;
 mod worker_api;
 

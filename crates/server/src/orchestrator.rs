@@ -14,6 +14,7 @@
 
 use crate::Services;
 use slipway_builder::LogSink;
+use slipway_core::build::{Stage, StageTiming};
 use slipway_core::{Build, BuildId, BuildPhase, ImageRef, PushedImage};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -116,7 +117,7 @@ fn has_running(services: &Services, id: BuildId) -> bool {
 /// platform image itself when there is one platform, an OCI image index of
 /// all of them otherwise; then record its metadata. Returns the image under
 /// its primary tag.
-async fn publish(services: &Services, build: &Build) -> Result<PushedImage, String> {
+async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedImage, String> {
     let id = build.id;
     // Each platform's complete worker build and its image, in spec order.
     let mut platforms = Vec::new();
@@ -182,6 +183,29 @@ async fn publish(services: &Services, build: &Build) -> Result<PushedImage, Stri
             }
         }
         .map_err(|e| e.to_string())?;
+        // Scan before the other tags move: an image that fails the
+        // config's policy keeps only its unique tag. Multi-platform
+        // builds are scanned on their first platform's image.
+        let started = std::time::Instant::now();
+        let scanned = crate::scanning::scan_build(
+            services,
+            build,
+            &images[0].reference,
+            auth.as_deref(),
+            log,
+        )
+        .await;
+        let _ = services
+            .store
+            .record_stage(
+                id,
+                StageTiming {
+                    stage: Stage::Scan,
+                    duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                },
+            )
+            .await;
+        scanned?;
         // The primary tag (the second, after the unique one) names the result.
         let mut primary = published.clone();
         for (i, tag) in tags.iter().enumerate().skip(1) {

@@ -106,7 +106,11 @@ fn main() -> ExitCode {
         Top::Client(cmd) => match runtime.block_on(slipway_cli::run(cmd, cli.connect)) {
             Ok(()) => ExitCode::SUCCESS,
             // Already reported with its reason.
-            Err(CliError::BuildDidNotComplete { .. } | CliError::LintFailed) => ExitCode::FAILURE,
+            Err(
+                CliError::BuildDidNotComplete { .. }
+                | CliError::LintFailed
+                | CliError::ScanDidNotPass { .. },
+            ) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE

@@ -9,11 +9,13 @@
 
 mod rebuilds;
 mod registry;
+mod scans;
 mod sqlite;
 mod workers;
 
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
+pub use scans::{ScanStore, TrackedRepository};
 pub use sqlite::SqliteStore;
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 
@@ -57,7 +59,7 @@ pub enum CancelOutcome {
 }
 
 #[async_trait]
-pub trait Store: WorkerStore + RebuildStore + Send + Sync + 'static {
+pub trait Store: WorkerStore + RebuildStore + ScanStore + Send + Sync + 'static {
     /// Record a new build (phase New), to be prepared.
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;
     /// Queue a prepared New build (phase Pending) with one queued worker

@@ -261,7 +261,7 @@ impl RebuildStore for SqliteStore {
                     // A changed schedule or poll interval is recomputed by
                     // the trigger loop.
                     sqlx::query(
-                        "UPDATE image_configs SET spec = ?, base_images = ?, base_commit = COALESCE(?, base_commit), updated_at = ?, next_poll_at = NULL, next_schedule_at = NULL WHERE name = ?",
+                        "UPDATE image_configs SET spec = ?, base_images = ?, base_commit = COALESCE(?, base_commit), updated_at = ?, next_poll_at = NULL, next_schedule_at = NULL, next_rescan_at = NULL WHERE name = ?",
                     )
                     .bind(&spec)
                     .bind(&base)

@@ -1,0 +1,229 @@
+//! Client commands for scanning: `scan IMAGE_REF`, `scans`, `rescan
+//! CONFIG` and `show BUILD --scan`.
+
+use crate::client::Client;
+use crate::{CliError, Output, print_json};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use slipway_core::inventory::Ecosystem;
+use slipway_core::scan::{
+    Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, ScanRequest, Scanner,
+    StoredScan,
+};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The image, HOST[:PORT]/NAME[:TAG|@DIGEST] (no host: the server's registry)
+    pub reference: String,
+    /// Use this config's scan policy and file the scan under it
+    #[arg(long, conflicts_with_all = ["scanner", "fail_on", "repo", "pypi", "npm"])]
+    pub config: Option<String>,
+    /// Run only these scanners (repeatable): package-updates, language-updates, integrity, capabilities
+    #[arg(long, value_name = "SCANNER")]
+    pub scanner: Vec<Scanner>,
+    /// Fail (exit 1) on findings of these scanners (repeatable)
+    #[arg(long, value_name = "SCANNER")]
+    pub fail_on: Vec<Scanner>,
+    /// A package repository to compare with, deb=URL or rpm=URL (repeatable)
+    #[arg(long, value_name = "KIND=URL")]
+    pub repo: Vec<String>,
+    /// A PyPI simple index for language updates
+    #[arg(long, value_name = "URL")]
+    pub pypi: Option<String>,
+    /// An npm registry for language updates
+    #[arg(long, value_name = "URL")]
+    pub npm: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+fn policy_of(args: &ScanArgs) -> Result<Option<ScanPolicy>, CliError> {
+    if args.config.is_some() {
+        return Ok(None);
+    }
+    let mut policy = ScanPolicy {
+        scanners: (!args.scanner.is_empty()).then(|| args.scanner.clone()),
+        fail_on: args.fail_on.clone(),
+        indices: LanguageIndices {
+            pypi: args.pypi.clone(),
+            npm: args.npm.clone(),
+        },
+        ..ScanPolicy::default()
+    };
+    for r in &args.repo {
+        let (kind, url) = r.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!("--repo {r:?}: write it as deb=URL or rpm=URL"))
+        })?;
+        let kind = match kind {
+            "deb" => Ecosystem::Deb,
+            "rpm" => Ecosystem::Rpm,
+            other => {
+                return Err(CliError::Usage(format!(
+                    "--repo {r:?}: kind {other:?} is not deb or rpm"
+                )));
+            }
+        };
+        policy.repositories.push(PackageRepository {
+            kind,
+            url: url.to_string(),
+        });
+    }
+    policy
+        .check()
+        .map_err(|e| CliError::Usage(format!("{e}; see `slipway scan --help`")))?;
+    Ok(Some(policy))
+}
+
+pub async fn scan(client: &Client, args: ScanArgs) -> Result<(), CliError> {
+    let req = ScanRequest {
+        reference: args.reference.clone(),
+        config: args.config.clone(),
+        policy: policy_of(&args)?,
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(format!("scanning {}", args.reference));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let result: Result<StoredScan, _> = client.post_json("/scans", &req).await;
+    bar.finish_and_clear();
+    let stored = result?;
+    match args.output {
+        Output::Json => print_json(&stored),
+        Output::Table => print!("{}", scan_details(&stored)),
+    }
+    judge(&stored)
+}
+
+/// Exit status: a scan that failed its policy, or could not see the image.
+fn judge(stored: &StoredScan) -> Result<(), CliError> {
+    match stored.report.outcome {
+        ScanOutcome::Passed => Ok(()),
+        outcome => Err(CliError::ScanDidNotPass {
+            id: stored.id,
+            outcome,
+        }),
+    }
+}
+
+pub async fn list(
+    client: &Client,
+    config: Option<String>,
+    limit: u32,
+    output: Output,
+) -> Result<(), CliError> {
+    let mut path = format!("/scans?limit={limit}");
+    if let Some(c) = &config {
+        path.push_str(&format!("&config={c}"));
+    }
+    let scans: Vec<StoredScan> = client.get_json(&path).await?;
+    match output {
+        Output::Json => print_json(&scans),
+        Output::Table => print!("{}", scan_table(&scans)),
+    }
+    Ok(())
+}
+
+pub async fn rescan(client: &Client, config: &str, output: Output) -> Result<(), CliError> {
+    let stored: StoredScan = client
+        .post_json(&format!("/configs/{config}/rescan"), &serde_json::json!({}))
+        .await?;
+    match output {
+        Output::Json => print_json(&stored),
+        Output::Table => print!("{}", scan_details(&stored)),
+    }
+    judge(&stored)
+}
+
+pub async fn of_build(client: &Client, build: i64, output: Output) -> Result<(), CliError> {
+    let scans: Vec<StoredScan> = client.get_json(&format!("/builds/{build}/scans")).await?;
+    match output {
+        Output::Json => print_json(&scans),
+        Output::Table => {
+            if scans.is_empty() {
+                println!("build {build} has no scans (it did not publish an image)");
+            }
+            for s in &scans {
+                print!("{}", scan_details(s));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn scan_table(scans: &[StoredScan]) -> String {
+    let mut out = format!(
+        "{:<6} {:<8} {:<8} {:<8} {:<6} {:<20} REFERENCE\n",
+        "ID", "REASON", "OUTCOME", "FINDINGS", "BUILD", "CONFIG"
+    );
+    for s in scans {
+        let _ = writeln!(
+            out,
+            "{:<6} {:<8} {:<8} {:<8} {:<6} {:<20} {}",
+            s.id,
+            s.reason.as_str(),
+            s.report.outcome.as_str(),
+            s.report.findings.len(),
+            s.build.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
+            s.config.as_deref().unwrap_or("-"),
+            s.report.reference
+        );
+    }
+    out
+}
+
+pub fn scan_details(s: &StoredScan) -> String {
+    let r = &s.report;
+    let mut out = format!(
+        "scan {} ({}) of {}: {}\n",
+        s.id,
+        s.reason.as_str(),
+        r.reference,
+        r.outcome
+    );
+    if let Some(d) = &r.manifest_digest {
+        let _ = writeln!(out, "  manifest:  {d}");
+    }
+    let _ = writeln!(out, "  at:        {}", s.created_at);
+    if let Some(b) = s.build {
+        let _ = writeln!(out, "  build:     {b}");
+    }
+    if let Some(c) = &s.config {
+        let _ = writeln!(out, "  config:    {c}");
+    }
+    let _ = writeln!(
+        out,
+        "  scanners:  {}",
+        r.scanners
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(out, "  packages:  {}", r.inventory.packages.len());
+    for scanner in Scanner::ALL {
+        let found: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.scanner() == scanner)
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {scanner} ({}):", found.len());
+        for f in found {
+            let _ = writeln!(out, "    {f}");
+        }
+    }
+    if r.findings.is_empty() && r.outcome == ScanOutcome::Passed {
+        let _ = writeln!(out, "  no findings");
+    }
+    for p in &r.problems {
+        let _ = writeln!(out, "  note: {p}");
+    }
+    out
+}

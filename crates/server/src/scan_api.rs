@@ -1,0 +1,114 @@
+//! Scan endpoints: run a scan of any reachable image, read stored scans,
+//! a build's scans, and rescan a config's latest image now.
+
+use crate::Services;
+use crate::api::{bad_query, parse_positive};
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use slipway_core::ImageRef;
+use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest};
+use std::sync::Arc;
+
+pub(crate) fn routes() -> Router<Arc<Services>> {
+    Router::new()
+        .route("/scans", post(create_scan).get(list_scans))
+        .route("/scans/{id}", get(get_scan))
+        .route("/builds/{id}/scans", get(build_scans))
+        .route("/configs/{name}/rescan", post(rescan_config))
+}
+
+async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {
+    let req: ScanRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("request body is not a valid scan request: {e}")))?;
+    // A reference without a registry means the server's default one.
+    let raw = req.reference.trim();
+    let reference = ImageRef::parse(raw)
+        .or_else(|e| ImageRef::parse(&format!("{}/{raw}", s.default_registry)).map_err(|_| e))
+        .map_err(|e| ApiError::invalid(e.to_string()))?
+        .to_string();
+    let policy = match (&req.config, req.policy) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give a config (to use its scan policy) or a policy, not both",
+            ));
+        }
+        (Some(name), None) => match s.store.get_config(name).await? {
+            Some(c) => c.config.scan,
+            None => return Err(ApiError::not_found(format!("config {name} does not exist"))),
+        },
+        (None, Some(p)) => p,
+        (None, None) => ScanPolicy::default(),
+    };
+    policy
+        .check()
+        .map_err(|e| ApiError::invalid(format!("scan policy: {e}")))?;
+    let stored = crate::scanning::scan(
+        &s,
+        &reference,
+        &policy,
+        (ScanReason::Manual, None, req.config.as_deref()),
+        None,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    config: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_scans(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let scans = s.store.list_scans(q.config.as_deref(), limit).await?;
+    Ok(Json(scans).into_response())
+}
+
+async fn get_scan(
+    State(s): State<Arc<Services>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_positive(&raw, "scan id")?;
+    match s.store.get_scan(id).await? {
+        Some(scan) => Ok(Json(scan).into_response()),
+        None => Err(ApiError::not_found(format!("scan {id} does not exist"))),
+    }
+}
+
+async fn build_scans(
+    State(s): State<Arc<Services>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let build = crate::api::load(&s, &raw).await?;
+    Ok(Json(s.store.scans_of_build(build.id).await?).into_response())
+}
+
+async fn rescan_config(
+    State(s): State<Arc<Services>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(config) = s.store.get_config(&name).await? else {
+        return Err(ApiError::not_found(format!("config {name} does not exist")));
+    };
+    match crate::scanning::rescan(&s, &name, &config.config.scan).await {
+        Some(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            slipway_core::api::codes::CONFLICT,
+            format!("config {name} has no complete build to rescan yet"),
+        )),
+    }
+}

@@ -1,0 +1,241 @@
+//! Scanning end to end, with the real binary, buildah, Debian's
+//! docker-registry and skopeo: every build's image is scanned before its
+//! tags move; a config whose policy fails on a finding fails the build and
+//! keeps `latest` where it was; `slipway scan` scans any image; scheduled
+//! rescans run; a deleted image rescans as absent; bad input gets clear
+//! errors.
+
+use slipway_test_support::{GitRepo, Registry, Server, http, require_tools, stderr, stdout};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+fn apply(server: &Server, yaml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("configs.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let out = server.cli(&["apply", "-f", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Start `config` and wait for its build to end.
+fn build(server: &Server, config: &str) -> serde_json::Value {
+    let out = server.cli(&["start", config, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let wave = serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["wave"]
+        .as_i64()
+        .unwrap();
+    let id = server.wait_until(
+        &format!("a build of {config}"),
+        Duration::from_secs(120),
+        || {
+            server
+                .api("GET", &format!("/api/v1/waves/{wave}"), None)
+                .json()["members"]
+                .as_array()?
+                .iter()
+                .find(|m| m["config"] == config)?["build"]
+                .as_i64()
+        },
+    );
+    server.wait_final(id)
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+fn requests(scan: &serde_json::Value) -> Vec<String> {
+    scan["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["origin"].as_str().unwrap(),
+                f["request"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn images_are_scanned_at_build_on_schedule_and_on_demand() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nLABEL name=t/app version=1 component=app-container RUN=\"podman run -d --privileged IMAGE\"\nRUN true\n"
+        ),
+    )]);
+    let url = repo.path().display();
+    apply(
+        &server,
+        &format!(
+            "name: strict\nsource: {{ url: {url} }}\noutput: t/strict\nscan:\n  fail_on: [capabilities]\n---\nname: lenient\nsource: {{ url: {url} }}\noutput: t/lenient\nscan:\n  rescan: \"* * * * *\"\n"
+        ),
+    );
+    let token = server.token();
+
+    // A finding the policy fails on fails the build; latest never moves.
+    let strict = build(&server, "strict");
+    assert_eq!(strict["phase"], "Failed", "{strict}");
+    let reason = strict["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("fail_on: capabilities") && reason.contains("2 findings"),
+        "{reason}"
+    );
+    let id = strict["id"].as_i64().unwrap();
+    let out = server.cli(&["show", &id.to_string(), "--scan", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scans = json_of(&out);
+    assert_eq!(scans.as_array().unwrap().len(), 1, "{scans}");
+    assert_eq!(scans[0]["reason"], "build");
+    assert_eq!(scans[0]["report"]["outcome"], "failed");
+    assert_eq!(
+        requests(&scans[0]),
+        ["config User user root", "label RUN --privileged"]
+    );
+    let latest = http(
+        server.port,
+        "GET",
+        "/v2/t/strict/manifests/latest",
+        Some(&token),
+        None,
+    );
+    assert_eq!(
+        latest.status, 404,
+        "latest must not point at a failing image"
+    );
+    assert!(
+        server
+            .log(id)
+            .contains("scan FAIL [capabilities] label RUN asks for --privileged"),
+        "{}",
+        server.log(id)
+    );
+    let stages: Vec<String> = strict["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert!(stages.contains(&"scan".to_string()), "{stages:?}");
+
+    // Report only (the default): the build completes with its findings kept.
+    let lenient = build(&server, "lenient");
+    assert_eq!(lenient["phase"], "Complete", "{lenient}");
+    let lid = lenient["id"].as_i64().unwrap();
+    let scans = json_of(&server.cli(&["show", &lid.to_string(), "--scan", "-o", "json"]));
+    assert_eq!(scans[0]["report"]["outcome"], "passed");
+    assert_eq!(scans[0]["report"]["findings"].as_array().unwrap().len(), 2);
+    let out = server.cli(&["show", &lid.to_string(), "--scan"]);
+    assert!(
+        stdout(&out).contains("capabilities (2):"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Any image, on demand; --fail-on makes findings an exit status.
+    let reference = format!("{}/t/lenient:latest", server.host());
+    let out = server.cli(&["scan", &reference]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("label RUN asks for --privileged"),
+        "{}",
+        stdout(&out)
+    );
+    let out = server.cli(&[
+        "scan",
+        "t/lenient:latest",
+        "--fail-on",
+        "capabilities",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let manual = json_of(&out);
+    assert_eq!(manual["reason"], "manual");
+    assert_eq!(manual["report"]["outcome"], "failed");
+    assert_eq!(manual["report"]["reference"], reference.as_str());
+
+    // The schedule (every minute here) rescans the latest image.
+    let rescan = server.wait_until("a scheduled rescan", Duration::from_secs(150), || {
+        let out = server.cli(&["scans", "--config", "lenient", "-o", "json"]);
+        json_of(&out)
+            .as_array()?
+            .iter()
+            .find(|s| s["reason"] == "rescan")
+            .cloned()
+    });
+    assert_eq!(rescan["report"]["outcome"], "passed", "{rescan}");
+    assert_eq!(rescan["build"], lid);
+
+    // An image deleted from its registry rescans as absent.
+    let digest = lenient["image"]["digest"].as_str().unwrap();
+    let del = http(
+        server.port,
+        "DELETE",
+        &format!("/v2/t/lenient/manifests/{digest}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(del.status, 202, "{}", del.body);
+    let out = server.cli(&["rescan", "lenient", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let absent = json_of(&out);
+    assert_eq!(absent["report"]["outcome"], "absent", "{absent}");
+    assert!(
+        absent["report"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{absent}"
+    );
+    let out = server.cli(&["rescan", "lenient"]);
+    assert!(stdout(&out).contains(": absent"), "{}", stdout(&out));
+    let events = server.api("GET", "/api/v1/configs/lenient", None).json();
+    assert!(events.to_string().contains("absent"), "{events}");
+
+    // Bad input: clear errors, stable codes.
+    let r = server.api("GET", "/api/v1/scans/999", None);
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+    let r = server.api("POST", "/api/v1/scans", Some("{"));
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (400, Some("INVALID_REQUEST"))
+    );
+    let r = server.api(
+        "POST",
+        "/api/v1/scans",
+        Some(r#"{"reference":"t/lenient:latest","policy":{"scanners":["language-updates"]}}"#),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("indices"),
+        "{}",
+        r.body
+    );
+    let r = server.api(
+        "POST",
+        "/api/v1/scans",
+        Some(r#"{"reference":"Not A Ref"}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = server.api("POST", "/api/v1/configs/nope/rescan", Some("{}"));
+    assert_eq!(r.status, 404);
+    let out = server.cli(&["scan", "t/x:1", "--repo", "apk=http://x"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("deb or rpm"), "{}", stderr(&out));
+    let out = server.cli(&["scan", "t/never-pushed:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("absent"), "{}", stdout(&out));
+}
