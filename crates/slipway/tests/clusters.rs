@@ -135,9 +135,23 @@ fn placement_follows_least_load_and_never_exceeds_a_maximum() {
         assert_eq!(b["phase"], "Complete", "{b}");
     }
     // Builds are prepared concurrently, so they join the queue in any
-    // order; placement is first come, first served in queue order, which is
-    // the order of their worker builds' ids.
-    builds.sort_by_key(|b| b["workers"][0]["id"].as_i64());
+    // order; placement takes the queue in batches, each in build order
+    // (one transaction, one timestamp per batch): sort the same way.
+    builds.sort_by_key(|b| {
+        let placed_at = b["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(": placed on cluster "))
+            })
+            .and_then(|e| e["at"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        (placed_at, b["id"].as_i64())
+    });
     // The first wave, by the seed's rule: big 0/3 ties small 0/1 → big
     // (first in file); big 1/3 > small 0/1 → small; small full → big, big.
     let first: Vec<String> = builds[..4]
@@ -464,7 +478,7 @@ fn slipway_worker_processes_build_and_report_over_the_api() {
     assert_eq!(b["commit"].as_str().unwrap().len(), 40, "{b}");
     assert_eq!(
         slipway_test_support::stage_names(&b),
-        ["prepare", "clone", "build", "push"]
+        ["prepare", "clone", "build", "push", "scan"]
     );
     let log = server.log(id);
     assert!(log.contains("==> fetching commit"), "{log}");

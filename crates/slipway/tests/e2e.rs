@@ -134,7 +134,7 @@ fn build_with_run_copy_env_label_from_local_git() {
     );
     assert_eq!(
         slipway_test_support::stage_names(&b),
-        ["prepare", "clone", "build", "push"]
+        ["prepare", "clone", "build", "push", "scan"]
     );
     let phases: Vec<&str> = b["events"]
         .as_array()
