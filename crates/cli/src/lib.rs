@@ -563,13 +563,7 @@ async fn build(client: &Client, args: BuildArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(format!("build {id}: queued"));
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let bar = spinner(format!("build {id}: queued"));
     // Log lines go to stderr in JSON mode so stdout stays parseable.
     let result = stream_log(client, id, true, Some((&bar, args.output == Output::Json))).await;
     bar.finish_and_clear();
@@ -594,6 +588,19 @@ async fn build(client: &Client, args: BuildArgs) -> Result<(), CliError> {
             Err(CliError::BuildDidNotComplete { id, phase: *phase })
         }
     }
+}
+
+/// A ticking spinner with the elapsed time and `message`, for work the
+/// server does while the CLI waits.
+pub(crate) fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }
 
 /// Print a build's log; with `follow`, until the build ends. With a progress

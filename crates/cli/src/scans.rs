@@ -4,14 +4,12 @@
 use crate::client::Client;
 use crate::{CliError, Output, print_json};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use slipway_core::inventory::Ecosystem;
 use slipway_core::scan::{
     Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, ScanRequest, Scanner,
     StoredScan,
 };
 use std::fmt::Write as _;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -82,13 +80,7 @@ pub async fn scan(client: &Client, args: ScanArgs) -> Result<(), CliError> {
         config: args.config.clone(),
         policy: policy_of(&args)?,
     };
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(format!("scanning {}", args.reference));
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let bar = crate::spinner(format!("scanning {}", args.reference));
     let result: Result<StoredScan, _> = client.post_json("/scans", &req).await;
     bar.finish_and_clear();
     let stored = result?;

@@ -202,13 +202,8 @@ impl BuildRequest {
         }
         let output = match self.output.as_deref().map(str::trim) {
             Some(o) if !o.is_empty() => {
-                let r = match (ImageRef::parse(o), default_registry) {
-                    (Err(ImageRefError::NoRegistry(_)), Some(reg)) => {
-                        ImageRef::parse(&format!("{reg}/{o}"))
-                    }
-                    (r, _) => r,
-                }
-                .map_err(|e: ImageRefError| invalid("output", e))?;
+                let r = ImageRef::parse_with_default(o, default_registry)
+                    .map_err(|e: ImageRefError| invalid("output", e))?;
                 let mut r = r;
                 // `parse` defaults the tag to `latest`; here only a tag the
                 // user wrote is kept (it becomes one of the build's tags).

@@ -45,6 +45,20 @@ pub enum ImageRefError {
 }
 
 impl ImageRef {
+    /// [`ImageRef::parse`], with `default_registry` (`host[:port][/prefix]`)
+    /// put in front of a reference that names no registry.
+    pub fn parse_with_default(
+        s: &str,
+        default_registry: Option<&str>,
+    ) -> Result<Self, ImageRefError> {
+        match (ImageRef::parse(s), default_registry) {
+            (Err(ImageRefError::NoRegistry(_)), Some(reg)) => {
+                ImageRef::parse(&format!("{reg}/{}", s.trim()))
+            }
+            (r, _) => r,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, ImageRefError> {
         let s = s.trim();
         if s.is_empty() {
@@ -269,6 +283,16 @@ mod tests {
         assert_eq!(ImageRef::parse(""), Err(ImageRefError::Empty));
         assert!(matches!(
             ImageRef::parse("busybox:latest"),
+            Err(ImageRefError::NoRegistry(_))
+        ));
+        assert_eq!(
+            ImageRef::parse_with_default("team/app:1", Some("127.0.0.1:5000"))
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:5000/team/app:1"
+        );
+        assert!(matches!(
+            ImageRef::parse_with_default("busybox", None),
             Err(ImageRefError::NoRegistry(_))
         ));
         assert!(matches!(

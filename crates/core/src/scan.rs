@@ -4,7 +4,7 @@
 //!
 //! | scanner            | finds                                                   |
 //! |--------------------|---------------------------------------------------------|
-//! | `package-updates`  | OS packages with a newer version in a tracked repository |
+//! | `package-updates`  | OS packages with a newer version in a listed repository  |
 //! | `language-updates` | pip/npm packages with a newer version in an index        |
 //! | `integrity`        | packaged files that differ from the package database     |
 //! | `capabilities`     | RUN/INSTALL labels asking for privileges; USER root      |
@@ -293,8 +293,7 @@ pub struct ScanRequest {
     pub policy: Option<ScanPolicy>,
 }
 
-/// A package repository whose versions `package-updates` compares against
-/// and that repository tracking polls.
+/// A package repository whose versions `package-updates` compares against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackageRepository {
@@ -338,18 +337,10 @@ pub struct ScanPolicy {
     /// UTC); default weekly, Sunday 04:00 UTC. `off` turns it off.
     #[serde(default = "weekly")]
     pub rescan: String,
-    /// Rebuild when a tracked repository gets a new version of a package
-    /// the image contains (default on when repositories are listed).
-    #[serde(default = "yes")]
-    pub track_repositories: bool,
 }
 
 fn is_default_indices(i: &LanguageIndices) -> bool {
     *i == LanguageIndices::default()
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The default rescan schedule.
@@ -367,7 +358,6 @@ impl Default for ScanPolicy {
             repositories: Vec::new(),
             indices: LanguageIndices::default(),
             rescan: weekly(),
-            track_repositories: true,
         }
     }
 }

@@ -634,7 +634,7 @@ async fn tick_timers(services: &Arc<Services>) -> Result<(), ApiError> {
     let now = Timestamp::now();
     for s in services.store.list_configs().await? {
         let c = &s.config;
-        crate::scanning::tick_rescan(services, &c.name, &c.scan).await;
+        crate::scanning::tick_rescan(services, &s).await;
         let mut polled = false;
         if let Some(interval) = c
             .triggers

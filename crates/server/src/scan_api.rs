@@ -28,9 +28,7 @@ async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Resp
     let req: ScanRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("request body is not a valid scan request: {e}")))?;
     // A reference without a registry means the server's default one.
-    let raw = req.reference.trim();
-    let reference = ImageRef::parse(raw)
-        .or_else(|e| ImageRef::parse(&format!("{}/{raw}", s.default_registry)).map_err(|_| e))
+    let reference = ImageRef::parse_with_default(&req.reference, Some(&s.default_registry))
         .map_err(|e| ApiError::invalid(e.to_string()))?
         .to_string();
     let policy = match (&req.config, req.policy) {

@@ -11,6 +11,7 @@ use slipway_core::image_config::Schedule;
 use slipway_core::scan::{ScanOutcome, ScanPolicy, ScanReason, ScanReport, Scanner, StoredScan};
 use slipway_core::{Build, BuildId};
 use slipway_scan::image::FetchOptions;
+use slipway_store::StoredConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,20 +202,14 @@ pub fn next_rescan(policy: &ScanPolicy, after: Timestamp) -> Option<Timestamp> {
     Schedule::parse(cron, "UTC").ok()?.next_after(after)
 }
 
-/// Keep `config`'s rescan on schedule: the first tick after it is
+/// Keep a config's rescan on schedule: the first tick after it is
 /// applied sets its next time; when that time comes, its next time is set
 /// first (so a slow or failing scan is not retried in a loop) and its
 /// latest image is scanned in the background.
-pub async fn tick_rescan(services: &Arc<Services>, config: &str, policy: &ScanPolicy) {
+pub async fn tick_rescan(services: &Arc<Services>, stored: &StoredConfig) {
     let now = Timestamp::now();
-    let next = match services.store.next_rescan(config).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!("config {config}: cannot read its next rescan: {e}");
-            return;
-        }
-    };
-    match (next, policy.rescan_schedule()) {
+    let (config, policy) = (stored.config.name.as_str(), &stored.config.scan);
+    match (stored.next_rescan_at, policy.rescan_schedule()) {
         (Some(_), None) => {
             let _ = services.store.set_next_rescan(config, None).await;
         }

@@ -566,14 +566,6 @@ fn member_build(server: &Server, id: i64, config: &str) -> serde_json::Value {
     server.build_json(build)
 }
 
-fn apply(server: &Server, yaml: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("configs.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = server.cli(&["apply", "-f", &file.display().to_string()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 /// A registry with a base image, and a server running `workers` builds at
 /// a time with a one-second debounce window.
 fn setup(workers: usize) -> (Registry, String, Server) {
@@ -597,8 +589,7 @@ fn serial_latest_only_supersedes_queued_builds_and_waiting_triggers() {
     let (_registry, base, server) = setup(1);
     let slow = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "slow", "sleep 15"))]);
     let quick = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "quick", "true"))]);
-    apply(
-        &server,
+    server.apply(
         &format!(
             "name: slow\nsource: {{ url: {} }}\noutput: t/slow\nrun_policy: SerialLatestOnly\n---\nname: quick\nsource: {{ url: {} }}\noutput: t/quick\nrun_policy: SerialLatestOnly\n",
             slow.path().display(),
@@ -666,8 +657,7 @@ fn polling_and_cron_schedules_trigger_rebuilds() {
     let (_registry, base, server) = setup(2);
     let repo = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "p", "echo p1 > /p"))]);
     let first = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
-    apply(
-        &server,
+    server.apply(
         &format!(
             "name: p\nsource: {{ url: {} }}\noutput: t/p\ntriggers:\n  poll: 30s\n  schedule: {{ cron: \"* * * * *\", timezone: UTC }}\n",
             repo.path().display()

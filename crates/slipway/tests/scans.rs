@@ -10,14 +10,6 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-fn apply(server: &Server, yaml: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("configs.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = server.cli(&["apply", "-f", &file.display().to_string()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 /// Start `config` and wait for its build to end.
 fn build(server: &Server, config: &str) -> serde_json::Value {
     let out = server.cli(&["start", config, "-o", "json"]);
@@ -74,8 +66,7 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
         ),
     )]);
     let url = repo.path().display();
-    apply(
-        &server,
+    server.apply(
         &format!(
             "name: strict\nsource: {{ url: {url} }}\noutput: t/strict\nscan:\n  fail_on: [capabilities]\n---\nname: lenient\nsource: {{ url: {url} }}\noutput: t/lenient\nscan:\n  rescan: \"* * * * *\"\n"
         ),

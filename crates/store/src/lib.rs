@@ -15,7 +15,7 @@ mod workers;
 
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
-pub use scans::{ScanStore, TrackedRepository};
+pub use scans::ScanStore;
 pub use sqlite::SqliteStore;
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 

@@ -30,6 +30,9 @@ pub struct StoredConfig {
     pub poll_head: Option<String>,
     pub next_poll_at: Option<Timestamp>,
     pub next_schedule_at: Option<Timestamp>,
+    /// When its latest image is scanned again (`None`: not yet planned,
+    /// or rescans are off).
+    pub next_rescan_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -161,6 +164,7 @@ fn config_from_row(r: &SqliteRow) -> Result<StoredConfig> {
         poll_head: r.try_get("poll_head")?,
         next_poll_at: ts("next_poll_at")?,
         next_schedule_at: ts("next_schedule_at")?,
+        next_rescan_at: ts("next_rescan_at")?,
         created_at: parse_time(r.try_get("created_at")?)?,
         updated_at: parse_time(r.try_get("updated_at")?)?,
     })

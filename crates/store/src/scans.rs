@@ -1,5 +1,4 @@
-//! Scan results, rescan schedules and what tracked package repositories
-//! held when last read.
+//! Scan results and rescan schedules.
 
 use crate::sqlite::{from_json, now, parse_time, to_json};
 use crate::{Result, SqliteStore, StoreError};
@@ -9,20 +8,7 @@ use slipway_core::BuildId;
 use slipway_core::scan::{ScanReason, ScanReport, StoredScan};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use std::collections::BTreeMap;
 use std::str::FromStr;
-
-/// A tracked repository as last read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedRepository {
-    pub url: String,
-    pub kind: String,
-    /// SHA-256 of the metadata read.
-    pub digest: String,
-    /// Newest version of each package.
-    pub versions: BTreeMap<String, String>,
-    pub checked_at: Timestamp,
-}
 
 #[async_trait]
 pub trait ScanStore: Send + Sync {
@@ -38,12 +24,7 @@ pub trait ScanStore: Send + Sync {
     async fn scans_of_build(&self, build: BuildId) -> Result<Vec<StoredScan>>;
     /// Newest first; of one config, or of all.
     async fn list_scans(&self, config: Option<&str>, limit: u32) -> Result<Vec<StoredScan>>;
-    /// Configs whose rescan is due at `now`.
-    async fn rescans_due(&self, now: Timestamp) -> Result<Vec<String>>;
     async fn set_next_rescan(&self, config: &str, at: Option<Timestamp>) -> Result<()>;
-    async fn next_rescan(&self, config: &str) -> Result<Option<Timestamp>>;
-    async fn tracked_repository(&self, url: &str) -> Result<Option<TrackedRepository>>;
-    async fn set_tracked_repository(&self, repo: &TrackedRepository) -> Result<()>;
 }
 
 fn scan_from_row(r: &SqliteRow) -> Result<StoredScan> {
@@ -134,74 +115,12 @@ impl ScanStore for SqliteStore {
         .collect()
     }
 
-    async fn rescans_due(&self, now: Timestamp) -> Result<Vec<String>> {
-        // Timestamps are stored in RFC 3339 UTC with a fixed layout, so they
-        // compare as text; parse to be safe with older rows.
-        let rows = sqlx::query(
-            "SELECT name, next_rescan_at FROM image_configs WHERE next_rescan_at IS NOT NULL ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let at = parse_time(r.try_get("next_rescan_at")?)?;
-            if at <= now {
-                out.push(r.try_get("name")?);
-            }
-        }
-        Ok(out)
-    }
-
     async fn set_next_rescan(&self, config: &str, at: Option<Timestamp>) -> Result<()> {
         sqlx::query("UPDATE image_configs SET next_rescan_at = ? WHERE name = ?")
             .bind(at.map(|t| t.to_string()))
             .bind(config)
             .execute(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    async fn next_rescan(&self, config: &str) -> Result<Option<Timestamp>> {
-        let at: Option<Option<String>> =
-            sqlx::query_scalar("SELECT next_rescan_at FROM image_configs WHERE name = ?")
-                .bind(config)
-                .fetch_optional(&self.pool)
-                .await?;
-        at.flatten().map(parse_time).transpose()
-    }
-
-    async fn tracked_repository(&self, url: &str) -> Result<Option<TrackedRepository>> {
-        let Some(r) = sqlx::query(
-            "SELECT url, kind, digest, versions, checked_at FROM tracked_repositories WHERE url = ?",
-        )
-        .bind(url)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(TrackedRepository {
-            url: r.try_get("url")?,
-            kind: r.try_get("kind")?,
-            digest: r.try_get("digest")?,
-            versions: from_json(&r.try_get::<String, _>("versions")?)?,
-            checked_at: parse_time(r.try_get("checked_at")?)?,
-        }))
-    }
-
-    async fn set_tracked_repository(&self, repo: &TrackedRepository) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tracked_repositories (url, kind, digest, versions, checked_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT(url) DO UPDATE SET kind = excluded.kind, digest = excluded.digest,
-               versions = excluded.versions, checked_at = excluded.checked_at",
-        )
-        .bind(&repo.url)
-        .bind(&repo.kind)
-        .bind(&repo.digest)
-        .bind(to_json(&repo.versions)?)
-        .bind(repo.checked_at.to_string())
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 }

@@ -559,6 +559,15 @@ impl Server {
         v["id"].as_i64().expect("id")
     }
 
+    /// `slipway apply -f` a YAML text of image configs; panics on failure.
+    pub fn apply(&self, yaml: &str) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("configs.yaml");
+        std::fs::write(&file, yaml).expect("write configs");
+        let out = self.cli(&["apply", "-f", &file.display().to_string()]);
+        assert!(out.status.success(), "apply failed: {}", stderr(&out));
+    }
+
     pub fn build_json(&self, id: i64) -> serde_json::Value {
         let r = self.api("GET", &format!("/api/v1/builds/{id}"), None);
         assert_eq!(r.status, 200, "{}", r.body);
