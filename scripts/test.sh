@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 # oras (PyPI) for the registry interop tests; jsonschema (PyPI) validates
-# the Koji metadata against docs/schemas.
-if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -c "import oras, jsonschema" 2>/dev/null; then
-  echo "==> installing oras and jsonschema (PyPI) into target/interop-venv"
+# the Koji metadata and the SBOMs against docs/schemas; aiosmtpd (PyPI) is
+# the SMTP server the notification tests send mail to.
+if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -c "import oras, jsonschema, aiosmtpd" 2>/dev/null; then
+  echo "==> installing oras, jsonschema and aiosmtpd (PyPI) into target/interop-venv"
   rm -rf target/interop-venv
   python3 -m venv target/interop-venv
-  target/interop-venv/bin/pip install --quiet oras jsonschema
+  target/interop-venv/bin/pip install --quiet oras jsonschema aiosmtpd
 fi
 # Microsoft's SARIF Multitool (npm) validates `slipway lint -f sarif` against
 # the SARIF 2.1.0 schema.

@@ -215,7 +215,7 @@ impl Package {
 }
 
 /// Percent-encode everything but the unreserved characters.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {

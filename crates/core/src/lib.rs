@@ -7,7 +7,7 @@
 //! ([`image_ref`], [`source`]), which user-given paths are acceptable
 //! ([`paths`]), and what rebuilds when ([`image_config`], [`rebuild`],
 //! [`trigger`], [`input_key`]), and what an image contains and what scanning found in it
-//! ([`inventory`], [`scan`]). Adapters (store, source, builder) and the server call into this
+//! ([`inventory`], [`scan`]) and how it is written as an SBOM ([`sbom`]). Adapters (store, source, builder) and the server call into this
 //! crate; it never calls out.
 //!
 //! The API's wire types are defined here too ([`api`]) so that the server and
@@ -26,6 +26,7 @@ pub mod koji;
 pub mod paths;
 pub mod phase;
 pub mod rebuild;
+pub mod sbom;
 pub mod scan;
 pub mod source;
 pub mod token;

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// 60 MB; Fedora's primary.xml about 200 MB).
 const MAX_BYTES: u64 = 1 << 30;
 
-fn agent() -> &'static ureq::Agent {
+pub(crate) fn agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT.get_or_init(|| {
         ureq::Agent::config_builder()

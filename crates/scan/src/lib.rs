@@ -19,6 +19,7 @@ pub mod image;
 pub mod integrity;
 pub mod inventory;
 pub mod language;
+pub mod referrer;
 pub mod rootfs;
 pub mod updates;
 pub mod version;
@@ -115,6 +116,9 @@ pub enum ScanError {
     Fetch { reference: String, message: String },
     #[error("image {reference} is malformed: {message}")]
     Malformed { reference: String, message: String },
+    /// An artifact could not be attached to the image.
+    #[error("cannot attach to {reference}: {message}")]
+    Attach { reference: String, message: String },
 }
 
 impl ScanError {

@@ -962,21 +962,6 @@ fn gc_removes_only_what_no_manifest_needs() {
     );
 }
 
-/// The Python with `oras` installed (scripts/test.sh makes it).
-fn oras_python() -> std::path::PathBuf {
-    let p = std::env::var_os("ORAS_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            slipway_test_support::workspace_root().join("target/interop-venv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "{} not found: run `bash scripts/test.sh`, which installs oras from PyPI",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn podman_pulls_and_oras_pushes_pulls_and_discovers_a_referrer() {
     require_tools();
@@ -1023,7 +1008,7 @@ fn podman_pulls_and_oras_pushes_pulls_and_discovers_a_referrer() {
     let digest = head.header("docker-content-digest").unwrap();
     let size = head.header("content-length").unwrap();
     let script = slipway_test_support::workspace_root().join("tests/interop/oras_roundtrip.py");
-    let out = Command::new(oras_python())
+    let out = Command::new(slipway_test_support::interop_python())
         .arg(script)
         .args([
             server.host().as_str(),

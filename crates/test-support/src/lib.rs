@@ -203,6 +203,47 @@ impl Drop for Registry {
     }
 }
 
+/// The Python with oras, jsonschema and aiosmtpd from PyPI (scripts/test.sh
+/// makes it; `ORAS_PYTHON` overrides).
+pub fn interop_python() -> PathBuf {
+    let p = std::env::var_os("ORAS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/interop-venv/bin/python"));
+    assert!(
+        p.exists(),
+        "{} not found: run `bash scripts/test.sh`, which installs oras, jsonschema and aiosmtpd from PyPI",
+        p.display()
+    );
+    p
+}
+
+/// Run `tests/interop/sbom_referrers.py`: discover the SBOM referrers of
+/// `repo@digest` on `host` with oras-py, pull and validate each against
+/// the schemas in `docs/schemas/sbom`. Its JSON report.
+pub fn discover_sboms(
+    host: &str,
+    repo: &str,
+    digest: &str,
+    login: Option<(&str, &str)>,
+) -> serde_json::Value {
+    let root = workspace_root();
+    let mut cmd = Command::new(interop_python());
+    cmd.arg(root.join("tests/interop/sbom_referrers.py"))
+        .args([host, repo, digest])
+        .arg(root.join("docs/schemas/sbom"));
+    if let Some((user, token)) = login {
+        cmd.args([user, token]);
+    }
+    let out = cmd.output().expect("run sbom_referrers.py");
+    assert!(
+        out.status.success(),
+        "sbom_referrers.py failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("sbom_referrers.py prints JSON")
+}
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
