@@ -68,6 +68,10 @@ pub enum Command {
         /// Print the build's scan reports instead
         #[arg(long)]
         scan: bool,
+        /// List the build's SBOMs (attached to its image as OCI referrers)
+        /// instead; with a FORMAT (spdx, cyclonedx), print that document
+        #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["scan", "metadata"])]
+        sbom: Option<String>,
     },
     /// Scan an image in any registry the server can reach
     Scan(scans::ScanArgs),
@@ -391,6 +395,12 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             output,
             ..
         } => scans::of_build(&client, build_id(&build)?, output).await,
+        Command::Show {
+            build,
+            sbom: Some(format),
+            output,
+            ..
+        } => scans::sboms(&client, build_id(&build)?, &format, output).await,
         Command::Scan(args) => scans::scan(&client, args).await,
         Command::Scans {
             config,

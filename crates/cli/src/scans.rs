@@ -5,6 +5,7 @@ use crate::client::Client;
 use crate::{CliError, Output, print_json};
 use clap::Args;
 use slipway_core::inventory::Ecosystem;
+use slipway_core::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{
     Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, ScanRequest, Scanner,
     StoredScan,
@@ -145,6 +146,61 @@ pub async fn of_build(client: &Client, build: i64, output: Output) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// `show BUILD --sbom [FORMAT]`: the build's SBOMs, or one document.
+pub async fn sboms(
+    client: &Client,
+    build: i64,
+    format: &str,
+    output: Output,
+) -> Result<(), CliError> {
+    if !format.is_empty() {
+        let format: SbomFormat = format.parse().map_err(CliError::Usage)?;
+        let doc: serde_json::Value = client
+            .get_json(&format!("/builds/{build}/sboms/{format}"))
+            .await?;
+        print_json(&doc);
+        return Ok(());
+    }
+    let sboms: Vec<StoredSbom> = client.get_json(&format!("/builds/{build}/sboms")).await?;
+    match output {
+        Output::Json => print_json(&sboms),
+        Output::Table => {
+            if sboms.is_empty() {
+                println!("build {build} has no SBOMs (they are made when its image is scanned)");
+            } else {
+                print!("{}", sbom_table(&sboms));
+                println!(
+                    "print one with `slipway show {build} --sbom FORMAT`; registries list them as referrers of the image"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn sbom_table(sboms: &[StoredSbom]) -> String {
+    let mut out = format!(
+        "{:<10} {:<14} {:<9} {:<32} ARTIFACT\n",
+        "FORMAT", "SPEC", "PACKAGES", "ARTIFACT TYPE"
+    );
+    for s in sboms {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<14} {:<9} {:<32} {}",
+            s.format.as_str(),
+            s.format.spec(),
+            s.packages,
+            s.artifact_type,
+            match (&s.reference, &s.problem) {
+                (Some(r), _) => r.clone(),
+                (None, Some(p)) => format!("not attached: {p}"),
+                (None, None) => "not attached".into(),
+            }
+        );
+    }
+    out
 }
 
 pub fn scan_table(scans: &[StoredScan]) -> String {

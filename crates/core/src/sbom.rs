@@ -107,6 +107,28 @@ impl SbomSubject {
     }
 }
 
+/// An SBOM as the server keeps it: made at the end of a build from its
+/// scan's inventory and attached to its image (the document itself is
+/// served separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSbom {
+    pub build: crate::BuildId,
+    pub format: SbomFormat,
+    /// The media type, also the referrer's `artifactType`.
+    pub artifact_type: String,
+    /// The image described, `registry/name@sha256:…`.
+    pub subject: String,
+    /// The referrer artifact, `registry/name@sha256:…`; `None` when it
+    /// could not be attached (see `problem`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Packages listed (the operating system and the image not counted).
+    pub packages: usize,
+    pub created_at: Timestamp,
+}
+
 /// The tool named as the documents' creator.
 const TOOL: &str = concat!("slipway-", env!("CARGO_PKG_VERSION"));
 

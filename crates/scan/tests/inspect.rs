@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{DEMO_SPEC, build_rpm, host_paragraph, install_rpm, write};
+use common::{DEMO_SPEC, build_rpm, install_rpm, write};
+use slipway_test_support::host_paragraph;
 
 use slipway_core::inventory::Ecosystem;
 use slipway_core::scan::{

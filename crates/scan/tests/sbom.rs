@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{host_paragraph, write};
+use common::write;
 use slipway_core::ImageRef;
 use slipway_core::sbom::{self, SbomFormat, SbomSubject};
 use slipway_core::scan::{ScanOutcome, ScanPolicy};
 use slipway_scan::image::FetchOptions;
 use slipway_scan::referrer::{self, Artifact};
-use slipway_test_support::{Registry, discover_sboms, require_tools};
+use slipway_test_support::{Registry, discover_sboms, host_paragraph, require_tools};
 use std::collections::BTreeMap;
 
 #[test]

@@ -18,6 +18,7 @@ mod metadata;
 mod orchestrator;
 mod prepare;
 pub mod rebuilds;
+mod sboms;
 mod scan_api;
 pub mod scanning;
 mod worker;

@@ -1,5 +1,5 @@
 //! Scan endpoints: run a scan of any reachable image, read stored scans,
-//! a build's scans, and rescan a config's latest image now.
+//! a build's scans and SBOMs, and rescan a config's latest image now.
 
 use crate::Services;
 use crate::api::{bad_query, parse_positive};
@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use slipway_core::ImageRef;
+use slipway_core::sbom::SbomFormat;
 use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest};
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         .route("/scans", post(create_scan).get(list_scans))
         .route("/scans/{id}", get(get_scan))
         .route("/builds/{id}/scans", get(build_scans))
+        .route("/builds/{id}/sboms", get(build_sboms))
+        .route("/builds/{id}/sboms/{format}", get(build_sbom_document))
         .route("/configs/{name}/rescan", post(rescan_config))
 }
 
@@ -92,6 +95,34 @@ async fn build_scans(
 ) -> Result<Response, ApiError> {
     let build = crate::api::load(&s, &raw).await?;
     Ok(Json(s.store.scans_of_build(build.id).await?).into_response())
+}
+
+async fn build_sboms(
+    State(s): State<Arc<Services>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let build = crate::api::load(&s, &raw).await?;
+    Ok(Json(s.store.sboms_of_build(build.id).await?).into_response())
+}
+
+/// The document itself, as made (the same bytes as the attached artifact).
+async fn build_sbom_document(
+    State(s): State<Arc<Services>>,
+    Path((raw, format)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let build = crate::api::load(&s, &raw).await?;
+    let format: SbomFormat = format.parse().map_err(ApiError::invalid)?;
+    match s.store.sbom_document(build.id, format).await? {
+        Some(doc) => Ok((
+            [(axum::http::header::CONTENT_TYPE, format.media_type())],
+            doc,
+        )
+            .into_response()),
+        None => Err(ApiError::not_found(format!(
+            "build {} has no {format} SBOM (SBOMs are made when a build's image is scanned)",
+            build.id
+        ))),
+    }
 }
 
 async fn rescan_config(

@@ -86,9 +86,10 @@ pub async fn scan(
         .map_err(|e| format!("cannot keep the scan report: {e}"))
 }
 
-/// Scan a build's freshly pushed image into its log. `Err` with the
-/// reason when findings fail the config's policy; a scan that could not
-/// run is logged and recorded but never fails the build.
+/// Scan a build's freshly pushed image (`registry/name@sha256:…`) into
+/// its log and attach its SBOMs. `Err` with the reason when findings fail
+/// the config's policy; a scan that could not run is logged and recorded
+/// but never fails the build.
 pub async fn scan_build(
     services: &Arc<Services>,
     build: &Build,
@@ -129,6 +130,11 @@ pub async fn scan_build(
     let report = &stored.report;
     for line in summary(report, &policy.fail_on) {
         log.line(&line);
+    }
+    // SBOMs from what the scan found installed, whether or not the
+    // findings fail the build: the image keeps its unique tag either way.
+    if matches!(report.outcome, ScanOutcome::Passed | ScanOutcome::Failed) {
+        crate::sboms::attach(services, build.id, reference, &report.inventory, auth, log).await;
     }
     let _ = services
         .store

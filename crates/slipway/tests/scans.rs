@@ -59,12 +59,18 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
     let registry = Registry::start();
     let base = registry.push_base_image();
     let server = Server::start(std::path::Path::new(BIN), 1);
-    let repo = GitRepo::new(&[(
-        "Dockerfile",
-        &format!(
-            "FROM {base}\nLABEL name=t/app version=1 component=app-container RUN=\"podman run -d --privileged IMAGE\"\nRUN true\n"
+    // A dpkg database with one package, so that SBOMs list something.
+    let (bash, _) = slipway_test_support::host_paragraph("bash");
+    let repo = GitRepo::new(&[
+        (
+            "Dockerfile",
+            &format!(
+                "FROM {base}\nLABEL name=t/app version=1 component=app-container RUN=\"podman run -d --privileged IMAGE\"\nCOPY status /var/lib/dpkg/status\nCOPY os-release /etc/os-release\nRUN true\n"
+            ),
         ),
-    )]);
+        ("status", &format!("{bash}\n")),
+        ("os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+    ]);
     let url = repo.path().display();
     server.apply(
         &format!(
@@ -132,6 +138,74 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
         stdout(&out)
     );
 
+    // SBOMs of the image: kept with the build, attached as referrers of
+    // the image manifest, found by oras-py and valid against the schemas.
+    let out = server.cli(&["show", &lid.to_string(), "--sbom", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sboms = json_of(&out);
+    let formats: Vec<&str> = sboms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, ["spdx", "cyclonedx"], "{sboms}");
+    let digest = lenient["image"]["digest"].as_str().unwrap();
+    for s in sboms.as_array().unwrap() {
+        assert_eq!(s["packages"], 1, "{s}");
+        assert_eq!(
+            s["subject"],
+            format!("{}/t/lenient@{digest}", server.host()),
+            "{s}"
+        );
+        assert!(s["reference"].as_str().is_some(), "{s}");
+    }
+    let found = slipway_test_support::discover_sboms(
+        &server.host(),
+        "t/lenient",
+        digest,
+        Some(("ci", &token)),
+    );
+    assert_eq!(found["api"], "referrers", "{found}");
+    let mut discovered: Vec<(String, i64)> = found["referrers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["artifactType"].as_str().unwrap().to_string(),
+                r["packages"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    discovered.sort();
+    // SPDX lists the image, the OS and bash; CycloneDX the OS and bash.
+    assert_eq!(
+        discovered,
+        [
+            ("application/spdx+json".to_string(), 3),
+            ("application/vnd.cyclonedx+json".to_string(), 2)
+        ]
+    );
+    let out = server.cli(&["show", &lid.to_string(), "--sbom"]);
+    assert!(
+        stdout(&out).contains("SPDX 2.3") && stdout(&out).contains("CycloneDX 1.5"),
+        "{}",
+        stdout(&out)
+    );
+    let doc = json_of(&server.cli(&["show", &lid.to_string(), "--sbom", "spdx"]));
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert_eq!(doc["packages"][2]["name"], "bash");
+    let out = server.cli(&["show", &lid.to_string(), "--sbom", "xml"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("use spdx or cyclonedx"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = server.api("GET", "/api/v1/builds/9999/sboms/spdx", None);
+    assert_eq!(missing.status, 404, "{}", missing.body);
+
     // Any image, on demand; --fail-on makes findings an exit status.
     let reference = format!("{}/t/lenient:latest", server.host());
     let out = server.cli(&["scan", &reference]);
@@ -168,7 +242,6 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
     assert_eq!(rescan["build"], lid);
 
     // An image deleted from its registry rescans as absent.
-    let digest = lenient["image"]["digest"].as_str().unwrap();
     let del = http(
         server.port,
         "DELETE",

@@ -1,10 +1,11 @@
-//! Scan results and rescan schedules.
+//! Scan results, rescan schedules and the SBOMs of builds.
 
 use crate::sqlite::{from_json, now, parse_time, to_json};
 use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::BuildId;
+use slipway_core::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{ScanReason, ScanReport, StoredScan};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -25,6 +26,26 @@ pub trait ScanStore: Send + Sync {
     /// Newest first; of one config, or of all.
     async fn list_scans(&self, config: Option<&str>, limit: u32) -> Result<Vec<StoredScan>>;
     async fn set_next_rescan(&self, config: &str, at: Option<Timestamp>) -> Result<()>;
+    /// Keep a build's SBOM of `sbom.format` with its document, replacing
+    /// an earlier one of the same format.
+    async fn record_sbom(&self, sbom: &StoredSbom, document: &str) -> Result<()>;
+    /// In format order.
+    async fn sboms_of_build(&self, build: BuildId) -> Result<Vec<StoredSbom>>;
+    async fn sbom_document(&self, build: BuildId, format: SbomFormat) -> Result<Option<String>>;
+}
+
+fn sbom_from_row(r: &SqliteRow) -> Result<StoredSbom> {
+    let format: String = r.try_get("format")?;
+    Ok(StoredSbom {
+        build: r.try_get("build_id")?,
+        format: SbomFormat::from_str(&format).map_err(StoreError::Corrupt)?,
+        artifact_type: r.try_get("artifact_type")?,
+        subject: r.try_get("subject")?,
+        reference: r.try_get("reference")?,
+        problem: r.try_get("problem")?,
+        packages: usize::try_from(r.try_get::<i64, _>("packages")?).unwrap_or(0),
+        created_at: parse_time(r.try_get("created_at")?)?,
+    })
 }
 
 fn scan_from_row(r: &SqliteRow) -> Result<StoredScan> {
@@ -122,5 +143,50 @@ impl ScanStore for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn record_sbom(&self, sbom: &StoredSbom, document: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO sboms
+             (build_id, format, artifact_type, subject, reference, problem, packages, document, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(sbom.build)
+        .bind(sbom.format.as_str())
+        .bind(&sbom.artifact_type)
+        .bind(&sbom.subject)
+        .bind(&sbom.reference)
+        .bind(&sbom.problem)
+        .bind(i64::try_from(sbom.packages).unwrap_or(i64::MAX))
+        .bind(document)
+        .bind(sbom.created_at.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sboms_of_build(&self, build: BuildId) -> Result<Vec<StoredSbom>> {
+        let mut out: Vec<StoredSbom> = sqlx::query(
+            "SELECT build_id, format, artifact_type, subject, reference, problem, packages, created_at
+             FROM sboms WHERE build_id = ?",
+        )
+        .bind(build)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(sbom_from_row)
+        .collect::<Result<_>>()?;
+        out.sort_by_key(|s| s.format);
+        Ok(out)
+    }
+
+    async fn sbom_document(&self, build: BuildId, format: SbomFormat) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT document FROM sboms WHERE build_id = ? AND format = ?")
+                .bind(build)
+                .bind(format.as_str())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

@@ -244,3 +244,54 @@ async fn tokens_by_hash() {
         "hash must be unique"
     );
 }
+
+#[tokio::test]
+async fn sboms_are_kept_per_build_and_format_and_replaced() {
+    use slipway_core::sbom::{SbomFormat, StoredSbom};
+    use slipway_store::ScanStore;
+    let (_d, s) = open().await;
+    let b = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
+    let sbom = |format: SbomFormat, reference: Option<&str>| StoredSbom {
+        build: b.id,
+        format,
+        artifact_type: format.media_type().into(),
+        subject: "127.0.0.1:5000/app@sha256:aa".into(),
+        reference: reference.map(Into::into),
+        problem: reference.is_none().then(|| "registry down".into()),
+        packages: 3,
+        created_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+    };
+    s.record_sbom(&sbom(SbomFormat::CycloneDx, None), "{\"cdx\":1}")
+        .await
+        .unwrap();
+    s.record_sbom(
+        &sbom(SbomFormat::Spdx, Some("127.0.0.1:5000/app@sha256:bb")),
+        "{}",
+    )
+    .await
+    .unwrap();
+    // Attached on a second try: replaces the first.
+    let again = sbom(SbomFormat::CycloneDx, Some("127.0.0.1:5000/app@sha256:cc"));
+    s.record_sbom(&again, "{\"cdx\":2}").await.unwrap();
+    let kept = s.sboms_of_build(b.id).await.unwrap();
+    assert_eq!(
+        kept,
+        [
+            sbom(SbomFormat::Spdx, Some("127.0.0.1:5000/app@sha256:bb")),
+            again
+        ]
+    );
+    assert_eq!(
+        s.sbom_document(b.id, SbomFormat::CycloneDx)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{\"cdx\":2}")
+    );
+    assert_eq!(
+        s.sbom_document(b.id + 1, SbomFormat::Spdx).await.unwrap(),
+        None
+    );
+}

@@ -203,6 +203,22 @@ impl Drop for Registry {
     }
 }
 
+/// The host's dpkg paragraph of `package`, and its version.
+pub fn host_paragraph(package: &str) -> (String, String) {
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let para = status
+        .split("\n\n")
+        .find(|p| p.starts_with(&format!("Package: {package}\n")))
+        .unwrap_or_else(|| panic!("{package} is not installed here"))
+        .to_string();
+    let version = para
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .unwrap()
+        .to_string();
+    (para, version)
+}
+
 /// The Python with oras, jsonschema and aiosmtpd from PyPI (scripts/test.sh
 /// makes it; `ORAS_PYTHON` overrides).
 pub fn interop_python() -> PathBuf {

@@ -13,22 +13,6 @@ pub fn write(root: &Path, path: &str, content: &str) {
     std::fs::write(p, content).unwrap();
 }
 
-/// The host's dpkg paragraph of `package`, and its version.
-pub fn host_paragraph(package: &str) -> (String, String) {
-    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
-    let para = status
-        .split("\n\n")
-        .find(|p| p.starts_with(&format!("Package: {package}\n")))
-        .unwrap_or_else(|| panic!("{package} is not installed here"))
-        .to_string();
-    let version = para
-        .lines()
-        .find_map(|l| l.strip_prefix("Version: "))
-        .unwrap()
-        .to_string();
-    (para, version)
-}
-
 /// Copy `package`'s md5sums list and every file it names from this host
 /// into `root`, so the image holds the package as dpkg installed it.
 pub fn copy_host_package(root: &Path, package: &str) -> Vec<String> {
