@@ -112,6 +112,11 @@ pub struct Triggers {
     pub poll: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleTrigger>,
+    /// Read the package repositories in `scan.repositories` this often
+    /// (`30s`, `10m`, `1h`) and rebuild when one of them gets a newer
+    /// version of a package the config's latest image has installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<String>,
 }
 
 impl Default for Triggers {
@@ -121,6 +126,7 @@ impl Default for Triggers {
             webhook: None,
             poll: None,
             schedule: None,
+            packages: None,
         }
     }
 }
@@ -328,6 +334,16 @@ impl ImageConfig {
             Schedule::parse(&s.cron, &s.timezone)
                 .map_err(|e| refuse(name, "triggers.schedule", e))?;
         }
+        if let Some(every) = &self.triggers.packages {
+            parse_interval(every).map_err(|e| refuse(name, "triggers.packages", e))?;
+            if self.scan.repositories.is_empty() {
+                return Err(refuse(
+                    name,
+                    "triggers.packages",
+                    "tracking packages needs the repositories to read: list them under scan.repositories",
+                ));
+            }
+        }
         if let Some(w) = &self.triggers.webhook {
             match (&w.secret, &w.secret_env) {
                 (Some(s), None) if s.len() >= 16 => {}
@@ -471,6 +487,19 @@ depends_on: [base]
         c.name = "Base_1".into();
         let e = c.validate(Some("127.0.0.1:5000")).unwrap_err();
         assert_eq!(e.field, "name");
+        let mut c = parse_configs(BASE).unwrap().remove(0);
+        c.triggers.packages = Some("10m".into());
+        let e = c.validate(Some("127.0.0.1:5000")).unwrap_err();
+        assert_eq!(e.field, "triggers.packages");
+        assert!(e.message.contains("scan.repositories"), "{e}");
+        c.scan.repositories = vec![crate::scan::PackageRepository {
+            kind: crate::inventory::Ecosystem::Deb,
+            url: "file:///srv/debian/Packages".into(),
+        }];
+        c.validate(Some("127.0.0.1:5000")).unwrap();
+        c.triggers.packages = Some("1s".into());
+        let e = c.validate(Some("127.0.0.1:5000")).unwrap_err();
+        assert_eq!(e.field, "triggers.packages");
         let mut c = parse_configs(BASE).unwrap().remove(0);
         c.triggers.poll = Some("5s".into());
         let e = c.validate(Some("127.0.0.1:5000")).unwrap_err();

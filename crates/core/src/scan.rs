@@ -265,6 +265,19 @@ impl FromStr for ScanReason {
     }
 }
 
+/// A tracked package repository as last read: what it offered, so the
+/// next read can tell which packages got new versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedRepository {
+    pub url: String,
+    pub kind: crate::inventory::Ecosystem,
+    /// SHA-256 of the metadata read.
+    pub digest: String,
+    /// Package name → its (version, architecture) entries.
+    pub packages: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    pub checked_at: jiff::Timestamp,
+}
+
 /// A scan as kept by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredScan {

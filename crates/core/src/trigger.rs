@@ -40,6 +40,12 @@ pub enum Trigger {
     },
     /// The config's cron schedule fired.
     Schedule { cron: String, timezone: String },
+    /// A tracked package repository got newer versions of packages the
+    /// config's latest image has installed (`name installed -> available`).
+    Packages {
+        repository: String,
+        updates: Vec<String>,
+    },
 }
 
 impl Trigger {
@@ -58,6 +64,7 @@ impl Trigger {
             Trigger::Poll { .. } => "poll",
             Trigger::Parent { .. } => "parent",
             Trigger::Schedule { .. } => "schedule",
+            Trigger::Packages { .. } => "packages",
         }
     }
 }
@@ -86,6 +93,19 @@ impl fmt::Display for Trigger {
                 digest.chars().take(19).collect::<String>()
             ),
             Trigger::Schedule { cron, timezone } => write!(f, "schedule ({cron} {timezone})"),
+            Trigger::Packages {
+                repository,
+                updates,
+            } => {
+                write!(f, "package updates in {repository} (")?;
+                for (i, u) in updates.iter().take(3).enumerate() {
+                    write!(f, "{}{u}", if i == 0 { "" } else { ", " })?;
+                }
+                if updates.len() > 3 {
+                    write!(f, " and {} more", updates.len() - 3)?;
+                }
+                write!(f, ")")
+            }
         }
     }
 }
@@ -417,6 +437,22 @@ mod tests {
         assert_eq!(t.to_string(), "parent build 12 (base, sha256:aaaaaaaaaaaa)");
         let json = serde_json::to_value(&t).unwrap();
         assert_eq!(json["kind"], "parent");
+        assert_eq!(serde_json::from_value::<Trigger>(json).unwrap(), t);
+    }
+
+    #[test]
+    fn package_triggers_name_the_first_updates() {
+        let t = Trigger::Packages {
+            repository: "file:///srv/debian".into(),
+            updates: (1..=5).map(|i| format!("p{i} 1 -> 2")).collect(),
+        };
+        assert_eq!(
+            t.to_string(),
+            "package updates in file:///srv/debian (p1 1 -> 2, p2 1 -> 2, p3 1 -> 2 and 2 more)"
+        );
+        assert_eq!(t.kind(), "packages");
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["kind"], "packages");
         assert_eq!(serde_json::from_value::<Trigger>(json).unwrap(), t);
     }
 }

@@ -286,6 +286,25 @@ pub fn check(inventory: &Inventory, indices: &[RepositoryIndex]) -> Vec<Finding>
     out
 }
 
+/// The packages `current` offers a version (for an architecture) of that
+/// `previous` (an earlier read of the same repository) did not.
+pub fn new_versions(
+    previous: &BTreeMap<String, Vec<(String, String)>>,
+    current: &RepositoryIndex,
+) -> std::collections::BTreeSet<String> {
+    current
+        .packages
+        .iter()
+        .filter(|(name, entries)| {
+            let before = previous.get(*name);
+            entries
+                .iter()
+                .any(|e| before.is_none_or(|b| !b.contains(e)))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 /// Load each repository; a repository that cannot be read is a problem,
 /// not a failure.
 pub fn load_all(repos: &[PackageRepository], problems: &mut Vec<String>) -> Vec<RepositoryIndex> {
@@ -304,6 +323,20 @@ pub fn load_all(repos: &[PackageRepository], problems: &mut Vec<String>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_versions_are_packages_with_an_entry_not_offered_before() {
+        let before = RepositoryIndex::parse_deb(
+            b"Package: bash\nVersion: 1-1\nArchitecture: amd64\n\nPackage: sed\nVersion: 4-1\nArchitecture: amd64\n\nPackage: gone\nVersion: 1\nArchitecture: all\n",
+        );
+        let after = RepositoryIndex::parse_deb(
+            b"Package: bash\nVersion: 1-2\nArchitecture: amd64\n\nPackage: sed\nVersion: 4-1\nArchitecture: amd64\n\nPackage: sed\nVersion: 4-1\nArchitecture: arm64\n\nPackage: fresh\nVersion: 1\nArchitecture: all\n",
+        );
+        let got: Vec<String> = new_versions(&before.packages, &after).into_iter().collect();
+        // sed for arm64 is new too; a removed package is not an update.
+        assert_eq!(got, ["bash", "fresh", "sed"]);
+        assert!(new_versions(&after.packages, &after).is_empty());
+    }
 
     #[test]
     fn debian_packages_give_the_newest_version_for_the_arch() {

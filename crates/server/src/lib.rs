@@ -21,6 +21,7 @@ pub mod rebuilds;
 mod sboms;
 mod scan_api;
 pub mod scanning;
+mod tracking;
 mod worker;
 mod worker_api;
 

@@ -619,8 +619,9 @@ async fn start_member(
     Ok(Some(build.id))
 }
 
-/// Polling and cron schedules: every few seconds, trigger the configs whose
-/// branch head moved or whose schedule came due.
+/// Polling, cron schedules, rescans and package tracking: every few
+/// seconds, trigger the configs whose branch head moved, whose schedule
+/// came due, or whose tracked repositories have newer packages.
 pub async fn timers(services: Arc<Services>) {
     loop {
         if let Err(e) = tick_timers(&services).await {
@@ -632,9 +633,11 @@ pub async fn timers(services: Arc<Services>) {
 
 async fn tick_timers(services: &Arc<Services>) -> Result<(), ApiError> {
     let now = Timestamp::now();
-    for s in services.store.list_configs().await? {
+    let configs = services.store.list_configs().await?;
+    crate::tracking::tick(services, &configs).await;
+    for s in &configs {
         let c = &s.config;
-        crate::scanning::tick_rescan(services, &s).await;
+        crate::scanning::tick_rescan(services, s).await;
         let mut polled = false;
         if let Some(interval) = c
             .triggers

@@ -303,3 +303,140 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("absent"), "{}", stdout(&out));
 }
+
+const LABELS: &str = "LABEL name=t/app version=1 component=app-container";
+
+/// Package-repository tracking: a local Debian repository whose `Packages`
+/// gets a newer bash rebuilds the image that has bash installed and its
+/// child once each, in one wave; an image without bash is not rebuilt.
+#[test]
+fn a_newer_package_in_a_tracked_repository_rebuilds_the_images_that_have_it() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start_with_config(
+        std::path::Path::new(BIN),
+        2,
+        Some("rebuild_debounce_seconds: 2\nregistry_anonymous_pull: true\n"),
+    );
+    let host = server.host();
+    let (bash, bash_version) = slipway_test_support::host_paragraph("bash");
+    let (sed, sed_version) = slipway_test_support::host_paragraph("sed");
+    let debian = tempfile::tempdir().unwrap();
+    let packages = debian.path().join("Packages");
+    let index = |bash_version: &str| {
+        format!(
+            "Package: bash\nVersion: {bash_version}\nArchitecture: amd64\n\nPackage: sed\nVersion: {sed_version}\nArchitecture: amd64\n"
+        )
+    };
+    std::fs::write(&packages, index(&bash_version)).unwrap();
+
+    let image = |from: &str, status: &str| {
+        GitRepo::new(&[
+            (
+                "Dockerfile",
+                &format!("FROM {from}\n{LABELS}\nCOPY status /var/lib/dpkg/status\nRUN true\n"),
+            ),
+            ("status", status),
+        ])
+    };
+    let with_bash = image(&base, &format!("{bash}\n"));
+    let child = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {host}/t/with-bash:latest\n{LABELS}\nRUN echo child > /child\n"),
+    )]);
+    let without_bash = image(&base, &format!("{sed}\n"));
+    let tracking = format!(
+        "scan:\n  repositories: [{{ kind: deb, url: \"file://{}\" }}]\ntriggers:\n  packages: 30s\n",
+        packages.display()
+    );
+    let config = |name: &str, repo: &GitRepo| {
+        format!(
+            "---\nname: {name}\nsource: {{ url: {} }}\noutput: t/{name}\n{tracking}",
+            repo.path().display()
+        )
+    };
+    server.apply(
+        &[
+            config("with-bash", &with_bash),
+            config("child", &child),
+            config("without-bash", &without_bash),
+        ]
+        .concat(),
+    );
+    let builds_of = |config: &str| -> Vec<serde_json::Value> {
+        server
+            .api("GET", "/api/v1/builds?limit=200", None)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["spec"]["config"] == config)
+            .cloned()
+            .collect()
+    };
+    let complete = |config: &str, n: usize| {
+        server.wait_until(
+            &format!("{n} complete builds of {config}"),
+            Duration::from_secs(240),
+            || {
+                let b = builds_of(config);
+                for x in &b {
+                    assert!(
+                        matches!(
+                            x["phase"].as_str(),
+                            Some("Complete" | "New" | "Pending" | "Running")
+                        ),
+                        "{x}"
+                    );
+                }
+                (b.len() == n && b.iter().all(|x| x["phase"] == "Complete")).then_some(b)
+            },
+        )
+    };
+    // First builds: with-bash (and its child, in the same wave), without-bash.
+    for name in ["with-bash", "without-bash"] {
+        let out = server.cli(&["start", name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    complete("with-bash", 1);
+    complete("child", 1);
+    complete("without-bash", 1);
+    // The repository's first read is the baseline: nothing rebuilds.
+    server.wait_until("the baseline read", Duration::from_secs(60), || {
+        let c = server.api("GET", "/api/v1/configs/with-bash", None).json();
+        c.to_string().contains("tracking packages in").then_some(())
+    });
+
+    // A newer bash (epoch 9 sorts after any version) appears.
+    let newer = format!("9:{bash_version}");
+    std::fs::write(&packages, index(&newer)).unwrap();
+    let rebuilt = complete("with-bash", 2);
+    let children = complete("child", 2);
+    let trigger = rebuilt
+        .iter()
+        .map(|b| &b["spec"]["trigger"])
+        .find(|t| t["kind"] == "packages")
+        .unwrap_or_else(|| panic!("no packages trigger: {rebuilt:?}"))
+        .clone();
+    assert_eq!(
+        trigger["updates"],
+        serde_json::json!([format!("bash {bash_version} -> {newer}")]),
+        "{trigger}"
+    );
+    // One wave for the burst: the child's rebuild is in the parent's wave.
+    let wave = |b: &[serde_json::Value]| {
+        b.iter()
+            .map(|x| x["spec"]["wave"].as_i64().unwrap())
+            .max()
+            .unwrap()
+    };
+    assert_eq!(wave(&rebuilt), wave(&children));
+
+    // Another read of the unchanged repository triggers nothing more, and
+    // the image without bash was never rebuilt.
+    std::thread::sleep(Duration::from_secs(40));
+    assert_eq!(builds_of("with-bash").len(), 2);
+    assert_eq!(builds_of("child").len(), 2);
+    assert_eq!(builds_of("without-bash").len(), 1);
+}

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::BuildId;
 use slipway_core::sbom::{SbomFormat, StoredSbom};
-use slipway_core::scan::{ScanReason, ScanReport, StoredScan};
+use slipway_core::scan::{ScanReason, ScanReport, StoredScan, TrackedRepository};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use std::str::FromStr;
@@ -32,6 +32,13 @@ pub trait ScanStore: Send + Sync {
     /// In format order.
     async fn sboms_of_build(&self, build: BuildId) -> Result<Vec<StoredSbom>>;
     async fn sbom_document(&self, build: BuildId, format: SbomFormat) -> Result<Option<String>>;
+    /// A tracked package repository as last read.
+    async fn tracked_repository(&self, url: &str) -> Result<Option<TrackedRepository>>;
+    /// Keep what a tracked repository offered (replacing the last read).
+    async fn put_tracked_repository(&self, repo: &TrackedRepository) -> Result<()>;
+    /// Note that a repository was checked (and had not changed, or could
+    /// not be read) without replacing what it offered.
+    async fn touch_tracked_repository(&self, url: &str, at: Timestamp) -> Result<()>;
 }
 
 fn sbom_from_row(r: &SqliteRow) -> Result<StoredSbom> {
@@ -178,6 +185,50 @@ impl ScanStore for SqliteStore {
         .collect::<Result<_>>()?;
         out.sort_by_key(|s| s.format);
         Ok(out)
+    }
+
+    async fn tracked_repository(&self, url: &str) -> Result<Option<TrackedRepository>> {
+        let Some(row) = sqlx::query(
+            "SELECT url, kind, digest, versions, checked_at FROM tracked_repositories WHERE url = ?",
+        )
+        .bind(url)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let kind: String = row.try_get("kind")?;
+        Ok(Some(TrackedRepository {
+            url: row.try_get("url")?,
+            kind: from_json(&format!("{kind:?}"))?,
+            digest: row.try_get("digest")?,
+            packages: from_json(&row.try_get::<String, _>("versions")?)?,
+            checked_at: parse_time(row.try_get("checked_at")?)?,
+        }))
+    }
+
+    async fn put_tracked_repository(&self, repo: &TrackedRepository) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO tracked_repositories (url, kind, digest, versions, checked_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&repo.url)
+        .bind(repo.kind.as_str())
+        .bind(&repo.digest)
+        .bind(to_json(&repo.packages)?)
+        .bind(repo.checked_at.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_tracked_repository(&self, url: &str, at: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE tracked_repositories SET checked_at = ? WHERE url = ?")
+            .bind(at.to_string())
+            .bind(url)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn sbom_document(&self, build: BuildId, format: SbomFormat) -> Result<Option<String>> {

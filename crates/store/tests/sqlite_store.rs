@@ -295,3 +295,48 @@ async fn sboms_are_kept_per_build_and_format_and_replaced() {
         None
     );
 }
+
+#[tokio::test]
+async fn tracked_repositories_keep_their_last_read() {
+    use slipway_core::inventory::Ecosystem;
+    use slipway_core::scan::TrackedRepository;
+    use slipway_store::ScanStore;
+    let (_d, s) = open().await;
+    assert_eq!(s.tracked_repository("file:///r").await.unwrap(), None);
+    let mut repo = TrackedRepository {
+        url: "file:///r".into(),
+        kind: Ecosystem::Rpm,
+        digest: "sha256:1".into(),
+        packages: [(
+            "bash".to_string(),
+            vec![("5.2-1".to_string(), "x86_64".to_string())],
+        )]
+        .into_iter()
+        .collect(),
+        checked_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+    };
+    s.put_tracked_repository(&repo).await.unwrap();
+    assert_eq!(
+        s.tracked_repository("file:///r").await.unwrap().as_ref(),
+        Some(&repo)
+    );
+    let later: jiff::Timestamp = "2026-11-23T11:00:00Z".parse().unwrap();
+    s.touch_tracked_repository("file:///r", later)
+        .await
+        .unwrap();
+    repo.checked_at = later;
+    assert_eq!(
+        s.tracked_repository("file:///r").await.unwrap().as_ref(),
+        Some(&repo)
+    );
+    repo.digest = "sha256:2".into();
+    s.put_tracked_repository(&repo).await.unwrap();
+    assert_eq!(
+        s.tracked_repository("file:///r")
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        "sha256:2"
+    );
+}
