@@ -85,6 +85,16 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+    /// List notifications (mail, webhooks) about builds and scans, and whether they were delivered
+    Notifications {
+        /// Only those about this config
+        #[arg(long)]
+        config: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
     /// Scan a config's latest image again now (it is also rescanned on its schedule)
     Rescan {
         config: String,
@@ -408,6 +418,11 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             output,
         } => scans::list(&client, config, limit, output).await,
         Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
+        Command::Notifications {
+            config,
+            limit,
+            output,
+        } => scans::notifications(&client, config, limit, output).await,
         Command::Show {
             build,
             metadata: true,

@@ -66,6 +66,18 @@ pub fn read_configs(path: &Path) -> Result<Vec<ImageConfig>, CliError> {
             })?;
             w.secret = Some(value);
         }
+        for (i, t) in c.notify.iter_mut().enumerate() {
+            if let Some(w) = &mut t.webhook
+                && let Some(var) = w.secret_env.take()
+            {
+                w.secret = Some(std::env::var(&var).map_err(|_| {
+                    CliError::Usage(format!(
+                        "config {}: the environment variable {var} (notify[{i}].webhook.secret_env) is not set; set it and run apply again",
+                        c.name
+                    ))
+                })?);
+            }
+        }
     }
     Ok(out)
 }

@@ -5,6 +5,7 @@ use crate::client::Client;
 use crate::{CliError, Output, print_json};
 use clap::Args;
 use slipway_core::inventory::Ecosystem;
+use slipway_core::notify::Delivery;
 use slipway_core::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{
     Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, ScanRequest, Scanner,
@@ -117,6 +118,46 @@ pub async fn list(
     match output {
         Output::Json => print_json(&scans),
         Output::Table => print!("{}", scan_table(&scans)),
+    }
+    Ok(())
+}
+
+pub async fn notifications(
+    client: &Client,
+    config: Option<String>,
+    limit: u32,
+    output: Output,
+) -> Result<(), CliError> {
+    let mut path = format!("/notifications?limit={limit}");
+    if let Some(c) = &config {
+        path.push_str(&format!("&config={c}"));
+    }
+    let list: Vec<Delivery> = client.get_json(&path).await?;
+    match output {
+        Output::Json => print_json(&list),
+        Output::Table => {
+            let mut out = format!(
+                "{:<6} {:<10} {:<8} {:<34} {:<40} LAST ERROR\n",
+                "ID", "STATE", "TRIES", "TO", "SUBJECT"
+            );
+            for d in &list {
+                let to = match &d.target.webhook {
+                    Some(w) => w.url.clone(),
+                    None => d.target.email.join(","),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<6} {:<10} {:<8} {:<34} {:<40} {}",
+                    d.id,
+                    d.state.as_str(),
+                    d.attempts,
+                    to,
+                    d.message.subject.chars().take(40).collect::<String>(),
+                    d.last_error.as_deref().unwrap_or("")
+                );
+            }
+            print!("{out}");
+        }
     }
     Ok(())
 }

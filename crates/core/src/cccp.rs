@@ -179,11 +179,17 @@ pub fn import(files: &[IndexSource<'_>], registry: Option<&str>) -> Result<Impor
                     "{name}: prebuild-script is not imported; put the command in the repository's slipway.yaml as prebuild"
                 ));
             }
-            if let Some(mail) = &e.notify_email {
-                notes.push(format!(
-                    "{name}: notify-email {mail} is not imported yet (notifications are configured separately)"
-                ));
-            }
+            // The pipeline mailed its results to notify-email.
+            let notify: Vec<crate::notify::NotifyTarget> = e
+                .notify_email
+                .iter()
+                .map(|m| m.trim())
+                .filter(|m| !m.is_empty())
+                .map(|m| crate::notify::NotifyTarget {
+                    email: vec![m.to_string()],
+                    ..Default::default()
+                })
+                .collect();
             let repo = format!("{}/{}", e.app_id, e.job_id).to_lowercase();
             configs.push(ImageConfig {
                 name,
@@ -206,6 +212,8 @@ pub fn import(files: &[IndexSource<'_>], registry: Option<&str>) -> Result<Impor
                 run_policy: RunPolicy::Serial,
                 history: HistoryLimits::default(),
                 scan: Default::default(),
+                project: None,
+                notify,
             });
         }
     }
@@ -286,7 +294,14 @@ Projects:
         assert_eq!(web.depends_on, ["centos/base:7"]);
         assert_eq!(out.configs[0].depends_on, ["apps/web_server:latest"]);
         assert_eq!(out.configs[2].source.context_dir.as_deref(), Some("docker"));
-        assert_eq!(out.notes.len(), 2, "{:?}", out.notes);
+        assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+        assert_eq!(
+            out.configs
+                .iter()
+                .flat_map(|c| c.notify.iter().flat_map(|t| t.email.clone()))
+                .collect::<Vec<_>>(),
+            ["ops@example.com"]
+        );
         // The configs validate and form the expected graph.
         let inputs: Vec<_> = out
             .configs

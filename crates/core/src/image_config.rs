@@ -66,6 +66,14 @@ pub struct ImageConfig {
     /// package repositories to compare with and track, rescans.
     #[serde(default, skip_serializing_if = "is_default_scan")]
     pub scan: ScanPolicy,
+    /// The project whose notification targets (server config) also hear
+    /// about this config; default: the output repository's first path
+    /// component (`team` for `team/app`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Where to say that a build ended or a scan ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<crate::notify::NotifyTarget>,
 }
 
 fn is_default_scan(p: &ScanPolicy) -> bool {
@@ -141,6 +149,19 @@ pub struct WebhookTrigger {
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,
+}
+
+/// A shared secret given as `secret` (at least 16 characters) or as
+/// `secret_env`, which `slipway apply` must have resolved into `secret`.
+pub fn check_secret(secret: &Option<String>, secret_env: &Option<String>) -> Result<(), String> {
+    match (secret, secret_env) {
+        (Some(s), None) if s.len() >= 16 => Ok(()),
+        (Some(_), None) => Err("a webhook secret needs at least 16 characters".into()),
+        (None, Some(env)) => Err(format!(
+            "the environment variable {env} (secret_env) was not resolved; run `slipway apply` where {env} is set"
+        )),
+        _ => Err("give exactly one of secret and secret_env".into()),
+    }
 }
 
 /// A cron schedule in standard 5-field syntax, in an explicit time zone.
@@ -345,32 +366,21 @@ impl ImageConfig {
             }
         }
         if let Some(w) = &self.triggers.webhook {
-            match (&w.secret, &w.secret_env) {
-                (Some(s), None) if s.len() >= 16 => {}
-                (Some(_), None) => {
-                    return Err(refuse(
-                        name,
-                        "triggers.webhook.secret",
-                        "a webhook secret needs at least 16 characters",
-                    ));
-                }
-                (None, Some(env)) => {
-                    return Err(refuse(
-                        name,
-                        "triggers.webhook.secret_env",
-                        format!(
-                            "the environment variable {env} was not resolved; run `slipway apply` where {env} is set"
-                        ),
-                    ));
-                }
-                _ => {
-                    return Err(refuse(
-                        name,
-                        "triggers.webhook",
-                        "give exactly one of secret and secret_env",
-                    ));
-                }
-            }
+            check_secret(&w.secret, &w.secret_env)
+                .map_err(|e| refuse(name, "triggers.webhook", e))?;
+        }
+        for (i, t) in self.notify.iter().enumerate() {
+            t.check()
+                .map_err(|e| refuse(name, &format!("notify[{i}]"), e))?;
+        }
+        if let Some(p) = &self.project
+            && !valid_config_name(p)
+        {
+            return Err(refuse(
+                name,
+                "project",
+                "use lowercase letters, digits and '-', at most 63 characters",
+            ));
         }
         self.scan.check().map_err(|e| refuse(name, "scan", e))?;
         if let Some(cron) = self.scan.rescan_schedule() {
@@ -416,13 +426,20 @@ impl ImageConfig {
         }
     }
 
-    /// The config with its webhook secret hidden, for display.
+    /// The config with its webhook secrets hidden, for display.
     pub fn redacted(&self) -> ImageConfig {
         let mut c = self.clone();
         if let Some(w) = &mut c.triggers.webhook
             && w.secret.is_some()
         {
             w.secret = Some("(hidden)".into());
+        }
+        for t in &mut c.notify {
+            if let Some(w) = &mut t.webhook
+                && w.secret.is_some()
+            {
+                w.secret = Some("(hidden)".into());
+            }
         }
         c
     }

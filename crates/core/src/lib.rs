@@ -23,6 +23,7 @@ pub mod image_ref;
 pub mod input_key;
 pub mod inventory;
 pub mod koji;
+pub mod notify;
 pub mod paths;
 pub mod phase;
 pub mod rebuild;

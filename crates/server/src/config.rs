@@ -37,6 +37,62 @@ pub struct ConfigFile {
     /// join that wave (default 10).
     #[serde(default)]
     pub rebuild_debounce_seconds: Option<u64>,
+    /// How users reach the server, for links in notifications
+    /// (default: `http://<listen address>`).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// The mail server email notifications go through.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+    /// Notification targets per project (see `project:` in image configs).
+    #[serde(default)]
+    pub projects: std::collections::BTreeMap<String, ProjectSettings>,
+}
+
+/// How mail is sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default: 587 with STARTTLS, 465 with implicit TLS, 25 without.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the password (first line), or …
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// … an environment variable of the server holding it.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The sender, `Slipway <slipway@example.com>`.
+    pub from: String,
+    /// PEM certificates to trust besides the public roots (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// STARTTLS, required: nothing (credentials included) is sent in clear.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS (a relay on the same host); credentials are refused.
+    None,
+}
+
+/// A project's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    #[serde(default)]
+    pub notify: Vec<slipway_core::notify::NotifyTarget>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +113,9 @@ pub struct ServerConfig {
     /// machine finds it (`~/.local/state/slipway/server.yaml`).
     pub state_file: Option<PathBuf>,
     pub rebuild_debounce: jiff::SignedDuration,
+    pub public_url: Option<String>,
+    pub smtp: Option<SmtpSettings>,
+    pub projects: std::collections::BTreeMap<String, ProjectSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +153,44 @@ impl ConfigFile {
             return Err(format!(
                 "storage_driver {d:?} is not supported; use vfs or overlay"
             ));
+        }
+        if let Some(smtp) = &file.smtp {
+            if smtp.host.trim().is_empty() {
+                return Err("smtp.host is empty".into());
+            }
+            if smtp.password_file.is_some() && smtp.password_env.is_some() {
+                return Err("smtp: give password_file or password_env, not both".into());
+            }
+            if smtp.tls == SmtpTls::None && smtp.username.is_some() {
+                return Err(
+                    "smtp: credentials are never sent without TLS; use tls: starttls or implicit"
+                        .into(),
+                );
+            }
+        }
+        if let Some(u) = &file.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!(
+                "public_url {u:?} must start with http:// or https://"
+            ));
+        }
+        let mut file = file;
+        for (name, project) in &mut file.projects {
+            for (i, t) in project.notify.iter_mut().enumerate() {
+                // The server's environment resolves project webhook secrets.
+                if let Some(w) = &mut t.webhook
+                    && let Some(var) = w.secret_env.take()
+                {
+                    w.secret = Some(std::env::var(&var).map_err(|_| {
+                        format!(
+                            "projects.{name}.notify[{i}].webhook.secret_env: the environment variable {var} is not set"
+                        )
+                    })?);
+                }
+                t.check()
+                    .map_err(|e| format!("projects.{name}.notify[{i}]: {e}"))?;
+            }
         }
         if let Some(r) = &file.default_registry {
             ImageRef::parse(&format!("{r}/probe")).map_err(|e| {
@@ -133,6 +230,9 @@ impl ServerConfig {
                 .rebuild_debounce_seconds
                 .map(|s| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX)))
                 .unwrap_or(crate::rebuilds::DEFAULT_DEBOUNCE),
+            public_url: file.public_url,
+            smtp: file.smtp,
+            projects: file.projects,
         })
     }
 }
@@ -151,6 +251,18 @@ mod tests {
         assert!(ConfigFile::parse("storage_driver: btrfs\n").is_err());
         assert!(ConfigFile::parse("default_registry: busybox\n").is_err());
         assert!(ConfigFile::parse("default_registry: reg.lan:5000/builds\n").is_ok());
+        let f = ConfigFile::parse(
+            "smtp: { host: mail.lan, from: slipway@lan, username: u, password_env: P }\nprojects:\n  team:\n    notify: [{ email: [ops@lan.example], on: failure }]\n",
+        )
+        .unwrap();
+        assert_eq!(f.smtp.unwrap().tls, SmtpTls::Starttls);
+        assert_eq!(f.projects["team"].notify[0].email, ["ops@lan.example"]);
+        let e = ConfigFile::parse("smtp: { host: m, from: a@b.c, tls: none, username: u }\n")
+            .unwrap_err();
+        assert!(e.contains("without TLS"), "{e}");
+        let e =
+            ConfigFile::parse("projects:\n  team:\n    notify: [{ email: [nope] }]\n").unwrap_err();
+        assert!(e.contains("projects.team.notify[0]"), "{e}");
         assert!(
             ConfigFile::parse("")
                 .unwrap()

@@ -15,6 +15,7 @@ pub mod error;
 mod kube_backend;
 pub mod logs;
 mod metadata;
+mod notifications;
 mod orchestrator;
 mod prepare;
 pub mod rebuilds;
@@ -76,6 +77,8 @@ pub struct Services {
     pub rebuild_debounce: jiff::SignedDuration,
     /// Applies run one at a time (each checks the whole graph).
     pub apply_lock: tokio::sync::Mutex<()>,
+    /// Mail and webhook notifications.
+    pub notifier: notifications::Notifier,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +241,15 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         waves: Notify::new(),
         rebuild_debounce: config.rebuild_debounce,
         apply_lock: tokio::sync::Mutex::new(()),
+        notifier: notifications::Notifier {
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            smtp: config.smtp.clone(),
+            projects: config.projects.clone(),
+            wake: Notify::new(),
+        },
     });
     // Builds accepted but not yet prepared when the server last stopped.
     for id in services.store.builds_to_prepare().await? {
@@ -248,6 +260,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     tokio::spawn(rebuilds::driver(services.clone()));
     tokio::spawn(rebuilds::timers(services.clone()));
     tokio::spawn(clusters::reload_on_sighup(services.clone()));
+    tokio::spawn(notifications::run(services.clone()));
 
     tracing::info!(
         "listening on http://{addr} with {} clusters, data in {}",

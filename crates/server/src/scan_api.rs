@@ -1,5 +1,6 @@
 //! Scan endpoints: run a scan of any reachable image, read stored scans,
-//! a build's scans and SBOMs, and rescan a config's latest image now.
+//! a build's scans and SBOMs, rescan a config's latest image now, and the
+//! notifications queued about builds and scans.
 
 use crate::Services;
 use crate::api::{bad_query, parse_positive};
@@ -25,6 +26,7 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         .route("/builds/{id}/sboms", get(build_sboms))
         .route("/builds/{id}/sboms/{format}", get(build_sbom_document))
         .route("/configs/{name}/rescan", post(rescan_config))
+        .route("/notifications", get(list_notifications))
 }
 
 async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {
@@ -59,6 +61,9 @@ async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Resp
     )
     .await
     .map_err(ApiError::internal)?;
+    if stored.config.is_some() {
+        crate::notifications::scan_done(&s, &stored).await;
+    }
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
@@ -76,6 +81,28 @@ async fn list_scans(
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let scans = s.store.list_scans(q.config.as_deref(), limit).await?;
     Ok(Json(scans).into_response())
+}
+
+/// Queued and sent notifications, newest first, without secrets.
+async fn list_notifications(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let list: Vec<_> = s
+        .store
+        .list_deliveries(limit)
+        .await?
+        .iter()
+        .filter(|d| {
+            q.config
+                .as_ref()
+                .is_none_or(|c| d.config.as_ref() == Some(c))
+        })
+        .map(|d| d.redacted())
+        .collect();
+    Ok(Json(list).into_response())
 }
 
 async fn get_scan(

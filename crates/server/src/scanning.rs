@@ -267,6 +267,7 @@ pub async fn rescan(
     .await
     {
         Ok(s) => {
+            crate::notifications::scan_done(services, &s).await;
             tracing::info!(
                 "config {name}: rescan {} of {reference}: {}",
                 s.id,

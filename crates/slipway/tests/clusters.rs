@@ -21,10 +21,8 @@ fn server_with_clusters(yaml: &str) -> (Server, tempfile::TempDir) {
 }
 
 fn clusters(server: &Server) -> Vec<serde_json::Value> {
-    let out = server.cli(&["clusters", "-o", "json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<serde_json::Value>(&stdout(&out))
-        .unwrap()
+    server
+        .cli_json(&["clusters", "-o", "json"])
         .as_array()
         .unwrap()
         .clone()

@@ -7,12 +7,14 @@
 //! phase IN (…)`, so two actors (a worker finishing, a user cancelling) can
 //! never both win, and every phase change writes an event.
 
+mod notifications;
 mod rebuilds;
 mod registry;
 mod scans;
 mod sqlite;
 mod workers;
 
+pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
 pub use scans::ScanStore;
@@ -59,7 +61,9 @@ pub enum CancelOutcome {
 }
 
 #[async_trait]
-pub trait Store: WorkerStore + RebuildStore + ScanStore + Send + Sync + 'static {
+pub trait Store:
+    WorkerStore + RebuildStore + ScanStore + NotificationStore + Send + Sync + 'static
+{
     /// Record a new build (phase New), to be prepared.
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;
     /// Queue a prepared New build (phase Pending) with one queued worker

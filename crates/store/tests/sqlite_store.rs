@@ -340,3 +340,65 @@ async fn tracked_repositories_keep_their_last_read() {
         "sha256:2"
     );
 }
+
+#[tokio::test]
+async fn deliveries_are_retried_until_delivered_and_builds_announced_once() {
+    use slipway_core::notify::{DeliveryState, Message, NotifyTarget};
+    use slipway_store::{NewDelivery, NotificationStore};
+    let (_d, s) = open().await;
+    let b = slipway_store::create_queued_scratch(&s, &spec())
+        .await
+        .unwrap();
+    assert!(
+        s.unannounced_builds(10).await.unwrap().is_empty(),
+        "not ended yet"
+    );
+    s.request_cancel(b.id).await.unwrap();
+    assert_eq!(s.unannounced_builds(10).await.unwrap(), [b.id]);
+    let message = Message {
+        subject: "build cancelled".into(),
+        text: "text".into(),
+        payload: serde_json::json!({"build": b.id}),
+        failure: false,
+    };
+    let target = NotifyTarget {
+        email: vec!["ops@example.com".into()],
+        ..Default::default()
+    };
+    s.queue_deliveries(
+        Some(b.id),
+        &[NewDelivery {
+            build: Some(b.id),
+            scan: None,
+            config: None,
+            target: target.clone(),
+            message: message.clone(),
+        }],
+    )
+    .await
+    .unwrap();
+    assert!(s.unannounced_builds(10).await.unwrap().is_empty());
+    let now = jiff::Timestamp::now();
+    let due = s.due_deliveries(now, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].state, due[0].attempts), (DeliveryState::Pending, 0));
+    assert_eq!(due[0].message, message);
+    assert_eq!(due[0].target, target);
+    // A failed attempt waits for its retry time.
+    let later = now + jiff::SignedDuration::from_secs(60);
+    s.record_attempt(due[0].id, Err("connection refused"), Some(later))
+        .await
+        .unwrap();
+    assert!(s.due_deliveries(now, 10).await.unwrap().is_empty());
+    let again = s.due_deliveries(later, 10).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error.as_deref(), Some("connection refused"));
+    s.record_attempt(again[0].id, Ok(()), None).await.unwrap();
+    assert!(s.due_deliveries(later, 10).await.unwrap().is_empty());
+    let listed = s.list_deliveries(10).await.unwrap();
+    assert_eq!(
+        (listed[0].state, listed[0].attempts),
+        (DeliveryState::Delivered, 2)
+    );
+    assert!(listed[0].delivered_at.is_some());
+}

@@ -577,6 +577,15 @@ impl Server {
     }
 
     /// Run the slipway CLI against this server (found through the state file in HOME).
+    /// Run the CLI with `args` (ending in `-o json`), require success and
+    /// parse what it printed.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli(args);
+        assert!(out.status.success(), "slipway {args:?}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|e| panic!("slipway {args:?} printed no JSON ({e}): {}", stdout(&out)))
+    }
+
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_cmd(args).output().expect("run slipway")
     }
