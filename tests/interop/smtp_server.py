@@ -9,14 +9,14 @@ Prints "ready" when it accepts connections; runs until killed.
 import json
 import ssl
 import sys
+import logging
 import time
-import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-# aiosmtpd warns about its own use of a deprecated attribute.
-warnings.filterwarnings("ignore", message="Session.login_data")
+# aiosmtpd logs a warning about its own use of a deprecated attribute.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 port, cert, key, user, password, out = sys.argv[1:7]
 
 

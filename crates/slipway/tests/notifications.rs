@@ -320,6 +320,31 @@ fn builds_are_announced_by_mail_and_signed_webhooks_and_a_down_mail_server_is_re
         .count();
     assert_eq!(hooks_for_broken, 1, "the project webhook hears every build");
 
+    // A rescan of a config's image is one message too.
+    let rescan = server.cli_json(&["rescan", "app", "-o", "json"]);
+    let sid = rescan["id"].as_i64().unwrap();
+    let mail = server.wait_until("the rescan mail", Duration::from_secs(30), || {
+        lines(&mails).into_iter().find(|m| {
+            m["data"]
+                .as_str()
+                .is_some_and(|d| d.contains(&format!("rescan scan {sid} of app")))
+        })
+    });
+    let data = mail["data"].as_str().unwrap();
+    assert!(
+        data.contains(&format!(
+            "Report: http://slipway.test:8080/api/v1/scans/{sid}"
+        )),
+        "{data}"
+    );
+    let hook = server.wait_until("the rescan webhook", Duration::from_secs(30), || {
+        lines(&hooks)
+            .into_iter()
+            .find(|r| r["event"] == "scan" && r["status"] == 200)
+    });
+    assert_eq!(hook["body"]["scan"], sid);
+    assert_eq!(hook["body"]["outcome"], "passed");
+
     // Bad input: a target that is not an address is refused at apply.
     let bad_file = dir.path().join("bad.yaml");
     std::fs::write(
