@@ -54,7 +54,18 @@ fn raw(reference: &str, config: bool) -> serde_json::Value {
     serde_json::from_str(&run_ok("skopeo", &args)).expect("skopeo JSON")
 }
 
+/// The repository's image tags: without the per-platform `build-*` tags
+/// and the `sha256-<hex>` tags that list each image's SBOM referrers on a
+/// registry without the referrers API (see [`all_tags`]).
 fn tags(repo: &str) -> BTreeSet<String> {
+    all_tags(repo)
+        .into_iter()
+        // Every build also pushes one `build-<id>-<platform>` tag per platform.
+        .filter(|t| !t.starts_with("build-") && !t.starts_with("sha256-"))
+        .collect()
+}
+
+fn all_tags(repo: &str) -> BTreeSet<String> {
     let out = run_ok(
         "skopeo",
         &[
@@ -69,8 +80,6 @@ fn tags(repo: &str) -> BTreeSet<String> {
         .expect("Tags")
         .iter()
         .filter_map(|t| t.as_str().map(str::to_string))
-        // Every build also pushes one `build-<id>-<platform>` tag per platform.
-        .filter(|t| !t.starts_with("build-"))
         .collect()
 }
 
@@ -184,6 +193,14 @@ fn labels_releases_tags_kinds_and_metadata() {
             "latest".into(),
             "stable".into()
         ])
+    );
+    // The build's SBOMs are listed by the referrers fallback tag of its
+    // platform image (this registry has no referrers API).
+    let platform_digest = b1["workers"][0]["image"]["digest"].as_str().unwrap();
+    assert!(
+        all_tags(&image).contains(&platform_digest.replacen(':', "-", 1)),
+        "{:?}",
+        all_tags(&image)
     );
     let (_dir, root) = unpack_image(&format!("{image}:2.1-1"));
     assert_eq!(

@@ -530,7 +530,14 @@ fn parent_child_rebuilds_from_a_webhook() {
         "json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("notify-email"), "{}", stderr(&out));
+    // notify-email becomes the config's email target.
+    let web = server.api("GET", "/api/v1/configs/apps-web-latest", None);
+    assert_eq!(web.status, 200, "{}", web.body);
+    assert!(
+        web.body.contains(r#""email":["ops@example.com"]"#),
+        "{}",
+        web.body
+    );
     let out = server.cli(&["graph", "apps-tool-1", "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let g: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
