@@ -72,6 +72,10 @@ pub enum Command {
         /// instead; with a FORMAT (spdx, cyclonedx), print that document
         #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["scan", "metadata"])]
         sbom: Option<String>,
+        /// With --sbom FORMAT: the platform whose image's document to print
+        /// (default: the build's first)
+        #[arg(long, requires = "sbom")]
+        platform: Option<String>,
     },
     /// Scan an image in any registry the server can reach
     Scan(scans::ScanArgs),
@@ -408,9 +412,10 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Show {
             build,
             sbom: Some(format),
+            platform,
             output,
             ..
-        } => scans::sboms(&client, build_id(&build)?, &format, output).await,
+        } => scans::sboms(&client, build_id(&build)?, (&format, platform), output).await,
         Command::Scan(args) => scans::scan(&client, args).await,
         Command::Scans {
             config,

@@ -193,14 +193,16 @@ pub async fn of_build(client: &Client, build: i64, output: Output) -> Result<(),
 pub async fn sboms(
     client: &Client,
     build: i64,
-    format: &str,
+    (format, platform): (&str, Option<String>),
     output: Output,
 ) -> Result<(), CliError> {
     if !format.is_empty() {
         let format: SbomFormat = format.parse().map_err(CliError::Usage)?;
-        let doc: serde_json::Value = client
-            .get_json(&format!("/builds/{build}/sboms/{format}"))
-            .await?;
+        let mut path = format!("/builds/{build}/sboms/{format}");
+        if let Some(p) = &platform {
+            path.push_str(&format!("?platform={p}"));
+        }
+        let doc: serde_json::Value = client.get_json(&path).await?;
         print_json(&doc);
         return Ok(());
     }
@@ -213,7 +215,7 @@ pub async fn sboms(
             } else {
                 print!("{}", sbom_table(&sboms));
                 println!(
-                    "print one with `slipway show {build} --sbom FORMAT`; registries list them as referrers of the image"
+                    "print one with `slipway show {build} --sbom FORMAT [--platform P]`; registries list them as referrers of each platform's image"
                 );
             }
         }
@@ -223,13 +225,14 @@ pub async fn sboms(
 
 pub fn sbom_table(sboms: &[StoredSbom]) -> String {
     let mut out = format!(
-        "{:<10} {:<14} {:<9} {:<32} ARTIFACT\n",
-        "FORMAT", "SPEC", "PACKAGES", "ARTIFACT TYPE"
+        "{:<9} {:<10} {:<14} {:<9} {:<32} ARTIFACT\n",
+        "PLATFORM", "FORMAT", "SPEC", "PACKAGES", "ARTIFACT TYPE"
     );
     for s in sboms {
         let _ = writeln!(
             out,
-            "{:<10} {:<14} {:<9} {:<32} {}",
+            "{:<9} {:<10} {:<14} {:<9} {:<32} {}",
+            s.platform,
             s.format.as_str(),
             s.format.spec(),
             s.packages,

@@ -113,6 +113,9 @@ impl SbomSubject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSbom {
     pub build: crate::BuildId,
+    /// The build platform whose image it describes.
+    #[serde(default)]
+    pub platform: String,
     pub format: SbomFormat,
     /// The media type, also the referrer's `artifactType`.
     pub artifact_type: String,

@@ -184,17 +184,16 @@ async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedImage,
         }
         .map_err(|e| e.to_string())?;
         // Scan before the other tags move: an image that fails the
-        // config's policy keeps only its unique tag. Multi-platform
-        // builds are scanned on their first platform's image.
+        // config's policy keeps only its unique tag. Each platform's
+        // image is scanned (and gets its SBOMs) on its own.
         let started = std::time::Instant::now();
-        let scanned = crate::scanning::scan_build(
-            services,
-            build,
-            &images[0].reference,
-            auth.as_deref(),
-            log,
-        )
-        .await;
+        let platform_images: Vec<(&str, &str)> = platforms
+            .iter()
+            .map(|(w, i)| (w.platform.as_str(), i.reference.as_str()))
+            .collect();
+        let scanned =
+            crate::scanning::scan_build(services, build, &platform_images, auth.as_deref(), log)
+                .await;
         let _ = services
             .store
             .record_stage(

@@ -16,10 +16,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Write `inventory` in every format, attach each to `image`
-/// (`registry/name@sha256:…`) and keep it with `build`.
+/// (`registry/name@sha256:…`, the image of `platform`) and keep it with
+/// `build`.
 pub async fn attach(
     services: &Arc<Services>,
-    build: BuildId,
+    (build, platform): (BuildId, &str),
     image: &str,
     inventory: &Inventory,
     auth: Option<&Path>,
@@ -92,6 +93,7 @@ pub async fn attach(
         };
         let stored = StoredSbom {
             build,
+            platform: platform.to_string(),
             format,
             artifact_type: format.media_type().to_string(),
             subject: image.to_string(),

@@ -132,22 +132,37 @@ async fn build_sboms(
     Ok(Json(s.store.sboms_of_build(build.id).await?).into_response())
 }
 
-/// The document itself, as made (the same bytes as the attached artifact).
+#[derive(Deserialize)]
+struct SbomQuery {
+    platform: Option<String>,
+}
+
+/// The document itself, as made (the same bytes as the attached artifact):
+/// of `?platform=P`, or of the build's first platform.
 async fn build_sbom_document(
     State(s): State<Arc<Services>>,
     Path((raw, format)): Path<(String, String)>,
+    q: Result<Query<SbomQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     let build = crate::api::load(&s, &raw).await?;
     let format: SbomFormat = format.parse().map_err(ApiError::invalid)?;
-    match s.store.sbom_document(build.id, format).await? {
+    match s
+        .store
+        .sbom_document(build.id, format, q.platform.as_deref())
+        .await?
+    {
         Some(doc) => Ok((
             [(axum::http::header::CONTENT_TYPE, format.media_type())],
             doc,
         )
             .into_response()),
         None => Err(ApiError::not_found(format!(
-            "build {} has no {format} SBOM (SBOMs are made when a build's image is scanned)",
-            build.id
+            "build {} has no {format} SBOM{} (SBOMs are made when a build's image is scanned)",
+            build.id,
+            q.platform
+                .map(|p| format!(" for platform {p}"))
+                .unwrap_or_default()
         ))),
     }
 }

@@ -86,82 +86,98 @@ pub async fn scan(
         .map_err(|e| format!("cannot keep the scan report: {e}"))
 }
 
-/// Scan a build's freshly pushed image (`registry/name@sha256:…`) into
-/// its log and attach its SBOMs. `Err` with the reason when findings fail
-/// the config's policy; a scan that could not run is logged and recorded
-/// but never fails the build.
+/// Scan a build's freshly pushed platform images (`(platform,
+/// registry/name@sha256:…)`, each on its own) into its log and attach
+/// their SBOMs. `Err` with the reason when findings fail the config's
+/// policy on any platform; a scan that could not run is logged and
+/// recorded but never fails the build.
 pub async fn scan_build(
     services: &Arc<Services>,
     build: &Build,
-    reference: &str,
+    images: &[(&str, &str)],
     auth: Option<&Path>,
     log: &dyn LogSink,
 ) -> Result<(), String> {
     let config = build.spec.config.as_deref();
     let policy = policy_of(services, config).await;
-    log.line(&format!(
-        "==> scanning {reference} ({})",
-        policy
-            .enabled()
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    let stored = match scan(
-        services,
-        reference,
-        &policy,
-        (ScanReason::Build, Some(build.id), config),
-        auth,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            log.line(&format!("scan not recorded: {e}"));
-            let _ = services
-                .store
-                .record_event(build.id, &format!("scan not recorded: {e}"))
-                .await;
-            return Ok(());
-        }
-    };
-    let report = &stored.report;
-    for line in summary(report, &policy.fail_on) {
-        log.line(&line);
-    }
-    // SBOMs from what the scan found installed, whether or not the
-    // findings fail the build: the image keeps its unique tag either way.
-    if matches!(report.outcome, ScanOutcome::Passed | ScanOutcome::Failed) {
-        crate::sboms::attach(services, build.id, reference, &report.inventory, auth, log).await;
-    }
-    let _ = services
-        .store
-        .record_event(
-            build.id,
-            &match report.outcome {
-                ScanOutcome::Absent | ScanOutcome::Error => format!(
-                    "scan {}: {}: {}",
-                    stored.id,
-                    report.outcome,
-                    report.problems.first().map_or("", String::as_str)
-                ),
-                _ => format!(
-                    "scan {}: {} ({} findings)",
-                    stored.id,
-                    report.outcome,
-                    report.findings.len()
-                ),
-            },
+    let several = images.len() > 1;
+    let mut failing: Vec<String> = Vec::new();
+    for &(platform, reference) in images {
+        let on = if several {
+            format!(" [{platform}]")
+        } else {
+            String::new()
+        };
+        log.line(&format!(
+            "==> scanning {reference}{on} ({})",
+            policy
+                .enabled()
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let stored = match scan(
+            services,
+            reference,
+            &policy,
+            (ScanReason::Build, Some(build.id), config),
+            auth,
         )
-        .await;
-    if report.outcome == ScanOutcome::Failed {
-        let failing: Vec<String> = report
-            .failing(&policy.fail_on)
-            .map(ToString::to_string)
-            .collect();
-        let first = failing.first().cloned().unwrap_or_default();
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                log.line(&format!("scan not recorded: {e}"));
+                let _ = services
+                    .store
+                    .record_event(build.id, &format!("scan{on} not recorded: {e}"))
+                    .await;
+                continue;
+            }
+        };
+        let report = &stored.report;
+        for line in summary(report, &policy.fail_on) {
+            log.line(&line);
+        }
+        // SBOMs from what the scan found installed, whether or not the
+        // findings fail the build: the image keeps its unique tag either way.
+        if matches!(report.outcome, ScanOutcome::Passed | ScanOutcome::Failed) {
+            crate::sboms::attach(
+                services,
+                (build.id, platform),
+                reference,
+                &report.inventory,
+                auth,
+                log,
+            )
+            .await;
+        }
+        let _ = services
+            .store
+            .record_event(
+                build.id,
+                &match report.outcome {
+                    ScanOutcome::Absent | ScanOutcome::Error => format!(
+                        "scan {}{on}: {}: {}",
+                        stored.id,
+                        report.outcome,
+                        report.problems.first().map_or("", String::as_str)
+                    ),
+                    _ => format!(
+                        "scan {}{on}: {} ({} findings)",
+                        stored.id,
+                        report.outcome,
+                        report.findings.len()
+                    ),
+                },
+            )
+            .await;
+        if report.outcome == ScanOutcome::Failed {
+            failing.extend(report.failing(&policy.fail_on).map(|f| format!("{f}{on}")));
+        }
+    }
+    if let Some(first) = failing.first() {
         return Err(format!(
             "the scan failed the config's policy (fail_on: {}): {} finding{}, first: {first}; see `slipway show {} --scan`",
             policy

@@ -301,6 +301,72 @@ fn a_multi_platform_build_pushes_an_oci_index() {
     let log = server.log(id);
     assert!(log.contains("[x86_64] ==> building linux/amd64"), "{log}");
     assert!(log.contains("[aarch64] ==> building linux/arm64"), "{log}");
+
+    // Each platform's image is scanned and gets its own SBOMs, attached to
+    // it (this registry has no referrers API: the fallback tag lists them).
+    let scans = server.cli_json(&["show", &id.to_string(), "--scan", "-o", "json"]);
+    let scanned: BTreeMap<String, &str> = scans
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["report"]["manifest_digest"].as_str().unwrap().to_string(),
+                s["report"]["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scanned,
+        BTreeMap::from([
+            (archs[0].1.clone(), "passed"),
+            (archs[1].1.clone(), "passed")
+        ]),
+        "{scans}"
+    );
+    let sboms = server.cli_json(&["show", &id.to_string(), "--sbom", "-o", "json"]);
+    let listed: Vec<(&str, &str)> = sboms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["platform"].as_str().unwrap(),
+                s["format"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("x86_64", "spdx"),
+            ("x86_64", "cyclonedx"),
+            ("aarch64", "spdx"),
+            ("aarch64", "cyclonedx")
+        ],
+        "{sboms}"
+    );
+    for (platform, arch) in [("x86_64", &archs[0]), ("aarch64", &archs[1])] {
+        let found = slipway_test_support::discover_sboms(&registry.host(), "multi", &arch.1, None);
+        assert_eq!(
+            found["referrers"].as_array().unwrap().len(),
+            2,
+            "{platform}: {found}"
+        );
+        let doc = server.cli_json(&[
+            "show",
+            &id.to_string(),
+            "--sbom",
+            "spdx",
+            "--platform",
+            platform,
+        ]);
+        assert_eq!(
+            doc["packages"][0]["versionInfo"],
+            arch.1.as_str(),
+            "{platform}"
+        );
+    }
 }
 
 fn sha256_hex(b: &[u8]) -> String {

@@ -26,12 +26,19 @@ pub trait ScanStore: Send + Sync {
     /// Newest first; of one config, or of all.
     async fn list_scans(&self, config: Option<&str>, limit: u32) -> Result<Vec<StoredScan>>;
     async fn set_next_rescan(&self, config: &str, at: Option<Timestamp>) -> Result<()>;
-    /// Keep a build's SBOM of `sbom.format` with its document, replacing
-    /// an earlier one of the same format.
+    /// Keep a build's SBOM of `sbom.format` for `sbom.platform` with its
+    /// document, replacing an earlier one of the same format and platform.
     async fn record_sbom(&self, sbom: &StoredSbom, document: &str) -> Result<()>;
-    /// In format order.
+    /// In platform, then format order.
     async fn sboms_of_build(&self, build: BuildId) -> Result<Vec<StoredSbom>>;
-    async fn sbom_document(&self, build: BuildId, format: SbomFormat) -> Result<Option<String>>;
+    /// The document of `format` for `platform`, or for the build's first
+    /// platform with one.
+    async fn sbom_document(
+        &self,
+        build: BuildId,
+        format: SbomFormat,
+        platform: Option<&str>,
+    ) -> Result<Option<String>>;
     /// A tracked package repository as last read.
     async fn tracked_repository(&self, url: &str) -> Result<Option<TrackedRepository>>;
     /// Keep what a tracked repository offered (replacing the last read).
@@ -45,6 +52,7 @@ fn sbom_from_row(r: &SqliteRow) -> Result<StoredSbom> {
     let format: String = r.try_get("format")?;
     Ok(StoredSbom {
         build: r.try_get("build_id")?,
+        platform: r.try_get("platform")?,
         format: SbomFormat::from_str(&format).map_err(StoreError::Corrupt)?,
         artifact_type: r.try_get("artifact_type")?,
         subject: r.try_get("subject")?,
@@ -155,10 +163,11 @@ impl ScanStore for SqliteStore {
     async fn record_sbom(&self, sbom: &StoredSbom, document: &str) -> Result<()> {
         sqlx::query(
             "INSERT OR REPLACE INTO sboms
-             (build_id, format, artifact_type, subject, reference, problem, packages, document, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             (build_id, platform, format, artifact_type, subject, reference, problem, packages, document, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(sbom.build)
+        .bind(&sbom.platform)
         .bind(sbom.format.as_str())
         .bind(&sbom.artifact_type)
         .bind(&sbom.subject)
@@ -174,8 +183,8 @@ impl ScanStore for SqliteStore {
 
     async fn sboms_of_build(&self, build: BuildId) -> Result<Vec<StoredSbom>> {
         let mut out: Vec<StoredSbom> = sqlx::query(
-            "SELECT build_id, format, artifact_type, subject, reference, problem, packages, created_at
-             FROM sboms WHERE build_id = ?",
+            "SELECT build_id, platform, format, artifact_type, subject, reference, problem, packages, created_at
+             FROM sboms WHERE build_id = ? ORDER BY rowid",
         )
         .bind(build)
         .fetch_all(&self.pool)
@@ -183,7 +192,9 @@ impl ScanStore for SqliteStore {
         .iter()
         .map(sbom_from_row)
         .collect::<Result<_>>()?;
-        out.sort_by_key(|s| s.format);
+        // Platforms in the order they were recorded (the spec's), then formats.
+        let order: Vec<String> = out.iter().map(|s| s.platform.clone()).collect();
+        out.sort_by_key(|s| (order.iter().position(|p| *p == s.platform), s.format));
         Ok(out)
     }
 
@@ -231,13 +242,20 @@ impl ScanStore for SqliteStore {
         Ok(())
     }
 
-    async fn sbom_document(&self, build: BuildId, format: SbomFormat) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT document FROM sboms WHERE build_id = ? AND format = ?")
-                .bind(build)
-                .bind(format.as_str())
-                .fetch_optional(&self.pool)
-                .await?,
+    async fn sbom_document(
+        &self,
+        build: BuildId,
+        format: SbomFormat,
+        platform: Option<&str>,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT document FROM sboms WHERE build_id = ?1 AND format = ?2
+             AND (?3 IS NULL OR platform = ?3) ORDER BY rowid LIMIT 1",
         )
+        .bind(build)
+        .bind(format.as_str())
+        .bind(platform)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 }

@@ -255,6 +255,7 @@ async fn sboms_are_kept_per_build_and_format_and_replaced() {
         .unwrap();
     let sbom = |format: SbomFormat, reference: Option<&str>| StoredSbom {
         build: b.id,
+        platform: "x86_64".into(),
         format,
         artifact_type: format.media_type().into(),
         subject: "127.0.0.1:5000/app@sha256:aa".into(),
@@ -283,15 +284,37 @@ async fn sboms_are_kept_per_build_and_format_and_replaced() {
             again
         ]
     );
+    // Another platform's SBOM is kept beside them.
+    let arm = StoredSbom {
+        platform: "aarch64".into(),
+        ..sbom(SbomFormat::Spdx, Some("127.0.0.1:5000/app@sha256:dd"))
+    };
+    s.record_sbom(&arm, "{\"arm\":1}").await.unwrap();
+    assert_eq!(s.sboms_of_build(b.id).await.unwrap().len(), 3);
     assert_eq!(
-        s.sbom_document(b.id, SbomFormat::CycloneDx)
+        s.sbom_document(b.id, SbomFormat::CycloneDx, None)
             .await
             .unwrap()
             .as_deref(),
         Some("{\"cdx\":2}")
     );
     assert_eq!(
-        s.sbom_document(b.id + 1, SbomFormat::Spdx).await.unwrap(),
+        s.sbom_document(b.id, SbomFormat::Spdx, Some("aarch64"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{\"arm\":1}")
+    );
+    assert_eq!(
+        s.sbom_document(b.id, SbomFormat::Spdx, Some("s390x"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.sbom_document(b.id + 1, SbomFormat::Spdx, None)
+            .await
+            .unwrap(),
         None
     );
 }
