@@ -15,7 +15,15 @@ import oras.oci
 
 host, token, image_repo, image_digest, image_size = sys.argv[1:6]
 client = oras.client.OrasClient(hostname=host, insecure=True)
-client.login(username="ci", password=token, hostname=host, tls_verify=False)
+# Credentials go to a file of this run's own, never ~/.docker/config.json,
+# where skopeo would find them for another test's server on this port.
+client.login(
+    username="ci",
+    password=token,
+    hostname=host,
+    tls_verify=False,
+    config_path=os.path.join(tempfile.mkdtemp(), "config.json"),
+)
 checks = 0
 
 work = tempfile.mkdtemp()

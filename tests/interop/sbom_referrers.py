@@ -28,7 +28,15 @@ user, token = (sys.argv[5:7] + [None, None])[:2]
 
 client = oras.client.OrasClient(hostname=host, insecure=True)
 if user:
-    client.login(username=user, password=token, hostname=host, tls_verify=False)
+    # Credentials go to a file of this run's own, never ~/.docker/config.json,
+    # where skopeo would find them for another test's server on this port.
+    client.login(
+        username=user,
+        password=token,
+        hostname=host,
+        tls_verify=False,
+        config_path=os.path.join(tempfile.mkdtemp(), "config.json"),
+    )
 
 schemas = {}
 for name in os.listdir(schema_dir):
