@@ -80,25 +80,9 @@ pub enum Command {
     /// Scan an image in any registry the server can reach
     Scan(scans::ScanArgs),
     /// List recent scans (builds', rescans, manual ones)
-    Scans {
-        /// Only this config's
-        #[arg(long)]
-        config: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[arg(short, long, value_enum, default_value_t)]
-        output: Output,
-    },
+    Scans(scans::RecentArgs),
     /// List notifications (mail, webhooks) about builds and scans, and whether they were delivered
-    Notifications {
-        /// Only those about this config
-        #[arg(long)]
-        config: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[arg(short, long, value_enum, default_value_t)]
-        output: Output,
-    },
+    Notifications(scans::RecentArgs),
     /// Scan a config's latest image again now (it is also rescanned on its schedule)
     Rescan {
         config: String,
@@ -417,17 +401,9 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             ..
         } => scans::sboms(&client, build_id(&build)?, (&format, platform), output).await,
         Command::Scan(args) => scans::scan(&client, args).await,
-        Command::Scans {
-            config,
-            limit,
-            output,
-        } => scans::list(&client, config, limit, output).await,
+        Command::Scans(args) => scans::list(&client, args).await,
         Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
-        Command::Notifications {
-            config,
-            limit,
-            output,
-        } => scans::notifications(&client, config, limit, output).await,
+        Command::Notifications(args) => scans::notifications(&client, args).await,
         Command::Show {
             build,
             metadata: true,

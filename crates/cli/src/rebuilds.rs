@@ -55,29 +55,13 @@ pub fn read_configs(path: &Path) -> Result<Vec<ImageConfig>, CliError> {
         out.extend(configs);
     }
     for c in &mut out {
-        if let Some(w) = &mut c.triggers.webhook
-            && let Some(var) = w.secret_env.take()
-        {
-            let value = std::env::var(&var).map_err(|_| {
+        c.resolve_secrets(&|var| std::env::var(var).ok())
+            .map_err(|(field, var)| {
                 CliError::Usage(format!(
-                    "config {}: the environment variable {var} (triggers.webhook.secret_env) is not set; set it and run apply again",
+                    "config {}: the environment variable {var} ({field}) is not set; set it and run apply again",
                     c.name
                 ))
             })?;
-            w.secret = Some(value);
-        }
-        for (i, t) in c.notify.iter_mut().enumerate() {
-            if let Some(w) = &mut t.webhook
-                && let Some(var) = w.secret_env.take()
-            {
-                w.secret = Some(std::env::var(&var).map_err(|_| {
-                    CliError::Usage(format!(
-                        "config {}: the environment variable {var} (notify[{i}].webhook.secret_env) is not set; set it and run apply again",
-                        c.name
-                    ))
-                })?);
-            }
-        }
     }
     Ok(out)
 }

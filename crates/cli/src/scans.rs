@@ -104,36 +104,41 @@ fn judge(stored: &StoredScan) -> Result<(), CliError> {
     }
 }
 
-pub async fn list(
-    client: &Client,
-    config: Option<String>,
-    limit: u32,
-    output: Output,
-) -> Result<(), CliError> {
-    let mut path = format!("/scans?limit={limit}");
-    if let Some(c) = &config {
-        path.push_str(&format!("&config={c}"));
+/// `scans` and `notifications`: the newest records, of one config or all.
+#[derive(Debug, Args)]
+pub struct RecentArgs {
+    /// Only those of this config
+    #[arg(long)]
+    pub config: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+impl RecentArgs {
+    /// `base` with the query these arguments ask for.
+    fn path(&self, base: &str) -> String {
+        let mut path = format!("{base}?limit={}", self.limit);
+        if let Some(c) = &self.config {
+            path.push_str(&format!("&config={c}"));
+        }
+        path
     }
-    let scans: Vec<StoredScan> = client.get_json(&path).await?;
-    match output {
+}
+
+pub async fn list(client: &Client, args: RecentArgs) -> Result<(), CliError> {
+    let scans: Vec<StoredScan> = client.get_json(&args.path("/scans")).await?;
+    match args.output {
         Output::Json => print_json(&scans),
         Output::Table => print!("{}", scan_table(&scans)),
     }
     Ok(())
 }
 
-pub async fn notifications(
-    client: &Client,
-    config: Option<String>,
-    limit: u32,
-    output: Output,
-) -> Result<(), CliError> {
-    let mut path = format!("/notifications?limit={limit}");
-    if let Some(c) = &config {
-        path.push_str(&format!("&config={c}"));
-    }
-    let list: Vec<Delivery> = client.get_json(&path).await?;
-    match output {
+pub async fn notifications(client: &Client, args: RecentArgs) -> Result<(), CliError> {
+    let list: Vec<Delivery> = client.get_json(&args.path("/notifications")).await?;
+    match args.output {
         Output::Json => print_json(&list),
         Output::Table => {
             let mut out = format!(

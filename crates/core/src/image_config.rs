@@ -151,6 +151,22 @@ pub struct WebhookTrigger {
     pub secret_env: Option<String>,
 }
 
+/// Replace a `secret_env` by the value `lookup` finds for it (the
+/// environment of whoever applies the config). `Err` names the variable
+/// that is not set.
+pub fn resolve_secret_env(
+    secret: &mut Option<String>,
+    secret_env: &mut Option<String>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    if let Some(var) = secret_env.as_deref() {
+        let value = lookup(var).ok_or_else(|| var.to_string())?;
+        *secret = Some(value);
+        *secret_env = None;
+    }
+    Ok(())
+}
+
 /// A shared secret given as `secret` (at least 16 characters) or as
 /// `secret_env`, which `slipway apply` must have resolved into `secret`.
 pub fn check_secret(secret: &Option<String>, secret_env: &Option<String>) -> Result<(), String> {
@@ -426,6 +442,25 @@ impl ImageConfig {
         }
     }
 
+    /// Resolve every `secret_env` (the incoming webhook's, the notify
+    /// webhooks') with `lookup`. `Err((field, variable))` for one not set.
+    pub fn resolve_secrets(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), (String, String)> {
+        if let Some(w) = &mut self.triggers.webhook {
+            resolve_secret_env(&mut w.secret, &mut w.secret_env, lookup)
+                .map_err(|var| ("triggers.webhook.secret_env".to_string(), var))?;
+        }
+        for (i, t) in self.notify.iter_mut().enumerate() {
+            if let Some(w) = &mut t.webhook {
+                resolve_secret_env(&mut w.secret, &mut w.secret_env, lookup)
+                    .map_err(|var| (format!("notify[{i}].webhook.secret_env"), var))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The config with its webhook secrets hidden, for display.
     pub fn redacted(&self) -> ImageConfig {
         let mut c = self.clone();
@@ -493,6 +528,36 @@ depends_on: [base]
         let app = configs[1].validate(Some("127.0.0.1:5000")).unwrap();
         assert_eq!(app.output, "127.0.0.1:5000/team/app:1.0");
         assert_eq!(app.output_ref().unwrap().repository, "team/app");
+    }
+
+    #[test]
+    fn secret_envs_are_resolved_or_named() {
+        let mut c = parse_configs(
+            "name: a\nsource: {url: /x}\noutput: r/a\ntriggers:\n  webhook: { secret_env: IN }\nnotify:\n- email: [a@b.c]\n- webhook: { url: http://h, secret_env: OUT }\n",
+        )
+        .unwrap()
+        .remove(0);
+        let only_in = |v: &str| (v == "IN").then(|| "0123456789abcdef".to_string());
+        let e = c.clone().resolve_secrets(&only_in).unwrap_err();
+        assert_eq!(
+            e,
+            (
+                "notify[1].webhook.secret_env".to_string(),
+                "OUT".to_string()
+            )
+        );
+        c.resolve_secrets(&|v: &str| Some(format!("{v}-secret-0123456789")))
+            .unwrap();
+        assert_eq!(
+            c.triggers.webhook.as_ref().unwrap().secret.as_deref(),
+            Some("IN-secret-0123456789")
+        );
+        let w = c.notify[1].webhook.as_ref().unwrap();
+        assert_eq!(
+            (w.secret.as_deref(), w.secret_env.as_deref()),
+            (Some("OUT-secret-0123456789"), None)
+        );
+        c.validate(Some("127.0.0.1:5000")).unwrap();
     }
 
     #[test]

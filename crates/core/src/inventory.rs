@@ -198,24 +198,25 @@ impl Package {
         qualifiers.sort();
         let mut out = format!("pkg:{}/", self.ecosystem.as_str());
         if let Some(ns) = namespace {
-            out.push_str(&encode(&ns));
+            out.push_str(&percent_encode(&ns));
             out.push('/');
         }
-        out.push_str(&encode(&name));
+        out.push_str(&percent_encode(&name));
         out.push('@');
-        out.push_str(&encode(&version));
+        out.push_str(&percent_encode(&version));
         for (i, (k, v)) in qualifiers.iter().enumerate() {
             out.push(if i == 0 { '?' } else { '&' });
             out.push_str(k);
             out.push('=');
-            out.push_str(&encode(v));
+            out.push_str(&percent_encode(v));
         }
         out
     }
 }
 
-/// Percent-encode everything but the unreserved characters.
-pub(crate) fn encode(s: &str) -> String {
+/// Percent-encode everything but RFC 3986's unreserved characters (for
+/// package URLs and URL query values).
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {

@@ -11,7 +11,7 @@
 //! The output depends only on the arguments: the same inventory, subject
 //! and time give the same bytes (identifiers are derived from them).
 
-use crate::inventory::{Inventory, Package, encode};
+use crate::inventory::{Inventory, Package, percent_encode};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -100,9 +100,9 @@ impl SbomSubject {
             .unwrap_or(&self.repository);
         format!(
             "pkg:oci/{}@{}?repository_url={}",
-            encode(name),
-            encode(&self.digest),
-            encode(&self.repository)
+            percent_encode(name),
+            percent_encode(&self.digest),
+            percent_encode(&self.repository)
         )
     }
 }

@@ -19,6 +19,7 @@ use crate::image::FetchOptions;
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use slipway_core::inventory::percent_encode;
 use std::collections::BTreeMap;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -311,9 +312,9 @@ impl Session {
             .get("realm")
             .ok_or_else(|| format!("{}: a Bearer challenge without a realm", self.base))?;
         let scope = format!("repository:{}:pull,push", self.name);
-        let mut url = format!("{realm}?scope={}", query_encode(&scope));
+        let mut url = format!("{realm}?scope={}", percent_encode(&scope));
         if let Some(service) = params.get("service") {
-            url.push_str(&format!("&service={}", query_encode(service)));
+            url.push_str(&format!("&service={}", percent_encode(service)));
         }
         let mut req = crate::fetch::agent().get(&url);
         if let Some(b) = &self.basic {
@@ -360,7 +361,7 @@ impl Session {
             .header("location")
             .ok_or_else(|| format!("{}: no upload location", start.what))?;
         let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={}", query_encode(&digest));
+        let url = format!("{location}{separator}digest={}", percent_encode(&digest));
         let put = self.request(
             "PUT",
             &url,
@@ -445,18 +446,6 @@ fn challenge_params(s: &str) -> BTreeMap<String, String> {
         };
         out.insert(key, value.to_string());
         rest = next.trim_start_matches(',').trim();
-    }
-    out
-}
-
-fn query_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
     }
     out
 }

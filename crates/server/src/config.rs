@@ -179,14 +179,17 @@ impl ConfigFile {
         for (name, project) in &mut file.projects {
             for (i, t) in project.notify.iter_mut().enumerate() {
                 // The server's environment resolves project webhook secrets.
-                if let Some(w) = &mut t.webhook
-                    && let Some(var) = w.secret_env.take()
-                {
-                    w.secret = Some(std::env::var(&var).map_err(|_| {
+                if let Some(w) = &mut t.webhook {
+                    slipway_core::image_config::resolve_secret_env(
+                        &mut w.secret,
+                        &mut w.secret_env,
+                        &|var| std::env::var(var).ok(),
+                    )
+                    .map_err(|var| {
                         format!(
                             "projects.{name}.notify[{i}].webhook.secret_env: the environment variable {var} is not set"
                         )
-                    })?);
+                    })?;
                 }
                 t.check()
                     .map_err(|e| format!("projects.{name}.notify[{i}]: {e}"))?;

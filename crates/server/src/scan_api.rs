@@ -92,14 +92,9 @@ async fn list_notifications(
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let list: Vec<_> = s
         .store
-        .list_deliveries(limit)
+        .list_deliveries(q.config.as_deref(), limit)
         .await?
         .iter()
-        .filter(|d| {
-            q.config
-                .as_ref()
-                .is_none_or(|c| d.config.as_ref() == Some(c))
-        })
         .map(|d| d.redacted())
         .collect();
     Ok(Json(list).into_response())

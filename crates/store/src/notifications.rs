@@ -41,8 +41,8 @@ pub trait NotificationStore: Send + Sync {
         result: std::result::Result<(), &str>,
         retry_at: Option<Timestamp>,
     ) -> Result<()>;
-    /// Newest first.
-    async fn list_deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
+    /// Newest first; about one config, or all.
+    async fn list_deliveries(&self, config: Option<&str>, limit: u32) -> Result<Vec<Delivery>>;
 }
 
 fn delivery_from_row(r: &SqliteRow) -> Result<Delivery> {
@@ -116,24 +116,20 @@ impl NotificationStore for SqliteStore {
     }
 
     async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
-        // Timestamps are compared as times, not as text (their fractions
-        // vary in length).
-        let rows = sqlx::query(
-            "SELECT * FROM notifications WHERE state = 'pending' ORDER BY id LIMIT 1000",
+        // Compared as times (julianday), not as text: the fractions of
+        // the stored timestamps vary in length.
+        sqlx::query(
+            "SELECT * FROM notifications
+             WHERE state = 'pending' AND julianday(next_attempt_at) <= julianday(?)
+             ORDER BY id LIMIT ?",
         )
+        .bind(now.to_string())
+        .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let d = delivery_from_row(r)?;
-            if d.next_attempt_at <= now {
-                out.push(d);
-                if out.len() >= limit as usize {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        .await?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
     }
 
     async fn record_attempt(
@@ -174,9 +170,12 @@ impl NotificationStore for SqliteStore {
         Ok(())
     }
 
-    async fn list_deliveries(&self, limit: u32) -> Result<Vec<Delivery>> {
-        sqlx::query("SELECT * FROM notifications ORDER BY id DESC LIMIT ?")
-            .bind(limit)
+    async fn list_deliveries(&self, config: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
+        sqlx::query(
+            "SELECT * FROM notifications WHERE (?1 IS NULL OR config = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(config)
+        .bind(limit)
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -418,7 +418,13 @@ async fn deliveries_are_retried_until_delivered_and_builds_announced_once() {
     assert_eq!(again[0].last_error.as_deref(), Some("connection refused"));
     s.record_attempt(again[0].id, Ok(()), None).await.unwrap();
     assert!(s.due_deliveries(later, 10).await.unwrap().is_empty());
-    let listed = s.list_deliveries(10).await.unwrap();
+    assert!(
+        s.list_deliveries(Some("other"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = s.list_deliveries(None, 10).await.unwrap();
     assert_eq!(
         (listed[0].state, listed[0].attempts),
         (DeliveryState::Delivered, 2)
