@@ -7,8 +7,8 @@ use clap::ValueEnum;
 use slipway_core::api::{
     ApplyRequest, ApplyResponse, ConfigStatus, GraphView, StartRequest, TriggerResponse,
 };
-use slipway_core::cccp::{self, IndexSource};
-use slipway_core::image_config::{ImageConfig, parse_configs};
+use slipway_core::rebuild::cccp::{self, IndexSource};
+use slipway_core::rebuild::image_config::{ImageConfig, parse_configs};
 use slipway_core::rebuild::{MemberState, Wave};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

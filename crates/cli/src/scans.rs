@@ -4,9 +4,9 @@
 use crate::client::Client;
 use crate::{CliError, Output, print_json};
 use clap::Args;
-use slipway_core::inventory::Ecosystem;
 use slipway_core::notify::Delivery;
-use slipway_core::sbom::{SbomFormat, StoredSbom};
+use slipway_core::scan::inventory::Ecosystem;
+use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{
     Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, ScanRequest, Scanner,
     StoredScan,

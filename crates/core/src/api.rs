@@ -74,7 +74,7 @@ pub struct WorkerState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequest {
-    pub configs: Vec<crate::image_config::ImageConfig>,
+    pub configs: Vec<crate::rebuild::image_config::ImageConfig>,
     #[serde(default)]
     pub prune: bool,
 }
@@ -91,7 +91,7 @@ pub struct ApplyResponse {
 /// One config as `slipway configs` shows it (webhook secret hidden).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigStatus {
-    pub config: crate::image_config::ImageConfig,
+    pub config: crate::rebuild::image_config::ImageConfig,
     /// Parent configs (from FROM lines and depends_on).
     pub parents: Vec<String>,
     pub children: Vec<String>,
@@ -135,7 +135,7 @@ pub struct StartRequest {
 pub struct TriggerResponse {
     pub config: String,
     pub wave: i64,
-    pub trigger: crate::trigger::Trigger,
+    pub trigger: crate::rebuild::trigger::Trigger,
 }
 
 /// The answer to a webhook delivery.

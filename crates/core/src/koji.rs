@@ -87,7 +87,7 @@ pub fn cg_metadata(
             }
         }
     }
-    let component = crate::conventions::COMPONENT_LABELS
+    let component = crate::build::conventions::COMPONENT_LABELS
         .iter()
         .find_map(|k| labels.get(*k));
     // Koji names the build after the component (as OSBS does); scratch

@@ -1,42 +1,40 @@
 //! Slipway's domain model, with no I/O and no async.
 //!
-//! Everything that decides *what* should happen to a build lives here:
-//! which phase transitions are legal ([`phase`]), which cluster runs a
-//! worker build ([`cluster`]), what a valid build request
-//! looks like ([`build`]), how image references and source locations are read
-//! ([`image_ref`], [`source`]), which user-given paths are acceptable
-//! ([`paths`]), and what rebuilds when ([`image_config`], [`rebuild`],
-//! [`trigger`], [`input_key`]), and what an image contains and what scanning found in it
-//! ([`inventory`], [`scan`]) and how it is written as an SBOM ([`sbom`]). Adapters (store, source, builder) and the server call into this
-//! crate; it never calls out.
+//! Everything that decides *what* should happen to a build lives here,
+//! grouped by domain:
 //!
-//! The API's wire types are defined here too ([`api`]) so that the server and
-//! the CLI share one definition.
+//! - [`build`]: what a valid build request looks like, the build record,
+//!   legal phase transitions ([`build::phase`]), build conventions
+//!   ([`build::conventions`]) and git source locations ([`build::source`]);
+//! - [`cluster`]: which cluster runs a worker build;
+//! - [`rebuild`]: what rebuilds when: image configs, the config graph, the
+//!   wave planner, triggers, input keys, the CentOS index import;
+//! - [`scan`]: what an image contains, what scanning found in it, and its
+//!   SBOMs;
+//! - [`koji`]: Koji content-generator metadata;
+//! - [`notify`]: who hears about builds and scans, and what they are told;
+//! - shared by all: image references ([`image_ref`]), user-given paths
+//!   ([`paths`]), API tokens ([`token`]), and the API's wire types
+//!   ([`api`]), so that the server and the CLI share one definition.
+//!
+//! Adapters (store, source, builder) and the server call into this crate;
+//! it never calls out.
 
 pub mod api;
 pub mod build;
-pub mod cccp;
 pub mod cluster;
-pub mod conventions;
-pub mod image_config;
 pub mod image_ref;
-pub mod input_key;
-pub mod inventory;
 pub mod koji;
 pub mod notify;
 pub mod paths;
-pub mod phase;
 pub mod rebuild;
-pub mod sbom;
 pub mod scan;
-pub mod source;
 pub mod token;
-pub mod trigger;
 
+pub use build::phase::BuildPhase;
 pub use build::{
     Build, BuildEvent, BuildId, BuildRequest, BuildSpec, PushedImage, Stage, WorkerBuild,
     WorkerBuildId,
 };
 pub use cluster::{Cluster, Clusters, Platform};
 pub use image_ref::ImageRef;
-pub use phase::BuildPhase;

@@ -14,7 +14,7 @@
 //! HMAC-SHA256 of the body with the target's secret>`.
 
 use crate::build::Build;
-use crate::phase::BuildPhase;
+use crate::build::phase::BuildPhase;
 use crate::scan::{ScanOutcome, StoredScan};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -87,7 +87,7 @@ impl NotifyTarget {
                         w.url
                     ));
                 }
-                crate::image_config::check_secret(&w.secret, &w.secret_env)
+                crate::rebuild::image_config::check_secret(&w.secret, &w.secret_env)
             }
         }
     }

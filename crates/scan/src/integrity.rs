@@ -21,8 +21,8 @@
 use crate::inventory::{paragraphs, rpm_db_dir, rpm_query};
 use crate::rootfs::{FileKind, Rootfs};
 use md5::{Digest, Md5};
-use slipway_core::inventory::Ecosystem;
 use slipway_core::scan::Finding;
+use slipway_core::scan::inventory::Ecosystem;
 use std::collections::HashMap;
 use std::io::Read;
 

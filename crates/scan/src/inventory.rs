@@ -5,7 +5,7 @@
 //! specifications.
 
 use crate::rootfs::{FileKind, Rootfs};
-use slipway_core::inventory::{Ecosystem, Inventory, OsRelease, Package};
+use slipway_core::scan::inventory::{Ecosystem, Inventory, OsRelease, Package};
 use std::process::Command;
 
 /// What [`read`] found, and what it could not read.

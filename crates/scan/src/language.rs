@@ -6,7 +6,7 @@
 
 use crate::fetch::{self, Fetched};
 use pep440_rs::Version as PyVersion;
-use slipway_core::inventory::{Ecosystem, Inventory};
+use slipway_core::scan::inventory::{Ecosystem, Inventory};
 use slipway_core::scan::{Finding, LanguageIndices};
 use std::str::FromStr;
 

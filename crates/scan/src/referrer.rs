@@ -19,7 +19,7 @@ use crate::image::FetchOptions;
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use slipway_core::inventory::percent_encode;
+use slipway_core::scan::inventory::percent_encode;
 use std::collections::BTreeMap;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -12,7 +12,7 @@ use crate::fetch;
 use crate::version::{compare_deb, compare_rpm};
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
-use slipway_core::inventory::{Ecosystem, Inventory};
+use slipway_core::scan::inventory::{Ecosystem, Inventory};
 use slipway_core::scan::{Finding, PackageRepository};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ mod common;
 use common::{DEMO_SPEC, build_rpm, install_rpm, write};
 use slipway_test_support::host_paragraph;
 
-use slipway_core::inventory::Ecosystem;
+use slipway_core::scan::inventory::Ecosystem;
 use slipway_core::scan::{
     Finding, LanguageIndices, PackageRepository, ScanOutcome, ScanPolicy, Scanner,
 };

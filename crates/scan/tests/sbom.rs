@@ -7,7 +7,7 @@ mod common;
 
 use common::write;
 use slipway_core::ImageRef;
-use slipway_core::sbom::{self, SbomFormat, SbomSubject};
+use slipway_core::scan::sbom::{self, SbomFormat, SbomSubject};
 use slipway_core::scan::{ScanOutcome, ScanPolicy};
 use slipway_scan::image::FetchOptions;
 use slipway_scan::referrer::{self, Artifact};

@@ -132,7 +132,7 @@ impl Services {
         *self.kube.write().unwrap_or_else(|p| p.into_inner()) = kube;
         *self.clusters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         // Freed or added slots: let the scheduler look again.
-        self.queue.notify_one();
+        self.events.queue.notify_one();
         Ok(())
     }
 
@@ -159,24 +159,6 @@ impl Services {
             }
         }
         Ok(())
-    }
-}
-
-/// Reload the cluster file on every SIGHUP.
-pub async fn reload_on_sighup(services: Arc<Services>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("cannot install SIGHUP handler, the cluster file will not reload: {e}");
-            return;
-        }
-    };
-    while hup.recv().await.is_some() {
-        match services.reload_clusters().await {
-            Ok(()) => tracing::info!("cluster file reloaded"),
-            Err(e) => tracing::error!("{e}; keeping the clusters loaded before"),
-        }
     }
 }
 

@@ -180,7 +180,7 @@ impl ConfigFile {
             for (i, t) in project.notify.iter_mut().enumerate() {
                 // The server's environment resolves project webhook secrets.
                 if let Some(w) = &mut t.webhook {
-                    slipway_core::image_config::resolve_secret_env(
+                    slipway_core::rebuild::image_config::resolve_secret_env(
                         &mut w.secret,
                         &mut w.secret_env,
                         &|var| std::env::var(var).ok(),
@@ -232,7 +232,7 @@ impl ServerConfig {
             rebuild_debounce: file
                 .rebuild_debounce_seconds
                 .map(|s| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX)))
-                .unwrap_or(crate::rebuilds::DEFAULT_DEBOUNCE),
+                .unwrap_or(crate::steps::configs::DEFAULT_DEBOUNCE),
             public_url: file.public_url,
             smtp: file.smtp,
             projects: file.projects,

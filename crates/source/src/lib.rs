@@ -7,10 +7,10 @@
 //! wants a password fails at once instead of hanging, and with a time limit.
 //!
 //! Architecture invariant: user-given strings (URL, ref) reach git only after
-//! `slipway_core::source` validated them, and always after a `--` or as values
+//! `slipway_core::build::source` validated them, and always after a `--` or as values
 //! of options, never as options themselves.
 
-use slipway_core::source::{SourceLocation, is_commit_id};
+use slipway_core::build::source::{SourceLocation, is_commit_id};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;

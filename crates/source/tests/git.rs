@@ -1,6 +1,6 @@
 //! Resolve and fetch against real git repositories made in a temp dir.
 
-use slipway_core::source::SourceLocation;
+use slipway_core::build::source::SourceLocation;
 use slipway_source::{SourceError, fetch, resolve};
 use std::path::Path;
 use std::process::Command;

@@ -22,8 +22,8 @@ pub use sqlite::SqliteStore;
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 
 use async_trait::async_trait;
-use slipway_core::conventions::{LintReport, Preparation, RepoConfig};
-use slipway_core::phase::RestartDecision;
+use slipway_core::build::conventions::{LintReport, Preparation, RepoConfig};
+use slipway_core::build::phase::RestartDecision;
 use slipway_core::{Build, BuildId, BuildPhase, BuildSpec, PushedImage, build::StageTiming};
 
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +125,7 @@ pub async fn create_queued_scratch<S: Store + ?Sized>(
     spec: &BuildSpec,
 ) -> Result<Build> {
     let mut spec = spec.clone();
-    spec.kind = slipway_core::conventions::BuildKind::Scratch;
+    spec.kind = slipway_core::build::conventions::BuildKind::Scratch;
     spec.release = None;
     let build = store.create_build(&spec).await?;
     let prep = Preparation {

@@ -5,7 +5,7 @@ use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::BuildId;
-use slipway_core::sbom::{SbomFormat, StoredSbom};
+use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{ScanReason, ScanReport, StoredScan, TrackedRepository};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;

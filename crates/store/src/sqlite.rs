@@ -4,8 +4,8 @@ use crate::{CancelOutcome, ManifestRecord, Queued, RegistryStore, Result, Store,
 use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::build::StageTiming;
-use slipway_core::conventions::{LintReport, Preparation, RepoConfig};
-use slipway_core::phase::{RestartDecision, after_restart};
+use slipway_core::build::conventions::{LintReport, Preparation, RepoConfig};
+use slipway_core::build::phase::{RestartDecision, after_restart};
 use slipway_core::{Build, BuildEvent, BuildId, BuildPhase, BuildSpec, PushedImage};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -251,7 +251,7 @@ impl Store for SqliteStore {
                             .iter()
                             .map(|row| row.try_get("release"))
                             .collect::<Result<_, _>>()?;
-                    Some(slipway_core::conventions::next_release(
+                    Some(slipway_core::build::conventions::next_release(
                         taken.iter().map(String::as_str),
                     ))
                 }

@@ -3,9 +3,9 @@
 use jiff::SignedDuration;
 use slipway_core::build::SourceRequest;
 use slipway_core::cluster::Clusters;
-use slipway_core::image_config::parse_configs;
+use slipway_core::rebuild::image_config::parse_configs;
+use slipway_core::rebuild::trigger::{Provider, Trigger};
 use slipway_core::rebuild::{MemberState, WaveMemberRecord, WaveState};
-use slipway_core::trigger::{Provider, Trigger};
 use slipway_core::{BuildPhase, BuildRequest, PushedImage};
 use slipway_store::{ConfigWrite, RebuildStore, SqliteStore, Store, WorkerStore};
 
@@ -54,7 +54,7 @@ async fn apply_creates_updates_and_prunes() {
     let out = s.apply_configs(&writes(CONFIGS), false).await.unwrap();
     assert_eq!(out.unchanged, ["a", "b"]);
     let mut w = writes(CONFIGS);
-    w[0].config.run_policy = slipway_core::image_config::RunPolicy::Parallel;
+    w[0].config.run_policy = slipway_core::rebuild::image_config::RunPolicy::Parallel;
     w[0].base_images = vec!["127.0.0.1:5000/t/base:latest".into()];
     let out = s.apply_configs(&w[..1], true).await.unwrap();
     assert_eq!(out.updated, ["a"]);
@@ -227,11 +227,11 @@ fn preparation(
     identity: bool,
     release: Option<&str>,
     unique_tag: String,
-) -> slipway_core::conventions::Preparation {
+) -> slipway_core::build::conventions::Preparation {
     spec.release = release.map(str::to_string);
-    slipway_core::conventions::Preparation {
+    slipway_core::build::conventions::Preparation {
         spec,
-        identity: identity.then(|| slipway_core::conventions::ImageIdentity {
+        identity: identity.then(|| slipway_core::build::conventions::ImageIdentity {
             name: format!("t/{config}"),
             version: "1".into(),
             component: config.into(),
@@ -263,7 +263,7 @@ async fn ended(
         return b.id;
     }
     let mut queued = spec.clone();
-    queued.kind = slipway_core::conventions::BuildKind::Scratch;
+    queued.kind = slipway_core::build::conventions::BuildKind::Scratch;
     let prep = preparation(
         queued,
         config,
@@ -310,7 +310,7 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     let f6 = ended(&s, "a", BuildPhase::Failed, None).await;
     let other = ended(&s, "b", BuildPhase::Failed, None).await;
     let other2 = ended(&s, "b", BuildPhase::Failed, None).await;
-    let keep = slipway_core::image_config::HistoryLimits {
+    let keep = slipway_core::rebuild::image_config::HistoryLimits {
         successful: 1,
         failed: 1,
     };
@@ -377,7 +377,7 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
 
     // Other configs are untouched; a larger limit prunes nothing.
     assert!(s.get_build(other).await.unwrap().is_some());
-    let roomy = slipway_core::image_config::HistoryLimits::default();
+    let roomy = slipway_core::rebuild::image_config::HistoryLimits::default();
     assert!(s.prune_history("b", roomy).await.unwrap().is_empty());
 }
 

@@ -1,7 +1,7 @@
 //! Release numbering and preparation outcomes, against a real database file.
 
 use slipway_core::build::SourceRequest;
-use slipway_core::conventions::{ImageIdentity, LintMode, LintReport, Preparation};
+use slipway_core::build::conventions::{ImageIdentity, LintMode, LintReport, Preparation};
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
 use slipway_store::{Queued, SqliteStore, Store};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The SQLite store against a real database file.
 
+use slipway_core::build::phase::RestartDecision;
 use slipway_core::build::{SourceRequest, Stage, StageTiming};
-use slipway_core::phase::RestartDecision;
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
 use slipway_store::{CancelOutcome, SqliteStore, Store, WorkerStore};
 
@@ -247,7 +247,7 @@ async fn tokens_by_hash() {
 
 #[tokio::test]
 async fn sboms_are_kept_per_build_and_format_and_replaced() {
-    use slipway_core::sbom::{SbomFormat, StoredSbom};
+    use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
     use slipway_store::ScanStore;
     let (_d, s) = open().await;
     let b = slipway_store::create_queued_scratch(&s, &spec())
@@ -321,8 +321,8 @@ async fn sboms_are_kept_per_build_and_format_and_replaced() {
 
 #[tokio::test]
 async fn tracked_repositories_keep_their_last_read() {
-    use slipway_core::inventory::Ecosystem;
     use slipway_core::scan::TrackedRepository;
+    use slipway_core::scan::inventory::Ecosystem;
     use slipway_store::ScanStore;
     let (_d, s) = open().await;
     assert_eq!(s.tracked_repository("file:///r").await.unwrap(), None);

@@ -1,8 +1,8 @@
 //! Worker builds and placement against a real SQLite file.
 
 use slipway_core::build::SourceRequest;
+use slipway_core::build::phase::RestartDecision;
 use slipway_core::cluster::{ClusterFile, ClusterSpec, MAX_SUBMIT_ATTEMPTS};
-use slipway_core::phase::RestartDecision;
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, Clusters};
 use slipway_store::{CancelOutcome, SqliteStore, Store, WorkerStore};
 use std::collections::HashMap;

@@ -284,7 +284,7 @@ pub async fn run(
             platform: oci_platform.clone(),
             labels: {
                 let mut labels = spec.labels.clone();
-                let (k, v) = slipway_core::conventions::architecture_label(platform);
+                let (k, v) = slipway_core::build::conventions::architecture_label(platform);
                 labels.insert(k, v);
                 labels
             },

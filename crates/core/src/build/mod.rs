@@ -1,0 +1,602 @@
+//! Build requests, validated build specs, and the build record the API shows.
+
+//!
+//! Around it: which phase transitions are legal ([`phase`]), build
+//! conventions (`slipway.yaml`, labels, releases, tags: [`conventions`]) and
+//! git source locations and ref rules ([`source`]).
+
+pub mod conventions;
+pub mod phase;
+pub mod source;
+
+use crate::build::conventions::{BuildKind, LintReport, RepoConfig, check_nvr_part};
+use crate::build::phase::BuildPhase;
+use crate::build::source::{SourceError, SourceLocation, validate_ref};
+use crate::cluster::Platform;
+use crate::image_ref::{ImageRef, ImageRefError};
+use crate::paths::{PathError, clean_relative};
+use crate::rebuild::trigger::Trigger;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub type BuildId = i64;
+
+/// What a client sends to start a build.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildRequest {
+    pub source: SourceRequest,
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+    /// Where to push the image (`host[:port]/name[:tag]`).
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Give RUN steps network access (off by default).
+    #[serde(default)]
+    pub network: bool,
+    /// Platforms to build (`x86_64`, `aarch64`, …); the server's own when empty.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// Higher first; equal priorities run in submission order.
+    #[serde(default)]
+    pub priority: i32,
+    /// Labels for the image (`name`, `version`, `component`, …); they win
+    /// over the Dockerfile's.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// An explicit release; the next free one for the name and version
+    /// when absent.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// A throw-away build: no label requirement, no release, only the
+    /// unique tag.
+    #[serde(default)]
+    pub scratch: bool,
+    /// A rebuild with an explicit release that moves no floating tag.
+    #[serde(default)]
+    pub isolated: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRequest {
+    /// A git URL or an absolute path to a local repository.
+    pub url: String,
+    /// Branch, tag or commit; the remote's default branch when absent.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Directory inside the repository used as the build context.
+    #[serde(default)]
+    pub context_dir: Option<String>,
+    /// Dockerfile path, relative to the context directory.
+    #[serde(default)]
+    pub dockerfile: Option<String>,
+}
+
+/// A request that passed validation: every field is in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSpec {
+    pub source: SourceSpec,
+    pub build_args: BTreeMap<String, String>,
+    pub output: ImageRef,
+    pub network: bool,
+    /// One worker build per platform, in this order; never empty.
+    #[serde(default = "host_platforms")]
+    pub platforms: Vec<Platform>,
+    #[serde(default)]
+    pub priority: i32,
+    /// Whether the request named the platforms (else `slipway.yaml`'s
+    /// `only` list may choose them).
+    #[serde(default = "yes")]
+    pub explicit_platforms: bool,
+    #[serde(default)]
+    pub kind: BuildKind,
+    /// The request's labels; once prepared, every label the images get
+    /// (except the per-platform `architecture`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The requested release; once prepared, the release assigned.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Set by preparation: `slipway.yaml`'s prebuild command.
+    #[serde(default)]
+    pub prebuild: Option<String>,
+    /// Set by preparation: every tag the build publishes, unique tag first.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The image config the build belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// What started the build.
+    #[serde(default = "manual")]
+    pub trigger: Trigger,
+    /// The rebuild wave the build is part of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<i64>,
+    /// Build even when the inputs equal the last successful build's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
+    /// Base images pinned to a digest: the FROM image as the Dockerfile
+    /// names it → `registry/repository@digest` (a parent rebuilt in the same
+    /// wave). Workers pull the digest and give it the FROM name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parent_digests: BTreeMap<String, String>,
+    /// Set by preparation: the build's input key (build avoidance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_key: Option<String>,
+}
+
+fn manual() -> Trigger {
+    Trigger::Manual
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn host_platforms() -> Vec<Platform> {
+    vec![Platform::host()]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    pub location: SourceLocation,
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub context_dir: String,
+    pub dockerfile: String,
+}
+
+/// Why a request was refused; `field` names the JSON field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidRequest {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, e: impl fmt::Display) -> InvalidRequest {
+    InvalidRequest {
+        field,
+        message: e.to_string(),
+    }
+}
+
+impl BuildRequest {
+    /// Validate and canonicalise. `default_registry` (`host[:port][/prefix]`)
+    /// completes an output that names no registry, and makes
+    /// `<default_registry>/<source name>` when there is no output. A tag in
+    /// the output is published as one more tag of the build.
+    pub fn validate(&self, default_registry: Option<&str>) -> Result<BuildSpec, InvalidRequest> {
+        let location = SourceLocation::parse(&self.source.url)
+            .map_err(|e: SourceError| invalid("source.url", e))?;
+        let git_ref = match self.source.git_ref.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => {
+                validate_ref(r).map_err(|e| invalid("source.ref", e))?;
+                Some(r.to_string())
+            }
+        };
+        let context_dir = clean_relative(self.source.context_dir.as_deref().unwrap_or("."))
+            .map_err(|e: PathError| invalid("source.context_dir", e))?;
+        let dockerfile = clean_relative(self.source.dockerfile.as_deref().unwrap_or("Dockerfile"))
+            .map_err(|e| invalid("source.dockerfile", e))?;
+        if dockerfile == "." {
+            return Err(invalid(
+                "source.dockerfile",
+                "the Dockerfile path names a directory",
+            ));
+        }
+        for (k, v) in &self.build_args {
+            if !valid_arg_name(k) {
+                return Err(invalid(
+                    "build_args",
+                    format!(
+                        "build arg name {k:?} is invalid: use letters, digits and _, not starting with a digit"
+                    ),
+                ));
+            }
+            if v.contains('\0') {
+                return Err(invalid(
+                    "build_args",
+                    format!("build arg {k} contains a NUL byte"),
+                ));
+            }
+        }
+        let output = match self.output.as_deref().map(str::trim) {
+            Some(o) if !o.is_empty() => {
+                let r = ImageRef::parse_with_default(o, default_registry)
+                    .map_err(|e: ImageRefError| invalid("output", e))?;
+                let mut r = r;
+                // `parse` defaults the tag to `latest`; here only a tag the
+                // user wrote is kept (it becomes one of the build's tags).
+                let tagged = o.rsplit('/').next().is_some_and(|last| last.contains(':'));
+                if !tagged {
+                    r.tag = None;
+                }
+                if r.digest.is_some() {
+                    return Err(invalid(
+                        "output",
+                        "an output reference cannot carry a digest; the digest is known only after the push",
+                    ));
+                }
+                r
+            }
+            _ => {
+                let reg = default_registry.ok_or_else(|| {
+                    invalid(
+                        "output",
+                        "no output image given and the server has no default registry; name one, e.g. --tag 127.0.0.1:5000/app:latest",
+                    )
+                })?;
+                let mut r =
+                    ImageRef::parse(&format!("{reg}/{}", default_repository_name(&location)))
+                        .map_err(|e| invalid("output", e))?;
+                r.tag = None;
+                r
+            }
+        };
+        let mut platforms = Vec::new();
+        for name in &self.platforms {
+            let p = Platform::parse(name.trim()).map_err(|e| invalid("platforms", e))?;
+            if platforms.contains(&p) {
+                return Err(invalid("platforms", format!("{p} is listed twice")));
+            }
+            platforms.push(p);
+        }
+        let explicit_platforms = !platforms.is_empty();
+        if platforms.is_empty() {
+            platforms = host_platforms();
+        }
+        for (k, v) in &self.labels {
+            if k.trim().is_empty() || k.contains('=') || k.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    "labels",
+                    format!("label key {k:?} is invalid: no spaces or '='"),
+                ));
+            }
+            if v.contains('\0') {
+                return Err(invalid("labels", format!("label {k} contains a NUL byte")));
+            }
+        }
+        let kind = match (self.scratch, self.isolated) {
+            (true, true) => {
+                return Err(invalid(
+                    "isolated",
+                    "a build is either scratch or isolated, not both",
+                ));
+            }
+            (true, false) => BuildKind::Scratch,
+            (false, true) => BuildKind::Isolated,
+            (false, false) => BuildKind::Normal,
+        };
+        let release = match self.release.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => {
+                check_nvr_part("release", r).map_err(|e| invalid("release", e))?;
+                Some(r.to_string())
+            }
+        };
+        match (kind, &release) {
+            (BuildKind::Scratch, Some(_)) => {
+                return Err(invalid(
+                    "release",
+                    "a scratch build gets no release; drop --release or --scratch",
+                ));
+            }
+            (BuildKind::Isolated, None) => {
+                return Err(invalid(
+                    "release",
+                    "an isolated build needs an explicit release (--release N)",
+                ));
+            }
+            _ => {}
+        }
+        Ok(BuildSpec {
+            source: SourceSpec {
+                location,
+                git_ref,
+                context_dir,
+                dockerfile,
+            },
+            build_args: self.build_args.clone(),
+            output,
+            network: self.network,
+            platforms,
+            priority: self.priority,
+            explicit_platforms,
+            kind,
+            labels: self.labels.clone(),
+            release,
+            prebuild: None,
+            tags: Vec::new(),
+            config: None,
+            trigger: Trigger::Manual,
+            wave: None,
+            force: false,
+            parent_digests: BTreeMap::new(),
+            input_key: None,
+        })
+    }
+}
+
+/// A repository name made from the source's last path component
+/// (`https://git.example.com/team/My_App.git` → `my-app`).
+pub fn default_repository_name(location: &SourceLocation) -> String {
+    let url = location.git_url();
+    let trimmed = url.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
+    let last = trimmed.rsplit(['/', ':']).next().unwrap_or("");
+    let mut name = String::new();
+    for c in last.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_lowercase());
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        "build".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+pub(crate) fn valid_arg_name(k: &str) -> bool {
+    !k.is_empty()
+        && !k.starts_with(|c: char| c.is_ascii_digit())
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The stages of a build whose durations are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Once per build, before any platform: checkout, lint, labels, release.
+    Prepare,
+    Clone,
+    Prebuild,
+    Build,
+    Push,
+    /// Once per build, after the push: the image scanned.
+    Scan,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Clone => "clone",
+            Stage::Prepare => "prepare",
+            Stage::Prebuild => "prebuild",
+            Stage::Build => "build",
+            Stage::Push => "push",
+            Stage::Scan => "scan",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTiming {
+    pub stage: Stage,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildEvent {
+    pub at: Timestamp,
+    /// The phase the build entered, when the event is a phase change.
+    pub phase: Option<BuildPhase>,
+    pub message: String,
+}
+
+/// What the registry holds after a successful push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedImage {
+    /// `registry/name@sha256:…`
+    pub reference: String,
+    /// The tag reference that was pushed, `registry/name:tag`.
+    pub tag_reference: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// Total bytes in the registry: manifest + config + layers.
+    pub size: u64,
+    /// Layer digests as stored in the registry, base layer first.
+    pub layers: Vec<String>,
+}
+
+pub type WorkerBuildId = i64;
+
+/// The part of a build that runs on one platform, on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerBuild {
+    pub id: WorkerBuildId,
+    pub build_id: BuildId,
+    pub platform: Platform,
+    pub priority: i32,
+    /// Pending (queued), Running (placed on `cluster`), or final.
+    pub phase: BuildPhase,
+    pub cluster: Option<String>,
+    /// Clusters that refused or could not take it, in order.
+    pub tried: Vec<String>,
+    pub reason: Option<String>,
+    /// The platform image under its unique tag.
+    pub image: Option<PushedImage>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A build as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    pub id: BuildId,
+    pub phase: BuildPhase,
+    /// One line saying why the build ended the way it did (for non-Complete endings).
+    pub reason: Option<String>,
+    pub spec: BuildSpec,
+    /// The commit the ref resolved to.
+    pub commit: Option<String>,
+    pub image: Option<PushedImage>,
+    pub stages: Vec<StageTiming>,
+    pub events: Vec<BuildEvent>,
+    /// How many times a worker started this build.
+    pub attempts: u32,
+    /// One per platform.
+    #[serde(default)]
+    pub workers: Vec<WorkerBuild>,
+    /// The lint step's findings (absent until the build is prepared).
+    #[serde(default)]
+    pub lint: Option<LintReport>,
+    /// The `slipway.yaml` the build was prepared with, if the source has one.
+    #[serde(default)]
+    pub repo_config: Option<RepoConfig>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(url: &str) -> BuildRequest {
+        BuildRequest {
+            source: SourceRequest {
+                url: url.into(),
+                ..Default::default()
+            },
+            output: Some("127.0.0.1:5000/app:1".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let spec = req("/srv/repo").validate(None).unwrap();
+        assert_eq!(spec.source.context_dir, ".");
+        assert_eq!(spec.source.dockerfile, "Dockerfile");
+        assert_eq!(spec.source.git_ref, None);
+        assert!(!spec.network);
+        assert_eq!(spec.output.to_string(), "127.0.0.1:5000/app:1");
+    }
+
+    #[test]
+    fn default_registry_completes_the_output() {
+        let mut r = req("/srv/My_App");
+        r.output = None;
+        assert_eq!(r.validate(None).unwrap_err().field, "output");
+        let reg = Some("127.0.0.1:8080");
+        assert_eq!(
+            r.validate(reg).unwrap().output.to_string(),
+            "127.0.0.1:8080/my-app"
+        );
+        r.output = Some("team/app:2".into());
+        assert_eq!(
+            r.validate(reg).unwrap().output.to_string(),
+            "127.0.0.1:8080/team/app:2"
+        );
+        assert_eq!(r.validate(None).unwrap_err().field, "output");
+        r.output = Some("quay.io/team/app:2".into());
+        assert_eq!(
+            r.validate(reg).unwrap().output.to_string(),
+            "quay.io/team/app:2"
+        );
+    }
+
+    #[test]
+    fn repository_names_from_sources() {
+        let name = |s: &str| default_repository_name(&SourceLocation::parse(s).unwrap());
+        assert_eq!(name("https://git.example.com/team/My_App.git"), "my-app");
+        assert_eq!(name("git@example.com:team/tool.git/"), "tool");
+        assert_eq!(name("/srv/repos/hello"), "hello");
+        assert_eq!(name("/srv/___/"), "build");
+    }
+
+    #[test]
+    fn rejects_bad_fields_naming_them() {
+        let mut r = req("/srv/repo");
+        r.source.context_dir = Some("../up".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "source.context_dir");
+
+        let mut r = req("/srv/repo");
+        r.source.dockerfile = Some("/etc/passwd".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "source.dockerfile");
+
+        let mut r = req("/srv/repo");
+        r.source.git_ref = Some("--upload-pack=x".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "source.ref");
+
+        let mut r = req("/srv/repo");
+        r.build_args.insert("1X".into(), "v".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "build_args");
+
+        let mut r = req("/srv/repo");
+        r.output = Some(format!("localhost/app@sha256:{}", "0".repeat(64)));
+        assert_eq!(r.validate(None).unwrap_err().field, "output");
+
+        assert_eq!(
+            req("not a url").validate(None).unwrap_err().field,
+            "source.url"
+        );
+    }
+
+    #[test]
+    fn platforms_default_to_the_host_and_are_checked() {
+        let mut r = req("/srv/repo");
+        assert_eq!(r.validate(None).unwrap().platforms, vec![Platform::host()]);
+        r.platforms = vec!["aarch64".into(), "x86_64".into()];
+        let p = r.validate(None).unwrap().platforms;
+        assert_eq!(
+            p.iter().map(Platform::as_str).collect::<Vec<_>>(),
+            ["aarch64", "x86_64"]
+        );
+        r.platforms = vec!["x86_64".into(), "x86_64".into()];
+        assert!(r.validate(None).unwrap_err().message.contains("twice"));
+        r.platforms = vec!["amd64".into()];
+        let e = r.validate(None).unwrap_err();
+        assert_eq!(e.field, "platforms");
+        assert!(e.message.contains("x86_64, aarch64"), "{e}");
+    }
+
+    #[test]
+    fn build_kinds_and_releases() {
+        let mut r = req("/srv/repo");
+        let spec = r.validate(None).unwrap();
+        assert_eq!((spec.kind, spec.release), (BuildKind::Normal, None));
+        r.release = Some("4".into());
+        assert_eq!(r.validate(None).unwrap().release.as_deref(), Some("4"));
+        r.scratch = true;
+        assert_eq!(r.validate(None).unwrap_err().field, "release");
+        r.release = None;
+        assert_eq!(r.validate(None).unwrap().kind, BuildKind::Scratch);
+        r.isolated = true;
+        assert_eq!(r.validate(None).unwrap_err().field, "isolated");
+        r.scratch = false;
+        assert!(
+            r.validate(None)
+                .unwrap_err()
+                .message
+                .contains("explicit release")
+        );
+        r.release = Some("2-1".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "release");
+        r.release = Some("2".into());
+        assert_eq!(r.validate(None).unwrap().kind, BuildKind::Isolated);
+        r.labels.insert("bad key".into(), "v".into());
+        assert_eq!(r.validate(None).unwrap_err().field, "labels");
+    }
+
+    #[test]
+    fn unknown_json_fields_are_refused() {
+        let err = serde_json::from_str::<BuildRequest>(r#"{"source":{"url":"/x"},"netwrk":true}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("netwrk"), "{err}");
+    }
+}

@@ -1,0 +1,73 @@
+//! The API's authentication middleware: API tokens reach every route;
+//! a worker build's token only that worker build's routes.
+
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+pub use slipway_core::token::hash_token;
+use slipway_store::Store;
+use std::sync::Arc;
+
+/// Axum middleware: require `Authorization: Bearer <token>` naming a known token.
+pub async fn require_token(
+    State(store): State<Arc<dyn Store>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing bearer token: send 'Authorization: Bearer <token>' (the admin token is in <data-dir>/admin-token)",
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must use the Bearer scheme")
+        })?;
+    let hash = hash_token(token);
+    if store.token_name(&hash).await?.is_some() {
+        return Ok(next.run(req).await);
+    }
+    // A worker build's token reaches that worker build's endpoints only.
+    if let Some(worker) = store.worker_token(&hash).await? {
+        let path = req
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
+        if worker_build_of(&path) == Some(worker) {
+            return Ok(next.run(req).await);
+        }
+        return Err(ApiError::forbidden(format!(
+            "this token belongs to worker build {worker}; it only reaches /api/v1/worker-builds/{worker}"
+        )));
+    }
+    Err(ApiError::unauthorized("invalid token"))
+}
+
+/// The worker build id in `/api/v1/worker-builds/{id}[/…]`.
+fn worker_build_of(path: &str) -> Option<i64> {
+    let rest = path.strip_prefix("/api/v1/worker-builds/")?;
+    rest.split('/').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_paths() {
+        assert_eq!(worker_build_of("/api/v1/worker-builds/12"), Some(12));
+        assert_eq!(worker_build_of("/api/v1/worker-builds/12/log"), Some(12));
+        assert_eq!(worker_build_of("/api/v1/worker-builds/x/log"), None);
+        assert_eq!(worker_build_of("/api/v1/builds/12"), None);
+    }
+}

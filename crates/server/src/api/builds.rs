@@ -1,0 +1,142 @@
+//! Builds: submit, list, show, cancel, log, Koji metadata.
+
+use super::{bad_query, load, missing, parse_id};
+use crate::Services;
+use crate::error::ApiError;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use slipway_core::api::CancelResponse;
+use slipway_core::{Build, BuildPhase, BuildRequest};
+use slipway_store::CancelOutcome;
+use std::sync::Arc;
+
+pub(super) async fn create(
+    State(s): State<Arc<Services>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: BuildRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(format!("request body is not a valid build request: {e}"))
+    })?;
+    let spec = req
+        .validate(Some(s.default_registry.as_str()))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    s.check_served(&spec.platforms)
+        .await
+        .map_err(|m| ApiError::invalid(format!("platforms: {m}")))?;
+    let build = s.store.create_build(&spec).await?;
+    tracing::info!(
+        "build {} queued: {} -> {}",
+        build.id,
+        spec.source.location.redacted(),
+        spec.output
+    );
+    s.events.prepare.notify_one();
+    Ok((StatusCode::CREATED, Json(build)).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    limit: Option<u32>,
+}
+
+pub(super) async fn list(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<Build>>, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(s.store.list_builds(limit).await?))
+}
+
+pub(super) async fn get(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<Build>, ApiError> {
+    Ok(Json(load(&s, &id).await?))
+}
+
+/// Koji content-generator metadata of a complete build.
+pub(super) async fn metadata(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let build = load(&s, &id).await?;
+    if build.phase != BuildPhase::Complete {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            slipway_core::api::codes::CONFLICT,
+            format!(
+                "build {} is {}; metadata exists only for complete builds",
+                build.id, build.phase
+            ),
+        ));
+    }
+    match crate::steps::metadata::served(&s, build.id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(doc) => Ok(Json(doc)),
+        None => Err(ApiError::not_found(format!(
+            "build {} has no metadata; its events say why",
+            build.id
+        ))),
+    }
+}
+
+pub(super) async fn cancel(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<CancelResponse>, ApiError> {
+    let id = parse_id(&id)?;
+    let outcome = s.store.request_cancel(id).await?;
+    let already_final = match outcome {
+        CancelOutcome::NotFound => return Err(missing(&s, id).await),
+        CancelOutcome::Requested => {
+            s.cancel_running(id);
+            false
+        }
+        CancelOutcome::Cancelled => false,
+        CancelOutcome::AlreadyFinal(_) => true,
+    };
+    let build = load(&s, &id.to_string()).await?;
+    Ok(Json(CancelResponse {
+        id,
+        phase: build.phase,
+        already_final,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct LogQuery {
+    offset: Option<u64>,
+    follow: Option<bool>,
+}
+
+pub(super) async fn log(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let build = load(&s, &id).await?;
+    let offset = q.offset.unwrap_or(0);
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    if q.follow.unwrap_or(false) {
+        let stream = s.logs.clone().follow(s.store.clone(), build.id, offset);
+        Ok((headers, Body::from_stream(stream)).into_response())
+    } else {
+        let data = s
+            .logs
+            .snapshot(build.id, offset)
+            .map_err(ApiError::internal)?;
+        Ok((headers, data).into_response())
+    }
+}

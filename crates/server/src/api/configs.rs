@@ -1,0 +1,279 @@
+//! The rebuild API: image configs, the graph, waves, and webhooks.
+//!
+//! Webhook deliveries (`POST /api/v1/webhooks/{config}/{provider}`) carry
+//! no API token: the sender proves itself with the config's webhook secret
+//! (an HMAC signature, or GitLab's token), checked before the body is read.
+
+use crate::Services;
+use crate::error::ApiError;
+use crate::steps::configs as rebuilds;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use slipway_core::api::{
+    ApplyRequest, ApplyResponse, ConfigEvent, ConfigStatus, GraphView, StartRequest,
+    TriggerResponse, WebhookResponse, codes,
+};
+use slipway_core::rebuild::Wave;
+use slipway_core::rebuild::trigger::{self, Delivery, Provider, Trigger};
+use std::sync::Arc;
+
+/// Routes that need an API token.
+pub fn routes() -> Router<Arc<Services>> {
+    Router::new()
+        .route("/configs", get(list_configs))
+        .route("/configs/apply", post(apply))
+        .route("/configs/{name}", get(get_config).delete(delete_config))
+        .route("/configs/{name}/start", post(start))
+        .route("/graph", get(graph))
+        .route("/waves", get(list_waves))
+        .route("/waves/{id}", get(get_wave))
+}
+
+/// Routes authenticated by the webhook secret instead.
+pub fn webhook_routes() -> Router<Arc<Services>> {
+    Router::new().route("/webhooks/{config}/{provider}", post(webhook))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return serde_json::from_slice(b"{}")
+            .map_err(|e| ApiError::invalid(format!("{what} needs a body: {e}")));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("bad {what}: {e}")))
+}
+
+async fn apply(
+    State(s): State<Arc<Services>>,
+    body: Bytes,
+) -> Result<Json<ApplyResponse>, ApiError> {
+    let req: ApplyRequest = json_body(&body, "apply request")?;
+    Ok(Json(rebuilds::apply(&s, req).await?))
+}
+
+async fn status(
+    s: &Services,
+    stored: &slipway_store::StoredConfig,
+    graph: &slipway_core::rebuild::ConfigGraph,
+    events: u32,
+) -> Result<ConfigStatus, ApiError> {
+    let name = &stored.config.name;
+    let names = |v: &[usize]| v.iter().map(|&i| graph.name(i).to_string()).collect();
+    let (parents, children) = match graph.index_of(name) {
+        Some(i) => (names(graph.parents(i)), names(graph.children(i))),
+        None => (Vec::new(), Vec::new()),
+    };
+    let last = s.store.last_build(name).await?;
+    let events = s
+        .store
+        .config_events(name, events)
+        .await?
+        .into_iter()
+        .map(|(at, message, build)| ConfigEvent { at, message, build })
+        .collect();
+    Ok(ConfigStatus {
+        config: stored.config.redacted(),
+        parents,
+        children,
+        base_images: stored.base_images.clone(),
+        last_build: last.as_ref().map(|l| l.0),
+        last_phase: last.and_then(|l| l.1.parse().ok()),
+        webhook_path: stored
+            .config
+            .triggers
+            .webhook
+            .as_ref()
+            .map(|_| format!("/api/v1/webhooks/{name}/{{github|gitlab|gitea|generic}}")),
+        poll_head: stored.poll_head.clone(),
+        next_poll_at: stored.next_poll_at,
+        next_schedule_at: stored.next_schedule_at,
+        events,
+    })
+}
+
+async fn list_configs(State(s): State<Arc<Services>>) -> Result<Json<Vec<ConfigStatus>>, ApiError> {
+    let (stored, graph) = rebuilds::current_graph(&s).await?;
+    let mut out = Vec::with_capacity(stored.len());
+    for c in &stored {
+        out.push(status(&s, c, &graph, 0).await?);
+    }
+    Ok(Json(out))
+}
+
+async fn get_config(
+    State(s): State<Arc<Services>>,
+    Path(name): Path<String>,
+) -> Result<Json<ConfigStatus>, ApiError> {
+    let (stored, graph) = rebuilds::current_graph(&s).await?;
+    let c = stored
+        .iter()
+        .find(|c| c.config.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("config {name} does not exist")))?;
+    Ok(Json(status(&s, c, &graph, 20).await?))
+}
+
+async fn delete_config(
+    State(s): State<Arc<Services>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let _one_at_a_time = s.apply_lock.lock().await;
+    let (_, graph) = rebuilds::current_graph(&s).await?;
+    if let Some(i) = graph.index_of(&name)
+        && !graph.children(i).is_empty()
+    {
+        let children: Vec<&str> = graph.children(i).iter().map(|&c| graph.name(c)).collect();
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            format!(
+                "config {name} is the parent of {}; delete or change them first",
+                children.join(", ")
+            ),
+        ));
+    }
+    if s.store.delete_config(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("config {name} does not exist")))
+    }
+}
+
+async fn start(
+    State(s): State<Arc<Services>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: StartRequest = json_body(&body, "start request")?;
+    let wave = rebuilds::trigger(&s, &name, Trigger::Manual, req.force).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TriggerResponse {
+            config: name,
+            wave,
+            trigger: Trigger::Manual,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct GraphQuery {
+    config: Option<String>,
+}
+
+async fn graph(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<GraphQuery>, QueryRejection>,
+) -> Result<Json<GraphView>, ApiError> {
+    let Query(q) = q.map_err(super::bad_query)?;
+    Ok(Json(rebuilds::graph_view(&s, q.config.as_deref()).await?))
+}
+
+#[derive(Deserialize)]
+struct WavesQuery {
+    limit: Option<u32>,
+}
+
+async fn list_waves(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<WavesQuery>, QueryRejection>,
+) -> Result<Json<Vec<Wave>>, ApiError> {
+    let Query(q) = q.map_err(super::bad_query)?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    Ok(Json(s.store.list_waves(limit).await?))
+}
+
+async fn get_wave(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<Wave>, ApiError> {
+    let id = super::parse_positive(&id, "wave id")?;
+    s.store
+        .get_wave(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("wave {id} does not exist")))
+}
+
+async fn webhook(
+    State(s): State<Arc<Services>>,
+    Path((config, provider)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let provider = Provider::parse(&provider).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no webhook provider {provider:?}; use github, gitlab, gitea or generic"
+        ))
+    })?;
+    // The same answer whether the config is missing or has no webhook, so
+    // the endpoint does not reveal which configs exist.
+    let no_hook = || ApiError::not_found(format!("config {config} has no webhook trigger"));
+    let stored = s.store.get_config(&config).await?.ok_or_else(no_hook)?;
+    let secret = stored
+        .config
+        .triggers
+        .webhook
+        .as_ref()
+        .and_then(|w| w.secret.clone())
+        .ok_or_else(no_hook)?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Err(e) = trigger::verify(provider, &header, &body, secret.as_bytes()) {
+        tracing::warn!(
+            "config {config}: refused a {} webhook: {e}",
+            provider.as_str()
+        );
+        return Err(ApiError::unauthorized(e.to_string()));
+    }
+    let delivery = trigger::read_delivery(provider, &header, &body)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let ignored = |message: String| {
+        (
+            StatusCode::OK,
+            Json(WebhookResponse {
+                outcome: "ignored".into(),
+                message,
+                wave: None,
+            }),
+        )
+            .into_response()
+    };
+    let push = match delivery {
+        Delivery::Ignored(why) => return Ok(ignored(why)),
+        Delivery::Push(p) => p,
+    };
+    if push.branch != stored.config.source.branch {
+        return Ok(ignored(format!(
+            "push to {} ignored: config {config} builds {}",
+            push.branch, stored.config.source.branch
+        )));
+    }
+    let t = Trigger::Webhook {
+        provider,
+        commit: push.commit.clone(),
+        delivery: push.delivery,
+    };
+    let wave = rebuilds::trigger(&s, &config, t, false).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(WebhookResponse {
+            outcome: "triggered".into(),
+            message: format!(
+                "commit {} of {} joins wave {wave}",
+                push.commit, push.branch
+            ),
+            wave: Some(wave),
+        }),
+    )
+        .into_response())
+}

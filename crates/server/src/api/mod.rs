@@ -1,0 +1,103 @@
+//! The HTTP API under `/api/v1`, plus `/healthz`: handlers only. Each
+//! handler checks its input, reads or writes the store, and wakes the
+//! controller that takes it from there through the event bus; work that
+//! must finish before the answer (apply, a manual scan) is a step
+//! (`crate::steps`).
+
+mod auth;
+mod builds;
+mod clusters;
+mod configs;
+mod registry;
+mod scans;
+mod workers;
+
+pub(crate) use auth::require_token;
+
+use crate::Services;
+use crate::error::ApiError;
+use axum::extract::rejection::QueryRejection;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use slipway_core::{Build, BuildId};
+use std::sync::Arc;
+
+pub fn router(services: Arc<Services>) -> Router {
+    let api = Router::new()
+        .route("/builds", post(builds::create).get(builds::list))
+        .route("/builds/{id}", get(builds::get))
+        .route("/builds/{id}/cancel", post(builds::cancel))
+        .route("/builds/{id}/log", get(builds::log))
+        .route("/builds/{id}/metadata", get(builds::metadata))
+        .route("/registry/gc", post(registry::gc))
+        .route("/clusters", get(clusters::list))
+        .route("/clusters/{name}/{action}", post(clusters::switch))
+        .merge(workers::routes())
+        .merge(configs::routes())
+        .merge(scans::routes())
+        .route_layer(middleware::from_fn_with_state(
+            services.store.clone(),
+            require_token,
+        ))
+        .merge(configs::webhook_routes())
+        .with_state(services);
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "method not allowed on this endpoint",
+            )
+        })
+}
+
+pub(crate) fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::invalid(format!("bad query string: {}", e.body_text()))
+}
+
+/// A positive id from a path; `what` names it in the error (`build id`).
+pub(crate) fn parse_positive(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::invalid(format!("{what} {raw:?} is not a positive number")))
+}
+
+pub(crate) fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
+    parse_positive(raw, "build id")
+}
+
+pub(crate) async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {
+    let id = parse_id(raw)?;
+    match services.store.get_build(id).await? {
+        Some(build) => Ok(build),
+        None => Err(missing(services, id).await),
+    }
+}
+
+/// Why build `id` is not there: pruned by its config's history limits
+/// (410 Gone), or never existed (404).
+pub(crate) async fn missing(services: &Services, id: BuildId) -> ApiError {
+    match services.store.pruned_build(id).await {
+        Ok(Some(p)) => ApiError::new(
+            StatusCode::GONE,
+            slipway_core::api::codes::PRUNED,
+            format!(
+                "build {id} ({}) of config {} was deleted at {} by the config's history limits; `slipway configs {}` shows its newer builds",
+                p.phase.to_lowercase(),
+                p.config,
+                p.pruned_at,
+                p.config
+            ),
+        ),
+        Ok(None) => ApiError::not_found(format!("build {id} does not exist")),
+        Err(e) => e.into(),
+    }
+}

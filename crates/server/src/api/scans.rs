@@ -1,0 +1,180 @@
+//! Scan endpoints: run a scan of any reachable image, read stored scans,
+//! a build's scans and SBOMs, rescan a config's latest image now, and the
+//! notifications queued about builds and scans.
+
+use super::{bad_query, parse_positive};
+use crate::Services;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use slipway_core::ImageRef;
+use slipway_core::scan::sbom::SbomFormat;
+use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest};
+use std::sync::Arc;
+
+pub(crate) fn routes() -> Router<Arc<Services>> {
+    Router::new()
+        .route("/scans", post(create_scan).get(list_scans))
+        .route("/scans/{id}", get(get_scan))
+        .route("/builds/{id}/scans", get(build_scans))
+        .route("/builds/{id}/sboms", get(build_sboms))
+        .route("/builds/{id}/sboms/{format}", get(build_sbom_document))
+        .route("/configs/{name}/rescan", post(rescan_config))
+        .route("/notifications", get(list_notifications))
+}
+
+async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {
+    let req: ScanRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("request body is not a valid scan request: {e}")))?;
+    // A reference without a registry means the server's default one.
+    let reference = ImageRef::parse_with_default(&req.reference, Some(&s.default_registry))
+        .map_err(|e| ApiError::invalid(e.to_string()))?
+        .to_string();
+    let policy = match (&req.config, req.policy) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give a config (to use its scan policy) or a policy, not both",
+            ));
+        }
+        (Some(name), None) => match s.store.get_config(name).await? {
+            Some(c) => c.config.scan,
+            None => return Err(ApiError::not_found(format!("config {name} does not exist"))),
+        },
+        (None, Some(p)) => p,
+        (None, None) => ScanPolicy::default(),
+    };
+    policy
+        .check()
+        .map_err(|e| ApiError::invalid(format!("scan policy: {e}")))?;
+    let stored = crate::steps::scanning::scan(
+        &s,
+        &reference,
+        &policy,
+        (ScanReason::Manual, None, req.config.as_deref()),
+        None,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    if stored.config.is_some() {
+        crate::steps::notify::scan_done(&s, &stored).await;
+    }
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    config: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_scans(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let scans = s.store.list_scans(q.config.as_deref(), limit).await?;
+    Ok(Json(scans).into_response())
+}
+
+/// Queued and sent notifications, newest first, without secrets.
+async fn list_notifications(
+    State(s): State<Arc<Services>>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let list: Vec<_> = s
+        .store
+        .list_deliveries(q.config.as_deref(), limit)
+        .await?
+        .iter()
+        .map(|d| d.redacted())
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+async fn get_scan(
+    State(s): State<Arc<Services>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_positive(&raw, "scan id")?;
+    match s.store.get_scan(id).await? {
+        Some(scan) => Ok(Json(scan).into_response()),
+        None => Err(ApiError::not_found(format!("scan {id} does not exist"))),
+    }
+}
+
+async fn build_scans(
+    State(s): State<Arc<Services>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let build = super::load(&s, &raw).await?;
+    Ok(Json(s.store.scans_of_build(build.id).await?).into_response())
+}
+
+async fn build_sboms(
+    State(s): State<Arc<Services>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let build = super::load(&s, &raw).await?;
+    Ok(Json(s.store.sboms_of_build(build.id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct SbomQuery {
+    platform: Option<String>,
+}
+
+/// The document itself, as made (the same bytes as the attached artifact):
+/// of `?platform=P`, or of the build's first platform.
+async fn build_sbom_document(
+    State(s): State<Arc<Services>>,
+    Path((raw, format)): Path<(String, String)>,
+    q: Result<Query<SbomQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let build = super::load(&s, &raw).await?;
+    let format: SbomFormat = format.parse().map_err(ApiError::invalid)?;
+    match s
+        .store
+        .sbom_document(build.id, format, q.platform.as_deref())
+        .await?
+    {
+        Some(doc) => Ok((
+            [(axum::http::header::CONTENT_TYPE, format.media_type())],
+            doc,
+        )
+            .into_response()),
+        None => Err(ApiError::not_found(format!(
+            "build {} has no {format} SBOM{} (SBOMs are made when a build's image is scanned)",
+            build.id,
+            q.platform
+                .map(|p| format!(" for platform {p}"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+async fn rescan_config(
+    State(s): State<Arc<Services>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(config) = s.store.get_config(&name).await? else {
+        return Err(ApiError::not_found(format!("config {name} does not exist")));
+    };
+    match crate::steps::scanning::rescan(&s, &name, &config.config.scan).await {
+        Some(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            slipway_core::api::codes::CONFLICT,
+            format!("config {name} has no complete build to rescan yet"),
+        )),
+    }
+}

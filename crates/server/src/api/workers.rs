@@ -1,0 +1,197 @@
+//! The API a remote worker (`slipway worker`, in a Kubernetes Job or a
+//! child process) uses to run one worker build: fetch its assignment,
+//! report the commit, stage timings and log lines, get registry
+//! credentials, poll for a stop, and report the end. A worker build's own
+//! token reaches only these routes, and only for that worker build
+//! (see `auth::require_token`).
+
+use crate::Services;
+use crate::error::ApiError;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use slipway_builder::LogSink;
+use slipway_core::api::{WorkerResult, WorkerState};
+use slipway_core::build::StageTiming;
+use slipway_core::{Build, BuildPhase, WorkerBuild};
+use slipway_store::Placement;
+use slipway_worker::{Assignment, RegistryCredentials};
+use std::sync::Arc;
+
+pub fn routes() -> axum::Router<Arc<Services>> {
+    axum::Router::new()
+        .route("/worker-builds/{id}", get(assignment))
+        .route("/worker-builds/{id}/state", get(state))
+        .route("/worker-builds/{id}/commit", post(commit))
+        .route("/worker-builds/{id}/stage", post(stage))
+        .route("/worker-builds/{id}/log", post(log))
+        .route(
+            "/worker-builds/{id}/registry-credentials",
+            post(credentials),
+        )
+        .route("/worker-builds/{id}/finish", post(finish))
+}
+
+async fn worker_build(s: &Services, raw: &str) -> Result<WorkerBuild, ApiError> {
+    let id = raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::invalid(format!("worker build id {raw:?} is not a positive number"))
+    })?;
+    s.store
+        .get_worker_build(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("worker build {id} does not exist")))
+}
+
+/// A worker build and the build it belongs to.
+async fn with_build(s: &Services, raw: &str) -> Result<(WorkerBuild, Build), ApiError> {
+    let w = worker_build(s, raw).await?;
+    let build = s
+        .store
+        .get_build(w.build_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("build {} does not exist", w.build_id)))?;
+    Ok((w, build))
+}
+
+/// A worker build that is still running: the only kind a worker may report on.
+async fn running(s: &Services, raw: &str) -> Result<WorkerBuild, ApiError> {
+    let w = worker_build(s, raw).await?;
+    if w.phase != BuildPhase::Running {
+        return Err(not_running(&w));
+    }
+    Ok(w)
+}
+
+fn not_running(w: &WorkerBuild) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        slipway_core::api::codes::CONFLICT,
+        format!("worker build {} is {}, not running", w.id, w.phase),
+    )
+}
+
+async fn assignment(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<Assignment>, ApiError> {
+    let (w, build) = with_build(&s, &id).await?;
+    Ok(Json(Assignment {
+        build: build.id,
+        worker: w.id,
+        platform: w.platform,
+        spec: build.spec,
+        attempts: build.attempts,
+    }))
+}
+
+async fn state(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<WorkerState>, ApiError> {
+    let w = worker_build(&s, &id).await?;
+    let build = s.store.get_build(w.build_id).await?;
+    let cancelled = s.store.cancel_requested(w.build_id).await?;
+    let build_final = build.as_ref().is_none_or(|b| b.phase.is_final());
+    Ok(Json(WorkerState {
+        phase: w.phase,
+        stop: w.phase != BuildPhase::Running || cancelled || build_final,
+        commit: build.and_then(|b| b.commit),
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitReport {
+    pub ref_name: String,
+    pub commit: String,
+}
+
+async fn commit(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    Json(r): Json<CommitReport>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let w = running(&s, &id).await?;
+    if !slipway_core::build::source::is_commit_id(&r.commit) {
+        return Err(ApiError::invalid(format!(
+            "{:?} is not a commit id (40 or 64 hex digits)",
+            r.commit
+        )));
+    }
+    let stored = crate::backends::record_commit(&s, w.build_id, &r.ref_name, &r.commit)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "commit": stored })))
+}
+
+async fn stage(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    Json(t): Json<StageTiming>,
+) -> Result<StatusCode, ApiError> {
+    let w = running(&s, &id).await?;
+    s.store.record_stage(w.build_id, t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Log lines, as text: appended to the build's log, marked with the
+/// platform when the build has several.
+async fn log(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let (w, build) = with_build(&s, &id).await?;
+    if w.phase != BuildPhase::Running {
+        return Err(not_running(&w));
+    }
+    let text = String::from_utf8_lossy(&body);
+    let log = crate::backends::PlatformLog::new(
+        s.logs.open(w.build_id).map_err(ApiError::internal)?,
+        &build,
+        &w.platform,
+    );
+    for line in text.lines() {
+        log.line(line);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn credentials(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+) -> Result<Json<RegistryCredentials>, ApiError> {
+    running(&s, &id).await?;
+    Ok(Json(s.own_registry_credentials()))
+}
+
+async fn finish(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    Json(r): Json<WorkerResult>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let w = worker_build(&s, &id).await?;
+    if !r.phase.is_final() {
+        return Err(ApiError::invalid(format!(
+            "phase {} is not an end; use Complete, Failed, Error or Cancelled",
+            r.phase
+        )));
+    }
+    if (r.phase == BuildPhase::Complete) != r.image.is_some() {
+        return Err(ApiError::invalid(
+            "a Complete worker build reports its image, and only a Complete one",
+        ));
+    }
+    let p = Placement {
+        worker: w.id,
+        build: w.build_id,
+        platform: w.platform.clone(),
+        cluster: w.cluster.clone().unwrap_or_default(),
+    };
+    let recorded =
+        crate::backends::record_end(&s, &p, r.phase, r.reason.as_deref(), r.image.as_ref()).await;
+    Ok(Json(serde_json::json!({ "recorded": recorded })))
+}

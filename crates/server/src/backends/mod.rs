@@ -1,0 +1,227 @@
+//! Where worker builds run. A placed worker build is launched on its
+//! cluster's backend: `local` (a task of this process, or a `slipway
+//! worker` child process) or `kubernetes` (a Job). Whatever ran it, its
+//! end comes back through [`record_end`], which frees the slot and tells
+//! the orchestrator through the event bus; what happens to the build as a
+//! whole is the orchestrator's business.
+
+mod kubernetes;
+mod local;
+
+use crate::Services;
+use crate::logs::BuildLog;
+use async_trait::async_trait;
+use slipway_builder::LogSink;
+use slipway_core::build::StageTiming;
+use slipway_core::cluster::Backend;
+use slipway_core::{Build, BuildId, BuildPhase, Clusters, Platform};
+use slipway_store::Placement;
+use slipway_worker::{RegistryCredentials, WorkerHost};
+use std::sync::Arc;
+
+/// A worker build's host inside the server: the store and the embedded
+/// registry, directly.
+pub(crate) struct LocalHost<'a> {
+    pub(crate) services: &'a Services,
+    pub(crate) build: BuildId,
+}
+
+#[async_trait]
+impl WorkerHost for LocalHost<'_> {
+    async fn known_commit(&self) -> Result<Option<String>, String> {
+        Ok(self
+            .services
+            .store
+            .get_build(self.build)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|b| b.commit))
+    }
+
+    async fn record_commit(&self, ref_name: &str, commit: &str) -> Result<String, String> {
+        record_commit(self.services, self.build, ref_name, commit).await
+    }
+
+    async fn record_stage(&self, timing: StageTiming) {
+        let stage = timing.stage;
+        if let Err(e) = self.services.store.record_stage(self.build, timing).await {
+            tracing::warn!(
+                "build {}: cannot record {} duration: {e}",
+                self.build,
+                stage.as_str()
+            );
+        }
+    }
+
+    async fn own_registry(&self) -> Result<RegistryCredentials, String> {
+        Ok(self.services.own_registry_credentials())
+    }
+}
+
+/// Record the commit a worker resolved (the first platform's wins) and say
+/// so in the build's events.
+pub(crate) async fn record_commit(
+    services: &Services,
+    build: BuildId,
+    ref_name: &str,
+    commit: &str,
+) -> Result<String, String> {
+    let stored = services
+        .store
+        .set_commit_once(build, commit)
+        .await
+        .map_err(|e| e.to_string())?;
+    if stored == commit {
+        let _ = services
+            .store
+            .record_event(build, &format!("resolved {ref_name} to {commit}"))
+            .await;
+    }
+    Ok(stored)
+}
+
+impl Services {
+    /// The names builds use for the embedded registry: its address, and
+    /// `localhost:PORT` when that address is 127.0.0.1.
+    pub fn own_registry_hosts(&self) -> Vec<String> {
+        let own = &self.own_registry;
+        let alias = own
+            .strip_prefix("127.0.0.1:")
+            .map(|port| format!("localhost:{port}"));
+        std::iter::once(own.clone()).chain(alias).collect()
+    }
+
+    /// A fresh short-lived push/pull token for the embedded registry.
+    pub fn own_registry_credentials(&self) -> RegistryCredentials {
+        RegistryCredentials {
+            hosts: self.own_registry_hosts(),
+            username: "slipway".into(),
+            password: self
+                .registry
+                .auth
+                .issue(slipway_registry::auth::Access::PushPull),
+        }
+    }
+}
+
+/// Start a placed worker build on its cluster's backend.
+pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement) {
+    let reason = match clusters.get(&p.cluster).map(|c| &c.backend) {
+        Some(Backend::Local { process: false }) => {
+            tokio::spawn(local::run_guarded(services.clone(), p));
+            return;
+        }
+        Some(Backend::Local { process: true }) => {
+            tokio::spawn(local::run_process(services.clone(), p));
+            return;
+        }
+        Some(Backend::Kubernetes(k)) => {
+            tokio::spawn(kubernetes::run(services.clone(), p, k.as_ref().clone()));
+            return;
+        }
+        None => format!("cluster {} is no longer in the cluster file", p.cluster),
+    };
+    refused(services, &p, &reason).await;
+}
+
+/// Its cluster could not take the worker build: placement tries another,
+/// or the worker build ends Error once too many clusters failed.
+pub(crate) async fn refused(services: &Arc<Services>, p: &Placement, reason: &str) {
+    tracing::warn!(
+        "worker build {}: cluster {} refused it: {reason}",
+        p.worker,
+        p.cluster
+    );
+    match services.store.submission_failed(p.worker, reason).await {
+        Ok(BuildPhase::Error) => services.events.worker_ended(p.build, false),
+        Ok(_) => services.events.queue.notify_one(),
+        Err(e) => tracing::error!("worker build {}: cannot record the refusal: {e}", p.worker),
+    }
+}
+
+/// A fresh token for a remote worker build's calls to the API, valid for
+/// `ttl`; the store keeps only its hash.
+pub(crate) async fn issue_worker_token(
+    services: &Services,
+    worker: slipway_core::WorkerBuildId,
+    ttl: jiff::SignedDuration,
+) -> Result<String, String> {
+    let token = crate::tokens::new_token();
+    let expires = jiff::Timestamp::now()
+        .checked_add(ttl)
+        .unwrap_or(jiff::Timestamp::MAX);
+    services
+        .store
+        .add_worker_token(worker, &slipway_core::token::hash_token(&token), expires)
+        .await
+        .map_err(|e| format!("cannot issue the worker's token: {e}"))?;
+    Ok(token)
+}
+
+/// A build's log as one platform writes it: lines carry `[platform] ` when
+/// the build has more than one.
+pub(crate) struct PlatformLog {
+    log: Arc<BuildLog>,
+    prefix: Option<String>,
+}
+
+impl PlatformLog {
+    pub(crate) fn new(log: Arc<BuildLog>, build: &Build, platform: &Platform) -> PlatformLog {
+        PlatformLog {
+            log,
+            prefix: (build.spec.platforms.len() > 1).then(|| format!("[{platform}] ")),
+        }
+    }
+}
+
+impl LogSink for PlatformLog {
+    fn line(&self, text: &str) {
+        match &self.prefix {
+            Some(p) => self.log.line(&format!("{p}{text}")),
+            None => self.log.line(text),
+        }
+    }
+}
+
+/// A worker build ended (in this process or reported over the API): record
+/// it, free its slot and token, and let the orchestrator decide about the
+/// build.
+pub(crate) async fn record_end(
+    services: &Arc<Services>,
+    p: &Placement,
+    phase: BuildPhase,
+    reason: Option<&str>,
+    image: Option<&slipway_core::PushedImage>,
+) -> bool {
+    let end = services
+        .store
+        .finish_worker_build(p.worker, phase, reason, image)
+        .await;
+    if let Ok(mut running) = services.running.lock() {
+        running.remove(&p.worker);
+    }
+    if let Err(e) = services.store.drop_worker_tokens(p.worker).await {
+        tracing::warn!("worker build {}: cannot revoke its tokens: {e}", p.worker);
+    }
+    // A slot is free.
+    services.events.queue.notify_one();
+    let id = p.build;
+    match end {
+        Ok(Some(end)) => {
+            tracing::info!("build {id} {}: {phase}", p.platform);
+            services.events.worker_ended(id, end.remaining == 0);
+            true
+        }
+        Ok(None) => {
+            tracing::info!("build {id} {}: was already final", p.platform);
+            false
+        }
+        Err(e) => {
+            tracing::error!(
+                "build {id} {}: cannot record the end ({phase}): {e}",
+                p.platform
+            );
+            false
+        }
+    }
+}

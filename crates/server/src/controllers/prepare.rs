@@ -1,0 +1,524 @@
+//! Preparing a build (phase New): what is decided once per build, before
+//! any platform builds (OSBS's orchestrator pre-build steps).
+//!
+//! ```text
+//! checkout  resolve the ref, record the commit, fetch it (depth 1)
+//! config    slipway.yaml at the context root (unknown keys are errors)
+//! lint      the Dockerfile, with .hadolint.yaml; findings stored with the build;
+//!           a gating lint fails the build on error-level findings
+//! labels    Dockerfile (final stage) + request labels; name, version and a
+//!           component are required unless the build is scratch
+//! plan      platforms (request ∩ only − not), build args (request over
+//!           slipway.yaml), added labels, unique/floating/extra tags
+//! queue     the store reserves the release and queues one worker build per
+//!           platform, in one transaction
+//! ```
+//!
+//! Every refusal ends the build Failed with one line saying what to fix,
+//! before any worker build is queued.
+
+use crate::Services;
+use crate::backends::LocalHost;
+use slipway_builder::LogSink;
+use slipway_core::build::Stage;
+use slipway_core::build::conventions::{
+    BuildKind, ImageIdentity, LabelSource, LintFinding, LintMode, LintReport, Preparation,
+    REPO_CONFIG_FILE, RepoConfig, added_labels, unique_tag,
+};
+use slipway_core::paths::join_relative;
+use slipway_core::rebuild::input_key::BuildInputs;
+use slipway_core::rebuild::{ConfigGraph, GraphInput};
+use slipway_core::{Build, BuildId, BuildPhase, BuildSpec};
+use slipway_dockerfile::lint::{self, LintConfig, Severity};
+use slipway_store::Queued;
+use slipway_worker::Outcome;
+use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+/// How many builds are prepared at once (each fetches its source).
+pub const CONCURRENT_PREPARATIONS: usize = 4;
+
+/// Why preparation stopped: the build ends in `phase` with `reason`,
+/// keeping what was found so far.
+struct Refusal {
+    phase: BuildPhase,
+    reason: String,
+    lint: Option<LintReport>,
+    repo_config: Option<RepoConfig>,
+}
+
+impl Refusal {
+    fn failed(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            phase: BuildPhase::Failed,
+            reason: reason.into(),
+            lint: None,
+            repo_config: None,
+        }
+    }
+
+    fn from_outcome(o: Outcome) -> Refusal {
+        match o {
+            Outcome::Failed(r) => Refusal::failed(r),
+            Outcome::Error(r) => Refusal {
+                phase: BuildPhase::Error,
+                ..Refusal::failed(r)
+            },
+            Outcome::Cancelled => Refusal::failed("cancelled"),
+            Outcome::Complete(_) => Refusal::failed("preparation ended unexpectedly"),
+        }
+    }
+}
+
+/// The preparer: every build in New is prepared once, at most
+/// [`CONCURRENT_PREPARATIONS`] at a time; woken when a build is created
+/// (by the API or the wave driver) and every few seconds. Builds left in
+/// New by a server that stopped are found at the first look.
+pub async fn run(services: Arc<Services>) {
+    let in_flight: Arc<Mutex<HashSet<BuildId>>> = Arc::default();
+    loop {
+        match services.store.builds_to_prepare().await {
+            Ok(ids) => {
+                for id in ids {
+                    let fresh = in_flight.lock().is_ok_and(|mut f| f.insert(id));
+                    if fresh {
+                        let (services, in_flight) = (services.clone(), in_flight.clone());
+                        tokio::spawn(async move {
+                            if let Ok(_slot) = services.preparations.acquire().await {
+                                prepare(&services, id).await;
+                            }
+                            if let Ok(mut f) = in_flight.lock() {
+                                f.remove(&id);
+                            }
+                        });
+                    }
+                }
+            }
+            Err(e) => tracing::error!("cannot list the builds to prepare: {e}"),
+        }
+        let _ = tokio::time::timeout(PREPARE_TICK, services.events.prepare.notified()).await;
+    }
+}
+
+/// How often the preparer looks for New builds without being woken.
+const PREPARE_TICK: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn prepare(services: &Arc<Services>, id: BuildId) {
+    let build = match services.store.get_build(id).await {
+        Ok(Some(b)) if b.phase == BuildPhase::New => b,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!("build {id}: cannot read it to prepare it: {e}");
+            return;
+        }
+    };
+    let log = match services.logs.open(id) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("build {id}: cannot open its log: {e}");
+            return;
+        }
+    };
+    let log: &dyn LogSink = log.as_ref();
+    log.line(&format!("==> preparing build {id}"));
+    let work = services.work_dir.join(format!("{id}-prepare"));
+    let host = LocalHost {
+        services,
+        build: id,
+    };
+    let decided = slipway_worker::timed(
+        &host,
+        Stage::Prepare,
+        decide(services, &host, &build, &work, log),
+    )
+    .await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    let refusal = match decided {
+        Ok(prep) if up_to_date(services, id, &prep, log).await => {
+            services.logs.close(id);
+            services.events.waves.notify_one();
+            return;
+        }
+        Ok(prep) => match services.store.queue_build(id, &prep).await {
+            Ok(Queued::Queued(b)) => {
+                log.line(&format!(
+                    "==> queued{}: tags {}",
+                    b.spec
+                        .release
+                        .as_deref()
+                        .map(|r| format!(" with release {r}"))
+                        .unwrap_or_default(),
+                    b.spec.tags.join(", ")
+                ));
+                services.events.queue.notify_one();
+                return;
+            }
+            Ok(Queued::Refused(reason)) => Refusal {
+                lint: prep.lint,
+                repo_config: prep.repo_config,
+                ..Refusal::failed(reason)
+            },
+            Ok(Queued::NotNew(phase)) => {
+                log.line(&format!("==> build {id} {}", phase.as_str().to_lowercase()));
+                services.logs.close(id);
+                return;
+            }
+            Err(e) => Refusal {
+                phase: BuildPhase::Error,
+                ..Refusal::failed(format!("cannot queue the build: {e}"))
+            },
+        },
+        Err(r) => r,
+    };
+    match services
+        .store
+        .fail_preparation(
+            id,
+            refusal.phase,
+            &refusal.reason,
+            refusal.lint.as_ref(),
+            refusal.repo_config.as_ref(),
+        )
+        .await
+    {
+        Ok(true) => {
+            tracing::info!("build {id} {}: {}", refusal.phase, refusal.reason);
+            log.line(&format!(
+                "==> build {id} {}: {}",
+                refusal.phase.as_str().to_lowercase(),
+                refusal.reason
+            ));
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!("build {id}: cannot record that preparation failed: {e}"),
+    }
+    services.logs.close(id);
+    services.events.waves.notify_one();
+}
+
+/// Build avoidance: a build of a config whose input key equals the
+/// config's last complete build's ends Skipped instead of being queued
+/// (unless forced). True when it was skipped.
+async fn up_to_date(
+    services: &Arc<Services>,
+    id: BuildId,
+    prep: &Preparation,
+    log: &dyn LogSink,
+) -> bool {
+    let (Some(config), Some(key)) = (&prep.spec.config, &prep.spec.input_key) else {
+        return false;
+    };
+    if prep.spec.force {
+        log.line("==> forced: building even if up to date");
+        return false;
+    }
+    let last = match services.store.last_complete_build(config).await {
+        Ok(Some((last, Some(last_key), _))) if last_key == *key => last,
+        Ok(_) => return false,
+        Err(e) => {
+            tracing::warn!("build {id}: cannot read config {config}'s last build: {e}");
+            return false;
+        }
+    };
+    let reason = format!("skipped: up to date (same inputs as build {last}, {key})");
+    match services.store.skip_build(id, &prep.spec, &reason).await {
+        Ok(true) => {
+            log.line(&format!("==> build {id} {reason}"));
+            tracing::info!("build {id} of {config} {reason}");
+            let _ = services
+                .store
+                .record_config_event(config, &reason, Some(id))
+                .await;
+            true
+        }
+        Ok(false) => false,
+        Err(e) => {
+            tracing::error!("build {id}: cannot record that it is up to date: {e}");
+            false
+        }
+    }
+}
+
+/// The input key of a config's build, and its FROM images recorded with
+/// the config (refused when they would make the config graph cyclic).
+async fn input_key(
+    services: &Arc<Services>,
+    config: &str,
+    prepared: &BuildSpec,
+    text: &str,
+    src: &Path,
+    commit: &str,
+) -> Result<String, String> {
+    let bases = slipway_dockerfile::base_images(text, &prepared.build_args)
+        .map_err(|e| format!("the Dockerfile has an error: {e}"))?;
+    if let Ok(stored) = services.store.list_configs().await {
+        let pairs: Vec<GraphInput> = stored
+            .iter()
+            .filter_map(|s| {
+                let bases = if s.config.name == config {
+                    &bases
+                } else {
+                    &s.base_images
+                };
+                crate::steps::configs::graph_input(&s.config, bases)
+            })
+            .collect();
+        ConfigGraph::build(&pairs).map_err(|e| e.to_string())?;
+    }
+    services
+        .store
+        .set_base_images(config, &bases, commit)
+        .await
+        .map_err(|e| format!("cannot record the base images: {e}"))?;
+    let mut parents = BTreeMap::new();
+    for b in &bases {
+        let digest = match prepared.parent_digests.get(b) {
+            Some(pinned) => pinned.rsplit('@').next().unwrap_or(pinned).to_string(),
+            None => crate::steps::inputs::resolve_digest(services, b).await,
+        };
+        parents.insert(b.clone(), digest);
+    }
+    let context = slipway_source::tree_id(src, &prepared.source.context_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut labels = prepared.labels.clone();
+    for volatile in ["build-date", "io.slipway.build-id", "release"] {
+        labels.remove(volatile);
+    }
+    Ok(BuildInputs {
+        commit: commit.to_string(),
+        context,
+        parents,
+        build_args: prepared.build_args.clone(),
+        platforms: prepared.platforms.iter().map(|p| p.to_string()).collect(),
+        labels,
+        builder: crate::steps::inputs::builder_version().await,
+    }
+    .key())
+}
+
+async fn decide(
+    services: &Arc<Services>,
+    host: &LocalHost<'_>,
+    build: &Build,
+    work: &Path,
+    log: &dyn LogSink,
+) -> Result<Preparation, Refusal> {
+    let id = build.id;
+    let spec = &build.spec;
+    if let Err(e) = tokio::fs::remove_dir_all(work).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(Refusal::from_outcome(Outcome::Error(format!(
+            "cannot clean work dir {}: {e}",
+            work.display()
+        ))));
+    }
+    let src = work.join("src");
+    // Preparation is not cancelled half-way; a cancel shows when queueing.
+    let never = CancellationToken::new();
+    let commit = slipway_worker::checkout(host, spec, &src, log, &never)
+        .await
+        .map_err(Refusal::from_outcome)?;
+    let (context, dockerfile) =
+        slipway_worker::locate(&src, &spec.source.context_dir, &spec.source.dockerfile)
+            .map_err(Refusal::from_outcome)?;
+    let shown_dockerfile = join_relative(&spec.source.context_dir, &spec.source.dockerfile);
+
+    // slipway.yaml
+    let repo_config = match read_optional(&context.join(REPO_CONFIG_FILE)).await? {
+        Some(text) => {
+            let shown = join_relative(&spec.source.context_dir, REPO_CONFIG_FILE);
+            let c = RepoConfig::parse(&text)
+                .map_err(|e| Refusal::failed(format!("{shown} is invalid: {}", e.0)))?;
+            log.line(&format!("==> read {shown}"));
+            Some(c)
+        }
+        None => None,
+    };
+    let config = repo_config.clone().unwrap_or_default();
+    let with_config = |mut r: Refusal| {
+        r.repo_config = repo_config.clone();
+        r
+    };
+    let mut build_args = config.build_args.clone();
+    build_args.extend(spec.build_args.clone());
+
+    // The Dockerfile, parsed and linted.
+    let text = tokio::fs::read_to_string(&dockerfile).await.map_err(|e| {
+        with_config(Refusal::failed(format!(
+            "cannot read the Dockerfile {shown_dockerfile}: {e}"
+        )))
+    })?;
+    let doc = slipway_dockerfile::parse(&text).map_err(|e| {
+        with_config(Refusal::failed(format!(
+            "Dockerfile {shown_dockerfile} has a syntax error: {e}"
+        )))
+    })?;
+    let lint_config = read_lint_config(&context, &src, &spec.source.context_dir)
+        .await
+        .map_err(with_config)?;
+    let findings = lint::lint(&doc, &lint_config);
+    let mode = config.lint.unwrap_or_default();
+    let fails = lint::fails(&findings, Severity::Error);
+    let report = LintReport {
+        mode,
+        dockerfile: shown_dockerfile.clone(),
+        findings: findings
+            .iter()
+            .map(|f| LintFinding {
+                code: f.code.clone(),
+                level: f.level.as_str().to_string(),
+                message: f.message.clone(),
+                line: f.line,
+                column: f.column,
+            })
+            .collect(),
+        fails,
+    };
+    let errors = findings
+        .iter()
+        .filter(|f| f.level == Severity::Error)
+        .count();
+    let mode_name = mode.as_str();
+    log.line(&format!(
+        "==> lint ({mode_name}): {} finding{}, {errors} error{}",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        if errors == 1 { "" } else { "s" }
+    ));
+    for line in lint::format::tty(&shown_dockerfile, &findings).lines() {
+        log.line(line);
+    }
+    let _ = services
+        .store
+        .record_event(
+            id,
+            &format!(
+                "lint ({mode_name}): {} findings, {errors} errors",
+                findings.len()
+            ),
+        )
+        .await;
+    let refuse = |reason: String| Refusal {
+        lint: Some(report.clone()),
+        repo_config: repo_config.clone(),
+        ..Refusal::failed(reason)
+    };
+    if mode == LintMode::Gating && fails {
+        let first = findings
+            .iter()
+            .find(|f| f.level == Severity::Error)
+            .map(|f| format!(" (first: line {} {} {})", f.line, f.code, f.message))
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "lint is gating and {shown_dockerfile} has {errors} error-level finding{}{first}; fix them, ignore them in .hadolint.yaml, or set lint: advisory in {REPO_CONFIG_FILE}",
+            if errors == 1 { "" } else { "s" }
+        )));
+    }
+
+    // Platforms.
+    let platforms = config
+        .platforms(&spec.platforms, spec.explicit_platforms)
+        .map_err(|e| refuse(e.to_string()))?;
+    services
+        .check_served(&platforms)
+        .await
+        .map_err(|m| refuse(format!("platforms: {m}")))?;
+
+    // Labels and identity.
+    let mut image_labels = slipway_dockerfile::final_labels(&doc, &build_args).map_err(|e| {
+        refuse(format!(
+            "Dockerfile {shown_dockerfile} has a syntax error: {e}"
+        ))
+    })?;
+    image_labels.extend(spec.labels.clone());
+    let identity = match spec.kind {
+        BuildKind::Scratch => None,
+        BuildKind::Normal | BuildKind::Isolated => {
+            Some(ImageIdentity::from_labels(&image_labels).map_err(&refuse)?)
+        }
+    };
+    let vcs_url = spec.source.location.redacted();
+    let mut labels = spec.labels.clone();
+    labels.extend(added_labels(&LabelSource {
+        build_id: id,
+        build_date: jiff::Timestamp::now(),
+        vcs_url: &vcs_url,
+        commit: &commit,
+        release: None,
+    }));
+    let mut extra = config.tags.clone();
+    if let Some(tag) = &spec.output.tag {
+        extra.push(tag.clone());
+    }
+    let mut prepared = spec.clone();
+    prepared.platforms = platforms;
+    prepared.build_args = build_args;
+    prepared.labels = labels;
+    prepared.prebuild = config.prebuild.clone();
+    if let Some(name) = &spec.config {
+        let key = input_key(services, name, &prepared, &text, &src, &commit)
+            .await
+            .map_err(&refuse)?;
+        log.line(&format!("==> input key {key}"));
+        prepared.input_key = Some(key);
+    }
+    Ok(Preparation {
+        spec: prepared,
+        identity,
+        unique_tag: unique_tag(id, build.created_at),
+        floating: config.floating_tags(),
+        extra,
+        lint: Some(report),
+        repo_config,
+    })
+}
+
+/// `.hadolint.yaml` from the context directory, else the repository root.
+async fn read_lint_config(
+    context: &Path,
+    root: &Path,
+    context_dir: &str,
+) -> Result<LintConfig, Refusal> {
+    for (dir, shown) in [
+        (context, join_relative(context_dir, ".hadolint.yaml")),
+        (root, ".hadolint.yaml".to_string()),
+    ] {
+        if let Some(text) = read_optional(&dir.join(".hadolint.yaml")).await? {
+            return LintConfig::parse(&text)
+                .map_err(|e| Refusal::failed(format!("{shown} is invalid: {}", e.0)));
+        }
+    }
+    Ok(LintConfig::default())
+}
+
+/// A file of the checkout, `None` when it does not exist. Symlinks that
+/// lead outside the checkout were refused by `locate` for the Dockerfile;
+/// config files are read only when they are regular files.
+async fn read_optional(path: &Path) -> Result<Option<String>, Refusal> {
+    match tokio::fs::symlink_metadata(path).await {
+        Ok(m) if m.is_file() => tokio::fs::read_to_string(path)
+            .await
+            .map(Some)
+            .map_err(|e| Refusal::failed(format!("cannot read {}: {e}", shown_name(path)))),
+        Ok(_) => Err(Refusal::failed(format!(
+            "{} must be a regular file (not a symlink or directory)",
+            shown_name(path)
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Refusal::failed(format!(
+            "cannot read {}: {e}",
+            shown_name(path)
+        ))),
+    }
+}
+
+fn shown_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,64 @@
+//! What every handler, controller and backend shares: the store, the log
+//! hub, the builder, the embedded registry, the clusters, the event bus,
+//! and the settings read at start-up.
+
+use crate::events::Events;
+use crate::logs::LogHub;
+use slipway_builder::Buildah;
+use slipway_core::{BuildId, Clusters, WorkerBuildId};
+use slipway_registry::Registry;
+use slipway_store::Store;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio_util::sync::CancellationToken;
+
+/// Everything a request handler or worker needs, shared.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub logs: Arc<LogHub>,
+    pub buildah: Buildah,
+    pub work_dir: PathBuf,
+    /// Cancel handles of the worker builds running in this process, with
+    /// the build each belongs to.
+    pub running: Mutex<HashMap<WorkerBuildId, (BuildId, CancellationToken)>>,
+    /// How the controllers wake each other.
+    pub events: Events,
+    /// The cluster file as loaded (or the default local cluster).
+    pub clusters: RwLock<Arc<Clusters>>,
+    pub clusters_path: Option<PathBuf>,
+    /// Clients of the Kubernetes clusters in the cluster file, by name.
+    pub kube: RwLock<HashMap<String, slipway_kubernetes::KubeCluster>>,
+    /// Registries reached over plain HTTP (from the config file).
+    pub insecure_registries: Vec<String>,
+    /// Arguments every `slipway worker` child process gets (API URL, data
+    /// dir, storage driver, insecure registries).
+    pub worker_args: Vec<String>,
+    /// `host:port` of the embedded registry, as builds reach it.
+    pub own_registry: String,
+    /// Completes outputs that name no registry (default: `own_registry`).
+    pub default_registry: String,
+    pub registry: Arc<Registry>,
+    /// Limits how many builds are prepared (fetched, linted) at once.
+    pub preparations: tokio::sync::Semaphore,
+    /// Triggers this close together join one wave.
+    pub rebuild_debounce: jiff::SignedDuration,
+    /// Applies run one at a time (each checks the whole graph).
+    pub apply_lock: tokio::sync::Mutex<()>,
+    /// Mail and webhook notifications.
+    pub notifier: crate::steps::notify::Notifier,
+}
+
+impl Services {
+    /// Stop every running worker build of `build` (a cancel, or a sibling
+    /// platform failed).
+    pub fn cancel_running(&self, build: BuildId) {
+        if let Ok(running) = self.running.lock() {
+            for (b, token) in running.values() {
+                if *b == build {
+                    token.cancel();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Start-up and shutdown of `slipway serve`.
+//!
+//! Start-up order is the readiness contract: lock the data dir → open the
+//! store (migrations) → recover builds a dead server left Running → make
+//! sure an admin token exists → load the clusters → start the controllers
+//! → serve. So `/healthz` answering means the server is ready.
+
+use crate::logs::LogHub;
+use crate::{ServerConfig, Services, clusters, controllers, events::Events, steps, tokens};
+use slipway_builder::{Buildah, BuildahConfig};
+use slipway_core::Clusters;
+use slipway_core::build::phase::RestartDecision;
+use slipway_registry::Registry;
+use slipway_registry::auth::RegistryAuth;
+use slipway_registry::storage::BlobStore;
+use slipway_store::{SqliteStore, Store};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data directory {0} is in use by another slipway server; stop it or pass another --data-dir"
+    )]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Store(#[from] slipway_store::StoreError),
+    #[error(transparent)]
+    Token(#[from] tokens::BootstrapError),
+    #[error(
+        "cannot listen on {addr}: {source}; is another server using that port? pass --listen to choose another"
+    )]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Clusters(#[from] clusters::ClusterFileError),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn data_dir_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
+    move |source| ServerError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Run the all-in-one server until SIGINT or SIGTERM.
+pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let data = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .map_err(data_dir_error(data))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data.join("lock"))
+        .map_err(data_dir_error(data))?;
+    if lock.try_lock().is_err() {
+        return Err(ServerError::Locked(data.clone()));
+    }
+
+    let sqlite = Arc::new(SqliteStore::open(&data.join("slipway.db")).await?);
+    let store: Arc<dyn Store> = sqlite.clone();
+    for (id, decision) in store.recover_interrupted().await? {
+        match decision {
+            RestartDecision::Requeue => {
+                tracing::warn!("build {id} was interrupted by a restart; re-queued")
+            }
+            RestartDecision::GiveUp => {
+                tracing::warn!("build {id} was interrupted twice; marked Error")
+            }
+        }
+    }
+    let token_file = data.join("admin-token");
+    if tokens::bootstrap_admin_token(store.as_ref(), &token_file).await? {
+        tracing::info!("created the admin token; it is in {}", token_file.display());
+        eprintln!(
+            "slipway: admin token written to {} (readable only by you)",
+            token_file.display()
+        );
+    }
+
+    // Bound now, served only once everything is ready (connections wait).
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    // Builds reach the embedded registry over loopback.
+    let own_registry = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+
+    let (clusters, kube) = match &config.clusters_file {
+        Some(path) => {
+            let c = clusters::load(path)?;
+            let k = clusters::connect_all(path, &c).await?;
+            (c, k)
+        }
+        None => (
+            Clusters::local_default(u32::try_from(config.workers).unwrap_or(u32::MAX)),
+            HashMap::new(),
+        ),
+    };
+    let work_dir = data.join("work");
+    std::fs::create_dir_all(&work_dir).map_err(data_dir_error(data))?;
+    let buildah = Buildah::new(BuildahConfig {
+        storage_root: data.join("buildah/storage"),
+        run_root: data.join("buildah/run"),
+        storage_driver: config.storage_driver.clone(),
+        insecure_registries: config.insecure_registries.clone(),
+    });
+    let registry = Arc::new(Registry {
+        blobs: BlobStore::open(&data.join("registry")).map_err(data_dir_error(data))?,
+        meta: sqlite,
+        auth: RegistryAuth::new(
+            store.clone(),
+            registry_key(data)?,
+            config.registry_anonymous_pull,
+        ),
+        automatic_mount: true,
+        gc_lock: tokio::sync::RwLock::new(()),
+        write_slots: tokio::sync::Semaphore::new(config.registry_max_concurrent_writes),
+    });
+    let default_registry = config
+        .default_registry
+        .clone()
+        .unwrap_or_else(|| own_registry.clone());
+    let services = Arc::new(Services {
+        store,
+        logs: Arc::new(LogHub::new(data.join("logs")).map_err(data_dir_error(data))?),
+        buildah,
+        work_dir,
+        running: Mutex::new(HashMap::new()),
+        events: Events::new(),
+        clusters: RwLock::new(Arc::new(clusters)),
+        clusters_path: config.clusters_file.clone(),
+        kube: RwLock::new(kube),
+        insecure_registries: config.insecure_registries.clone(),
+        worker_args: {
+            let mut a = vec![
+                "--url".to_string(),
+                format!("http://{own_registry}"),
+                "--data-dir".into(),
+                std::fs::canonicalize(data)
+                    .unwrap_or_else(|_| data.clone())
+                    .display()
+                    .to_string(),
+                "--storage-driver".into(),
+                config.storage_driver.clone(),
+            ];
+            for r in &config.insecure_registries {
+                a.extend(["--insecure-registry".to_string(), r.clone()]);
+            }
+            a
+        },
+        own_registry,
+        default_registry,
+        registry: registry.clone(),
+        preparations: tokio::sync::Semaphore::new(controllers::CONCURRENT_PREPARATIONS),
+        rebuild_debounce: config.rebuild_debounce,
+        apply_lock: tokio::sync::Mutex::new(()),
+        notifier: steps::notify::Notifier {
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            smtp: config.smtp.clone(),
+            projects: config.projects.clone(),
+        },
+    });
+    controllers::spawn_all(&services);
+
+    tracing::info!(
+        "listening on http://{addr} with {} clusters, data in {}",
+        services.cluster_file().all().count(),
+        data.display()
+    );
+    eprintln!("slipway: serving on http://{addr}");
+    if let Some(state) = &config.state_file {
+        let abs = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
+        let text = format!(
+            "# written by `slipway serve`; the CLI reads it to find this server\nurl: \"http://{addr}\"\ntoken_file: \"{}\"\n",
+            abs.join("admin-token").display()
+        );
+        let written = state
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(state, text));
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot write {}: {e}; the CLI will need SLIPWAY_URL/SLIPWAY_TOKEN_FILE",
+                state.display()
+            );
+        }
+    }
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {addr}, beyond loopback, over plain HTTP: tokens cross the network unencrypted; put a TLS proxy in front"
+        );
+    }
+    let stop = CancellationToken::new();
+    if let Some(reg_addr) = config.registry_listen {
+        let reg_listener = tokio::net::TcpListener::bind(reg_addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: reg_addr,
+                source,
+            })?;
+        let reg_addr = reg_listener.local_addr()?;
+        eprintln!("slipway: registry also on http://{reg_addr}/v2/");
+        tokio::spawn(
+            axum::serve(reg_listener, slipway_registry::router(registry.clone()))
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+    }
+    let mut http = tokio::spawn(
+        axum::serve(
+            listener,
+            crate::api::router(services).merge(slipway_registry::router(registry)),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .into_future(),
+    );
+    tokio::select! {
+        r = &mut http => r.map_err(std::io::Error::other)??,
+        () = shutdown_signal() => {
+            // Let in-flight requests finish, but do not wait for log followers
+            // of builds that may run for hours.
+            stop.cancel();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, http).await;
+        }
+    }
+    drop(lock);
+    Ok(())
+}
+
+/// How long in-flight requests get after SIGTERM before the server exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The key that signs registry tokens: made once, kept in the data dir (0600).
+fn registry_key(data: &std::path::Path) -> Result<Vec<u8>, ServerError> {
+    let path = data.join("registry-key");
+    match std::fs::read_to_string(&path) {
+        Ok(hex_key) => {
+            if let Ok(k) = hex::decode(hex_key.trim())
+                && k.len() >= 32
+            {
+                return Ok(k);
+            }
+            tracing::warn!(
+                "{} is damaged; making a new one (issued registry tokens stop working)",
+                path.display()
+            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(data_dir_error(data)(e)),
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    tokens::write_secret_file(&path, &hex::encode(key)).map_err(data_dir_error(data))?;
+    Ok(key.to_vec())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install SIGTERM handler: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down; running builds will be re-queued on the next start");
+}

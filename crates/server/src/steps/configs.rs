@@ -1,0 +1,265 @@
+//! Image configs as a unit of work shared by the API and the controllers:
+//! applying them (validate, read each Dockerfile's FROM lines at its branch
+//! head, check the whole graph, then write), the graph the stored configs
+//! form, adding a trigger to the wave that is gathering, and pruning a
+//! config's history.
+
+use crate::Services;
+use crate::error::ApiError;
+use jiff::SignedDuration;
+use slipway_core::BuildPhase;
+use slipway_core::api::{ApplyRequest, ApplyResponse, GraphNode, GraphView};
+use slipway_core::rebuild::image_config::ImageConfig;
+use slipway_core::rebuild::trigger::Trigger;
+use slipway_core::rebuild::{ConfigGraph, GraphInput};
+use slipway_store::{ConfigWrite, StoredConfig};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The debounce window when the server config names none.
+pub const DEFAULT_DEBOUNCE: SignedDuration = SignedDuration::from_secs(10);
+
+/// What the graph needs of a config whose Dockerfile names `bases`.
+pub(crate) fn graph_input(config: &ImageConfig, bases: &[String]) -> Option<GraphInput> {
+    Some(GraphInput {
+        name: config.name.clone(),
+        output: config.output_ref()?,
+        base_images: bases.to_vec(),
+        depends_on: config.depends_on.clone(),
+    })
+}
+
+/// The graph of the stored configs.
+pub async fn current_graph(
+    services: &Services,
+) -> Result<(Vec<StoredConfig>, ConfigGraph), ApiError> {
+    let stored = services.store.list_configs().await?;
+    let inputs: Vec<GraphInput> = stored
+        .iter()
+        .filter_map(|s| graph_input(&s.config, &s.base_images))
+        .collect();
+    let graph = ConfigGraph::build(&inputs).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            slipway_core::api::codes::CONFLICT,
+            format!("the stored configs do not form a valid graph: {e}"),
+        )
+    })?;
+    Ok((stored, graph))
+}
+
+/// The graph as the API shows it; with `around`, only that config's
+/// ancestors and descendants.
+pub async fn graph_view(services: &Services, around: Option<&str>) -> Result<GraphView, ApiError> {
+    let (stored, graph) = current_graph(services).await?;
+    let order: Vec<usize> = match around {
+        None => graph.topological().to_vec(),
+        Some(name) => {
+            let i = graph
+                .index_of(name)
+                .ok_or_else(|| ApiError::not_found(format!("config {name} does not exist")))?;
+            graph.lineage(i)
+        }
+    };
+    let level = graph.levels();
+    let by_name: HashMap<&str, &StoredConfig> =
+        stored.iter().map(|s| (s.config.name.as_str(), s)).collect();
+    Ok(GraphView {
+        nodes: order
+            .into_iter()
+            .map(|i| GraphNode {
+                name: graph.name(i).to_string(),
+                output: by_name
+                    .get(graph.name(i))
+                    .map(|s| s.config.output.clone())
+                    .unwrap_or_default(),
+                parents: graph
+                    .parents(i)
+                    .iter()
+                    .map(|&p| graph.name(p).to_string())
+                    .collect(),
+                level: level[i],
+            })
+            .collect(),
+    })
+}
+
+/// Read the FROM images of `config`'s Dockerfile at its branch head.
+async fn read_base_images(
+    services: &Arc<Services>,
+    config: &ImageConfig,
+) -> Result<(Vec<String>, String), String> {
+    let spec = config
+        .spec(Some(&services.default_registry))
+        .map_err(|e| e.to_string())?;
+    let work = services
+        .work_dir
+        .join(format!("apply-{}-{}", config.name, rand::random::<u64>()));
+    let result = async {
+        let resolved = slipway_source::resolve(&spec.source.location, Some(&config.source.branch))
+            .await
+            .map_err(|e| e.to_string())?;
+        let src = work.join("src");
+        slipway_source::fetch(&spec.source.location, &resolved.commit, &src)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (_, dockerfile) =
+            slipway_worker::locate(&src, &spec.source.context_dir, &spec.source.dockerfile)
+                .map_err(|o| format!("{o:?}"))?;
+        let text = tokio::fs::read_to_string(&dockerfile)
+            .await
+            .map_err(|e| format!("cannot read the Dockerfile: {e}"))?;
+        let bases = slipway_dockerfile::base_images(&text, &config.build_args)
+            .map_err(|e| format!("the Dockerfile has an error: {e}"))?;
+        Ok((bases, resolved.commit))
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    result
+}
+
+/// Create, update and (with `prune`) delete configs. Every config is
+/// checked, its Dockerfile's FROM lines read at its branch head, and the
+/// resulting graph checked for cycles before anything is written.
+pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyResponse, ApiError> {
+    let _one_at_a_time = services.apply_lock.lock().await;
+    let mut seen = HashSet::new();
+    let mut valid = Vec::with_capacity(req.configs.len());
+    for c in &req.configs {
+        let v = c
+            .validate(Some(&services.default_registry))
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        if !seen.insert(v.name.clone()) {
+            return Err(ApiError::invalid(format!(
+                "config {} is given twice",
+                v.name
+            )));
+        }
+        valid.push(v);
+    }
+    // Read the Dockerfiles, a few at a time.
+    let reads = futures::future::join_all(valid.iter().map(|c| {
+        let services = services.clone();
+        let c = c.clone();
+        async move {
+            let _slot = services.preparations.acquire().await;
+            read_base_images(&services, &c).await
+        }
+    }))
+    .await;
+    let mut writes = Vec::with_capacity(valid.len());
+    for (c, read) in valid.into_iter().zip(reads) {
+        let (bases, commit) = read.map_err(|e| {
+            ApiError::invalid(format!(
+                "config {}: cannot read its Dockerfile on branch {}: {e}",
+                c.name, c.source.branch
+            ))
+        })?;
+        writes.push(ConfigWrite {
+            config: c,
+            base_images: bases,
+            base_commit: Some(commit),
+        });
+    }
+    // The graph after the apply.
+    let stored = services.store.list_configs().await?;
+    let kept = stored
+        .iter()
+        .filter(|s| !req.prune && !seen.contains(&s.config.name))
+        .filter_map(|s| graph_input(&s.config, &s.base_images));
+    let written = writes
+        .iter()
+        .filter_map(|w| graph_input(&w.config, &w.base_images));
+    let after: Vec<GraphInput> = kept.chain(written).collect();
+    ConfigGraph::build(&after).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let out = services.store.apply_configs(&writes, req.prune).await?;
+    // Changed history limits apply at once (unchanged configs' limits
+    // were applied when their builds ended).
+    for w in writes
+        .iter()
+        .filter(|w| out.created.contains(&w.config.name) || out.updated.contains(&w.config.name))
+    {
+        prune_history(services, &w.config).await?;
+    }
+    tracing::info!(
+        "apply: {} created, {} updated, {} unchanged, {} deleted",
+        out.created.len(),
+        out.updated.len(),
+        out.unchanged.len(),
+        out.deleted.len()
+    );
+    Ok(out)
+}
+
+/// Add a trigger for `config`; it joins the wave that is gathering. Under
+/// SerialLatestOnly it supersedes the config's builds that have not
+/// started and the trigger of a wave still waiting to start.
+pub async fn trigger(
+    services: &Services,
+    config: &str,
+    trigger: Trigger,
+    force: bool,
+) -> Result<i64, ApiError> {
+    use slipway_core::rebuild::image_config::RunPolicy;
+    let Some(stored) = services.store.get_config(config).await? else {
+        return Err(ApiError::not_found(format!(
+            "config {config} does not exist; `slipway configs` lists them"
+        )));
+    };
+    let latest_only = stored.config.run_policy == RunPolicy::SerialLatestOnly;
+    let wave = services
+        .store
+        .add_trigger(
+            config,
+            &trigger,
+            force,
+            services.rebuild_debounce,
+            latest_only,
+        )
+        .await?;
+    tracing::info!("config {config}: {trigger} joins wave {wave}");
+    if latest_only {
+        let reason = format!("superseded by a newer trigger ({trigger}, wave {wave})");
+        for (id, phase) in services.store.active_builds(config).await? {
+            if phase != BuildPhase::Running.as_str()
+                && services.store.cancel_superseded(id, &reason).await?
+            {
+                services
+                    .store
+                    .record_config_event(config, &format!("build {id} {reason}"), Some(id))
+                    .await?;
+                tracing::info!("config {config}: build {id} {reason}");
+            }
+        }
+    }
+    services.events.waves.notify_one();
+    Ok(wave)
+}
+
+/// Delete the config's builds beyond its history limits, and their logs.
+pub async fn prune_history(services: &Services, config: &ImageConfig) -> Result<(), ApiError> {
+    let pruned = services
+        .store
+        .prune_history(&config.name, config.history)
+        .await?;
+    if pruned.is_empty() {
+        return Ok(());
+    }
+    for &id in &pruned {
+        services.logs.remove(id);
+    }
+    let ids: Vec<String> = pruned.iter().map(ToString::to_string).collect();
+    let message = format!(
+        "pruned build{} {} (history keeps {} successful and {} failed)",
+        if pruned.len() == 1 { "" } else { "s" },
+        ids.join(", "),
+        config.history.successful,
+        config.history.failed
+    );
+    tracing::info!("config {}: {message}", config.name);
+    services
+        .store
+        .record_config_event(&config.name, &message, None)
+        .await?;
+    Ok(())
+}

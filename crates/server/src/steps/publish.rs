@@ -1,0 +1,130 @@
+//! Publishing a build whose platforms all completed: the unique tag (the
+//! one platform's image, or an OCI image index of all of them), the scan
+//! before any other tag moves, then the primary, floating and extra tags,
+//! and the Koji metadata.
+
+use crate::Services;
+use slipway_builder::LogSink;
+use slipway_core::build::{Stage, StageTiming};
+use slipway_core::{Build, BuildPhase, ImageRef, PushedImage};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Publish the build under each of its tags (unique tag first): the
+/// platform image itself when there is one platform, an OCI image index of
+/// all of them otherwise; then record its metadata. Returns the image under
+/// its primary tag.
+pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedImage, String> {
+    let id = build.id;
+    // Each platform's complete worker build and its image, in spec order.
+    let mut platforms = Vec::new();
+    for platform in &build.spec.platforms {
+        let (worker, image) = build
+            .workers
+            .iter()
+            .find(|w| &w.platform == platform && w.phase == BuildPhase::Complete)
+            .and_then(|w| w.image.as_ref().map(|i| (w, i)))
+            .ok_or_else(|| format!("platform {platform} completed without an image"))?;
+        platforms.push((worker, image));
+    }
+    let images: Vec<PushedImage> = platforms.iter().map(|(_, i)| (*i).clone()).collect();
+    let output = &build.spec.output;
+    let work = services.work_dir.join(format!("{id}-publish"));
+    tokio::fs::create_dir_all(&work)
+        .await
+        .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
+    let host = crate::backends::LocalHost {
+        services,
+        build: id,
+    };
+    let auth = slipway_worker::own_auth_for(
+        &host,
+        &services.own_registry_hosts(),
+        &output.to_string(),
+        &work,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let log = services
+        .logs
+        .open(id)
+        .map_err(|e| format!("cannot open the build log: {e}"))?;
+    let log: &dyn LogSink = log.as_ref();
+    // Publishing is short and is not cancelled half-way.
+    let never = CancellationToken::new();
+    // Builds prepared before tags were planned publish the output's tag.
+    let tags = if build.spec.tags.is_empty() {
+        vec![output.tag.clone().unwrap_or_else(|| "latest".into())]
+    } else {
+        build.spec.tags.clone()
+    };
+    let tagged = |tag: &str| ImageRef {
+        tag: Some(tag.to_string()),
+        digest: None,
+        ..output.clone()
+    };
+    let result = async {
+        let first = tagged(&tags[0]);
+        let published = match images.as_slice() {
+            [one] => {
+                services
+                    .buildah
+                    .retag(one, &first, auth.as_deref(), log, &never)
+                    .await
+            }
+            many => {
+                services
+                    .buildah
+                    .push_index(many, &first, &work, auth.as_deref(), log, &never)
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        // Scan before the other tags move: an image that fails the
+        // config's policy keeps only its unique tag. Each platform's
+        // image is scanned (and gets its SBOMs) on its own.
+        let started = std::time::Instant::now();
+        let platform_images: Vec<(&str, &str)> = platforms
+            .iter()
+            .map(|(w, i)| (w.platform.as_str(), i.reference.as_str()))
+            .collect();
+        let scanned = crate::steps::scanning::scan_build(
+            services,
+            build,
+            &platform_images,
+            auth.as_deref(),
+            log,
+        )
+        .await;
+        let _ = services
+            .store
+            .record_stage(
+                id,
+                StageTiming {
+                    stage: Stage::Scan,
+                    duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                },
+            )
+            .await;
+        scanned?;
+        // The primary tag (the second, after the unique one) names the result.
+        let mut primary = published.clone();
+        for (i, tag) in tags.iter().enumerate().skip(1) {
+            let image = services
+                .buildah
+                .retag(&published, &tagged(tag), auth.as_deref(), log, &never)
+                .await
+                .map_err(|e| e.to_string())?;
+            if i == 1 {
+                primary = image;
+            }
+        }
+        // While the registry credentials are at hand.
+        crate::steps::metadata::record(services, build, &platforms, &primary, auth.as_deref())
+            .await;
+        Ok(primary)
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    result
+}

@@ -1,0 +1,274 @@
+//! Scanning images: at the end of every build (before its tags move), on
+//! each config's rescan schedule, and when a user asks
+//! (`POST /scans`). `slipway-scan` does the work on a blocking thread;
+//! this module picks the policy, reaches the registry with the right
+//! credentials and TLS setting, and keeps the result.
+
+use crate::Services;
+use slipway_builder::LogSink;
+use slipway_core::scan::{ScanOutcome, ScanPolicy, ScanReason, ScanReport, Scanner, StoredScan};
+use slipway_core::{Build, BuildId};
+use slipway_scan::image::FetchOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The policy a build's image is scanned with: its config's, or the
+/// default (integrity and capabilities, report only) for builds without
+/// one or whose config is gone.
+pub async fn policy_of(services: &Services, config: Option<&str>) -> ScanPolicy {
+    let Some(name) = config else {
+        return ScanPolicy::default();
+    };
+    match services.store.get_config(name).await {
+        Ok(Some(c)) => c.config.scan,
+        _ => ScanPolicy::default(),
+    }
+}
+
+/// Scan `reference` and keep the report. `auth` is a registry auth file
+/// when the caller has one; otherwise one is made for the embedded
+/// registry if the image is there.
+pub async fn scan(
+    services: &Arc<Services>,
+    reference: &str,
+    policy: &ScanPolicy,
+    by: (ScanReason, Option<BuildId>, Option<&str>),
+    auth: Option<&Path>,
+) -> Result<StoredScan, String> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let (reason, build, config) = by;
+    let work = services.work_dir.join(format!(
+        "scan-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    tokio::fs::create_dir_all(&work)
+        .await
+        .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
+    let authfile: Option<PathBuf> = match auth {
+        Some(a) => Some(a.to_path_buf()),
+        None => {
+            let host = crate::backends::LocalHost {
+                services,
+                build: build.unwrap_or(0),
+            };
+            slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), reference, &work)
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let opts = FetchOptions {
+        authfile,
+        tls_verify: services.buildah.tls_verify(reference),
+        ..FetchOptions::default()
+    };
+    let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
+    let report = tokio::task::spawn_blocking(move || {
+        slipway_scan::scan_image(&r, &w.join("image"), &opts, &p)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        ScanReport::unscanned(
+            reference,
+            ScanOutcome::Error,
+            format!("the scan crashed: {e}"),
+        )
+    });
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    services
+        .store
+        .record_scan(build, config, reason, &report)
+        .await
+        .map_err(|e| format!("cannot keep the scan report: {e}"))
+}
+
+/// Scan a build's freshly pushed platform images (`(platform,
+/// registry/name@sha256:…)`, each on its own) into its log and attach
+/// their SBOMs. `Err` with the reason when findings fail the config's
+/// policy on any platform; a scan that could not run is logged and
+/// recorded but never fails the build.
+pub async fn scan_build(
+    services: &Arc<Services>,
+    build: &Build,
+    images: &[(&str, &str)],
+    auth: Option<&Path>,
+    log: &dyn LogSink,
+) -> Result<(), String> {
+    let config = build.spec.config.as_deref();
+    let policy = policy_of(services, config).await;
+    let several = images.len() > 1;
+    let mut failing: Vec<String> = Vec::new();
+    for &(platform, reference) in images {
+        let on = if several {
+            format!(" [{platform}]")
+        } else {
+            String::new()
+        };
+        log.line(&format!(
+            "==> scanning {reference}{on} ({})",
+            policy
+                .enabled()
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let stored = match scan(
+            services,
+            reference,
+            &policy,
+            (ScanReason::Build, Some(build.id), config),
+            auth,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                log.line(&format!("scan not recorded: {e}"));
+                let _ = services
+                    .store
+                    .record_event(build.id, &format!("scan{on} not recorded: {e}"))
+                    .await;
+                continue;
+            }
+        };
+        let report = &stored.report;
+        for line in summary(report, &policy.fail_on) {
+            log.line(&line);
+        }
+        // SBOMs from what the scan found installed, whether or not the
+        // findings fail the build: the image keeps its unique tag either way.
+        if matches!(report.outcome, ScanOutcome::Passed | ScanOutcome::Failed) {
+            crate::steps::sboms::attach(
+                services,
+                (build.id, platform),
+                reference,
+                &report.inventory,
+                auth,
+                log,
+            )
+            .await;
+        }
+        let _ = services
+            .store
+            .record_event(
+                build.id,
+                &match report.outcome {
+                    ScanOutcome::Absent | ScanOutcome::Error => format!(
+                        "scan {}{on}: {}: {}",
+                        stored.id,
+                        report.outcome,
+                        report.problems.first().map_or("", String::as_str)
+                    ),
+                    _ => format!(
+                        "scan {}{on}: {} ({} findings)",
+                        stored.id,
+                        report.outcome,
+                        report.findings.len()
+                    ),
+                },
+            )
+            .await;
+        if report.outcome == ScanOutcome::Failed {
+            failing.extend(report.failing(&policy.fail_on).map(|f| format!("{f}{on}")));
+        }
+    }
+    if let Some(first) = failing.first() {
+        return Err(format!(
+            "the scan failed the config's policy (fail_on: {}): {} finding{}, first: {first}; see `slipway show {} --scan`",
+            policy
+                .fail_on
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            failing.len(),
+            if failing.len() == 1 { "" } else { "s" },
+            build.id
+        ));
+    }
+    Ok(())
+}
+
+/// Log lines for a report: one per finding (failing ones marked), one
+/// per problem, and the outcome.
+pub fn summary(report: &ScanReport, fail_on: &[Scanner]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &report.findings {
+        let mark = if fail_on.contains(&f.scanner()) {
+            "FAIL"
+        } else {
+            "info"
+        };
+        out.push(format!("scan {mark} [{}] {f}", f.scanner()));
+    }
+    for p in &report.problems {
+        out.push(format!("scan note: {p}"));
+    }
+    out.push(format!(
+        "==> scan {}: {} findings, {} packages",
+        report.outcome,
+        report.findings.len(),
+        report.inventory.packages.len()
+    ));
+    out
+}
+
+/// Scan the image of `config`'s newest complete build again; `None` when
+/// it has none or the scan could not be kept.
+pub async fn rescan(
+    services: &Arc<Services>,
+    name: &str,
+    policy: &ScanPolicy,
+) -> Option<StoredScan> {
+    // By digest: if the image was deleted from the registry, the scan
+    // says it is absent.
+    let Ok(Some((build, _, _))) = services.store.last_complete_build(name).await else {
+        return None; // never built: nothing to rescan yet
+    };
+    let reference = services
+        .store
+        .get_build(build)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|b| b.image)
+        .map(|i| i.reference)?;
+    match scan(
+        services,
+        &reference,
+        policy,
+        (ScanReason::Rescan, Some(build), Some(name)),
+        None,
+    )
+    .await
+    {
+        Ok(s) => {
+            crate::steps::notify::scan_done(services, &s).await;
+            tracing::info!(
+                "config {name}: rescan {} of {reference}: {}",
+                s.id,
+                s.report.outcome
+            );
+            let _ = services
+                .store
+                .record_config_event(
+                    name,
+                    &format!(
+                        "rescan {} of {reference}: {} ({} findings)",
+                        s.id,
+                        s.report.outcome,
+                        s.report.findings.len()
+                    ),
+                    Some(build),
+                )
+                .await;
+            Some(s)
+        }
+        Err(e) => {
+            tracing::warn!("config {name}: rescan of {reference} not recorded: {e}");
+            None
+        }
+    }
+}
