@@ -2,9 +2,9 @@
 //!
 //! One build is three buildah calls: `pull` each base image (outside any
 //! network namespace, so registries are reachable), `bud` with
-//! `--isolation chroot --pull=never` inside a fresh network namespace
-//! (`unshare -n`) unless the build asked for network, and `push` with a digest
-//! file. `skopeo inspect --raw` then reads the pushed manifest back so the
+//! `--isolation chroot --pull=never` inside fresh PID, mount, IPC and
+//! (unless the build asked for network) network namespaces, and `push` with
+//! a digest file. `skopeo inspect --raw` then reads the pushed manifest back so the
 //! build records exactly what the registry holds (layer digests change on
 //! push, when layers are compressed).
 //!
@@ -16,7 +16,7 @@ mod process;
 
 pub use process::{LogSink, ProcessError, RunOutput, run as run_command};
 
-use process::{run, run_split};
+use process::{run, run_env, run_split};
 use slipway_core::image_ref::{ImageRef, is_loopback_host};
 use slipway_core::{PushedImage, image_ref::host_of};
 use std::collections::BTreeMap;
@@ -208,19 +208,36 @@ impl Buildah {
     }
 
     /// Build the image. RUN steps get no network unless `job.network`.
+    ///
+    /// `buildah bud` runs under `unshare --pid --fork --kill-child
+    /// --mount-proc --ipc` (and `--net` without network): RUN steps live
+    /// in a PID namespace of their own with their own `/proc`, so they see
+    /// and signal only this build's processes (not the server, not other
+    /// builds' command lines), and when `unshare` dies — a cancel, or the
+    /// server killed — the namespace's init dies with it and the kernel
+    /// kills every process left in it. Build args reach buildah through its
+    /// environment (`--build-arg NAME` reads the variable NAME), never its
+    /// command line.
     pub async fn build(
         &self,
         job: &BuildJob,
         log: &dyn LogSink,
         cancel: &CancellationToken,
     ) -> Result<(), BuilderError> {
-        let mut args: Vec<String> = Vec::new();
-        let program = if job.network {
-            "buildah"
-        } else {
-            args.extend(["--net".into(), "--".into(), "buildah".into()]);
-            "unshare"
-        };
+        if let Some(why) = job
+            .build_args
+            .keys()
+            .find_map(|k| slipway_core::build::reserved_arg_name(k))
+        {
+            return Err(BuilderError::Failed(why));
+        }
+        let mut args: Vec<String> = ["--pid", "--fork", "--kill-child", "--mount-proc", "--ipc"]
+            .map(String::from)
+            .to_vec();
+        if !job.network {
+            args.push("--net".into());
+        }
+        args.extend(["--".into(), "buildah".into()]);
         args.extend(self.global_args());
         args.extend([
             "bud".into(),
@@ -234,16 +251,21 @@ impl Buildah {
             "-t".into(),
             job.local_tag.clone(),
         ]);
-        for (k, v) in &job.build_args {
+        for k in job.build_args.keys() {
             args.push("--build-arg".into());
-            args.push(format!("{k}={v}"));
+            args.push(k.clone());
         }
         for (k, v) in &job.labels {
             args.push("--label".into());
             args.push(format!("{k}={v}"));
         }
         args.push(job.context.display().to_string());
-        let out = run(program, &args, log, cancel).await?;
+        let env: Vec<(String, String)> = job
+            .build_args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let out = run_env("unshare", &args, &env, log, cancel).await?;
         succeeded(&out, "build failed")
     }
 
@@ -451,6 +473,71 @@ impl Buildah {
             .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
             .trim()
             .to_string())
+    }
+
+    /// After a crash: remove every working container in this storage
+    /// (nothing builds while this runs), the local images and image
+    /// indexes builds make (`localhost/slipway/build-…`,
+    /// `localhost/slipway-index/…`) and dangling layers. Base images stay
+    /// (they are a cache). Returns (containers, images) removed.
+    pub async fn remove_leftovers(&self) -> (usize, usize) {
+        let quiet = process::Collect::default();
+        let never = CancellationToken::new();
+        let list = |what: &'static [&'static str]| {
+            let mut args = self.global_args();
+            args.extend(what.iter().map(|s| s.to_string()));
+            args
+        };
+        let lines = |out: &process::Collect| {
+            out.text()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let containers = process::Collect::default();
+        let n_containers = match run_split(
+            "buildah",
+            &list(&["containers", "--quiet"]),
+            &containers,
+            &quiet,
+            &never,
+        )
+        .await
+        {
+            Ok(o) if o.success => lines(&containers).len(),
+            _ => 0,
+        };
+        if n_containers > 0 {
+            let _ = run("buildah", &list(&["rm", "--all"]), &quiet, &never).await;
+        }
+        let images = process::Collect::default();
+        let ours: Vec<String> = match run_split(
+            "buildah",
+            &list(&["images", "--noheading", "--format", "{{.Name}}:{{.Tag}}"]),
+            &images,
+            &quiet,
+            &never,
+        )
+        .await
+        {
+            Ok(o) if o.success => lines(&images)
+                .into_iter()
+                .filter(|n| {
+                    n.starts_with("localhost/slipway/build-")
+                        || n.starts_with("localhost/slipway-index/")
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for name in &ours {
+            let mut args = self.global_args();
+            args.extend(["rmi".into(), "--force".into(), name.clone()]);
+            let _ = run("buildah", &args, &quiet, &never).await;
+        }
+        let _ = run("buildah", &list(&["rmi", "--prune"]), &quiet, &never).await;
+        (n_containers, ours.len())
     }
 
     /// Remove the local copy of an image; failures are only logged.

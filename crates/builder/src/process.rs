@@ -121,6 +121,18 @@ pub async fn run(
     run_split(program, args, sink, sink, cancel).await
 }
 
+/// [`run`] with `env` added to the child's environment: how values that
+/// must not appear on a command line (where `ps` shows them) reach it.
+pub async fn run_env(
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+    sink: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Result<RunOutput, ProcessError> {
+    run_inner(program, args, env, sink, sink, cancel).await
+}
+
 /// [`run`] with stdout and stderr going to different sinks (for tools whose
 /// stdout is data, like `skopeo inspect --raw`).
 pub async fn run_split(
@@ -130,8 +142,20 @@ pub async fn run_split(
     err_sink: &dyn LogSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutput, ProcessError> {
+    run_inner(program, args, &[], out_sink, err_sink, cancel).await
+}
+
+async fn run_inner(
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+    out_sink: &dyn LogSink,
+    err_sink: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Result<RunOutput, ProcessError> {
     let mut cmd = Command::new(program);
     cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -2,7 +2,13 @@
 //!
 //! A fast hash is enough: tokens are random, so there is nothing to
 //! brute-force (unlike passwords, which would want argon2).
+//!
+//! Registry tokens carry [`Grant`]s: which actions on which repositories,
+//! as in the Docker token specification's `repository:NAME:pull,push`
+//! scopes. A worker build's token may push only to its output repository
+//! and pull only its base images'; deleting needs a grant that says so.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Every API token starts with this, so leaked tokens are easy to spot.
@@ -13,9 +19,171 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Something a registry client does to a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Pull,
+    Push,
+    Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Pull, Action::Push, Action::Delete];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pull => "pull",
+            Action::Push => "push",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// Actions on one repository, or on every repository (`*`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    #[serde(rename = "r")]
+    pub repository: String,
+    #[serde(rename = "a")]
+    pub actions: Vec<Action>,
+}
+
+/// The repository name that stands for every repository.
+pub const ANY_REPOSITORY: &str = "*";
+
+impl Grant {
+    pub fn new(repository: &str, actions: &[Action]) -> Grant {
+        let mut actions = actions.to_vec();
+        actions.sort();
+        actions.dedup();
+        Grant {
+            repository: repository.to_string(),
+            actions,
+        }
+    }
+
+    /// A Docker token scope: `repository:team/app:pull,push` (`*` for
+    /// every action). Other resource types (`registry:catalog:*`) and
+    /// unknown actions give `None` or are left out, as the token
+    /// specification says: a server grants what it understands.
+    pub fn parse_scope(scope: &str) -> Option<Grant> {
+        let (kind, rest) = scope.split_once(':')?;
+        let (name, actions) = rest.rsplit_once(':')?;
+        if kind != "repository" || name.is_empty() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for a in actions.split(',') {
+            match a.trim() {
+                "pull" => out.push(Action::Pull),
+                "push" => out.push(Action::Push),
+                "delete" => out.push(Action::Delete),
+                "*" => out.extend(Action::ALL),
+                _ => {}
+            }
+        }
+        Some(Grant::new(name, &out))
+    }
+
+    /// The scope string of this grant.
+    pub fn scope(&self) -> String {
+        let actions: Vec<&str> = self.actions.iter().map(|a| a.as_str()).collect();
+        format!("repository:{}:{}", self.repository, actions.join(","))
+    }
+
+    fn covers(&self, repository: &str) -> bool {
+        self.repository == ANY_REPOSITORY || self.repository == repository
+    }
+}
+
+/// Whether `grants` allow `action` on `repository`.
+pub fn allowed(grants: &[Grant], repository: &str, action: Action) -> bool {
+    grants
+        .iter()
+        .any(|g| g.covers(repository) && g.actions.contains(&action))
+}
+
+/// What a holder of `held` gets when it asks for `wanted`: each wanted
+/// grant cut down to the actions `held` allows (a wanted `*` only from a
+/// held `*`). Grants left with no action are dropped.
+pub fn intersect(held: &[Grant], wanted: &[Grant]) -> Vec<Grant> {
+    wanted
+        .iter()
+        .filter_map(|w| {
+            let actions: Vec<Action> = w
+                .actions
+                .iter()
+                .copied()
+                .filter(|&a| {
+                    if w.repository == ANY_REPOSITORY {
+                        held.iter()
+                            .any(|h| h.repository == ANY_REPOSITORY && h.actions.contains(&a))
+                    } else {
+                        allowed(held, &w.repository, a)
+                    }
+                })
+                .collect();
+            (!actions.is_empty()).then(|| Grant::new(&w.repository, &actions))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_parse_and_print() {
+        let g = Grant::parse_scope("repository:team/app:push,pull").unwrap();
+        assert_eq!(g, Grant::new("team/app", &[Action::Pull, Action::Push]));
+        assert_eq!(g.scope(), "repository:team/app:pull,push");
+        assert_eq!(
+            Grant::parse_scope("repository:a:*").unwrap().actions,
+            Action::ALL
+        );
+        assert_eq!(
+            Grant::parse_scope("repository:a:pull,frobnicate")
+                .unwrap()
+                .actions,
+            [Action::Pull]
+        );
+        assert!(Grant::parse_scope("registry:catalog:*").is_none());
+        assert!(Grant::parse_scope("repository::pull").is_none());
+        assert!(Grant::parse_scope("nonsense").is_none());
+    }
+
+    #[test]
+    fn grants_allow_only_what_they_name() {
+        let g = [
+            Grant::new("team/app", &[Action::Pull, Action::Push]),
+            Grant::new("base/os", &[Action::Pull]),
+        ];
+        assert!(allowed(&g, "team/app", Action::Push));
+        assert!(allowed(&g, "base/os", Action::Pull));
+        assert!(!allowed(&g, "base/os", Action::Push));
+        assert!(!allowed(&g, "team/app", Action::Delete));
+        assert!(!allowed(&g, "team/app2", Action::Pull));
+        let any = [Grant::new(ANY_REPOSITORY, &[Action::Pull])];
+        assert!(allowed(&any, "whatever", Action::Pull));
+        assert!(!allowed(&any, "whatever", Action::Push));
+    }
+
+    #[test]
+    fn intersection_never_widens() {
+        let held = [Grant::new("team/app", &[Action::Pull, Action::Push])];
+        let wanted = [
+            Grant::new("team/app", &Action::ALL),
+            Grant::new("other", &[Action::Pull]),
+            Grant::new(ANY_REPOSITORY, &[Action::Pull]),
+        ];
+        assert_eq!(
+            intersect(&held, &wanted),
+            [Grant::new("team/app", &[Action::Pull, Action::Push])]
+        );
+        let all = [Grant::new(ANY_REPOSITORY, &Action::ALL)];
+        assert_eq!(intersect(&all, &wanted), wanted.to_vec());
+    }
 
     #[test]
     fn known_hash() {

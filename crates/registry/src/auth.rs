@@ -1,22 +1,32 @@
-//! Who may use the registry.
+//! Who may do what in the registry.
 //!
-//! The same API tokens as the HTTP API, accepted three ways: `Authorization:
-//! Basic` with the token as password, `Bearer <api token>`, or the
-//! Docker/OCI token flow: a 401 carries `WWW-Authenticate: Bearer
-//! realm="…/auth/token",service="slipway"`, the client fetches a short-lived
-//! registry token there with Basic auth, and retries with `Bearer <it>`.
-//! That is what `skopeo login`, `podman login` and `buildah login` do.
+//! Credentials come three ways: `Authorization: Basic` with a Slipway API
+//! token (or a registry token) as the password, `Bearer <api token>`, or
+//! the Docker/OCI token flow: a 401 carries `WWW-Authenticate: Bearer
+//! realm="…/auth/token",service="slipway",scope="…"`, the client fetches a
+//! short-lived registry token there and retries with `Bearer <it>`. That
+//! is what `skopeo login`, `podman login` and `buildah login` do.
 //!
-//! Registry tokens are `slr_<expiry>_<scope>_<hmac>`, HMAC-SHA256 with a key
-//! the server keeps in its data dir; scope `rw` (from an API token) or `r`
-//! (anonymous, when anonymous pull is on).
+//! Every request needs something ([`Need`]): a repository and an action
+//! (pull for reads, push for uploads and manifest pushes, delete for
+//! deletes), or the catalog. What credentials allow is a list of
+//! [`Grant`]s: an API token may do everything (until projects and roles
+//! exist); a registry token carries the grants it was issued with, which
+//! are never more than what its holder had and what it asked for (the
+//! token specification's `scope=repository:NAME:pull,push`); anonymous
+//! clients, when anonymous pull is on, may pull.
+//!
+//! Registry tokens are `slr_<payload>.<hmac>`: the payload is base64url
+//! JSON (`exp`, grants `g`), the HMAC-SHA256 is keyed with a secret the
+//! server keeps in its data dir.
 
 use crate::error::RegistryError;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, header};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use slipway_core::token::hash_token;
+use slipway_core::token::{ANY_REPOSITORY, Action, Grant, allowed, hash_token, intersect};
 use slipway_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,10 +35,61 @@ const REGISTRY_TOKEN_PREFIX: &str = "slr_";
 /// How long a registry token lives.
 pub const TOKEN_TTL: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Pull,
-    PushPull,
+/// What a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// `/v2/`: any valid credentials (and a challenge without them).
+    Base,
+    /// `/v2/_catalog`: pull on every repository.
+    Catalog,
+    /// An action on one repository.
+    Repository(String, Action),
+}
+
+impl Need {
+    /// The token scope a client should ask for to satisfy this need.
+    fn scope(&self) -> Option<String> {
+        match self {
+            Need::Base => None,
+            Need::Catalog => Some("registry:catalog:*".into()),
+            Need::Repository(name, action) => Some(format!(
+                "repository:{name}:{}",
+                match action {
+                    // Clients that pull ask for pull; those that push ask
+                    // for both, so say both.
+                    Action::Pull => "pull",
+                    Action::Push => "pull,push",
+                    Action::Delete => "delete",
+                }
+            )),
+        }
+    }
+}
+
+/// Grants for everything: what an API token may do.
+pub fn everything() -> Vec<Grant> {
+    vec![Grant::new(ANY_REPOSITORY, &Action::ALL)]
+}
+
+fn anonymous() -> Vec<Grant> {
+    vec![Grant::new(ANY_REPOSITORY, &[Action::Pull])]
+}
+
+/// What the request's `Authorization` header proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// No `Authorization` header.
+    None,
+    Valid(Vec<Grant>),
+    /// A registry token whose time is up: the client should get a new one.
+    Expired,
+    Invalid,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    exp: u64,
+    g: Vec<Grant>,
 }
 
 pub struct RegistryAuth {
@@ -62,113 +123,174 @@ impl RegistryAuth {
         m
     }
 
-    /// Issue a registry token.
-    pub fn issue(&self, access: Access) -> String {
-        let scope = match access {
-            Access::Pull => "r",
-            Access::PushPull => "rw",
-        };
-        let payload = format!("{}_{scope}", now_secs() + TOKEN_TTL.as_secs());
-        let sig = hex::encode(self.mac(&payload).finalize().into_bytes());
-        format!("{REGISTRY_TOKEN_PREFIX}{payload}_{sig}")
+    /// Issue a registry token with `grants`, valid for [`TOKEN_TTL`].
+    pub fn issue(&self, grants: Vec<Grant>) -> String {
+        self.issue_until(grants, now_secs() + TOKEN_TTL.as_secs())
     }
 
-    fn verify_registry_token(&self, token: &str) -> Option<Access> {
+    /// Issue a registry token with `grants` that expires at `exp` (seconds
+    /// since the epoch).
+    pub fn issue_until(&self, grants: Vec<Grant>, exp: u64) -> String {
+        let json = serde_json::to_vec(&Payload { exp, g: grants }).unwrap_or_default();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        let sig = hex::encode(self.mac(&payload).finalize().into_bytes());
+        format!("{REGISTRY_TOKEN_PREFIX}{payload}.{sig}")
+    }
+
+    /// The grants of a registry token; `None` when it is not one of ours
+    /// (or was tampered with), `Some(Err(()))` when it expired.
+    fn verify_registry_token(&self, token: &str) -> Option<Result<Vec<Grant>, ()>> {
         let rest = token.strip_prefix(REGISTRY_TOKEN_PREFIX)?;
-        let (payload, sig) = rest.rsplit_once('_')?;
+        let (payload, sig) = rest.rsplit_once('.')?;
         let sig = hex::decode(sig).ok()?;
         self.mac(payload).verify_slice(&sig).ok()?;
-        let (exp, scope) = payload.split_once('_')?;
-        if exp.parse::<u64>().ok()? < now_secs() {
-            return None;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()?;
+        let p: Payload = serde_json::from_slice(&json).ok()?;
+        if p.exp < now_secs() {
+            return Some(Err(()));
         }
-        match scope {
-            "r" => Some(Access::Pull),
-            "rw" => Some(Access::PushPull),
-            _ => None,
+        Some(Ok(p.g))
+    }
+
+    async fn password(&self, secret: &str) -> Credentials {
+        match self.verify_registry_token(secret) {
+            Some(Ok(grants)) => return Credentials::Valid(grants),
+            Some(Err(())) => return Credentials::Expired,
+            None => {}
+        }
+        match self.store.token_name(&hash_token(secret)).await {
+            Ok(Some(_)) => Credentials::Valid(everything()),
+            _ => Credentials::Invalid,
         }
     }
 
-    async fn api_token_valid(&self, token: &str) -> Result<bool, RegistryError> {
-        Ok(self.store.token_name(&hash_token(token)).await?.is_some())
-    }
-
-    /// The access the request's credentials grant, or `None` if it has none.
-    /// Invalid credentials are an error (a wrong password must not silently
-    /// become anonymous access).
-    pub async fn credentials(&self, headers: &HeaderMap) -> Result<Option<Access>, ()> {
-        let Some(value) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return Ok(None);
+    /// What the request's credentials prove. Invalid credentials are never
+    /// treated as none (a wrong password must not silently become
+    /// anonymous access).
+    pub async fn credentials(&self, headers: &HeaderMap) -> Credentials {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Credentials::None;
+        };
+        let Ok(value) = value.to_str() else {
+            return Credentials::Invalid;
         };
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let rest = rest.trim();
-        let ok = match scheme.to_ascii_lowercase().as_str() {
-            "bearer" => {
-                if let Some(a) = self.verify_registry_token(rest) {
-                    return Ok(Some(a));
-                }
-                self.api_token_valid(rest).await.unwrap_or(false)
-            }
+        match scheme.to_ascii_lowercase().as_str() {
+            "bearer" => self.password(rest).await,
             "basic" => {
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(rest)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok());
                 match decoded.as_deref().and_then(|d| d.split_once(':')) {
-                    Some((_, password)) => {
-                        if let Some(a) = self.verify_registry_token(password) {
-                            return Ok(Some(a));
-                        }
-                        self.api_token_valid(password).await.unwrap_or(false)
-                    }
-                    None => false,
+                    Some((_, password)) => self.password(password).await,
+                    None => Credentials::Invalid,
                 }
             }
-            _ => false,
-        };
-        if ok {
-            Ok(Some(Access::PushPull))
-        } else {
-            Err(())
+            _ => Credentials::Invalid,
         }
     }
 
-    /// Allow or refuse a registry request. `host` builds the challenge's realm.
-    /// The base endpoint (`/v2/`, `base`) always challenges a request without
-    /// credentials, even with anonymous pull on: clients learn where tokens
-    /// come from only from that challenge, and a client that saw `/v2/`
-    /// answer 200 would push without credentials and fail. Anonymous clients
-    /// then get a pull-only token from `/auth/token`.
-    pub async fn check(
+    /// Allow or refuse a request that needs `need`; on success, the
+    /// grants it was allowed with. The base endpoint always challenges a
+    /// request without credentials, even with anonymous pull on: clients
+    /// learn where tokens come from only from that challenge, and a client
+    /// that saw `/v2/` answer 200 would push without credentials and fail.
+    pub async fn authorize(
         &self,
         headers: &HeaderMap,
-        method: &Method,
-        base: bool,
-    ) -> Result<(), RegistryError> {
-        let challenge = challenge(headers);
-        let write = !matches!(*method, Method::GET | Method::HEAD);
-        match self.credentials(headers).await {
-            Ok(Some(Access::PushPull)) => Ok(()),
-            Ok(Some(Access::Pull)) if !write => Ok(()),
-            Ok(Some(Access::Pull)) => Err(RegistryError::denied("this token may only pull")),
-            Ok(None) if self.anonymous_pull && !write && !base => Ok(()),
-            Ok(None) => Err(RegistryError::unauthorized(
-                "authentication required: log in with any user name and a Slipway API token as the password",
-                challenge,
-            )),
-            Err(()) => Err(RegistryError::unauthorized(
-                "invalid credentials",
-                challenge,
-            )),
+        need: &Need,
+    ) -> Result<Vec<Grant>, RegistryError> {
+        let scope = need.scope();
+        let challenge = || challenge(headers, scope.as_deref());
+        let grants = match self.credentials(headers).await {
+            Credentials::Valid(g) => g,
+            // Anonymous clients may pull; anything else asks them to log in.
+            Credentials::None if self.anonymous_pull && satisfies(&anonymous(), need) => {
+                return Ok(anonymous());
+            }
+            Credentials::None => {
+                return Err(RegistryError::unauthorized(
+                    "authentication required: log in with any user name and a Slipway API token as the password",
+                    challenge(),
+                ));
+            }
+            Credentials::Expired => {
+                return Err(RegistryError::unauthorized(
+                    "the registry token has expired; get a new one from /auth/token",
+                    challenge(),
+                ));
+            }
+            Credentials::Invalid => {
+                return Err(RegistryError::unauthorized(
+                    "invalid credentials",
+                    challenge(),
+                ));
+            }
+        };
+        if *need == Need::Base || satisfies(&grants, need) {
+            Ok(grants)
+        } else {
+            Err(RegistryError::denied(match need {
+                Need::Repository(name, action) => format!(
+                    "these credentials may not {} repository {name}",
+                    action.as_str()
+                ),
+                _ => "these credentials may not list every repository".to_string(),
+            }))
         }
+    }
+
+    /// `GET /auth/token`: the grants a new token gets for the request's
+    /// credentials and the scopes it asks for (`scope=` parameters, each
+    /// possibly several space-separated scopes). Without a scope, a token
+    /// for the base endpoint only.
+    pub async fn token_grants(
+        &self,
+        headers: &HeaderMap,
+        scopes: &[String],
+    ) -> Result<Vec<Grant>, RegistryError> {
+        let held = match self.credentials(headers).await {
+            Credentials::Valid(g) => g,
+            Credentials::None if self.anonymous_pull => anonymous(),
+            Credentials::Expired => {
+                return Err(RegistryError::unauthorized(
+                    "the registry token has expired; log in again",
+                    challenge(headers, None),
+                ));
+            }
+            _ => {
+                return Err(RegistryError::unauthorized(
+                    "log in with any user name and a Slipway API token as the password",
+                    challenge(headers, None),
+                ));
+            }
+        };
+        let mut wanted: Vec<Grant> = Vec::new();
+        for s in scopes.iter().flat_map(|s| s.split_whitespace()) {
+            if s == "registry:catalog:*" {
+                wanted.push(Grant::new(ANY_REPOSITORY, &[Action::Pull]));
+            } else if let Some(g) = Grant::parse_scope(s) {
+                wanted.push(g);
+            }
+        }
+        Ok(intersect(&held, &wanted))
     }
 }
 
-/// `Bearer realm="http://<host>/auth/token",service="slipway"`.
-pub fn challenge(headers: &HeaderMap) -> String {
+fn satisfies(grants: &[Grant], need: &Need) -> bool {
+    match need {
+        Need::Base => false,
+        Need::Catalog => allowed(grants, ANY_REPOSITORY, Action::Pull),
+        Need::Repository(name, action) => allowed(grants, name, *action),
+    }
+}
+
+/// `Bearer realm="http://<host>/auth/token",service="slipway"[,scope="…"]`.
+pub fn challenge(headers: &HeaderMap, scope: Option<&str>) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -177,7 +299,11 @@ pub fn challenge(headers: &HeaderMap) -> String {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
         })
         .unwrap_or("127.0.0.1");
-    format!("Bearer realm=\"http://{host}/auth/token\",service=\"slipway\"")
+    let mut c = format!("Bearer realm=\"http://{host}/auth/token\",service=\"slipway\"");
+    if let Some(s) = scope {
+        c.push_str(&format!(",scope=\"{s}\""));
+    }
+    c
 }
 
 #[cfg(test)]
@@ -202,82 +328,106 @@ mod tests {
         h
     }
 
+    fn push(name: &str) -> Need {
+        Need::Repository(name.into(), Action::Push)
+    }
+    fn pull(name: &str) -> Need {
+        Need::Repository(name.into(), Action::Pull)
+    }
+
     #[tokio::test]
     async fn token_forms() {
         let (_d, a, tok) = auth(false).await;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("anyone:{tok}"));
-        assert!(
-            a.check(&headers(&format!("Basic {basic}")), &Method::PUT, false)
-                .await
-                .is_ok()
-        );
-        assert!(
-            a.check(&headers(&format!("Bearer {tok}")), &Method::PUT, false)
-                .await
-                .is_ok()
-        );
-        let issued = a.issue(Access::PushPull);
-        assert!(
-            a.check(&headers(&format!("Bearer {issued}")), &Method::PUT, false)
-                .await
-                .is_ok()
-        );
+        let ok = |h: &str, n: Need| {
+            let h = headers(h);
+            let a = &a;
+            async move { a.authorize(&h, &n).await.is_ok() }
+        };
+        assert!(ok(&format!("Basic {basic}"), push("x")).await);
+        assert!(ok(&format!("Bearer {tok}"), push("x")).await);
+        let issued = a.issue(everything());
+        assert!(ok(&format!("Bearer {issued}"), push("x")).await);
         // Registry tokens also work as a Basic password (how auth files carry them).
         let basic_issued =
             base64::engine::general_purpose::STANDARD.encode(format!("slipway:{issued}"));
-        assert!(
-            a.check(
-                &headers(&format!("Basic {basic_issued}")),
-                &Method::PUT,
-                false
-            )
-            .await
-            .is_ok()
-        );
+        assert!(ok(&format!("Basic {basic_issued}"), push("x")).await);
 
-        let e = a
-            .check(&headers(""), &Method::GET, false)
-            .await
-            .unwrap_err();
+        let e = a.authorize(&headers(""), &pull("x")).await.unwrap_err();
         assert_eq!(e.code, "UNAUTHORIZED");
         assert_eq!(
             e.challenge.as_deref(),
-            Some("Bearer realm=\"http://127.0.0.1:8080/auth/token\",service=\"slipway\"")
+            Some(
+                "Bearer realm=\"http://127.0.0.1:8080/auth/token\",service=\"slipway\",scope=\"repository:x:pull\""
+            )
         );
         let bad = base64::engine::general_purpose::STANDARD.encode("u:slw_bad");
-        assert!(
-            a.check(&headers(&format!("Basic {bad}")), &Method::GET, false)
-                .await
-                .is_err()
-        );
+        assert!(!ok(&format!("Basic {bad}"), pull("x")).await);
         // A tampered registry token.
-        let tampered = issued.replace("_rw_", "_r_");
-        assert!(
-            a.check(&headers(&format!("Bearer {tampered}")), &Method::GET, false)
-                .await
-                .is_err()
+        let (payload, sig) = issued.rsplit_once('.').unwrap();
+        let tampered = format!("{payload}A.{sig}");
+        assert!(!ok(&format!("Bearer {tampered}"), pull("x")).await);
+    }
+
+    #[tokio::test]
+    async fn scoped_tokens_reach_only_their_repositories() {
+        let (_d, a, _) = auth(false).await;
+        let t = a.issue(vec![
+            Grant::new("team/app", &[Action::Pull, Action::Push]),
+            Grant::new("base/os", &[Action::Pull]),
+        ]);
+        let h = headers(&format!("Bearer {t}"));
+        assert!(a.authorize(&h, &push("team/app")).await.is_ok());
+        assert!(a.authorize(&h, &pull("base/os")).await.is_ok());
+        for need in [
+            push("base/os"),
+            pull("other/repo"),
+            push("other/repo"),
+            Need::Repository("team/app".into(), Action::Delete),
+            Need::Catalog,
+        ] {
+            let e = a.authorize(&h, &need).await.unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (403, "DENIED"), "{need:?}");
+        }
+        // Trading it for a new token never widens it.
+        let scopes = ["repository:other/repo:pull,push repository:team/app:*".to_string()];
+        assert_eq!(
+            a.token_grants(&h, &scopes).await.unwrap(),
+            [Grant::new("team/app", &[Action::Pull, Action::Push])]
         );
+        // An expired token is refused with a challenge.
+        let old = a.issue_until(vec![Grant::new("team/app", &Action::ALL)], 1);
+        let e = a
+            .authorize(&headers(&format!("Bearer {old}")), &pull("team/app"))
+            .await
+            .unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (401, "UNAUTHORIZED"));
+        assert!(e.message.contains("expired"), "{}", e.message);
     }
 
     #[tokio::test]
     async fn anonymous_pull_is_read_only_and_off_by_default() {
         let (_d, a, _) = auth(false).await;
-        assert!(a.check(&headers(""), &Method::GET, false).await.is_err());
+        assert!(a.authorize(&headers(""), &pull("x")).await.is_err());
         let (_d, a, _) = auth(true).await;
-        assert!(a.check(&headers(""), &Method::GET, false).await.is_ok());
-        assert!(a.check(&headers(""), &Method::HEAD, false).await.is_ok());
+        assert!(a.authorize(&headers(""), &pull("x")).await.is_ok());
         // The base endpoint still challenges, so clients learn the realm.
-        assert!(a.check(&headers(""), &Method::GET, true).await.is_err());
+        assert!(a.authorize(&headers(""), &Need::Base).await.is_err());
+        // A push without credentials is asked to log in.
         assert_eq!(
-            a.check(&headers(""), &Method::PUT, false)
+            a.authorize(&headers(""), &push("x"))
                 .await
                 .unwrap_err()
                 .code,
             "UNAUTHORIZED"
         );
-        let pull = a.issue(Access::Pull);
+        let grants = a
+            .token_grants(&headers(""), &["repository:x:pull,push".into()])
+            .await
+            .unwrap();
+        let pull_token = a.issue(grants);
         assert_eq!(
-            a.check(&headers(&format!("Bearer {pull}")), &Method::POST, false)
+            a.authorize(&headers(&format!("Bearer {pull_token}")), &push("x"))
                 .await
                 .unwrap_err()
                 .code,

@@ -4,7 +4,7 @@
 //! contain slashes, so `/v2/{*rest}` is parsed here by hand into a [`Route`].
 
 use crate::Registry;
-use crate::auth::Access;
+use crate::auth::Need;
 use crate::digest::{Algorithm, Digest};
 use crate::error::RegistryError;
 use crate::manifest::{self, MAX_MANIFEST_BYTES};
@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use futures::StreamExt;
 use slipway_core::image_ref::valid_tag;
+use slipway_core::token::{Action, Grant, allowed};
 use slipway_store::ManifestRecord;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -160,9 +161,30 @@ async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
     }
 }
 
+/// What a request on `route` with `method` needs from its credentials.
+fn need(route: Option<&Route>, method: &Method) -> Need {
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    let on = |name: &str, action| Need::Repository(name.to_string(), action);
+    match route {
+        None | Some(Route::Base) => Need::Base,
+        Some(Route::Catalog) => Need::Catalog,
+        Some(Route::Tags(n) | Route::Referrers(n, _)) => on(n, Action::Pull),
+        Some(Route::Manifest(n, _) | Route::Blob(n, _)) if read => on(n, Action::Pull),
+        Some(Route::Manifest(n, _) | Route::Blob(n, _)) if *method == Method::DELETE => {
+            on(n, Action::Delete)
+        }
+        Some(Route::Manifest(n, _) | Route::Blob(n, _) | Route::Upload(n, _)) => {
+            on(n, Action::Push)
+        }
+    }
+}
+
 async fn handle(reg: &Registry, req: Request) -> Result<Response> {
-    let base = matches!(req.uri().path(), "/v2/" | "/v2");
-    reg.auth.check(req.headers(), req.method(), base).await?;
+    let route = parse_route(req.uri().path());
+    let grants = reg
+        .auth
+        .authorize(req.headers(), &need(route.as_ref(), req.method()))
+        .await?;
     // Writes take a slot (or get 429) and exclude garbage collection (see
     // `gc`); reads need neither.
     let write = !matches!(*req.method(), Method::GET | Method::HEAD);
@@ -178,7 +200,7 @@ async fn handle(reg: &Registry, req: Request) -> Result<Response> {
     } else {
         None
     };
-    let route = parse_route(req.uri().path()).ok_or_else(|| {
+    let route = route.ok_or_else(|| {
         RegistryError::unsupported(format!("no registry endpoint at {}", req.uri().path()))
     })?;
     let method = req.method().clone();
@@ -205,7 +227,7 @@ async fn handle(reg: &Registry, req: Request) -> Result<Response> {
         }
         (Route::Blob(name, d), Method::DELETE) => delete_blob(reg, &name, &d).await,
         (Route::Upload(name, id), Method::POST) if id.is_empty() => {
-            start_upload(reg, &name, &q, body).await
+            start_upload(reg, &name, &q, &grants, body).await
         }
         (Route::Upload(name, id), Method::GET) if !id.is_empty() => {
             upload_status(reg, &name, &id).await
@@ -532,18 +554,30 @@ fn blob_created(name: &str, digest: &Digest) -> Response {
     r
 }
 
-async fn start_upload(reg: &Registry, name: &str, q: &Query, body: Body) -> Result<Response> {
+async fn start_upload(
+    reg: &Registry,
+    name: &str,
+    q: &Query,
+    grants: &[Grant],
+    body: Body,
+) -> Result<Response> {
     check_name(name)?;
-    // Cross-repository mount: from the named repository, or (automatic
-    // mount) from wherever the blob is. Not mountable: fall back to a normal
-    // upload, as the spec says.
+    // Cross-repository mount: from the named repository (which the
+    // credentials must be allowed to pull), or (automatic mount, for
+    // credentials that may pull everything) from wherever the blob is. Not
+    // mountable: fall back to a normal upload, as the spec says.
     if let Some(mount) = q.get("mount") {
         let digest = parse_digest(mount)?;
         let allowed = match q.get("from") {
             Some(from) => {
-                valid_name(from) && reg.meta.blob_visible(from, &digest.to_string()).await?
+                valid_name(from)
+                    && allowed(grants, from, Action::Pull)
+                    && reg.meta.blob_visible(from, &digest.to_string()).await?
             }
-            None => reg.automatic_mount,
+            None => {
+                reg.automatic_mount
+                    && allowed(grants, slipway_core::token::ANY_REPOSITORY, Action::Pull)
+            }
         };
         if allowed && let Some(size) = reg.blobs.stat(&digest).await {
             reg.meta.link_blob(name, &digest.to_string(), size).await?;
@@ -707,27 +741,31 @@ async fn referrers(reg: &Registry, name: &str, d: &str, q: &Query) -> Result<Res
     Ok(r)
 }
 
-/// `GET /auth/token`: trade an API token (Basic auth password) for a
-/// short-lived registry token.
-async fn token(State(reg): State<Arc<Registry>>, headers: HeaderMap) -> Response {
-    let access = match reg.auth.credentials(&headers).await {
-        Ok(Some(a)) => a,
-        Ok(None) if reg.auth.anonymous_pull => Access::Pull,
-        _ => {
-            return RegistryError::unauthorized(
-                "log in with any user name and a Slipway API token as the password",
-                crate::auth::challenge(&headers),
-            )
-            .into_response();
+/// `GET /auth/token`: trade an API token (or a registry token, as a Basic
+/// password) for a short-lived registry token with the scopes asked for,
+/// cut down to what the credentials allow.
+async fn token(State(reg): State<Arc<Registry>>, req: Request) -> Response {
+    // `scope` may be repeated, so not the map `query` reads.
+    let scopes: Vec<String> =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+            .map(|q| q.0)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v)
+            .collect();
+    match reg.auth.token_grants(req.headers(), &scopes).await {
+        Ok(grants) => {
+            let t = reg.auth.issue(grants);
+            axum::Json(serde_json::json!({
+                "token": t,
+                "access_token": t,
+                "expires_in": crate::auth::TOKEN_TTL.as_secs(),
+            }))
+            .into_response()
         }
-    };
-    let t = reg.auth.issue(access);
-    axum::Json(serde_json::json!({
-        "token": t,
-        "access_token": t,
-        "expires_in": crate::auth::TOKEN_TTL.as_secs(),
-    }))
-    .into_response()
+        Err(e) => e.into_response(),
+    }
 }
 
 #[cfg(test)]

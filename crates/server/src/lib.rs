@@ -19,6 +19,7 @@
 
 mod api;
 mod backends;
+mod cleanup;
 mod clusters;
 pub mod config;
 mod controllers;

@@ -58,12 +58,16 @@ fn data_dir_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Serv
 /// Run the all-in-one server until SIGINT or SIGTERM.
 pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     use std::os::unix::fs::DirBuilderExt;
-    let data = &config.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(data)
-        .map_err(data_dir_error(data))?;
+        .create(&config.data_dir)
+        .map_err(data_dir_error(&config.data_dir))?;
+    // Absolute from here on: builds' command lines and work dirs name it,
+    // and the clean-up below recognises them by it.
+    let data =
+        &std::fs::canonicalize(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
+    secure_data_dir(data).map_err(data_dir_error(data))?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -71,7 +75,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .open(data.join("lock"))
         .map_err(data_dir_error(data))?;
     if lock.try_lock().is_err() {
-        return Err(ServerError::Locked(data.clone()));
+        return Err(ServerError::Locked(config.data_dir.clone()));
     }
 
     let sqlite = Arc::new(SqliteStore::open(&data.join("slipway.db")).await?);
@@ -129,6 +133,11 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         storage_driver: config.storage_driver.clone(),
         insecure_registries: config.insecure_registries.clone(),
     });
+    let cleaned = crate::cleanup::after_last_run(data, &work_dir, &buildah).await;
+    if !cleaned.is_empty() {
+        tracing::warn!("cleaned up after the last run: {cleaned}");
+        eprintln!("slipway: cleaned up after the last run: {cleaned}");
+    }
     let registry = Arc::new(Registry {
         blobs: BlobStore::open(&data.join("registry")).map_err(data_dir_error(data))?,
         meta: sqlite,
@@ -252,6 +261,48 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         }
     }
     drop(lock);
+    Ok(())
+}
+
+/// The data dir and the files holding secrets or the database are the
+/// server user's alone, whatever they were before (a copied or restored
+/// data dir often is not): the dir 0700, the files 0600. A new database
+/// file is made 0600 before SQLite opens it, since SQLite gives its WAL
+/// and shared-memory files the database file's mode.
+fn secure_data_dir(data: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fix = |path: &std::path::Path, mode: u32| -> std::io::Result<()> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o777 != mode => {
+                tracing::warn!(
+                    "{} had mode {:o}; set to {mode:o}",
+                    path.display(),
+                    m.permissions().mode() & 0o777
+                );
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    fix(data, 0o700)?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(data.join("slipway.db"))?;
+    for name in [
+        "slipway.db",
+        "slipway.db-wal",
+        "slipway.db-shm",
+        "admin-token",
+        "registry-key",
+        "secret-key",
+    ] {
+        fix(&data.join(name), 0o600)?;
+    }
     Ok(())
 }
 

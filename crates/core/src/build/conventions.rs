@@ -138,13 +138,8 @@ impl RepoConfig {
                 .map_err(|e| RepoConfigError(format!("tags: {e}")))?;
             check_tag(&sample).map_err(|e| RepoConfigError(format!("tags: {t:?}: {e}")))?;
         }
-        for k in self.build_args.keys() {
-            if !crate::build::valid_arg_name(k) {
-                return Err(RepoConfigError(format!(
-                    "build_args: {k:?} is not a valid build arg name"
-                )));
-            }
-        }
+        crate::build::check_build_args(&self.build_args)
+            .map_err(|e| RepoConfigError(format!("build_args: {e}")))?;
         for (key, cmd) in [("prebuild", &self.prebuild), ("test", &self.test)] {
             if cmd.as_deref().is_some_and(|c| c.trim().is_empty()) {
                 return Err(RepoConfigError(format!(

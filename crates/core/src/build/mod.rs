@@ -126,6 +126,37 @@ pub struct BuildSpec {
     /// Set by preparation: the build's input key (build avoidance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_key: Option<String>,
+    /// Set by preparation: the images the Dockerfile builds on (FROM and
+    /// `COPY --from` images, build args substituted). The build's registry
+    /// token may pull these repositories and no others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_images: Vec<String>,
+}
+
+impl BuildSpec {
+    /// What this build may do on the registry reached as one of
+    /// `own_hosts`: pull and push its output repository, pull the
+    /// repositories of its base images (and of parents pinned by digest).
+    pub fn registry_grants(&self, own_hosts: &[String]) -> Vec<crate::token::Grant> {
+        use crate::token::{Action, Grant};
+        let mut grants = Vec::new();
+        if own_hosts.contains(&self.output.registry) {
+            grants.push(Grant::new(
+                &self.output.repository,
+                &[Action::Pull, Action::Push],
+            ));
+        }
+        let pinned = self.parent_digests.values();
+        for image in self.base_images.iter().chain(pinned) {
+            if let Ok(r) = ImageRef::parse(image)
+                && own_hosts.contains(&r.registry)
+                && !grants.iter().any(|g| g.repository == r.repository)
+            {
+                grants.push(Grant::new(&r.repository, &[Action::Pull]));
+            }
+        }
+        grants
+    }
 }
 
 fn manual() -> Trigger {
@@ -193,22 +224,7 @@ impl BuildRequest {
                 "the Dockerfile path names a directory",
             ));
         }
-        for (k, v) in &self.build_args {
-            if !valid_arg_name(k) {
-                return Err(invalid(
-                    "build_args",
-                    format!(
-                        "build arg name {k:?} is invalid: use letters, digits and _, not starting with a digit"
-                    ),
-                ));
-            }
-            if v.contains('\0') {
-                return Err(invalid(
-                    "build_args",
-                    format!("build arg {k} contains a NUL byte"),
-                ));
-            }
-        }
+        check_build_args(&self.build_args).map_err(|e| invalid("build_args", e))?;
         let output = match self.output.as_deref().map(str::trim) {
             Some(o) if !o.is_empty() => {
                 let r = ImageRef::parse_with_default(o, default_registry)
@@ -322,6 +338,7 @@ impl BuildRequest {
             force: false,
             parent_digests: BTreeMap::new(),
             input_key: None,
+            base_images: Vec::new(),
         })
     }
 }
@@ -353,6 +370,104 @@ pub(crate) fn valid_arg_name(k: &str) -> bool {
     !k.is_empty()
         && !k.starts_with(|c: char| c.is_ascii_digit())
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Build args reach buildah through its environment, never its command
+/// line (where `ps` shows them to anyone), and buildah's `--build-arg
+/// NAME` reads the variable of that very name. So names that change how
+/// buildah itself, the dynamic loader, the C library or the Go runtime
+/// behave are refused: `LD_PRELOAD` as a build arg would load a library
+/// into buildah on the host.
+const RESERVED_ARG_NAMES: [&str; 44] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "OLDPWD",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "CDPATH",
+    "TZ",
+    "TZDIR",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TERMINFO",
+    "GCONV_PATH",
+    "GETCONF_DIR",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "LOCPATH",
+    "NLSPATH",
+    "RES_OPTIONS",
+    "RESOLV_HOST_CONF",
+    "GLIBC_TUNABLES",
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GODEBUG",
+    "GOGC",
+    "GOMAXPROCS",
+    "GOTRACEBACK",
+    "GOMEMLIMIT",
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "STORAGE_DRIVER",
+    "STORAGE_OPTS",
+];
+
+/// Prefixes of reserved build arg names (see [`RESERVED_ARG_NAMES`]).
+const RESERVED_ARG_PREFIXES: [&str; 11] = [
+    "LD_",
+    "LC_",
+    "MALLOC_",
+    "XDG_",
+    "BUILDAH_",
+    "CONTAINERS_",
+    "_CONTAINERS_",
+    "_BUILDAH_",
+    "PODMAN_",
+    "SLIPWAY_",
+    "GIT_",
+];
+
+/// Why build arg `name` cannot be used, if it cannot.
+pub fn reserved_arg_name(name: &str) -> Option<String> {
+    let reserved = RESERVED_ARG_NAMES.contains(&name)
+        || RESERVED_ARG_PREFIXES.iter().any(|p| name.starts_with(p));
+    reserved.then(|| {
+        format!(
+            "build arg name {name} is reserved: build args reach buildah as environment variables, and {name} would change how buildah itself runs; rename the ARG"
+        )
+    })
+}
+
+/// Check build arg names and values (shared by requests, `slipway.yaml`
+/// and image configs).
+pub fn check_build_args(args: &BTreeMap<String, String>) -> Result<(), String> {
+    for (k, v) in args {
+        if !valid_arg_name(k) {
+            return Err(format!(
+                "build arg name {k:?} is invalid: use letters, digits and _, not starting with a digit"
+            ));
+        }
+        if let Some(why) = reserved_arg_name(k) {
+            return Err(why);
+        }
+        if v.contains('\0') {
+            return Err(format!("build arg {k} contains a NUL byte"));
+        }
+    }
+    Ok(())
 }
 
 /// The stages of a build whose durations are recorded.
@@ -536,6 +651,27 @@ mod tests {
         let mut r = req("/srv/repo");
         r.build_args.insert("1X".into(), "v".into());
         assert_eq!(r.validate(None).unwrap_err().field, "build_args");
+
+        // Names that would steer buildah itself are refused, with why.
+        for name in ["LD_PRELOAD", "PATH", "GODEBUG", "_CONTAINERS_ROOTLESS_UID"] {
+            let mut r = req("/srv/repo");
+            r.build_args.insert(name.into(), "x".into());
+            let e = r.validate(None).unwrap_err();
+            assert_eq!(e.field, "build_args");
+            assert!(e.to_string().contains("reserved"), "{e}");
+        }
+        // Common ARG names are fine.
+        let mut r = req("/srv/repo");
+        for name in [
+            "GO_VERSION",
+            "GOLANG_VERSION",
+            "HTTP_PROXY",
+            "http_proxy",
+            "VERSION",
+        ] {
+            r.build_args.insert(name.into(), "1".into());
+        }
+        assert!(r.validate(None).is_ok());
 
         let mut r = req("/srv/repo");
         r.output = Some(format!("localhost/app@sha256:{}", "0".repeat(64)));

@@ -164,8 +164,13 @@ async fn credentials(
     State(s): State<Arc<Services>>,
     Path(id): Path<String>,
 ) -> Result<Json<RegistryCredentials>, ApiError> {
-    running(&s, &id).await?;
-    Ok(Json(s.own_registry_credentials()))
+    let w = running(&s, &id).await?;
+    // Least privilege: its output repository and its base images', nothing else.
+    let grants = s
+        .build_grants(w.build_id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(s.registry_credentials(grants)))
 }
 
 async fn finish(

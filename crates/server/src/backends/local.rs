@@ -133,10 +133,7 @@ async fn run(services: Arc<Services>, p: Placement) {
                     build.attempts
                 ));
             }
-            let host = LocalHost {
-                services: &services,
-                build: id,
-            };
+            let host = LocalHost::for_build(&services, id);
             let assignment = Assignment {
                 build: id,
                 worker: p.worker,

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use slipway_builder::LogSink;
 use slipway_core::build::StageTiming;
 use slipway_core::cluster::Backend;
+use slipway_core::token::{Action, Grant};
 use slipway_core::{Build, BuildId, BuildPhase, Clusters, Platform};
 use slipway_store::Placement;
 use slipway_worker::{RegistryCredentials, WorkerHost};
@@ -24,6 +25,27 @@ use std::sync::Arc;
 pub(crate) struct LocalHost<'a> {
     pub(crate) services: &'a Services,
     pub(crate) build: BuildId,
+    /// What registry tokens it hands out may do.
+    pub(crate) reach: Reach,
+}
+
+/// What the embedded registry's tokens of a [`LocalHost`] may do.
+pub(crate) enum Reach {
+    /// What the build needs: push and pull its output repository, pull
+    /// its base images' (`BuildSpec::registry_grants`).
+    Build,
+    /// Pull one repository (a scan of an image that is not a build's).
+    Pull(String),
+}
+
+impl<'a> LocalHost<'a> {
+    pub(crate) fn for_build(services: &'a Services, build: BuildId) -> LocalHost<'a> {
+        LocalHost {
+            services,
+            build,
+            reach: Reach::Build,
+        }
+    }
 }
 
 #[async_trait]
@@ -54,7 +76,11 @@ impl WorkerHost for LocalHost<'_> {
     }
 
     async fn own_registry(&self) -> Result<RegistryCredentials, String> {
-        Ok(self.services.own_registry_credentials())
+        let grants = match &self.reach {
+            Reach::Build => self.services.build_grants(self.build).await?,
+            Reach::Pull(repository) => vec![Grant::new(repository, &[Action::Pull])],
+        };
+        Ok(self.services.registry_credentials(grants))
     }
 }
 
@@ -91,16 +117,25 @@ impl Services {
         std::iter::once(own.clone()).chain(alias).collect()
     }
 
-    /// A fresh short-lived push/pull token for the embedded registry.
-    pub fn own_registry_credentials(&self) -> RegistryCredentials {
+    /// A fresh short-lived token for the embedded registry with `grants`.
+    pub fn registry_credentials(&self, grants: Vec<Grant>) -> RegistryCredentials {
         RegistryCredentials {
             hosts: self.own_registry_hosts(),
             username: "slipway".into(),
-            password: self
-                .registry
-                .auth
-                .issue(slipway_registry::auth::Access::PushPull),
+            password: self.registry.auth.issue(grants),
         }
+    }
+
+    /// What build `id` may do on the embedded registry
+    /// (`BuildSpec::registry_grants`).
+    pub async fn build_grants(&self, id: BuildId) -> Result<Vec<Grant>, String> {
+        let build = self
+            .store
+            .get_build(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("build {id} does not exist"))?;
+        Ok(build.spec.registry_grants(&self.own_registry_hosts()))
     }
 }
 

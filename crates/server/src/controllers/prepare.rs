@@ -125,10 +125,7 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
     let log: &dyn LogSink = log.as_ref();
     log.line(&format!("==> preparing build {id}"));
     let work = services.work_dir.join(format!("{id}-prepare"));
-    let host = LocalHost {
-        services,
-        build: id,
-    };
+    let host = LocalHost::for_build(services, id);
     let decided = slipway_worker::timed(
         &host,
         Stage::Prepare,
@@ -460,6 +457,9 @@ async fn decide(
     prepared.build_args = build_args;
     prepared.labels = labels;
     prepared.prebuild = config.prebuild.clone();
+    // The repositories its registry token may pull.
+    prepared.base_images = slipway_dockerfile::base_images(&text, &prepared.build_args)
+        .map_err(|e| refuse(format!("the Dockerfile has an error: {e}")))?;
     if let Some(name) = &spec.config {
         let key = input_key(services, name, &prepared, &text, &src, &commit)
             .await

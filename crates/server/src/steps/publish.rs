@@ -33,10 +33,7 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
     tokio::fs::create_dir_all(&work)
         .await
         .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
-    let host = crate::backends::LocalHost {
-        services,
-        build: id,
-    };
+    let host = crate::backends::LocalHost::for_build(services, id);
     let auth = slipway_worker::own_auth_for(
         &host,
         &services.own_registry_hosts(),

@@ -49,9 +49,13 @@ pub async fn scan(
     let authfile: Option<PathBuf> = match auth {
         Some(a) => Some(a.to_path_buf()),
         None => {
+            let repository = slipway_core::ImageRef::parse(reference)
+                .map(|r| r.repository)
+                .unwrap_or_default();
             let host = crate::backends::LocalHost {
                 services,
                 build: build.unwrap_or(0),
+                reach: crate::backends::Reach::Pull(repository),
             };
             slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), reference, &work)
                 .await

@@ -1,0 +1,320 @@
+//! The adversarial suite: Slipway tried as an attacker and as a hostile
+//! environment would, against the real binary, real buildah and real git.
+//! One test per way it was once broken (issue 16); each failed on the code
+//! before the fix.
+
+use slipway_test_support::{GitRepo, Server, http, http_raw, require_tools, stderr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// A server with the busybox base image in its embedded registry.
+fn server(workers: usize, config: Option<&str>) -> (Server, String) {
+    require_tools();
+    let s = Server::start_with_config(Path::new(BIN), workers, config);
+    let base = format!("{}/slipway/busybox:latest", s.host());
+    push_base(&s, &base);
+    (s, base)
+}
+
+fn push_base(s: &Server, reference: &str) {
+    let out = std::process::Command::new("bash")
+        .arg(slipway_test_support::workspace_root().join("scripts/make-base-image.sh"))
+        .arg(reference)
+        .env("SLIPWAY_TOKEN_FILE", s.data_dir().join("admin-token"))
+        .output()
+        .expect("run make-base-image.sh");
+    assert!(out.status.success(), "base image: {}", stderr(&out));
+}
+
+fn dockerfile(base: &str, body: &str) -> String {
+    format!("FROM {base}\nLABEL name=adv/app version=1.0 component=adv\n{body}")
+}
+
+/// Every command line on this machine, as `ps` shows them to any user.
+fn all_command_lines() -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            out.push_str(&String::from_utf8_lossy(&c).replace('\0', " "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether some process has `arg` as one whole argument (not merely
+/// inside a longer one, like a RUN step's script that names it).
+fn process_with_arg(arg: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+        })
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// Issue 16, item 1: a RUN step that looks for the server among the
+/// processes it can see and kills it. RUN steps now have a PID namespace
+/// and a /proc of their own: the server and other builds are not there,
+/// so the killer finds nothing to kill, the server keeps running, and the
+/// build fails with its own error. Nobody sees another build's build args.
+#[test]
+fn a_run_step_cannot_see_or_kill_the_server_or_other_builds() {
+    let (s, base) = server(2, None);
+    let secret = "s3cr3t-build-arg-4471";
+    let victim = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(&base, "ARG TOKEN\nRUN sleep 25 # victim-5521\n"),
+    )]);
+    let killer_script = r#"RUN n=0; for p in /proc/[0-9]*; do n=$((n+1)); c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null); echo "seen ${p#/proc/}: $c"; case "$c" in *slipway*) kill -9 ${p#/proc/} 2>/dev/null && echo "killed ${p#/proc/}";; esac; done; echo "saw $n processes"; exit 3
+"#;
+    let killer = GitRepo::new(&[("Dockerfile", &dockerfile(&base, killer_script))]);
+    let v = s.queue(
+        &victim,
+        &format!("{}/adv/victim:1", s.host()),
+        &["--build-arg", &format!("TOKEN={secret}")],
+    );
+    // The victim's RUN step runs; sample every command line meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !all_command_lines().contains("victim-5521") {
+        assert!(Instant::now() < deadline, "victim never ran: {}", s.log(v));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let k = s.queue(&killer, &format!("{}/adv/killer:1", s.host()), &[]);
+    let mut samples = 0;
+    while !matches!(
+        s.build_json(k)["phase"].as_str(),
+        Some("Complete" | "Failed" | "Error" | "Cancelled")
+    ) {
+        let ps = all_command_lines();
+        assert!(
+            !ps.contains(secret),
+            "a build arg is on a command line:\n{ps}"
+        );
+        samples += 1;
+        assert!(Instant::now() < deadline, "killer never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(samples > 0);
+    let pid = s.pid().expect("server pid");
+    assert!(alive(pid), "the server was killed");
+    assert_eq!(http(s.port, "GET", "/healthz", None, None).status, 200);
+    let kb = s.build_json(k);
+    assert_eq!(kb["phase"], "Failed", "{kb}");
+    let log = s.log(k);
+    // What the killer saw: only its own build's processes (buildah as the
+    // namespace's init, its chroot runtime, the RUN step).
+    let seen: Vec<&str> = log.lines().filter(|l| l.starts_with("seen ")).collect();
+    assert!(!seen.is_empty(), "{log}");
+    assert!(
+        seen.len() < 10,
+        "the RUN step saw {} processes:\n{log}",
+        seen.len()
+    );
+    assert!(
+        !log.contains("slipway serve"),
+        "the server is visible:\n{log}"
+    );
+    assert!(
+        !log.contains("victim-5521"),
+        "another build is visible:\n{log}"
+    );
+    assert!(
+        !log.contains(secret),
+        "another build's args are visible:\n{log}"
+    );
+    // The victim was not disturbed.
+    let vb = s.wait_final(v);
+    assert_eq!(vb["phase"], "Complete", "{vb}");
+}
+
+/// Issue 16, item 7: after `kill -9` of the server during a build with a
+/// long RUN step, nothing of that build survives a restart: no process,
+/// no buildah container, no work dir, no token file.
+#[test]
+fn a_killed_server_leaves_nothing_behind_after_a_restart() {
+    let (mut s, base) = server(1, None);
+    // A RUN step that ignores SIGTERM and forks a grandchild into its own
+    // session, as a daemonising test would. The markers are the shells'
+    // `$0`, so they stay on the command lines of the looping processes.
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(
+            &base,
+            "RUN trap '' TERM HUP; setsid sh -c 'trap \"\" TERM HUP; while :; do sleep 1; done' orphan-zq-8812 & sh -c 'trap \"\" TERM HUP; while :; do sleep 1; done' runstep-zq-8812\n",
+        ),
+    )]);
+    let id = s.queue(&repo, &format!("{}/adv/orphan:1", s.host()), &[]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !process_with_arg("runstep-zq-8812") || !process_with_arg("orphan-zq-8812") {
+        assert!(Instant::now() < deadline, "RUN never ran: {}", s.log(id));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.kill9();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while process_with_arg("runstep-zq-8812") || process_with_arg("orphan-zq-8812") {
+        assert!(
+            Instant::now() < deadline,
+            "RUN-step processes outlived the server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.start_again();
+    // The restart cleaned up: the re-queued build starts from scratch, and
+    // the crashed attempt's container and files are gone.
+    let log = s.server_log();
+    assert!(log.contains("cleaned up after the last run"), "{log}");
+    let storage = s.data_dir().join("buildah/storage");
+    let containers = std::process::Command::new("buildah")
+        .arg("--root")
+        .arg(&storage)
+        .arg("--runroot")
+        .arg(s.data_dir().join("buildah/run"))
+        .args(["--storage-driver", "vfs", "containers", "--quiet"])
+        .output()
+        .expect("buildah containers");
+    let left = String::from_utf8_lossy(&containers.stdout).to_string();
+    // The re-queued attempt may have started a container of its own by
+    // now; the crashed one's is gone, so at most one is there.
+    assert!(left.lines().count() <= 1, "containers left: {left}");
+    s.api("POST", &format!("/api/v1/builds/{id}/cancel"), None);
+    let b = s.wait_final(id);
+    assert_eq!(b["phase"], "Cancelled", "{b}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while process_with_arg("runstep-zq-8812") || process_with_arg("orphan-zq-8812") {
+        assert!(
+            Instant::now() < deadline,
+            "the re-queued attempt's RUN step survived its cancel"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let work = s.data_dir().join("work");
+    s.wait_until("work dir emptied", Duration::from_secs(20), || {
+        let left: Vec<_> = std::fs::read_dir(&work)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        left.iter()
+            .all(|n| n.to_string_lossy() == "tokens")
+            .then_some(())
+    });
+}
+
+/// Issue 16, item 2: a worker build's registry token reaches only its
+/// output repository (push, pull) and its base images (pull). A manifest
+/// PUT or DELETE on any other repository, and any delete, is refused with
+/// the distribution spec's DENIED.
+#[test]
+fn a_worker_build_token_reaches_only_its_own_repositories() {
+    // Worker builds as `slipway worker` processes, each with its own API
+    // token in a file, as a Kubernetes pod would have it.
+    let dir = tempfile::tempdir().unwrap();
+    let clusters = dir.path().join("clusters.yaml");
+    std::fs::write(
+        &clusters,
+        "clusters:\n  x86_64:\n  - name: proc\n    max_concurrent_builds: 1\n    worker_process: true\n",
+    )
+    .unwrap();
+    let (s, base) = server(1, Some(&format!("clusters_file: {}\n", clusters.display())));
+    let marker = "credscope-3391";
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(&base, &format!("RUN sleep 30 # {marker}\n")),
+    )]);
+    let id = s.queue(&repo, &format!("{}/adv/mine:1", s.host()), &[]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !all_command_lines().contains(marker) {
+        assert!(Instant::now() < deadline, "RUN never ran: {}", s.log(id));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let b = s.build_json(id);
+    let worker = b["workers"][0]["id"].as_i64().expect("worker build id");
+    let token = std::fs::read_to_string(s.data_dir().join(format!("work/tokens/worker-{worker}")))
+        .expect("the worker's token file")
+        .trim()
+        .to_string();
+    let r = http(
+        s.port,
+        "POST",
+        &format!("/api/v1/worker-builds/{worker}/registry-credentials"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let registry_token = r.json()["password"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {registry_token}");
+    let get = |path: &str| http_raw(s.port, "GET", path, &[("Authorization", &bearer)], b"");
+    // Its own output repository and its base image: allowed.
+    assert_eq!(get("/v2/adv/mine/tags/list").status, 404); // nothing pushed yet
+    assert_eq!(get("/v2/slipway/busybox/tags/list").status, 200);
+    // Somebody else's repository: refused, read or write.
+    let r = get("/v2/other/repo/tags/list");
+    assert_eq!(
+        (r.status, r.oci_code().as_str()),
+        (403, "DENIED"),
+        "{}",
+        r.body
+    );
+    let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+    for (method, path) in [
+        ("PUT", "/v2/slipway/busybox/manifests/latest"),
+        ("PUT", "/v2/other/repo/manifests/evil"),
+        ("DELETE", "/v2/slipway/busybox/manifests/latest"),
+        ("DELETE", "/v2/adv/mine/manifests/latest"),
+        ("POST", "/v2/other/repo/blobs/uploads/"),
+    ] {
+        let r = http_raw(
+            s.port,
+            method,
+            path,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ],
+            manifest.as_bytes(),
+        );
+        assert_eq!(
+            (r.status, r.oci_code().as_str()),
+            (403, "DENIED"),
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+    // Trading it at /auth/token for a wider scope gets no more.
+    let basic = format!(
+        "Basic {}",
+        base64_encode(&format!("slipway:{registry_token}"))
+    );
+    let t = http_raw(
+        s.port,
+        "GET",
+        "/auth/token?service=slipway&scope=repository:other/repo:pull,push,delete",
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(t.status, 200, "{}", t.body);
+    let wider = t.json()["token"].as_str().unwrap().to_string();
+    let r = http_raw(
+        s.port,
+        "GET",
+        "/v2/other/repo/tags/list",
+        &[("Authorization", &format!("Bearer {wider}"))],
+        b"",
+    );
+    assert_eq!((r.status, r.oci_code().as_str()), (403, "DENIED"));
+    // The build itself still pushes where it should.
+    s.api("POST", &format!("/api/v1/builds/{id}/cancel"), None);
+    s.wait_final(id);
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
