@@ -318,3 +318,197 @@ fn base64_encode(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+const HOOK_SECRET: &str = "replay-test-secret-of-some-length";
+
+fn signed(body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
+    m.update(body.as_bytes());
+    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A generic delivery: (status, body).
+fn generic_push(s: &Server, body: &str) -> (u16, serde_json::Value) {
+    let sig = signed(body);
+    let r = http_raw(
+        s.port,
+        "POST",
+        "/api/v1/webhooks/rp/generic",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Slipway-Signature-256", &sig),
+        ],
+        body.as_bytes(),
+    );
+    (r.status, r.json())
+}
+
+fn push_body(commit: &str, delivery: &str, timestamp: u64) -> String {
+    format!(
+        r#"{{"ref":"refs/heads/main","commit":"{commit}","delivery":"{delivery}","timestamp":{timestamp}}}"#
+    )
+}
+
+/// The config's builds, oldest first.
+fn config_builds(s: &Server) -> Vec<serde_json::Value> {
+    let r = s.api("GET", "/api/v1/builds?limit=100", None);
+    let mut b: Vec<serde_json::Value> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["config"] == "rp" || b["spec"]["config"] == "rp")
+        .cloned()
+        .collect();
+    b.sort_by_key(|b| b["id"].as_i64());
+    b
+}
+
+fn wait_builds(s: &Server, n: usize) -> Vec<serde_json::Value> {
+    s.wait_until(
+        &format!("{n} builds of rp ended"),
+        Duration::from_secs(180),
+        || {
+            let b = config_builds(s);
+            (b.len() >= n
+                && b.iter().all(|b| {
+                    matches!(
+                        b["phase"].as_str(),
+                        Some("Complete" | "Failed" | "Error" | "Cancelled" | "Skipped")
+                    )
+                }))
+            .then_some(b)
+        },
+    )
+}
+
+/// Issue 16, item 3: a delivery sent again builds nothing, and an older,
+/// validly signed delivery (commit c1 while the branch head is c2) does
+/// not roll the image back, under a new delivery id or not; a generic
+/// delivery whose signed timestamp is stale is refused.
+#[test]
+fn replayed_and_older_webhook_deliveries_build_nothing() {
+    let (s, base) = server(
+        1,
+        Some("rebuild_debounce_seconds: 0\nregistry_anonymous_pull: true\n"),
+    );
+    let repo = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "RUN echo c1 > /v\n"))]);
+    let c1 = repo.git(&["rev-parse", "HEAD"]);
+    let yaml = format!(
+        "name: rp\nsource:\n  url: {}\n  branch: main\noutput: adv/rp\ntriggers:\n  webhook: {{ secret_env: RP_SECRET }}\n",
+        repo.path().display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rp.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let out = s
+        .cli_cmd(&["apply", "-f", &file.display().to_string()])
+        .env("RP_SECRET", HOOK_SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let first = push_body(&c1, "d-1", now_secs());
+    let (status, reply) = generic_push(&s, &first);
+    assert_eq!(status, 202, "{reply}");
+    let b = wait_builds(&s, 1);
+    assert_eq!(b[0]["phase"], "Complete", "{}", b[0]);
+    let c2 = repo.commit(
+        &[("Dockerfile", &dockerfile(&base, "RUN echo c2 > /v\n"))],
+        "c2",
+    );
+    let (status, reply) = generic_push(&s, &push_body(&c2, "d-2", now_secs()));
+    assert_eq!(status, 202, "{reply}");
+    let b = wait_builds(&s, 2);
+    assert_eq!(b[1]["phase"], "Complete", "{}", b[1]);
+    let latest = |s: &Server| {
+        let r = http_raw(
+            s.port,
+            "HEAD",
+            "/v2/adv/rp/manifests/latest",
+            &[(
+                "Accept",
+                "application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json",
+            )],
+            b"",
+        );
+        r.header("docker-content-digest").unwrap_or_default()
+    };
+    let c2_digest = latest(&s);
+    assert_eq!(c2_digest, b[1]["image"]["digest"].as_str().unwrap());
+
+    // The first delivery, byte for byte, again.
+    let (status, reply) = generic_push(&s, &first);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["outcome"], "ignored");
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("already received"),
+        "{reply}"
+    );
+    // The old commit under a fresh id and a fresh timestamp, validly signed.
+    let (status, reply) = generic_push(&s, &push_body(&c1, "d-3", now_secs()));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["outcome"], "ignored");
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not the head"),
+        "{reply}"
+    );
+    // A stale signed timestamp is refused outright.
+    let (status, reply) = generic_push(&s, &push_body(&c2, "d-4", now_secs() - 3600));
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("timestamp"),
+        "{reply}"
+    );
+    // The newest delivery sent twice builds once.
+    let (status, reply) = generic_push(&s, &push_body(&c2, "d-2", now_secs()));
+    assert_eq!(
+        (status, reply["outcome"].as_str()),
+        (200, Some("ignored")),
+        "{reply}"
+    );
+    // GitHub deliveries are recognised by their X-GitHub-Delivery.
+    let gh = format!(r#"{{"ref":"refs/heads/main","after":"{c2}"}}"#);
+    let github = |id: &str| {
+        let sig = signed(&gh);
+        http_raw(
+            s.port,
+            "POST",
+            "/api/v1/webhooks/rp/github",
+            &[
+                ("Content-Type", "application/json"),
+                ("X-GitHub-Event", "push"),
+                ("X-GitHub-Delivery", id),
+                ("X-Hub-Signature-256", &sig),
+            ],
+            gh.as_bytes(),
+        )
+    };
+    assert_eq!(github("gh-1").status, 202);
+    let again = github("gh-1");
+    assert_eq!(
+        (again.status, again.json()["outcome"].as_str()),
+        (200, Some("ignored"))
+    );
+    // Nothing rolled back: two builds plus the GitHub one (skipped as up
+    // to date), and latest is still c2's image.
+    std::thread::sleep(Duration::from_secs(3));
+    let b = wait_builds(&s, 3);
+    assert_eq!(b.len(), 3, "{b:?}");
+    assert_eq!(b[2]["phase"], "Skipped", "{}", b[2]);
+    assert_eq!(latest(&s), c2_digest);
+}

@@ -36,6 +36,13 @@ fn github_push(
     let sig = signature_override
         .map(str::to_string)
         .unwrap_or_else(|| signature(body.as_bytes()));
+    // Each delivery has its own id, as GitHub's do (a repeated id is a
+    // replay and builds nothing).
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let delivery = format!(
+        "test-delivery-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let r = http_raw(
         server.port,
         "POST",
@@ -43,7 +50,7 @@ fn github_push(
         &[
             ("Content-Type", "application/json"),
             ("X-GitHub-Event", "push"),
-            ("X-GitHub-Delivery", "test-delivery"),
+            ("X-GitHub-Delivery", &delivery),
             ("X-Hub-Signature-256", &sig),
         ],
         body.as_bytes(),
@@ -354,7 +361,13 @@ fn parent_child_rebuilds_from_a_webhook() {
     let push = format!(
         r#"{{"object_kind":"push","ref":"refs/heads/main","after":"{commit}","checkout_sha":"{commit}"}}"#
     );
-    let generic = format!(r#"{{"ref":"refs/heads/main","commit":"{commit}"}}"#);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let generic = format!(
+        r#"{{"ref":"refs/heads/main","commit":"{commit}","delivery":"generic-1","timestamp":{now}}}"#
+    );
     let gitea_sig = signature(push.as_bytes())
         .trim_start_matches("sha256=")
         .to_string();

@@ -12,6 +12,7 @@ mod rebuilds;
 mod registry;
 mod scans;
 mod sqlite;
+mod webhooks;
 mod workers;
 
 pub use notifications::{NewDelivery, NotificationStore};
@@ -19,6 +20,7 @@ pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
 pub use scans::ScanStore;
 pub use sqlite::SqliteStore;
+pub use webhooks::{DELIVERY_MEMORY_DAYS, WebhookStore};
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 
 use async_trait::async_trait;
@@ -62,7 +64,7 @@ pub enum CancelOutcome {
 
 #[async_trait]
 pub trait Store:
-    WorkerStore + RebuildStore + ScanStore + NotificationStore + Send + Sync + 'static
+    WorkerStore + RebuildStore + ScanStore + NotificationStore + WebhookStore + Send + Sync + 'static
 {
     /// Record a new build (phase New), to be prepared.
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;

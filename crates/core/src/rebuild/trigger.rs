@@ -5,10 +5,20 @@
 //! (`X-Gitea-Signature: <hex HMAC-SHA256>`), GitLab (`X-Gitlab-Token:
 //! <secret>`) or any other sender using Slipway's generic form
 //! (`X-Slipway-Signature-256: sha256=<hex HMAC-SHA256>` over a JSON body
-//! `{"ref": "refs/heads/main", "commit": "<sha>"}`). A delivery is accepted
-//! only when its signature verifies (compared in constant time); only push
-//! events to the config's branch start a build, and the build checks out
-//! the pushed commit.
+//! `{"ref": "refs/heads/main", "commit": "<sha>", "delivery": "<unique
+//! id>", "timestamp": <unix seconds>}`). A delivery is accepted only when
+//! its signature verifies (compared in constant time); only push events to
+//! the config's branch start a build, and the build checks out the pushed
+//! commit.
+//!
+//! Replays: every provider names its deliveries (GitHub's
+//! `X-GitHub-Delivery`, GitLab's `X-Gitlab-Event-UUID`, Gitea's
+//! `X-Gitea-Delivery`, the generic body's signed `delivery`), and the
+//! server remembers them; the generic body's signed `timestamp` must be
+//! within [`MAX_DELIVERY_AGE_SECONDS`] of the server's clock, so an old
+//! signed body cannot be sent again under a new id. (The other providers'
+//! delivery headers are not signed; what stops an old delivery there is
+//! the server's check that its commit is still the branch head.)
 
 use crate::build::BuildId;
 use crate::build::source::is_commit_id;
@@ -169,6 +179,9 @@ impl Provider {
     }
 }
 
+/// How far a generic delivery's `timestamp` may be from the server's clock.
+pub const MAX_DELIVERY_AGE_SECONDS: i64 = 300;
+
 /// Why a delivery was refused; each maps to a 4xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
@@ -181,6 +194,10 @@ pub enum WebhookError {
         provider: &'static str,
         message: String,
     },
+    #[error(
+        "the delivery's timestamp is {age} s from the server's clock (at most {MAX_DELIVERY_AGE_SECONDS} s allowed): a stale or replayed delivery, or a clock that is wrong"
+    )]
+    Stale { age: i64 },
 }
 
 /// A push event read from a verified delivery.
@@ -191,6 +208,22 @@ pub struct PushEvent {
     /// The commit the branch points to after the push.
     pub commit: String,
     pub delivery: Option<String>,
+    /// When the sender made it (generic provider: the signed `timestamp`),
+    /// in seconds since the epoch.
+    pub timestamp: Option<i64>,
+}
+
+impl PushEvent {
+    /// Refuse a delivery whose signed timestamp is too far from `now`
+    /// (seconds since the epoch).
+    pub fn check_fresh(&self, now: i64) -> Result<(), WebhookError> {
+        match self.timestamp {
+            Some(t) if (now - t).abs() > MAX_DELIVERY_AGE_SECONDS => {
+                Err(WebhookError::Stale { age: now - t })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a verified delivery asks for.
@@ -305,11 +338,35 @@ pub fn read_delivery(
     if !is_commit_id(commit) {
         return Err(bad(format!("{commit:?} is not a commit id")));
     }
-    let delivery = provider.delivery_header().and_then(header);
+    let (delivery, timestamp) = match provider {
+        Provider::Generic => {
+            let id = field("delivery")
+                .filter(|d| !d.trim().is_empty() && d.len() <= 128)
+                .ok_or_else(|| {
+                    bad("it has no \"delivery\" (a unique id of up to 128 characters, signed with the body, so a re-sent delivery is recognised)".into())
+                })?;
+            let at = json
+                .get("timestamp")
+                .and_then(|t| {
+                    t.as_i64().or_else(|| {
+                        t.as_str()?
+                            .parse::<jiff::Timestamp>()
+                            .ok()
+                            .map(|ts| ts.as_second())
+                    })
+                })
+                .ok_or_else(|| {
+                    bad("it has no \"timestamp\" (seconds since the epoch, or RFC 3339), signed with the body, so an old delivery cannot be sent again".into())
+                })?;
+            (Some(id.to_string()), Some(at))
+        }
+        _ => (provider.delivery_header().and_then(header), None),
+    };
     Ok(Delivery::Push(PushEvent {
         branch: branch.to_string(),
         commit: commit.to_ascii_lowercase(),
         delivery,
+        timestamp,
     }))
 }
 
@@ -376,7 +433,8 @@ mod tests {
             Delivery::Push(PushEvent {
                 branch: "main".into(),
                 commit: COMMIT.into(),
-                delivery: Some("d-1".into())
+                delivery: Some("d-1".into()),
+                timestamp: None,
             })
         );
         let gl = format!(
@@ -387,13 +445,42 @@ mod tests {
             panic!("not a push")
         };
         assert_eq!(p.branch, "dev");
-        let generic = format!(r#"{{"branch":"main","commit":"{COMMIT}"}}"#);
+        let generic = format!(
+            r#"{{"branch":"main","commit":"{COMMIT}","delivery":"g-1","timestamp":1700000000}}"#
+        );
         let Delivery::Push(p) =
             read_delivery(Provider::Generic, &headers(&[]), generic.as_bytes()).unwrap()
         else {
             panic!("not a push")
         };
         assert_eq!(p.commit, COMMIT);
+        assert_eq!(p.delivery.as_deref(), Some("g-1"));
+        assert_eq!(p.timestamp, Some(1_700_000_000));
+        // Fresh within five minutes either way, stale beyond.
+        assert!(p.check_fresh(1_700_000_000 + 299).is_ok());
+        assert!(p.check_fresh(1_700_000_000 - 299).is_ok());
+        assert!(matches!(
+            p.check_fresh(1_700_000_000 + 301),
+            Err(WebhookError::Stale { age: 301 })
+        ));
+        // RFC 3339 timestamps are read too.
+        let rfc = format!(
+            r#"{{"ref":"refs/heads/main","commit":"{COMMIT}","delivery":"g-2","timestamp":"2023-11-14T22:13:20Z"}}"#
+        );
+        let Delivery::Push(p) =
+            read_delivery(Provider::Generic, &headers(&[]), rfc.as_bytes()).unwrap()
+        else {
+            panic!("not a push")
+        };
+        assert_eq!(p.timestamp, Some(1_700_000_000));
+        // Without a delivery id or a timestamp, a generic delivery is refused.
+        for body in [
+            format!(r#"{{"ref":"refs/heads/main","commit":"{COMMIT}","timestamp":1}}"#),
+            format!(r#"{{"ref":"refs/heads/main","commit":"{COMMIT}","delivery":"x"}}"#),
+        ] {
+            let e = read_delivery(Provider::Generic, &headers(&[]), body.as_bytes()).unwrap_err();
+            assert!(matches!(e, WebhookError::BadPayload { .. }), "{e}");
+        }
     }
 
     #[test]

@@ -258,6 +258,34 @@ async fn webhook(
             push.branch, stored.config.source.branch
         )));
     }
+    if let Err(e) = push.check_fresh(jiff::Timestamp::now().as_second()) {
+        tracing::warn!(
+            "config {config}: refused a {} webhook: {e}",
+            provider.as_str()
+        );
+        return Err(ApiError::invalid(e.to_string()));
+    }
+    if let Some(id) = &push.delivery
+        && let Some(at) = s
+            .store
+            .remember_delivery(&config, provider.as_str(), id)
+            .await?
+    {
+        tracing::warn!(
+            "config {config}: {} delivery {id} received again",
+            provider.as_str()
+        );
+        return Ok(ignored(format!(
+            "delivery {id} was already received at {at}; a re-sent delivery builds nothing"
+        )));
+    }
+    if let Some(why) = rebuilds::stale_push(&s, &stored.config, &push.commit).await? {
+        tracing::warn!(
+            "config {config}: {} delivery ignored: {why}",
+            provider.as_str()
+        );
+        return Ok(ignored(why));
+    }
     let t = Trigger::Webhook {
         provider,
         commit: push.commit.clone(),

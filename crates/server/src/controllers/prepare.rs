@@ -125,6 +125,20 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
     let log: &dyn LogSink = log.as_ref();
     log.line(&format!("==> preparing build {id}"));
     let work = services.work_dir.join(format!("{id}-prepare"));
+    if let Some(why) = stale_webhook_push(services, &build).await {
+        let reason = format!("skipped: {why}");
+        match services.store.skip_build(id, &build.spec, &reason).await {
+            Ok(true) => {
+                log.line(&format!("==> build {id} {reason}"));
+                tracing::info!("build {id} {reason}");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!("build {id}: cannot record that it is skipped: {e}"),
+        }
+        services.logs.close(id);
+        services.events.waves.notify_one();
+        return;
+    }
     let host = LocalHost::for_build(services, id);
     let decided = slipway_worker::timed(
         &host,
@@ -194,6 +208,25 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
     }
     services.logs.close(id);
     services.events.waves.notify_one();
+}
+
+/// A webhook's build whose commit is no longer its branch's head (a newer
+/// push came while it waited), or is older than the config's last built
+/// commit: why it must not build.
+async fn stale_webhook_push(services: &Arc<Services>, build: &Build) -> Option<String> {
+    let (slipway_core::rebuild::trigger::Trigger::Webhook { commit, .. }, Some(config)) =
+        (&build.spec.trigger, &build.spec.config)
+    else {
+        return None;
+    };
+    let stored = services.store.get_config(config).await.ok()??;
+    match crate::steps::configs::stale_push(services, &stored.config, commit).await {
+        Ok(why) => why,
+        Err(e) => {
+            tracing::warn!("build {}: cannot check its commit: {}", build.id, e.message);
+            None
+        }
+    }
 }
 
 /// Build avoidance: a build of a config whose input key equals the

@@ -263,3 +263,52 @@ pub async fn prune_history(services: &Services, config: &ImageConfig) -> Result<
         .await?;
     Ok(())
 }
+
+/// Why a pushed `commit` must not be built, if it must not: it is not the
+/// head of the config's branch (an old delivery sent again, or overtaken
+/// by a newer push), or the config has built it before and built a newer
+/// commit since (building it would roll the image back).
+pub async fn stale_push(
+    s: &Services,
+    config: &slipway_core::rebuild::image_config::ImageConfig,
+    commit: &str,
+) -> Result<Option<String>, ApiError> {
+    let branch = &config.source.branch;
+    if let Ok(spec) = config.spec(Some(&s.default_registry)) {
+        let head = tokio::time::timeout(
+            HEAD_CHECK_TIMEOUT,
+            slipway_source::resolve(&spec.source.location, Some(branch)),
+        )
+        .await;
+        match head {
+            Ok(Ok(head)) if head.commit != commit => {
+                return Ok(Some(format!(
+                    "commit {commit} is not the head of {branch} ({} is): an old or re-sent delivery builds nothing",
+                    head.commit
+                )));
+            }
+            Ok(Ok(_)) => {}
+            // The repository cannot be asked now; the build resolves it
+            // again when it is prepared.
+            Ok(Err(e)) => tracing::warn!(
+                "config {}: cannot read the head of {branch}: {e}",
+                config.name
+            ),
+            Err(_) => tracing::warn!(
+                "config {}: reading the head of {branch} took over {}s",
+                config.name,
+                HEAD_CHECK_TIMEOUT.as_secs()
+            ),
+        }
+    }
+    if let Some((old, newest)) = s.store.superseded_commit(&config.name, commit).await? {
+        return Ok(Some(format!(
+            "commit {commit} was built before (build {old}) and commit {newest} has been built since; a webhook never builds an older commit again (`slipway start {} --force` does)",
+            config.name
+        )));
+    }
+    Ok(None)
+}
+
+/// How long a webhook waits for the branch head before building anyway.
+const HEAD_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
