@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use slipway_core::Build;
-use slipway_core::api::ClusterStatus;
+use slipway_core::api::{BuildSummary, ClusterStatus};
 use std::fmt::Write;
 
 fn age(then: Timestamp, now: Timestamp) -> String {
@@ -15,15 +15,7 @@ fn age(then: Timestamp, now: Timestamp) -> String {
     }
 }
 
-fn result_column(b: &Build) -> String {
-    match (&b.image, &b.reason) {
-        (Some(img), _) => img.reference.clone(),
-        (None, Some(r)) => r.clone(),
-        (None, None) => b.spec.output.to_string(),
-    }
-}
-
-pub fn build_table(builds: &[Build], now: Timestamp) -> String {
+pub fn build_table(builds: &[BuildSummary], now: Timestamp) -> String {
     let mut out = String::new();
     if builds.is_empty() {
         out.push_str("no builds yet; start one with `slipway build SOURCE --tag HOST/NAME:TAG`\n");
@@ -35,7 +27,7 @@ pub fn build_table(builds: &[Build], now: Timestamp) -> String {
         "ID", "PHASE", "AGE", "SOURCE"
     );
     for b in builds {
-        let mut src = b.spec.source.location.redacted();
+        let mut src = b.source.clone();
         if src.chars().count() > 40 {
             src = format!(
                 "…{}",
@@ -55,7 +47,10 @@ pub fn build_table(builds: &[Build], now: Timestamp) -> String {
             b.phase.as_str(),
             age(b.created_at, now),
             src,
-            result_column(b)
+            b.image
+                .as_deref()
+                .or(b.reason.as_deref())
+                .unwrap_or(&b.output)
         );
     }
     out

@@ -380,7 +380,8 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Build(args) => build(&client, args).await,
         Command::Lint(args) => lint_command(args),
         Command::Builds { output, limit } => {
-            let builds: Vec<Build> = client.get_json(&format!("/builds?limit={limit}")).await?;
+            let builds: Vec<slipway_core::api::BuildSummary> =
+                client.get_json(&format!("/builds?limit={limit}")).await?;
             match output {
                 Output::Json => print_json(&builds),
                 Output::Table => print!("{}", format::build_table(&builds, jiff::Timestamp::now())),

@@ -19,6 +19,91 @@ pub mod codes {
     /// The build was deleted by its config's history limits (410).
     pub const PRUNED: &str = "PRUNED";
     pub const INTERNAL: &str = "INTERNAL";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// The request body is larger than `limits.request_bytes` (413).
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The request body's Content-Type is not one the endpoint takes (415).
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
+    /// The server's disk is full (507).
+    pub const INSUFFICIENT_STORAGE: &str = "INSUFFICIENT_STORAGE";
+    /// Not ready to take work (`/readyz`, 503).
+    pub const NOT_READY: &str = "NOT_READY";
+
+    /// The stable code of an error answer with `status` that carries none of
+    /// its own (framework rejections: a body too large, a path that is not
+    /// UTF-8).
+    pub fn for_status(status: u16) -> &'static str {
+        match status {
+            401 => UNAUTHORIZED,
+            403 => FORBIDDEN,
+            404 => NOT_FOUND,
+            405 => METHOD_NOT_ALLOWED,
+            409 => CONFLICT,
+            410 => PRUNED,
+            413 => PAYLOAD_TOO_LARGE,
+            415 => UNSUPPORTED_MEDIA_TYPE,
+            429 => TOO_MANY_REQUESTS,
+            507 => INSUFFICIENT_STORAGE,
+            503 => NOT_READY,
+            s if s >= 500 => INTERNAL,
+            _ => INVALID_REQUEST,
+        }
+    }
+}
+
+/// One build in a list (`GET /builds`): enough to recognise it and see how
+/// it went; `GET /builds/{id}` has the rest (spec, events, stages, lint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSummary {
+    pub id: i64,
+    pub phase: crate::BuildPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// What started it (`manual`, `webhook`, `poll`, …).
+    pub trigger: String,
+    /// The source, with any password in its URL hidden.
+    pub source: String,
+    /// The output repository (and tag, when one was asked for).
+    pub output: String,
+    /// The image, by digest, once the build completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Why it ended the way it did (for endings other than Complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<jiff::Timestamp>,
+}
+
+impl BuildSummary {
+    pub fn of(b: &crate::Build) -> BuildSummary {
+        BuildSummary {
+            id: b.id,
+            phase: b.phase,
+            config: b.spec.config.clone(),
+            trigger: b.spec.trigger.kind().to_string(),
+            source: b.spec.source.location.redacted(),
+            output: b.spec.output.to_string(),
+            image: b.image.as_ref().map(|i| i.reference.clone()),
+            reason: b.reason.clone(),
+            created_at: b.created_at,
+            started_at: b.started_at,
+            finished_at: b.finished_at,
+        }
+    }
+}
+
+/// Which builds a list shows: newest first, at most `limit`, older than
+/// the `before` cursor, of one config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildQuery {
+    pub limit: u32,
+    pub before: Option<i64>,
+    pub config: Option<String>,
 }
 
 /// The answer to a cancel request.

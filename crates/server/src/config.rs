@@ -47,7 +47,51 @@ pub struct ConfigFile {
     /// Notification targets per project (see `project:` in image configs).
     #[serde(default)]
     pub projects: std::collections::BTreeMap<String, ProjectSettings>,
+    /// How long git may wait for a server.
+    #[serde(default)]
+    pub git: GitSettings,
+    /// Limits on what clients may send.
+    #[serde(default)]
+    pub limits: slipway_core::build::Limits,
+    /// `/readyz` says not ready when the data dir's file system has less
+    /// free space than this many MiB (default 512).
+    #[serde(default)]
+    pub min_free_space_mb: Option<u64>,
+    /// The key that seals secrets in the database (64 hex digits), kept
+    /// apart from the data dir (default: `<data-dir>/secret-key`, made on
+    /// first start).
+    #[serde(default)]
+    pub secret_key_file: Option<PathBuf>,
 }
+
+/// Git's timeouts for network calls (`git:` in the config file).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSettings {
+    /// Seconds a git server may take to start answering (default 60).
+    #[serde(default)]
+    pub connect_timeout_seconds: Option<u64>,
+    /// Seconds a transfer may go without progress (default 300).
+    #[serde(default)]
+    pub no_progress_timeout_seconds: Option<u64>,
+}
+
+impl GitSettings {
+    pub fn timeouts(&self) -> slipway_source::Timeouts {
+        let d = slipway_source::Timeouts::default();
+        let secs = |v: Option<u64>, default: std::time::Duration| {
+            v.map(|s| std::time::Duration::from_secs(s.max(1)))
+                .unwrap_or(default)
+        };
+        slipway_source::Timeouts {
+            connect: secs(self.connect_timeout_seconds, d.connect),
+            no_progress: secs(self.no_progress_timeout_seconds, d.no_progress),
+        }
+    }
+}
+
+/// Default free-space floor for `/readyz`, in MiB.
+pub const DEFAULT_MIN_FREE_SPACE_MB: u64 = 512;
 
 /// How mail is sent.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +160,11 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub smtp: Option<SmtpSettings>,
     pub projects: std::collections::BTreeMap<String, ProjectSettings>,
+    pub git_timeouts: slipway_source::Timeouts,
+    pub limits: slipway_core::build::Limits,
+    /// Bytes of free space under which `/readyz` says not ready.
+    pub min_free_bytes: u64,
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +285,13 @@ impl ServerConfig {
             public_url: file.public_url,
             smtp: file.smtp,
             projects: file.projects,
+            git_timeouts: file.git.timeouts(),
+            limits: file.limits,
+            min_free_bytes: file
+                .min_free_space_mb
+                .unwrap_or(DEFAULT_MIN_FREE_SPACE_MB)
+                .saturating_mul(1024 * 1024),
+            secret_key_file: file.secret_key_file,
         })
     }
 }

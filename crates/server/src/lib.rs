@@ -23,6 +23,7 @@ mod cleanup;
 mod clusters;
 pub mod config;
 mod controllers;
+mod disk;
 mod error;
 mod events;
 mod logs;

@@ -109,6 +109,10 @@ impl LogHub {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
+        // Past the end (a follower that is ahead, or a silly offset): nothing.
+        if offset >= f.metadata()?.len() {
+            return Ok(Vec::new());
+        }
         f.seek(SeekFrom::Start(offset))?;
         let mut buf = Vec::new();
         f.take(max as u64).read_to_end(&mut buf)?;

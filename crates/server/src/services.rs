@@ -47,6 +47,15 @@ pub struct Services {
     pub apply_lock: tokio::sync::Mutex<()>,
     /// Mail and webhook notifications.
     pub notifier: crate::steps::notify::Notifier,
+    /// Cancel handles of the builds being prepared (their git calls stop
+    /// when cancelled).
+    pub preparing: Mutex<HashMap<BuildId, CancellationToken>>,
+    /// What clients may send.
+    pub limits: slipway_core::build::Limits,
+    /// `/readyz` fails below this much free space in the data dir.
+    pub min_free_bytes: u64,
+    /// The data directory (absolute).
+    pub data_dir: PathBuf,
 }
 
 impl Services {
@@ -59,6 +68,11 @@ impl Services {
                     token.cancel();
                 }
             }
+        }
+        if let Ok(preparing) = self.preparing.lock()
+            && let Some(token) = preparing.get(&build)
+        {
+            token.cancel();
         }
     }
 }

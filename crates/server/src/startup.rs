@@ -44,6 +44,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Clusters(#[from] clusters::ClusterFileError),
+    #[error("{0}")]
+    SecretKey(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -68,6 +70,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     let data =
         &std::fs::canonicalize(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
     secure_data_dir(data).map_err(data_dir_error(data))?;
+    slipway_source::set_timeouts(config.git_timeouts);
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -78,7 +81,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         return Err(ServerError::Locked(config.data_dir.clone()));
     }
 
-    let sqlite = Arc::new(SqliteStore::open(&data.join("slipway.db")).await?);
+    let key = secret_key(data, config.secret_key_file.as_deref())?;
+    let sqlite = Arc::new(SqliteStore::open_sealed(&data.join("slipway.db"), Some(&key)).await?);
+    let sealed = sqlite.seal_existing().await?;
+    if sealed > 0 {
+        tracing::info!("sealed {sealed} stored values that held secrets in plain text");
+    }
     let store: Arc<dyn Store> = sqlite.clone();
     for (id, decision) in store.recover_interrupted().await? {
         match decision {
@@ -196,6 +204,10 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             smtp: config.smtp.clone(),
             projects: config.projects.clone(),
         },
+        preparing: Mutex::new(HashMap::new()),
+        limits: config.limits,
+        min_free_bytes: config.min_free_bytes,
+        data_dir: data.clone(),
     });
     controllers::spawn_all(&services);
 
@@ -308,6 +320,37 @@ fn secure_data_dir(data: &std::path::Path) -> std::io::Result<()> {
 
 /// How long in-flight requests get after SIGTERM before the server exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The key that seals secrets in the database: the configured file (which
+/// must exist), else `<data-dir>/secret-key` (0600), made on first start.
+/// A damaged key is never replaced: sealed values would be lost with it.
+fn secret_key(
+    data: &std::path::Path,
+    configured: Option<&std::path::Path>,
+) -> Result<[u8; 32], ServerError> {
+    let path = configured.map_or_else(|| data.join("secret-key"), std::path::Path::to_path_buf);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => hex::decode(text.trim())
+            .ok()
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .ok_or_else(|| {
+                ServerError::SecretKey(format!(
+                    "{} is not 64 hex digits; restore it from a backup (without it the secrets stored in the database cannot be read)",
+                    path.display()
+                ))
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && configured.is_none() => {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            tokens::write_secret_file(&path, &hex::encode(key)).map_err(data_dir_error(data))?;
+            Ok(key)
+        }
+        Err(e) => Err(ServerError::SecretKey(format!(
+            "cannot read the secret key file {}: {e}",
+            path.display()
+        ))),
+    }
+}
 
 /// The key that signs registry tokens: made once, kept in the data dir (0600).
 fn registry_key(data: &std::path::Path) -> Result<Vec<u8>, ServerError> {

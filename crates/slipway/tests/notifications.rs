@@ -144,7 +144,7 @@ fn build(server: &Server, config: &str) -> serde_json::Value {
                 .json()
                 .as_array()?
                 .iter()
-                .find(|b| b["spec"]["config"] == config)?["id"]
+                .find(|b| b["config"] == config)?["id"]
                 .as_i64()
         },
     );

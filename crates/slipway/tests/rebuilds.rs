@@ -702,14 +702,14 @@ fn polling_and_cron_schedules_trigger_rebuilds() {
     );
 
     let builds_of_p = || -> Vec<serde_json::Value> {
+        // The list has summaries; each build's detail has its spec.
         server
-            .api("GET", "/api/v1/builds?limit=100", None)
+            .api("GET", "/api/v1/builds?limit=100&config=p", None)
             .json()
             .as_array()
             .unwrap()
             .iter()
-            .filter(|b| b["spec"]["config"] == "p")
-            .cloned()
+            .map(|b| server.build_json(b["id"].as_i64().unwrap()))
             .collect()
     };
     let final_phase = |b: &serde_json::Value| {

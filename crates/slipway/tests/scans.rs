@@ -365,14 +365,18 @@ fn a_newer_package_in_a_tracked_repository_rebuilds_the_images_that_have_it() {
         .concat(),
     );
     let builds_of = |config: &str| -> Vec<serde_json::Value> {
+        // The list has summaries; each build's detail has the rest.
         server
-            .api("GET", "/api/v1/builds?limit=200", None)
+            .api(
+                "GET",
+                &format!("/api/v1/builds?limit=200&config={config}"),
+                None,
+            )
             .json()
             .as_array()
             .unwrap()
             .iter()
-            .filter(|b| b["spec"]["config"] == config)
-            .cloned()
+            .map(|b| server.build_json(b["id"].as_i64().unwrap()))
             .collect()
     };
     let complete = |config: &str, n: usize| {

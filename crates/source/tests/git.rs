@@ -134,3 +134,121 @@ async fn tree_ids_follow_the_content_of_a_directory() {
     assert_ne!(ctx[1], ctx[2]);
     assert_ne!(root[0], root[1]);
 }
+
+/// A server that accepts connections and never answers (issue 16, item 9):
+/// the call ends after the connect timeout, and no git process is left.
+#[tokio::test]
+async fn a_hung_server_times_out_and_leaves_no_git_process() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            keep.lock().unwrap().push(c); // accepted, never answered
+        }
+    });
+    slipway_source::set_timeouts(slipway_source::Timeouts {
+        connect: std::time::Duration::from_secs(2),
+        no_progress: std::time::Duration::from_secs(2),
+    });
+    let marker = format!("127.0.0.1:{port}/hung-repo.git");
+    let loc = SourceLocation::Url(format!("http://{marker}"));
+    let started = std::time::Instant::now();
+    let e = resolve(&loc, None).await.unwrap_err();
+    assert!(matches!(e, SourceError::Timeout(..)), "{e}");
+    assert!(e.to_string().contains("no answer within 2s"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // git and its remote helper are gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while command_lines().contains(&marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git outlived its timeout"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A dropped call (a cancelled build) kills its git too.
+    slipway_source::set_timeouts(slipway_source::Timeouts::default());
+    let call = tokio::spawn(async move { resolve(&loc, None).await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !command_lines().contains(&marker) {
+        assert!(std::time::Instant::now() < deadline, "git never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    call.abort();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while command_lines().contains(&marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git outlived its cancel"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn command_lines() -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            out.push_str(&String::from_utf8_lossy(&c).replace('\0', " "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A URL's password reaches the git server (through a credential helper
+/// in git's environment), never a command line (issue 16, item 4).
+#[tokio::test]
+async fn url_credentials_reach_the_server_but_no_command_line() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let authorized = req.to_ascii_lowercase().contains("authorization: basic");
+            log.lock().unwrap().push(req);
+            let answer = if authorized {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            };
+            let _ = c.write_all(answer.as_bytes());
+        }
+    });
+    let password = "pa55-w0rd-9931";
+    let loc = SourceLocation::Url(format!(
+        "http://robot:{password}@127.0.0.1:{port}/private.git"
+    ));
+    let sampler = std::thread::spawn(move || {
+        let mut leaked = false;
+        for _ in 0..40 {
+            leaked |= command_lines().contains(password);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        leaked
+    });
+    let e = resolve(&loc, None).await.unwrap_err();
+    assert!(!e.to_string().contains(password), "{e}");
+    assert!(
+        !sampler.join().unwrap(),
+        "the password was on a command line"
+    );
+    // base64("robot:pa55-w0rd-9931")
+    let requests = seen.lock().unwrap().join("\n---\n");
+    assert!(
+        requests.contains("Basic cm9ib3Q6cGE1NS13MHJkLTk5MzE="),
+        "git never sent the credentials: {requests}"
+    );
+    // Nor is the password written to a checkout's config.
+    let dest = tempfile::tempdir().unwrap();
+    let _ = fetch(&loc, &"a".repeat(40), dest.path()).await;
+    let config = std::fs::read_to_string(dest.path().join(".git/config")).unwrap();
+    assert!(!config.contains(password), "{config}");
+}

@@ -11,6 +11,7 @@ mod notifications;
 mod rebuilds;
 mod registry;
 mod scans;
+mod seal;
 mod sqlite;
 mod webhooks;
 mod workers;
@@ -93,7 +94,10 @@ pub trait Store:
     async fn metadata(&self, id: BuildId) -> Result<Option<serde_json::Value>>;
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>>;
     /// Newest first.
-    async fn list_builds(&self, limit: u32) -> Result<Vec<Build>>;
+    async fn list_builds(
+        &self,
+        q: &slipway_core::api::BuildQuery,
+    ) -> Result<Vec<slipway_core::api::BuildSummary>>;
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()>;
     /// Record the commit the build's ref resolved to, unless one is recorded
     /// already; returns the recorded one. All platforms build one commit.

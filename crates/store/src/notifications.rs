@@ -1,6 +1,7 @@
 //! The notification queue: builds not announced yet, and deliveries of
 //! messages to targets with their attempts.
 
+use crate::seal::{Column, Sealer};
 use crate::sqlite::{from_json, now, parse_time, to_json};
 use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
@@ -45,14 +46,16 @@ pub trait NotificationStore: Send + Sync {
     async fn list_deliveries(&self, config: Option<&str>, limit: u32) -> Result<Vec<Delivery>>;
 }
 
-fn delivery_from_row(r: &SqliteRow) -> Result<Delivery> {
+fn delivery_from_row(r: &SqliteRow, sealer: &Sealer) -> Result<Delivery> {
     let state: String = r.try_get("state")?;
     Ok(Delivery {
         id: r.try_get("id")?,
         build: r.try_get("build_id")?,
         scan: r.try_get("scan_id")?,
         config: r.try_get("config")?,
-        target: from_json(&r.try_get::<String, _>("target")?)?,
+        target: from_json(
+            &sealer.open(Column::DeliveryTarget, &r.try_get::<String, _>("target")?)?,
+        )?,
         message: from_json(&r.try_get::<String, _>("message")?)?,
         state: DeliveryState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("bad delivery state {state:?}")))?,
@@ -97,7 +100,7 @@ impl NotificationStore for SqliteStore {
             .bind(d.build)
             .bind(d.scan)
             .bind(&d.config)
-            .bind(to_json(&d.target)?)
+            .bind(self.sealer.seal(Column::DeliveryTarget, to_json(&d.target)?)?)
             .bind(to_json(&d.message)?)
             .bind(&at)
             .bind(&at)
@@ -128,7 +131,7 @@ impl NotificationStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(delivery_from_row)
+        .map(|r| delivery_from_row(r, &self.sealer))
         .collect()
     }
 
@@ -179,7 +182,7 @@ impl NotificationStore for SqliteStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(delivery_from_row)
+            .map(|r| delivery_from_row(r, &self.sealer))
             .collect()
     }
 }

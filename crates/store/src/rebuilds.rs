@@ -7,6 +7,7 @@
 //! Invariant: a config is a member of a wave at most once (primary key
 //! `(wave_id, config)`), so a burst of triggers queues it once per wave.
 
+use crate::seal::{Column, Sealer};
 use crate::sqlite::{from_json, now, parse_time, to_json};
 use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
@@ -149,8 +150,8 @@ pub struct PrunedBuild {
     pub pruned_at: Timestamp,
 }
 
-fn config_from_row(r: &SqliteRow) -> Result<StoredConfig> {
-    let spec: String = r.try_get("spec")?;
+fn config_from_row(r: &SqliteRow, sealer: &Sealer) -> Result<StoredConfig> {
+    let spec = sealer.open(Column::ConfigSpec, &r.try_get::<String, _>("spec")?)?;
     let base: String = r.try_get("base_images")?;
     let ts = |col: &str| -> Result<Option<Timestamp>> {
         r.try_get::<Option<String>, _>(col)?
@@ -239,7 +240,7 @@ impl RebuildStore for SqliteStore {
                     .await?
                     .map(|r| Ok::<_, sqlx::Error>((r.try_get("spec")?, r.try_get("base_images")?)))
                     .transpose()?;
-            let spec = to_json(&w.config)?;
+            let spec = self.sealer.seal(Column::ConfigSpec, to_json(&w.config)?)?;
             let base = to_json(&w.base_images)?;
             match old {
                 None => {
@@ -257,7 +258,8 @@ impl RebuildStore for SqliteStore {
                     out.created.push(name.clone());
                 }
                 Some((old_spec, old_base)) => {
-                    let old_config: ImageConfig = from_json(&old_spec)?;
+                    let old_config: ImageConfig =
+                        from_json(&self.sealer.open(Column::ConfigSpec, &old_spec)?)?;
                     if old_config == w.config && old_base == base {
                         out.unchanged.push(name.clone());
                         continue;
@@ -318,7 +320,7 @@ impl RebuildStore for SqliteStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(config_from_row)
+            .map(|r| config_from_row(r, &self.sealer))
             .collect()
     }
 
@@ -328,7 +330,7 @@ impl RebuildStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
-            .map(config_from_row)
+            .map(|r| config_from_row(r, &self.sealer))
             .transpose()
     }
 

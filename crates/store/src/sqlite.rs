@@ -1,8 +1,10 @@
 //! The SQLite [`Store`]: one file in the data directory, WAL mode.
 
+use crate::seal::{Column, Sealer, is_sealed};
 use crate::{CancelOutcome, ManifestRecord, Queued, RegistryStore, Result, Store, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;
+use slipway_core::api::{BuildQuery, BuildSummary};
 use slipway_core::build::StageTiming;
 use slipway_core::build::conventions::{LintReport, Preparation, RepoConfig};
 use slipway_core::build::phase::{RestartDecision, after_restart};
@@ -19,24 +21,86 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) sealer: Sealer,
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) the database at `path` and run migrations.
+    /// Open (creating if needed) the database at `path` and run migrations;
+    /// secrets are stored as they are (tests and tools).
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::open_sealed(path, None).await
+    }
+
+    /// Open the database with `key` sealing the columns that can hold
+    /// secrets (see `seal`).
+    pub async fn open_sealed(path: &Path, key: Option<&[u8; 32]>) -> Result<Self> {
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted and overwritten content is zeroed, so a value
+            // rewritten sealed leaves no plain copy in a free page.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            sealer: Sealer::new(key)?,
+        })
+    }
+
+    /// Rewrite sealed every secret-holding value written before sealing
+    /// (or by a server without a key), then truncate the write-ahead log
+    /// so no plain copy stays in it. Returns how many values were sealed.
+    pub async fn seal_existing(&self) -> Result<u64> {
+        if !self.sealer.seals() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        let tables: [(&'static str, &'static str, Column); 3] = [
+            (
+                "SELECT CAST(id AS TEXT) AS k, spec AS v FROM builds WHERE spec NOT LIKE 'sealed:v1:%'",
+                "UPDATE builds SET spec = ? WHERE CAST(id AS TEXT) = ?",
+                Column::BuildSpec,
+            ),
+            (
+                "SELECT name AS k, spec AS v FROM image_configs WHERE spec NOT LIKE 'sealed:v1:%'",
+                "UPDATE image_configs SET spec = ? WHERE name = ?",
+                Column::ConfigSpec,
+            ),
+            (
+                "SELECT CAST(id AS TEXT) AS k, target AS v FROM notifications WHERE target NOT LIKE 'sealed:v1:%'",
+                "UPDATE notifications SET target = ? WHERE CAST(id AS TEXT) = ?",
+                Column::DeliveryTarget,
+            ),
+        ];
+        for (select, update, col) in tables {
+            for r in sqlx::query(select).fetch_all(&self.pool).await? {
+                let k: String = r.try_get("k")?;
+                let v: String = r.try_get("v")?;
+                if is_sealed(&v) {
+                    continue;
+                }
+                sqlx::query(update)
+                    .bind(self.sealer.seal(col, v)?)
+                    .bind(k)
+                    .execute(&self.pool)
+                    .await?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(n)
     }
 
     /// The text column `column` of the first row `sql` returns for `args`.
@@ -87,7 +151,9 @@ impl SqliteStore {
 
     async fn build_from_row(&self, r: &SqliteRow) -> Result<Build> {
         let id: i64 = r.try_get("id")?;
-        let spec: String = r.try_get("spec")?;
+        let spec = self
+            .sealer
+            .open(Column::BuildSpec, &r.try_get::<String, _>("spec")?)?;
         let image: Option<String> = r.try_get("image")?;
         let stages: String = r.try_get("stages")?;
         let started: Option<String> = r.try_get("started_at")?;
@@ -113,6 +179,44 @@ impl SqliteStore {
             finished_at: finished.map(parse_time).transpose()?,
         })
     }
+}
+
+/// The parts of a stored spec a summary shows.
+#[derive(serde::Deserialize)]
+struct SpecHead {
+    source: slipway_core::build::SourceSpec,
+    output: slipway_core::ImageRef,
+    #[serde(default)]
+    trigger: Option<slipway_core::rebuild::trigger::Trigger>,
+}
+
+fn summary_from_row(r: &SqliteRow, sealer: &Sealer) -> Result<BuildSummary> {
+    let spec: SpecHead =
+        from_json(&sealer.open(Column::BuildSpec, &r.try_get::<String, _>("spec")?)?)?;
+    let image: Option<String> = r.try_get("image")?;
+    let started: Option<String> = r.try_get("started_at")?;
+    let finished: Option<String> = r.try_get("finished_at")?;
+    Ok(BuildSummary {
+        id: r.try_get("id")?,
+        phase: parse_phase(&r.try_get::<String, _>("phase")?)?,
+        config: r.try_get("config")?,
+        trigger: spec
+            .trigger
+            .as_ref()
+            .map_or("manual", |t| t.kind())
+            .to_string(),
+        source: spec.source.location.redacted(),
+        output: spec.output.to_string(),
+        image: image
+            .as_deref()
+            .map(from_json::<PushedImage>)
+            .transpose()?
+            .map(|i| i.reference),
+        reason: r.try_get("reason")?,
+        created_at: parse_time(r.try_get("created_at")?)?,
+        started_at: started.map(parse_time).transpose()?,
+        finished_at: finished.map(parse_time).transpose()?,
+    })
 }
 
 pub(crate) fn now() -> String {
@@ -198,7 +302,7 @@ impl Store for SqliteStore {
             "INSERT INTO builds (phase, spec, created_at, config) VALUES (?, ?, ?, ?) RETURNING id",
         )
         .bind(BuildPhase::New.as_str())
-        .bind(to_json(spec)?)
+        .bind(self.sealer.seal(Column::BuildSpec, to_json(spec)?)?)
         .bind(now())
         .bind(spec.config.as_deref())
         .fetch_one(&mut *tx)
@@ -275,7 +379,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "UPDATE builds SET spec = ?, lint = ?, repo_config = ?, input_key = ? WHERE id = ?",
         )
-        .bind(to_json(&spec)?)
+        .bind(self.sealer.seal(Column::BuildSpec, to_json(&spec)?)?)
         .bind(prep.lint.as_ref().map(to_json).transpose()?)
         .bind(prep.repo_config.as_ref().map(to_json).transpose()?)
         .bind(spec.input_key.as_deref())
@@ -348,7 +452,7 @@ impl Store for SqliteStore {
         .await?;
         if changed {
             sqlx::query("UPDATE builds SET spec = ?, input_key = ? WHERE id = ?")
-                .bind(to_json(spec)?)
+                .bind(self.sealer.seal(Column::BuildSpec, to_json(spec)?)?)
                 .bind(spec.input_key.as_deref())
                 .bind(id)
                 .execute(&mut *tx)
@@ -397,16 +501,24 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn list_builds(&self, limit: u32) -> Result<Vec<Build>> {
-        let rows = sqlx::query("SELECT * FROM builds ORDER BY id DESC LIMIT ?")
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.build_from_row(r).await?);
-        }
-        Ok(out)
+    async fn list_builds(&self, q: &BuildQuery) -> Result<Vec<BuildSummary>> {
+        // Columns only, no events, workers or stages: a list of a thousand
+        // builds is one indexed range scan.
+        let rows = sqlx::query(
+            "SELECT id, phase, reason, config, spec, image, created_at, started_at, finished_at FROM builds
+             WHERE (? IS NULL OR id < ?) AND (? IS NULL OR config = ?)
+             ORDER BY id DESC LIMIT ?",
+        )
+        .bind(q.before)
+        .bind(q.before)
+        .bind(q.config.as_deref())
+        .bind(q.config.as_deref())
+        .bind(i64::from(q.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| summary_from_row(r, &self.sealer))
+            .collect()
     }
 
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()> {

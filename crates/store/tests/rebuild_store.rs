@@ -347,7 +347,10 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     let (current, _, _) = s.last_complete_build("a").await.unwrap().unwrap();
     assert_eq!(current, c2);
     let ids: Vec<_> = s
-        .list_builds(100)
+        .list_builds(&slipway_core::api::BuildQuery {
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .iter()

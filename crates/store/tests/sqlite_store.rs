@@ -131,11 +131,25 @@ async fn claims_oldest_first() {
         .unwrap();
     assert_eq!(claim(&s).await.unwrap().id, a.id);
     assert_eq!(claim(&s).await.unwrap().id, b.id);
-    let list = s.list_builds(10).await.unwrap();
+    let q = |limit, before| slipway_core::api::BuildQuery {
+        limit,
+        before,
+        config: None,
+    };
+    let list = s.list_builds(&q(10, None)).await.unwrap();
     assert_eq!(
         list.iter().map(|b| b.id).collect::<Vec<_>>(),
         vec![b.id, a.id]
     );
+    // Pages: the cursor is the last id seen.
+    let first = s.list_builds(&q(1, None)).await.unwrap();
+    assert_eq!(first[0].id, b.id);
+    let next = s.list_builds(&q(1, Some(first[0].id))).await.unwrap();
+    assert_eq!(next[0].id, a.id);
+    assert!(s.list_builds(&q(1, Some(a.id))).await.unwrap().is_empty());
+    // A summary, not the whole build.
+    assert_eq!(next[0].trigger, "manual");
+    assert_eq!(next[0].output, spec().output.to_string());
 }
 
 #[tokio::test]

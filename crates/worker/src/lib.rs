@@ -333,9 +333,13 @@ pub async fn checkout(
                 spec.source.git_ref.as_deref().unwrap_or("HEAD"),
                 loc.redacted()
             ));
-            let resolved = slipway_source::resolve(loc, spec.source.git_ref.as_deref())
-                .await
-                .map_err(|e| Outcome::Failed(e.to_string()))?;
+            // A cancel drops the call, which kills git's whole process group.
+            let resolved = tokio::select! {
+                r = slipway_source::resolve(loc, spec.source.git_ref.as_deref()) => {
+                    r.map_err(|e| Outcome::Failed(e.to_string()))?
+                }
+                () = cancel.cancelled() => return Err(Outcome::Cancelled),
+            };
             host.record_commit(&resolved.ref_name, &resolved.commit)
                 .await
                 .map_err(Outcome::Error)?

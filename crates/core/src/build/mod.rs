@@ -6,8 +6,11 @@
 //! git source locations and ref rules ([`source`]).
 
 pub mod conventions;
+mod limits;
 pub mod phase;
 pub mod source;
+
+pub use limits::Limits;
 
 use crate::build::conventions::{BuildKind, LintReport, RepoConfig, check_nvr_part};
 use crate::build::phase::BuildPhase;
@@ -575,6 +578,17 @@ pub struct Build {
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+}
+
+impl Build {
+    /// The build as the API shows it: a password in the source URL hidden.
+    /// (Workers get the build's own spec, with it.)
+    pub fn redacted(mut self) -> Build {
+        if let source::SourceLocation::Url(u) = &self.spec.source.location {
+            self.spec.source.location = source::SourceLocation::Url(source::redact_url(u));
+        }
+        self
+    }
 }
 
 #[cfg(test)]

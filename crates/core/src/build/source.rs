@@ -61,6 +61,33 @@ impl SourceLocation {
         }
     }
 
+    /// What to hand to git with the credentials taken out: an `http(s)` URL
+    /// with a user or password becomes the URL without them plus the
+    /// credentials (percent-decoded), which reach git through its
+    /// environment, never its command line. Other locations are unchanged.
+    pub fn git_url_and_credentials(&self) -> (String, Option<GitCredentials>) {
+        let url = self.git_url();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return (url, None);
+        };
+        if scheme != "http" && scheme != "https" {
+            return (url, None);
+        }
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let Some((userinfo, host)) = rest[..authority_end].rsplit_once('@') else {
+            return (url, None);
+        };
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        let bare = format!("{scheme}://{host}{}", &rest[authority_end..]);
+        (
+            bare,
+            Some(GitCredentials {
+                username: percent_decode(user),
+                password: percent_decode(password),
+            }),
+        )
+    }
+
     /// The location with any password in the URL replaced by `***`, for logs
     /// and API output.
     pub fn redacted(&self) -> String {
@@ -69,6 +96,39 @@ impl SourceLocation {
             SourceLocation::Path(p) => p.clone(),
         }
     }
+}
+
+/// A user name and password taken out of a source URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GitCredentials({:?}, ***)", self.username)
+    }
+}
+
+/// Decode `%XX` escapes (a broken escape stays as it is).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(h) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(h, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replace the password of `scheme://user:password@host/…` by `***`.
@@ -169,5 +229,27 @@ mod tests {
         assert!(validate_ref("").is_err());
         assert!(is_commit_id(&"a".repeat(40)));
         assert!(!is_commit_id("main"));
+    }
+
+    #[test]
+    fn credentials_leave_the_url() {
+        let l = SourceLocation::parse("https://bob:p%40ss@git.example.com/team/app.git").unwrap();
+        let (url, creds) = l.git_url_and_credentials();
+        assert_eq!(url, "https://git.example.com/team/app.git");
+        let creds = creds.unwrap();
+        assert_eq!(
+            (creds.username.as_str(), creds.password.as_str()),
+            ("bob", "p@ss")
+        );
+        assert!(!format!("{creds:?}").contains("p@ss"));
+        let (url, creds) = SourceLocation::parse("https://TOKEN@h/x")
+            .unwrap()
+            .git_url_and_credentials();
+        assert_eq!(url, "https://h/x");
+        assert_eq!(creds.unwrap().username, "TOKEN");
+        for plain in ["https://h/x", "ssh://git@h/x", "git@h:x", "/srv/repo"] {
+            let l = SourceLocation::parse(plain).unwrap();
+            assert_eq!(l.git_url_and_credentials(), (l.git_url(), None), "{plain}");
+        }
     }
 }

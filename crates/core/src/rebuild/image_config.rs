@@ -464,6 +464,7 @@ impl ImageConfig {
     /// The config with its webhook secrets hidden, for display.
     pub fn redacted(&self) -> ImageConfig {
         let mut c = self.clone();
+        c.source.url = crate::build::source::redact_url(&c.source.url);
         if let Some(w) = &mut c.triggers.webhook
             && w.secret.is_some()
         {

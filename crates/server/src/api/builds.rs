@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use slipway_core::api::CancelResponse;
+use slipway_core::api::{BuildQuery, CancelResponse};
 use slipway_core::{Build, BuildPhase, BuildRequest};
 use slipway_store::CancelOutcome;
 use std::sync::Arc;
@@ -22,6 +22,9 @@ pub(super) async fn create(
     let req: BuildRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid(format!("request body is not a valid build request: {e}"))
     })?;
+    s.limits
+        .check(&req)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let spec = req
         .validate(Some(s.default_registry.as_str()))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -36,28 +39,68 @@ pub(super) async fn create(
         spec.output
     );
     s.events.prepare.notify_one();
-    Ok((StatusCode::CREATED, Json(build)).into_response())
+    Ok((StatusCode::CREATED, Json(build.redacted())).into_response())
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
     limit: Option<u32>,
+    /// The cursor: only builds older than this id.
+    before: Option<i64>,
+    config: Option<String>,
 }
 
+/// `GET /builds`: summaries, newest first, `limit` (default 50, at most
+/// 1000) at a time; a `Link: <…?before=ID>; rel="next"` header points to
+/// the next page while there may be one.
 pub(super) async fn list(
     State(s): State<Arc<Services>>,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<Build>>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    Ok(Json(s.store.list_builds(limit).await?))
+    if q.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::invalid("before must be a build id (1 or more)"));
+    }
+    let page = s
+        .store
+        .list_builds(&BuildQuery {
+            limit,
+            before: q.before,
+            config: q.config.clone(),
+        })
+        .await?;
+    let mut resp = Json(&page).into_response();
+    if page.len() == limit as usize
+        && let Some(last) = page.last()
+    {
+        let config = q
+            .config
+            .as_deref()
+            .map(|c| {
+                format!(
+                    "&config={}",
+                    slipway_core::scan::inventory::percent_encode(c)
+                )
+            })
+            .unwrap_or_default();
+        let link = format!(
+            "</api/v1/builds?limit={limit}&before={}{config}>; rel=\"next\"",
+            last.id
+        );
+        if let Ok(v) = link.parse() {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 pub(super) async fn get(
     State(s): State<Arc<Services>>,
     Path(id): Path<String>,
 ) -> Result<Json<Build>, ApiError> {
-    Ok(Json(load(&s, &id).await?))
+    Ok(Json(load(&s, &id).await?.redacted()))
 }
 
 /// Koji content-generator metadata of a complete build.
@@ -96,11 +139,11 @@ pub(super) async fn cancel(
     let outcome = s.store.request_cancel(id).await?;
     let already_final = match outcome {
         CancelOutcome::NotFound => return Err(missing(&s, id).await),
-        CancelOutcome::Requested => {
+        // Running, or still being prepared: stop its processes.
+        CancelOutcome::Requested | CancelOutcome::Cancelled => {
             s.cancel_running(id);
             false
         }
-        CancelOutcome::Cancelled => false,
         CancelOutcome::AlreadyFinal(_) => true,
     };
     let build = load(&s, &id.to_string()).await?;
@@ -125,6 +168,11 @@ pub(super) async fn log(
     let Query(q) = q.map_err(bad_query)?;
     let build = load(&s, &id).await?;
     let offset = q.offset.unwrap_or(0);
+    if i64::try_from(offset).is_err() {
+        return Err(ApiError::invalid(format!(
+            "offset {offset} is larger than any log can be"
+        )));
+    }
     let headers = [
         (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
         (header::CACHE_CONTROL, "no-cache"),

@@ -17,7 +17,9 @@ pub(crate) use auth::require_token;
 use crate::Services;
 use crate::error::ApiError;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use slipway_core::{Build, BuildId};
@@ -41,12 +43,15 @@ pub fn router(services: Arc<Services>) -> Router {
             require_token,
         ))
         .merge(configs::webhook_routes())
-        .with_state(services);
+        .layer(DefaultBodyLimit::max(services.limits.request_bytes))
+        .with_state(services.clone());
     Router::new()
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/readyz", get(readyz))
+        .with_state(services)
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1") })
         .method_not_allowed_fallback(|| async {
@@ -56,6 +61,68 @@ pub fn router(services: Arc<Services>) -> Router {
                 "method not allowed on this endpoint",
             )
         })
+        .layer(middleware::map_response(json_errors))
+}
+
+/// Every error answer is the JSON error body: those the framework makes
+/// itself (a body over the limit, a path that is not UTF-8, a query that
+/// does not parse) come as plain text and are rewritten here, keeping their
+/// status and their text as the message.
+async fn json_errors(resp: axum::response::Response) -> axum::response::Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (_, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_string(),
+        t => t.to_string(),
+    };
+    let code = slipway_core::api::codes::for_status(status.as_u16());
+    ApiError::new(status, code, message).into_response()
+}
+
+/// `GET /readyz`: whether the server can take work now: its database
+/// answers and its data dir has at least `min_free_space_mb` free.
+/// `/healthz` only says the process is alive.
+async fn readyz(State(s): State<Arc<Services>>) -> axum::response::Response {
+    if let Err(e) = s.store.token_count().await {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            slipway_core::api::codes::NOT_READY,
+            format!("the database does not answer: {e}"),
+        )
+        .into_response();
+    }
+    match crate::disk::free_bytes(&s.data_dir) {
+        Ok(free) if free < s.min_free_bytes => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            slipway_core::api::codes::NOT_READY,
+            format!(
+                "the data dir has {} MiB free, under the {} MiB floor (min_free_space_mb); free some space (`slipway registry gc`, old builds)",
+                free / (1024 * 1024),
+                s.min_free_bytes / (1024 * 1024)
+            ),
+        )
+        .into_response(),
+        Ok(free) => Json(serde_json::json!({"status": "ready", "free_bytes": free})).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            slipway_core::api::codes::NOT_READY,
+            format!("cannot read the data dir's free space: {e}"),
+        )
+        .into_response(),
+    }
 }
 
 pub(crate) fn bad_query(e: QueryRejection) -> ApiError {

@@ -348,11 +348,20 @@ async fn decide(
         ))));
     }
     let src = work.join("src");
-    // Preparation is not cancelled half-way; a cancel shows when queueing.
-    let never = CancellationToken::new();
-    let commit = slipway_worker::checkout(host, spec, &src, log, &never)
-        .await
-        .map_err(Refusal::from_outcome)?;
+    // A cancel stops the checkout (and git with it); later steps are short
+    // and a cancel shows when the build is queued.
+    let cancel = CancellationToken::new();
+    if let Ok(mut p) = services.preparing.lock() {
+        p.insert(id, cancel.clone());
+    }
+    if services.store.cancel_requested(id).await.unwrap_or(false) {
+        cancel.cancel();
+    }
+    let checked_out = slipway_worker::checkout(host, spec, &src, log, &cancel).await;
+    if let Ok(mut p) = services.preparing.lock() {
+        p.remove(&id);
+    }
+    let commit = checked_out.map_err(Refusal::from_outcome)?;
     let (context, dockerfile) =
         slipway_worker::locate(&src, &spec.source.context_dir, &spec.source.dockerfile)
             .map_err(Refusal::from_outcome)?;
@@ -378,6 +387,13 @@ async fn decide(
     build_args.extend(spec.build_args.clone());
 
     // The Dockerfile, parsed and linted.
+    let size = tokio::fs::metadata(&dockerfile)
+        .await
+        .map_or(0, |m| m.len());
+    services
+        .limits
+        .check_dockerfile(&shown_dockerfile, size)
+        .map_err(|e| with_config(Refusal::failed(e)))?;
     let text = tokio::fs::read_to_string(&dockerfile).await.map_err(|e| {
         with_config(Refusal::failed(format!(
             "cannot read the Dockerfile {shown_dockerfile}: {e}"
@@ -485,6 +501,11 @@ async fn decide(
     if let Some(tag) = &spec.output.tag {
         extra.push(tag.clone());
     }
+    // The unique and primary tags, the floating ones and the extra ones.
+    services
+        .limits
+        .check_tags(2 + config.floating_tags().len() + extra.len())
+        .map_err(&refuse)?;
     let mut prepared = spec.clone();
     prepared.platforms = platforms;
     prepared.build_args = build_args;
