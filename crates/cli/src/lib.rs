@@ -197,6 +197,10 @@ pub enum RegistryCommand {
         /// Keep unreferenced blobs younger than this many seconds
         #[arg(long, default_value_t = 3600)]
         grace: u64,
+        /// Remove upload sessions older than this many seconds (pushes
+        /// that were abandoned; default one day)
+        #[arg(long, default_value_t = 86400)]
+        upload_age: u64,
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -434,12 +438,17 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Registry(RegistryCommand::Gc {
             dry_run,
             grace,
+            upload_age,
             output,
         }) => {
             let report: serde_json::Value = client
                 .post_json(
                     "/registry/gc",
-                    &serde_json::json!({"dry_run": dry_run, "grace_seconds": grace}),
+                    &serde_json::json!({
+                        "dry_run": dry_run,
+                        "grace_seconds": grace,
+                        "upload_max_age_seconds": upload_age,
+                    }),
                 )
                 .await?;
             match output {

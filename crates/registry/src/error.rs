@@ -60,6 +60,18 @@ impl RegistryError {
         }
     }
 
+    /// The registry's disk is full: 507, saying so, so a client (and the
+    /// user behind it) knows to free space rather than retry blindly.
+    pub fn storage_full() -> Self {
+        tracing::error!("registry: no space left on device");
+        RegistryError {
+            status: StatusCode::INSUFFICIENT_STORAGE,
+            code: "UNKNOWN",
+            message: "no space left on device: the registry's storage is full; free space (`slipway registry gc`, old builds) and retry".into(),
+            challenge: None,
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!("registry internal error: {e}");
         RegistryError {
@@ -73,7 +85,11 @@ impl RegistryError {
 
 impl From<slipway_store::StoreError> for RegistryError {
     fn from(e: slipway_store::StoreError) -> Self {
-        RegistryError::internal(e)
+        if e.is_storage_full() {
+            RegistryError::storage_full()
+        } else {
+            RegistryError::internal(e)
+        }
     }
 }
 
@@ -87,9 +103,22 @@ impl From<crate::storage::StorageError> for RegistryError {
             e @ S::DigestMismatch { .. } => RegistryError::digest_invalid(e.to_string()),
             e @ S::OutOfOrder { .. } => RegistryError::range_not_satisfiable(e.to_string()),
             e @ S::Stream(_) => RegistryError::blob_upload_invalid(e.to_string()),
+            S::Io(e) if is_storage_full(&e) => RegistryError::storage_full(),
             e @ S::Io(_) => RegistryError::internal(e),
         }
     }
+}
+
+/// Whether an I/O error means the disk is full (ENOSPC, or EDQUOT: a
+/// quota is full space too, for this process).
+pub fn is_storage_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || e.raw_os_error() == Some(libc_enospc())
+}
+
+const fn libc_enospc() -> i32 {
+    28
 }
 
 impl IntoResponse for RegistryError {

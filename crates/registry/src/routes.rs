@@ -585,7 +585,11 @@ async fn start_upload(
         }
     }
     let id = reg.blobs.start_upload().await?;
-    reg.meta.upload_started(&id, name).await?;
+    if let Err(e) = reg.meta.upload_started(&id, name).await {
+        // Not recorded (a full disk, say): no file without its session.
+        reg.blobs.discard_upload(&id).await;
+        return Err(e.into());
+    }
     if let Some(d) = q.get("digest") {
         // Monolithic upload in one POST.
         let digest = parse_digest(d)?;
@@ -643,7 +647,8 @@ async fn patch_upload(
 ) -> Result<Response> {
     check_upload(reg, name, id).await?;
     let start = content_range_start(headers)?;
-    let size = reg.blobs.append(id, start, body.into_data_stream()).await?;
+    let appended = reg.blobs.append(id, start, body.into_data_stream()).await;
+    let size = drop_if_full(reg, id, appended).await?;
     Ok(upload_response(StatusCode::ACCEPTED, name, id, size))
 }
 
@@ -679,7 +684,8 @@ async fn commit_upload(
     digest: &Digest,
     body: Body,
 ) -> Result<Response> {
-    reg.blobs.append(id, None, body.into_data_stream()).await?;
+    let appended = reg.blobs.append(id, None, body.into_data_stream()).await;
+    drop_if_full(reg, id, appended).await?;
     let committed = reg.blobs.commit(id, digest).await;
     // Whatever happened, the session is over: a bad digest discards the data.
     if committed.is_ok()
@@ -690,9 +696,29 @@ async fn commit_upload(
     {
         reg.meta.upload_finished(id).await?;
     }
-    let size = committed?;
+    let size = drop_if_full(reg, id, committed).await?;
     reg.meta.link_blob(name, &digest.to_string(), size).await?;
     Ok(blob_created(name, digest))
+}
+
+/// A write to upload `id` that ran out of disk ends the upload: its
+/// partial data is deleted (which also frees the space it held) and the
+/// client is told the disk is full. Other results pass through.
+async fn drop_if_full<T>(
+    reg: &Registry,
+    id: &str,
+    r: std::result::Result<T, crate::storage::StorageError>,
+) -> Result<T> {
+    match r {
+        Err(crate::storage::StorageError::Io(e)) if crate::error::is_storage_full(&e) => {
+            reg.blobs.discard_upload(id).await;
+            if let Err(e) = reg.meta.upload_finished(id).await {
+                tracing::warn!("upload {id}: cannot forget it after a full disk: {e}");
+            }
+            Err(RegistryError::storage_full())
+        }
+        other => other.map_err(RegistryError::from),
+    }
 }
 
 async fn cancel_upload(reg: &Registry, name: &str, id: &str) -> Result<Response> {

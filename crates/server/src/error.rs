@@ -44,6 +44,14 @@ impl ApiError {
 
 impl From<slipway_store::StoreError> for ApiError {
     fn from(e: slipway_store::StoreError) -> Self {
+        if e.is_storage_full() {
+            tracing::error!("the database cannot be written: {e}");
+            return ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                codes::INSUFFICIENT_STORAGE,
+                "no space left on device: the server's disk is full; free space (`slipway registry gc`, old builds) and retry",
+            );
+        }
         ApiError::internal(e)
     }
 }

@@ -632,3 +632,165 @@ fn secrets_never_leave() {
     }
     assert!(!s.server_log().contains(password));
 }
+
+/// A small tmpfs mounted at a path, unmounted (lazily) when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a tmpfs and needs root: {}",
+            stderr(&out)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fill the file system holding `dir` until it has no room left.
+fn fill_disk(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0x5au8; 1 << 20];
+    while f.write_all(&chunk).is_ok() {}
+    let small = vec![0x5au8; 4096];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.sync_all();
+    path
+}
+
+/// Issue 16, items 5 and 6: the data dir's disk fills up and is freed
+/// again. While full: `/readyz` says not ready (`/healthz` still ok), a
+/// registry push answers 507 saying "no space left on device" and leaves
+/// no partial upload, and a build is refused or ends Error saying why.
+/// Once freed, builds and pushes work again without a restart.
+#[test]
+fn a_full_disk_is_a_clear_error_and_everything_recovers_without_a_restart() {
+    require_tools();
+    let mut mount = None;
+    let s = Server::start_with_setup(Path::new(BIN), 1, Some("min_free_space_mb: 8\n"), |home| {
+        mount = Some(Tmpfs::mount(&home.join("data"), "160m"))
+    });
+    let _mount = mount;
+    let base = format!("{}/slipway/busybox:latest", s.host());
+    push_base(&s, &base);
+    let repo = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "RUN echo hi > /hi\n"))]);
+    let first = s.queue(&repo, &format!("{}/adv/full:1", s.host()), &[]);
+    assert_eq!(s.wait_final(first)["phase"], "Complete");
+    assert_eq!(http(s.port, "GET", "/readyz", None, None).status, 200);
+
+    let filler = fill_disk(&s.data_dir());
+    let ready = http(s.port, "GET", "/readyz", None, None);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.json()["code"], "NOT_READY");
+    assert_eq!(http(s.port, "GET", "/healthz", None, None).status, 200);
+
+    // A push: the upload starts (no data yet), its first chunk cannot be
+    // written.
+    let auth = format!("Bearer {}", s.token());
+    let started = http_raw(
+        s.port,
+        "POST",
+        "/v2/adv/blob/blobs/uploads/",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    let chunk = vec![7u8; 4 << 20];
+    let refused = if started.status == 202 {
+        let location = started.header("location").unwrap();
+        http_raw(
+            s.port,
+            "PATCH",
+            &location,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/octet-stream"),
+            ],
+            &chunk,
+        )
+    } else {
+        started
+    };
+    assert_eq!(refused.status, 507, "{}", refused.body);
+    assert!(
+        refused.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no space left on device"),
+        "{}",
+        refused.body
+    );
+    let uploads: Vec<_> = std::fs::read_dir(s.data_dir().join("registry/uploads"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(uploads.is_empty(), "partial uploads left: {uploads:?}");
+
+    // A build: refused at once (the database cannot grow) or ended Error,
+    // either way saying the disk is full.
+    let body = format!(
+        r#"{{"source":{{"url":"{}"}},"output":"adv/full:2"}}"#,
+        repo.path().display()
+    );
+    let r = s.api("POST", "/api/v1/builds", Some(&body));
+    if r.status == 201 {
+        let b = s.wait_final(r.json()["id"].as_i64().unwrap());
+        assert_eq!(b["phase"], "Error", "{b}");
+        assert!(
+            b["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no space left on device"),
+            "{b}"
+        );
+    } else {
+        assert_eq!(r.status, 507, "{}", r.body);
+        assert_eq!(r.json()["code"], "INSUFFICIENT_STORAGE");
+    }
+
+    // Freed: everything works again, with no restart.
+    std::fs::remove_file(&filler).unwrap();
+    s.wait_until("ready again", Duration::from_secs(10), || {
+        (http(s.port, "GET", "/readyz", None, None).status == 200).then_some(())
+    });
+    let again = s.queue(&repo, &format!("{}/adv/full:3", s.host()), &[]);
+    let b = s.wait_final(again);
+    assert_eq!(b["phase"], "Complete", "{b}\n{}", s.log(again));
+    let started = http_raw(
+        s.port,
+        "POST",
+        "/v2/adv/blob/blobs/uploads/?digest=sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        b"foo",
+    );
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert!(
+        !s.server_log().contains("transaction depth"),
+        "{}",
+        s.server_log()
+    );
+}

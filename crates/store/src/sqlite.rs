@@ -46,6 +46,24 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A transaction that failed half-way (a COMMIT refused with
+            // "database or disk is full", an I/O error) can leave its
+            // connection believing it is still inside it, and every later
+            // BEGIN on it fails. Such a connection is closed instead of
+            // reused, so the store recovers as soon as the fault is gone,
+            // without a restart.
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    let stuck = conn.is_in_transaction();
+                    if stuck {
+                        tracing::warn!(
+                            "a database connection was left inside a failed transaction; replacing it"
+                        );
+                    }
+                    Ok(!stuck)
+                })
+            })
             .connect_with(opts)
             .await?;
         MIGRATIONS.run(&pool).await?;

@@ -445,6 +445,17 @@ impl Server {
     }
 
     pub fn start_with_config(bin: &Path, workers: usize, config: Option<&str>) -> Server {
+        Self::start_with_setup(bin, workers, config, |_| {})
+    }
+
+    /// Start a server after `setup` has prepared its HOME (say, mounted a
+    /// small file system where its data dir goes).
+    pub fn start_with_setup(
+        bin: &Path,
+        workers: usize,
+        config: Option<&str>,
+        setup: impl FnOnce(&Path),
+    ) -> Server {
         let mut s = Server {
             bin: bin.to_path_buf(),
             port: free_port(),
@@ -453,6 +464,7 @@ impl Server {
             config: config.map(str::to_string),
             child: None,
         };
+        setup(s.home.path());
         s.spawn();
         s
     }

@@ -78,8 +78,23 @@ impl From<BuilderError> for Outcome {
     fn from(e: BuilderError) -> Self {
         match e {
             BuilderError::Cancelled => Outcome::Cancelled,
-            BuilderError::Failed(r) => Outcome::Failed(r),
+            BuilderError::Failed(r) => Outcome::failed(r),
             e @ BuilderError::Spawn { .. } => Outcome::Error(e.to_string()),
+        }
+    }
+}
+
+impl Outcome {
+    /// A tool failed with `reason`: the user's to fix (`Failed`), unless
+    /// the machine ran out of disk, which is the service's (`Error`).
+    pub fn failed(reason: String) -> Outcome {
+        if reason
+            .to_ascii_lowercase()
+            .contains("no space left on device")
+        {
+            Outcome::Error(reason)
+        } else {
+            Outcome::Failed(reason)
         }
     }
 }
@@ -336,7 +351,7 @@ pub async fn checkout(
             // A cancel drops the call, which kills git's whole process group.
             let resolved = tokio::select! {
                 r = slipway_source::resolve(loc, spec.source.git_ref.as_deref()) => {
-                    r.map_err(|e| Outcome::Failed(e.to_string()))?
+                    r.map_err(|e| Outcome::failed(e.to_string()))?
                 }
                 () = cancel.cancelled() => return Err(Outcome::Cancelled),
             };
@@ -347,7 +362,7 @@ pub async fn checkout(
     };
     log.line(&format!("==> fetching commit {commit} (depth 1)"));
     tokio::select! {
-        r = slipway_source::fetch(loc, &commit, src) => r.map_err(|e| Outcome::Failed(e.to_string()))?,
+        r = slipway_source::fetch(loc, &commit, src) => r.map_err(|e| Outcome::failed(e.to_string()))?,
         () = cancel.cancelled() => return Err(Outcome::Cancelled),
     }
     Ok(commit)
