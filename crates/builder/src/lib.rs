@@ -562,9 +562,9 @@ fn succeeded(out: &RunOutput, what: impl std::fmt::Display) -> Result<(), Builde
     if out.success {
         Ok(())
     } else {
-        Err(BuilderError::Failed(format!(
-            "{what}: {}",
-            out.error_line()
+        // One or two readable lines; the tool's whole output is in the log.
+        Err(BuilderError::Failed(slipway_core::build::short_reason(
+            &format!("{what}: {}", out.error_line()),
         )))
     }
 }

@@ -38,6 +38,8 @@ codes! {
     denied => "DENIED", FORBIDDEN;
     unsupported => "UNSUPPORTED", METHOD_NOT_ALLOWED;
     too_many_requests => "TOO_MANY_REQUESTS", TOO_MANY_REQUESTS;
+    // Distribution's code for a bad `n` (the spec names none).
+    pagination_number_invalid => "PAGINATION_NUMBER_INVALID", BAD_REQUEST;
 }
 
 impl RegistryError {

@@ -7,6 +7,7 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+#[cfg(test)]
 const OCI_IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// Manifests larger than this are refused.
@@ -97,7 +98,9 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, 
         None => None,
     };
     // The referrers API's artifactType: the manifest's own, else (image
-    // manifests) the config's media type when it is not a plain image config.
+    // manifests) the config descriptor's media type, whatever it is — the
+    // image-spec says a referrer's artifactType MUST then be the config's
+    // mediaType, a plain image config included.
     let artifact_type = v
         .get("artifactType")
         .and_then(Value::as_str)
@@ -106,7 +109,6 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, 
             v.get("config")
                 .and_then(|c| c.get("mediaType"))
                 .and_then(Value::as_str)
-                .filter(|mt| *mt != OCI_IMAGE_CONFIG)
                 .map(str::to_string)
         });
     let annotations = v
@@ -161,6 +163,15 @@ mod tests {
             p.artifact_type.as_deref(),
             Some("application/vnd.example+json")
         );
+        // A plain image config is a config media type like any other.
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": OCI_IMAGE_CONFIG, "digest": d('a'), "size": 2},
+            "layers": [],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": d('c'), "size": 5}
+        });
+        let p = parse(None, m.to_string().as_bytes()).unwrap();
+        assert_eq!(p.artifact_type.as_deref(), Some(OCI_IMAGE_CONFIG));
     }
 
     #[test]

@@ -250,13 +250,12 @@ async fn handle(reg: &Registry, req: Request) -> Result<Response> {
 
 /// Paging per the spec: `n` and `last`, and a `Link` header to the next page.
 fn paging(q: &Query) -> Result<(Option<u32>, Option<String>)> {
-    let n =
-        match q.get("n") {
-            Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                RegistryError::blob_upload_invalid(format!("n={v:?} is not a number"))
-            })?),
-            None => None,
-        };
+    let n = match q.get("n") {
+        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+            RegistryError::pagination_number_invalid(format!("n={v:?} is not a number of results"))
+        })?),
+        None => None,
+    };
     Ok((n, q.get("last").cloned()))
 }
 
@@ -300,9 +299,11 @@ async fn resolve_manifest(reg: &Registry, name: &str, reference: &str) -> Result
     let digest = if reference.contains(':') {
         parse_digest(reference)?.to_string()
     } else {
+        // A tag that cannot exist names no manifest (what Distribution and
+        // Harbor answer); MANIFEST_INVALID is for uploaded manifests.
         if !valid_tag(reference) {
-            return Err(RegistryError::manifest_invalid(format!(
-                "invalid tag {reference:?}"
+            return Err(RegistryError::manifest_unknown(format!(
+                "no manifest is tagged {reference:?} in {name} (that is not a valid tag)"
             )));
         }
         reg.meta.tag(name, reference).await?.ok_or_else(|| {

@@ -794,3 +794,318 @@ fn a_full_disk_is_a_clear_error_and_everything_recovers_without_a_restart() {
         s.server_log()
     );
 }
+
+/// Issue 16, item 8: inputs over the limits are refused with a 400 (or a
+/// 413 for a body over the request limit) before anything is stored, and
+/// the build list is made of summaries.
+#[test]
+fn oversize_inputs_are_refused_and_nothing_is_stored() {
+    let (s, _base) = server(1, None);
+    let repo = GitRepo::new(&[("Dockerfile", "FROM scratch\n")]);
+    let url = repo.path().display().to_string();
+    let with_args = |value_len: usize| {
+        format!(
+            r#"{{"source":{{"url":"{url}"}},"output":"adv/big:1","build_args":{{"BIG":"{}"}}}}"#,
+            "x".repeat(value_len)
+        )
+    };
+    // 1.9 MB: over the request body limit.
+    let r = s.api("POST", "/api/v1/builds", Some(&with_args(1_900_000)));
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["code"], "PAYLOAD_TOO_LARGE");
+    // 100 KB: a fine body, too many build-arg bytes.
+    let r = s.api("POST", "/api/v1/builds", Some(&with_args(100_000)));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("limits.build_args_bytes")
+    );
+    let labels = format!(
+        r#"{{"source":{{"url":"{url}"}},"output":"adv/big:1","labels":{{"l":"{}"}}}}"#,
+        "y".repeat(70_000)
+    );
+    let r = s.api("POST", "/api/v1/builds", Some(&labels));
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (400, Some("INVALID_REQUEST"))
+    );
+    let platforms = format!(
+        r#"{{"source":{{"url":"{url}"}},"output":"adv/big:1","platforms":[{}]}}"#,
+        vec!["\"x86_64\""; 9].join(",")
+    );
+    let r = s.api("POST", "/api/v1/builds", Some(&platforms));
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Nothing was stored.
+    let list = s.api("GET", "/api/v1/builds", None);
+    assert_eq!(list.json().as_array().unwrap().len(), 0, "{}", list.body);
+    // A Dockerfile over its limit fails the build when it is read.
+    let huge = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM scratch\n# {}\n", "z".repeat(1_100_000)),
+    )]);
+    let id = s.queue(&huge, &format!("{}/adv/big:2", s.host()), &[]);
+    let b = s.wait_final(id);
+    assert_eq!(b["phase"], "Failed");
+    assert!(
+        b["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limits.dockerfile_bytes"),
+        "{b}"
+    );
+    // The list is summaries: no spec, no events; pages by cursor.
+    let list = s.api("GET", "/api/v1/builds?limit=1", None);
+    let first = &list.json()[0];
+    assert_eq!(first["id"], id);
+    assert!(
+        first.get("events").is_none() && first.get("spec").is_none(),
+        "{first}"
+    );
+    assert!(first["source"].is_string() && first["output"].is_string());
+    assert!(
+        list.header("link")
+            .is_some_and(|l| l.contains(&format!("before={id}"))),
+        "{}",
+        list.headers
+    );
+}
+
+/// Issue 16, item 10: every error answer is JSON with a stable code —
+/// including the framework's own (415, 422, a path that is not UTF-8, a
+/// number too large), the registry's use the spec's codes, and a failing
+/// step's reason is one short line.
+#[test]
+fn error_answers_are_json_with_stable_codes() {
+    let (s, base) = server(1, None);
+    let token = s.token();
+    let auth = format!("Bearer {token}");
+    let raw = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let mut h = vec![("Authorization", auth.as_str())];
+        h.extend_from_slice(headers);
+        http_raw(s.port, method, path, &h, body)
+    };
+    let expect = |r: slipway_test_support::HttpResponse, status: u16, code: &str| {
+        assert_eq!(r.status, status, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["code"], code, "{}", r.body);
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    };
+    // 415: a JSON endpoint given something else; 422: JSON of the wrong shape.
+    expect(
+        raw(
+            "POST",
+            "/api/v1/worker-builds/1/commit",
+            &[("Content-Type", "text/plain")],
+            b"x",
+        ),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    expect(
+        raw(
+            "POST",
+            "/api/v1/worker-builds/1/commit",
+            &[("Content-Type", "application/json")],
+            b"{\"nonsense\":1}",
+        ),
+        422,
+        "INVALID_REQUEST",
+    );
+    // A path that is not UTF-8, numbers that overflow.
+    expect(
+        raw("GET", "/api/v1/builds/%FF%FE", &[], b""),
+        400,
+        "INVALID_REQUEST",
+    );
+    expect(
+        raw("GET", "/api/v1/builds/99999999999999999999", &[], b""),
+        400,
+        "INVALID_REQUEST",
+    );
+    let repo = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "COPY missing-file /x\n"))]);
+    let id = s.queue(&repo, &format!("{}/adv/err:1", s.host()), &[]);
+    let b = s.wait_final(id);
+    assert_eq!(b["phase"], "Failed");
+    let reason = b["reason"].as_str().unwrap();
+    assert!(!reason.contains('\n') && reason.len() < 450, "{reason}");
+    assert!(reason.contains("missing-file"), "{reason}");
+    for offset in ["99999999999999999999", "18446744073709551615"] {
+        expect(
+            raw(
+                "GET",
+                &format!("/api/v1/builds/{id}/log?offset={offset}"),
+                &[],
+                b"",
+            ),
+            400,
+            "INVALID_REQUEST",
+        );
+    }
+    let r = raw(
+        "GET",
+        &format!("/api/v1/builds/{id}/log?offset=9223372036854775807"),
+        &[],
+        b"",
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
+    // Unknown routes and methods.
+    expect(raw("GET", "/api/v1/nope", &[], b""), 404, "NOT_FOUND");
+    expect(
+        raw("DELETE", "/api/v1/builds", &[], b""),
+        405,
+        "METHOD_NOT_ALLOWED",
+    );
+    // The registry: the spec's error bodies.
+    let r = raw("GET", "/v2/_catalog?n=abc", &[], b"");
+    assert_eq!(
+        (r.status, r.oci_code().as_str()),
+        (400, "PAGINATION_NUMBER_INVALID")
+    );
+    for method in ["GET", "HEAD"] {
+        let r = raw(method, "/v2/slipway/busybox/manifests/bad!tag", &[], b"");
+        assert_eq!(r.status, 404, "{method}: {}", r.body);
+        if method == "GET" {
+            assert_eq!(r.oci_code(), "MANIFEST_UNKNOWN");
+        }
+    }
+}
+
+/// Issue 16, item 11: a referrer whose manifest has no artifactType and a
+/// plain image config is listed with the config's media type, and found by
+/// that filter.
+#[test]
+fn referrers_name_the_config_media_type_when_there_is_no_artifact_type() {
+    use sha2::Digest;
+    let (s, _base) = server(1, None);
+    let auth = format!("Bearer {}", s.token());
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let put_blob = |b: &[u8]| {
+        let d = sha(b);
+        let r = http_raw(
+            s.port,
+            "POST",
+            &format!("/v2/adv/ref/blobs/uploads/?digest={d}"),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/octet-stream"),
+            ],
+            b,
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        d
+    };
+    let put_manifest = |tag: &str, m: &str| {
+        let r = http_raw(
+            s.port,
+            "PUT",
+            &format!("/v2/adv/ref/manifests/{tag}"),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ],
+            m.as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        sha(m.as_bytes())
+    };
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = put_blob(config);
+    let image = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[]}}"#,
+        config.len()
+    );
+    let subject = put_manifest("subject", &image);
+    let referrer = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{subject}","size":{}}}}}"#,
+        config.len(),
+        image.len()
+    );
+    let rd = put_manifest("referrer", &referrer);
+    let r = http_raw(
+        s.port,
+        "GET",
+        &format!(
+            "/v2/adv/ref/referrers/{subject}?artifactType=application/vnd.oci.image.config.v1%2Bjson"
+        ),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list = r.json();
+    let found = list["manifests"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{list}");
+    assert_eq!(found[0]["digest"], rd.as_str());
+    assert_eq!(
+        found[0]["artifactType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+}
+
+/// Issue 16, item 9: a git server that accepts the connection and never
+/// answers: the build fails after the connect timeout instead of staying
+/// New, and a build cancelled while git hangs ends Cancelled with its git
+/// process gone.
+#[test]
+fn a_hung_git_server_times_out_and_a_cancel_kills_git() {
+    require_tools();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c); // accepted, never answered
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/hung.git");
+    let body = format!(r#"{{"source":{{"url":"{url}"}},"output":"adv/hung:1"}}"#);
+    let git_running = || {
+        all_command_lines()
+            .lines()
+            .any(|l| l.contains(&format!("127.0.0.1:{port}/hung.git")) && l.contains("git"))
+    };
+
+    // Patient limits: the build hangs in git until cancelled.
+    let s = Server::start_with_config(
+        Path::new(BIN),
+        1,
+        Some("git: { connect_timeout_seconds: 600, no_progress_timeout_seconds: 600 }\n"),
+    );
+    let r = s.api("POST", "/api/v1/builds", Some(&body));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    s.wait_until("git to be asked", Duration::from_secs(30), || {
+        git_running().then_some(())
+    });
+    assert_eq!(s.build_json(id)["phase"], "New");
+    let r = s.api("POST", &format!("/api/v1/builds/{id}/cancel"), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.build_json(id)["phase"], "Cancelled");
+    s.wait_until("git to be gone", Duration::from_secs(10), || {
+        (!git_running()).then_some(())
+    });
+    drop(s);
+
+    // Short limits: the build fails, saying the server did not answer.
+    let s = Server::start_with_config(
+        Path::new(BIN),
+        1,
+        Some("git: { connect_timeout_seconds: 2, no_progress_timeout_seconds: 2 }\n"),
+    );
+    let r = s.api("POST", "/api/v1/builds", Some(&body));
+    let id = r.json()["id"].as_i64().unwrap();
+    let b = s.wait_final(id);
+    assert_eq!(b["phase"], "Failed", "{b}");
+    assert!(
+        b["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 2s"),
+        "{b}"
+    );
+    s.wait_until("git to be gone", Duration::from_secs(10), || {
+        (!git_running()).then_some(())
+    });
+}

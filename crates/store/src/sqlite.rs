@@ -294,6 +294,10 @@ pub(crate) async fn transition(
     let sql = format!(
         "UPDATE builds SET phase = ?, reason = COALESCE(?, reason){finished} WHERE id = ? AND phase IN ({placeholders})"
     );
+    // Reasons are one or two lines, whoever gives them (a tool's whole
+    // error stays in the build log).
+    let reason = reason.map(slipway_core::build::short_reason);
+    let event = slipway_core::build::short_reason(event);
     // Only placeholders and fixed column names are formatted into the SQL.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(to.as_str())
@@ -307,7 +311,7 @@ pub(crate) async fn transition(
     }
     let changed = q.execute(&mut *conn).await?.rows_affected() == 1;
     if changed {
-        insert_event(conn, id, Some(to), event).await?;
+        insert_event(conn, id, Some(to), &event).await?;
     }
     Ok(changed)
 }

@@ -342,7 +342,7 @@ impl WorkerStore for SqliteStore {
              WHERE id = ? AND phase = 'Running' RETURNING build_id, platform",
         )
         .bind(phase.as_str())
-        .bind(reason)
+        .bind(reason.map(slipway_core::build::short_reason))
         .bind(image.map(to_json).transpose()?)
         .bind(now())
         .bind(id)

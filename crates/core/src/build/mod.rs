@@ -8,9 +8,11 @@
 pub mod conventions;
 mod limits;
 pub mod phase;
+mod reason;
 pub mod source;
 
 pub use limits::Limits;
+pub use reason::short_reason;
 
 use crate::build::conventions::{BuildKind, LintReport, RepoConfig, check_nvr_part};
 use crate::build::phase::BuildPhase;
