@@ -833,7 +833,7 @@ fn oversize_inputs_are_refused_and_nothing_is_stored() {
     );
     let platforms = format!(
         r#"{{"source":{{"url":"{url}"}},"output":"adv/big:1","platforms":[{}]}}"#,
-        vec!["\"x86_64\""; 9].join(",")
+        ["\"x86_64\""; 9].join(",")
     );
     let r = s.api("POST", "/api/v1/builds", Some(&platforms));
     assert_eq!(r.status, 400, "{}", r.body);
