@@ -35,6 +35,18 @@ const REGISTRY_TOKEN_PREFIX: &str = "slr_";
 /// How long a registry token lives.
 pub const TOKEN_TTL: Duration = Duration::from_secs(300);
 
+/// A registry token with `grants`, expiring at `exp`, signed with `key`
+/// (what the server does; tests use it to make an expired one).
+pub fn mint(key: &[u8], grants: Vec<Grant>, exp: u64) -> String {
+    let json = serde_json::to_vec(&Payload { exp, g: grants }).unwrap_or_default();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    m.update(payload.as_bytes());
+    let sig = hex::encode(m.finalize().into_bytes());
+    format!("{REGISTRY_TOKEN_PREFIX}{payload}.{sig}")
+}
+
 /// What a request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
@@ -131,10 +143,7 @@ impl RegistryAuth {
     /// Issue a registry token with `grants` that expires at `exp` (seconds
     /// since the epoch).
     pub fn issue_until(&self, grants: Vec<Grant>, exp: u64) -> String {
-        let json = serde_json::to_vec(&Payload { exp, g: grants }).unwrap_or_default();
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-        let sig = hex::encode(self.mac(&payload).finalize().into_bytes());
-        format!("{REGISTRY_TOKEN_PREFIX}{payload}.{sig}")
+        mint(&self.key, grants, exp)
     }
 
     /// The grants of a registry token; `None` when it is not one of ours

@@ -161,6 +161,61 @@ async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
     }
 }
 
+/// What an example request needs, in short (see [`examples`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Base,
+    Catalog,
+    Pull,
+    Push,
+    Delete,
+}
+
+/// The path of a route (the inverse of `parse_route`).
+fn path_of(route: &Route) -> String {
+    match route {
+        Route::Base => "/v2/".into(),
+        Route::Catalog => "/v2/_catalog".into(),
+        Route::Tags(n) => format!("/v2/{n}/tags/list"),
+        Route::Manifest(n, r) => format!("/v2/{n}/manifests/{r}"),
+        Route::Blob(n, d) => format!("/v2/{n}/blobs/{d}"),
+        Route::Upload(n, id) if id.is_empty() => format!("/v2/{n}/blobs/uploads/"),
+        Route::Upload(n, id) => format!("/v2/{n}/blobs/uploads/{id}"),
+        Route::Referrers(n, d) => format!("/v2/{n}/referrers/{d}"),
+    }
+}
+
+/// Every kind of registry request — each route under every method — on
+/// repository `repo`, with what it needs: what the auth-matrix test walks,
+/// made from the same `need` the router asks.
+pub fn examples(repo: &str, digest: &str) -> Vec<(&'static str, String, Needs)> {
+    let routes = [
+        Route::Base,
+        Route::Catalog,
+        Route::Tags(repo.into()),
+        Route::Manifest(repo.into(), "latest".into()),
+        Route::Blob(repo.into(), digest.into()),
+        Route::Upload(repo.into(), String::new()),
+        Route::Upload(repo.into(), "0123456789abcdef0123456789abcdef".into()),
+        Route::Referrers(repo.into(), digest.into()),
+    ];
+    let mut out = Vec::new();
+    for r in &routes {
+        for m in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {
+            let method = Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET);
+            let needs = match need(Some(r), &method) {
+                Need::Base => Needs::Base,
+                Need::Catalog => Needs::Catalog,
+                Need::Repository(_, Action::Pull) => Needs::Pull,
+                Need::Repository(_, Action::Push) => Needs::Push,
+                Need::Repository(_, Action::Delete) => Needs::Delete,
+            };
+            out.push((m, path_of(r), needs));
+        }
+    }
+    out
+}
+
 /// What a request on `route` with `method` needs from its credentials.
 fn need(route: Option<&Route>, method: &Method) -> Need {
     let read = matches!(*method, Method::GET | Method::HEAD);
@@ -798,6 +853,22 @@ async fn token(State(reg): State<Arc<Registry>>, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples_parse_back_to_their_routes() {
+        let ex = examples("team/app", "sha256:00");
+        assert_eq!(ex.len(), 8 * 6);
+        for (_, path, _) in &ex {
+            let r = parse_route(path).unwrap();
+            assert_eq!(&path_of(&r), path);
+        }
+        assert!(ex.contains(&(
+            "DELETE",
+            "/v2/team/app/manifests/latest".into(),
+            Needs::Delete
+        )));
+        assert!(ex.contains(&("GET", "/v2/_catalog".into(), Needs::Catalog)));
+    }
 
     #[test]
     fn routes() {

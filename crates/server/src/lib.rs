@@ -32,7 +32,22 @@ mod startup;
 mod steps;
 mod tokens;
 
+pub use api::{Access, RouteInfo};
 pub use config::{ConfigFile, ServerConfig};
+
+/// Every HTTP route of the API, with who may call it: the table the
+/// router is built from (the auth-matrix test walks it).
+pub fn route_table() -> Vec<RouteInfo> {
+    let mut routes = api::table().routes;
+    for (method, path) in api::PUBLIC {
+        routes.push(RouteInfo {
+            method,
+            path: path.to_string(),
+            access: Access::Public,
+        });
+    }
+    routes
+}
 pub use startup::{ServerError, serve};
 
 pub(crate) use services::Services;

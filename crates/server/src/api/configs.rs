@@ -4,16 +4,17 @@
 //! no API token: the sender proves itself with the config's webhook secret
 //! (an HMAC signature, or GitLab's token), checked before the body is read.
 
+use super::table::{Access, Table};
 use crate::Services;
 use crate::error::ApiError;
 use crate::steps::configs as rebuilds;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use slipway_core::api::{
     ApplyRequest, ApplyResponse, ConfigEvent, ConfigStatus, GraphView, StartRequest,
@@ -23,21 +24,31 @@ use slipway_core::rebuild::Wave;
 use slipway_core::rebuild::trigger::{self, Delivery, Provider, Trigger};
 use std::sync::Arc;
 
-/// Routes that need an API token.
-pub fn routes() -> Router<Arc<Services>> {
-    Router::new()
-        .route("/configs", get(list_configs))
-        .route("/configs/apply", post(apply))
-        .route("/configs/{name}", get(get_config).delete(delete_config))
-        .route("/configs/{name}/start", post(start))
-        .route("/graph", get(graph))
-        .route("/waves", get(list_waves))
-        .route("/waves/{id}", get(get_wave))
-}
-
-/// Routes authenticated by the webhook secret instead.
-pub fn webhook_routes() -> Router<Arc<Services>> {
-    Router::new().route("/webhooks/{config}/{provider}", post(webhook))
+pub(super) fn routes(t: &mut Table) {
+    t.add(Access::Token, "/configs", &["GET"], get(list_configs));
+    t.add(Access::Token, "/configs/apply", &["POST"], post(apply));
+    t.add(
+        Access::Token,
+        "/configs/{name}",
+        &["GET", "DELETE"],
+        get(get_config).delete(delete_config),
+    );
+    t.add(
+        Access::Token,
+        "/configs/{name}/start",
+        &["POST"],
+        post(start),
+    );
+    t.add(Access::Token, "/graph", &["GET"], get(graph));
+    t.add(Access::Token, "/waves", &["GET"], get(list_waves));
+    t.add(Access::Token, "/waves/{id}", &["GET"], get(get_wave));
+    // Authenticated by the config's webhook secret instead of a token.
+    t.add(
+        Access::Webhook,
+        "/webhooks/{config}/{provider}",
+        &["POST"],
+        post(webhook),
+    );
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {

@@ -10,7 +10,11 @@ mod clusters;
 mod configs;
 mod registry;
 mod scans;
+mod table;
 mod workers;
+
+use table::Table;
+pub use table::{Access, RouteInfo};
 
 pub(crate) use auth::require_token;
 
@@ -25,24 +29,56 @@ use axum::{Json, Router, middleware};
 use slipway_core::{Build, BuildId};
 use std::sync::Arc;
 
+/// Every route under `/api/v1`, with who may call it.
+pub(crate) fn table() -> Table {
+    use table::Access::Token;
+    let mut t = Table::default();
+    t.add(
+        Token,
+        "/builds",
+        &["POST", "GET"],
+        post(builds::create).get(builds::list),
+    );
+    t.add(Token, "/builds/{id}", &["GET"], get(builds::get));
+    t.add(
+        Token,
+        "/builds/{id}/cancel",
+        &["POST"],
+        post(builds::cancel),
+    );
+    t.add(Token, "/builds/{id}/log", &["GET"], get(builds::log));
+    t.add(
+        Token,
+        "/builds/{id}/metadata",
+        &["GET"],
+        get(builds::metadata),
+    );
+    t.add(Token, "/registry/gc", &["POST"], post(registry::gc));
+    t.add(Token, "/clusters", &["GET"], get(clusters::list));
+    t.add(
+        Token,
+        "/clusters/{name}/{action}",
+        &["POST"],
+        post(clusters::switch),
+    );
+    workers::routes(&mut t);
+    configs::routes(&mut t);
+    scans::routes(&mut t);
+    t
+}
+
+/// The routes outside `/api/v1`: liveness and readiness, for anyone.
+pub(crate) const PUBLIC: [(&str, &str); 2] = [("GET", "/healthz"), ("GET", "/readyz")];
+
 pub fn router(services: Arc<Services>) -> Router {
-    let api = Router::new()
-        .route("/builds", post(builds::create).get(builds::list))
-        .route("/builds/{id}", get(builds::get))
-        .route("/builds/{id}/cancel", post(builds::cancel))
-        .route("/builds/{id}/log", get(builds::log))
-        .route("/builds/{id}/metadata", get(builds::metadata))
-        .route("/registry/gc", post(registry::gc))
-        .route("/clusters", get(clusters::list))
-        .route("/clusters/{name}/{action}", post(clusters::switch))
-        .merge(workers::routes())
-        .merge(configs::routes())
-        .merge(scans::routes())
+    let t = table();
+    let api = t
+        .authenticated
         .route_layer(middleware::from_fn_with_state(
             services.store.clone(),
             require_token,
         ))
-        .merge(configs::webhook_routes())
+        .merge(t.open)
         .layer(DefaultBodyLimit::max(services.limits.request_bytes))
         .with_state(services.clone());
     Router::new()

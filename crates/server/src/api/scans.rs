@@ -2,31 +2,61 @@
 //! a build's scans and SBOMs, rescan a config's latest image now, and the
 //! notifications queued about builds and scans.
 
+use super::table::{Access, Table};
 use super::{bad_query, parse_positive};
 use crate::Services;
 use crate::error::ApiError;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use slipway_core::ImageRef;
 use slipway_core::scan::sbom::SbomFormat;
 use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest};
 use std::sync::Arc;
 
-pub(crate) fn routes() -> Router<Arc<Services>> {
-    Router::new()
-        .route("/scans", post(create_scan).get(list_scans))
-        .route("/scans/{id}", get(get_scan))
-        .route("/builds/{id}/scans", get(build_scans))
-        .route("/builds/{id}/sboms", get(build_sboms))
-        .route("/builds/{id}/sboms/{format}", get(build_sbom_document))
-        .route("/configs/{name}/rescan", post(rescan_config))
-        .route("/notifications", get(list_notifications))
+pub(super) fn routes(t: &mut Table) {
+    t.add(
+        Access::Token,
+        "/scans",
+        &["POST", "GET"],
+        post(create_scan).get(list_scans),
+    );
+    t.add(Access::Token, "/scans/{id}", &["GET"], get(get_scan));
+    t.add(
+        Access::Token,
+        "/builds/{id}/scans",
+        &["GET"],
+        get(build_scans),
+    );
+    t.add(
+        Access::Token,
+        "/builds/{id}/sboms",
+        &["GET"],
+        get(build_sboms),
+    );
+    t.add(
+        Access::Token,
+        "/builds/{id}/sboms/{format}",
+        &["GET"],
+        get(build_sbom_document),
+    );
+    t.add(
+        Access::Token,
+        "/configs/{name}/rescan",
+        &["POST"],
+        post(rescan_config),
+    );
+    t.add(
+        Access::Token,
+        "/notifications",
+        &["GET"],
+        get(list_notifications),
+    );
 }
 
 async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {

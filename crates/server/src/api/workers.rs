@@ -21,18 +21,30 @@ use slipway_store::Placement;
 use slipway_worker::{Assignment, RegistryCredentials};
 use std::sync::Arc;
 
-pub fn routes() -> axum::Router<Arc<Services>> {
-    axum::Router::new()
-        .route("/worker-builds/{id}", get(assignment))
-        .route("/worker-builds/{id}/state", get(state))
-        .route("/worker-builds/{id}/commit", post(commit))
-        .route("/worker-builds/{id}/stage", post(stage))
-        .route("/worker-builds/{id}/log", post(log))
-        .route(
-            "/worker-builds/{id}/registry-credentials",
-            post(credentials),
-        )
-        .route("/worker-builds/{id}/finish", post(finish))
+pub(super) fn routes(t: &mut super::table::Table) {
+    use super::table::Access::Worker;
+    t.add(Worker, "/worker-builds/{id}", &["GET"], get(assignment));
+    t.add(Worker, "/worker-builds/{id}/state", &["GET"], get(state));
+    t.add(
+        Worker,
+        "/worker-builds/{id}/commit",
+        &["POST"],
+        post(commit),
+    );
+    t.add(Worker, "/worker-builds/{id}/stage", &["POST"], post(stage));
+    t.add(Worker, "/worker-builds/{id}/log", &["POST"], post(log));
+    t.add(
+        Worker,
+        "/worker-builds/{id}/registry-credentials",
+        &["POST"],
+        post(credentials),
+    );
+    t.add(
+        Worker,
+        "/worker-builds/{id}/finish",
+        &["POST"],
+        post(finish),
+    );
 }
 
 async fn worker_build(s: &Services, raw: &str) -> Result<WorkerBuild, ApiError> {
