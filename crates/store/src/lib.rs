@@ -7,6 +7,7 @@
 //! phase IN (…)`, so two actors (a worker finishing, a user cancelling) can
 //! never both win, and every phase change writes an event.
 
+mod builds;
 mod notifications;
 mod rebuilds;
 mod registry;
