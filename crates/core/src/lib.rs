@@ -13,6 +13,7 @@
 //!   SBOMs;
 //! - [`koji`]: Koji content-generator metadata;
 //! - [`notify`]: who hears about builds and scans, and what they are told;
+//! - [`oci`]: digests and manifests as the registry validates them;
 //! - shared by all: image references ([`image_ref`]), user-given paths
 //!   ([`paths`]), API tokens ([`token`]), and the API's wire types
 //!   ([`api`]), so that the server and the CLI share one definition.
@@ -26,6 +27,7 @@ pub mod cluster;
 pub mod image_ref;
 pub mod koji;
 pub mod notify;
+pub mod oci;
 pub mod paths;
 pub mod rebuild;
 pub mod scan;

@@ -4,7 +4,8 @@
 //!   uploads are verified before they become visible, commits are atomic.
 //! - [`routes`]: the `/v2/` API and `/auth/token`.
 //! - [`auth`]: API tokens, Basic auth and the Docker token flow.
-//! - [`manifest`]: which manifests are valid and what they reference.
+//! - [`manifest`]: which manifests are valid and what they reference
+//!   (`slipway_core::oci`, shared with the fuzz targets).
 //! - Metadata (which repository sees which blob, manifests, tags, referrers,
 //!   upload sessions) lives in the store behind `slipway_store::RegistryStore`.
 //!
@@ -12,10 +13,10 @@
 //! server mounts its router and hands it the store and the blob root.
 
 pub mod auth;
-pub mod digest;
+/// Digests and manifests: `slipway_core::oci`'s.
+pub use slipway_core::oci::{digest, manifest};
 pub mod error;
 pub mod gc;
-pub mod manifest;
 pub mod routes;
 pub mod storage;
 

@@ -36,7 +36,7 @@ fn descriptor_digest(d: &Value, what: &str) -> Result<String, String> {
         .and_then(Value::as_str)
         .ok_or_else(|| format!("{what} has no digest"))?;
     digest
-        .parse::<crate::digest::Digest>()
+        .parse::<super::digest::Digest>()
         .map_err(|e| format!("{what}: {e}"))?;
     if d.get("size").and_then(Value::as_i64).is_none_or(|s| s < 0) {
         return Err(format!("{what} has no valid size"));
