@@ -26,6 +26,8 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --no-fail-fast
+echo "==> fuzzing each parser of untrusted input for 30 s (FUZZING.md)"
+bash scripts/fuzz.sh 30
 echo "==> quickstart smoke test"
 qs=$(mktemp -d)
 trap 'QUICKSTART_DIR=$qs bash scripts/quickstart.sh --stop >/dev/null; rm -rf "$qs"' EXIT
