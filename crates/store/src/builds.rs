@@ -2,7 +2,7 @@
 
 //! The SQLite [`Store`]: one file in the data directory, WAL mode.
 
-use crate::seal::{Column, Sealer};
+use crate::seal::Column;
 use crate::sqlite::{from_json, insert_event, now, parse_phase, parse_time, to_json, transition};
 use crate::{CancelOutcome, Queued, Result, SqliteStore, Store, StoreError};
 use async_trait::async_trait;
@@ -10,9 +10,9 @@ use slipway_core::api::{BuildQuery, BuildSummary};
 use slipway_core::build::StageTiming;
 use slipway_core::build::conventions::{LintReport, Preparation, RepoConfig};
 use slipway_core::build::phase::{RestartDecision, after_restart};
-use slipway_core::{Build, BuildEvent, BuildId, BuildPhase, BuildSpec, PushedImage};
+use slipway_core::{Build, BuildId, BuildPhase, BuildSpec, PushedImage};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use std::time::Instant;
 
 impl SqliteStore {
     /// The text column `column` of the first row `sql` returns for `args`.
@@ -32,63 +32,31 @@ impl SqliteStore {
             .transpose()?)
     }
 
-    async fn load_events(&self, id: BuildId) -> Result<Vec<BuildEvent>> {
-        let rows = sqlx::query(
-            "SELECT at, phase, message FROM build_events WHERE build_id = ? ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let phase: Option<String> = r.try_get("phase")?;
-                Ok(BuildEvent {
-                    at: parse_time(r.try_get("at")?)?,
-                    phase: phase.map(|p| parse_phase(&p)).transpose()?,
-                    message: r.try_get("message")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn load_workers(&self, id: BuildId) -> Result<Vec<slipway_core::WorkerBuild>> {
-        sqlx::query("SELECT * FROM worker_builds WHERE build_id = ? ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(crate::workers::worker_from_row)
-            .collect()
-    }
-
-    async fn build_from_row(&self, r: &SqliteRow) -> Result<Build> {
-        let id: i64 = r.try_get("id")?;
-        let spec = self
-            .sealer
-            .open(Column::BuildSpec, &r.try_get::<String, _>("spec")?)?;
-        let image: Option<String> = r.try_get("image")?;
-        let stages: String = r.try_get("stages")?;
-        let started: Option<String> = r.try_get("started_at")?;
-        let finished: Option<String> = r.try_get("finished_at")?;
-        let attempts: i64 = r.try_get("attempts")?;
-        let lint: Option<String> = r.try_get("lint")?;
-        let repo_config: Option<String> = r.try_get("repo_config")?;
+    /// A build from a row of [`BUILD_QUERY`]: its events and worker builds
+    /// come as JSON arrays in the same row, so a build is one query (every
+    /// row crosses a channel from SQLite's thread, which costs more than
+    /// building the JSON there).
+    fn build_from_row(&self, r: &rusqlite::Row<'_>) -> Result<Build> {
+        let text = |c: &str| -> Result<String> { Ok(r.get::<_, String>(c)?) };
+        let opt = |c: &str| -> Result<Option<String>> { Ok(r.get::<_, Option<String>>(c)?) };
+        let spec = self.sealer.open(Column::BuildSpec, &text("spec")?)?;
+        let attempts: i64 = r.get("attempts")?;
         Ok(Build {
-            id,
-            phase: parse_phase(&r.try_get::<String, _>("phase")?)?,
-            reason: r.try_get("reason")?,
+            id: r.get("id")?,
+            phase: parse_phase(&text("phase")?)?,
+            reason: opt("reason")?,
             spec: from_json(&spec)?,
-            commit: r.try_get("git_commit")?,
-            image: image.as_deref().map(from_json).transpose()?,
-            stages: from_json(&stages)?,
-            events: self.load_events(id).await?,
+            commit: opt("git_commit")?,
+            image: opt("image")?.as_deref().map(from_json).transpose()?,
+            stages: from_json(&text("stages")?)?,
+            events: from_json(&text("events_json")?)?,
             attempts: u32::try_from(attempts).unwrap_or(0),
-            workers: self.load_workers(id).await?,
-            lint: lint.as_deref().map(from_json).transpose()?,
-            repo_config: repo_config.as_deref().map(from_json).transpose()?,
-            created_at: parse_time(r.try_get("created_at")?)?,
-            started_at: started.map(parse_time).transpose()?,
-            finished_at: finished.map(parse_time).transpose()?,
+            workers: from_json(&text("workers_json")?)?,
+            lint: opt("lint")?.as_deref().map(from_json).transpose()?,
+            repo_config: opt("repo_config")?.as_deref().map(from_json).transpose()?,
+            created_at: parse_time(text("created_at")?)?,
+            started_at: opt("started_at")?.map(parse_time).transpose()?,
+            finished_at: opt("finished_at")?.map(parse_time).transpose()?,
         })
     }
 }
@@ -102,33 +70,97 @@ struct SpecHead {
     trigger: Option<slipway_core::rebuild::trigger::Trigger>,
 }
 
-fn summary_from_row(r: &SqliteRow, sealer: &Sealer) -> Result<BuildSummary> {
-    let spec: SpecHead =
-        from_json(&sealer.open(Column::BuildSpec, &r.try_get::<String, _>("spec")?)?)?;
-    let image: Option<String> = r.try_get("image")?;
-    let started: Option<String> = r.try_get("started_at")?;
-    let finished: Option<String> = r.try_get("finished_at")?;
-    Ok(BuildSummary {
-        id: r.try_get("id")?,
-        phase: parse_phase(&r.try_get::<String, _>("phase")?)?,
-        config: r.try_get("config")?,
-        trigger: spec
-            .trigger
-            .as_ref()
-            .map_or("manual", |t| t.kind())
-            .to_string(),
-        source: spec.source.location.redacted(),
-        output: spec.output.to_string(),
-        image: image
-            .as_deref()
-            .map(from_json::<PushedImage>)
-            .transpose()?
-            .map(|i| i.reference),
-        reason: r.try_get("reason")?,
-        created_at: parse_time(r.try_get("created_at")?)?,
-        started_at: started.map(parse_time).transpose()?,
-        finished_at: finished.map(parse_time).transpose()?,
-    })
+/// One build with its events and worker builds, in one row.
+const BUILD_QUERY: &str = "SELECT b.*,
+    (SELECT json_group_array(json_object('at', at, 'phase', phase, 'message', message) ORDER BY id)
+       FROM build_events WHERE build_id = b.id) AS events_json,
+    (SELECT json_group_array(json_object(
+         'id', id, 'build_id', build_id, 'platform', platform, 'priority', priority,
+         'phase', phase, 'cluster', cluster, 'tried', json(tried), 'reason', reason,
+         'image', json(image), 'created_at', created_at, 'started_at', started_at,
+         'finished_at', finished_at) ORDER BY id)
+       FROM worker_builds WHERE build_id = b.id) AS workers_json
+  FROM builds b WHERE b.id = ?";
+
+/// A page of build summaries as one JSON array.
+const LIST_QUERY: &str = "SELECT count(*), min(id), json_group_array(json_object(
+         'id', id, 'phase', phase, 'config', config, 'trigger', coalesce(trigger_kind, 'manual'),
+         'source', coalesce(source_shown, ''), 'output', coalesce(output, ''),
+         'image', json_extract(image, '$.reference'), 'reason', reason,
+         'created_at', created_at, 'started_at', started_at, 'finished_at', finished_at
+     ) ORDER BY id DESC) AS page
+     FROM (SELECT * FROM builds
+           WHERE (?1 IS NULL OR id < ?2) AND (?3 IS NULL OR config = ?4)
+           ORDER BY id DESC LIMIT ?5)";
+
+/// API tokens recently found valid: token hash → (name, when it was
+/// read). Every request carries a token, and most carry the same few, so
+/// this saves a query per request. Only valid tokens are kept (a flood of
+/// bad ones cannot fill it), for [`TOKEN_CACHE_TTL`] (a token deleted from
+/// the database stops working within it), at most [`TOKEN_CACHE_MAX`].
+#[derive(Default)]
+pub(crate) struct TokenCache(
+    std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>,
+);
+
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<String> {
+        let map = self.0.lock().ok()?;
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(n, _)| n.clone())
+    }
+
+    fn put(&self, hash: &str, name: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= TOKEN_CACHE_MAX {
+                map.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+                if map.len() >= TOKEN_CACHE_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(hash.to_string(), (name.to_string(), Instant::now()));
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Fill the summary columns of builds stored before they existed (from
+    /// their specs). Returns how many.
+    pub(crate) async fn fill_summaries(&self) -> Result<u64> {
+        let rows = sqlx::query("SELECT id, spec FROM builds WHERE source_shown IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut n = 0;
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let spec = self
+                .sealer
+                .open(Column::BuildSpec, &r.try_get::<String, _>("spec")?)
+                .and_then(|text| from_json::<SpecHead>(&text));
+            let spec = match spec {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("build {id}: cannot read its spec for the build list: {e}");
+                    continue;
+                }
+            };
+            sqlx::query(
+                "UPDATE builds SET source_shown = ?, output = ?, trigger_kind = ? WHERE id = ?",
+            )
+            .bind(spec.source.location.redacted())
+            .bind(spec.output.to_string())
+            .bind(spec.trigger.as_ref().map_or("manual", |t| t.kind()))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[async_trait]
@@ -136,12 +168,16 @@ impl Store for SqliteStore {
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO builds (phase, spec, created_at, config) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO builds (phase, spec, created_at, config, source_shown, output, trigger_kind)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(BuildPhase::New.as_str())
         .bind(self.sealer.seal(Column::BuildSpec, to_json(spec)?)?)
         .bind(now())
         .bind(spec.config.as_deref())
+        .bind(spec.source.location.redacted())
+        .bind(spec.output.to_string())
+        .bind(spec.trigger.kind())
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -328,34 +364,44 @@ impl Store for SqliteStore {
     }
 
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>> {
-        let row = sqlx::query("SELECT * FROM builds WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => Ok(Some(self.build_from_row(&r).await?)),
-            None => Ok(None),
-        }
+        // A synchronous read (see `read`): no trip through the runtime.
+        self.reads.with(|c| {
+            let mut q = c.prepare_cached(BUILD_QUERY)?;
+            let mut rows = q.query([id])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(self.build_from_row(r)?)),
+                None => Ok(None),
+            }
+        })
     }
 
     async fn list_builds(&self, q: &BuildQuery) -> Result<Vec<BuildSummary>> {
-        // Columns only, no events, workers or stages: a list of a thousand
-        // builds is one indexed range scan.
-        let rows = sqlx::query(
-            "SELECT id, phase, reason, config, spec, image, created_at, started_at, finished_at FROM builds
-             WHERE (? IS NULL OR id < ?) AND (? IS NULL OR config = ?)
-             ORDER BY id DESC LIMIT ?",
-        )
-        .bind(q.before)
-        .bind(q.before)
-        .bind(q.config.as_deref())
-        .bind(q.config.as_deref())
-        .bind(i64::from(q.limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| summary_from_row(r, &self.sealer))
-            .collect()
+        from_json(&self.list_builds_json(q).await?.json)
+    }
+
+    async fn list_builds_json(&self, q: &BuildQuery) -> Result<crate::BuildPage> {
+        // Columns only (no events, workers, stages or sealed spec), made
+        // into one JSON array by SQLite, read synchronously (see `read`),
+        // and answered as it is.
+        self.reads.with(|c| {
+            let mut stmt = c.prepare_cached(LIST_QUERY)?;
+            Ok(stmt.query_row(
+                rusqlite::params![
+                    q.before,
+                    q.before,
+                    q.config.as_deref(),
+                    q.config.as_deref(),
+                    i64::from(q.limit)
+                ],
+                |r| {
+                    Ok(crate::BuildPage {
+                        count: r.get::<_, i64>(0)?.try_into().unwrap_or(0),
+                        last: r.get(1)?,
+                        json: r.get(2)?,
+                    })
+                },
+            )?)
+        })
     }
 
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()> {
@@ -575,12 +621,21 @@ impl Store for SqliteStore {
     }
 
     async fn token_name(&self, token_hash: &str) -> Result<Option<String>> {
-        self.optional_text(
-            "SELECT name FROM api_tokens WHERE token_hash = ?",
-            &[token_hash],
-            "name",
-        )
-        .await
+        if let Some(name) = self.tokens.get(token_hash) {
+            return Ok(Some(name));
+        }
+        let name = self.reads.with(|c| {
+            use rusqlite::OptionalExtension;
+            Ok(
+                c.prepare_cached("SELECT name FROM api_tokens WHERE token_hash = ?1")?
+                    .query_row([token_hash], |r| r.get::<_, String>(0))
+                    .optional()?,
+            )
+        })?;
+        if let Some(n) = &name {
+            self.tokens.put(token_hash, n);
+        }
+        Ok(name)
     }
 
     async fn token_count(&self) -> Result<u64> {

@@ -9,6 +9,7 @@
 
 mod builds;
 mod notifications;
+mod read;
 mod rebuilds;
 mod registry;
 mod scans;
@@ -38,6 +39,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("database error: {0}")]
+    Read(String),
 }
 
 impl StoreError {
@@ -67,6 +70,15 @@ pub enum Queued {
     Refused(String),
     /// The build is no longer New (cancelled while it was prepared).
     NotNew(BuildPhase),
+}
+
+/// A page of build summaries as a JSON array, with how many it holds and
+/// the oldest id in it (the next page's cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildPage {
+    pub json: String,
+    pub count: u32,
+    pub last: Option<BuildId>,
 }
 
 /// What a cancel request did.
@@ -116,6 +128,9 @@ pub trait Store:
         &self,
         q: &slipway_core::api::BuildQuery,
     ) -> Result<Vec<slipway_core::api::BuildSummary>>;
+    /// The same page as JSON (an array of `BuildSummary`), as the API
+    /// answers it.
+    async fn list_builds_json(&self, q: &slipway_core::api::BuildQuery) -> Result<BuildPage>;
     async fn record_event(&self, id: BuildId, message: &str) -> Result<()>;
     /// Record the commit the build's ref resolved to, unless one is recorded
     /// already; returns the recorded one. All platforms build one commit.

@@ -218,23 +218,37 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<ManifestRecord>> {
-        sqlx::query("SELECT * FROM registry_manifests WHERE repository = ? AND digest = ?")
-            .bind(repository)
-            .bind(digest)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(manifest_from_row)
-            .transpose()
+        // Every pull asks: a synchronous read (see `read`).
+        self.reads.with(|c| {
+            use rusqlite::OptionalExtension;
+            Ok(c.prepare_cached(
+                "SELECT digest, media_type, size, artifact_type, subject, annotations
+                 FROM registry_manifests WHERE repository = ?1 AND digest = ?2",
+            )?
+            .query_row([repository, digest], |r| {
+                let size: i64 = r.get(2)?;
+                Ok(ManifestRecord {
+                    digest: r.get(0)?,
+                    media_type: r.get(1)?,
+                    size: u64::try_from(size).unwrap_or(0),
+                    artifact_type: r.get(3)?,
+                    subject: r.get(4)?,
+                    annotations: r.get(5)?,
+                })
+            })
+            .optional()?)
+        })
     }
 
     async fn tag(&self, repository: &str, tag: &str) -> Result<Option<String>> {
-        self.optional_text(
-            "SELECT digest FROM registry_tags WHERE repository = ? AND tag = ?",
-            &[repository, tag],
-            "digest",
-        )
-        .await
+        self.reads.with(|c| {
+            use rusqlite::OptionalExtension;
+            Ok(c.prepare_cached(
+                "SELECT digest FROM registry_tags WHERE repository = ?1 AND tag = ?2",
+            )?
+            .query_row([repository, tag], |r| r.get::<_, String>(0))
+            .optional()?)
+        })
     }
 
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<bool> {

@@ -14,7 +14,11 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// Synchronous read-only connections for the hot reads (`read`).
+    pub(crate) reads: crate::read::ReadPool,
     pub(crate) sealer: Sealer,
+    /// API tokens recently found valid (see `token_name`).
+    pub(crate) tokens: crate::builds::TokenCache,
 }
 
 impl SqliteStore {
@@ -38,7 +42,9 @@ impl SqliteStore {
             .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            // Readers run side by side (WAL); more connections than cores
+            // keep a burst of API reads from queueing for one.
+            .max_connections(8)
             // A transaction that failed half-way (a COMMIT refused with
             // "database or disk is full", an I/O error) can leave its
             // connection believing it is still inside it, and every later
@@ -60,10 +66,14 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             pool,
+            reads: crate::read::ReadPool::new(path),
             sealer: Sealer::new(key)?,
-        })
+            tokens: crate::builds::TokenCache::default(),
+        };
+        store.fill_summaries().await?;
+        Ok(store)
     }
 
     /// Rewrite sealed every secret-holding value written before sealing

@@ -65,15 +65,15 @@ pub(super) async fn list(
     }
     let page = s
         .store
-        .list_builds(&BuildQuery {
+        .list_builds_json(&BuildQuery {
             limit,
             before: q.before,
             config: q.config.clone(),
         })
         .await?;
-    let mut resp = Json(&page).into_response();
-    if page.len() == limit as usize
-        && let Some(last) = page.last()
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], page.json).into_response();
+    if page.count == limit
+        && let Some(last) = page.last
     {
         let config = q
             .config
@@ -85,10 +85,7 @@ pub(super) async fn list(
                 )
             })
             .unwrap_or_default();
-        let link = format!(
-            "</api/v1/builds?limit={limit}&before={}{config}>; rel=\"next\"",
-            last.id
-        );
+        let link = format!("</api/v1/builds?limit={limit}&before={last}{config}>; rel=\"next\"");
         if let Ok(v) = link.parse() {
             resp.headers_mut().insert(header::LINK, v);
         }
