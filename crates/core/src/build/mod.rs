@@ -383,11 +383,9 @@ pub(crate) fn valid_arg_name(k: &str) -> bool {
 /// buildah itself, the dynamic loader, the C library or the Go runtime
 /// behave are refused: `LD_PRELOAD` as a build arg would load a library
 /// into buildah on the host.
-const RESERVED_ARG_NAMES: [&str; 44] = [
+const RESERVED_ARG_NAMES: [&str; 42] = [
     "PATH",
     "HOME",
-    "USER",
-    "LOGNAME",
     "SHELL",
     "PWD",
     "OLDPWD",
@@ -431,7 +429,7 @@ const RESERVED_ARG_NAMES: [&str; 44] = [
 ];
 
 /// Prefixes of reserved build arg names (see [`RESERVED_ARG_NAMES`]).
-const RESERVED_ARG_PREFIXES: [&str; 11] = [
+const RESERVED_ARG_PREFIXES: [&str; 10] = [
     "LD_",
     "LC_",
     "MALLOC_",
@@ -442,7 +440,6 @@ const RESERVED_ARG_PREFIXES: [&str; 11] = [
     "_BUILDAH_",
     "PODMAN_",
     "SLIPWAY_",
-    "GIT_",
 ];
 
 /// Why build arg `name` cannot be used, if it cannot.
