@@ -243,13 +243,19 @@ impl RegistryAuth {
         if *need == Need::Base || satisfies(&grants, need) {
             Ok(grants)
         } else {
-            Err(RegistryError::denied(match need {
+            // 403 DENIED, with the challenge a token-flow client needs to
+            // ask for a token of the right scope (oras-py refreshes its
+            // token on exactly this); credentials that may not have that
+            // scope get a token without it, and the same answer.
+            let mut e = RegistryError::denied(match need {
                 Need::Repository(name, action) => format!(
                     "these credentials may not {} repository {name}",
                     action.as_str()
                 ),
                 _ => "these credentials may not list every repository".to_string(),
-            }))
+            });
+            e.challenge = Some(format!("{},error=\"insufficient_scope\"", challenge()));
+            Err(e)
         }
     }
 
@@ -397,7 +403,16 @@ mod tests {
         ] {
             let e = a.authorize(&h, &need).await.unwrap_err();
             assert_eq!((e.status.as_u16(), e.code), (403, "DENIED"), "{need:?}");
+            // With the challenge a token-flow client needs to ask again.
+            let c = e.challenge.unwrap();
+            assert!(c.contains("error=\"insufficient_scope\""), "{c}");
         }
+        let e = a.authorize(&h, &push("base/os")).await.unwrap_err();
+        assert!(
+            e.challenge
+                .unwrap()
+                .contains("scope=\"repository:base/os:pull,push\""),
+        );
         // Trading it for a new token never widens it.
         let scopes = ["repository:other/repo:pull,push repository:team/app:*".to_string()];
         assert_eq!(
