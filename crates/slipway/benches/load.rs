@@ -52,14 +52,7 @@ fn main() {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_slipway"));
     let s = Server::start(bin, 4);
     let token = s.token();
-    let base = format!("{}/slipway/busybox:latest", s.host());
-    let out = std::process::Command::new("bash")
-        .arg(slipway_test_support::workspace_root().join("scripts/make-base-image.sh"))
-        .arg(&base)
-        .env("SLIPWAY_TOKEN_FILE", s.data_dir().join("admin-token"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let base = s.push_base_image();
 
     // 1,000 stored builds: each fails fast (its source does not exist),
     // with its events, like a busy server's history.

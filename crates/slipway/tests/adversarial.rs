@@ -3,7 +3,10 @@
 //! One test per way it was once broken (issue 16); each failed on the code
 //! before the fix.
 
-use slipway_test_support::{GitRepo, Server, http, http_raw, require_tools, stderr};
+use slipway_test_support::{
+    GitRepo, Server, command_lines, http, http_raw, process_with_arg, require_tools, stderr,
+    wait_while,
+};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,48 +16,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 fn server(workers: usize, config: Option<&str>) -> (Server, String) {
     require_tools();
     let s = Server::start_with_config(Path::new(BIN), workers, config);
-    let base = format!("{}/slipway/busybox:latest", s.host());
-    push_base(&s, &base);
+    let base = s.push_base_image();
     (s, base)
-}
-
-fn push_base(s: &Server, reference: &str) {
-    let out = std::process::Command::new("bash")
-        .arg(slipway_test_support::workspace_root().join("scripts/make-base-image.sh"))
-        .arg(reference)
-        .env("SLIPWAY_TOKEN_FILE", s.data_dir().join("admin-token"))
-        .output()
-        .expect("run make-base-image.sh");
-    assert!(out.status.success(), "base image: {}", stderr(&out));
 }
 
 fn dockerfile(base: &str, body: &str) -> String {
     format!("FROM {base}\nLABEL name=adv/app version=1.0 component=adv\n{body}")
-}
-
-/// Every command line on this machine, as `ps` shows them to any user.
-fn all_command_lines() -> String {
-    let mut out = String::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
-            out.push_str(&String::from_utf8_lossy(&c).replace('\0', " "));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Whether some process has `arg` as one whole argument (not merely
-/// inside a longer one, like a RUN step's script that names it).
-fn process_with_arg(arg: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
-        })
 }
 
 fn alive(pid: u32) -> bool {
@@ -84,7 +51,7 @@ fn a_run_step_cannot_see_or_kill_the_server_or_other_builds() {
     );
     // The victim's RUN step runs; sample every command line meanwhile.
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !all_command_lines().contains("victim-5521") {
+    while !command_lines().contains("victim-5521") {
         assert!(Instant::now() < deadline, "victim never ran: {}", s.log(v));
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -94,7 +61,7 @@ fn a_run_step_cannot_see_or_kill_the_server_or_other_builds() {
         s.build_json(k)["phase"].as_str(),
         Some("Complete" | "Failed" | "Error" | "Cancelled")
     ) {
-        let ps = all_command_lines();
+        let ps = command_lines();
         assert!(
             !ps.contains(secret),
             "a build arg is on a command line:\n{ps}"
@@ -158,15 +125,14 @@ fn a_killed_server_leaves_nothing_behind_after_a_restart() {
         assert!(Instant::now() < deadline, "RUN never ran: {}", s.log(id));
         std::thread::sleep(Duration::from_millis(50));
     }
+    let run_step_left =
+        || process_with_arg("runstep-zq-8812") || process_with_arg("orphan-zq-8812");
     s.kill9();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while process_with_arg("runstep-zq-8812") || process_with_arg("orphan-zq-8812") {
-        assert!(
-            Instant::now() < deadline,
-            "RUN-step processes outlived the server"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_while(
+        "RUN-step processes outlived the server",
+        Duration::from_secs(10),
+        run_step_left,
+    );
     s.start_again();
     // The restart cleaned up: the re-queued build starts from scratch, and
     // the crashed attempt's container and files are gone.
@@ -188,14 +154,11 @@ fn a_killed_server_leaves_nothing_behind_after_a_restart() {
     s.api("POST", &format!("/api/v1/builds/{id}/cancel"), None);
     let b = s.wait_final(id);
     assert_eq!(b["phase"], "Cancelled", "{b}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while process_with_arg("runstep-zq-8812") || process_with_arg("orphan-zq-8812") {
-        assert!(
-            Instant::now() < deadline,
-            "the re-queued attempt's RUN step survived its cancel"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_while(
+        "the re-queued attempt's RUN step survived its cancel",
+        Duration::from_secs(15),
+        run_step_left,
+    );
     let work = s.data_dir().join("work");
     s.wait_until("work dir emptied", Duration::from_secs(20), || {
         let left: Vec<_> = std::fs::read_dir(&work)
@@ -216,13 +179,10 @@ fn a_worker_build_token_reaches_only_its_own_repositories() {
     // Worker builds as `slipway worker` processes, each with its own API
     // token in a file, as a Kubernetes pod would have it.
     let dir = tempfile::tempdir().unwrap();
-    let clusters = dir.path().join("clusters.yaml");
-    std::fs::write(
-        &clusters,
-        "clusters:\n  x86_64:\n  - name: proc\n    max_concurrent_builds: 1\n    worker_process: true\n",
-    )
-    .unwrap();
-    let (s, base) = server(1, Some(&format!("clusters_file: {}\n", clusters.display())));
+    let (s, base) = server(
+        1,
+        Some(&slipway_test_support::process_cluster_config(dir.path(), 1)),
+    );
     let marker = "credscope-3391";
     let repo = GitRepo::new(&[(
         "Dockerfile",
@@ -230,7 +190,7 @@ fn a_worker_build_token_reaches_only_its_own_repositories() {
     )]);
     let id = s.queue(&repo, &format!("{}/adv/mine:1", s.host()), &[]);
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !all_command_lines().contains(marker) {
+    while !command_lines().contains(marker) {
         assert!(Instant::now() < deadline, "RUN never ran: {}", s.log(id));
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -573,7 +533,7 @@ fn secrets_never_leave() {
     let sampler = std::thread::spawn(move || {
         let mut seen = String::new();
         for _ in 0..60 {
-            let ps = all_command_lines();
+            let ps = command_lines();
             if ps.contains("gitpw-Secr3t") || ps.contains("argval-Secr3t") {
                 seen = ps;
             }
@@ -694,8 +654,7 @@ fn a_full_disk_is_a_clear_error_and_everything_recovers_without_a_restart() {
         mount = Some(Tmpfs::mount(&home.join("data"), "160m"))
     });
     let _mount = mount;
-    let base = format!("{}/slipway/busybox:latest", s.host());
-    push_base(&s, &base);
+    let base = s.push_base_image();
     let repo = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "RUN echo hi > /hi\n"))]);
     let first = s.queue(&repo, &format!("{}/adv/full:1", s.host()), &[]);
     assert_eq!(s.wait_final(first)["phase"], "Complete");
@@ -1062,7 +1021,7 @@ fn a_hung_git_server_times_out_and_a_cancel_kills_git() {
     let url = format!("http://127.0.0.1:{port}/hung.git");
     let body = format!(r#"{{"source":{{"url":"{url}"}},"output":"adv/hung:1"}}"#);
     let git_running = || {
-        all_command_lines()
+        command_lines()
             .lines()
             .any(|l| l.contains(&format!("127.0.0.1:{port}/hung.git")) && l.contains("git"))
     };

@@ -9,7 +9,7 @@
 use slipway_core::token::{ANY_REPOSITORY, Action, Grant};
 use slipway_registry::routes::Needs;
 use slipway_server::Access;
-use slipway_test_support::{GitRepo, Server, http_raw, require_tools, stderr};
+use slipway_test_support::{GitRepo, Server, http_raw, require_tools};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -55,25 +55,12 @@ fn check(what: &str, got: u16, want: Expect, failures: &mut Vec<String>) {
 fn every_route_answers_each_credential_as_it_must() {
     require_tools();
     let dir = tempfile::tempdir().unwrap();
-    let clusters = dir.path().join("clusters.yaml");
-    std::fs::write(
-        &clusters,
-        "clusters:\n  x86_64:\n  - name: proc\n    max_concurrent_builds: 1\n    worker_process: true\n",
-    )
-    .unwrap();
     let s = Server::start_with_config(
         Path::new(BIN),
         1,
-        Some(&format!("clusters_file: {}\n", clusters.display())),
+        Some(&slipway_test_support::process_cluster_config(dir.path(), 1)),
     );
-    let base = format!("{}/slipway/busybox:latest", s.host());
-    let out = std::process::Command::new("bash")
-        .arg(slipway_test_support::workspace_root().join("scripts/make-base-image.sh"))
-        .arg(&base)
-        .env("SLIPWAY_TOKEN_FILE", s.data_dir().join("admin-token"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let base = s.push_base_image();
     // A running worker build, for a real worker-build token.
     let repo = GitRepo::new(&[(
         "Dockerfile",

@@ -2,6 +2,7 @@
 
 use slipway_core::build::source::SourceLocation;
 use slipway_source::{SourceError, fetch, resolve};
+use slipway_test_support::command_lines;
 use std::path::Path;
 use std::process::Command;
 
@@ -185,17 +186,6 @@ async fn a_hung_server_times_out_and_leaves_no_git_process() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-}
-
-fn command_lines() -> String {
-    let mut out = String::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
-            out.push_str(&String::from_utf8_lossy(&c).replace('\0', " "));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// A URL's password reaches the git server (through a credential helper

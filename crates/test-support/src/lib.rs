@@ -570,6 +570,25 @@ impl Server {
         start.elapsed()
     }
 
+    /// Push the busybox base image into this server's embedded registry
+    /// (logged in with the admin token) as `slipway/busybox:latest`;
+    /// returns its reference.
+    pub fn push_base_image(&self) -> String {
+        let reference = format!("{}/slipway/busybox:latest", self.host());
+        let out = Command::new("bash")
+            .arg(workspace_root().join("scripts/make-base-image.sh"))
+            .arg(&reference)
+            .env("SLIPWAY_TOKEN_FILE", self.data_dir().join("admin-token"))
+            .output()
+            .expect("run make-base-image.sh");
+        assert!(
+            out.status.success(),
+            "make-base-image.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        reference
+    }
+
     /// Start the server again on the same data dir and port.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "server still running");
@@ -778,6 +797,56 @@ pub fn stage_names(build: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Every command line on this machine, as `ps` shows them to any user,
+/// one per line (arguments joined by spaces).
+pub fn command_lines() -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            out.push_str(&String::from_utf8_lossy(&c).replace('\0', " "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether some process has `arg` as one whole argument (not merely
+/// inside a longer one, like a RUN step's script that names it).
+pub fn process_with_arg(arg: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+        })
+}
+
+/// Wait while `cond` holds; fail with `what` after `within`.
+pub fn wait_while(what: &str, within: Duration, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + within;
+    while cond() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A cluster file (written in `dir`) whose builds run as `slipway worker`
+/// child processes, each with its own worker-build token in a file, as a
+/// Kubernetes pod would have it; the server config line that uses it.
+pub fn process_cluster_config(dir: &Path, max: u32) -> String {
+    let file = dir.join("clusters.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "clusters:\n  x86_64:\n  - name: proc\n    max_concurrent_builds: {max}\n    worker_process: true\n"
+        ),
+    )
+    .expect("write the cluster file");
+    format!("clusters_file: {}\n", file.display())
 }
 
 /// How many processes have `marker` in their command line (`pgrep -f`).
