@@ -128,7 +128,7 @@ impl RecentArgs {
 }
 
 pub async fn list(client: &Client, args: RecentArgs) -> Result<(), CliError> {
-    let scans: Vec<StoredScan> = client.get_json(&args.path("/scans")).await?;
+    let scans: Vec<slipway_core::scan::ScanSummary> = client.get_json(&args.path("/scans")).await?;
     match args.output {
         Output::Json => print_json(&scans),
         Output::Table => print!("{}", scan_table(&scans)),
@@ -252,7 +252,7 @@ pub fn sbom_table(sboms: &[StoredSbom]) -> String {
     out
 }
 
-pub fn scan_table(scans: &[StoredScan]) -> String {
+pub fn scan_table(scans: &[slipway_core::scan::ScanSummary]) -> String {
     let mut out = format!(
         "{:<6} {:<8} {:<8} {:<8} {:<6} {:<20} REFERENCE\n",
         "ID", "REASON", "OUTCOME", "FINDINGS", "BUILD", "CONFIG"
@@ -263,11 +263,11 @@ pub fn scan_table(scans: &[StoredScan]) -> String {
             "{:<6} {:<8} {:<8} {:<8} {:<6} {:<20} {}",
             s.id,
             s.reason.as_str(),
-            s.report.outcome.as_str(),
-            s.report.findings.len(),
+            s.outcome.as_str(),
+            s.findings,
             s.build.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
             s.config.as_deref().unwrap_or("-"),
-            s.report.reference
+            s.reference
         );
     }
     out

@@ -238,7 +238,8 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
             .find(|s| s["reason"] == "rescan")
             .cloned()
     });
-    assert_eq!(rescan["report"]["outcome"], "passed", "{rescan}");
+    // The list has summaries.
+    assert_eq!(rescan["outcome"], "passed", "{rescan}");
     assert_eq!(rescan["build"], lid);
 
     // An image deleted from its registry rescans as absent.

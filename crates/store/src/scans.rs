@@ -24,7 +24,13 @@ pub trait ScanStore: Send + Sync {
     /// Oldest first.
     async fn scans_of_build(&self, build: BuildId) -> Result<Vec<StoredScan>>;
     /// Newest first; of one config, or of all.
-    async fn list_scans(&self, config: Option<&str>, limit: u32) -> Result<Vec<StoredScan>>;
+    /// Newest first, of one config or all, older than the `before` id.
+    async fn list_scans(
+        &self,
+        config: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredScan>>;
     async fn set_next_rescan(&self, config: &str, at: Option<Timestamp>) -> Result<()>;
     /// Keep a build's SBOM of `sbom.format` for `sbom.platform` with its
     /// document, replacing an earlier one of the same format and platform.
@@ -136,13 +142,19 @@ impl ScanStore for SqliteStore {
         .collect()
     }
 
-    async fn list_scans(&self, config: Option<&str>, limit: u32) -> Result<Vec<StoredScan>> {
+    async fn list_scans(
+        &self,
+        config: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredScan>> {
         sqlx::query(concat!(
             "SELECT ",
             scan_columns!(),
-            " FROM scans WHERE (?1 IS NULL OR config = ?1) ORDER BY id DESC LIMIT ?2"
+            " FROM scans WHERE (?1 IS NULL OR config = ?1) AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
         ))
         .bind(config)
+        .bind(before)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?

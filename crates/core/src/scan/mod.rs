@@ -298,6 +298,44 @@ pub struct StoredScan {
     pub report: ScanReport,
 }
 
+/// One scan in a list (`GET /scans`): what it scanned and how it came
+/// out, counted; `GET /scans/{id}` has the findings and the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanSummary {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::BuildId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    pub reason: ScanReason,
+    pub created_at: jiff::Timestamp,
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+    pub outcome: ScanOutcome,
+    pub findings: usize,
+    pub problems: usize,
+    pub packages: usize,
+}
+
+impl ScanSummary {
+    pub fn of(s: &StoredScan) -> ScanSummary {
+        ScanSummary {
+            id: s.id,
+            build: s.build,
+            config: s.config.clone(),
+            reason: s.reason,
+            created_at: s.created_at,
+            reference: s.report.reference.clone(),
+            manifest_digest: s.report.manifest_digest.clone(),
+            outcome: s.report.outcome,
+            findings: s.report.findings.len(),
+            problems: s.report.problems.len(),
+            packages: s.report.inventory.packages.len(),
+        }
+    }
+}
+
 /// `POST /scans`: scan any image the server can reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use slipway_core::ImageRef;
 use slipway_core::scan::sbom::SbomFormat;
-use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest};
+use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest, ScanSummary};
 use std::sync::Arc;
 
 pub(super) fn routes(t: &mut Table) {
@@ -101,6 +101,8 @@ async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Resp
 struct ListQuery {
     config: Option<String>,
     limit: Option<u32>,
+    /// The cursor: only scans older than this id.
+    before: Option<i64>,
 }
 
 async fn list_scans(
@@ -109,8 +111,35 @@ async fn list_scans(
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let scans = s.store.list_scans(q.config.as_deref(), limit).await?;
-    Ok(Json(scans).into_response())
+    let scans = s
+        .store
+        .list_scans(q.config.as_deref(), q.before, limit)
+        .await?;
+    // Summaries: a scan's inventory alone can be thousands of packages.
+    let page: Vec<ScanSummary> = scans.iter().map(ScanSummary::of).collect();
+    let mut resp = Json(&page).into_response();
+    if page.len() == limit as usize
+        && let Some(last) = page.last()
+    {
+        let config = q
+            .config
+            .as_deref()
+            .map(|c| {
+                format!(
+                    "&config={}",
+                    slipway_core::scan::inventory::percent_encode(c)
+                )
+            })
+            .unwrap_or_default();
+        let link = format!(
+            "</api/v1/scans?limit={limit}&before={}{config}>; rel=\"next\"",
+            last.id
+        );
+        if let Ok(v) = link.parse() {
+            resp.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// Queued and sent notifications, newest first, without secrets.
