@@ -4,11 +4,19 @@
 //! One buildroot and one `docker-image` output per platform, plus the
 //! build log as a `log` output (added when the document is served, because
 //! the log is complete only once the build has ended). Slipway keeps images
-//! in a registry, not as archives: an image output's `filename` follows
-//! OSBS's `docker-image-<config id>.<arch>.tar.gz` naming, its `filesize`
-//! is the sum of the image's blobs (config and layers) and its checksum is
-//! the manifest digest (`sha256`). `extra.docker.layer_sizes` are the
-//! compressed sizes the registry stores, as `skopeo inspect` reports them.
+//! in a registry, not as archives; a Koji hub still wants a file for every
+//! output, and checks its size and checksum on import. So an image output
+//! names a small placeholder archive, `docker-image-<config id>.<arch>.tar.gz`
+//! (OSBS's naming) holding a README with the image's pull specs (what
+//! atomic-reactor does for registry-first builds): [`placeholder_readme`]
+//! is its text, the Koji adapter makes the archive, and [`set_file`]
+//! records its size and checksum. The image's manifest digest is in
+//! `extra.docker.digests`; `extra.docker.layer_sizes` are the compressed
+//! sizes the registry stores, as `skopeo inspect` reports them.
+//!
+//! The build's image type is `build.extra.image` alone: a hub refuses a
+//! document that also has `build.extra.typeinfo.image` ("Duplicate
+//! typeinfo"), and adds `typeinfo` itself.
 //!
 //! The JSON schema is `docs/schemas/koji-cg-metadata-v0.schema.json`.
 
@@ -150,7 +158,6 @@ pub fn cg_metadata(
             "start_time": start,
             "end_time": end.as_second(),
             "extra": {
-                "typeinfo": { "image": image_extra.clone() },
                 "image": image_extra,
                 "slipway": {
                     "build_id": build.id,
@@ -191,10 +198,8 @@ fn image_output(
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let mut layer_sizes = Vec::new();
-    let mut total = size_of(config_desc).unwrap_or(0);
     for (i, l) in layers.iter().enumerate() {
         let size = size_of(l).ok_or_else(|| err("a layer has no size"))?;
-        total += size;
         layer_sizes.push(json!({
             "digest": l.get("digest").and_then(Value::as_str),
             "diff_id": diff_ids.get(i),
@@ -214,12 +219,13 @@ fn image_output(
     if published.is_index {
         repositories.push(format!("{}@{}", published.repository, img.manifest_digest));
     }
+    // Size and checksum are the placeholder archive's (`set_file`).
     Ok(json!({
         "buildroot_id": buildroot,
         "filename": format!("docker-image-{hex}.{arch}.tar.gz"),
-        "filesize": total,
+        "filesize": 0,
         "arch": arch,
-        "checksum": img.manifest_digest.trim_start_matches("sha256:"),
+        "checksum": "",
         "checksum_type": "sha256",
         "type": "docker-image",
         "components": [],
@@ -238,6 +244,49 @@ fn image_output(
     }))
 }
 
+/// The text of the placeholder archive an image output names: what the
+/// image is and where to pull it, from the output's own fields, so the
+/// same document always gives the same archive.
+pub fn placeholder_readme(output: &Value) -> String {
+    let docker = &output["extra"]["docker"];
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut text = String::from(
+        "This archive stands for a container image that lives in a registry.\nPull it with one of:\n\n",
+    );
+    for r in list(&docker["repositories"]) {
+        text.push_str(&format!("    {r}\n"));
+    }
+    text.push_str(&format!(
+        "\nImage configuration: {}\nArchitecture: {}\n",
+        docker["id"].as_str().unwrap_or("unknown"),
+        output["arch"].as_str().unwrap_or("unknown")
+    ));
+    if let Some(digests) = docker["digests"].as_object() {
+        for (media_type, d) in digests {
+            text.push_str(&format!(
+                "Manifest ({media_type}): {}\n",
+                d.as_str().unwrap_or("")
+            ));
+        }
+    }
+    text
+}
+
+/// Record the size and SHA-256 (hex) of the file an output names.
+pub fn set_file(output: &mut Value, size: u64, sha256_hex: &str) {
+    output["filesize"] = json!(size);
+    output["checksum"] = json!(sha256_hex);
+    output["checksum_type"] = json!("sha256");
+}
+
 /// The build log as a `log` output of the first buildroot.
 pub fn log_output(size: u64, sha256_hex: &str) -> Value {
     json!({
@@ -249,4 +298,37 @@ pub fn log_output(size: u64, sha256_hex: &str) -> Value {
         "checksum_type": "sha256",
         "type": "log",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_say_where_the_image_is_and_record_their_file() {
+        let mut o = json!({
+            "arch": "aarch64",
+            "filesize": 0,
+            "checksum": "",
+            "extra": {"docker": {
+                "id": "sha256:c0",
+                "repositories": ["reg/app:1.0-1", "reg/app@sha256:d1"],
+                "digests": {"application/vnd.oci.image.manifest.v1+json": "sha256:d1"},
+            }},
+        });
+        let text = placeholder_readme(&o);
+        assert!(
+            text.contains("    reg/app:1.0-1\n    reg/app@sha256:d1\n"),
+            "{text}"
+        );
+        assert!(text.contains("Architecture: aarch64"), "{text}");
+        assert!(text.contains("Manifest (application/vnd.oci.image.manifest.v1+json): sha256:d1"));
+        // The same output, the same text (the archive is made twice).
+        assert_eq!(text, placeholder_readme(&o));
+        set_file(&mut o, 321, "ab");
+        assert_eq!(
+            (o["filesize"].as_u64(), o["checksum"].as_str()),
+            (Some(321), Some("ab"))
+        );
+    }
 }

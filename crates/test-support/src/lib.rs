@@ -316,7 +316,10 @@ impl GitRepo {
 }
 
 mod http;
+mod koji;
 mod server;
+
+pub use koji::KojiHub;
 
 pub use http::{HttpResponse, http, http_raw};
 pub use server::Server;

@@ -86,14 +86,24 @@ async fn make(
         is_index: top.get("manifests").is_some(),
         media_type,
     };
-    koji::cg_metadata(
+    let mut doc = koji::cg_metadata(
         build,
         &published,
         &images,
         buildroot().await,
         jiff::Timestamp::now(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    // Each image output names its placeholder archive; record its size
+    // and checksum now (the same bytes are made again when it is uploaded).
+    if let Some(outputs) = doc["output"].as_array_mut() {
+        for o in outputs.iter_mut().filter(|o| o["type"] == "docker-image") {
+            let bytes = slipway_koji::placeholder::archive(&koji::placeholder_readme(o));
+            let (size, sum) = slipway_koji::placeholder::size_and_sha256(&bytes);
+            koji::set_file(o, size, &sum);
+        }
+    }
+    Ok(doc)
 }
 
 /// A log sink for tool output that is not part of any build log.
