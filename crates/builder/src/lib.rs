@@ -12,6 +12,7 @@
 //! cancel kills the whole tree (buildah and the RUN step it started), and a
 //! server that dies takes its builds down with it.
 
+mod archive;
 mod process;
 
 pub use process::{LogSink, ProcessError, RunOutput, run as run_command};

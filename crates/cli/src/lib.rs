@@ -8,6 +8,7 @@
 
 pub mod client;
 mod format;
+mod koji;
 pub mod lint;
 mod rebuilds;
 mod scans;
@@ -101,6 +102,9 @@ pub enum Command {
     /// Manage the embedded registry
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Imports into Koji
+    #[command(subcommand)]
+    Koji(koji::KojiCommand),
     /// List worker clusters: active/max, load, enabled, reachable
     Clusters {
         #[arg(short, long, value_enum, default_value_t)]
@@ -407,6 +411,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         } => scans::sboms(&client, build_id(&build)?, (&format, platform), output).await,
         Command::Scan(args) => scans::scan(&client, args).await,
         Command::Scans(args) => scans::list(&client, args).await,
+        Command::Koji(cmd) => koji::run(&client, cmd).await,
         Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
         Command::Notifications(args) => scans::notifications(&client, args).await,
         Command::Show {
@@ -421,12 +426,27 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             Ok(())
         }
         Command::Show { build, output, .. } => {
-            let b: Build = client
-                .get_json(&format!("/builds/{}", build_id(&build)?))
-                .await?;
+            let id = build_id(&build)?;
+            let b: Build = client.get_json(&format!("/builds/{id}")).await?;
+            // Its import into Koji, where there is one (a server without
+            // Koji, or a build not imported, answers an error: none).
+            let imported: Option<slipway_core::koji::KojiImport> =
+                client.get_json(&format!("/builds/{id}/koji")).await.ok();
             match output {
-                Output::Json => print_json(&b),
-                Output::Table => print!("{}", format::build_details(&b)),
+                Output::Json => {
+                    // A Build always serializes (plain fields, string keys).
+                    let mut v = serde_json::to_value(&b).unwrap_or_default();
+                    if let (Some(k), Some(obj)) = (&imported, v.as_object_mut()) {
+                        obj.insert("koji".into(), serde_json::to_value(k).unwrap_or_default());
+                    }
+                    print_json(&v)
+                }
+                Output::Table => {
+                    print!("{}", format::build_details(&b));
+                    if let Some(k) = &imported {
+                        print!("{}", koji::describe(k));
+                    }
+                }
             }
             Ok(())
         }

@@ -287,6 +287,75 @@ pub fn set_file(output: &mut Value, size: u64, sha256_hex: &str) {
     output["checksum_type"] = json!("sha256");
 }
 
+/// Where a build's import into Koji stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportState {
+    /// Its NVR is reserved in Koji (`CGInitBuild`); the build is not done.
+    Reserved,
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// In Koji, as `koji_build_id`.
+    Imported,
+    /// The hub refused it; `slipway koji import BUILD` tries again.
+    Failed,
+    /// The build did not complete and its reservation was given back
+    /// (`CGRefundBuild`: the Koji build is FAILED or CANCELED).
+    Refunded,
+}
+
+impl ImportState {
+    pub const ALL: [ImportState; 5] = [
+        ImportState::Reserved,
+        ImportState::Pending,
+        ImportState::Imported,
+        ImportState::Failed,
+        ImportState::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportState::Reserved => "reserved",
+            ImportState::Pending => "pending",
+            ImportState::Imported => "imported",
+            ImportState::Failed => "failed",
+            ImportState::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportState> {
+        ImportState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A build's Koji import, as `GET /builds/{id}/koji` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KojiImport {
+    pub build: crate::BuildId,
+    pub state: ImportState,
+    pub attempts: u32,
+    /// The NVR reserved, imported (or tried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvr: Option<String>,
+    /// The Koji build id: of the reservation, then of the import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub koji_build_id: Option<i64>,
+    /// The last error: the hub's own words, or why it could not be reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+/// When to try an import again after `attempts` failed ones that could
+/// not reach the hub: 2, 4, 8 … seconds, at most 5 minutes apart, for as
+/// long as it takes (a hub that is down gets the import once it is back).
+pub fn retry_delay(attempts: u32) -> std::time::Duration {
+    let secs = 2u64.saturating_pow(attempts.clamp(1, 20)).min(300);
+    std::time::Duration::from_secs(secs)
+}
+
 /// The build log as a `log` output of the first buildroot.
 pub fn log_output(size: u64, sha256_hex: &str) -> Value {
     json!({
@@ -326,6 +395,9 @@ mod tests {
         // The same output, the same text (the archive is made twice).
         assert_eq!(text, placeholder_readme(&o));
         set_file(&mut o, 321, "ab");
+        assert_eq!(retry_delay(1).as_secs(), 2);
+        assert_eq!(retry_delay(3).as_secs(), 8);
+        assert_eq!(retry_delay(40).as_secs(), 300);
         assert_eq!(
             (o["filesize"].as_u64(), o["checksum"].as_str()),
             (Some(321), Some("ab"))

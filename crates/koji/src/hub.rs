@@ -61,12 +61,43 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// A hub over plain HTTP or HTTPS with the system's CA certificates.
     pub fn new(url: &str, timeout: Duration) -> Hub {
+        Hub::build(url, timeout, ureq::tls::TlsConfig::default())
+    }
+
+    /// A hub whose certificate is checked against `ca_pem` (instead of the
+    /// system's CAs), and to which Slipway shows `client` (certificate
+    /// chain PEM, private key PEM) for [`Hub::ssl_login`].
+    pub fn with_tls(
+        url: &str,
+        timeout: Duration,
+        ca_pem: Option<&[u8]>,
+        client: Option<(&[u8], &[u8])>,
+    ) -> Result<Hub, String> {
+        use ureq::tls::{ClientCert, PrivateKey, RootCerts, TlsConfig};
+        let mut tls = TlsConfig::builder();
+        if let Some(pem) = ca_pem {
+            let certs = pem_certificates(pem, "the CA file")?;
+            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+        }
+        if let Some((chain, key)) = client {
+            let certs = pem_certificates(chain, "the certificate file")?;
+            // Never echo the key file's contents in the error.
+            let key = PrivateKey::from_pem(key)
+                .map_err(|_| "the key file holds no PEM private key".to_string())?;
+            tls = tls.client_cert(Some(ClientCert::new_with_certs(&certs, key)));
+        }
+        Ok(Hub::build(url, timeout, tls.build()))
+    }
+
+    fn build(url: &str, timeout: Duration, tls: ureq::tls::TlsConfig) -> Hub {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .timeout_connect(Some(Duration::from_secs(15)))
             .http_status_as_error(false)
             .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
             .build()
             .into();
         Hub {
@@ -85,6 +116,16 @@ impl Hub {
         params: Vec<Value>,
         session: Option<(&Session, u64)>,
     ) -> Result<Value> {
+        self.post_to(&self.url, method, params, session)
+    }
+
+    fn post_to(
+        &self,
+        url: &str,
+        method: &str,
+        params: Vec<Value>,
+        session: Option<(&Session, u64)>,
+    ) -> Result<Value> {
         let body = MethodCall {
             name: method.into(),
             params,
@@ -95,10 +136,7 @@ impl Hub {
             detail: format!("cannot encode the call: {e}"),
         })?;
         let body = format!("<?xml version=\"1.0\"?>\n{body}");
-        let mut req = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "text/xml");
+        let mut req = self.agent.post(url).header("Content-Type", "text/xml");
         if let Some((s, callnum)) = session {
             req = req
                 .header("Koji-Session-Id", &s.id.to_string())
@@ -136,15 +174,28 @@ impl Hub {
     /// Log in with a password; the session's calls carry its headers.
     pub fn login(&self, user: &str, password: &str) -> Result<Session<'_>> {
         let v = self.call("login", vec![s(user), s(password)])?;
-        let fields = as_struct("login", &v)?;
+        self.session("login", &v)
+    }
+
+    /// Log in with the client certificate given to [`Hub::with_tls`]
+    /// (`sslLogin` at `<hub>/ssllogin`; the hub takes the user from the
+    /// certificate's subject).
+    pub fn ssl_login(&self) -> Result<Session<'_>> {
+        let url = format!("{}/ssllogin", self.url);
+        let v = self.post_to(&url, "sslLogin", Vec::new(), None)?;
+        self.session("sslLogin", &v)
+    }
+
+    fn session(&self, method: &str, v: &Value) -> Result<Session<'_>> {
+        let fields = as_struct(method, v)?;
         let id = fields
             .get("session-id")
             .and_then(as_i64)
-            .ok_or_else(|| protocol("login", "no session-id in the answer"))?;
+            .ok_or_else(|| protocol(method, "no session-id in the answer"))?;
         let key = fields
             .get("session-key")
             .and_then(as_str)
-            .ok_or_else(|| protocol("login", "no session-key in the answer"))?
+            .ok_or_else(|| protocol(method, "no session-key in the answer"))?
             .to_string();
         Ok(Session {
             hub: self,
@@ -161,6 +212,37 @@ pub struct Session<'h> {
     id: i64,
     key: String,
     callnum: AtomicU64,
+}
+
+/// The digest a hub checks uploads with (and an import's outputs carry):
+/// SHA-256, or MD5 for older hubs that take nothing else.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Checksum {
+    #[default]
+    Sha256,
+    Md5,
+}
+
+impl Checksum {
+    /// Koji's name for it (`checksum_type`, `uploadFile`'s verify type).
+    pub fn name(self) -> &'static str {
+        match self {
+            Checksum::Sha256 => "sha256",
+            Checksum::Md5 => "md5",
+        }
+    }
+
+    /// The hex digest of `data`.
+    pub fn hex(self, data: &[u8]) -> String {
+        match self {
+            Checksum::Sha256 => hex::encode(Sha256::digest(data)),
+            Checksum::Md5 => hex::encode(md5::Md5::digest(data)),
+        }
+    }
+
+    fn value(self, data: &[u8]) -> Value {
+        Value::Array(vec![s(self.name()), s(&self.hex(data))])
+    }
 }
 
 /// A reserved NVR (`CGInitBuild`).
@@ -188,8 +270,8 @@ impl Session<'_> {
 
     /// Upload `data` as `name` into the upload directory `dir` (relative to
     /// the hub's work directory), in chunks, each and the whole checked by
-    /// the hub against its SHA-256.
-    pub fn upload(&self, dir: &str, name: &str, data: &[u8]) -> Result<()> {
+    /// the hub against its `sum`.
+    pub fn upload(&self, dir: &str, name: &str, data: &[u8], sum: Checksum) -> Result<()> {
         let failed = |detail: String| KojiError::Upload {
             file: format!("{dir}/{name}"),
             detail,
@@ -206,7 +288,7 @@ impl Session<'_> {
                     s(dir),
                     s(name),
                     number(chunk.len() as u64),
-                    checksum(chunk),
+                    sum.value(chunk),
                     number(offset as u64),
                     // base64 as a string: the hub refuses a <base64> value.
                     s(&base64::engine::general_purpose::STANDARD.encode(chunk)),
@@ -228,7 +310,7 @@ impl Session<'_> {
                 s(dir),
                 s(name),
                 number(total),
-                checksum(data),
+                sum.value(data),
                 Value::Integer(-1),
                 s(""),
             ],
@@ -298,6 +380,24 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// The release after the latest of `name` `version` in Koji (building,
+    /// complete or deleted builds count; failed and canceled ones do not),
+    /// plus `incr - 1` (`"1"` when there is none; `"3.el9"` after
+    /// `"2.el9"`).
+    pub fn get_next_release(&self, name: &str, version: &str, incr: u32) -> Result<String> {
+        let info = Value::Struct(BTreeMap::from([
+            ("name".to_string(), s(name)),
+            ("version".to_string(), s(version)),
+        ]));
+        let v = self.call(
+            "getNextRelease",
+            vec![info, Value::Integer(i32::try_from(incr).unwrap_or(1))],
+        )?;
+        as_str(&v)
+            .map(str::to_string)
+            .ok_or_else(|| protocol("getNextRelease", "the answer is not a string"))
+    }
+
     /// The build named `nvr`, if the hub has one.
     pub fn get_build(&self, nvr: &str) -> Result<Option<KojiBuild>> {
         match self.call("getBuild", vec![s(nvr)])? {
@@ -325,8 +425,23 @@ fn number(n: u64) -> Value {
     }
 }
 
-fn checksum(data: &[u8]) -> Value {
-    Value::Array(vec![s("sha256"), s(&hex::encode(Sha256::digest(data)))])
+/// The certificates in a PEM file (`what` names it in errors).
+fn pem_certificates(
+    pem: &[u8],
+    what: &str,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let certs = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{what} is not PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{what} holds no certificate"));
+    }
+    Ok(certs)
 }
 
 fn protocol(method: &str, detail: &str) -> KojiError {

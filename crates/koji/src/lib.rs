@@ -7,7 +7,8 @@
 //! `slipway_core::koji` (the metadata document); this crate only carries it
 //! to a hub.
 
+pub mod archive;
 pub mod hub;
 pub mod placeholder;
 
-pub use hub::{Hub, KojiBuild, KojiError, Reservation, Session};
+pub use hub::{Checksum, Hub, KojiBuild, KojiError, Reservation, Session};

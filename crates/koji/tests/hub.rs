@@ -2,7 +2,7 @@
 //! `../shared/fixtures/koji-hub`: Koji 1.35's own hub on PostgreSQL).
 
 use slipway_koji::placeholder::{archive, size_and_sha256};
-use slipway_koji::{Hub, KojiError};
+use slipway_koji::{Checksum, Hub, KojiError};
 use slipway_test_support::KojiHub;
 use std::time::Duration;
 
@@ -62,10 +62,15 @@ fn login_upload_import_reserve_and_refund_against_a_real_hub() {
         .map(|i| u8::try_from(i % 251).unwrap())
         .collect();
     let dir = "slipway-import/test-1";
-    s.upload(dir, "build.log", &log).unwrap();
-    s.upload(dir, "docker-image-0123.x86_64.tar.gz", &placeholder)
-        .unwrap();
-    s.upload(dir, "big.bin", &big).unwrap();
+    s.upload(dir, "build.log", &log, Checksum::Sha256).unwrap();
+    s.upload(
+        dir,
+        "docker-image-0123.x86_64.tar.gz",
+        &placeholder,
+        Checksum::Sha256,
+    )
+    .unwrap();
+    s.upload(dir, "big.bin", &big, Checksum::Sha256).unwrap();
     let on_hub = std::path::Path::new(&fixture.env["KOJI_TOPDIR"])
         .join("work")
         .join(dir)
@@ -85,9 +90,14 @@ fn login_upload_import_reserve_and_refund_against_a_real_hub() {
 
     // The same NVR again: refused, with the hub's words.
     let dir2 = "slipway-import/test-2";
-    s.upload(dir2, "build.log", &log).unwrap();
-    s.upload(dir2, "docker-image-0123.x86_64.tar.gz", &placeholder)
-        .unwrap();
+    s.upload(dir2, "build.log", &log, Checksum::Sha256).unwrap();
+    s.upload(
+        dir2,
+        "docker-image-0123.x86_64.tar.gz",
+        &placeholder,
+        Checksum::Sha256,
+    )
+    .unwrap();
     let e = s.cg_import(&doc, dir2, None).unwrap_err();
     assert_eq!(e.fault_code(), Some(1000), "{e}");
     assert!(e.to_string().contains("Build already exists"), "{e}");
@@ -124,9 +134,14 @@ fn login_upload_import_reserve_and_refund_against_a_real_hub() {
     assert_eq!(again.build_id, r.build_id);
     // Import into the reservation, with its token.
     let dir3 = "slipway-import/test-3";
-    s.upload(dir3, "build.log", &log).unwrap();
-    s.upload(dir3, "docker-image-0123.x86_64.tar.gz", &placeholder)
-        .unwrap();
+    s.upload(dir3, "build.log", &log, Checksum::Sha256).unwrap();
+    s.upload(
+        dir3,
+        "docker-image-0123.x86_64.tar.gz",
+        &placeholder,
+        Checksum::Sha256,
+    )
+    .unwrap();
     let mut reserved: serde_json::Value =
         serde_json::from_str(&metadata("slipway-reserved", &log, &placeholder)).unwrap();
     reserved["build"]["build_id"] = serde_json::json!(again.build_id);
@@ -134,6 +149,40 @@ fn login_upload_import_reserve_and_refund_against_a_real_hub() {
         .cg_import(&reserved.to_string(), dir3, Some(&again.token))
         .unwrap();
     assert_eq!((done.id, done.state), (again.build_id, 1));
+    // The next release counts complete and reserved builds.
+    assert_eq!(
+        s.get_next_release("slipway-reserved", "1.0", 1).unwrap(),
+        "2"
+    );
+    assert_eq!(
+        s.get_next_release("slipway-reserved", "1.0", 3).unwrap(),
+        "4"
+    );
+    assert_eq!(s.get_next_release("slipway-none", "1.0", 1).unwrap(), "1");
+    s.cg_init_build("slipway", "slipway-reserved", "1.0", "2")
+        .unwrap();
+    assert_eq!(
+        s.get_next_release("slipway-reserved", "1.0", 1).unwrap(),
+        "3"
+    );
+
+    // MD5, for hubs that take nothing else: uploads and outputs.
+    let dir4 = "slipway-import/test-4";
+    s.upload(dir4, "build.log", &log, Checksum::Md5).unwrap();
+    s.upload(
+        dir4,
+        "docker-image-0123.x86_64.tar.gz",
+        &placeholder,
+        Checksum::Md5,
+    )
+    .unwrap();
+    let mut md5: serde_json::Value =
+        serde_json::from_str(&metadata("slipway-md5", &log, &placeholder)).unwrap();
+    for (o, bytes) in [(0, &log), (1, &placeholder)] {
+        md5["output"][o]["checksum"] = serde_json::json!(Checksum::Md5.hex(bytes));
+        md5["output"][o]["checksum_type"] = serde_json::json!("md5");
+    }
+    assert_eq!(s.cg_import(&md5.to_string(), dir4, None).unwrap().state, 1);
     s.logout();
 
     // A hub that is not there: a transport error (retry later), not a refusal.

@@ -29,6 +29,8 @@ pub struct Events {
     /// Something was put in the outbox or a build ended: the
     /// notifications loop looks again.
     pub outbox: Notify,
+    /// A Koji import was queued again by hand: the Koji loop looks.
+    pub koji: Notify,
     ended_tx: mpsc::UnboundedSender<WorkerEnded>,
     ended_rx: Mutex<Option<mpsc::UnboundedReceiver<WorkerEnded>>>,
 }
@@ -41,6 +43,7 @@ impl Events {
             queue: Notify::new(),
             waves: Notify::new(),
             outbox: Notify::new(),
+            koji: Notify::new(),
             ended_tx,
             ended_rx: Mutex::new(Some(ended_rx)),
         }

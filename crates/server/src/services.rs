@@ -56,6 +56,8 @@ pub struct Services {
     pub min_free_bytes: u64,
     /// The data directory (absolute).
     pub data_dir: PathBuf,
+    /// The Koji hub complete builds are imported into, if any.
+    pub koji: Option<crate::config::KojiSettings>,
 }
 
 impl Services {

@@ -46,6 +46,8 @@ pub enum ServerError {
     Clusters(#[from] clusters::ClusterFileError),
     #[error("{0}")]
     SecretKey(String),
+    #[error("{0}")]
+    Koji(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -71,6 +73,14 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         &std::fs::canonicalize(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
     secure_data_dir(data).map_err(data_dir_error(data))?;
     slipway_source::set_timeouts(config.git_timeouts);
+    if let Some(k) = &config.koji {
+        // Refuse to start with a Koji password or certificate that cannot
+        // be read, rather than fail every import later.
+        if k.auth == crate::config::KojiAuth::Password {
+            k.password().map_err(ServerError::Koji)?;
+        }
+        k.hub().map_err(ServerError::Koji)?;
+    }
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -208,6 +218,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         limits: config.limits,
         min_free_bytes: config.min_free_bytes,
         data_dir: data.clone(),
+        koji: config.koji.clone(),
     });
     controllers::spawn_all(&services);
 

@@ -289,6 +289,17 @@ impl Store for SqliteStore {
         Ok(Queued::Queued(Box::new(build)))
     }
 
+    async fn taken_releases(&self, name: &str, version: &str) -> Result<Vec<String>> {
+        sqlx::query("SELECT release FROM releases WHERE name = ? AND version = ?")
+            .bind(name)
+            .bind(version)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok(row.try_get("release")?))
+            .collect()
+    }
+
     async fn fail_preparation(
         &self,
         id: BuildId,

@@ -8,6 +8,7 @@
 //! never both win, and every phase change writes an event.
 
 mod builds;
+mod koji;
 mod notifications;
 mod read;
 mod rebuilds;
@@ -18,6 +19,7 @@ mod sqlite;
 mod webhooks;
 mod workers;
 
+pub use koji::{ImportAttempt, KojiReservation, KojiStore};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore};
@@ -95,7 +97,15 @@ pub enum CancelOutcome {
 
 #[async_trait]
 pub trait Store:
-    WorkerStore + RebuildStore + ScanStore + NotificationStore + WebhookStore + Send + Sync + 'static
+    WorkerStore
+    + RebuildStore
+    + ScanStore
+    + NotificationStore
+    + WebhookStore
+    + KojiStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Record a new build (phase New), to be prepared.
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build>;
@@ -105,6 +115,8 @@ pub trait Store:
     /// explicit one unless another build holds it. Placing a worker build
     /// ([`WorkerStore::place_queued`]) starts the build (phase Running).
     async fn queue_build(&self, id: BuildId, prep: &Preparation) -> Result<Queued>;
+    /// The releases of `name` `version` held by builds here.
+    async fn taken_releases(&self, name: &str, version: &str) -> Result<Vec<String>>;
     /// End a New build that preparation refused, keeping what it found.
     async fn fail_preparation(
         &self,

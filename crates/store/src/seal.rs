@@ -1,7 +1,7 @@
 //! Secrets at rest. The database columns that can hold a secret — a
 //! build's spec (a git URL's password), an image config (webhook and
 //! notification secrets, a git URL's password) and a notification's target
-//! (a webhook secret) — are stored sealed: ChaCha20-Poly1305 with a key the
+//! (a webhook secret), and a Koji reservation's token — are stored sealed: ChaCha20-Poly1305 with a key the
 //! server keeps outside the database (`<data-dir>/secret-key`, mode 0600,
 //! or a file of the admin's choosing), so a copy of the database file alone
 //! reveals nothing. The column's name is the associated data, so a sealed
@@ -27,6 +27,7 @@ pub(crate) enum Column {
     BuildSpec,
     ConfigSpec,
     DeliveryTarget,
+    KojiToken,
 }
 
 impl Column {
@@ -35,6 +36,7 @@ impl Column {
             Column::BuildSpec => b"builds.spec",
             Column::ConfigSpec => b"image_configs.spec",
             Column::DeliveryTarget => b"notifications.target",
+            Column::KojiToken => b"koji_imports.reservation_token",
         }
     }
 }

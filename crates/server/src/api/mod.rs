@@ -8,6 +8,7 @@ mod auth;
 mod builds;
 mod clusters;
 mod configs;
+mod koji;
 mod registry;
 mod scans;
 mod table;
@@ -52,6 +53,13 @@ pub(crate) fn table() -> Table {
         "/builds/{id}/metadata",
         &["GET"],
         get(builds::metadata),
+    );
+    t.add(Token, "/builds/{id}/koji", &["GET"], get(koji::status));
+    t.add(
+        Token,
+        "/builds/{id}/koji/import",
+        &["POST"],
+        post(koji::import),
     );
     t.add(Token, "/registry/gc", &["POST"], post(registry::gc));
     t.add(Token, "/clusters", &["GET"], get(clusters::list));

@@ -13,8 +13,10 @@
 //! | `tracking`      | 5 s                           | package repositories → triggers        |
 //! | `notifications` | `outbox`, 1 s                 | announces ended builds, sends mail and webhooks |
 //! | `clusters`      | SIGHUP                        | reloads the cluster file               |
+//! | `koji`          | `koji`, 2 s                   | imports Complete builds into Koji      |
 
 mod clusters;
+mod koji;
 mod notifications;
 mod orchestrator;
 mod prepare;
@@ -40,4 +42,5 @@ pub fn spawn_all(services: &Arc<Services>) {
     tokio::spawn(tracking::run(services.clone()));
     tokio::spawn(notifications::run(services.clone()));
     tokio::spawn(clusters::run(services.clone()));
+    tokio::spawn(koji::run(services.clone()));
 }

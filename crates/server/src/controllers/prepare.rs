@@ -10,6 +10,8 @@
 //!           component are required unless the build is scratch
 //! plan      platforms (request ∩ only − not), build args (request over
 //!           slipway.yaml), added labels, unique/floating/extra tags
+//! reserve   with Koji configured, the NVR is reserved there (CGInitBuild):
+//!           Koji's next free release, or the given one unless Koji has it
 //! queue     the store reserves the release and queues one worker build per
 //!           platform, in one transaction
 //! ```
@@ -153,33 +155,40 @@ async fn prepare(services: &Arc<Services>, id: BuildId) {
             services.events.waves.notify_one();
             return;
         }
-        Ok(prep) => match services.store.queue_build(id, &prep).await {
-            Ok(Queued::Queued(b)) => {
-                log.line(&format!(
-                    "==> queued{}: tags {}",
-                    b.spec
-                        .release
-                        .as_deref()
-                        .map(|r| format!(" with release {r}"))
-                        .unwrap_or_default(),
-                    b.spec.tags.join(", ")
-                ));
-                services.events.queue.notify_one();
-                return;
-            }
-            Ok(Queued::Refused(reason)) => Refusal {
+        Ok(mut prep) => match crate::steps::koji::reserve(services, id, &mut prep, log).await {
+            Err(taken) => Refusal {
                 lint: prep.lint,
                 repo_config: prep.repo_config,
-                ..Refusal::failed(reason)
+                ..Refusal::failed(taken)
             },
-            Ok(Queued::NotNew(phase)) => {
-                log.line(&format!("==> build {id} {}", phase.as_str().to_lowercase()));
-                services.logs.close(id);
-                return;
-            }
-            Err(e) => Refusal {
-                phase: BuildPhase::Error,
-                ..Refusal::failed(format!("cannot queue the build: {e}"))
+            Ok(()) => match services.store.queue_build(id, &prep).await {
+                Ok(Queued::Queued(b)) => {
+                    log.line(&format!(
+                        "==> queued{}: tags {}",
+                        b.spec
+                            .release
+                            .as_deref()
+                            .map(|r| format!(" with release {r}"))
+                            .unwrap_or_default(),
+                        b.spec.tags.join(", ")
+                    ));
+                    services.events.queue.notify_one();
+                    return;
+                }
+                Ok(Queued::Refused(reason)) => Refusal {
+                    lint: prep.lint,
+                    repo_config: prep.repo_config,
+                    ..Refusal::failed(reason)
+                },
+                Ok(Queued::NotNew(phase)) => {
+                    log.line(&format!("==> build {id} {}", phase.as_str().to_lowercase()));
+                    services.logs.close(id);
+                    return;
+                }
+                Err(e) => Refusal {
+                    phase: BuildPhase::Error,
+                    ..Refusal::failed(format!("cannot queue the build: {e}"))
+                },
             },
         },
         Err(r) => r,

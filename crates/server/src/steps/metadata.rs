@@ -26,6 +26,11 @@ pub async fn record(
         Ok(doc) => {
             if let Err(e) = services.store.set_metadata(id, &doc).await {
                 tracing::error!("build {id}: cannot store its metadata: {e}");
+            } else if services.koji.is_some()
+                && let Err(e) = services.store.queue_koji_import(id).await
+            {
+                // The Koji controller imports it once the build is Complete.
+                tracing::error!("build {id}: cannot queue its Koji import: {e}");
             }
         }
         Err(e) => {
@@ -94,12 +99,25 @@ async fn make(
         jiff::Timestamp::now(),
     )
     .map_err(|e| e.to_string())?;
-    // Each image output names its placeholder archive; record its size
-    // and checksum now (the same bytes are made again when it is uploaded).
+    // Each image output names its file; record its size and checksum now:
+    // a placeholder archive (the same bytes are made again when it is
+    // uploaded), or with `upload_mode: archive` the platform image saved
+    // as a docker-archive, kept until it is imported. Outputs are in the
+    // platforms' order.
+    let archives = services
+        .koji
+        .as_ref()
+        .is_some_and(|k| k.upload_mode == crate::config::UploadMode::Archive);
     if let Some(outputs) = doc["output"].as_array_mut() {
-        for o in outputs.iter_mut().filter(|o| o["type"] == "docker-image") {
-            let bytes = slipway_koji::placeholder::archive(&koji::placeholder_readme(o));
-            let (size, sum) = slipway_koji::placeholder::size_and_sha256(&bytes);
+        let images = outputs.iter_mut().filter(|o| o["type"] == "docker-image");
+        for (o, (_, pushed)) in images.zip(platforms) {
+            let (size, sum) = if archives {
+                crate::steps::koji::save_archive(services, build.id, &pushed.reference, o, auth)
+                    .await?
+            } else {
+                let bytes = slipway_koji::placeholder::archive(&koji::placeholder_readme(o));
+                slipway_koji::placeholder::size_and_sha256(&bytes)
+            };
             koji::set_file(o, size, &sum);
         }
     }

@@ -2,12 +2,13 @@
 //! before it returns: applying configs and adding triggers (`configs`),
 //! the parts of an input key that need the world (`inputs`), publishing a
 //! build (`publish`), scanning (`scanning`) and attaching SBOMs (`sboms`),
-//! Koji metadata (`metadata`), and filling the outbox (`notify`). A step
+//! Koji metadata (`metadata`) and reservations and hub calls (`koji`), and filling the outbox (`notify`). A step
 //! reads and writes the store, may run other steps, and wakes controllers
 //! only through the event bus.
 
 pub(crate) mod configs;
 pub(crate) mod inputs;
+pub(crate) mod koji;
 pub(crate) mod metadata;
 pub(crate) mod notify;
 pub(crate) mod publish;

@@ -1,5 +1,8 @@
 //! Server configuration: command-line flags plus an optional YAML file.
 
+mod koji;
+pub use koji::{KojiAuth, KojiSettings, UploadMode};
+
 use serde::Deserialize;
 use slipway_core::ImageRef;
 use std::net::SocketAddr;
@@ -57,6 +60,9 @@ pub struct ConfigFile {
     /// free space than this many MiB (default 512).
     #[serde(default)]
     pub min_free_space_mb: Option<u64>,
+    /// Import complete builds into a Koji hub.
+    #[serde(default)]
+    pub koji: Option<KojiSettings>,
     /// The key that seals secrets in the database (64 hex digits), kept
     /// apart from the data dir (default: `<data-dir>/secret-key`, made on
     /// first start).
@@ -165,6 +171,7 @@ pub struct ServerConfig {
     /// Bytes of free space under which `/readyz` says not ready.
     pub min_free_bytes: u64,
     pub secret_key_file: Option<PathBuf>,
+    pub koji: Option<KojiSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -244,6 +251,9 @@ impl ConfigFile {
                     .map_err(|e| format!("projects.{name}.notify[{i}]: {e}"))?;
             }
         }
+        if let Some(k) = &file.koji {
+            k.validate()?;
+        }
         if let Some(r) = &file.default_registry {
             ImageRef::parse(&format!("{r}/probe")).map_err(|e| {
                 format!("default_registry {r:?} is not a registry host[:port][/prefix]: {e}")
@@ -292,6 +302,7 @@ impl ServerConfig {
                 .unwrap_or(DEFAULT_MIN_FREE_SPACE_MB)
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
+            koji: file.koji.filter(|k| k.import),
         })
     }
 }
