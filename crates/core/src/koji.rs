@@ -395,6 +395,10 @@ mod tests {
         // The same output, the same text (the archive is made twice).
         assert_eq!(text, placeholder_readme(&o));
         set_file(&mut o, 321, "ab");
+        for st in ImportState::ALL {
+            assert_eq!(ImportState::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(ImportState::parse("Imported"), None);
         assert_eq!(retry_delay(1).as_secs(), 2);
         assert_eq!(retry_delay(3).as_secs(), 8);
         assert_eq!(retry_delay(40).as_secs(), 300);

@@ -41,3 +41,35 @@ pub fn gzip_file(from: &Path, to: &Path) -> std::io::Result<(u64, String)> {
         .sync_all()?;
     Ok((out.size, hex::encode(out.hash.finalize())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn the_same_tar_gives_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("image.tar");
+        std::fs::write(
+            &tar,
+            b"not really a tar, but bytes all the same".repeat(1000),
+        )
+        .unwrap();
+        let (a, b) = (dir.path().join("a.tar.gz"), dir.path().join("b.tar.gz"));
+        let first = gzip_file(&tar, &a).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let second = gzip_file(&tar, &b).unwrap();
+        assert_eq!(first, second);
+        let bytes = std::fs::read(&a).unwrap();
+        assert_eq!(bytes, std::fs::read(&b).unwrap());
+        assert_eq!(
+            first,
+            (bytes.len() as u64, hex::encode(Sha256::digest(&bytes)))
+        );
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut back)
+            .unwrap();
+        assert_eq!(back, std::fs::read(&tar).unwrap());
+    }
+}

@@ -240,9 +240,54 @@ impl Checksum {
         }
     }
 
+    /// A digest of data given in parts.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Checksum::Sha256 => Hasher::Sha256(Sha256::new()),
+            Checksum::Md5 => Hasher::Md5(md5::Md5::new()),
+        }
+    }
+
     fn value(self, data: &[u8]) -> Value {
         Value::Array(vec![s(self.name()), s(&self.hex(data))])
     }
+}
+
+/// A [`Checksum`] being computed.
+pub enum Hasher {
+    Sha256(Sha256),
+    Md5(md5::Md5),
+}
+
+impl Hasher {
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Md5(h) => h.update(data),
+        }
+    }
+
+    /// The hex digest.
+    pub fn finish(self) -> String {
+        match self {
+            Hasher::Sha256(h) => hex::encode(h.finalize()),
+            Hasher::Md5(h) => hex::encode(h.finalize()),
+        }
+    }
+}
+
+/// Fill `buf` from `r` as far as it goes: fewer bytes only at the end.
+fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// A reserved NVR (`CGInitBuild`).
@@ -272,26 +317,45 @@ impl Session<'_> {
     /// the hub's work directory), in chunks, each and the whole checked by
     /// the hub against its `sum`.
     pub fn upload(&self, dir: &str, name: &str, data: &[u8], sum: Checksum) -> Result<()> {
+        self.upload_from(dir, name, data, sum).map(|_| ())
+    }
+
+    /// [`Session::upload`] from a reader (a docker-archive on disk), one
+    /// chunk in memory at a time; the number of bytes sent.
+    pub fn upload_from(
+        &self,
+        dir: &str,
+        name: &str,
+        mut data: impl std::io::Read,
+        sum: Checksum,
+    ) -> Result<u64> {
         let failed = |detail: String| KojiError::Upload {
             file: format!("{dir}/{name}"),
             detail,
         };
-        let total = data.len() as u64;
-        let mut offset = 0usize;
+        let mut whole = sum.hasher();
+        let mut offset = 0u64;
+        let mut chunk = vec![0u8; CHUNK];
         // An empty file is one empty chunk.
         loop {
-            let end = (offset + CHUNK).min(data.len());
-            let chunk = &data[offset..end];
+            let n = read_full(&mut data, &mut chunk)
+                .map_err(|e| failed(format!("cannot read it: {e}")))?;
+            if n == 0 && offset > 0 {
+                // The size was a multiple of the chunk.
+                break;
+            }
+            let part = &chunk[..n];
+            whole.update(part);
             let ok = self.call(
                 "uploadFile",
                 vec![
                     s(dir),
                     s(name),
-                    number(chunk.len() as u64),
-                    sum.value(chunk),
-                    number(offset as u64),
+                    number(n as u64),
+                    sum.value(part),
+                    number(offset),
                     // base64 as a string: the hub refuses a <base64> value.
-                    s(&base64::engine::general_purpose::STANDARD.encode(chunk)),
+                    s(&base64::engine::general_purpose::STANDARD.encode(part)),
                 ],
             )?;
             if ok != Value::Boolean(true) {
@@ -299,8 +363,8 @@ impl Session<'_> {
                     "the chunk at offset {offset} did not verify"
                 )));
             }
-            offset = end;
-            if offset >= data.len() {
+            offset += n as u64;
+            if n < CHUNK {
                 break;
             }
         }
@@ -309,18 +373,18 @@ impl Session<'_> {
             vec![
                 s(dir),
                 s(name),
-                number(total),
-                sum.value(data),
+                number(offset),
+                Value::Array(vec![s(sum.name()), s(&whole.finish())]),
                 Value::Integer(-1),
                 s(""),
             ],
         )?;
         if ok != Value::Boolean(true) {
             return Err(failed(format!(
-                "the whole file ({total} bytes) did not verify"
+                "the whole file ({offset} bytes) did not verify"
             )));
         }
-        Ok(())
+        Ok(offset)
     }
 
     /// Reserve `name-version-release` for content generator `cg`.

@@ -76,6 +76,22 @@ fn login_upload_import_reserve_and_refund_against_a_real_hub() {
         .join(dir)
         .join("big.bin");
     assert_eq!(std::fs::read(&on_hub).unwrap(), big);
+    // From a file, streamed, exactly two chunks long.
+    let even = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(even.path(), &big[..2 * 1024 * 1024]).unwrap();
+    let sent = s
+        .upload_from(
+            dir,
+            "even.bin",
+            std::fs::File::open(even.path()).unwrap(),
+            Checksum::Md5,
+        )
+        .unwrap();
+    assert_eq!(sent, 2 * 1024 * 1024);
+    assert_eq!(
+        std::fs::read(on_hub.with_file_name("even.bin")).unwrap(),
+        &big[..2 * 1024 * 1024]
+    );
 
     let doc = metadata("slipway-koji-test", &log, &placeholder);
     let imported = s.cg_import(&doc, dir, None).unwrap();

@@ -75,6 +75,11 @@ impl KojiHub {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The fixture's work directory (`etc/hub.conf`, `kojidir`, …).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Stop the hub (it can be started again only in a new directory).
     pub fn stop(&self) {
         let _ = Command::new(self.fixture.join("stop-hub.sh"))

@@ -319,7 +319,7 @@ mod http;
 mod koji;
 mod server;
 
-pub use koji::KojiHub;
+pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 
 pub use http::{HttpResponse, http, http_raw};
 pub use server::Server;

@@ -206,8 +206,36 @@ fn nvr_of(doc: &serde_json::Value) -> Option<String> {
     ))
 }
 
-/// A file to upload: its name in the upload directory and its bytes.
-type Upload = (String, Vec<u8>);
+/// A file to upload: its name in the upload directory, and its bytes or
+/// where they are (a docker-archive is streamed, never held in memory).
+struct Upload {
+    name: String,
+    source: Source,
+}
+
+enum Source {
+    Bytes(Vec<u8>),
+    File(std::path::PathBuf),
+}
+
+/// Size, SHA-256 and `extra` digest of a file, read once, in pieces.
+fn file_sums(path: &std::path::Path, extra: Checksum) -> std::io::Result<(u64, String, String)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let (mut sha, mut other) = (Checksum::Sha256.hasher(), extra.hasher());
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        other.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, sha.finish(), other.finish()))
+}
 
 /// The document to import and the files it names: the log, and each image
 /// output's placeholder or docker-archive, checked against what the
@@ -226,38 +254,47 @@ async fn prepare(
     let mut files = Vec::new();
     for o in doc["output"].as_array_mut().into_iter().flatten() {
         let name = o["filename"].as_str().unwrap_or_default().to_string();
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(format!(
+                "output file name {name:?} is not a plain file name"
+            ));
+        }
         let kept = crate::steps::koji::files_dir(services, id).join(&name);
-        let bytes = match o["type"].as_str() {
-            Some("log") => tokio::fs::read(services.logs.path(id))
-                .await
-                .map_err(|e| format!("cannot read the build log: {e}"))?,
-            Some("docker-image") if name.contains('/') || name.starts_with('.') => {
-                return Err(format!(
-                    "output file name {name:?} is not a plain file name"
-                ));
-            }
+        let source = match o["type"].as_str() {
+            Some("log") => Source::Bytes(
+                tokio::fs::read(services.logs.path(id))
+                    .await
+                    .map_err(|e| format!("cannot read the build log: {e}"))?,
+            ),
             // The docker-archive saved when the build published, if any.
-            Some("docker-image") if kept.is_file() => tokio::fs::read(&kept)
-                .await
-                .map_err(|e| format!("cannot read {}: {e}", kept.display()))?,
-            Some("docker-image") => slipway_koji::placeholder::archive(&placeholder_readme(o)),
+            Some("docker-image") if kept.is_file() => Source::File(kept),
+            Some("docker-image") => {
+                Source::Bytes(slipway_koji::placeholder::archive(&placeholder_readme(o)))
+            }
             other => {
                 return Err(format!(
                     "output {name} has a type Slipway does not upload: {other:?}"
                 ));
             }
         };
-        let (size, sum) = slipway_koji::placeholder::size_and_sha256(&bytes);
-        if Some(size) != o["filesize"].as_u64() || Some(sum.as_str()) != o["checksum"].as_str() {
+        let (size, sha256, sum) = match &source {
+            Source::Bytes(b) => (b.len() as u64, Checksum::Sha256.hex(b), checksum.hex(b)),
+            Source::File(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || file_sums(&path, checksum))
+                    .await
+                    .map_err(|e| format!("hashing {name} crashed: {e}"))?
+                    .map_err(|e| format!("cannot read {name}: {e}"))?
+            }
+        };
+        if Some(size) != o["filesize"].as_u64() || Some(sha256.as_str()) != o["checksum"].as_str() {
             return Err(format!(
                 "{name} is not what the metadata says (size or checksum differ); rebuild to import it"
             ));
         }
-        if checksum != Checksum::Sha256 {
-            o["checksum"] = serde_json::json!(checksum.hex(&bytes));
-            o["checksum_type"] = serde_json::json!(checksum.name());
-        }
-        files.push((name, bytes));
+        o["checksum"] = serde_json::json!(sum);
+        o["checksum_type"] = serde_json::json!(checksum.name());
+        files.push(Upload { name, source });
     }
     if let Some(r) = reservation {
         doc["build"]["build_id"] = serde_json::json!(r.koji_build_id);
@@ -287,15 +324,23 @@ fn send(
     let hub = settings.hub().map_err(Failure::Refused)?;
     let session = login(settings, &hub)?;
     let dir = format!("slipway-import/{id}.{}", Timestamp::now().as_millisecond());
-    let result = (|| {
-        for (name, bytes) in files {
-            session.upload(&dir, name, bytes, settings.checksum())?;
+    let result = (|| -> Result<slipway_koji::KojiBuild, Failure> {
+        for f in files {
+            match &f.source {
+                Source::Bytes(b) => session.upload(&dir, &f.name, b, settings.checksum())?,
+                Source::File(path) => {
+                    let file = std::fs::File::open(path).map_err(|e| {
+                        Failure::Refused(format!("cannot read {}: {e}", path.display()))
+                    })?;
+                    session.upload_from(&dir, &f.name, file, settings.checksum())?;
+                }
+            }
         }
-        session.cg_import(
+        Ok(session.cg_import(
             &doc.to_string(),
             &dir,
             reservation.map(|r| r.token.as_str()),
-        )
+        )?)
     })();
     session.logout();
     let build = result?;
