@@ -274,6 +274,25 @@ fn builds_are_reserved_imported_refunded_and_retried_against_a_real_hub() {
         stderr(&again)
     );
 
+    // A scratch build is a throw-away: never reserved, never imported.
+    let s = e.complete(&one, &image("one-scratch"), &["--scratch"]);
+    let sid = s["id"].as_i64().unwrap().to_string();
+    assert!(!events(&s).contains("Koji"), "{}", events(&s));
+    let status = e.server.cli(&["koji", "status", &sid]);
+    assert!(!status.status.success());
+    assert!(
+        stderr(&status).contains("has no Koji import"),
+        "{}",
+        stderr(&status)
+    );
+    let forced = e.server.cli(&["koji", "import", &sid]);
+    assert!(!forced.status.success());
+    assert!(
+        stderr(&forced).contains("scratch builds are never imported into Koji"),
+        "{}",
+        stderr(&forced)
+    );
+
     // Two platforms: one archive per platform, two buildroots, the index.
     let b = e.complete(
         &scratch_repo("slipway-two"),

@@ -351,7 +351,8 @@ fn parent_child_rebuilds_from_a_webhook() {
     let forced: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let w = wait_wave(&server, forced["wave"].as_i64().unwrap());
     let fa = server.build_json(member(&w, "a")["build"].as_i64().unwrap());
-    assert_eq!(fa["phase"], "Complete", "{fa}");
+    let fa_log = server.log(fa["id"].as_i64().unwrap());
+    assert_eq!(fa["phase"], "Complete", "{fa}\n{fa_log}");
     let forced_build = fa["id"].as_i64().unwrap();
     a_builds.push(forced_build);
 

@@ -301,5 +301,39 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        if std::thread::panicking() {
+            self.print_evidence();
+        }
+    }
+}
+
+impl Server {
+    /// For a failed test: the end of the server's log and of the newest
+    /// build logs, so a failure seen once (in CI) can be understood.
+    fn print_evidence(&self) {
+        fn tail(text: &str, n: usize) -> String {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(n)..].join("\n")
+        }
+        eprintln!(
+            "---- slipway serve's log (last 40 lines) ----\n{}",
+            tail(&self.server_log(), 40)
+        );
+        let mut logs: Vec<(std::time::SystemTime, PathBuf)> =
+            std::fs::read_dir(self.data_dir().join("logs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+                .collect();
+        logs.sort();
+        for (_, path) in logs.iter().rev().take(3) {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            eprintln!(
+                "---- {} (last 30 lines) ----\n{}",
+                path.display(),
+                tail(&text, 30)
+            );
+        }
     }
 }

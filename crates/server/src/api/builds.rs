@@ -107,14 +107,10 @@ pub(super) async fn metadata(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let build = load(&s, &id).await?;
     if build.phase != BuildPhase::Complete {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            slipway_core::api::codes::CONFLICT,
-            format!(
-                "build {} is {}; metadata exists only for complete builds",
-                build.id, build.phase
-            ),
-        ));
+        return Err(ApiError::conflict(format!(
+            "build {} is {}; metadata exists only for complete builds",
+            build.id, build.phase
+        )));
     }
     match crate::steps::metadata::served(&s, build.id)
         .await

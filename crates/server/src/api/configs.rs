@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use slipway_core::api::{
     ApplyRequest, ApplyResponse, ConfigEvent, ConfigStatus, GraphView, StartRequest,
-    TriggerResponse, WebhookResponse, codes,
+    TriggerResponse, WebhookResponse,
 };
 use slipway_core::rebuild::Wave;
 use slipway_core::rebuild::trigger::{self, Delivery, Provider, Trigger};
@@ -138,14 +138,10 @@ async fn delete_config(
         && !graph.children(i).is_empty()
     {
         let children: Vec<&str> = graph.children(i).iter().map(|&c| graph.name(c)).collect();
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            codes::CONFLICT,
-            format!(
-                "config {name} is the parent of {}; delete or change them first",
-                children.join(", ")
-            ),
-        ));
+        return Err(ApiError::conflict(format!(
+            "config {name} is the parent of {}; delete or change them first",
+            children.join(", ")
+        )));
     }
     if s.store.delete_config(&name).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -8,15 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use slipway_core::BuildPhase;
+use slipway_core::build::conventions::BuildKind;
 use slipway_core::koji::KojiImport;
 use std::sync::Arc;
 
 fn not_configured() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        slipway_core::api::codes::CONFLICT,
-        "this server imports nothing into Koji: set koji: in its config file",
-    )
+    ApiError::conflict("this server imports nothing into Koji: set koji: in its config file")
 }
 
 /// `GET /builds/{id}/koji`.
@@ -45,37 +42,31 @@ pub(super) async fn import(
     }
     let build = load(&s, &id).await?;
     if build.phase != BuildPhase::Complete {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            slipway_core::api::codes::CONFLICT,
-            format!(
-                "build {} is {}; only complete builds are imported into Koji",
-                build.id, build.phase
-            ),
-        ));
+        return Err(ApiError::conflict(format!(
+            "build {} is {}; only complete builds are imported into Koji",
+            build.id, build.phase
+        )));
+    }
+    if build.spec.kind == BuildKind::Scratch {
+        return Err(ApiError::conflict(format!(
+            "build {} is a scratch build; scratch builds are never imported into Koji",
+            build.id
+        )));
     }
     if s.store.metadata(build.id).await?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            slipway_core::api::codes::CONFLICT,
-            format!(
-                "build {} has no content-generator metadata to import; its events say why",
-                build.id
-            ),
-        ));
+        return Err(ApiError::conflict(format!(
+            "build {} has no content-generator metadata to import; its events say why",
+            build.id
+        )));
     }
     if let Some(i) = s.store.koji_import(build.id).await?
         && i.state == slipway_core::koji::ImportState::Imported
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            slipway_core::api::codes::CONFLICT,
-            format!(
-                "build {} is in Koji already, as {}",
-                build.id,
-                i.nvr.unwrap_or_default()
-            ),
-        ));
+        return Err(ApiError::conflict(format!(
+            "build {} is in Koji already, as {}",
+            build.id,
+            i.nvr.unwrap_or_default()
+        )));
     }
     s.store.queue_koji_import(build.id).await?;
     s.events.koji.notify_one();

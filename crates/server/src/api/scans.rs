@@ -230,10 +230,8 @@ async fn rescan_config(
     };
     match crate::steps::scanning::rescan(&s, &name, &config.config.scan).await {
         Some(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),
-        None => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            slipway_core::api::codes::CONFLICT,
-            format!("config {name} has no complete build to rescan yet"),
-        )),
+        None => Err(ApiError::conflict(format!(
+            "config {name} has no complete build to rescan yet"
+        ))),
     }
 }

@@ -78,11 +78,7 @@ async fn running(s: &Services, raw: &str) -> Result<WorkerBuild, ApiError> {
 }
 
 fn not_running(w: &WorkerBuild) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        slipway_core::api::codes::CONFLICT,
-        format!("worker build {} is {}, not running", w.id, w.phase),
-    )
+    ApiError::conflict(format!("worker build {} is {}, not running", w.id, w.phase))
 }
 
 async fn assignment(

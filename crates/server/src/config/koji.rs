@@ -76,7 +76,7 @@ pub struct KojiSettings {
     #[serde(default)]
     pub checksum: ChecksumSetting,
     /// The Koji user that owns each imported build, by Koji package name
-    /// (the image's `name` label); `"*"` for every other package. Without a
+    /// (the image's `component` label); `"*"` for every other package. Without a
     /// match the content generator's own user owns it.
     #[serde(default)]
     pub owner_map: BTreeMap<String, String>,

@@ -4,6 +4,7 @@
 
 use crate::Services;
 use sha2::{Digest, Sha256};
+use slipway_core::build::conventions::BuildKind;
 use slipway_core::koji::{self, Buildroot, PlatformImage, Published, Tool};
 use slipway_core::{Build, BuildId, ImageRef, PushedImage, WorkerBuild};
 use std::path::Path;
@@ -24,9 +25,11 @@ pub async fn record(
     let id = build.id;
     match make(services, build, platforms, image, auth).await {
         Ok(doc) => {
+            // Scratch builds are throw-aways: never Koji builds (as in OSBS).
             if let Err(e) = services.store.set_metadata(id, &doc).await {
                 tracing::error!("build {id}: cannot store its metadata: {e}");
             } else if services.koji.is_some()
+                && build.spec.kind != BuildKind::Scratch
                 && let Err(e) = services.store.queue_koji_import(id).await
             {
                 // The Koji controller imports it once the build is Complete.
