@@ -8,6 +8,7 @@
 
 pub mod client;
 mod format;
+mod images;
 mod koji;
 pub mod lint;
 mod rebuilds;
@@ -105,6 +106,8 @@ pub enum Command {
     /// Imports into Koji
     #[command(subcommand)]
     Koji(koji::KojiCommand),
+    #[command(flatten)]
+    Images(images::ImageCommand),
     /// List worker clusters: active/max, load, enabled, reachable
     Clusters {
         #[arg(short, long, value_enum, default_value_t)]
@@ -412,6 +415,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Scan(args) => scans::scan(&client, args).await,
         Command::Scans(args) => scans::list(&client, args).await,
         Command::Koji(cmd) => koji::run(&client, cmd).await,
+        Command::Images(cmd) => images::run(&client, cmd).await,
         Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
         Command::Notifications(args) => scans::notifications(&client, args).await,
         Command::Show {

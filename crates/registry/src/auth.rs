@@ -17,8 +17,10 @@
 //! clients, when anonymous pull is on, may pull.
 //!
 //! Registry tokens are `slr_<payload>.<hmac>`: the payload is base64url
-//! JSON (`exp`, grants `g`), the HMAC-SHA256 is keyed with a secret the
-//! server keeps in its data dir.
+//! JSON (`exp`, grants `g`, and the subject `s` it was issued to), the
+//! HMAC-SHA256 is keyed with a secret the server keeps in its data dir.
+//! The subject — `token:NAME` for an API token, `build:ID` for a build's
+//! registry token — is what the tag history records as who moved a tag.
 
 use crate::error::RegistryError;
 use axum::http::{HeaderMap, header};
@@ -38,7 +40,17 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(300);
 /// A registry token with `grants`, expiring at `exp`, signed with `key`
 /// (what the server does; tests use it to make an expired one).
 pub fn mint(key: &[u8], grants: Vec<Grant>, exp: u64) -> String {
-    let json = serde_json::to_vec(&Payload { exp, g: grants }).unwrap_or_default();
+    mint_as(key, Access::new(grants, None), exp)
+}
+
+/// [`mint`], for a subject.
+pub fn mint_as(key: &[u8], access: Access, exp: u64) -> String {
+    let json = serde_json::to_vec(&Payload {
+        exp,
+        g: access.grants,
+        s: access.subject,
+    })
+    .unwrap_or_default();
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
@@ -87,12 +99,40 @@ fn anonymous() -> Vec<Grant> {
     vec![Grant::new(ANY_REPOSITORY, &[Action::Pull])]
 }
 
+/// What credentials allow, and whose they are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Access {
+    pub grants: Vec<Grant>,
+    /// `token:NAME`, `build:ID`; `None` for anonymous clients.
+    pub subject: Option<String>,
+}
+
+impl Access {
+    pub fn new(grants: Vec<Grant>, subject: Option<String>) -> Self {
+        Access { grants, subject }
+    }
+
+    /// The build whose registry token this is, if it is one.
+    pub fn build(&self) -> Option<i64> {
+        self.subject
+            .as_deref()?
+            .strip_prefix("build:")?
+            .parse()
+            .ok()
+    }
+
+    /// Who, for people: the subject, or `anonymous`.
+    pub fn who(&self) -> String {
+        self.subject.clone().unwrap_or_else(|| "anonymous".into())
+    }
+}
+
 /// What the request's `Authorization` header proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// No `Authorization` header.
     None,
-    Valid(Vec<Grant>),
+    Valid(Access),
     /// A registry token whose time is up: the client should get a new one.
     Expired,
     Invalid,
@@ -102,6 +142,8 @@ pub enum Credentials {
 struct Payload {
     exp: u64,
     g: Vec<Grant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<String>,
 }
 
 pub struct RegistryAuth {
@@ -140,6 +182,12 @@ impl RegistryAuth {
         self.issue_until(grants, now_secs() + TOKEN_TTL.as_secs())
     }
 
+    /// Issue a registry token for `access` (its grants, to its subject),
+    /// valid for [`TOKEN_TTL`].
+    pub fn issue_to(&self, access: Access) -> String {
+        mint_as(&self.key, access, now_secs() + TOKEN_TTL.as_secs())
+    }
+
     /// Issue a registry token with `grants` that expires at `exp` (seconds
     /// since the epoch).
     pub fn issue_until(&self, grants: Vec<Grant>, exp: u64) -> String {
@@ -148,7 +196,7 @@ impl RegistryAuth {
 
     /// The grants of a registry token; `None` when it is not one of ours
     /// (or was tampered with), `Some(Err(()))` when it expired.
-    fn verify_registry_token(&self, token: &str) -> Option<Result<Vec<Grant>, ()>> {
+    fn verify_registry_token(&self, token: &str) -> Option<Result<Access, ()>> {
         let rest = token.strip_prefix(REGISTRY_TOKEN_PREFIX)?;
         let (payload, sig) = rest.rsplit_once('.')?;
         let sig = hex::decode(sig).ok()?;
@@ -160,17 +208,19 @@ impl RegistryAuth {
         if p.exp < now_secs() {
             return Some(Err(()));
         }
-        Some(Ok(p.g))
+        Some(Ok(Access::new(p.g, p.s)))
     }
 
     async fn password(&self, secret: &str) -> Credentials {
         match self.verify_registry_token(secret) {
-            Some(Ok(grants)) => return Credentials::Valid(grants),
+            Some(Ok(access)) => return Credentials::Valid(access),
             Some(Err(())) => return Credentials::Expired,
             None => {}
         }
         match self.store.token_name(&hash_token(secret)).await {
-            Ok(Some(_)) => Credentials::Valid(everything()),
+            Ok(Some(name)) => {
+                Credentials::Valid(Access::new(everything(), Some(format!("token:{name}"))))
+            }
             _ => Credentials::Invalid,
         }
     }
@@ -212,14 +262,14 @@ impl RegistryAuth {
         &self,
         headers: &HeaderMap,
         need: &Need,
-    ) -> Result<Vec<Grant>, RegistryError> {
+    ) -> Result<Access, RegistryError> {
         let scope = need.scope();
         let challenge = || challenge(headers, scope.as_deref());
-        let grants = match self.credentials(headers).await {
-            Credentials::Valid(g) => g,
+        let access = match self.credentials(headers).await {
+            Credentials::Valid(a) => a,
             // Anonymous clients may pull; anything else asks them to log in.
             Credentials::None if self.anonymous_pull && satisfies(&anonymous(), need) => {
-                return Ok(anonymous());
+                return Ok(Access::new(anonymous(), None));
             }
             Credentials::None => {
                 return Err(RegistryError::unauthorized(
@@ -240,8 +290,8 @@ impl RegistryAuth {
                 ));
             }
         };
-        if *need == Need::Base || satisfies(&grants, need) {
-            Ok(grants)
+        if *need == Need::Base || satisfies(&access.grants, need) {
+            Ok(access)
         } else {
             // 403 DENIED, with the challenge a token-flow client needs to
             // ask for a token of the right scope (oras-py refreshes its
@@ -267,10 +317,10 @@ impl RegistryAuth {
         &self,
         headers: &HeaderMap,
         scopes: &[String],
-    ) -> Result<Vec<Grant>, RegistryError> {
+    ) -> Result<Access, RegistryError> {
         let held = match self.credentials(headers).await {
-            Credentials::Valid(g) => g,
-            Credentials::None if self.anonymous_pull => anonymous(),
+            Credentials::Valid(a) => a,
+            Credentials::None if self.anonymous_pull => Access::new(anonymous(), None),
             Credentials::Expired => {
                 return Err(RegistryError::unauthorized(
                     "the registry token has expired; log in again",
@@ -292,7 +342,7 @@ impl RegistryAuth {
                 wanted.push(g);
             }
         }
-        Ok(intersect(&held, &wanted))
+        Ok(Access::new(intersect(&held.grants, &wanted), held.subject))
     }
 }
 
@@ -416,7 +466,7 @@ mod tests {
         // Trading it for a new token never widens it.
         let scopes = ["repository:other/repo:pull,push repository:team/app:*".to_string()];
         assert_eq!(
-            a.token_grants(&h, &scopes).await.unwrap(),
+            a.token_grants(&h, &scopes).await.unwrap().grants,
             [Grant::new("team/app", &[Action::Pull, Action::Push])]
         );
         // An expired token is refused with a challenge.
@@ -449,7 +499,7 @@ mod tests {
             .token_grants(&headers(""), &["repository:x:pull,push".into()])
             .await
             .unwrap();
-        let pull_token = a.issue(grants);
+        let pull_token = a.issue_to(grants);
         assert_eq!(
             a.authorize(&headers(&format!("Bearer {pull_token}")), &push("x"))
                 .await

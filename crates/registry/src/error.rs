@@ -36,6 +36,8 @@ codes! {
     name_unknown => "NAME_UNKNOWN", NOT_FOUND;
     size_invalid => "SIZE_INVALID", BAD_REQUEST;
     denied => "DENIED", FORBIDDEN;
+    // A build's unique or primary tag would move or go.
+    immutable => "DENIED", CONFLICT;
     unsupported => "UNSUPPORTED", METHOD_NOT_ALLOWED;
     too_many_requests => "TOO_MANY_REQUESTS", TOO_MANY_REQUESTS;
     // Distribution's code for a bad `n` (the spec names none).
@@ -89,6 +91,10 @@ impl From<slipway_store::StoreError> for RegistryError {
     fn from(e: slipway_store::StoreError) -> Self {
         if e.is_storage_full() {
             RegistryError::storage_full()
+        } else if let slipway_store::StoreError::Immutable(m) = e {
+            RegistryError::immutable(m)
+        } else if let slipway_store::StoreError::NotFound(m) = e {
+            RegistryError::manifest_unknown(m)
         } else {
             RegistryError::internal(e)
         }

@@ -55,6 +55,11 @@ impl From<slipway_store::StoreError> for ApiError {
                 "no space left on device: the server's disk is full; free space (`slipway registry gc`, old builds) and retry",
             );
         }
+        match e {
+            slipway_store::StoreError::Immutable(m) => return ApiError::conflict(m),
+            slipway_store::StoreError::NotFound(m) => return ApiError::not_found(m),
+            _ => {}
+        }
         ApiError::internal(e)
     }
 }

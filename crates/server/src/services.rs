@@ -58,6 +58,8 @@ pub struct Services {
     pub data_dir: PathBuf,
     /// The Koji hub complete builds are imported into, if any.
     pub koji: Option<crate::config::KojiSettings>,
+    /// Between scheduled registry garbage collections (`controllers::gc`).
+    pub registry_gc_interval: Option<std::time::Duration>,
 }
 
 impl Services {

@@ -219,6 +219,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         min_free_bytes: config.min_free_bytes,
         data_dir: data.clone(),
         koji: config.koji.clone(),
+        registry_gc_interval: config.registry_gc_interval,
     });
     controllers::spawn_all(&services);
 

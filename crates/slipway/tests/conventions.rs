@@ -327,7 +327,7 @@ fn labels_releases_tags_kinds_and_metadata() {
     let again = e.build(&repo, &image, &["--isolated", "--release", "7"]);
     assert_eq!(again["phase"], "Failed");
     assert!(
-        reason(&again).starts_with("release 7 of team/web 2.1 already exists"),
+        reason(&again).starts_with(&format!("release 7 of {image} 2.1 already exists")),
         "{again}"
     );
     assert!(again["workers"].as_array().unwrap().is_empty());

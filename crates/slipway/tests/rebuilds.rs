@@ -432,11 +432,12 @@ fn parent_child_rebuilds_from_a_webhook() {
         a_builds.push(id);
     }
 
-    // History limits (2 successful, 2 failed): the two newest successful
-    // builds (both skipped) stay, and so does the forced build, A's
-    // current image; the older ones are deleted with their logs.
+    // History limits (2 successful, 2 failed), Complete and Skipped builds
+    // counted apart: the two newest complete builds (the forced one, A's
+    // current image, and the webhook's) and the two newest skipped ones
+    // stay; the older ones are deleted with their logs.
     let logs = server.data_dir().join("logs");
-    let kept = [forced_build, a_builds[5], a_builds[6]];
+    let kept = [forced_build, a_builds[1], a_builds[5], a_builds[6]];
     for &id in &a_builds {
         let r = server.api("GET", &format!("/api/v1/builds/{id}"), None);
         if kept.contains(&id) {

@@ -242,7 +242,19 @@ fn images_are_scanned_at_build_on_schedule_and_on_demand() {
     assert_eq!(rescan["outcome"], "passed", "{rescan}");
     assert_eq!(rescan["build"], lid);
 
-    // An image deleted from its registry rescans as absent.
+    // An image deleted from its registry rescans as absent. A build's
+    // image is locked (its unique and primary tags never move), so this is
+    // an image lost behind Slipway's back: its locks dropped in the
+    // database first, as restoring an older backup of it would.
+    let db = server.data_dir().join("slipway.db");
+    slipway_test_support::run_ok(
+        "python3",
+        &[
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=30); c.execute('DELETE FROM registry_locked_tags'); c.commit()",
+            &db.display().to_string(),
+        ],
+    );
     let del = http(
         server.port,
         "DELETE",

@@ -196,43 +196,28 @@ impl Store for SqliteStore {
 
     async fn queue_build(&self, id: BuildId, prep: &Preparation) -> Result<Queued> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Releases are counted per repository (and version): a primary tag
+        // `{version}-{release}` is never reused within one.
+        let repository = prep.spec.output.name();
         let release = match &prep.identity {
             None => None,
-            Some(ident) => match &prep.spec.release {
-                Some(r) => {
-                    let holder: Option<i64> = sqlx::query(
-                        "SELECT build_id FROM releases WHERE name = ? AND version = ? AND release = ?",
-                    )
-                    .bind(&ident.name)
-                    .bind(&ident.version)
-                    .bind(r)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|row| row.try_get("build_id"))
-                    .transpose()?;
-                    if let Some(b) = holder {
-                        return Ok(Queued::Refused(format!(
-                            "release {r} of {} {} already exists (build {b}); give another release, or none to get the next free one",
-                            ident.name, ident.version
-                        )));
+            Some(ident) => {
+                let taken = taken_in(&mut tx, &repository, &ident.name, &ident.version).await?;
+                match &prep.spec.release {
+                    Some(r) => {
+                        if let Some((_, b)) = taken.iter().find(|(t, _)| t == r) {
+                            return Ok(Queued::Refused(format!(
+                                "release {r} of {repository} {} already exists (build {b}); give another release, or none to get the next free one",
+                                ident.version
+                            )));
+                        }
+                        Some(r.clone())
                     }
-                    Some(r.clone())
+                    None => Some(slipway_core::build::conventions::next_release(
+                        taken.iter().map(|(r, _)| r.as_str()),
+                    )),
                 }
-                None => {
-                    let taken: Vec<String> =
-                        sqlx::query("SELECT release FROM releases WHERE name = ? AND version = ?")
-                            .bind(&ident.name)
-                            .bind(&ident.version)
-                            .fetch_all(&mut *tx)
-                            .await?
-                            .iter()
-                            .map(|row| row.try_get("release"))
-                            .collect::<Result<_, _>>()?;
-                    Some(slipway_core::build::conventions::next_release(
-                        taken.iter().map(String::as_str),
-                    ))
-                }
-            },
+            }
         };
         let spec = match prep.complete(release.as_deref()) {
             Ok(spec) => spec,
@@ -240,9 +225,9 @@ impl Store for SqliteStore {
         };
         if let (Some(ident), Some(r)) = (&prep.identity, &release) {
             sqlx::query(
-                "INSERT INTO releases (name, version, release, build_id) VALUES (?, ?, ?, ?)",
+                "INSERT INTO repository_releases (repository, version, release, build_id) VALUES (?, ?, ?, ?)",
             )
-            .bind(&ident.name)
+            .bind(&repository)
             .bind(&ident.version)
             .bind(r)
             .bind(id)
@@ -289,15 +274,18 @@ impl Store for SqliteStore {
         Ok(Queued::Queued(Box::new(build)))
     }
 
-    async fn taken_releases(&self, name: &str, version: &str) -> Result<Vec<String>> {
-        sqlx::query("SELECT release FROM releases WHERE name = ? AND version = ?")
-            .bind(name)
-            .bind(version)
-            .fetch_all(&self.pool)
+    async fn taken_releases(
+        &self,
+        repository: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(taken_in(&mut conn, repository, name, version)
             .await?
-            .iter()
-            .map(|row| Ok(row.try_get("release")?))
-            .collect()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
     }
 
     async fn fail_preparation(
@@ -656,4 +644,28 @@ impl Store for SqliteStore {
             .try_get("n")?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+/// The releases taken for `version` in `repository`, with their builds:
+/// those recorded per repository, and those recorded per name label
+/// before releases were counted per repository (still taken).
+async fn taken_in(
+    conn: &mut sqlx::SqliteConnection,
+    repository: &str,
+    name: &str,
+    version: &str,
+) -> Result<Vec<(String, i64)>> {
+    sqlx::query(
+        "SELECT release, build_id FROM repository_releases WHERE repository = ? AND version = ? \
+         UNION SELECT release, build_id FROM releases WHERE name = ? AND version = ?",
+    )
+    .bind(repository)
+    .bind(version)
+    .bind(name)
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("release")?, row.try_get("build_id")?)))
+    .collect()
 }

@@ -22,7 +22,7 @@ mod workers;
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
-pub use registry::{ManifestRecord, RegistryStore};
+pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
 pub use scans::ScanStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{DELIVERY_MEMORY_DAYS, WebhookStore};
@@ -43,6 +43,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Read(String),
+    /// A locked tag would move or go (a build's unique or primary tag).
+    #[error("{0}")]
+    Immutable(String),
+    /// What a request names is not there.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl StoreError {
@@ -115,8 +121,14 @@ pub trait Store:
     /// explicit one unless another build holds it. Placing a worker build
     /// ([`WorkerStore::place_queued`]) starts the build (phase Running).
     async fn queue_build(&self, id: BuildId, prep: &Preparation) -> Result<Queued>;
-    /// The releases of `name` `version` held by builds here.
-    async fn taken_releases(&self, name: &str, version: &str) -> Result<Vec<String>>;
+    /// The releases of `version` taken in `repository` (and, from before
+    /// releases were counted per repository, by the name label `name`).
+    async fn taken_releases(
+        &self,
+        repository: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Vec<String>>;
     /// End a New build that preparation refused, keeping what it found.
     async fn fail_preparation(
         &self,

@@ -9,7 +9,7 @@
 
 use crate::seal::{Column, Sealer};
 use crate::sqlite::{from_json, now, parse_time, to_json};
-use crate::{Result, SqliteStore, StoreError};
+use crate::{Result, SqliteStore, Store, StoreError};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use slipway_core::api::ApplyResponse;
@@ -135,7 +135,17 @@ pub trait RebuildStore: Send + Sync {
     /// waves still running. A pruned build's events and worker records go
     /// with it; a tombstone stays, and so does the release it held.
     /// Returns the pruned builds, oldest first.
-    async fn prune_history(&self, config: &str, keep: HistoryLimits) -> Result<Vec<BuildId>>;
+    /// Delete the config's builds beyond its history limits (leaving
+    /// tombstones); with `dry_run`, only say which. Complete, Skipped and
+    /// unsuccessful builds are counted apart (Skipped builds never push a
+    /// real one out); the newest Complete build and builds of running
+    /// waves are kept. Returns the builds as they were.
+    async fn prune_history(
+        &self,
+        config: &str,
+        keep: HistoryLimits,
+        dry_run: bool,
+    ) -> Result<Vec<slipway_core::Build>>;
     /// What is left of a pruned build.
     async fn pruned_build(&self, id: BuildId) -> Result<Option<PrunedBuild>>;
 }
@@ -656,13 +666,19 @@ impl RebuildStore for SqliteStore {
         Ok(cancelled)
     }
 
-    async fn prune_history(&self, config: &str, keep: HistoryLimits) -> Result<Vec<BuildId>> {
+    async fn prune_history(
+        &self,
+        config: &str,
+        keep: HistoryLimits,
+        dry_run: bool,
+    ) -> Result<Vec<slipway_core::Build>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT id, phase FROM (
                 SELECT id, phase,
                   ROW_NUMBER() OVER (
-                    PARTITION BY phase IN ('Complete', 'Skipped') ORDER BY id DESC
+                    PARTITION BY CASE phase WHEN 'Complete' THEN 0 WHEN 'Skipped' THEN 1 ELSE 2 END
+                    ORDER BY id DESC
                   ) AS newer,
                   phase IN ('Complete', 'Skipped') AS successful
                 FROM builds
@@ -686,6 +702,15 @@ impl RebuildStore for SqliteStore {
         for r in &rows {
             let id: BuildId = r.try_get("id")?;
             let phase: String = r.try_get("phase")?;
+            // As it was, read before it goes (the read pool sees the last
+            // commit, which this transaction has not changed yet).
+            let Some(build) = self.get_build(id).await? else {
+                continue;
+            };
+            pruned.push(build);
+            if dry_run {
+                continue;
+            }
             sqlx::query(
                 "INSERT INTO pruned_builds (id, config, phase, pruned_at) VALUES (?, ?, ?, ?)",
             )
@@ -699,7 +724,6 @@ impl RebuildStore for SqliteStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            pruned.push(id);
         }
         tx.commit().await?;
         Ok(pruned)

@@ -37,19 +37,34 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn blob_visible(&self, repository: &str, digest: &str) -> Result<bool>;
     async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<bool>;
 
-    /// Record a manifest, what it references, and optionally point a tag at it.
+    /// Record a manifest, what it references, and optionally point a tag
+    /// at it (the move recorded in the tag's history as `by`'s).
     async fn put_manifest(
         &self,
         repository: &str,
         manifest: &ManifestRecord,
         references: &[String],
         tag: Option<&str>,
+        by: &TagMove,
     ) -> Result<()>;
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<ManifestRecord>>;
     async fn tag(&self, repository: &str, tag: &str) -> Result<Option<String>>;
     /// Delete a manifest and the tags pointing at it.
-    async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<bool>;
-    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool>;
+    async fn delete_manifest(&self, repository: &str, digest: &str, by: &TagMove) -> Result<bool>;
+    async fn delete_tag(&self, repository: &str, tag: &str, by: &TagMove) -> Result<bool>;
+    /// Point `tag` at `digest`, a manifest the repository has (a tag,
+    /// rollback or promotion: no bytes move); the digest it named before.
+    async fn move_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+        by: &TagMove,
+    ) -> Result<Option<String>>;
+    /// The repository's tags and what they name, in lexical order.
+    async fn tag_digests(&self, repository: &str) -> Result<Vec<TagDigest>>;
+    /// A tag's moves, newest first, at most `limit`.
+    async fn tag_history(&self, repository: &str, tag: &str, limit: u32) -> Result<Vec<TagEvent>>;
     /// Tags in lexical order, after `last`, at most `n`.
     async fn tags(
         &self,
@@ -67,6 +82,165 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn live_digests(&self) -> Result<Vec<String>>;
     /// Forget a blob in every repository (after garbage collection removed it).
     async fn unlink_everywhere(&self, digest: &str) -> Result<()>;
+    /// Lock `tag` to `digest` for good (a build's unique or primary tag):
+    /// from now on a push that would move it, or a delete, is refused with
+    /// [`StoreError::Immutable`](crate::StoreError::Immutable).
+    async fn lock_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+        build: i64,
+        kind: &str,
+    ) -> Result<()>;
+    /// The lock on a tag, if it has one.
+    async fn tag_lock(&self, repository: &str, tag: &str) -> Result<Option<TagLock>>;
+    /// Take back the locks of `build` (it publishes again, or is pruned).
+    async fn unlock_build_tags(&self, build: i64) -> Result<u64>;
+    /// Delete manifest `digest` of `repository` if nothing there needs it
+    /// any more — no tag names it and no index lists it — with its
+    /// referrers (SBOMs), and, for an index, the manifests it listed that
+    /// are then needed by nothing either. Returns the manifests deleted;
+    /// garbage collection then frees the blobs no manifest references.
+    async fn prune_manifest(&self, repository: &str, digest: &str) -> Result<Vec<String>>;
+}
+
+/// Who moves a tag, and why: what its history records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagMove {
+    /// `token:NAME`, `build:ID`, `anonymous`.
+    pub who: String,
+    /// The build it is moved for.
+    pub build: Option<i64>,
+    /// `build`, `push`, `delete`, `tag`, `untag`, `rollback`, `promote`, `prune`.
+    pub why: String,
+}
+
+impl TagMove {
+    pub fn new(who: impl Into<String>, build: Option<i64>, why: impl Into<String>) -> Self {
+        TagMove {
+            who: who.into(),
+            build,
+            why: why.into(),
+        }
+    }
+}
+
+/// A tag and the manifest it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagDigest {
+    pub tag: String,
+    pub digest: String,
+    pub updated_at: String,
+}
+
+/// One move of a tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagEvent {
+    pub id: i64,
+    pub repository: String,
+    pub tag: String,
+    /// `None`: the tag was new.
+    pub old_digest: Option<String>,
+    /// `None`: the tag went.
+    pub new_digest: Option<String>,
+    pub build: Option<i64>,
+    pub who: String,
+    pub why: String,
+    pub at: String,
+}
+
+/// Record that `tag` moved from `old` to `new`, unless it did not.
+async fn record_move(
+    conn: &mut SqliteConnection,
+    repository: &str,
+    tag: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    by: &TagMove,
+) -> Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO tag_events (repository, tag, old_digest, new_digest, build_id, who, why, at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(repository)
+    .bind(tag)
+    .bind(old)
+    .bind(new)
+    .bind(by.build)
+    .bind(&by.who)
+    .bind(&by.why)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn digest_of_tag(
+    conn: &mut SqliteConnection,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<String>> {
+    Ok(
+        sqlx::query("SELECT digest FROM registry_tags WHERE repository = ? AND tag = ?")
+            .bind(repository)
+            .bind(tag)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get("digest"))
+            .transpose()?,
+    )
+}
+
+/// A tag that never moves, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagLock {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub build: i64,
+    /// `unique` or `primary`.
+    pub kind: String,
+}
+
+impl TagLock {
+    fn refusal(&self, doing: &str) -> crate::StoreError {
+        crate::StoreError::Immutable(format!(
+            "tag {}:{} is immutable: it is the {} tag of build {} ({}), so it cannot be {doing}; push to another tag",
+            self.repository, self.tag, self.kind, self.build, self.digest
+        ))
+    }
+}
+
+fn lock_from_row(r: &SqliteRow) -> Result<TagLock> {
+    Ok(TagLock {
+        repository: r.try_get("repository")?,
+        tag: r.try_get("tag")?,
+        digest: r.try_get("digest")?,
+        build: r.try_get("build_id")?,
+        kind: r.try_get("kind")?,
+    })
+}
+
+async fn lock_of(
+    conn: &mut SqliteConnection,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<TagLock>> {
+    sqlx::query(
+        "SELECT repository, tag, digest, build_id, kind FROM registry_locked_tags \
+         WHERE repository = ? AND tag = ?",
+    )
+    .bind(repository)
+    .bind(tag)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(lock_from_row)
+    .transpose()
 }
 
 fn manifest_from_row(r: &SqliteRow) -> Result<ManifestRecord> {
@@ -178,8 +352,9 @@ impl RegistryStore for SqliteStore {
         m: &ManifestRecord,
         references: &[String],
         tag: Option<&str>,
+        by: &TagMove,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         ensure_repository(&mut tx, repository).await?;
         sqlx::query(
             "INSERT OR REPLACE INTO registry_manifests \
@@ -205,6 +380,13 @@ impl RegistryStore for SqliteStore {
                 .await?;
         }
         if let Some(t) = tag {
+            if let Some(lock) = lock_of(&mut tx, repository, t).await?
+                && lock.digest != m.digest
+            {
+                return Err(lock.refusal(&format!("moved to {}", m.digest)));
+            }
+            let old = digest_of_tag(&mut tx, repository, t).await?;
+            record_move(&mut tx, repository, t, old.as_deref(), Some(&m.digest), by).await?;
             sqlx::query("INSERT OR REPLACE INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)")
                 .bind(repository)
                 .bind(t)
@@ -251,8 +433,31 @@ impl RegistryStore for SqliteStore {
         })
     }
 
-    async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+    async fn delete_manifest(&self, repository: &str, digest: &str, by: &TagMove) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(row) = sqlx::query(
+            "SELECT repository, tag, digest, build_id, kind FROM registry_locked_tags \
+             WHERE repository = ? AND digest = ? ORDER BY tag LIMIT 1",
+        )
+        .bind(repository)
+        .bind(digest)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Err(lock_from_row(&row)?.refusal("deleted"));
+        }
+        let tags: Vec<String> =
+            sqlx::query("SELECT tag FROM registry_tags WHERE repository = ? AND digest = ?")
+                .bind(repository)
+                .bind(digest)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("tag"))
+                .collect::<std::result::Result<_, _>>()?;
+        for t in &tags {
+            record_move(&mut tx, repository, t, Some(digest), None, by).await?;
+        }
         let deleted =
             sqlx::query("DELETE FROM registry_manifests WHERE repository = ? AND digest = ?")
                 .bind(repository)
@@ -275,16 +480,211 @@ impl RegistryStore for SqliteStore {
         Ok(deleted)
     }
 
-    async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
-        Ok(
-            sqlx::query("DELETE FROM registry_tags WHERE repository = ? AND tag = ?")
+    async fn delete_tag(&self, repository: &str, tag: &str, by: &TagMove) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(lock) = lock_of(&mut tx, repository, tag).await? {
+            return Err(lock.refusal("deleted"));
+        }
+        let old = digest_of_tag(&mut tx, repository, tag).await?;
+        record_move(&mut tx, repository, tag, old.as_deref(), None, by).await?;
+        let deleted = sqlx::query("DELETE FROM registry_tags WHERE repository = ? AND tag = ?")
+            .bind(repository)
+            .bind(tag)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn lock_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+        build: i64,
+        kind: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(lock) = lock_of(&mut tx, repository, tag).await?
+            && lock.digest != digest
+        {
+            return Err(lock.refusal(&format!("locked to {digest}")));
+        }
+        sqlx::query(
+            "INSERT OR IGNORE INTO registry_locked_tags (repository, tag, digest, build_id, kind, locked_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(repository)
+        .bind(tag)
+        .bind(digest)
+        .bind(build)
+        .bind(kind)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn move_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+        by: &TagMove,
+    ) -> Result<Option<String>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let known =
+            sqlx::query("SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?")
                 .bind(repository)
-                .bind(tag)
+                .bind(digest)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if !known {
+            return Err(crate::StoreError::NotFound(format!(
+                "repository {repository} has no manifest {digest}"
+            )));
+        }
+        if let Some(lock) = lock_of(&mut tx, repository, tag).await?
+            && lock.digest != digest
+        {
+            return Err(lock.refusal(&format!("moved to {digest}")));
+        }
+        let old = digest_of_tag(&mut tx, repository, tag).await?;
+        record_move(&mut tx, repository, tag, old.as_deref(), Some(digest), by).await?;
+        sqlx::query("INSERT OR REPLACE INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(repository)
+            .bind(tag)
+            .bind(digest)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(old)
+    }
+
+    async fn tag_digests(&self, repository: &str) -> Result<Vec<TagDigest>> {
+        sqlx::query(
+            "SELECT tag, digest, updated_at FROM registry_tags WHERE repository = ? ORDER BY tag",
+        )
+        .bind(repository)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(TagDigest {
+                tag: r.try_get("tag")?,
+                digest: r.try_get("digest")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn tag_history(&self, repository: &str, tag: &str, limit: u32) -> Result<Vec<TagEvent>> {
+        sqlx::query(
+            "SELECT id, repository, tag, old_digest, new_digest, build_id, who, why, at \
+             FROM tag_events WHERE repository = ? AND tag = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(repository)
+        .bind(tag)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(TagEvent {
+                id: r.try_get("id")?,
+                repository: r.try_get("repository")?,
+                tag: r.try_get("tag")?,
+                old_digest: r.try_get("old_digest")?,
+                new_digest: r.try_get("new_digest")?,
+                build: r.try_get("build_id")?,
+                who: r.try_get("who")?,
+                why: r.try_get("why")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn prune_manifest(&self, repository: &str, digest: &str) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut queue = vec![digest.to_string()];
+        let mut deleted = Vec::new();
+        while let Some(d) = queue.pop() {
+            if deleted.contains(&d) {
+                continue;
+            }
+            let needed = sqlx::query(
+                "SELECT 1 FROM registry_tags WHERE repository = ?1 AND digest = ?2 \
+                 UNION ALL SELECT 1 FROM registry_manifest_refs \
+                   WHERE repository = ?1 AND referenced = ?2 AND manifest != ?2 \
+                 UNION ALL SELECT 1 FROM registry_locked_tags WHERE repository = ?1 AND digest = ?2 \
+                 LIMIT 1",
+            )
+            .bind(repository)
+            .bind(&d)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            let exists =
+                sqlx::query("SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?")
+                    .bind(repository)
+                    .bind(&d)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            if needed || !exists {
+                continue;
+            }
+            // What goes with it: the manifests it lists, and its referrers.
+            let next: Vec<String> = sqlx::query(
+                "SELECT r.referenced AS d FROM registry_manifest_refs r \
+                   JOIN registry_manifests m ON m.repository = r.repository AND m.digest = r.referenced \
+                   WHERE r.repository = ?1 AND r.manifest = ?2 \
+                 UNION SELECT digest AS d FROM registry_manifests WHERE repository = ?1 AND subject = ?2",
+            )
+            .bind(repository)
+            .bind(&d)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("d"))
+            .collect::<std::result::Result<_, _>>()?;
+            for sql in [
+                "DELETE FROM registry_manifests WHERE repository = ? AND digest = ?",
+                "DELETE FROM registry_manifest_refs WHERE repository = ? AND manifest = ?",
+            ] {
+                sqlx::query(sql)
+                    .bind(repository)
+                    .bind(&d)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            deleted.push(d);
+            queue.extend(next);
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn unlock_build_tags(&self, build: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM registry_locked_tags WHERE build_id = ?")
+                .bind(build)
                 .execute(&self.pool)
                 .await?
-                .rows_affected()
-                > 0,
+                .rows_affected(),
         )
+    }
+
+    async fn tag_lock(&self, repository: &str, tag: &str) -> Result<Option<TagLock>> {
+        let mut conn = self.pool.acquire().await?;
+        lock_of(&mut conn, repository, tag).await
     }
 
     async fn tags(

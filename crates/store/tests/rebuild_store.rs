@@ -298,6 +298,10 @@ async fn ended(
     b.id
 }
 
+fn ids_of(builds: Vec<slipway_core::Build>) -> Vec<i64> {
+    builds.iter().map(|b| b.id).collect()
+}
+
 #[tokio::test]
 async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     let (_d, s) = store().await;
@@ -334,13 +338,25 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     s.set_member(w, "a", MemberState::Built { changed: true }, Some(c1), None)
         .await
         .unwrap();
-    assert_eq!(s.prune_history("a", keep).await.unwrap(), [f3, x5]);
+    // A dry run says what would go and removes nothing.
+    assert_eq!(
+        ids_of(s.prune_history("a", keep, true).await.unwrap()),
+        [f3, x5]
+    );
+    assert!(s.get_build(f3).await.unwrap().is_some());
+    assert_eq!(
+        ids_of(s.prune_history("a", keep, false).await.unwrap()),
+        [f3, x5]
+    );
 
     // Once the wave is done, c1 goes too; c2, the newest Complete build,
-    // stays although s4 fills the one successful place.
+    // stays; Skipped builds are counted apart, so s4 pushes nothing out.
     s.finish_wave(w).await.unwrap();
-    assert_eq!(s.prune_history("a", keep).await.unwrap(), [c1]);
-    assert!(s.prune_history("a", keep).await.unwrap().is_empty());
+    assert_eq!(
+        ids_of(s.prune_history("a", keep, false).await.unwrap()),
+        [c1]
+    );
+    assert!(s.prune_history("a", keep, false).await.unwrap().is_empty());
     for kept in [c2, s4, f6] {
         assert!(s.get_build(kept).await.unwrap().is_some(), "{kept} went");
     }
@@ -378,10 +394,21 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
         other => panic!("{other:?}"),
     }
 
+    // Two no-op triggers later the real build is still there: only the
+    // older Skipped builds go.
+    let s7 = ended(&s, "a", BuildPhase::Skipped, None).await;
+    let s8 = ended(&s, "a", BuildPhase::Skipped, None).await;
+    assert_eq!(
+        ids_of(s.prune_history("a", keep, false).await.unwrap()),
+        [s4, s7]
+    );
+    assert!(s.get_build(c2).await.unwrap().is_some());
+    assert!(s.get_build(s8).await.unwrap().is_some());
+
     // Other configs are untouched; a larger limit prunes nothing.
     assert!(s.get_build(other).await.unwrap().is_some());
     let roomy = slipway_core::rebuild::image_config::HistoryLimits::default();
-    assert!(s.prune_history("b", roomy).await.unwrap().is_empty());
+    assert!(s.prune_history("b", roomy, false).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -91,6 +91,40 @@ async fn releases_count_up_per_name_and_version() {
     );
 }
 
+/// Queue a build of `output` whose name label is `name`.
+async fn queue_into(s: &SqliteStore, output: &str, name: &str) -> slipway_core::Build {
+    let mut sp = spec(None);
+    sp.output = slipway_core::ImageRef::parse(output).unwrap();
+    let b = s.create_build(&sp).await.unwrap();
+    let mut p = prep(b.spec.clone(), b.id, "1.0");
+    p.identity.as_mut().unwrap().name = name.into();
+    queued(s.queue_build(b.id, &p).await.unwrap())
+}
+
+#[tokio::test]
+async fn releases_count_per_repository_whatever_the_name_label() {
+    let (_d, s) = open().await;
+    // One name label, two repositories: each counts its own.
+    let a = queue_into(&s, "127.0.0.1:5000/team/base:selfie", "team/app1").await;
+    let b = queue_into(&s, "127.0.0.1:5000/team/app1", "team/app1").await;
+    assert_eq!(a.spec.release.as_deref(), Some("1"));
+    assert_eq!(b.spec.release.as_deref(), Some("1"));
+    // One repository, another name label: its primary tags are the
+    // repository's, so the release goes on counting.
+    let c = queue_into(&s, "127.0.0.1:5000/team/base", "team/base").await;
+    assert_eq!(c.spec.release.as_deref(), Some("2"));
+    assert!(
+        c.spec.tags.contains(&"1.0-2".to_string()),
+        "{:?}",
+        c.spec.tags
+    );
+    let taken = s
+        .taken_releases("127.0.0.1:5000/team/base", "team/base", "1.0")
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+}
+
 #[tokio::test]
 async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its_own() {
     let (_d, s) = open().await;
@@ -100,7 +134,7 @@ async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its
         panic!("{q:?}")
     };
     assert!(
-        why.starts_with("release 5 of team/app 1.0 already exists (build 1)"),
+        why.starts_with("release 5 of 127.0.0.1:5000/app 1.0 already exists (build 1)"),
         "{why}"
     );
     assert_eq!(

@@ -213,6 +213,35 @@ impl Server {
         c
     }
 
+    /// A registry token for `scope` (`repository:NAME:pull,push,delete`),
+    /// traded at `/auth/token` for the admin token.
+    pub fn registry_token(&self, scope: &str) -> String {
+        use base64::Engine;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("slipway:{}", self.token()));
+        let r = crate::http_raw(
+            self.port,
+            "GET",
+            &format!("/auth/token?service=slipway&scope={scope}"),
+            &[("Authorization", &format!("Basic {basic}"))],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["token"].as_str().expect("token").to_string()
+    }
+
+    /// A registry request with a registry token for `scope`.
+    pub fn registry(&self, method: &str, path: &str, scope: &str) -> HttpResponse {
+        let token = self.registry_token(scope);
+        crate::http_raw(
+            self.port,
+            method,
+            path,
+            &[("Authorization", &format!("Bearer {token}"))],
+            b"",
+        )
+    }
+
     pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
         http(self.port, method, path, Some(&self.token()), body)
     }
@@ -288,7 +317,7 @@ impl Server {
 
     pub fn wait_final(&self, id: i64) -> serde_json::Value {
         self.wait_build(id, "final", |p| {
-            matches!(p, "Complete" | "Failed" | "Error" | "Cancelled")
+            matches!(p, "Complete" | "Failed" | "Error" | "Cancelled" | "Skipped")
         })
     }
 

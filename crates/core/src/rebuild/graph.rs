@@ -39,6 +39,49 @@ pub enum GraphError {
     },
     #[error("config {0} is defined twice")]
     Duplicate(String),
+    #[error(
+        "config {config}: the repository {repository} belongs to config {owner}; a repository has one owner, so give {config} an output repository of its own"
+    )]
+    SharedOutput {
+        config: String,
+        owner: String,
+        repository: String,
+    },
+}
+
+/// A repository belongs to at most one config: the first of `inputs`
+/// whose output repository (registry and path, whatever the tag) another
+/// config has too, checked for the configs `changed` names (configs stored
+/// before this rule are left alone until they change). The owner is the
+/// config not being changed, else the first.
+pub fn check_ownership(
+    inputs: &[GraphInput],
+    changed: &dyn Fn(&str) -> bool,
+) -> Result<(), GraphError> {
+    let mut owners: HashMap<String, Vec<&GraphInput>> = HashMap::new();
+    for c in inputs {
+        owners.entry(c.output.name()).or_default().push(c);
+    }
+    let mut shared: Vec<(&String, &Vec<&GraphInput>)> =
+        owners.iter().filter(|(_, cs)| cs.len() > 1).collect();
+    shared.sort_by(|a, b| a.0.cmp(b.0));
+    for (repository, configs) in shared {
+        let Some(newcomer) = configs.iter().find(|c| changed(&c.name)) else {
+            continue;
+        };
+        let owner = configs
+            .iter()
+            .find(|c| !changed(&c.name))
+            .or_else(|| configs.iter().find(|c| c.name != newcomer.name))
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        return Err(GraphError::SharedOutput {
+            config: newcomer.name.clone(),
+            owner,
+            repository: repository.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Configs and their parent→child edges, known to be acyclic.

@@ -40,7 +40,7 @@ mod simulate;
 pub mod trigger;
 mod wave;
 
-pub use graph::{ConfigGraph, GraphError, GraphInput};
+pub use graph::{ConfigGraph, GraphError, GraphInput, check_ownership};
 pub use planner::{Decision, MemberState, WaveMember, WavePlanner};
 pub use simulate::{Simulation, random_forest, simulate};
 pub use wave::{Wave, WaveMemberRecord, WaveState};

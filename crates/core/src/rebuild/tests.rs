@@ -286,3 +286,38 @@ fn simulation_respects_precedence_and_capacity() {
     assert!(sim.makespan >= sim.lower_bound);
     assert!(sim.ratio() < 1.5, "{sim}");
 }
+
+#[test]
+fn a_repository_has_one_owner() {
+    let configs = [
+        input("base", "r.example/team/base:latest", &[], &[]),
+        input("app1", "r.example/team/base:selfie", &[], &[]),
+        input("app2", "r.example/team/app2:latest", &[], &[]),
+    ];
+    // Applying app1 beside the stored base: refused, base named.
+    let e = check_ownership(&configs, &|n| n == "app1").unwrap_err();
+    assert_eq!(
+        e,
+        GraphError::SharedOutput {
+            config: "app1".into(),
+            owner: "base".into(),
+            repository: "r.example/team/base".into(),
+        }
+    );
+    assert!(e.to_string().contains("belongs to config base"), "{e}");
+    // Two new configs with one output: the second is refused.
+    let e = check_ownership(&configs, &|n| n != "app2").unwrap_err();
+    assert!(matches!(e, GraphError::SharedOutput { .. }), "{e}");
+    // Changing only a config that owns its repository alone is fine, even
+    // beside an older pair that shares one.
+    check_ownership(&configs, &|n| n == "app2").unwrap();
+    // Another registry is another repository.
+    check_ownership(
+        &[
+            input("a", "r.example/team/base:latest", &[], &[]),
+            input("b", "other.example/team/base:latest", &[], &[]),
+        ],
+        &|_| true,
+    )
+    .unwrap();
+}

@@ -107,12 +107,22 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Who moves a tag through the registry, for its history: a build's token
+/// pushes for that build (`build`), anyone else `why`.
+fn mover(access: &Access, why: &str) -> TagMove {
+    match access.build() {
+        Some(b) => TagMove::new(access.who(), Some(b), "build"),
+        None => TagMove::new(access.who(), None, why),
+    }
+}
+
 pub(super) async fn put_manifest(
     reg: &Registry,
     name: &str,
     reference: &str,
     headers: &HeaderMap,
     body: Body,
+    access: &Access,
 ) -> Result<Response> {
     check_name(name)?;
     let by_digest = if reference.contains(':') {
@@ -180,7 +190,7 @@ pub(super) async fn put_manifest(
         None
     };
     reg.meta
-        .put_manifest(name, &record, &references, tag)
+        .put_manifest(name, &record, &references, tag, &mover(access, "push"))
         .await?;
     let mut r = empty(StatusCode::CREATED);
     header(
@@ -199,13 +209,15 @@ pub(super) async fn delete_manifest(
     reg: &Registry,
     name: &str,
     reference: &str,
+    access: &Access,
 ) -> Result<Response> {
     check_name(name)?;
+    let by = mover(access, "delete");
     let deleted = if reference.contains(':') {
         let d = parse_digest(reference)?;
-        reg.meta.delete_manifest(name, &d.to_string()).await?
+        reg.meta.delete_manifest(name, &d.to_string(), &by).await?
     } else {
-        reg.meta.delete_tag(name, reference).await?
+        reg.meta.delete_tag(name, reference, &by).await?
     };
     if deleted {
         Ok(empty(StatusCode::ACCEPTED))

@@ -4,7 +4,7 @@
 //! contain slashes, so `/v2/{*rest}` is parsed here by hand into a [`Route`].
 
 use crate::Registry;
-use crate::auth::Need;
+use crate::auth::{Access, Need};
 use crate::digest::{Algorithm, Digest};
 use crate::error::RegistryError;
 use crate::manifest::{self, MAX_MANIFEST_BYTES};
@@ -18,7 +18,7 @@ use axum::routing::{any, get};
 use futures::StreamExt;
 use slipway_core::image_ref::valid_tag;
 use slipway_core::token::{Action, Grant, allowed};
-use slipway_store::ManifestRecord;
+use slipway_store::{ManifestRecord, TagMove};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -242,7 +242,7 @@ fn need(route: Option<&Route>, method: &Method) -> Need {
 
 async fn handle(reg: &Registry, req: Request) -> Result<Response> {
     let route = parse_route(req.uri().path());
-    let grants = reg
+    let access = reg
         .auth
         .authorize(req.headers(), &need(route.as_ref(), req.method()))
         .await?;
@@ -280,15 +280,17 @@ async fn handle(reg: &Registry, req: Request) -> Result<Response> {
             get_manifest(reg, &name, &r, m == Method::HEAD).await
         }
         (Route::Manifest(name, r), Method::PUT) => {
-            put_manifest(reg, &name, &r, &headers, body).await
+            put_manifest(reg, &name, &r, &headers, body, &access).await
         }
-        (Route::Manifest(name, r), Method::DELETE) => delete_manifest(reg, &name, &r).await,
+        (Route::Manifest(name, r), Method::DELETE) => {
+            delete_manifest(reg, &name, &r, &access).await
+        }
         (Route::Blob(name, d), m @ (Method::GET | Method::HEAD)) => {
             get_blob(reg, &name, &d, m == Method::HEAD, &headers).await
         }
         (Route::Blob(name, d), Method::DELETE) => delete_blob(reg, &name, &d).await,
         (Route::Upload(name, id), Method::POST) if id.is_empty() => {
-            start_upload(reg, &name, &q, &grants, body).await
+            start_upload(reg, &name, &q, &access.grants, body).await
         }
         (Route::Upload(name, id), Method::GET) if !id.is_empty() => {
             upload_status(reg, &name, &id).await
@@ -323,8 +325,8 @@ async fn token(State(reg): State<Arc<Registry>>, req: Request) -> Response {
             .map(|(_, v)| v)
             .collect();
     match reg.auth.token_grants(req.headers(), &scopes).await {
-        Ok(grants) => {
-            let t = reg.auth.issue(grants);
+        Ok(access) => {
+            let t = reg.auth.issue_to(access);
             axum::Json(serde_json::json!({
                 "token": t,
                 "access_token": t,

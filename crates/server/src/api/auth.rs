@@ -11,6 +11,10 @@ use slipway_store::Store;
 use std::sync::Arc;
 
 /// Axum middleware: require `Authorization: Bearer <token>` naming a known token.
+/// Who called, as histories record it (`token:NAME`).
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
 pub async fn require_token(
     State(store): State<Arc<dyn Store>>,
     req: Request,
@@ -34,7 +38,9 @@ pub async fn require_token(
             ApiError::unauthorized("the Authorization header must use the Bearer scheme")
         })?;
     let hash = hash_token(token);
-    if store.token_name(&hash).await?.is_some() {
+    if let Some(name) = store.token_name(&hash).await? {
+        let mut req = req;
+        req.extensions_mut().insert(Caller(format!("token:{name}")));
         return Ok(next.run(req).await);
     }
     // A worker build's token reaches that worker build's endpoints only.

@@ -8,6 +8,7 @@ mod auth;
 mod builds;
 mod clusters;
 mod configs;
+mod images;
 mod koji;
 mod registry;
 mod scans;
@@ -72,6 +73,7 @@ pub(crate) fn table() -> Table {
     workers::routes(&mut t);
     configs::routes(&mut t);
     scans::routes(&mut t);
+    images::routes(&mut t);
     t
 }
 

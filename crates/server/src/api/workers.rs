@@ -178,7 +178,7 @@ async fn credentials(
         .build_grants(w.build_id)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(s.registry_credentials(grants)))
+    Ok(Json(s.registry_credentials(w.build_id, grants)))
 }
 
 async fn finish(

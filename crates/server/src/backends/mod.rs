@@ -80,7 +80,7 @@ impl WorkerHost for LocalHost<'_> {
             Reach::Build => self.services.build_grants(self.build).await?,
             Reach::Pull(repository) => vec![Grant::new(repository, &[Action::Pull])],
         };
-        Ok(self.services.registry_credentials(grants))
+        Ok(self.services.registry_credentials(self.build, grants))
     }
 }
 
@@ -117,12 +117,19 @@ impl Services {
         std::iter::once(own.clone()).chain(alias).collect()
     }
 
-    /// A fresh short-lived token for the embedded registry with `grants`.
-    pub fn registry_credentials(&self, grants: Vec<Grant>) -> RegistryCredentials {
+    /// A fresh short-lived token for the embedded registry with `grants`,
+    /// issued to `build` (the tag history says which build moved a tag).
+    pub fn registry_credentials(&self, build: BuildId, grants: Vec<Grant>) -> RegistryCredentials {
         RegistryCredentials {
             hosts: self.own_registry_hosts(),
             username: "slipway".into(),
-            password: self.registry.auth.issue(grants),
+            password: self
+                .registry
+                .auth
+                .issue_to(slipway_registry::auth::Access::new(
+                    grants,
+                    Some(format!("build:{build}")),
+                )),
         }
     }
 

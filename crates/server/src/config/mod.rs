@@ -63,6 +63,10 @@ pub struct ConfigFile {
     /// Import complete builds into a Koji hub.
     #[serde(default)]
     pub koji: Option<KojiSettings>,
+    /// Hours between the embedded registry's scheduled garbage collections
+    /// (default 24; 0: only `slipway registry gc`).
+    #[serde(default)]
+    pub registry_gc_interval_hours: Option<u64>,
     /// The key that seals secrets in the database (64 hex digits), kept
     /// apart from the data dir (default: `<data-dir>/secret-key`, made on
     /// first start).
@@ -172,6 +176,8 @@ pub struct ServerConfig {
     pub min_free_bytes: u64,
     pub secret_key_file: Option<PathBuf>,
     pub koji: Option<KojiSettings>,
+    /// Between scheduled registry garbage collections; `None`: never.
+    pub registry_gc_interval: Option<std::time::Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -303,6 +309,10 @@ impl ServerConfig {
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
             koji: file.koji.filter(|k| k.import),
+            registry_gc_interval: match file.registry_gc_interval_hours.unwrap_or(24) {
+                0 => None,
+                h => Some(std::time::Duration::from_secs(h.saturating_mul(3600))),
+            },
         })
     }
 }

@@ -14,8 +14,10 @@
 //! | `notifications` | `outbox`, 1 s                 | announces ended builds, sends mail and webhooks |
 //! | `clusters`      | SIGHUP                        | reloads the cluster file               |
 //! | `koji`          | `koji`, 2 s                   | imports Complete builds into Koji      |
+//! | `gc`            | `registry_gc_interval_hours`  | registry garbage collection, its report in the log |
 
 mod clusters;
+mod gc;
 mod koji;
 mod notifications;
 mod orchestrator;
@@ -43,4 +45,5 @@ pub fn spawn_all(services: &Arc<Services>) {
     tokio::spawn(notifications::run(services.clone()));
     tokio::spawn(clusters::run(services.clone()));
     tokio::spawn(koji::run(services.clone()));
+    tokio::spawn(gc::run(services.clone()));
 }

@@ -28,13 +28,10 @@ use slipway_core::build::conventions::{
     REPO_CONFIG_FILE, RepoConfig, added_labels, unique_tag,
 };
 use slipway_core::paths::join_relative;
-use slipway_core::rebuild::input_key::BuildInputs;
-use slipway_core::rebuild::{ConfigGraph, GraphInput};
-use slipway_core::{Build, BuildId, BuildPhase, BuildSpec};
+use slipway_core::{Build, BuildId, BuildPhase};
 use slipway_dockerfile::lint::{self, LintConfig, Severity};
 use slipway_store::Queued;
 use slipway_worker::Outcome;
-use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -281,64 +278,6 @@ async fn up_to_date(
     }
 }
 
-/// The input key of a config's build, and its FROM images recorded with
-/// the config (refused when they would make the config graph cyclic).
-async fn input_key(
-    services: &Arc<Services>,
-    config: &str,
-    prepared: &BuildSpec,
-    text: &str,
-    src: &Path,
-    commit: &str,
-) -> Result<String, String> {
-    let bases = slipway_dockerfile::base_images(text, &prepared.build_args)
-        .map_err(|e| format!("the Dockerfile has an error: {e}"))?;
-    if let Ok(stored) = services.store.list_configs().await {
-        let pairs: Vec<GraphInput> = stored
-            .iter()
-            .filter_map(|s| {
-                let bases = if s.config.name == config {
-                    &bases
-                } else {
-                    &s.base_images
-                };
-                crate::steps::configs::graph_input(&s.config, bases)
-            })
-            .collect();
-        ConfigGraph::build(&pairs).map_err(|e| e.to_string())?;
-    }
-    services
-        .store
-        .set_base_images(config, &bases, commit)
-        .await
-        .map_err(|e| format!("cannot record the base images: {e}"))?;
-    let mut parents = BTreeMap::new();
-    for b in &bases {
-        let digest = match prepared.parent_digests.get(b) {
-            Some(pinned) => pinned.rsplit('@').next().unwrap_or(pinned).to_string(),
-            None => crate::steps::inputs::resolve_digest(services, b).await,
-        };
-        parents.insert(b.clone(), digest);
-    }
-    let context = slipway_source::tree_id(src, &prepared.source.context_dir)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut labels = prepared.labels.clone();
-    for volatile in ["build-date", "io.slipway.build-id", "release"] {
-        labels.remove(volatile);
-    }
-    Ok(BuildInputs {
-        commit: commit.to_string(),
-        context,
-        parents,
-        build_args: prepared.build_args.clone(),
-        platforms: prepared.platforms.iter().map(|p| p.to_string()).collect(),
-        labels,
-        builder: crate::steps::inputs::builder_version().await,
-    }
-    .key())
-}
-
 async fn decide(
     services: &Arc<Services>,
     host: &LocalHost<'_>,
@@ -506,14 +445,29 @@ async fn decide(
         commit: &commit,
         release: None,
     }));
-    let mut extra = config.tags.clone();
+    // An ad-hoc build into a config's repository moves only the tag it
+    // names: the config's floating and extra tags are the config's.
+    let owner = match &spec.config {
+        None => crate::steps::ownership::owner_of(services, &spec.output).await,
+        Some(_) => None,
+    };
+    let (floating, mut extra) = match &owner {
+        Some(name) => {
+            log.line(&format!(
+                "==> {} belongs to config {name}: this build moves only the tag it names",
+                spec.output.name()
+            ));
+            (Vec::new(), Vec::new())
+        }
+        None => (config.floating_tags(), config.tags.clone()),
+    };
     if let Some(tag) = &spec.output.tag {
         extra.push(tag.clone());
     }
     // The unique and primary tags, the floating ones and the extra ones.
     services
         .limits
-        .check_tags(2 + config.floating_tags().len() + extra.len())
+        .check_tags(2 + floating.len() + extra.len())
         .map_err(&refuse)?;
     let mut prepared = spec.clone();
     prepared.platforms = platforms;
@@ -524,7 +478,7 @@ async fn decide(
     prepared.base_images = slipway_dockerfile::base_images(&text, &prepared.build_args)
         .map_err(|e| refuse(format!("the Dockerfile has an error: {e}")))?;
     if let Some(name) = &spec.config {
-        let key = input_key(services, name, &prepared, &text, &src, &commit)
+        let key = crate::steps::inputs::input_key(services, name, &prepared, &text, &src, &commit)
             .await
             .map_err(&refuse)?;
         log.line(&format!("==> input key {key}"));
@@ -534,7 +488,7 @@ async fn decide(
         spec: prepared,
         identity,
         unique_tag: unique_tag(id, build.created_at),
-        floating: config.floating_tags(),
+        floating,
         extra,
         lint: Some(report),
         repo_config,

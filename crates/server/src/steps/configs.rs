@@ -171,6 +171,19 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
         .iter()
         .filter_map(|w| graph_input(&w.config, &w.base_images));
     let after: Vec<GraphInput> = kept.chain(written).collect();
+    // A repository has one owner: a config applied now may not build into
+    // another's (the unique and primary tags of one would collide with the
+    // other's, and each would move the other's floating tags).
+    let changed = |name: &str| {
+        writes.iter().any(|w| {
+            w.config.name == name
+                && !stored
+                    .iter()
+                    .any(|s| s.config.name == name && s.config.output == w.config.output)
+        })
+    };
+    slipway_core::rebuild::check_ownership(&after, &changed)
+        .map_err(|e| ApiError::conflict(e.to_string()))?;
     ConfigGraph::build(&after).map_err(|e| ApiError::invalid(e.to_string()))?;
     let out = services.store.apply_configs(&writes, req.prune).await?;
     // Changed history limits apply at once (unchanged configs' limits
@@ -236,31 +249,10 @@ pub async fn trigger(
     Ok(wave)
 }
 
-/// Delete the config's builds beyond its history limits, and their logs.
+/// Delete the config's builds beyond its history limits, their logs and
+/// their tags (`steps::retention`).
 pub async fn prune_history(services: &Services, config: &ImageConfig) -> Result<(), ApiError> {
-    let pruned = services
-        .store
-        .prune_history(&config.name, config.history)
-        .await?;
-    if pruned.is_empty() {
-        return Ok(());
-    }
-    for &id in &pruned {
-        services.logs.remove(id);
-    }
-    let ids: Vec<String> = pruned.iter().map(ToString::to_string).collect();
-    let message = format!(
-        "pruned build{} {} (history keeps {} successful and {} failed)",
-        if pruned.len() == 1 { "" } else { "s" },
-        ids.join(", "),
-        config.history.successful,
-        config.history.failed
-    );
-    tracing::info!("config {}: {message}", config.name);
-    services
-        .store
-        .record_config_event(&config.name, &message, None)
-        .await?;
+    crate::steps::retention::prune(services, config, false).await?;
     Ok(())
 }
 

@@ -2,7 +2,12 @@
 //! tools' versions and the digests base images resolve to now.
 
 use crate::Services;
-use slipway_core::ImageRef;
+use slipway_core::rebuild::input_key::BuildInputs;
+use slipway_core::rebuild::{ConfigGraph, GraphInput};
+use slipway_core::{BuildSpec, ImageRef};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -52,4 +57,62 @@ pub async fn resolve_digest(services: &Services, image: &str) -> String {
         }
         _ => "unresolved".into(),
     }
+}
+
+/// The input key of a config's build, and its FROM images recorded with
+/// the config (refused when they would make the config graph cyclic).
+pub async fn input_key(
+    services: &Arc<Services>,
+    config: &str,
+    prepared: &BuildSpec,
+    text: &str,
+    src: &Path,
+    commit: &str,
+) -> Result<String, String> {
+    let bases = slipway_dockerfile::base_images(text, &prepared.build_args)
+        .map_err(|e| format!("the Dockerfile has an error: {e}"))?;
+    if let Ok(stored) = services.store.list_configs().await {
+        let pairs: Vec<GraphInput> = stored
+            .iter()
+            .filter_map(|s| {
+                let bases = if s.config.name == config {
+                    &bases
+                } else {
+                    &s.base_images
+                };
+                crate::steps::configs::graph_input(&s.config, bases)
+            })
+            .collect();
+        ConfigGraph::build(&pairs).map_err(|e| e.to_string())?;
+    }
+    services
+        .store
+        .set_base_images(config, &bases, commit)
+        .await
+        .map_err(|e| format!("cannot record the base images: {e}"))?;
+    let mut parents = BTreeMap::new();
+    for b in &bases {
+        let digest = match prepared.parent_digests.get(b) {
+            Some(pinned) => pinned.rsplit('@').next().unwrap_or(pinned).to_string(),
+            None => resolve_digest(services, b).await,
+        };
+        parents.insert(b.clone(), digest);
+    }
+    let context = slipway_source::tree_id(src, &prepared.source.context_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut labels = prepared.labels.clone();
+    for volatile in ["build-date", "io.slipway.build-id", "release"] {
+        labels.remove(volatile);
+    }
+    Ok(BuildInputs {
+        commit: commit.to_string(),
+        context,
+        parents,
+        build_args: prepared.build_args.clone(),
+        platforms: prepared.platforms.iter().map(|p| p.to_string()).collect(),
+        labels,
+        builder: builder_version().await,
+    }
+    .key())
 }

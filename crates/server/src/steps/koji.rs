@@ -96,7 +96,7 @@ pub async fn reserve(
     let requested = prep.spec.release.clone();
     let local = match services
         .store
-        .taken_releases(&ident.name, &ident.version)
+        .taken_releases(&prep.spec.output.name(), &ident.name, &ident.version)
         .await
     {
         Ok(taken) => next_release(taken.iter().map(String::as_str)),

@@ -1,16 +1,20 @@
 //! Units of work that the API and the controllers both run, each finished
-//! before it returns: applying configs and adding triggers (`configs`),
-//! the parts of an input key that need the world (`inputs`), publishing a
-//! build (`publish`), scanning (`scanning`) and attaching SBOMs (`sboms`),
-//! Koji metadata (`metadata`) and reservations and hub calls (`koji`), and filling the outbox (`notify`). A step
-//! reads and writes the store, may run other steps, and wakes controllers
-//! only through the event bus.
-
+//! before it returns: applying configs and adding triggers (`configs`), a
+//! config build's input key and the parts of it that need the world
+//! (`inputs`), publishing a build (`publish`), scanning (`scanning`) and
+//! attaching SBOMs (`sboms`), Koji metadata (`metadata`) and reservations
+//! and hub calls (`koji`), filling the outbox (`notify`), and repository
+//! ownership and immutable tags (`ownership`), and retention
+//! (`retention`). A step reads and writes the
+//! store, may run other steps, and wakes controllers only through the
+//! event bus.
 pub(crate) mod configs;
 pub(crate) mod inputs;
 pub(crate) mod koji;
 pub(crate) mod metadata;
 pub(crate) mod notify;
+pub(crate) mod ownership;
 pub(crate) mod publish;
+pub(crate) mod retention;
 pub(crate) mod sboms;
 pub(crate) mod scanning;

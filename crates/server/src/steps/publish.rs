@@ -60,7 +60,11 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
         digest: None,
         ..output.clone()
     };
+    // (Builds prepared before tags were planned have none.)
+    let immutable = crate::steps::ownership::immutable_tags(build);
     let result = async {
+        crate::steps::ownership::check_free(services, build, &immutable, auth.as_deref(), log)
+            .await?;
         let first = tagged(&tags[0]);
         let published = match images.as_slice() {
             [one] => {
@@ -77,6 +81,14 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
             }
         }
         .map_err(|e| e.to_string())?;
+        // The unique tag is locked at once; the primary one once pushed.
+        crate::steps::ownership::lock(
+            services,
+            build,
+            immutable.get(..1).unwrap_or(&[]),
+            &published.digest,
+        )
+        .await?;
         // Scan before the other tags move: an image that fails the
         // config's policy keeps only its unique tag. Each platform's
         // image is scanned (and gets its SBOMs) on its own.
@@ -113,6 +125,13 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
                 .await
                 .map_err(|e| e.to_string())?;
             if i == 1 {
+                crate::steps::ownership::lock(
+                    services,
+                    build,
+                    immutable.get(1..).unwrap_or(&[]),
+                    &image.digest,
+                )
+                .await?;
                 primary = image;
             }
         }

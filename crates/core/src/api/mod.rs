@@ -269,3 +269,5 @@ impl GraphView {
         out
     }
 }
+
+pub mod images;

@@ -1,0 +1,273 @@
+//! Image streams of the embedded registry: its repositories with their
+//! owner configs, a repository's tags, a tag's history, and moving tags by
+//! hand (tag, untag, rollback). Every move is a metadata operation — no
+//! bytes are copied — recorded in the tag's history with the caller's
+//! token name and why.
+
+use super::auth::Caller;
+use crate::Services;
+use crate::error::ApiError;
+use axum::extract::{Query, State};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use slipway_core::ImageRef;
+use slipway_core::api::images::{
+    ImageSummary, PruneReport, PruneRequest, RollbackRequest, TagMoveResult, TagRequest,
+    UntagRequest,
+};
+use slipway_store::{TagDigest, TagEvent, TagMove};
+use std::sync::Arc;
+
+pub(super) fn routes(t: &mut super::Table) {
+    use super::table::Access::Token;
+    use axum::routing::{get, post};
+    t.add(Token, "/images", &["GET"], get(list));
+    t.add(Token, "/images/tags", &["GET"], get(tags));
+    t.add(Token, "/images/history", &["GET"], get(history));
+    t.add(Token, "/images/tag", &["POST"], post(tag));
+    t.add(Token, "/images/untag", &["POST"], post(untag));
+    t.add(Token, "/images/rollback", &["POST"], post(rollback));
+    t.add(Token, "/prune", &["POST"], post(prune));
+}
+
+/// How many moves of one tag are shown, and searched by a rollback.
+const HISTORY_LIMIT: u32 = 1000;
+
+/// A reference into the embedded registry: `REPO[:TAG|@DIGEST]`, with or
+/// without the registry's host.
+pub(crate) fn own_ref(s: &Services, text: &str) -> Result<ImageRef, ApiError> {
+    let r = ImageRef::parse_with_default(text, Some(&s.own_registry))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    if !s.own_registry_hosts().contains(&r.registry) {
+        return Err(ApiError::invalid(format!(
+            "{} is not this server's registry ({}); Slipway keeps the history of its own registry's tags only",
+            r.registry, s.own_registry
+        )));
+    }
+    Ok(r)
+}
+
+/// `REPO:TAG` (no digest): the tag it names.
+fn tag_of(r: &ImageRef, text: &str) -> Result<String, ApiError> {
+    match (&r.tag, &r.digest) {
+        (Some(t), None) => Ok(t.clone()),
+        _ => Err(ApiError::invalid(format!(
+            "{text:?} must name a tag: REPOSITORY:TAG"
+        ))),
+    }
+}
+
+fn by(caller: &Caller, why: &str) -> TagMove {
+    TagMove::new(caller.0.clone(), None, why)
+}
+
+/// `GET /images`: every repository with its owner config and tags.
+async fn list(State(s): State<Arc<Services>>) -> Result<Json<Vec<ImageSummary>>, ApiError> {
+    let configs = s.store.list_configs().await?;
+    let mut out = Vec::new();
+    let mut last: Option<String> = None;
+    loop {
+        let page = s
+            .registry
+            .meta
+            .repositories(Some(1000), last.as_deref())
+            .await?;
+        let Some(end) = page.last().cloned() else {
+            break;
+        };
+        for repository in page {
+            let tags = s.registry.meta.tag_digests(&repository).await?;
+            let full = format!("{}/{repository}", s.own_registry);
+            let owner = configs
+                .iter()
+                .find(|c| c.config.output_ref().is_some_and(|r| r.name() == full))
+                .map(|c| c.config.name.clone());
+            out.push(ImageSummary {
+                repository: full,
+                owner,
+                tags: tags.into_iter().map(|t| t.tag).collect(),
+            });
+        }
+        last = Some(end);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+struct RepositoryQuery {
+    repository: String,
+}
+
+/// `GET /images/tags?repository=R`: its tags and what they name.
+async fn tags(
+    State(s): State<Arc<Services>>,
+    Query(q): Query<RepositoryQuery>,
+) -> Result<Json<Vec<TagDigest>>, ApiError> {
+    let r = own_ref(&s, &q.repository)?;
+    if !s.registry.meta.repository_exists(&r.repository).await? {
+        return Err(ApiError::not_found(format!(
+            "the registry has no repository {}",
+            r.name()
+        )));
+    }
+    Ok(Json(s.registry.meta.tag_digests(&r.repository).await?))
+}
+
+#[derive(Deserialize)]
+struct ReferenceQuery {
+    reference: String,
+}
+
+/// `GET /images/history?reference=R:T`: the tag's moves, newest first.
+async fn history(
+    State(s): State<Arc<Services>>,
+    Query(q): Query<ReferenceQuery>,
+) -> Result<Json<Vec<TagEvent>>, ApiError> {
+    let r = own_ref(&s, &q.reference)?;
+    let tag = tag_of(&r, &q.reference)?;
+    Ok(Json(
+        s.registry
+            .meta
+            .tag_history(&r.repository, &tag, HISTORY_LIMIT)
+            .await?,
+    ))
+}
+
+/// `POST /images/tag {"source", "target"}`: point the target tag at the
+/// source's manifest. Within one repository; the source by tag or digest.
+async fn tag(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<TagRequest>,
+) -> Result<Json<TagMoveResult>, ApiError> {
+    let src = own_ref(&s, &req.source)?;
+    let dst = own_ref(&s, &req.target)?;
+    let tag = tag_of(&dst, &req.target)?;
+    if src.repository != dst.repository {
+        return Err(ApiError::invalid(format!(
+            "{} and {} are different repositories; `slipway tag` moves tags within one (promotion copies between them)",
+            src.name(),
+            dst.name()
+        )));
+    }
+    let digest = resolve(&s, &src, &req.source).await?;
+    let old = s
+        .registry
+        .meta
+        .move_tag(&dst.repository, &tag, &digest, &by(&caller, "tag"))
+        .await?;
+    Ok(Json(TagMoveResult {
+        reference: dst.to_string(),
+        old_digest: old,
+        new_digest: Some(digest),
+    }))
+}
+
+/// The digest `r` names in the embedded registry.
+async fn resolve(s: &Services, r: &ImageRef, text: &str) -> Result<String, ApiError> {
+    match (&r.digest, &r.tag) {
+        (Some(d), _) => Ok(d.clone()),
+        (None, t) => {
+            let tag = t.clone().unwrap_or_else(|| "latest".into());
+            s.registry
+                .meta
+                .tag(&r.repository, &tag)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("{text} does not exist")))
+        }
+    }
+}
+
+/// `POST /images/untag {"reference"}`: remove a tag (its manifest stays
+/// until garbage collection finds nothing else needs it).
+async fn untag(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<UntagRequest>,
+) -> Result<Json<TagMoveResult>, ApiError> {
+    let r = own_ref(&s, &req.reference)?;
+    let tag = tag_of(&r, &req.reference)?;
+    let old = s.registry.meta.tag(&r.repository, &tag).await?;
+    if old.is_none()
+        || !s
+            .registry
+            .meta
+            .delete_tag(&r.repository, &tag, &by(&caller, "untag"))
+            .await?
+    {
+        return Err(ApiError::not_found(format!(
+            "{} does not exist",
+            req.reference
+        )));
+    }
+    Ok(Json(TagMoveResult {
+        reference: r.to_string(),
+        old_digest: old,
+        new_digest: None,
+    }))
+}
+
+/// `POST /images/rollback {"reference", "to"?, "steps"?}`: point the tag
+/// back at a manifest it named before: `to` (a digest from its history),
+/// else the one `steps` (default 1) moves back.
+async fn rollback(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<RollbackRequest>,
+) -> Result<Json<TagMoveResult>, ApiError> {
+    let r = own_ref(&s, &req.reference)?;
+    let tag = tag_of(&r, &req.reference)?;
+    let events = s
+        .registry
+        .meta
+        .tag_history(&r.repository, &tag, HISTORY_LIMIT)
+        .await?;
+    let current = s.registry.meta.tag(&r.repository, &tag).await?;
+    let target = slipway_core::api::images::rollback_target(
+        current.as_deref(),
+        &events
+            .iter()
+            .map(|e| e.new_digest.clone())
+            .collect::<Vec<_>>(),
+        req.to.as_deref(),
+        req.steps,
+    )
+    .map_err(|m| ApiError::conflict(format!("{}: {m}", req.reference)))?;
+    let old = s
+        .registry
+        .meta
+        .move_tag(&r.repository, &tag, &target, &by(&caller, "rollback"))
+        .await?;
+    Ok(Json(TagMoveResult {
+        reference: r.to_string(),
+        old_digest: old,
+        new_digest: Some(target),
+    }))
+}
+
+/// `POST /prune {"dry_run", "config"?}`: apply history limits now — every
+/// config's, or one's — removing old builds, their tags and manifests.
+async fn prune(
+    State(s): State<Arc<Services>>,
+    Json(req): Json<PruneRequest>,
+) -> Result<Json<PruneReport>, ApiError> {
+    let configs = s.store.list_configs().await?;
+    if let Some(name) = &req.config
+        && !configs.iter().any(|c| &c.config.name == name)
+    {
+        return Err(ApiError::not_found(format!("no config named {name}")));
+    }
+    let mut report = PruneReport {
+        dry_run: req.dry_run,
+        builds: Vec::new(),
+    };
+    for c in configs
+        .iter()
+        .filter(|c| req.config.as_ref().is_none_or(|n| n == &c.config.name))
+    {
+        report
+            .builds
+            .extend(crate::steps::retention::prune(&s, &c.config, req.dry_run).await?);
+    }
+    Ok(Json(report))
+}
