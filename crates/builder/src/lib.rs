@@ -14,8 +14,12 @@
 
 mod archive;
 mod process;
+mod sandbox;
+mod test_run;
 
 pub use process::{LogSink, ProcessError, RunOutput, run as run_command};
+pub use sandbox::run_prebuild;
+pub use test_run::TestJob;
 
 use process::{run, run_env, run_split};
 use slipway_core::image_ref::{ImageRef, is_loopback_host};
@@ -72,66 +76,6 @@ pub struct BuildJob {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Run a repository's prebuild command (`sh -c`) in `context`, in a
-/// bubblewrap sandbox: the system's `/usr` and `/etc` read-only, the
-/// context the only writable directory, an empty `/tmp`, nothing else of
-/// the host (no data directory, no tokens), new namespaces, and no network
-/// unless `network`. Its output goes to `log`.
-pub async fn run_prebuild(
-    context: &Path,
-    command: &str,
-    network: bool,
-    log: &dyn LogSink,
-    cancel: &CancellationToken,
-) -> Result<(), BuilderError> {
-    let ctx = context.display().to_string();
-    let mut args: Vec<String> = [
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/sbin",
-        "/sbin",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--ro-bind",
-        "/etc",
-        "/etc",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--bind",
-        &ctx,
-        &ctx,
-        "--chdir",
-        &ctx,
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--setenv",
-        "HOME",
-        "/tmp",
-    ]
-    .map(String::from)
-    .to_vec();
-    if network {
-        args.push("--share-net".into());
-    }
-    args.extend(["sh".into(), "-c".into(), command.to_string()]);
-    let out = run("bwrap", &args, log, cancel).await?;
-    succeeded(&out, "prebuild command failed")
-}
-
 pub struct Buildah {
     config: BuildahConfig,
 }
@@ -141,7 +85,22 @@ impl Buildah {
         Buildah { config }
     }
 
-    fn global_args(&self) -> Vec<String> {
+    /// `unshare` arguments that run buildah (with its global arguments)
+    /// in a PID, mount and IPC namespace of its own — and a network one
+    /// unless `network` — that dies with `unshare`.
+    pub(crate) fn isolated_buildah(&self, network: bool) -> Vec<String> {
+        let mut args: Vec<String> = ["--pid", "--fork", "--kill-child", "--mount-proc", "--ipc"]
+            .map(String::from)
+            .to_vec();
+        if !network {
+            args.push("--net".into());
+        }
+        args.extend(["--".into(), "buildah".into()]);
+        args.extend(self.global_args());
+        args
+    }
+
+    pub(crate) fn global_args(&self) -> Vec<String> {
         vec![
             "--root".into(),
             self.config.storage_root.display().to_string(),
@@ -232,14 +191,7 @@ impl Buildah {
         {
             return Err(BuilderError::Failed(why));
         }
-        let mut args: Vec<String> = ["--pid", "--fork", "--kill-child", "--mount-proc", "--ipc"]
-            .map(String::from)
-            .to_vec();
-        if !job.network {
-            args.push("--net".into());
-        }
-        args.extend(["--".into(), "buildah".into()]);
-        args.extend(self.global_args());
+        let mut args = self.isolated_buildah(job.network);
         args.extend([
             "bud".into(),
             "--isolation".into(),
@@ -559,7 +511,7 @@ impl Buildah {
 
 /// `Ok` when the tool succeeded, else `Failed` with `what` and the tool's
 /// own reason (`cannot tag reg/app:1: manifest unknown`).
-fn succeeded(out: &RunOutput, what: impl std::fmt::Display) -> Result<(), BuilderError> {
+pub(crate) fn succeeded(out: &RunOutput, what: impl std::fmt::Display) -> Result<(), BuilderError> {
     if out.success {
         Ok(())
     } else {
@@ -570,7 +522,7 @@ fn succeeded(out: &RunOutput, what: impl std::fmt::Display) -> Result<(), Builde
     }
 }
 
-fn authfile_args(authfile: Option<&Path>) -> Vec<String> {
+pub(crate) fn authfile_args(authfile: Option<&Path>) -> Vec<String> {
     match authfile {
         Some(p) => vec!["--authfile".into(), p.display().to_string()],
         None => Vec::new(),

@@ -436,17 +436,28 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             // Koji, or a build not imported, answers an error: none).
             let imported: Option<slipway_core::koji::KojiImport> =
                 client.get_json(&format!("/builds/{id}/koji")).await.ok();
+            // Its test stage, where it had one.
+            let tested: Option<slipway_core::build::test_stage::TestResult> =
+                client.get_json(&format!("/builds/{id}/test")).await.ok();
             match output {
                 Output::Json => {
                     // A Build always serializes (plain fields, string keys).
                     let mut v = serde_json::to_value(&b).unwrap_or_default();
-                    if let (Some(k), Some(obj)) = (&imported, v.as_object_mut()) {
-                        obj.insert("koji".into(), serde_json::to_value(k).unwrap_or_default());
+                    if let Some(obj) = v.as_object_mut() {
+                        if let Some(k) = &imported {
+                            obj.insert("koji".into(), serde_json::to_value(k).unwrap_or_default());
+                        }
+                        if let Some(t) = &tested {
+                            obj.insert("test".into(), serde_json::to_value(t).unwrap_or_default());
+                        }
                     }
                     print_json(&v)
                 }
                 Output::Table => {
                     print!("{}", format::build_details(&b));
+                    if let Some(t) = &tested {
+                        println!("{}", t.describe());
+                    }
                     if let Some(k) = &imported {
                         print!("{}", koji::describe(k));
                     }

@@ -16,6 +16,7 @@ mod registry;
 mod scans;
 mod seal;
 mod sqlite;
+mod tests_store;
 mod webhooks;
 mod workers;
 
@@ -25,6 +26,7 @@ pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
 pub use scans::ScanStore;
 pub use sqlite::SqliteStore;
+pub use tests_store::TestStore;
 pub use webhooks::{DELIVERY_MEMORY_DAYS, WebhookStore};
 pub use workers::{PLACEMENT_BATCH, Placement, WorkerEnd, WorkerStore};
 
@@ -109,6 +111,7 @@ pub trait Store:
     + NotificationStore
     + WebhookStore
     + KojiStore
+    + TestStore
     + Send
     + Sync
     + 'static

@@ -89,9 +89,10 @@ pub struct RepoConfig {
     /// its own step (`sh -c`, no network unless the build has network).
     #[serde(default)]
     pub prebuild: Option<String>,
-    /// A shell command that tests the built image (kept for promotion).
+    /// What tests the built image before any tag but the unique one moves
+    /// (`crate::build::test_stage`).
     #[serde(default)]
-    pub test: Option<String>,
+    pub test: Option<crate::build::test_stage::TestSetting>,
     /// Who is told about the build's result.
     #[serde(default)]
     pub notify: Vec<String>,
@@ -140,7 +141,8 @@ impl RepoConfig {
         }
         crate::build::check_build_args(&self.build_args)
             .map_err(|e| RepoConfigError(format!("build_args: {e}")))?;
-        for (key, cmd) in [("prebuild", &self.prebuild), ("test", &self.test)] {
+        let test = self.test.as_ref().map(|t| t.stage().command);
+        for (key, cmd) in [("prebuild", &self.prebuild), ("test", &test)] {
             if cmd.as_deref().is_some_and(|c| c.trim().is_empty()) {
                 return Err(RepoConfigError(format!(
                     "{key}: the command is empty; remove the key or give a command"

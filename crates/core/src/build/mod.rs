@@ -10,6 +10,7 @@ mod limits;
 pub mod phase;
 mod reason;
 pub mod source;
+pub mod test_stage;
 
 pub use limits::Limits;
 pub use reason::short_reason;
@@ -484,6 +485,8 @@ pub enum Stage {
     Push,
     /// Once per build, after the push: the image scanned.
     Scan,
+    /// Once per build, after the scan: `slipway.yaml`'s `test:`.
+    Test,
 }
 
 impl Stage {
@@ -495,6 +498,7 @@ impl Stage {
             Stage::Build => "build",
             Stage::Push => "push",
             Stage::Scan => "scan",
+            Stage::Test => "test",
         }
     }
 }

@@ -13,6 +13,7 @@ mod koji;
 mod registry;
 mod scans;
 mod table;
+mod testing;
 mod workers;
 
 use table::Table;
@@ -74,6 +75,7 @@ pub(crate) fn table() -> Table {
     configs::routes(&mut t);
     scans::routes(&mut t);
     images::routes(&mut t);
+    testing::routes(&mut t);
     t
 }
 

@@ -2,7 +2,7 @@
 //! before it returns: applying configs and adding triggers (`configs`), a
 //! config build's input key and the parts of it that need the world
 //! (`inputs`), publishing a build (`publish`), scanning (`scanning`) and
-//! attaching SBOMs (`sboms`), Koji metadata (`metadata`) and reservations
+//! attaching SBOMs (`sboms`), the test stage (`testing`), Koji metadata (`metadata`) and reservations
 //! and hub calls (`koji`), filling the outbox (`notify`), and repository
 //! ownership and immutable tags (`ownership`), and retention
 //! (`retention`). A step reads and writes the
@@ -18,3 +18,4 @@ pub(crate) mod publish;
 pub(crate) mod retention;
 pub(crate) mod sboms;
 pub(crate) mod scanning;
+pub(crate) mod testing;

@@ -1,7 +1,7 @@
 //! Publishing a build whose platforms all completed: the unique tag (the
 //! one platform's image, or an OCI image index of all of them), the scan
-//! before any other tag moves, then the primary, floating and extra tags,
-//! and the Koji metadata.
+//! and the test stage before any other tag moves, then the primary,
+//! floating and extra tags, and the Koji metadata.
 
 use crate::Services;
 use slipway_builder::LogSink;
@@ -116,6 +116,18 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
             )
             .await;
         scanned?;
+        // Then the test stage, if the repository has one: a failing test
+        // fails the build, so only the unique tag names the image.
+        if let Some(test) =
+            crate::steps::testing::run(services, build, &published, auth.as_deref(), log).await
+            && !test.passed
+        {
+            return Err(format!(
+                "{}; only the unique tag {} names the image",
+                test.describe(),
+                tags[0]
+            ));
+        }
         // The primary tag (the second, after the unique one) names the result.
         let mut primary = published.clone();
         for (i, tag) in tags.iter().enumerate().skip(1) {

@@ -50,3 +50,11 @@ CREATE TABLE tag_events (
     at          TEXT    NOT NULL
 );
 CREATE INDEX tag_events_by_tag ON tag_events (repository, tag, id);
+
+-- The test stage (`test:` in slipway.yaml): what came of it, and the
+-- JUnit XML file the test wrote, if any.
+CREATE TABLE build_tests (
+    build_id INTEGER PRIMARY KEY REFERENCES builds (id) ON DELETE CASCADE,
+    result   TEXT NOT NULL,   -- TestResult as JSON
+    junit    TEXT             -- at most 1 MiB
+);
