@@ -60,6 +60,16 @@ pub enum ImageCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Promote a build's image to an environment, once it passes its gates
+    Promote {
+        /// A build id, or REPOSITORY:TAG / REPOSITORY@DIGEST of a build's image
+        what: String,
+        /// The environment (from the server's config)
+        #[arg(long)]
+        to: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
     /// Apply the configs' history limits now: old builds, their tags and
     /// manifests go (then `slipway registry gc` frees their blobs)
     Prune {
@@ -188,6 +198,25 @@ pub async fn run(client: &Client, cmd: ImageCommand) -> Result<(), CliError> {
                 )
                 .await?;
             show(&r, output);
+        }
+        ImageCommand::Promote { what, to, output } => {
+            let p: slipway_core::promotion::Promotion = client
+                .post_json(
+                    "/promote",
+                    &slipway_core::promotion::PromoteRequest { what, to },
+                )
+                .await?;
+            match output {
+                Output::Json => print_json(&p),
+                Output::Table => println!(
+                    "build {} promoted to {}: {}@{} as {}",
+                    p.build,
+                    p.environment,
+                    p.repository,
+                    p.digest,
+                    p.tags.join(", ")
+                ),
+            }
         }
         ImageCommand::Prune {
             dry_run,

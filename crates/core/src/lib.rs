@@ -29,6 +29,7 @@ pub mod koji;
 pub mod notify;
 pub mod oci;
 pub mod paths;
+pub mod promotion;
 pub mod rebuild;
 pub mod scan;
 pub mod token;

@@ -60,6 +60,8 @@ pub struct Services {
     pub koji: Option<crate::config::KojiSettings>,
     /// Between scheduled registry garbage collections (`controllers::gc`).
     pub registry_gc_interval: Option<std::time::Duration>,
+    /// Where images are promoted to.
+    pub environments: std::collections::BTreeMap<String, crate::config::EnvironmentSettings>,
 }
 
 impl Services {

@@ -220,6 +220,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         data_dir: data.clone(),
         koji: config.koji.clone(),
         registry_gc_interval: config.registry_gc_interval,
+        environments: config.environments.clone(),
     });
     controllers::spawn_all(&services);
 

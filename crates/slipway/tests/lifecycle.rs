@@ -642,3 +642,214 @@ fn the_test_stage_gates_every_tag_but_the_unique_one() {
     let shown = server.cli_json(&["show", &id.to_string(), "-o", "json"]);
     assert_eq!(shown["test"]["mode"], "host", "{shown}");
 }
+
+#[test]
+fn promotion_checks_its_gates_and_moves_no_bytes() {
+    require_tools();
+    let server = Server::start_with_config(
+        Path::new(BIN),
+        2,
+        Some(
+            "rebuild_debounce_seconds: 0\nregistry_anonymous_pull: true\nenvironments:\n  stable:\n    prefix: stable\n  qa:\n    prefix: qa/\n    gates: [scan-clean]\n",
+        ),
+    );
+    let host = server.host();
+    let base_image = server.push_base_image();
+
+    // Untested: refused by the tests gate, named.
+    let plain = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(&base_image, "team/plain", "echo plain > /plain"),
+    )]);
+    let id = server.queue(&plain, &format!("{host}/team/plain:x"), &[]);
+    assert_eq!(server.wait_final(id)["phase"], "Complete");
+    let out = server.cli(&["promote", &id.to_string(), "--to", "stable"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("gate tests-passed failed: it ran no test stage"),
+        "{}",
+        stderr(&out)
+    );
+    // An environment whose gates it passes takes it, by reference too.
+    let p = server.cli_json(&["promote", "team/plain:x", "--to", "qa", "-o", "json"]);
+    assert_eq!(p["build"], id, "{p}");
+    assert_eq!(p["repository"], format!("{host}/qa/team/plain"));
+    assert_eq!(
+        digest(&format!("{host}/qa/team/plain:latest")),
+        digest(&format!("{host}/team/plain:x"))
+    );
+    // Unknown environments are named.
+    let out = server.cli(&["promote", &id.to_string(), "--to", "prod"]);
+    assert!(
+        stderr(&out).contains("there are: qa, stable"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A failed build is never promoted.
+    let failing = tested_repo(&base_image, "team/bad", "\"exit 1\"", &[]);
+    let bad = server.queue(&failing, &format!("{host}/team/bad:x"), &[]);
+    assert_eq!(server.wait_final(bad)["phase"], "Failed");
+    let out = server.cli(&["promote", &bad.to_string(), "--to", "qa"]);
+    assert!(
+        stderr(&out).contains("only complete builds are promoted"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Tested, scanned, with SBOMs: into stable, its tags there, the
+    // primary one locked; the same bytes under a second name.
+    let good = tested_repo(&base_image, "team/good", "\"grep -q hello /greeting\"", &[]);
+    let id = server.queue(&good, &format!("{host}/team/good:x"), &[]);
+    let b = server.wait_final(id);
+    assert_eq!(b["phase"], "Complete", "{b}\n{}", server.log(id));
+    let candidate = digest(&format!("{host}/team/good:1.0-1"));
+    let p = server.cli_json(&["promote", &id.to_string(), "--to", "stable", "-o", "json"]);
+    assert_eq!(
+        p["tags"],
+        serde_json::json!(["1.0-1", "1.0", "latest", "x"]),
+        "{p}"
+    );
+    for tag in ["1.0-1", "1.0", "latest"] {
+        assert_eq!(digest(&format!("{host}/stable/team/good:{tag}")), candidate);
+    }
+    let h = history(&server, "stable/team/good:latest");
+    assert_eq!(
+        (
+            h[0]["why"].as_str(),
+            h[0]["who"].as_str(),
+            h[0]["build"].as_i64()
+        ),
+        (Some("promote"), Some("token:admin"), Some(id))
+    );
+    let out = server.cli(&["untag", "stable/team/good:1.0-1"]);
+    assert!(stderr(&out).contains("is immutable"), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/stable/team/good:latest"),
+            &format!("dir:{}", dir.path().display()),
+        ],
+    );
+    // A config may promote on its own; a refusal is an event, the build
+    // stays Complete. An environment the server lacks is refused at apply.
+    let auto = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(&base_image, "team/auto", "echo auto > /auto"),
+    )]);
+    let out = apply(
+        &server,
+        &format!(
+            "{}promote: {{ to: prod }}\n",
+            config("auto", &auto, "team/auto")
+        ),
+    );
+    assert!(
+        stderr(&out).contains("promote.to \"prod\" is no environment"),
+        "{}",
+        stderr(&out)
+    );
+    let out = apply(
+        &server,
+        &[
+            format!(
+                "{}promote: {{ to: qa }}\n",
+                config("auto", &auto, "team/auto")
+            ),
+            format!(
+                "{}promote: {{ to: stable, when: gates-pass }}\n",
+                config("strict", &plain, "team/strict")
+            ),
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a = build_config(&server, "auto");
+    assert_eq!(a["phase"], "Complete", "{a}");
+    let promoted = server.wait_until("auto's promotion", Duration::from_secs(30), || {
+        let h = history(&server, "qa/team/auto:latest");
+        h.first().cloned()
+    });
+    assert_eq!(
+        (promoted["why"].as_str(), promoted["who"].as_str()),
+        (Some("promote"), Some("config:auto"))
+    );
+    let s = build_config(&server, "strict");
+    assert_eq!(s["phase"], "Complete", "{s}");
+    let events = server.wait_until("strict's refusal", Duration::from_secs(30), || {
+        let e = stdout(&server.cli(&["configs", "strict"]));
+        e.contains("not promoted to stable").then_some(e)
+    });
+    assert!(events.contains("gate tests-passed failed"), "{events}");
+
+    // A child following its parent's qa tag: the parent's build alone does
+    // not rebuild it; its promotion does, onto the promoted digest.
+    let parent = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(&base_image, "team/fbase", "echo v1 > /fbase"),
+    )]);
+    let child = GitRepo::new(&[(
+        "Dockerfile",
+        &dockerfile(
+            &format!("{host}/qa/team/fbase:latest"),
+            "team/fchild",
+            "cat /fbase > /fchild",
+        ),
+    )]);
+    let out = apply(
+        &server,
+        &[
+            config("fbase", &parent, "team/fbase"),
+            config("fchild", &child, "team/fchild"),
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let graph = server.cli_json(&["graph", "-o", "json"]);
+    let fchild = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "fchild")
+        .unwrap_or_else(|| panic!("{graph}"));
+    assert_eq!(
+        fchild["parents"],
+        serde_json::json!([]),
+        "a follower is no wave child: {graph}"
+    );
+    let pb = build_config(&server, "fbase");
+    assert_eq!(pb["phase"], "Complete", "{pb}");
+    std::thread::sleep(Duration::from_secs(2));
+    let builds = server
+        .api("GET", "/api/v1/builds?config=fchild", None)
+        .json();
+    assert_eq!(
+        builds,
+        serde_json::json!([]),
+        "built before the promotion: {builds}"
+    );
+    let p = server.cli_json(&["promote", &pb["id"].to_string(), "--to", "qa", "-o", "json"]);
+    let cb = server.wait_until("the follower's build", Duration::from_secs(60), || {
+        let list = server
+            .api("GET", "/api/v1/builds?config=fchild", None)
+            .json();
+        list.as_array()?.first()?["id"].as_i64()
+    });
+    let cb = server.wait_final(cb);
+    assert_eq!(
+        cb["phase"],
+        "Complete",
+        "{cb}\n{}",
+        server.log(cb["id"].as_i64().unwrap())
+    );
+    assert_eq!(cb["spec"]["trigger"]["kind"], "promoted", "{cb}");
+    assert_eq!(cb["spec"]["trigger"]["digest"], p["digest"], "{cb}");
+
+    // Promoting again is no move.
+    let again = server.cli_json(&["promote", &id.to_string(), "--to", "stable", "-o", "json"]);
+    assert_eq!(again["digest"], candidate.as_str());
+    assert_eq!(history(&server, "stable/team/good:latest").len(), 1);
+}

@@ -103,6 +103,26 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// are then needed by nothing either. Returns the manifests deleted;
     /// garbage collection then frees the blobs no manifest references.
     async fn prune_manifest(&self, repository: &str, digest: &str) -> Result<Vec<String>>;
+    /// Make manifest `digest` of `from` (with the manifests an index lists
+    /// and the referrers, SBOMs, of each) a manifest of `to` too: rows
+    /// only, no bytes copied, whatever the image's size. How many
+    /// manifests were linked.
+    async fn link_manifest(&self, from: &str, digest: &str, to: &str) -> Result<usize>;
+    /// A promotion, all or nothing: [`link_manifest`](Self::link_manifest)
+    /// into `to`, point `tags` at it there (recorded as `by`'s), and lock
+    /// `lock` (the primary tag, for its build) to it.
+    async fn promote(
+        &self,
+        from: &str,
+        digest: &str,
+        to: &str,
+        tags: &[String],
+        lock: Option<(&str, i64)>,
+        by: &TagMove,
+    ) -> Result<()>;
+    /// The build whose unique or primary tag in `repository` names
+    /// `digest`.
+    async fn build_of_digest(&self, repository: &str, digest: &str) -> Result<Option<i64>>;
 }
 
 /// Who moves a tag, and why: what its history records.
@@ -257,6 +277,145 @@ fn manifest_from_row(r: &SqliteRow) -> Result<ManifestRecord> {
 
 fn page_size(n: Option<u32>) -> i64 {
     n.map(i64::from).unwrap_or(-1)
+}
+
+/// The manifests that go with manifest `digest` of `repository`: those it
+/// lists (an index's platform images) and its referrers (SBOMs).
+async fn dependents(
+    conn: &mut SqliteConnection,
+    repository: &str,
+    digest: &str,
+) -> Result<Vec<String>> {
+    sqlx::query(
+        "SELECT r.referenced AS d FROM registry_manifest_refs r \
+           JOIN registry_manifests m ON m.repository = r.repository AND m.digest = r.referenced \
+           WHERE r.repository = ?1 AND r.manifest = ?2 \
+         UNION SELECT digest AS d FROM registry_manifests WHERE repository = ?1 AND subject = ?2",
+    )
+    .bind(repository)
+    .bind(digest)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get("d")?))
+    .collect()
+}
+
+/// Lock `tag` to `digest` (see [`RegistryStore::lock_tag`]).
+async fn lock_in(
+    tx: &mut SqliteConnection,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+    build: i64,
+    kind: &str,
+) -> Result<()> {
+    if let Some(lock) = lock_of(&mut *tx, repository, tag).await?
+        && lock.digest != digest
+    {
+        return Err(lock.refusal(&format!("locked to {digest}")));
+    }
+    sqlx::query(
+        "INSERT OR IGNORE INTO registry_locked_tags (repository, tag, digest, build_id, kind, locked_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(repository)
+    .bind(tag)
+    .bind(digest)
+    .bind(build)
+    .bind(kind)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Point `tag` at `digest` (see [`RegistryStore::move_tag`]).
+async fn move_in(
+    tx: &mut SqliteConnection,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+    by: &TagMove,
+) -> Result<Option<String>> {
+    let known = sqlx::query("SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?")
+        .bind(repository)
+        .bind(digest)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !known {
+        return Err(crate::StoreError::NotFound(format!(
+            "repository {repository} has no manifest {digest}"
+        )));
+    }
+    if let Some(lock) = lock_of(&mut *tx, repository, tag).await?
+        && lock.digest != digest
+    {
+        return Err(lock.refusal(&format!("moved to {digest}")));
+    }
+    let old = digest_of_tag(&mut *tx, repository, tag).await?;
+    record_move(&mut *tx, repository, tag, old.as_deref(), Some(digest), by).await?;
+    sqlx::query("INSERT OR REPLACE INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)")
+        .bind(repository)
+        .bind(tag)
+        .bind(digest)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    Ok(old)
+}
+
+/// Link a manifest into another repository (see
+/// [`RegistryStore::link_manifest`]).
+async fn link_in(tx: &mut SqliteConnection, from: &str, digest: &str, to: &str) -> Result<usize> {
+    ensure_repository(&mut *tx, to).await?;
+    let mut queue = vec![digest.to_string()];
+    let mut linked: Vec<String> = Vec::new();
+    while let Some(d) = queue.pop() {
+        if linked.contains(&d) {
+            continue;
+        }
+        let copied = sqlx::query(
+            "INSERT OR IGNORE INTO registry_manifests \
+             (repository, digest, media_type, size, artifact_type, subject, annotations, created_at) \
+             SELECT ?1, digest, media_type, size, artifact_type, subject, annotations, ?4 \
+             FROM registry_manifests WHERE repository = ?2 AND digest = ?3",
+        )
+        .bind(to)
+        .bind(from)
+        .bind(&d)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let known = copied > 0
+            || sqlx::query("SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?")
+                .bind(from)
+                .bind(&d)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if !known {
+            return Err(crate::StoreError::NotFound(format!(
+                "repository {from} has no manifest {d}"
+            )));
+        }
+        sqlx::query(
+            "INSERT OR IGNORE INTO registry_manifest_refs (repository, manifest, referenced) \
+             SELECT ?1, manifest, referenced FROM registry_manifest_refs \
+             WHERE repository = ?2 AND manifest = ?3",
+        )
+        .bind(to)
+        .bind(from)
+        .bind(&d)
+        .execute(&mut *tx)
+        .await?;
+        let next = dependents(&mut *tx, from, &d).await?;
+        linked.push(d);
+        queue.extend(next);
+    }
+    Ok(linked.len())
 }
 
 async fn ensure_repository(conn: &mut SqliteConnection, repository: &str) -> Result<()> {
@@ -507,23 +666,7 @@ impl RegistryStore for SqliteStore {
         kind: &str,
     ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(lock) = lock_of(&mut tx, repository, tag).await?
-            && lock.digest != digest
-        {
-            return Err(lock.refusal(&format!("locked to {digest}")));
-        }
-        sqlx::query(
-            "INSERT OR IGNORE INTO registry_locked_tags (repository, tag, digest, build_id, kind, locked_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(repository)
-        .bind(tag)
-        .bind(digest)
-        .bind(build)
-        .bind(kind)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
+        lock_in(&mut tx, repository, tag, digest, build, kind).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -536,32 +679,7 @@ impl RegistryStore for SqliteStore {
         by: &TagMove,
     ) -> Result<Option<String>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let known =
-            sqlx::query("SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?")
-                .bind(repository)
-                .bind(digest)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-        if !known {
-            return Err(crate::StoreError::NotFound(format!(
-                "repository {repository} has no manifest {digest}"
-            )));
-        }
-        if let Some(lock) = lock_of(&mut tx, repository, tag).await?
-            && lock.digest != digest
-        {
-            return Err(lock.refusal(&format!("moved to {digest}")));
-        }
-        let old = digest_of_tag(&mut tx, repository, tag).await?;
-        record_move(&mut tx, repository, tag, old.as_deref(), Some(digest), by).await?;
-        sqlx::query("INSERT OR REPLACE INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)")
-            .bind(repository)
-            .bind(tag)
-            .bind(digest)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        let old = move_in(&mut tx, repository, tag, digest, by).await?;
         tx.commit().await?;
         Ok(old)
     }
@@ -642,19 +760,7 @@ impl RegistryStore for SqliteStore {
                 continue;
             }
             // What goes with it: the manifests it lists, and its referrers.
-            let next: Vec<String> = sqlx::query(
-                "SELECT r.referenced AS d FROM registry_manifest_refs r \
-                   JOIN registry_manifests m ON m.repository = r.repository AND m.digest = r.referenced \
-                   WHERE r.repository = ?1 AND r.manifest = ?2 \
-                 UNION SELECT digest AS d FROM registry_manifests WHERE repository = ?1 AND subject = ?2",
-            )
-            .bind(repository)
-            .bind(&d)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("d"))
-            .collect::<std::result::Result<_, _>>()?;
+            let next = dependents(&mut tx, repository, &d).await?;
             for sql in [
                 "DELETE FROM registry_manifests WHERE repository = ? AND digest = ?",
                 "DELETE FROM registry_manifest_refs WHERE repository = ? AND manifest = ?",
@@ -670,6 +776,46 @@ impl RegistryStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn link_manifest(&self, from: &str, digest: &str, to: &str) -> Result<usize> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = link_in(&mut tx, from, digest, to).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn promote(
+        &self,
+        from: &str,
+        digest: &str,
+        to: &str,
+        tags: &[String],
+        lock: Option<(&str, i64)>,
+        by: &TagMove,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        link_in(&mut tx, from, digest, to).await?;
+        for tag in tags {
+            move_in(&mut tx, to, tag, digest, by).await?;
+        }
+        if let Some((tag, build)) = lock {
+            lock_in(&mut tx, to, tag, digest, build, "primary").await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn build_of_digest(&self, repository: &str, digest: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query(
+            "SELECT build_id FROM registry_locked_tags WHERE repository = ? AND digest = ? LIMIT 1",
+        )
+        .bind(repository)
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.try_get("build_id"))
+        .transpose()?)
     }
 
     async fn unlock_build_tags(&self, build: i64) -> Result<u64> {

@@ -214,6 +214,7 @@ pub fn import(files: &[IndexSource<'_>], registry: Option<&str>) -> Result<Impor
                 scan: Default::default(),
                 project: None,
                 notify,
+                promote: None,
             });
         }
     }

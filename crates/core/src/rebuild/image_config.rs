@@ -74,6 +74,9 @@ pub struct ImageConfig {
     /// Where to say that a build ended or a scan ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<crate::notify::NotifyTarget>,
+    /// Promote each complete build to an environment on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote: Option<crate::promotion::AutoPromote>,
 }
 
 fn is_default_scan(p: &ScanPolicy) -> bool {

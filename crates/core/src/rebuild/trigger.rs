@@ -50,6 +50,16 @@ pub enum Trigger {
     },
     /// The config's cron schedule fired.
     Schedule { cron: String, timezone: String },
+    /// An image the config builds on (by an environment's tag) was
+    /// promoted: the config follows its parent's `stable`, not its
+    /// candidate builds.
+    Promoted {
+        /// `registry/repository:tag` that moved.
+        image: String,
+        build: BuildId,
+        environment: String,
+        digest: String,
+    },
     /// A tracked package repository got newer versions of packages the
     /// config's latest image has installed (`name installed -> available`).
     Packages {
@@ -75,6 +85,7 @@ impl Trigger {
             Trigger::Parent { .. } => "parent",
             Trigger::Schedule { .. } => "schedule",
             Trigger::Packages { .. } => "packages",
+            Trigger::Promoted { .. } => "promoted",
         }
     }
 }
@@ -103,6 +114,12 @@ impl fmt::Display for Trigger {
                 digest.chars().take(19).collect::<String>()
             ),
             Trigger::Schedule { cron, timezone } => write!(f, "schedule ({cron} {timezone})"),
+            Trigger::Promoted {
+                image,
+                build,
+                environment,
+                ..
+            } => write!(f, "promotion of build {build} to {environment} ({image})"),
             Trigger::Packages {
                 repository,
                 updates,

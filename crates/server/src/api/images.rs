@@ -7,6 +7,7 @@
 use super::auth::Caller;
 use crate::Services;
 use crate::error::ApiError;
+use crate::steps::ownership::own_ref;
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -28,24 +29,11 @@ pub(super) fn routes(t: &mut super::Table) {
     t.add(Token, "/images/untag", &["POST"], post(untag));
     t.add(Token, "/images/rollback", &["POST"], post(rollback));
     t.add(Token, "/prune", &["POST"], post(prune));
+    t.add(Token, "/promote", &["POST"], post(promote));
 }
 
 /// How many moves of one tag are shown, and searched by a rollback.
 const HISTORY_LIMIT: u32 = 1000;
-
-/// A reference into the embedded registry: `REPO[:TAG|@DIGEST]`, with or
-/// without the registry's host.
-pub(crate) fn own_ref(s: &Services, text: &str) -> Result<ImageRef, ApiError> {
-    let r = ImageRef::parse_with_default(text, Some(&s.own_registry))
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
-    if !s.own_registry_hosts().contains(&r.registry) {
-        return Err(ApiError::invalid(format!(
-            "{} is not this server's registry ({}); Slipway keeps the history of its own registry's tags only",
-            r.registry, s.own_registry
-        )));
-    }
-    Ok(r)
-}
 
 /// `REPO:TAG` (no digest): the tag it names.
 fn tag_of(r: &ImageRef, text: &str) -> Result<String, ApiError> {
@@ -270,4 +258,16 @@ async fn prune(
             .extend(crate::steps::retention::prune(&s, &c.config, req.dry_run).await?);
     }
     Ok(Json(report))
+}
+
+/// `POST /promote {"what", "to"}`: a build (by id, or a reference to its
+/// image) enters an environment once it passes its gates.
+async fn promote(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<slipway_core::promotion::PromoteRequest>,
+) -> Result<Json<slipway_core::promotion::Promotion>, ApiError> {
+    Ok(Json(
+        crate::steps::promotion::promote(&s, &req.what, &req.to, &caller.0).await?,
+    ))
 }

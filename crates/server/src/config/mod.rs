@@ -63,6 +63,9 @@ pub struct ConfigFile {
     /// Import complete builds into a Koji hub.
     #[serde(default)]
     pub koji: Option<KojiSettings>,
+    /// Where images are promoted to, by name (`slipway promote … --to NAME`).
+    #[serde(default)]
+    pub environments: std::collections::BTreeMap<String, EnvironmentSettings>,
     /// Hours between the embedded registry's scheduled garbage collections
     /// (default 24; 0: only `slipway registry gc`).
     #[serde(default)]
@@ -178,6 +181,32 @@ pub struct ServerConfig {
     pub koji: Option<KojiSettings>,
     /// Between scheduled registry garbage collections; `None`: never.
     pub registry_gc_interval: Option<std::time::Duration>,
+    pub environments: std::collections::BTreeMap<String, EnvironmentSettings>,
+}
+
+/// An environment images are promoted to (`environments:` in the config
+/// file): a repository prefix in the embedded registry, and the gates an
+/// image must pass to enter it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSettings {
+    /// Put in front of a build's repository: `stable` makes
+    /// `team/app` → `stable/team/app`.
+    pub prefix: String,
+    /// Default: every gate.
+    #[serde(default = "all_gates")]
+    pub gates: Vec<slipway_core::promotion::Gate>,
+}
+
+fn all_gates() -> Vec<slipway_core::promotion::Gate> {
+    slipway_core::promotion::Gate::ALL.to_vec()
+}
+
+impl EnvironmentSettings {
+    /// The repository an image of `repository` is promoted to.
+    pub fn repository(&self, repository: &str) -> String {
+        format!("{}/{repository}", self.prefix.trim_matches('/'))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -309,6 +338,20 @@ impl ServerConfig {
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
             koji: file.koji.filter(|k| k.import),
+            environments: {
+                for (name, env) in &file.environments {
+                    let sample = env.repository("team/app");
+                    if env.prefix.trim_matches('/').is_empty()
+                        || slipway_core::ImageRef::parse(&format!("r.example/{sample}")).is_err()
+                    {
+                        return Err(format!(
+                            "environments.{name}.prefix {:?} does not make a repository name (lowercase letters, digits, ., _, -, /)",
+                            env.prefix
+                        ));
+                    }
+                }
+                file.environments.clone()
+            },
             registry_gc_interval: match file.registry_gc_interval_hours.unwrap_or(24) {
                 0 => None,
                 h => Some(std::time::Duration::from_secs(h.saturating_mul(3600))),

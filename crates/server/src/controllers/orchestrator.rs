@@ -107,6 +107,13 @@ async fn worker_ended(services: &Arc<Services>, id: BuildId, last: bool) {
         Ok(false) => tracing::info!("build {id} was already final"),
         Err(e) => tracing::error!("build {id}: cannot record the end ({phase}): {e}"),
     }
+    // A config may promote its complete builds on its own (before its
+    // wave ends, so children following the environment see it).
+    if phase == BuildPhase::Complete
+        && let Some(config) = &build.spec.config
+    {
+        crate::steps::promotion::auto(services, id, config).await;
+    }
     // A wave may be waiting for this build.
     services.events.waves.notify_one();
     // Siblings still running have nothing left to do.

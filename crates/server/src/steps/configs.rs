@@ -129,6 +129,14 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
         let v = c
             .validate(Some(&services.default_registry))
             .map_err(|e| ApiError::invalid(e.to_string()))?;
+        if let Some(p) = &v.promote
+            && !services.environments.contains_key(&p.to)
+        {
+            return Err(ApiError::invalid(format!(
+                "config {}: promote.to {:?} is no environment of this server (its config's environments:)",
+                v.name, p.to
+            )));
+        }
         if !seen.insert(v.name.clone()) {
             return Err(ApiError::invalid(format!(
                 "config {} is given twice",

@@ -4,7 +4,8 @@
 //! (`inputs`), publishing a build (`publish`), scanning (`scanning`) and
 //! attaching SBOMs (`sboms`), the test stage (`testing`), Koji metadata (`metadata`) and reservations
 //! and hub calls (`koji`), filling the outbox (`notify`), and repository
-//! ownership and immutable tags (`ownership`), and retention
+//! ownership and immutable tags (`ownership`), promotion (`promotion`),
+//! and retention
 //! (`retention`). A step reads and writes the
 //! store, may run other steps, and wakes controllers only through the
 //! event bus.
@@ -14,6 +15,7 @@ pub(crate) mod koji;
 pub(crate) mod metadata;
 pub(crate) mod notify;
 pub(crate) mod ownership;
+pub(crate) mod promotion;
 pub(crate) mod publish;
 pub(crate) mod retention;
 pub(crate) mod sboms;

@@ -9,6 +9,7 @@
 //! there, so not even a direct push with a push token can move them.
 
 use crate::Services;
+use crate::error::ApiError;
 use slipway_builder::LogSink;
 use slipway_core::{Build, ImageRef};
 use std::path::Path;
@@ -160,4 +161,18 @@ pub async fn lock(
             .map_err(|e| format!("cannot lock {kind} tag {tag}: {e}"))?;
     }
     Ok(())
+}
+
+/// A reference into the embedded registry: `REPO[:TAG|@DIGEST]`, with or
+/// without the registry's host.
+pub fn own_ref(s: &Services, text: &str) -> Result<ImageRef, ApiError> {
+    let r = ImageRef::parse_with_default(text, Some(&s.own_registry))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    if !s.own_registry_hosts().contains(&r.registry) {
+        return Err(ApiError::invalid(format!(
+            "{} is not this server's registry ({}); Slipway keeps the history of its own registry's tags only",
+            r.registry, s.own_registry
+        )));
+    }
+    Ok(r)
 }

@@ -1,0 +1,143 @@
+//! Promotion: moving a built image from where builds push (the candidate
+//! repository) to an environment's repository, once its gates pass.
+
+use serde::{Deserialize, Serialize};
+
+/// A condition an image must meet to enter an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gate {
+    /// The build's test stage ran and passed.
+    TestsPassed,
+    /// The newest scan of the build's image found nothing its policy
+    /// fails on (and could read the image).
+    ScanClean,
+    /// SBOMs are attached to the image.
+    SbomAttached,
+}
+
+impl Gate {
+    pub const ALL: [Gate; 3] = [Gate::TestsPassed, Gate::ScanClean, Gate::SbomAttached];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::TestsPassed => "tests-passed",
+            Gate::ScanClean => "scan-clean",
+            Gate::SbomAttached => "sbom-attached",
+        }
+    }
+}
+
+/// What the gates look at, read for one build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateInputs {
+    /// The test stage's outcome; `None`: it had none.
+    pub test_passed: Option<bool>,
+    /// The newest scan's outcome (`passed`, `failed`, `absent`, `error`);
+    /// `None`: never scanned.
+    pub scan_outcome: Option<String>,
+    /// SBOMs attached to the image as referrers.
+    pub sboms_attached: usize,
+}
+
+/// The first gate of `gates` that the build does not pass, and why.
+pub fn failed_gate(gates: &[Gate], inputs: &GateInputs) -> Option<(Gate, String)> {
+    gates.iter().find_map(|&g| {
+        let why = match g {
+            Gate::TestsPassed => match inputs.test_passed {
+                Some(true) => return None,
+                Some(false) => "its test stage failed".to_string(),
+                None => "it ran no test stage (add test: to its slipway.yaml)".to_string(),
+            },
+            Gate::ScanClean => match inputs.scan_outcome.as_deref() {
+                Some("passed") => return None,
+                Some(o) => format!("its newest scan's outcome is {o}"),
+                None => "it was never scanned".to_string(),
+            },
+            Gate::SbomAttached => {
+                if inputs.sboms_attached > 0 {
+                    return None;
+                }
+                "no SBOM is attached to it".to_string()
+            }
+        };
+        Some((g, why))
+    })
+}
+
+/// `promote:` in an image config: each complete build of it is promoted
+/// to `to` when its gates pass (`when: gates-pass`, the only way so far).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoPromote {
+    pub to: String,
+    #[serde(default)]
+    pub when: PromoteWhen,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromoteWhen {
+    #[default]
+    GatesPass,
+}
+
+/// `POST /promote`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    /// A build id, or `REPO:TAG` / `REPO@DIGEST` naming a build's image.
+    pub what: String,
+    /// The environment.
+    pub to: String,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub build: crate::BuildId,
+    pub environment: String,
+    /// `registry/repository` the image now also lives in.
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    /// The gates it passed.
+    pub gates: Vec<Gate>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failed_gate_is_named() {
+        let ok = GateInputs {
+            test_passed: Some(true),
+            scan_outcome: Some("passed".into()),
+            sboms_attached: 2,
+        };
+        assert_eq!(failed_gate(&Gate::ALL, &ok), None);
+        let untested = GateInputs {
+            test_passed: None,
+            ..ok.clone()
+        };
+        let (g, why) = failed_gate(&Gate::ALL, &untested).unwrap();
+        assert_eq!(g, Gate::TestsPassed);
+        assert!(why.contains("no test stage"), "{why}");
+        // Only the gates asked for count.
+        assert_eq!(failed_gate(&[Gate::ScanClean], &untested), None);
+        let dirty = GateInputs {
+            scan_outcome: Some("failed".into()),
+            ..ok.clone()
+        };
+        assert_eq!(failed_gate(&Gate::ALL, &dirty).unwrap().0, Gate::ScanClean);
+        let bare = GateInputs {
+            sboms_attached: 0,
+            ..ok
+        };
+        assert_eq!(
+            failed_gate(&Gate::ALL, &bare).unwrap().0,
+            Gate::SbomAttached
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Promotion: a complete build's image enters an environment (a repository
+//! prefix in the embedded registry) once it passes the environment's
+//! gates. In the embedded registry it is a metadata operation — the
+//! manifests become the target repository's too, the tags move there —
+//! so it takes the same time whatever the image's size. Every tag it
+//! moves is in the tag's history (`promote`).
+
+use crate::Services;
+use crate::error::ApiError;
+use slipway_core::promotion::{GateInputs, Promotion, failed_gate};
+use slipway_core::{Build, BuildPhase};
+use slipway_store::TagMove;
+
+/// Promote `what` (a build id, or a reference to a build's image in the
+/// embedded registry) to the environment `to`, as `who`.
+pub async fn promote(
+    services: &Services,
+    what: &str,
+    to: &str,
+    who: &str,
+) -> Result<Promotion, ApiError> {
+    let env = services.environments.get(to).ok_or_else(|| {
+        let known: Vec<&str> = services.environments.keys().map(String::as_str).collect();
+        ApiError::not_found(if known.is_empty() {
+            format!("no environment named {to}: the server's config has no environments:")
+        } else {
+            format!("no environment named {to}; there are: {}", known.join(", "))
+        })
+    })?;
+    let build = find_build(services, what).await?;
+    let image = match (&build.phase, &build.image) {
+        (BuildPhase::Complete, Some(image)) => image.clone(),
+        _ => {
+            return Err(ApiError::conflict(format!(
+                "build {} is {}: only complete builds are promoted",
+                build.id, build.phase
+            )));
+        }
+    };
+    let output = &build.spec.output;
+    if !services.own_registry_hosts().contains(&output.registry) {
+        return Err(ApiError::conflict(format!(
+            "build {} pushed to {}: only images in this server's registry are promoted",
+            build.id, output.registry
+        )));
+    }
+    let inputs = gate_inputs(services, &build).await?;
+    if let Some((gate, why)) = failed_gate(&env.gates, &inputs) {
+        return Err(ApiError::conflict(format!(
+            "build {} may not enter {to}: gate {} failed: {why}",
+            build.id,
+            gate.as_str()
+        )));
+    }
+    let meta = &services.registry.meta;
+    let target = env.repository(&output.repository);
+    let by = TagMove::new(who, Some(build.id), "promote");
+    // The primary tag (locked there too) and the floating and extra ones;
+    // the unique tag stays the candidate's. All or nothing.
+    let tags: Vec<String> = build.spec.tags.iter().skip(1).cloned().collect();
+    let lock = match (&build.spec.release, tags.first()) {
+        (Some(_), Some(primary)) => Some((primary.as_str(), build.id)),
+        _ => None,
+    };
+    meta.promote(&output.repository, &image.digest, &target, &tags, lock, &by)
+        .await?;
+    let _ = services
+        .store
+        .record_event(
+            build.id,
+            &format!(
+                "promoted to {to}: {}/{target} {}",
+                services.own_registry,
+                tags.join(", ")
+            ),
+        )
+        .await;
+    wake_followers(services, &target, &tags, &build, to, &image.digest).await;
+    Ok(Promotion {
+        build: build.id,
+        environment: to.to_string(),
+        repository: format!("{}/{target}", services.own_registry),
+        digest: image.digest,
+        tags,
+        gates: env.gates.clone(),
+    })
+}
+
+/// The build `what` names: its id, or the image a reference names (the
+/// build whose unique or primary tag names that digest).
+async fn find_build(services: &Services, what: &str) -> Result<Build, ApiError> {
+    let load = |id: i64| async move {
+        services
+            .store
+            .get_build(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("there is no build {id}")))
+    };
+    if let Ok(id) = what.parse::<i64>() {
+        return load(id).await;
+    }
+    let r = crate::steps::ownership::own_ref(services, what)?;
+    let digest = match (&r.digest, &r.tag) {
+        (Some(d), _) => d.clone(),
+        (None, tag) => services
+            .registry
+            .meta
+            .tag(&r.repository, tag.as_deref().unwrap_or("latest"))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("{what} does not exist")))?,
+    };
+    let id = services
+        .registry
+        .meta
+        .build_of_digest(&r.repository, &digest)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{what} ({digest}) is no build's image: only built images are promoted"
+            ))
+        })?;
+    load(id).await
+}
+
+/// What the gates look at, for `build`.
+async fn gate_inputs(services: &Services, build: &Build) -> Result<GateInputs, ApiError> {
+    let test_passed = services
+        .store
+        .test_result(build.id)
+        .await?
+        .map(|t| t.passed);
+    let scan_outcome = services
+        .store
+        .scans_of_build(build.id)
+        .await?
+        .into_iter()
+        .max_by_key(|s| s.id)
+        .and_then(|s| serde_json::to_value(s.report.outcome).ok())
+        .and_then(|v| v.as_str().map(str::to_string));
+    let sboms_attached = services
+        .store
+        .sboms_of_build(build.id)
+        .await?
+        .iter()
+        .filter(|s| s.reference.is_some())
+        .count();
+    Ok(GateInputs {
+        test_passed,
+        scan_outcome,
+        sboms_attached,
+    })
+}
+
+/// After a config's build completed: promote it where the config says
+/// (`promote:`), when its gates pass. A refusal is an event of the build
+/// and of the config, never a failure of the build.
+pub async fn auto(services: &Services, id: slipway_core::BuildId, config: &str) {
+    let Ok(Some(stored)) = services.store.get_config(config).await else {
+        return;
+    };
+    let Some(p) = &stored.config.promote else {
+        return;
+    };
+    let who = format!("config:{config}");
+    let message = match promote(services, &id.to_string(), &p.to, &who).await {
+        Ok(done) => {
+            tracing::info!("build {id}: promoted to {} by config {config}", p.to);
+            format!(
+                "build {id} promoted to {} automatically: {} {}",
+                p.to,
+                done.repository,
+                done.tags.join(", ")
+            )
+        }
+        Err(e) => {
+            let text = e.message;
+            let _ = services
+                .store
+                .record_event(id, &format!("not promoted to {}: {text}", p.to))
+                .await;
+            format!("build {id} not promoted to {}: {text}", p.to)
+        }
+    };
+    let _ = services
+        .store
+        .record_config_event(config, &message, Some(id))
+        .await;
+}
+
+/// The configs that build on the environment's image (a FROM line naming
+/// `target` at one of the `tags` moved) follow it: each gets a trigger, so
+/// a child of a `stable` parent rebuilds when the parent is promoted, not
+/// when it is built.
+async fn wake_followers(
+    services: &Services,
+    target: &str,
+    tags: &[String],
+    build: &Build,
+    environment: &str,
+    digest: &str,
+) {
+    let Ok(configs) = services.store.list_configs().await else {
+        return;
+    };
+    let own = services.own_registry_hosts();
+    for c in configs {
+        let followed = c.base_images.iter().find_map(|b| {
+            let r = slipway_core::ImageRef::parse(b).ok()?;
+            let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+            (own.contains(&r.registry)
+                && r.repository == target
+                && r.digest.is_none()
+                && tags.contains(&tag))
+            .then(|| b.clone())
+        });
+        let Some(image) = followed else { continue };
+        let trigger = slipway_core::rebuild::trigger::Trigger::Promoted {
+            image: image.clone(),
+            build: build.id,
+            environment: environment.to_string(),
+            digest: digest.to_string(),
+        };
+        match crate::steps::configs::trigger(services, &c.config.name, trigger, false).await {
+            Ok(wave) => tracing::info!(
+                "config {}: {image} was promoted (build {}); joins wave {wave}",
+                c.config.name,
+                build.id
+            ),
+            Err(e) => tracing::warn!(
+                "config {}: {image} was promoted but cannot be triggered: {}",
+                c.config.name,
+                e.message
+            ),
+        }
+    }
+}
