@@ -105,6 +105,60 @@ pub struct Promotion {
     pub gates: Vec<Gate>,
 }
 
+/// The message that a promotion happened (`refused`: an automatic one
+/// was refused, with why), for the config's notification targets.
+pub fn message(
+    build: crate::BuildId,
+    config: Option<&str>,
+    environment: &str,
+    outcome: Result<&Promotion, &str>,
+) -> crate::notify::Message {
+    let name = config.unwrap_or("an ad-hoc build");
+    match outcome {
+        Ok(p) => crate::notify::Message {
+            subject: format!("[slipway] build {build} of {name} promoted to {environment}"),
+            text: format!(
+                "Build {build} of {name} was promoted to {environment}.\n\nImage: {}@{}\nTags: {}\nGates passed: {}\n\n`slipway history {}:{}` shows every move of the tag.\n",
+                p.repository,
+                p.digest,
+                p.tags.join(", "),
+                p.gates
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.repository,
+                p.tags.first().map(String::as_str).unwrap_or("latest"),
+            ),
+            payload: serde_json::json!({
+                "event": "promotion",
+                "build": build,
+                "config": config,
+                "environment": environment,
+                "repository": p.repository,
+                "digest": p.digest,
+                "tags": p.tags,
+                "gates": p.gates,
+            }),
+            failure: false,
+        },
+        Err(why) => crate::notify::Message {
+            subject: format!("[slipway] build {build} of {name} not promoted to {environment}"),
+            text: format!(
+                "Build {build} of {name} was not promoted to {environment}: {why}\n\n`slipway promote {build} --to {environment}` tries again.\n"
+            ),
+            payload: serde_json::json!({
+                "event": "promotion",
+                "build": build,
+                "config": config,
+                "environment": environment,
+                "refused": why,
+            }),
+            failure: true,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,3 +96,22 @@ pub async fn scan_done(services: &Services, scan: &StoredScan) {
     }
     services.events.outbox.notify_one();
 }
+
+/// Queue the message that build `build` of `config` was promoted (or an
+/// automatic promotion refused) for the config's targets.
+pub async fn promotion_done(
+    services: &Services,
+    build: i64,
+    config: Option<&str>,
+    message: &Message,
+) {
+    let targets = targets_of(services, config).await;
+    if targets.is_empty() {
+        return;
+    }
+    let queued = deliveries(targets, message, (Some(build), None, config));
+    if let Err(e) = services.store.queue_deliveries(None, &queued).await {
+        tracing::error!("build {build}: cannot queue its promotion's notifications: {e}");
+    }
+    services.events.outbox.notify_one();
+}

@@ -76,14 +76,18 @@ pub async fn promote(
         )
         .await;
     wake_followers(services, &target, &tags, &build, to, &image.digest).await;
-    Ok(Promotion {
+    let done = Promotion {
         build: build.id,
         environment: to.to_string(),
         repository: format!("{}/{target}", services.own_registry),
         digest: image.digest,
         tags,
         gates: env.gates.clone(),
-    })
+    };
+    let config = build.spec.config.as_deref();
+    let message = slipway_core::promotion::message(build.id, config, to, Ok(&done));
+    crate::steps::notify::promotion_done(services, build.id, config, &message).await;
+    Ok(done)
 }
 
 /// The build `what` names: its id, or the image a reference names (the
@@ -178,6 +182,8 @@ pub async fn auto(services: &Services, id: slipway_core::BuildId, config: &str) 
                 .store
                 .record_event(id, &format!("not promoted to {}: {text}", p.to))
                 .await;
+            let message = slipway_core::promotion::message(id, Some(config), &p.to, Err(&text));
+            crate::steps::notify::promotion_done(services, id, Some(config), &message).await;
             format!("build {id} not promoted to {}: {text}", p.to)
         }
     };

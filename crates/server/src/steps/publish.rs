@@ -154,5 +154,30 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
     }
     .await;
     let _ = tokio::fs::remove_dir_all(&work).await;
+    drop_platform_tags(services, build).await;
     result
+}
+
+/// The per-platform tags (`build-ID-PLATFORM`) carried the worker builds'
+/// images to the publish step; once it is done — published or not — they
+/// go, so the unique tag alone names a build that failed its scan or test
+/// (the manifests stay while an index or a tag needs them). Only in the
+/// embedded registry: another registry's tags are its owner's to manage.
+async fn drop_platform_tags(services: &Services, build: &Build) {
+    let output = &build.spec.output;
+    if !services.own_registry_hosts().contains(&output.registry) {
+        return;
+    }
+    let by = slipway_store::TagMove::new(format!("build:{}", build.id), Some(build.id), "build");
+    for p in &build.spec.platforms {
+        let tag = format!("build-{}-{p}", build.id);
+        if let Err(e) = services
+            .registry
+            .meta
+            .delete_tag(&output.repository, &tag, &by)
+            .await
+        {
+            tracing::warn!("build {}: cannot remove tag {tag}: {e}", build.id);
+        }
+    }
 }
