@@ -430,7 +430,7 @@ fn run_steps_have_no_network_unless_asked() {
     let e = env(2);
     // Talk to the registry's port from inside a RUN step.
     let probe = format!(
-        "RUN printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 {} > /probe.txt; grep -q HTTP /probe.txt\n",
+        "RUN (printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n'; sleep 2) | nc -w 3 127.0.0.1 {} > /probe.txt; grep -q HTTP /probe.txt\n",
         e.registry.port
     );
     let repo = GitRepo::new(&[("Dockerfile", &e.dockerfile(&probe))]);

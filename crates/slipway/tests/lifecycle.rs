@@ -610,7 +610,7 @@ fn the_test_stage_gates_every_tag_but_the_unique_one() {
     // Without --network the test has none: reaching the server fails.
     let port = host.rsplit(':').next().unwrap();
     let probe = format!(
-        "printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 {port} > /tmp/probe.txt\ngrep -q ' 200 ' /tmp/probe.txt\n"
+        "(printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n'; sleep 2) | nc -w 3 127.0.0.1 {port} > /tmp/probe.txt\ngrep -q ' 200 ' /tmp/probe.txt\n"
     );
     let repo = tested_repo(
         &base_image,

@@ -16,6 +16,7 @@ mod registry;
 mod scans;
 mod seal;
 mod sqlite;
+mod tags;
 mod tests_store;
 mod webhooks;
 mod workers;
