@@ -210,13 +210,17 @@ fn parent_child_rebuilds_from_a_webhook() {
     );
     let host = server.host();
     let repo_a = GitRepo::new(&[("Dockerfile", &dockerfile(&base, "a", "echo a1 > /a"))]);
+    // c takes 4 s longer than the others, so the critical path through b
+    // (b → c) outranks d's by that much, however loaded the machine: the
+    // planner's estimates are the configs' last build durations.
     let child = |name: &str, parent: &str| {
+        let slow = if name == "c" { " && sleep 4" } else { "" };
         GitRepo::new(&[(
             "Dockerfile",
             &dockerfile(
                 &format!("{host}/t/{parent}:latest"),
                 name,
-                &format!("cat /{parent} > /{name} && echo {name} >> /{name}"),
+                &format!("cat /{parent} > /{name} && echo {name} >> /{name}{slow}"),
             ),
         )])
     };
