@@ -108,14 +108,11 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// are then needed by nothing either. Returns the manifests deleted;
     /// garbage collection then frees the blobs no manifest references.
     async fn prune_manifest(&self, repository: &str, digest: &str) -> Result<Vec<String>>;
-    /// Make manifest `digest` of `from` (with the manifests an index lists
-    /// and the referrers, SBOMs, of each) a manifest of `to` too: rows
-    /// only, no bytes copied, whatever the image's size. How many
-    /// manifests were linked.
-    async fn link_manifest(&self, from: &str, digest: &str, to: &str) -> Result<usize>;
-    /// A promotion, all or nothing: [`link_manifest`](Self::link_manifest)
-    /// into `to`, point `tags` at it there (recorded as `by`'s), and lock
-    /// `lock` (the primary tag, for its build) to it.
+    /// A promotion, all or nothing: make manifest `digest` of `from` (with
+    /// the manifests an index lists and the referrers, SBOMs, of each) a
+    /// manifest of `to` too — rows only, no bytes copied, whatever the
+    /// image's size — point `tags` at it there (recorded as `by`'s), and
+    /// lock `lock` (the primary tag, for its build) to it.
     async fn promote(
         &self,
         from: &str,
@@ -267,20 +264,9 @@ impl RegistryStore for SqliteStore {
                 .await?;
         }
         if let Some(t) = tag {
-            if let Some(lock) = lock_of(&mut tx, repository, t).await?
-                && lock.digest != m.digest
-            {
-                return Err(lock.refusal(&format!("moved to {}", m.digest)));
-            }
-            let old = digest_of_tag(&mut tx, repository, t).await?;
-            record_move(&mut tx, repository, t, old.as_deref(), Some(&m.digest), by).await?;
-            sqlx::query("INSERT OR REPLACE INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)")
-                .bind(repository)
-                .bind(t)
-                .bind(&m.digest)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
+            // The same move as a tag, rollback or promotion: lock checked,
+            // history recorded.
+            move_in(&mut tx, repository, t, &m.digest, by).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -504,13 +490,6 @@ impl RegistryStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(deleted)
-    }
-
-    async fn link_manifest(&self, from: &str, digest: &str, to: &str) -> Result<usize> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let n = link_in(&mut tx, from, digest, to).await?;
-        tx.commit().await?;
-        Ok(n)
     }
 
     async fn promote(

@@ -237,7 +237,8 @@ pub(crate) async fn move_in(
 }
 
 /// Link a manifest into another repository (see
-/// [`RegistryStore::link_manifest`]).
+/// [`RegistryStore::promote`](crate::RegistryStore::promote)); how many
+/// manifests were linked.
 pub(crate) async fn link_in(
     tx: &mut SqliteConnection,
     from: &str,

@@ -23,6 +23,12 @@ pub async fn builder_version() -> String {
     format!("slipway {}, {}", root.generator_version, tools.join(", "))
 }
 
+/// The digest of a manifest as a registry served it (`skopeo inspect --raw`).
+pub fn manifest_digest(raw: &str) -> String {
+    use slipway_core::oci::digest::{Algorithm, digest_of};
+    digest_of(Algorithm::Sha256, raw.as_bytes()).to_string()
+}
+
 /// The digest `image` resolves to now: from the embedded registry's tags
 /// directly, else by asking its registry (`unresolved` when it cannot say).
 pub async fn resolve_digest(services: &Services, image: &str) -> String {
@@ -48,13 +54,7 @@ pub async fn resolve_digest(services: &Services, image: &str) -> String {
     )
     .await;
     match read {
-        Ok(Ok(raw)) => {
-            use sha2::Digest;
-            format!(
-                "sha256:{}",
-                hex::encode(sha2::Sha256::digest(raw.as_bytes()))
-            )
-        }
+        Ok(Ok(raw)) => manifest_digest(&raw),
         _ => "unresolved".into(),
     }
 }

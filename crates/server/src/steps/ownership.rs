@@ -119,13 +119,7 @@ async fn external_digest(
         )
         .await;
     match read {
-        Ok(raw) => {
-            use sha2::Digest;
-            Ok(Some(format!(
-                "sha256:{}",
-                hex::encode(sha2::Sha256::digest(raw.as_bytes()))
-            )))
-        }
+        Ok(raw) => Ok(Some(crate::steps::inputs::manifest_digest(&raw))),
         Err(e) => {
             let text = e.to_string();
             let lower = text.to_ascii_lowercase();
