@@ -13,6 +13,7 @@
 //! server that dies takes its builds down with it.
 
 mod archive;
+mod copy;
 mod process;
 mod sandbox;
 mod test_run;

@@ -84,17 +84,12 @@ pub enum ImageCommand {
     },
 }
 
-/// `?name=value`, the value percent-encoded.
+/// `?name=value`, the value form-encoded.
 fn query(name: &str, value: &str) -> String {
-    let mut out = format!("?{name}=");
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let pairs = form_urlencoded::Serializer::new(String::new())
+        .append_pair(name, value)
+        .finish();
+    format!("?{pairs}")
 }
 
 pub async fn run(client: &Client, cmd: ImageCommand) -> Result<(), CliError> {

@@ -36,8 +36,11 @@ pub struct GateInputs {
     /// The newest scan's outcome (`passed`, `failed`, `absent`, `error`);
     /// `None`: never scanned.
     pub scan_outcome: Option<String>,
-    /// SBOMs attached to the image as referrers.
-    pub sboms_attached: usize,
+    /// The build's platform images, and how many of them have an SBOM
+    /// attached as a referrer in the registry (now, not when built: a
+    /// deleted SBOM no longer counts).
+    pub platform_images: usize,
+    pub with_sbom: usize,
 }
 
 /// The first gate of `gates` that the build does not pass, and why.
@@ -54,12 +57,13 @@ pub fn failed_gate(gates: &[Gate], inputs: &GateInputs) -> Option<(Gate, String)
                 Some(o) => format!("its newest scan's outcome is {o}"),
                 None => "it was never scanned".to_string(),
             },
-            Gate::SbomAttached => {
-                if inputs.sboms_attached > 0 {
-                    return None;
-                }
-                "no SBOM is attached to it".to_string()
-            }
+            Gate::SbomAttached => match (inputs.with_sbom, inputs.platform_images) {
+                (with, all) if all > 0 && with >= all => return None,
+                (0, _) => "no SBOM is attached to it (a rescan attaches them again)".to_string(),
+                (with, all) => format!(
+                    "only {with} of its {all} platform images have an SBOM attached (a rescan attaches them again)"
+                ),
+            },
         };
         Some((g, why))
     })
@@ -168,7 +172,8 @@ mod tests {
         let ok = GateInputs {
             test_passed: Some(true),
             scan_outcome: Some("passed".into()),
-            sboms_attached: 2,
+            platform_images: 2,
+            with_sbom: 2,
         };
         assert_eq!(failed_gate(&Gate::ALL, &ok), None);
         let untested = GateInputs {
@@ -186,12 +191,14 @@ mod tests {
         };
         assert_eq!(failed_gate(&Gate::ALL, &dirty).unwrap().0, Gate::ScanClean);
         let bare = GateInputs {
-            sboms_attached: 0,
-            ..ok
+            with_sbom: 0,
+            ..ok.clone()
         };
-        assert_eq!(
-            failed_gate(&Gate::ALL, &bare).unwrap().0,
-            Gate::SbomAttached
-        );
+        let (g, why) = failed_gate(&Gate::ALL, &bare).unwrap();
+        assert_eq!(g, Gate::SbomAttached);
+        assert!(why.starts_with("no SBOM is attached"), "{why}");
+        let half = GateInputs { with_sbom: 1, ..ok };
+        let (_, why) = failed_gate(&[Gate::SbomAttached], &half).unwrap();
+        assert!(why.contains("only 1 of its 2 platform images"), "{why}");
     }
 }

@@ -35,6 +35,10 @@ impl ApiError {
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
     }
+    /// Another registry or service failed; `message` says which and how.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, codes::UPSTREAM_FAILED, message)
+    }
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err}");
         Self::new(

@@ -70,6 +70,17 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn tag_digests(&self, repository: &str) -> Result<Vec<TagDigest>>;
     /// A tag's moves, newest first, at most `limit`.
     async fn tag_history(&self, repository: &str, tag: &str, limit: u32) -> Result<Vec<TagEvent>>;
+    /// Record a move Slipway made in another registry (a promotion
+    /// there): `repository` is `host/name`, so it never meets a
+    /// repository of the embedded registry.
+    async fn record_external_move(
+        &self,
+        repository: &str,
+        tag: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+        by: &TagMove,
+    ) -> Result<()>;
     /// Tags in lexical order, after `last`, at most `n`.
     async fn tags(
         &self,
@@ -417,30 +428,19 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn tag_history(&self, repository: &str, tag: &str, limit: u32) -> Result<Vec<TagEvent>> {
-        sqlx::query(
-            "SELECT id, repository, tag, old_digest, new_digest, build_id, who, why, at \
-             FROM tag_events WHERE repository = ? AND tag = ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(repository)
-        .bind(tag)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(TagEvent {
-                id: r.try_get("id")?,
-                repository: r.try_get("repository")?,
-                tag: r.try_get("tag")?,
-                old_digest: r.try_get("old_digest")?,
-                new_digest: r.try_get("new_digest")?,
-                build: r.try_get("build_id")?,
-                who: r.try_get("who")?,
-                why: r.try_get("why")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect()
+        crate::tags::history(&self.pool, repository, tag, limit).await
+    }
+
+    async fn record_external_move(
+        &self,
+        repository: &str,
+        tag: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+        by: &TagMove,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        crate::tags::record_move(&mut conn, repository, tag, old, new, by).await
     }
 
     async fn prune_manifest(&self, repository: &str, digest: &str) -> Result<Vec<String>> {

@@ -56,6 +56,39 @@ pub struct TagEvent {
     pub at: String,
 }
 
+/// `tag`'s moves in `repository`, newest first, at most `limit`.
+pub(crate) async fn history(
+    pool: &sqlx::SqlitePool,
+    repository: &str,
+    tag: &str,
+    limit: u32,
+) -> Result<Vec<TagEvent>> {
+    sqlx::query(
+        "SELECT id, repository, tag, old_digest, new_digest, build_id, who, why, at \
+         FROM tag_events WHERE repository = ? AND tag = ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(repository)
+    .bind(tag)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TagEvent {
+            id: r.try_get("id")?,
+            repository: r.try_get("repository")?,
+            tag: r.try_get("tag")?,
+            old_digest: r.try_get("old_digest")?,
+            new_digest: r.try_get("new_digest")?,
+            build: r.try_get("build_id")?,
+            who: r.try_get("who")?,
+            why: r.try_get("why")?,
+            at: r.try_get("at")?,
+        })
+    })
+    .collect()
+}
+
 /// Record that `tag` moved from `old` to `new`, unless it did not.
 pub(crate) async fn record_move(
     conn: &mut SqliteConnection,

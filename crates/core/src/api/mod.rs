@@ -29,6 +29,9 @@ pub mod codes {
     pub const INSUFFICIENT_STORAGE: &str = "INSUFFICIENT_STORAGE";
     /// Not ready to take work (`/readyz`, 503).
     pub const NOT_READY: &str = "NOT_READY";
+    /// A registry or service the server talks to on the caller's behalf
+    /// failed or could not be reached (502).
+    pub const UPSTREAM_FAILED: &str = "UPSTREAM_FAILED";
 
     /// The stable code of an error answer with `status` that carries none of
     /// its own (framework rejections: a body too large, a path that is not
@@ -46,6 +49,7 @@ pub mod codes {
             429 => TOO_MANY_REQUESTS,
             507 => INSUFFICIENT_STORAGE,
             503 => NOT_READY,
+            502 => UPSTREAM_FAILED,
             s if s >= 500 => INTERNAL,
             _ => INVALID_REQUEST,
         }

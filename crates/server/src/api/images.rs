@@ -106,17 +106,25 @@ struct ReferenceQuery {
     reference: String,
 }
 
-/// `GET /images/history?reference=R:T`: the tag's moves, newest first.
+/// `GET /images/history?reference=R:T`: the tag's moves, newest first (in
+/// another registry: the moves Slipway made there).
 async fn history(
     State(s): State<Arc<Services>>,
     Query(q): Query<ReferenceQuery>,
 ) -> Result<Json<Vec<TagEvent>>, ApiError> {
-    let r = own_ref(&s, &q.reference)?;
+    let r = ImageRef::parse_with_default(&q.reference, Some(&s.own_registry))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let tag = tag_of(&r, &q.reference)?;
+    // Another registry's tags: the moves Slipway made there (promotions).
+    let key = if s.own_registry_hosts().contains(&r.registry) {
+        r.repository.clone()
+    } else {
+        format!("{}/{}", r.registry, r.repository)
+    };
     Ok(Json(
         s.registry
             .meta
-            .tag_history(&r.repository, &tag, HISTORY_LIMIT)
+            .tag_history(&key, &tag, HISTORY_LIMIT)
             .await?,
     ))
 }

@@ -36,6 +36,8 @@ pub(crate) enum Reach {
     Build,
     /// Pull one repository (a scan of an image that is not a build's).
     Pull(String),
+    /// Pull and push one repository (SBOMs attached again after a rescan).
+    Attach(String),
 }
 
 impl<'a> LocalHost<'a> {
@@ -79,6 +81,9 @@ impl WorkerHost for LocalHost<'_> {
         let grants = match &self.reach {
             Reach::Build => self.services.build_grants(self.build).await?,
             Reach::Pull(repository) => vec![Grant::new(repository, &[Action::Pull])],
+            Reach::Attach(repository) => {
+                vec![Grant::new(repository, &[Action::Pull, Action::Push])]
+            }
         };
         Ok(self.services.registry_credentials(self.build, grants))
     }

@@ -185,14 +185,20 @@ pub struct ServerConfig {
 }
 
 /// An environment images are promoted to (`environments:` in the config
-/// file): a repository prefix in the embedded registry, and the gates an
-/// image must pass to enter it.
+/// file): a repository prefix in the embedded registry or in another
+/// registry, and the gates an image must pass to enter it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentSettings {
     /// Put in front of a build's repository: `stable` makes
     /// `team/app` → `stable/team/app`.
     pub prefix: String,
+    /// Another registry (`host[:port]`) the environment lives in; default:
+    /// the embedded one. Promotion there copies the image (with skopeo,
+    /// whose blob cache mounts layers the registry already has in another
+    /// repository) using the server user's own registry credentials.
+    #[serde(default)]
+    pub registry: Option<String>,
     /// Default: every gate.
     #[serde(default = "all_gates")]
     pub gates: Vec<slipway_core::promotion::Gate>,
@@ -289,6 +295,25 @@ impl ConfigFile {
         if let Some(k) = &file.koji {
             k.validate()?;
         }
+        for (name, env) in &file.environments {
+            let sample = env.repository("team/app");
+            let host = env.registry.as_deref().unwrap_or("r.example");
+            if let Some(r) = &env.registry
+                && (r.is_empty() || r.contains('/') || !r.contains(['.', ':']) && r != "localhost")
+            {
+                return Err(format!(
+                    "environments.{name}.registry {r:?} is not a registry host (host[:port], e.g. registry.example.com or 127.0.0.1:5000)"
+                ));
+            }
+            if env.prefix.trim_matches('/').is_empty()
+                || slipway_core::ImageRef::parse(&format!("{host}/{sample}")).is_err()
+            {
+                return Err(format!(
+                    "environments.{name}.prefix {:?} does not make a repository name (lowercase letters, digits, ., _, -, /)",
+                    env.prefix
+                ));
+            }
+        }
         if let Some(r) = &file.default_registry {
             ImageRef::parse(&format!("{r}/probe")).map_err(|e| {
                 format!("default_registry {r:?} is not a registry host[:port][/prefix]: {e}")
@@ -338,20 +363,7 @@ impl ServerConfig {
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
             koji: file.koji.filter(|k| k.import),
-            environments: {
-                for (name, env) in &file.environments {
-                    let sample = env.repository("team/app");
-                    if env.prefix.trim_matches('/').is_empty()
-                        || slipway_core::ImageRef::parse(&format!("r.example/{sample}")).is_err()
-                    {
-                        return Err(format!(
-                            "environments.{name}.prefix {:?} does not make a repository name (lowercase letters, digits, ., _, -, /)",
-                            env.prefix
-                        ));
-                    }
-                }
-                file.environments.clone()
-            },
+            environments: file.environments,
             registry_gc_interval: match file.registry_gc_interval_hours.unwrap_or(24) {
                 0 => None,
                 h => Some(std::time::Duration::from_secs(h.saturating_mul(3600))),
@@ -392,5 +404,36 @@ mod tests {
                 .insecure_registries
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn environments_name_a_prefix_and_maybe_another_registry() {
+        let f = ConfigFile::parse(
+            "environments:\n  stable: { prefix: stable }\n  ext: { prefix: prod/, registry: \"reg.lan:5000\", gates: [tests-passed] }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.environments["stable"].repository("team/app"),
+            "stable/team/app"
+        );
+        assert_eq!(f.environments["stable"].gates.len(), 3);
+        assert_eq!(
+            f.environments["ext"].registry.as_deref(),
+            Some("reg.lan:5000")
+        );
+        assert_eq!(f.environments["ext"].repository("a"), "prod/a");
+        for (bad, says) in [
+            ("{ prefix: \"\" }", "environments.x.prefix"),
+            ("{ prefix: Stable }", "environments.x.prefix"),
+            (
+                "{ prefix: s, registry: \"reg.lan/path\" }",
+                "environments.x.registry",
+            ),
+            ("{ prefix: s, registry: nodots }", "environments.x.registry"),
+            ("{ prefix: s, gates: [signed] }", "gates"),
+        ] {
+            let e = ConfigFile::parse(&format!("environments:\n  x: {bad}\n")).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

@@ -102,7 +102,7 @@ pub async fn check_free(
 
 /// The digest `tagged` names in a registry other than ours, `None` when
 /// the tag does not exist.
-async fn external_digest(
+pub(crate) async fn external_digest(
     services: &Services,
     tagged: &ImageRef,
     auth: Option<&Path>,

@@ -1,9 +1,10 @@
 //! Promotion: a complete build's image enters an environment (a repository
-//! prefix in the embedded registry) once it passes the environment's
-//! gates. In the embedded registry it is a metadata operation — the
-//! manifests become the target repository's too, the tags move there —
-//! so it takes the same time whatever the image's size. Every tag it
-//! moves is in the tag's history (`promote`).
+//! prefix in the embedded registry or in another registry) once it passes
+//! the environment's gates. In the embedded registry it is a metadata
+//! operation — the manifests become the target repository's too, the tags
+//! move there — so it takes the same time whatever the image's size; to
+//! another registry it is a copy (`promote_external`). Every tag it moves
+//! is in the tag's history (`promote`).
 
 use crate::Services;
 use crate::error::ApiError;
@@ -52,34 +53,67 @@ pub async fn promote(
             gate.as_str()
         )));
     }
-    let meta = &services.registry.meta;
     let target = env.repository(&output.repository);
     let by = TagMove::new(who, Some(build.id), "promote");
     // The primary tag (locked there too) and the floating and extra ones;
-    // the unique tag stays the candidate's. All or nothing.
+    // the unique tag stays the candidate's.
     let tags: Vec<String> = build.spec.tags.iter().skip(1).cloned().collect();
-    let lock = match (&build.spec.release, tags.first()) {
-        (Some(_), Some(primary)) => Some((primary.as_str(), build.id)),
-        _ => None,
+    if tags.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "build {} has no tag but its unique one: there is nothing to promote",
+            build.id
+        )));
+    }
+    let primary = build.spec.release.is_some();
+    let own = services.own_registry_hosts();
+    let host = match env
+        .registry
+        .as_deref()
+        .filter(|r| !own.iter().any(|o| o == r))
+    {
+        // Another registry: copied, the primary tag checked first.
+        Some(host) => {
+            let to = crate::steps::promote_external::Destination {
+                host,
+                target: &target,
+                tags: &tags,
+                primary,
+            };
+            crate::steps::promote_external::copy(services, &build, &image, &to, &by).await?;
+            host.to_string()
+        }
+        // The embedded registry: a metadata operation, all or nothing.
+        None => {
+            let lock = primary.then(|| (tags[0].as_str(), build.id));
+            services
+                .registry
+                .meta
+                .promote(&output.repository, &image.digest, &target, &tags, lock, &by)
+                .await?;
+            services.own_registry.clone()
+        }
     };
-    meta.promote(&output.repository, &image.digest, &target, &tags, lock, &by)
-        .await?;
     let _ = services
         .store
         .record_event(
             build.id,
-            &format!(
-                "promoted to {to}: {}/{target} {}",
-                services.own_registry,
-                tags.join(", ")
-            ),
+            &format!("promoted to {to}: {host}/{target} {}", tags.join(", ")),
         )
         .await;
-    wake_followers(services, &target, &tags, &build, to, &image.digest).await;
+    let followed = Followed {
+        hosts: if host == services.own_registry {
+            own
+        } else {
+            vec![host.clone()]
+        },
+        repository: &target,
+        tags: &tags,
+    };
+    wake_followers(services, &followed, &build, to, &image.digest).await;
     let done = Promotion {
         build: build.id,
         environment: to.to_string(),
-        repository: format!("{}/{target}", services.own_registry),
+        repository: format!("{host}/{target}"),
         digest: image.digest,
         tags,
         gates: env.gates.clone(),
@@ -141,18 +175,42 @@ async fn gate_inputs(services: &Services, build: &Build) -> Result<GateInputs, A
         .max_by_key(|s| s.id)
         .and_then(|s| serde_json::to_value(s.report.outcome).ok())
         .and_then(|v| v.as_str().map(str::to_string));
-    let sboms_attached = services
-        .store
-        .sboms_of_build(build.id)
-        .await?
-        .iter()
-        .filter(|s| s.reference.is_some())
-        .count();
+    // SBOMs as the registry has them now, on each platform's image.
+    let images = platform_digests(build);
+    let mut with_sbom = 0;
+    for digest in &images {
+        if crate::steps::sboms::attached(services, &build.spec.output.repository, digest).await? {
+            with_sbom += 1;
+        }
+    }
     Ok(GateInputs {
         test_passed,
         scan_outcome,
-        sboms_attached,
+        platform_images: images.len(),
+        with_sbom,
     })
+}
+
+/// The digest of each platform's image (SBOMs are attached to those, not
+/// to an image index); the image's own for a build without worker records.
+fn platform_digests(build: &Build) -> Vec<String> {
+    let mut digests: Vec<String> = build
+        .spec
+        .platforms
+        .iter()
+        .filter_map(|p| {
+            build
+                .workers
+                .iter()
+                .find(|w| &w.platform == p && w.phase == BuildPhase::Complete)
+                .and_then(|w| w.image.as_ref())
+                .map(|i| i.digest.clone())
+        })
+        .collect();
+    if digests.is_empty() {
+        digests.extend(build.image.as_ref().map(|i| i.digest.clone()));
+    }
+    digests
 }
 
 /// After a config's build completed: promote it where the config says
@@ -193,14 +251,21 @@ pub async fn auto(services: &Services, id: slipway_core::BuildId, config: &str) 
         .await;
 }
 
+/// The tags a promotion moved: in which repository, on which registry
+/// (the embedded one's names, or the other registry's host).
+struct Followed<'a> {
+    hosts: Vec<String>,
+    repository: &'a str,
+    tags: &'a [String],
+}
+
 /// The configs that build on the environment's image (a FROM line naming
 /// `target` at one of the `tags` moved) follow it: each gets a trigger, so
 /// a child of a `stable` parent rebuilds when the parent is promoted, not
 /// when it is built.
 async fn wake_followers(
     services: &Services,
-    target: &str,
-    tags: &[String],
+    moved: &Followed<'_>,
     build: &Build,
     environment: &str,
     digest: &str,
@@ -208,15 +273,14 @@ async fn wake_followers(
     let Ok(configs) = services.store.list_configs().await else {
         return;
     };
-    let own = services.own_registry_hosts();
     for c in configs {
         let followed = c.base_images.iter().find_map(|b| {
             let r = slipway_core::ImageRef::parse(b).ok()?;
             let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
-            (own.contains(&r.registry)
-                && r.repository == target
+            (moved.hosts.contains(&r.registry)
+                && r.repository == moved.repository
                 && r.digest.is_none()
-                && tags.contains(&tag))
+                && moved.tags.contains(&tag))
             .then(|| b.clone())
         });
         let Some(image) = followed else { continue };

@@ -6,14 +6,99 @@
 use crate::Services;
 use jiff::Timestamp;
 use slipway_builder::LogSink;
-use slipway_core::BuildId;
 use slipway_core::scan::inventory::Inventory;
 use slipway_core::scan::sbom::{self, SbomFormat, SbomSubject, StoredSbom};
+use slipway_core::scan::{ScanOutcome, ScanReport};
+use slipway_core::{BuildId, ImageRef};
 use slipway_scan::image::FetchOptions;
 use slipway_scan::referrer::{self, Artifact};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Whether the embedded registry has an SBOM (of any format) attached to
+/// `repository@digest` now.
+pub(crate) async fn attached(
+    services: &Services,
+    repository: &str,
+    digest: &str,
+) -> Result<bool, slipway_store::StoreError> {
+    let referrers = services.registry.meta.referrers(repository, digest).await?;
+    Ok(referrers.iter().any(|m| {
+        m.artifact_type
+            .as_deref()
+            .is_some_and(|t| SbomFormat::ALL.iter().any(|f| f.media_type() == t))
+    }))
+}
+
+/// After a rescan of `build`'s image (`reference`, by digest, in the
+/// embedded registry): when no SBOM is attached to it any more (deleted
+/// since the build), attach them again from the rescan's inventory. Only
+/// a single-platform image: an index's SBOMs belong to its platform images.
+pub(crate) async fn reattach(
+    services: &Arc<Services>,
+    build: BuildId,
+    reference: &str,
+    report: &ScanReport,
+) {
+    if !matches!(report.outcome, ScanOutcome::Passed | ScanOutcome::Failed) {
+        return;
+    }
+    let Ok(r) = ImageRef::parse(reference) else {
+        return;
+    };
+    let (Some(digest), true) = (
+        &r.digest,
+        services.own_registry_hosts().contains(&r.registry),
+    ) else {
+        return;
+    };
+    let Ok(Some(b)) = services.store.get_build(build).await else {
+        return;
+    };
+    let [platform] = b.spec.platforms.as_slice() else {
+        return;
+    };
+    if !matches!(attached(services, &r.repository, digest).await, Ok(false)) {
+        return;
+    }
+    let work = services
+        .work_dir
+        .join(format!("{build}-sbom-{}", std::process::id()));
+    if tokio::fs::create_dir_all(&work).await.is_err() {
+        return;
+    }
+    let host = crate::backends::LocalHost {
+        services,
+        build,
+        reach: crate::backends::Reach::Attach(r.repository.clone()),
+    };
+    let own = services.own_registry_hosts();
+    match slipway_worker::own_auth_for(&host, &own, reference, &work).await {
+        Ok(auth) => {
+            let log = services.logs.open(build).ok();
+            let discard = crate::steps::metadata::Discard;
+            let log: &dyn LogSink = match &log {
+                Some(l) => l.as_ref(),
+                None => &discard,
+            };
+            log.line(&format!(
+                "==> rescan: no SBOM is attached to {reference} any more; attaching them again"
+            ));
+            attach(
+                services,
+                (build, platform.as_str()),
+                reference,
+                &report.inventory,
+                auth.as_deref(),
+                log,
+            )
+            .await;
+        }
+        Err(e) => tracing::warn!("build {build}: cannot attach SBOMs again: {e}"),
+    }
+    let _ = tokio::fs::remove_dir_all(&work).await;
+}
 
 /// Write `inventory` in every format, attach each to `image`
 /// (`registry/name@sha256:…`, the image of `platform`) and keep it with

@@ -249,6 +249,7 @@ pub async fn rescan(
     .await
     {
         Ok(s) => {
+            crate::steps::sboms::reattach(services, build, &reference, &s.report).await;
             crate::steps::notify::scan_done(services, &s).await;
             tracing::info!(
                 "config {name}: rescan {} of {reference}: {}",

@@ -1,0 +1,128 @@
+//! Promotion to an environment in another registry: the image is copied
+//! there (skopeo, digests preserved; layers the registry already holds in
+//! another repository are mounted, not uploaded, when skopeo's blob cache
+//! knows where they are), after checking that the primary tag is free or
+//! already names the image — a primary tag is never overwritten, in any
+//! registry. Every tag it moves there is recorded in the history under
+//! `host/repository`.
+
+use crate::Services;
+use crate::error::ApiError;
+use slipway_builder::LogSink;
+use slipway_core::{Build, ImageRef, PushedImage};
+use slipway_store::TagMove;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::sync::CancellationToken;
+
+/// Where to: `host/target:tags` (the first of `tags` the primary one
+/// when `primary`).
+pub(crate) struct Destination<'a> {
+    pub host: &'a str,
+    pub target: &'a str,
+    pub tags: &'a [String],
+    pub primary: bool,
+}
+
+/// Copy `image` (the build's, in the embedded registry) to `to`, as `by`.
+pub(crate) async fn copy(
+    services: &Services,
+    build: &Build,
+    image: &PushedImage,
+    to: &Destination<'_>,
+    by: &TagMove,
+) -> Result<(), ApiError> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let work = services.work_dir.join(format!(
+        "{}-promote-{}",
+        build.id,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    tokio::fs::create_dir_all(&work)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot make work dir {}: {e}", work.display())))?;
+    let result = copy_in(services, build, image, to, by, &work).await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    result
+}
+
+async fn copy_in(
+    services: &Services,
+    build: &Build,
+    image: &PushedImage,
+    to: &Destination<'_>,
+    by: &TagMove,
+    work: &std::path::Path,
+) -> Result<(), ApiError> {
+    let output = &build.spec.output;
+    let dest = |tag: &str| ImageRef {
+        registry: to.host.to_string(),
+        repository: to.target.to_string(),
+        tag: Some(tag.to_string()),
+        digest: None,
+    };
+    // What each tag names there now (the server user's credentials).
+    let mut before = Vec::with_capacity(to.tags.len());
+    for tag in to.tags {
+        let now = crate::steps::ownership::external_digest(services, &dest(tag), None)
+            .await
+            .map_err(ApiError::upstream)?;
+        before.push(now);
+    }
+    if to.primary
+        && let (Some(tag), Some(Some(held))) = (to.tags.first(), before.first())
+        && held != &image.digest
+    {
+        return Err(ApiError::conflict(format!(
+            "the primary tag {} exists already, naming {held}; unique and primary tags are never overwritten",
+            dest(tag)
+        )));
+    }
+    if before
+        .iter()
+        .all(|b| b.as_deref() == Some(image.digest.as_str()))
+    {
+        return Ok(()); // promoted before: nothing moves
+    }
+    let log = services.logs.open(build.id).ok();
+    let discard = crate::steps::metadata::Discard;
+    let log: &dyn LogSink = match &log {
+        Some(l) => l.as_ref(),
+        None => &discard,
+    };
+    let host = crate::backends::LocalHost {
+        services,
+        build: build.id,
+        reach: crate::backends::Reach::Pull(output.repository.clone()),
+    };
+    let source = format!("{}/{}@{}", output.registry, output.repository, image.digest);
+    let auth = slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), &source, work)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    log.line(&format!(
+        "==> promoting {source} to {}/{}",
+        to.host, to.target
+    ));
+    let never = CancellationToken::new();
+    // The first tag from here; the others within the other registry,
+    // where every blob now is.
+    let there = format!("{}/{}@{}", to.host, to.target, image.digest);
+    for (i, tag) in to.tags.iter().enumerate() {
+        let (from, auth) = if i == 0 {
+            (source.as_str(), auth.as_deref())
+        } else {
+            (there.as_str(), None)
+        };
+        services
+            .buildah
+            .copy_image(from, &dest(tag), auth, log, &never)
+            .await
+            .map_err(|e| ApiError::upstream(e.to_string()))?;
+        let full = format!("{}/{}", to.host, to.target);
+        services
+            .registry
+            .meta
+            .record_external_move(&full, tag, before[i].as_deref(), Some(&image.digest), by)
+            .await?;
+    }
+    Ok(())
+}
