@@ -39,6 +39,9 @@ pub enum ClientError {
 pub struct Endpoint {
     pub url: String,
     pub token: String,
+    /// The CA that signed an `https://` server's certificate, when the
+    /// system's roots do not cover it.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The user's config file (`~/.config/slipway/config.yaml`), or the state
@@ -49,6 +52,7 @@ pub struct ClientFile {
     pub url: Option<String>,
     pub token_file: Option<PathBuf>,
     pub token: Option<String>,
+    pub ca_file: Option<PathBuf>,
 }
 
 pub fn user_config_path() -> Option<PathBuf> {
@@ -105,6 +109,7 @@ impl Endpoint {
         url: Option<String>,
         token: Option<String>,
         token_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
     ) -> Result<Self, ClientError> {
         let mut files = Vec::new();
         for p in [user_config_path(), local_server_state_path()]
@@ -130,7 +135,57 @@ impl Endpoint {
         } else {
             read_token_file(Path::new(".slipway/admin-token"))?
         };
-        Ok(Endpoint { url, token })
+        let ca_file = ca_file.or_else(|| files.iter().find_map(|f| f.ca_file.clone()));
+        Ok(Endpoint {
+            url,
+            token,
+            ca_file,
+        })
+    }
+}
+
+/// An HTTP client for `url`: over `https://`, TLS verified against the
+/// system's roots and `ca_file`'s certificates; never unverified.
+pub fn http_client(url: &str, ca_file: Option<&Path>) -> Result<reqwest::Client, ClientError> {
+    // reqwest makes its default TLS setup even for http:// clients.
+    slipway_tls::install_default_provider();
+    let mut builder =
+        reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10));
+    if url.starts_with("https://") {
+        let tls = slipway_tls::client_config(ca_file).map_err(|e| {
+            ClientError::Config(format!("{e}\n  pass --ca-file (or SLIPWAY_CA_FILE) with the CA that signed the server's certificate"))
+        })?;
+        builder = builder.tls_backend_preconfigured(tls);
+    } else if !url.starts_with("http://") {
+        return Err(ClientError::Config(format!(
+            "{url} is not a server URL: it starts with https:// or http://"
+        )));
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Config(format!("cannot create HTTP client: {e}")))
+}
+
+/// A transport error as the user needs it: the innermost cause, and what
+/// to do about a certificate the client does not trust.
+pub fn unreachable(url: &str, e: &reqwest::Error) -> ClientError {
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        src = s.source();
+    }
+    if detail.contains("UnknownIssuer")
+        || detail.contains("certificate")
+        || detail.contains("NotValidForName")
+    {
+        detail.push_str(
+            "\n  the server's TLS certificate is not trusted here: pass --ca-file (or SLIPWAY_CA_FILE) with the CA that signed it, and reach the server by a name the certificate carries",
+        );
+    }
+    ClientError::Unreachable {
+        url: url.to_string(),
+        detail,
     }
 }
 
@@ -141,14 +196,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(endpoint: Endpoint) -> Result<Self, ClientError> {
-        if endpoint.url.starts_with("https://") {
-            return Err(ClientError::Config(
-                "this build of the CLI speaks plain HTTP only; reach the server over http:// (it listens on 127.0.0.1 by default)".into(),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| ClientError::Config(format!("cannot create HTTP client: {e}")))?;
+        let http = http_client(&endpoint.url, endpoint.ca_file.as_deref())?;
         Ok(Client { endpoint, http })
     }
 
@@ -157,16 +205,7 @@ impl Client {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> ClientError {
-        let mut detail = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            detail = s.to_string();
-            src = s.source();
-        }
-        ClientError::Unreachable {
-            url: self.endpoint.url.clone(),
-            detail,
-        }
+        unreachable(&self.endpoint.url, &e)
     }
 
     /// Send a request and check its status; API errors become [`ClientError::Api`].

@@ -43,6 +43,10 @@ pub struct ConnectArgs {
     /// File holding the API token
     #[arg(long, global = true, env = "SLIPWAY_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// CA certificate(s), PEM, that signed an https:// server's certificate
+    /// (besides the system's roots)
+    #[arg(long, global = true, env = "SLIPWAY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,7 +255,12 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         }
         other => other,
     };
-    let endpoint = Endpoint::discover(connect.url, connect.token, connect.token_file)?;
+    let endpoint = Endpoint::discover(
+        connect.url,
+        connect.token,
+        connect.token_file,
+        connect.ca_file,
+    )?;
     let client = Client::new(endpoint)?;
     match command {
         Command::Apply {

@@ -146,6 +146,11 @@ pub struct ClusterSpec {
     /// Job does, instead of as a task of the server.
     #[serde(default)]
     pub worker_process: bool,
+    /// With `worker_process`: the URL the worker processes reach the API
+    /// on (say `https://slipway.example.com:8443`, verified against the
+    /// server's `tls.ca_file`); default: plain HTTP over loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -213,6 +218,9 @@ pub enum Backend {
     Local {
         /// Each worker build is a `slipway worker` child process.
         process: bool,
+        /// Where such a process reaches the API (default: loopback).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        callback_url: Option<String>,
     },
     Kubernetes(Box<KubernetesCluster>),
 }
@@ -279,9 +287,24 @@ impl ClusterFile {
                 if !seen.insert(spec.name.clone()) {
                     return Err(ClusterConfigError::Duplicate(spec.name.clone()));
                 }
+                if spec.callback_url.is_some() && !spec.worker_process {
+                    return Err(bad(format!(
+                        "{}: callback_url is where `slipway worker` processes reach the API: it needs worker_process: true (a kubernetes cluster has its own, under kubernetes:)",
+                        spec.name
+                    )));
+                }
+                if let Some(u) = &spec.callback_url
+                    && !(u.starts_with("https://") || u.starts_with("http://"))
+                {
+                    return Err(bad(format!(
+                        "{}: callback_url {u:?} must start with https:// or http://",
+                        spec.name
+                    )));
+                }
                 let backend = match &spec.kubernetes {
                     None => Backend::Local {
                         process: spec.worker_process,
+                        callback_url: spec.callback_url.clone(),
                     },
                     Some(_) if spec.worker_process => {
                         return Err(bad(format!(
@@ -380,7 +403,10 @@ impl Clusters {
             platform: platform.clone(),
             max_concurrent_builds: max_concurrent_builds.max(1),
             enabled: true,
-            backend: Backend::Local { process: false },
+            backend: Backend::Local {
+                process: false,
+                callback_url: None,
+            },
         };
         Clusters {
             by_platform: BTreeMap::from([(platform, vec![cluster])]),
@@ -654,6 +680,7 @@ mod tests {
             enabled,
             kubernetes: None,
             worker_process: false,
+            callback_url: None,
         }
     }
 

@@ -33,6 +33,8 @@ use std::collections::BTreeMap;
 /// Where the pod finds its token and keeps its scratch space.
 pub const TOKEN_DIR: &str = "/run/slipway";
 pub const TOKEN_KEY: &str = "token";
+/// The Secret's key (and file) for the API's CA certificate.
+pub const CA_KEY: &str = "ca.crt";
 pub const DATA_DIR: &str = "/var/lib/slipway-worker";
 /// Seconds a finished Job stays before Kubernetes removes it by itself.
 pub const TTL_AFTER_FINISHED: i32 = 3600;
@@ -49,6 +51,9 @@ pub struct WorkerPod<'a> {
     pub api_url: &'a str,
     /// Registries the worker may reach over plain HTTP.
     pub insecure_registries: &'a [String],
+    /// The CA (PEM) that signed the API's certificate, when the pod's
+    /// system roots do not cover it: in the Secret beside the token.
+    pub ca_pem: Option<&'a str>,
 }
 
 /// The name of the Job and of its Secret.
@@ -84,7 +89,11 @@ pub fn secret(p: &WorkerPod, token: &str) -> Secret {
     Secret {
         metadata: metadata(p),
         type_: Some("Opaque".into()),
-        string_data: Some(BTreeMap::from([(TOKEN_KEY.to_string(), token.to_string())])),
+        string_data: Some(
+            std::iter::once((TOKEN_KEY.to_string(), token.to_string()))
+                .chain(p.ca_pem.map(|ca| (CA_KEY.to_string(), ca.to_string())))
+                .collect(),
+        ),
         immutable: Some(true),
         ..Default::default()
     }
@@ -103,6 +112,9 @@ pub fn worker_args(p: &WorkerPod) -> Vec<String> {
         "--data-dir".into(),
         DATA_DIR.into(),
     ];
+    if p.ca_pem.is_some() {
+        args.extend(["--ca-file".to_string(), format!("{TOKEN_DIR}/{CA_KEY}")]);
+    }
     for r in p.insecure_registries {
         args.extend(["--insecure-registry".to_string(), r.clone()]);
     }
@@ -163,11 +175,16 @@ pub fn job(p: &WorkerPod) -> Job {
                 secret: Some(SecretVolumeSource {
                     secret_name: Some(name.clone()),
                     default_mode: Some(0o400),
-                    items: Some(vec![KeyToPath {
-                        key: TOKEN_KEY.into(),
-                        path: TOKEN_KEY.into(),
-                        ..Default::default()
-                    }]),
+                    items: Some(
+                        std::iter::once(TOKEN_KEY)
+                            .chain(p.ca_pem.map(|_| CA_KEY))
+                            .map(|key| KeyToPath {
+                                key: key.into(),
+                                path: key.into(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -410,7 +427,30 @@ mod tests {
             platform,
             api_url: "https://slipway.example.com",
             insecure_registries: &[],
+            ca_pem: None,
         }
+    }
+
+    #[test]
+    fn a_private_ca_rides_in_the_secret_and_is_passed_to_the_worker() {
+        let c = cluster();
+        let p = Platform::parse("aarch64").unwrap();
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let with_ca = WorkerPod {
+            ca_pem: Some(pem),
+            ..pod(&c, &p)
+        };
+        let s = secret(&with_ca, "slw_secret");
+        assert_eq!(s.string_data.unwrap()["ca.crt"], pem);
+        let args = worker_args(&with_ca);
+        let at = args.iter().position(|a| a == "--ca-file").unwrap();
+        assert_eq!(args[at + 1], "/run/slipway/ca.crt");
+        let j = job(&with_ca);
+        let vols = j.spec.unwrap().template.spec.unwrap().volumes.unwrap();
+        let items = vols[0].secret.as_ref().unwrap().items.clone().unwrap();
+        let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["token", "ca.crt"]);
+        assert!(!worker_args(&pod(&c, &p)).contains(&"--ca-file".to_string()));
     }
 
     #[test]

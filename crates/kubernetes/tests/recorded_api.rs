@@ -134,6 +134,7 @@ fn pod<'a>(c: &'a KubernetesCluster, platform: &'a Platform) -> WorkerPod<'a> {
         platform,
         api_url: "http://slipway.builds.svc:8080",
         insecure_registries: &[],
+        ca_pem: None,
     }
 }
 

@@ -151,6 +151,18 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
+        // A child is seen only once it has exec'd (before, /proc shows
+        // this test's own command line).
+        for c in [&by_arg, &by_cwd, &other] {
+            let cmdline = format!("/proc/{}/cmdline", c.id());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !std::fs::read(&cmdline)
+                .is_ok_and(|b| b.starts_with(b"sh\0") || b.starts_with(b"sleep\0"))
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         let found = orphans(&storage, &work);
         let id = |c: &std::process::Child| i32::try_from(c.id()).unwrap();
         assert!(found.contains(&id(&by_arg)), "{found:?}");

@@ -26,6 +26,7 @@ mod controllers;
 mod disk;
 mod error;
 mod events;
+mod listener;
 mod logs;
 mod services;
 mod startup;

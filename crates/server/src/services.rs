@@ -31,8 +31,8 @@ pub struct Services {
     pub kube: RwLock<HashMap<String, slipway_kubernetes::KubeCluster>>,
     /// Registries reached over plain HTTP (from the config file).
     pub insecure_registries: Vec<String>,
-    /// Arguments every `slipway worker` child process gets (API URL, data
-    /// dir, storage driver, insecure registries).
+    /// Arguments every `slipway worker` child process gets (data dir,
+    /// storage driver, insecure registries; the API URL is its cluster's).
     pub worker_args: Vec<String>,
     /// `host:port` of the embedded registry, as builds reach it.
     pub own_registry: String,
@@ -62,6 +62,11 @@ pub struct Services {
     pub registry_gc_interval: Option<std::time::Duration>,
     /// Where images are promoted to.
     pub environments: std::collections::BTreeMap<String, crate::config::EnvironmentSettings>,
+    /// `tls.ca_file`'s certificates, for Kubernetes worker pods.
+    pub worker_ca_pem: Option<String>,
+    /// `tls.ca_file`, for local `slipway worker` processes with an
+    /// `https://` callback URL.
+    pub worker_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Services {

@@ -48,6 +48,8 @@ pub enum ServerError {
     SecretKey(String),
     #[error("{0}")]
     Koji(String),
+    #[error("{0}; fix tls: in the config file")]
+    Tls(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -117,6 +119,30 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         );
     }
 
+    // The identity first: a bad certificate stops the start, not a client.
+    let tls = match &config.tls {
+        Some(t) => {
+            warn_if_readable(&t.key_file);
+            Some(Arc::new(
+                slipway_tls::Reloadable::load(&t.cert_file, &t.key_file)
+                    .map_err(|e| ServerError::Tls(e.to_string()))?,
+            ))
+        }
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let worker_ca_pem = match config.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
+        Some(path) => {
+            slipway_tls::read_certificates(path).map_err(|e| ServerError::Tls(e.to_string()))?;
+            Some(
+                std::fs::read_to_string(path).map_err(|e| {
+                    ServerError::Tls(format!("cannot read {}: {e}", path.display()))
+                })?,
+            )
+        }
+        None => None,
+    };
+
     // Bound now, served only once everything is ready (connections wait).
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -185,9 +211,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         insecure_registries: config.insecure_registries.clone(),
         worker_args: {
             let mut a = vec![
-                "--url".to_string(),
-                format!("http://{own_registry}"),
-                "--data-dir".into(),
+                "--data-dir".to_string(),
                 std::fs::canonicalize(data)
                     .unwrap_or_else(|_| data.clone())
                     .display()
@@ -210,7 +234,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             public_url: config
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
+                .unwrap_or_else(|| format!("{scheme}://{addr}")),
             smtp: config.smtp.clone(),
             projects: config.projects.clone(),
         },
@@ -221,19 +245,22 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         koji: config.koji.clone(),
         registry_gc_interval: config.registry_gc_interval,
         environments: config.environments.clone(),
+        worker_ca_pem,
+        worker_ca_file: config.tls.as_ref().and_then(|t| t.ca_file.clone()),
     });
     controllers::spawn_all(&services);
 
     tracing::info!(
-        "listening on http://{addr} with {} clusters, data in {}",
+        "listening on {scheme}://{addr} with {} clusters, data in {}",
         services.cluster_file().all().count(),
         data.display()
     );
-    eprintln!("slipway: serving on http://{addr}");
+    eprintln!("slipway: serving on {scheme}://{addr}");
     if let Some(state) = &config.state_file {
         let abs = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
         let text = format!(
-            "# written by `slipway serve`; the CLI reads it to find this server\nurl: \"http://{addr}\"\ntoken_file: \"{}\"\n",
+            "# written by `slipway serve`; the CLI reads it to find this server\n# (over loopback: plain HTTP is served to this machine even with TLS on)\nurl: \"http://{}\"\ntoken_file: \"{}\"\n",
+            services.own_registry,
             abs.join("admin-token").display()
         );
         let written = state
@@ -247,10 +274,13 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             );
         }
     }
-    if !addr.ip().is_loopback() {
+    if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
-            "listening on {addr}, beyond loopback, over plain HTTP: tokens cross the network unencrypted; put a TLS proxy in front"
+            "listening on {addr}, beyond loopback, over plain HTTP (allow_plain_http): tokens cross the network unencrypted unless a TLS proxy is in front"
         );
+    }
+    if let Some(t) = &tls {
+        crate::listener::reload_on_sighup(t.clone());
     }
     let stop = CancellationToken::new();
     if let Some(reg_addr) = config.registry_listen {
@@ -261,21 +291,20 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
                 source,
             })?;
         let reg_addr = reg_listener.local_addr()?;
-        eprintln!("slipway: registry also on http://{reg_addr}/v2/");
-        tokio::spawn(
-            axum::serve(reg_listener, slipway_registry::router(registry.clone()))
-                .with_graceful_shutdown(stop.clone().cancelled_owned())
-                .into_future(),
-        );
+        eprintln!("slipway: registry also on {scheme}://{reg_addr}/v2/");
+        tokio::spawn(serve_on(
+            reg_listener,
+            slipway_registry::router(registry.clone()),
+            tls.clone(),
+            stop.clone(),
+        ));
     }
-    let mut http = tokio::spawn(
-        axum::serve(
-            listener,
-            crate::api::router(services).merge(slipway_registry::router(registry)),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .into_future(),
-    );
+    let mut http = tokio::spawn(serve_on(
+        listener,
+        crate::api::router(services).merge(slipway_registry::router(registry)),
+        tls,
+        stop.clone(),
+    ));
     tokio::select! {
         r = &mut http => r.map_err(std::io::Error::other)??,
         () = shutdown_signal() => {
@@ -287,6 +316,39 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
     drop(lock);
     Ok(())
+}
+
+/// Serve `app` on `listener` until `stop`: over TLS (plain HTTP to
+/// loopback peers only) when the server has an identity, else plain.
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<slipway_tls::Reloadable>>,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    match tls {
+        Some(tls) => crate::listener::serve_tls(listener, app, tls, stop).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    }
+}
+
+/// A private key others can read is worth a warning (it is not refused:
+/// some deployments share it with a group on purpose).
+fn warn_if_readable(key: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(key)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            "the TLS key {} is readable by others (mode {:o}); chmod 600 it",
+            key.display(),
+            m.permissions().mode() & 0o777
+        );
+    }
 }
 
 /// The data dir and the files holding secrets or the database are the

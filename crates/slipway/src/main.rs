@@ -142,8 +142,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn worker(args: WorkerArgs, connect: ConnectArgs) -> anyhow::Result<BuildPhase> {
-    let endpoint =
-        slipway_cli::client::Endpoint::discover(connect.url, connect.token, connect.token_file)?;
+    let endpoint = slipway_cli::client::Endpoint::discover(
+        connect.url,
+        connect.token,
+        connect.token_file,
+        connect.ca_file,
+    )?;
     let data = &args.data_dir;
     std::fs::create_dir_all(data)
         .map_err(|e| anyhow::anyhow!("cannot make {}: {e}; pass --data-dir", data.display()))?;
@@ -156,6 +160,7 @@ async fn worker(args: WorkerArgs, connect: ConnectArgs) -> anyhow::Result<BuildP
     let config = slipway_worker::remote::RemoteConfig {
         url: endpoint.url.clone(),
         token: endpoint.token.clone(),
+        ca_file: endpoint.ca_file.clone(),
         worker: args.worker_build,
         work_dir: data.join("work"),
     };

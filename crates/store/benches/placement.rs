@@ -31,6 +31,7 @@ fn clusters() -> Clusters {
             enabled: true,
             kubernetes: None,
             worker_process: false,
+            callback_url: None,
         })
         .collect();
     file.clusters.insert("x86_64".into(), list);

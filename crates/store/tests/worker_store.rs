@@ -34,6 +34,7 @@ fn clusters(list: &[(&str, &str, u32, bool)]) -> Clusters {
                 enabled: *enabled,
                 kubernetes: None,
                 worker_process: false,
+                callback_url: None,
             });
     }
     file.validate().unwrap()

@@ -29,6 +29,19 @@ impl Server {
         Self::start_with_setup(bin, workers, config, |_| {})
     }
 
+    /// Start a server whose config is made knowing its port and HOME
+    /// (certificates, a cluster file that names its URL).
+    pub fn start_configured(
+        bin: &Path,
+        workers: usize,
+        make_config: impl FnOnce(u16, &Path) -> String,
+    ) -> Server {
+        let mut s = Server::unstarted(bin, workers);
+        s.config = Some(make_config(s.port, s.home.path()));
+        s.spawn();
+        s
+    }
+
     /// Start a server after `setup` has prepared its HOME (say, mounted a
     /// small file system where its data dir goes).
     pub fn start_with_setup(
@@ -37,17 +50,22 @@ impl Server {
         config: Option<&str>,
         setup: impl FnOnce(&Path),
     ) -> Server {
-        let mut s = Server {
+        let mut s = Server::unstarted(bin, workers);
+        s.config = config.map(str::to_string);
+        setup(s.home.path());
+        s.spawn();
+        s
+    }
+
+    fn unstarted(bin: &Path, workers: usize) -> Server {
+        Server {
             bin: bin.to_path_buf(),
             port: free_port(),
             home: tempfile::tempdir().expect("tempdir"),
             workers,
-            config: config.map(str::to_string),
+            config: None,
             child: None,
-        };
-        setup(s.home.path());
-        s.spawn();
-        s
+        }
     }
 
     /// `127.0.0.1:<port>`: the embedded registry's host.
@@ -209,6 +227,7 @@ impl Server {
             .env_remove("SLIPWAY_URL")
             .env_remove("SLIPWAY_TOKEN")
             .env_remove("SLIPWAY_TOKEN_FILE")
+            .env_remove("SLIPWAY_CA_FILE")
             .current_dir(self.home.path());
         c
     }

@@ -34,13 +34,17 @@ pub enum RemoteError {
     },
     #[error("the Slipway API answered {what} with something unexpected: {0}", what = .1)]
     Protocol(String, String),
+    #[error("{0}; pass --ca-file with the CA that signed the server's certificate")]
+    Tls(String),
 }
 
 /// How to reach the server and which worker build to run.
 pub struct RemoteConfig {
-    /// The server's base URL, `http://host:port`.
+    /// The server's base URL, `http://host:port` or `https://…`.
     pub url: String,
     pub token: String,
+    /// The CA of an `https://` server's certificate, besides the system's roots.
+    pub ca_file: Option<PathBuf>,
     pub worker: WorkerBuildId,
     /// Checkouts and scratch space.
     pub work_dir: PathBuf,
@@ -225,13 +229,17 @@ async fn ship_log(api: Api, mut rx: mpsc::UnboundedReceiver<String>) {
 
 /// Run the worker build and report its end. Returns the phase it ended in.
 pub async fn run(config: RemoteConfig, buildah: &Buildah) -> Result<BuildPhase, RemoteError> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|source| RemoteError::Unreachable {
-            url: config.url.clone(),
-            source,
-        })?;
+    slipway_tls::install_default_provider();
+    let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+    if config.url.starts_with("https://") {
+        let tls = slipway_tls::client_config(config.ca_file.as_deref())
+            .map_err(|e| RemoteError::Tls(e.to_string()))?;
+        builder = builder.tls_backend_preconfigured(tls);
+    }
+    let http = builder.build().map_err(|source| RemoteError::Unreachable {
+        url: config.url.clone(),
+        source,
+    })?;
     let api = Api {
         http,
         base: config.url.clone(),

@@ -64,6 +64,7 @@ pub async fn run(services: Arc<Services>, p: Placement, cluster: KubernetesClust
         platform: &p.platform,
         api_url: &api_url,
         insecure_registries: &services.insecure_registries,
+        ca_pem: services.worker_ca_pem.as_deref(),
     };
     let submitted = match tokio::time::timeout(SUBMIT_TIMEOUT, client.submit(&pod, &token)).await {
         Ok(r) => r.map_err(|e| e.to_string()),

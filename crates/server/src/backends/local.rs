@@ -27,7 +27,7 @@ impl LogSink for ServerLogSink {
 /// Run a worker build as a `slipway worker` child process with its own
 /// token, as a Kubernetes Job would; it reports over the API. If it exits
 /// without reporting its end, the worker build ends Error.
-pub(super) async fn run_process(services: Arc<Services>, p: Placement) {
+pub(super) async fn run_process(services: Arc<Services>, p: Placement, url: Option<String>) {
     let fail = |reason: String| {
         let (services, p) = (services.clone(), p.clone());
         async move {
@@ -50,7 +50,20 @@ pub(super) async fn run_process(services: Arc<Services>, p: Placement) {
         Ok(e) => e.display().to_string(),
         Err(e) => return fail(format!("cannot find the slipway binary: {e}")).await,
     };
-    let mut args = vec!["worker".to_string()];
+    let mut args = vec!["worker".to_string(), "--url".into()];
+    match url {
+        Some(url) => {
+            // Over TLS, the server's CA (when it has a private one).
+            if url.starts_with("https://")
+                && let Some(ca) = &services.worker_ca_file
+            {
+                args.extend([url, "--ca-file".into(), ca.display().to_string()]);
+            } else {
+                args.push(url);
+            }
+        }
+        None => args.push(format!("http://{}", services.own_registry)),
+    }
     args.extend(services.worker_args.iter().cloned());
     args.extend([
         "--worker-build".into(),

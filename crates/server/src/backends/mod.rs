@@ -154,12 +154,19 @@ impl Services {
 /// Start a placed worker build on its cluster's backend.
 pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement) {
     let reason = match clusters.get(&p.cluster).map(|c| &c.backend) {
-        Some(Backend::Local { process: false }) => {
+        Some(Backend::Local { process: false, .. }) => {
             tokio::spawn(local::run_guarded(services.clone(), p));
             return;
         }
-        Some(Backend::Local { process: true }) => {
-            tokio::spawn(local::run_process(services.clone(), p));
+        Some(Backend::Local {
+            process: true,
+            callback_url,
+        }) => {
+            tokio::spawn(local::run_process(
+                services.clone(),
+                p,
+                callback_url.clone(),
+            ));
             return;
         }
         Some(Backend::Kubernetes(k)) => {

@@ -66,6 +66,13 @@ pub struct ConfigFile {
     /// Where images are promoted to, by name (`slipway promote … --to NAME`).
     #[serde(default)]
     pub environments: std::collections::BTreeMap<String, EnvironmentSettings>,
+    /// Serve HTTPS (the API and the embedded registry on one listener).
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+    /// Serve plain HTTP on an address beyond loopback (a TLS proxy in
+    /// front); without it, such a listen address needs `tls:`.
+    #[serde(default)]
+    pub allow_plain_http: bool,
     /// Hours between the embedded registry's scheduled garbage collections
     /// (default 24; 0: only `slipway registry gc`).
     #[serde(default)]
@@ -182,6 +189,20 @@ pub struct ServerConfig {
     /// Between scheduled registry garbage collections; `None`: never.
     pub registry_gc_interval: Option<std::time::Duration>,
     pub environments: std::collections::BTreeMap<String, EnvironmentSettings>,
+    pub tls: Option<TlsSettings>,
+}
+
+/// `tls:` in the config file: the server's certificate chain (leaf first)
+/// and private key, PEM, read again on SIGHUP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The CA that clients need to verify this server, when it is not a
+    /// public one: handed to Kubernetes worker pods (`--ca-file`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// An environment images are promoted to (`environments:` in the config
@@ -333,6 +354,15 @@ impl ServerConfig {
         if workers == 0 {
             return Err("--workers must be at least 1".into());
         }
+        if file.tls.is_none() && !file.allow_plain_http {
+            for addr in std::iter::once(listen).chain(file.registry_listen) {
+                if !addr.ip().is_loopback() {
+                    return Err(format!(
+                        "refusing to serve plain HTTP on {addr}, beyond loopback: tokens would cross the network unencrypted. Set tls: {{cert_file, key_file}} in the config file, or allow_plain_http: true when a TLS proxy is in front"
+                    ));
+                }
+            }
+        }
         Ok(ServerConfig {
             data_dir,
             listen,
@@ -364,6 +394,7 @@ impl ServerConfig {
             secret_key_file: file.secret_key_file,
             koji: file.koji.filter(|k| k.import),
             environments: file.environments,
+            tls: file.tls,
             registry_gc_interval: match file.registry_gc_interval_hours.unwrap_or(24) {
                 0 => None,
                 h => Some(std::time::Duration::from_secs(h.saturating_mul(3600))),
