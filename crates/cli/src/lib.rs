@@ -6,6 +6,7 @@
 //! Human output goes to stdout, progress to stderr (hidden when stderr is not
 //! a terminal), and `-o json` prints the API's JSON for scripts.
 
+mod access;
 mod builds;
 pub mod client;
 mod format;
@@ -108,6 +109,17 @@ pub enum Command {
     /// Imports into Koji
     #[command(subcommand)]
     Koji(koji::KojiCommand),
+    /// The projects you can see, and whether anyone may pull from them
+    Projects {
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Make or change a project
+    #[command(subcommand)]
+    Project(access::ProjectCommand),
+    /// Make, list and revoke API tokens
+    #[command(subcommand)]
+    Token(access::TokenCommand),
     #[command(flatten)]
     Images(images::ImageCommand),
     /// List worker clusters: active/max, load, enabled, reachable
@@ -374,6 +386,9 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Scan(args) => scans::scan(&client, args).await,
         Command::Scans(args) => scans::list(&client, args).await,
         Command::Koji(cmd) => koji::run(&client, cmd).await,
+        Command::Projects { output } => access::projects(&client, output).await,
+        Command::Project(cmd) => access::project(&client, cmd).await,
+        Command::Token(cmd) => access::token(&client, cmd).await,
         Command::Images(cmd) => images::run(&client, cmd).await,
         Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
         Command::Notifications(args) => scans::notifications(&client, args).await,

@@ -21,6 +21,7 @@
 //! Adapters (store, source, builder) and the server call into this crate;
 //! it never calls out.
 
+pub mod access;
 pub mod api;
 pub mod build;
 pub mod cluster;

@@ -40,13 +40,17 @@ impl Action {
     }
 }
 
-/// Actions on one repository, or on every repository (`*`).
+/// Actions on one repository, on a namespace (`team/*`: every repository
+/// under `team/`), or on every repository (`*`) but those under the
+/// `except` namespaces (the other projects').
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     #[serde(rename = "r")]
     pub repository: String,
     #[serde(rename = "a")]
     pub actions: Vec<Action>,
+    #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
 }
 
 /// The repository name that stands for every repository.
@@ -60,6 +64,20 @@ impl Grant {
         Grant {
             repository: repository.to_string(),
             actions,
+            except: Vec::new(),
+        }
+    }
+
+    /// Every repository under `namespace/`.
+    pub fn namespace(namespace: &str, actions: &[Action]) -> Grant {
+        Grant::new(&format!("{namespace}/*"), actions)
+    }
+
+    /// Every repository but those under the `except` namespaces.
+    pub fn all_but(except: &[String], actions: &[Action]) -> Grant {
+        Grant {
+            except: except.to_vec(),
+            ..Grant::new(ANY_REPOSITORY, actions)
         }
     }
 
@@ -93,7 +111,23 @@ impl Grant {
     }
 
     fn covers(&self, repository: &str) -> bool {
-        self.repository == ANY_REPOSITORY || self.repository == repository
+        let under = |ns: &str| {
+            repository
+                .strip_prefix(ns)
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if self.repository == ANY_REPOSITORY {
+            return !self.except.iter().any(|ns| under(ns));
+        }
+        match self.repository.strip_suffix("/*") {
+            Some(ns) => under(ns),
+            None => self.repository == repository,
+        }
+    }
+
+    /// Whether this grant covers every repository there is.
+    fn is_everything(&self) -> bool {
+        self.repository == ANY_REPOSITORY && self.except.is_empty()
     }
 }
 
@@ -105,8 +139,9 @@ pub fn allowed(grants: &[Grant], repository: &str, action: Action) -> bool {
 }
 
 /// What a holder of `held` gets when it asks for `wanted`: each wanted
-/// grant cut down to the actions `held` allows (a wanted `*` only from a
-/// held `*`). Grants left with no action are dropped.
+/// grant cut down to the actions `held` allows (a wanted `*` or namespace
+/// only from a held `*` without exceptions). Grants left with no action
+/// are dropped.
 pub fn intersect(held: &[Grant], wanted: &[Grant]) -> Vec<Grant> {
     wanted
         .iter()
@@ -116,9 +151,9 @@ pub fn intersect(held: &[Grant], wanted: &[Grant]) -> Vec<Grant> {
                 .iter()
                 .copied()
                 .filter(|&a| {
-                    if w.repository == ANY_REPOSITORY {
+                    if w.repository == ANY_REPOSITORY || w.repository.ends_with("/*") {
                         held.iter()
-                            .any(|h| h.repository == ANY_REPOSITORY && h.actions.contains(&a))
+                            .any(|h| h.is_everything() && h.actions.contains(&a))
                     } else {
                         allowed(held, &w.repository, a)
                     }
@@ -183,6 +218,28 @@ mod tests {
         );
         let all = [Grant::new(ANY_REPOSITORY, &Action::ALL)];
         assert_eq!(intersect(&all, &wanted), wanted.to_vec());
+    }
+
+    #[test]
+    fn namespaces_and_exceptions() {
+        let team = [Grant::namespace("team", &[Action::Pull, Action::Push])];
+        assert!(allowed(&team, "team/app", Action::Push));
+        assert!(allowed(&team, "team/a/b", Action::Pull));
+        assert!(!allowed(&team, "team", Action::Pull));
+        assert!(!allowed(&team, "teamx/app", Action::Pull));
+        let rest = [Grant::all_but(&["team".into()], &[Action::Pull])];
+        assert!(allowed(&rest, "other/app", Action::Pull));
+        assert!(allowed(&rest, "busybox", Action::Pull));
+        assert!(allowed(&rest, "teamx/app", Action::Pull));
+        assert!(!allowed(&rest, "team/app", Action::Pull));
+        // Asking within what is held gets it; asking for more does not.
+        assert_eq!(
+            intersect(&team, &[Grant::new("team/app", &Action::ALL)]),
+            [Grant::new("team/app", &[Action::Pull, Action::Push])]
+        );
+        assert!(intersect(&rest, &[Grant::new("team/app", &[Action::Pull])]).is_empty());
+        assert!(intersect(&team, &[Grant::namespace("team", &[Action::Pull])]).is_empty());
+        assert!(intersect(&rest, &[Grant::new(ANY_REPOSITORY, &[Action::Pull])]).is_empty());
     }
 
     #[test]

@@ -150,6 +150,9 @@ pub struct RegistryAuth {
     store: Arc<dyn Store>,
     key: Vec<u8>,
     pub anonymous_pull: bool,
+    /// The prefixes of the environments in this registry (`stable`): a
+    /// project's images there are its too.
+    pub env_prefixes: Vec<String>,
 }
 
 fn now_secs() -> u64 {
@@ -165,7 +168,14 @@ impl RegistryAuth {
             store,
             key,
             anonymous_pull,
+            env_prefixes: Vec::new(),
         }
+    }
+
+    /// The environments' prefixes in this registry (see `env_prefixes`).
+    pub fn with_env_prefixes(mut self, prefixes: Vec<String>) -> Self {
+        self.env_prefixes = prefixes;
+        self
     }
 
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
@@ -217,12 +227,43 @@ impl RegistryAuth {
             Some(Err(())) => return Credentials::Expired,
             None => {}
         }
-        match self.store.token_name(&hash_token(secret)).await {
-            Ok(Some(name)) => {
-                Credentials::Valid(Access::new(everything(), Some(format!("token:{name}"))))
+        match self.store.principal(&hash_token(secret)).await {
+            Ok(Some(p)) => {
+                // What its binding reaches, given the projects there are.
+                let Ok(projects) = self.store.project_names().await else {
+                    return Credentials::Invalid;
+                };
+                Credentials::Valid(Access::new(
+                    p.binding.registry_grants(&projects, &self.env_prefixes),
+                    Some(p.subject()),
+                ))
             }
             _ => Credentials::Invalid,
         }
+    }
+
+    /// What anyone may do without credentials: pull everything when the
+    /// server says so (`registry_anonymous_pull`), else the repositories
+    /// of the projects that allow anonymous pull.
+    async fn anonymous_grants(&self) -> Vec<Grant> {
+        if self.anonymous_pull {
+            return anonymous();
+        }
+        let Ok(projects) = self.store.projects().await else {
+            return Vec::new();
+        };
+        let names: Vec<String> = projects.iter().map(|p| p.name.clone()).collect();
+        projects
+            .iter()
+            .filter(|p| p.anonymous_pull)
+            .flat_map(|p| {
+                slipway_core::access::Binding {
+                    project: Some(p.name.clone()),
+                    role: slipway_core::access::Role::Viewer,
+                }
+                .registry_grants(&names, &self.env_prefixes)
+            })
+            .collect()
     }
 
     /// What the request's credentials prove. Invalid credentials are never
@@ -267,11 +308,15 @@ impl RegistryAuth {
         let challenge = || challenge(headers, scope.as_deref());
         let access = match self.credentials(headers).await {
             Credentials::Valid(a) => a,
-            // Anonymous clients may pull; anything else asks them to log in.
-            Credentials::None if self.anonymous_pull && satisfies(&anonymous(), need) => {
-                return Ok(Access::new(anonymous(), None));
-            }
+            // Anonymous clients may pull what is open to them; anything
+            // else asks them to log in.
             Credentials::None => {
+                if *need != Need::Base {
+                    let anon = self.anonymous_grants().await;
+                    if satisfies(&anon, need) {
+                        return Ok(Access::new(anon, None));
+                    }
+                }
                 return Err(RegistryError::unauthorized(
                     "authentication required: log in with any user name and a Slipway API token as the password",
                     challenge(),
@@ -320,7 +365,16 @@ impl RegistryAuth {
     ) -> Result<Access, RegistryError> {
         let held = match self.credentials(headers).await {
             Credentials::Valid(a) => a,
-            Credentials::None if self.anonymous_pull => Access::new(anonymous(), None),
+            Credentials::None => {
+                let anon = self.anonymous_grants().await;
+                if anon.is_empty() {
+                    return Err(RegistryError::unauthorized(
+                        "log in with any user name and a Slipway API token as the password",
+                        challenge(headers, None),
+                    ));
+                }
+                Access::new(anon, None)
+            }
             Credentials::Expired => {
                 return Err(RegistryError::unauthorized(
                     "the registry token has expired; log in again",
@@ -379,7 +433,18 @@ mod tests {
     async fn auth(anonymous: bool) -> (tempfile::TempDir, RegistryAuth, String) {
         let d = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&d.path().join("db")).await.unwrap();
-        store.add_token("t", &hash_token("slw_good")).await.unwrap();
+        use slipway_store::AccessStore;
+        store
+            .add_token(&slipway_store::NewToken {
+                name: "t",
+                hash: &hash_token("slw_good"),
+                kind: slipway_core::api::access::TokenKind::User,
+                binding: slipway_core::access::Binding::global_admin(),
+                created_by: None,
+                expires_at: None,
+            })
+            .await
+            .unwrap();
         let a = RegistryAuth::new(Arc::new(store), b"key".to_vec(), anonymous);
         (d, a, "slw_good".into())
     }

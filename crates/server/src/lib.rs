@@ -19,6 +19,7 @@
 
 mod api;
 mod backends;
+mod caller;
 mod cleanup;
 mod clusters;
 pub mod config;

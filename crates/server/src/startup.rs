@@ -50,6 +50,8 @@ pub enum ServerError {
     Koji(String),
     #[error("{0}; fix tls: in the config file")]
     Tls(String),
+    #[error("{0}; fix the config file")]
+    Config(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -109,6 +111,14 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
                 tracing::warn!("build {id} was interrupted twice; marked Error")
             }
         }
+    }
+    // A project named in the config file (`projects:`, for its
+    // notification targets) exists.
+    let known = store.project_names().await?;
+    for name in config.projects.keys().filter(|n| !known.contains(n)) {
+        slipway_core::access::check_project_name(name).map_err(ServerError::Config)?;
+        store.create_project(name, false).await?;
+        tracing::info!("created project {name}, named in the config file");
     }
     let token_file = data.join("admin-token");
     if tokens::bootstrap_admin_token(store.as_ref(), &token_file).await? {
@@ -189,6 +199,14 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             store.clone(),
             registry_key(data)?,
             config.registry_anonymous_pull,
+        )
+        .with_env_prefixes(
+            config
+                .environments
+                .values()
+                .filter(|e| e.registry.is_none())
+                .map(|e| e.prefix.trim_matches('/').to_string())
+                .collect(),
         ),
         automatic_mount: true,
         gc_lock: tokio::sync::RwLock::new(()),

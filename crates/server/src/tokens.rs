@@ -20,7 +20,16 @@ pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<boo
     }
     let token = new_token();
     write_secret_file(path, &token)?;
-    store.add_token("admin", &hash_token(&token)).await?;
+    store
+        .add_token(&slipway_store::NewToken {
+            name: "admin",
+            hash: &hash_token(&token),
+            kind: slipway_core::api::access::TokenKind::User,
+            binding: slipway_core::access::Binding::global_admin(),
+            created_by: None,
+            expires_at: None,
+        })
+        .await?;
     Ok(true)
 }
 

@@ -147,9 +147,9 @@ fn every_route_answers_each_credential_as_it_must() {
                 (Access::Public, _) => Expect::Status(200),
                 // Unknown configs: the same 404 whoever asks.
                 (Access::Webhook, _) => Expect::Status(404),
-                (Access::Token | Access::Worker, Cred::Api) => Expect::Allowed,
-                (Access::Token | Access::Worker, Cred::OtherWorker) => Expect::Status(403),
-                (Access::Token | Access::Worker, _) => Expect::Status(401),
+                (Access::Token(_) | Access::Worker, Cred::Api) => Expect::Allowed,
+                (Access::Token(_) | Access::Worker, Cred::OtherWorker) => Expect::Status(403),
+                (Access::Token(_) | Access::Worker, _) => Expect::Status(401),
             };
             let got = request(route.method, &path, c);
             check(

@@ -12,7 +12,6 @@ use slipway_core::build::conventions::{LintReport, Preparation, RepoConfig};
 use slipway_core::build::phase::{RestartDecision, after_restart};
 use slipway_core::{Build, BuildId, BuildPhase, BuildSpec, PushedImage};
 use sqlx::Row;
-use std::time::Instant;
 
 impl SqliteStore {
     /// The text column `column` of the first row `sql` returns for `args`.
@@ -87,45 +86,13 @@ const LIST_QUERY: &str = "SELECT count(*), min(id), json_group_array(json_object
          'id', id, 'phase', phase, 'config', config, 'trigger', coalesce(trigger_kind, 'manual'),
          'source', coalesce(source_shown, ''), 'output', coalesce(output, ''),
          'image', json_extract(image, '$.reference'), 'reason', reason,
-         'created_at', created_at, 'started_at', started_at, 'finished_at', finished_at
+         'created_at', created_at, 'started_at', started_at, 'finished_at', finished_at,
+         'project', project
      ) ORDER BY id DESC) AS page
      FROM (SELECT * FROM builds
            WHERE (?1 IS NULL OR id < ?2) AND (?3 IS NULL OR config = ?4)
+             AND (?6 IS NULL OR project IN (SELECT value FROM json_each(?6)))
            ORDER BY id DESC LIMIT ?5)";
-
-/// API tokens recently found valid: token hash → (name, when it was
-/// read). Every request carries a token, and most carry the same few, so
-/// this saves a query per request. Only valid tokens are kept (a flood of
-/// bad ones cannot fill it), for [`TOKEN_CACHE_TTL`] (a token deleted from
-/// the database stops working within it), at most [`TOKEN_CACHE_MAX`].
-#[derive(Default)]
-pub(crate) struct TokenCache(
-    std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>,
-);
-
-const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-const TOKEN_CACHE_MAX: usize = 10_000;
-
-impl TokenCache {
-    fn get(&self, hash: &str) -> Option<String> {
-        let map = self.0.lock().ok()?;
-        map.get(hash)
-            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
-            .map(|(n, _)| n.clone())
-    }
-
-    fn put(&self, hash: &str, name: &str) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= TOKEN_CACHE_MAX {
-                map.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
-                if map.len() >= TOKEN_CACHE_MAX {
-                    map.clear();
-                }
-            }
-            map.insert(hash.to_string(), (name.to_string(), Instant::now()));
-        }
-    }
-}
 
 impl SqliteStore {
     /// Fill the summary columns of builds stored before they existed (from
@@ -168,8 +135,8 @@ impl Store for SqliteStore {
     async fn create_build(&self, spec: &BuildSpec) -> Result<Build> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO builds (phase, spec, created_at, config, source_shown, output, trigger_kind)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO builds (phase, spec, created_at, config, source_shown, output, trigger_kind, project)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(BuildPhase::New.as_str())
         .bind(self.sealer.seal(Column::BuildSpec, to_json(spec)?)?)
@@ -178,6 +145,7 @@ impl Store for SqliteStore {
         .bind(spec.source.location.redacted())
         .bind(spec.output.to_string())
         .bind(spec.trigger.kind())
+        .bind(spec.project_name())
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -390,7 +358,10 @@ impl Store for SqliteStore {
                     q.before,
                     q.config.as_deref(),
                     q.config.as_deref(),
-                    i64::from(q.limit)
+                    i64::from(q.limit),
+                    q.projects
+                        .as_ref()
+                        .map(|p| serde_json::Value::from(p.clone()).to_string()),
                 ],
                 |r| {
                     Ok(crate::BuildPage {
@@ -607,42 +578,6 @@ impl Store for SqliteStore {
             out.push((id, decision));
         }
         Ok(out)
-    }
-
-    async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)")
-            .bind(name)
-            .bind(token_hash)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn token_name(&self, token_hash: &str) -> Result<Option<String>> {
-        if let Some(name) = self.tokens.get(token_hash) {
-            return Ok(Some(name));
-        }
-        let name = self.reads.with(|c| {
-            use rusqlite::OptionalExtension;
-            Ok(
-                c.prepare_cached("SELECT name FROM api_tokens WHERE token_hash = ?1")?
-                    .query_row([token_hash], |r| r.get::<_, String>(0))
-                    .optional()?,
-            )
-        })?;
-        if let Some(n) = &name {
-            self.tokens.put(token_hash, n);
-        }
-        Ok(name)
-    }
-
-    async fn token_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 

@@ -7,6 +7,7 @@
 //! phase IN (…)`, so two actors (a worker finishing, a user cancelling) can
 //! never both win, and every phase change writes an event.
 
+mod access;
 mod builds;
 mod koji;
 mod notifications;
@@ -21,6 +22,7 @@ mod tests_store;
 mod webhooks;
 mod workers;
 
+pub use access::{AccessStore, NewToken, Principal};
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
@@ -52,6 +54,9 @@ pub enum StoreError {
     /// What a request names is not there.
     #[error("{0}")]
     NotFound(String),
+    /// What a request would make exists already.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl StoreError {
@@ -113,6 +118,7 @@ pub trait Store:
     + WebhookStore
     + KojiStore
     + TestStore
+    + AccessStore
     + Send
     + Sync
     + 'static
@@ -178,10 +184,6 @@ pub trait Store:
     /// Called once at start-up, before any worker runs: re-queue builds left
     /// Running by a dead server, or give up on them.
     async fn recover_interrupted(&self) -> Result<Vec<(BuildId, RestartDecision)>>;
-    async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
-    /// The name of the token with this hash, if any.
-    async fn token_name(&self, token_hash: &str) -> Result<Option<String>>;
-    async fn token_count(&self) -> Result<u64>;
 }
 
 /// Create a build and queue it at once as a scratch build, skipping

@@ -48,10 +48,14 @@ pub struct ConfigWrite {
 
 #[async_trait]
 pub trait RebuildStore: Send + Sync {
-    /// Create or update `configs` and, with `prune`, delete every other
-    /// config, in one transaction. The caller has checked the resulting
+    /// Create or update `configs` and delete the configs named in
+    /// `delete`, in one transaction. The caller has checked the resulting
     /// graph.
-    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyResponse>;
+    async fn apply_configs(
+        &self,
+        configs: &[ConfigWrite],
+        delete: &[String],
+    ) -> Result<ApplyResponse>;
     /// All configs, by name.
     async fn list_configs(&self) -> Result<Vec<StoredConfig>>;
     async fn get_config(&self, name: &str) -> Result<Option<StoredConfig>>;
@@ -237,7 +241,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl RebuildStore for SqliteStore {
-    async fn apply_configs(&self, configs: &[ConfigWrite], prune: bool) -> Result<ApplyResponse> {
+    async fn apply_configs(
+        &self,
+        configs: &[ConfigWrite],
+        delete: &[String],
+    ) -> Result<ApplyResponse> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = ApplyResponse::default();
         let at = now();
@@ -290,21 +298,16 @@ impl RebuildStore for SqliteStore {
                 }
             }
         }
-        if prune {
-            let names: Vec<String> = sqlx::query("SELECT name FROM image_configs ORDER BY name")
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get("name"))
-                .collect::<std::result::Result<_, _>>()?;
-            for n in names {
-                if !configs.iter().any(|w| w.config.name == n) {
-                    sqlx::query("DELETE FROM image_configs WHERE name = ?")
-                        .bind(&n)
-                        .execute(&mut *tx)
-                        .await?;
-                    out.deleted.push(n);
-                }
+        for n in delete {
+            if configs.iter().any(|w| &w.config.name == n) {
+                continue;
+            }
+            let gone = sqlx::query("DELETE FROM image_configs WHERE name = ?")
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
+            if gone.rows_affected() > 0 {
+                out.deleted.push(n.clone());
             }
         }
         for (list, what) in [

@@ -17,8 +17,8 @@ pub struct SqliteStore {
     /// Synchronous read-only connections for the hot reads (`read`).
     pub(crate) reads: crate::read::ReadPool,
     pub(crate) sealer: Sealer,
-    /// API tokens recently found valid (see `token_name`).
-    pub(crate) tokens: crate::builds::TokenCache,
+    /// Tokens recently looked up, and the projects (see `access`).
+    pub(crate) access: crate::access::AccessCache,
 }
 
 impl SqliteStore {
@@ -70,7 +70,7 @@ impl SqliteStore {
             pool,
             reads: crate::read::ReadPool::new(path),
             sealer: Sealer::new(key)?,
-            tokens: crate::builds::TokenCache::default(),
+            access: crate::access::AccessCache::default(),
         };
         store.fill_summaries().await?;
         Ok(store)

@@ -49,14 +49,14 @@ async fn store() -> (tempfile::TempDir, SqliteStore) {
 #[tokio::test]
 async fn apply_creates_updates_and_prunes() {
     let (_d, s) = store().await;
-    let out = s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    let out = s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     assert_eq!(out.created, ["a", "b"]);
-    let out = s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    let out = s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     assert_eq!(out.unchanged, ["a", "b"]);
     let mut w = writes(CONFIGS);
     w[0].config.run_policy = slipway_core::rebuild::image_config::RunPolicy::Parallel;
     w[0].base_images = vec!["127.0.0.1:5000/t/base:latest".into()];
-    let out = s.apply_configs(&w[..1], true).await.unwrap();
+    let out = s.apply_configs(&w[..1], &["b".to_string()]).await.unwrap();
     assert_eq!(out.updated, ["a"]);
     assert_eq!(out.deleted, ["b"]);
     let all = s.list_configs().await.unwrap();
@@ -71,7 +71,7 @@ async fn apply_creates_updates_and_prunes() {
 #[tokio::test]
 async fn triggers_within_the_debounce_window_coalesce() {
     let (_d, s) = store().await;
-    s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let window = SignedDuration::from_secs(60);
     let w1 = s
         .add_trigger("a", &hook("1"), false, window, false)
@@ -98,7 +98,7 @@ async fn triggers_within_the_debounce_window_coalesce() {
 
     // A zero window closes at once; the next trigger opens a new wave.
     let (_d2, s) = store().await;
-    s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let w1 = s
         .add_trigger("a", &hook("1"), false, SignedDuration::ZERO, false)
         .await
@@ -305,7 +305,7 @@ fn ids_of(builds: Vec<slipway_core::Build>) -> Vec<i64> {
 #[tokio::test]
 async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     let (_d, s) = store().await;
-    s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let c1 = ended(&s, "a", BuildPhase::Complete, Some("1")).await;
     let c2 = ended(&s, "a", BuildPhase::Complete, None).await;
     let f3 = ended(&s, "a", BuildPhase::Failed, None).await;
@@ -414,7 +414,7 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
 #[tokio::test]
 async fn serial_latest_only_supersedes_waiting_triggers_and_queued_builds() {
     let (_d, s) = store().await;
-    s.apply_configs(&writes(CONFIGS), false).await.unwrap();
+    s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let zero = SignedDuration::ZERO;
     // w1's window closed, but it has not started (it would wait for a
     // running wave): a latest-only trigger joins it and wins.

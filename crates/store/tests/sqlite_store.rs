@@ -135,6 +135,7 @@ async fn claims_oldest_first() {
         limit,
         before,
         config: None,
+        projects: None,
     };
     let list = s.list_builds(&q(10, None)).await.unwrap();
     assert_eq!(
@@ -243,20 +244,68 @@ async fn restart_requeues_once_then_gives_up() {
 }
 
 #[tokio::test]
-async fn tokens_by_hash() {
+async fn tokens_by_hash_with_binding_expiry_and_revocation() {
+    use slipway_core::access::{Binding, Role};
+    use slipway_core::api::access::TokenKind;
+    use slipway_store::{AccessStore, NewToken};
     let (_d, s) = open().await;
     assert_eq!(s.token_count().await.unwrap(), 0);
-    s.add_token("admin", "abc123").await.unwrap();
+    let token = |name, hash, binding, expires_at| NewToken {
+        name,
+        hash,
+        kind: TokenKind::User,
+        binding,
+        created_by: None,
+        expires_at,
+    };
+    s.add_token(&token("admin", "abc123", Binding::global_admin(), None))
+        .await
+        .unwrap();
+    let p = s.principal("abc123").await.unwrap().unwrap();
     assert_eq!(
-        s.token_name("abc123").await.unwrap().as_deref(),
-        Some("admin")
+        (p.name.as_str(), p.binding),
+        ("admin", Binding::global_admin())
     );
-    assert_eq!(s.token_name("other").await.unwrap(), None);
+    assert_eq!(s.principal("other").await.unwrap(), None);
     assert_eq!(s.token_count().await.unwrap(), 1);
     assert!(
-        s.add_token("dup", "abc123").await.is_err(),
+        s.add_token(&token("dup", "abc123", Binding::global_admin(), None))
+            .await
+            .is_err(),
         "hash must be unique"
     );
+    // Bound to a project that exists.
+    assert_eq!(s.project_names().await.unwrap(), ["default"]);
+    s.create_project("team", false).await.unwrap();
+    assert!(s.create_project("team", true).await.is_err());
+    let dev = Binding {
+        project: Some("team".into()),
+        role: Role::Developer,
+    };
+    let t = s
+        .add_token(&NewToken {
+            kind: TokenKind::Service,
+            created_by: Some("token:admin"),
+            ..token("ci", "h-ci", dev.clone(), None)
+        })
+        .await
+        .unwrap();
+    assert_eq!((t.kind, t.binding()), (TokenKind::Service, dev.clone()));
+    assert_eq!(s.principal("h-ci").await.unwrap().unwrap().binding, dev);
+    // Revoked: gone at once, even though it was just looked up (cached).
+    let r = s.revoke_token(t.id).await.unwrap().unwrap();
+    assert!(r.revoked_at.is_some());
+    assert_eq!(s.principal("h-ci").await.unwrap(), None);
+    // Expired: refused, though stored.
+    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
+    s.add_token(&token("old", "h-old", dev, Some(past)))
+        .await
+        .unwrap();
+    assert_eq!(s.principal("h-old").await.unwrap(), None);
+    assert_eq!(s.tokens().await.unwrap().len(), 3);
+    let p = s.set_anonymous_pull("team", true).await.unwrap().unwrap();
+    assert!(p.anonymous_pull);
+    assert!(s.set_anonymous_pull("nope", true).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use slipway_core::build::SourceRequest;
 use slipway_core::build::phase::RestartDecision;
 use slipway_core::cluster::{ClusterFile, ClusterSpec, MAX_SUBMIT_ATTEMPTS};
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, Clusters};
-use slipway_store::{CancelOutcome, SqliteStore, Store, WorkerStore};
+use slipway_store::{AccessStore, CancelOutcome, SqliteStore, Store, WorkerStore};
 use std::collections::HashMap;
 
 fn spec(platforms: &[&str], priority: i32) -> BuildSpec {
@@ -393,7 +393,7 @@ async fn worker_tokens_expire_and_are_revoked() {
     assert_eq!(s.worker_token("old").await.unwrap(), None, "expired");
     assert_eq!(s.worker_token("nope").await.unwrap(), None);
     // Worker tokens are not API tokens.
-    assert_eq!(s.token_name("live").await.unwrap(), None);
+    assert_eq!(s.principal("live").await.unwrap(), None);
     s.drop_worker_tokens(w).await.unwrap();
     assert_eq!(s.worker_token("live").await.unwrap(), None, "revoked");
 }

@@ -64,6 +64,9 @@ pub struct BuildSummary {
     pub phase: crate::BuildPhase,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// The project it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// What started it (`manual`, `webhook`, `poll`, …).
     pub trigger: String,
     /// The source, with any password in its URL hidden.
@@ -89,6 +92,7 @@ impl BuildSummary {
             id: b.id,
             phase: b.phase,
             config: b.spec.config.clone(),
+            project: Some(b.spec.project_name().to_string()),
             trigger: b.spec.trigger.kind().to_string(),
             source: b.spec.source.location.redacted(),
             output: b.spec.output.to_string(),
@@ -108,6 +112,8 @@ pub struct BuildQuery {
     pub limit: u32,
     pub before: Option<i64>,
     pub config: Option<String>,
+    /// Only builds of these projects (`None`: every project).
+    pub projects: Option<Vec<String>>,
 }
 
 /// The answer to a cancel request.
@@ -274,4 +280,5 @@ impl GraphView {
     }
 }
 
+pub mod access;
 pub mod images;

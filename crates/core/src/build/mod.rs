@@ -115,6 +115,10 @@ pub struct BuildSpec {
     /// The image config the build belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// The project it belongs to (`None`: the default project; builds
+    /// from before projects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// What started the build.
     #[serde(default = "manual")]
     pub trigger: Trigger,
@@ -140,6 +144,13 @@ pub struct BuildSpec {
 }
 
 impl BuildSpec {
+    /// The project it belongs to.
+    pub fn project_name(&self) -> &str {
+        self.project
+            .as_deref()
+            .unwrap_or(crate::access::DEFAULT_PROJECT)
+    }
+
     /// What this build may do on the registry reached as one of
     /// `own_hosts`: pull and push its output repository, pull the
     /// repositories of its base images (and of parents pinned by digest).
@@ -339,6 +350,7 @@ impl BuildRequest {
             prebuild: None,
             tags: Vec::new(),
             config: None,
+            project: None,
             trigger: Trigger::Manual,
             wave: None,
             force: false,

@@ -1,20 +1,47 @@
-//! The API's authentication middleware: API tokens reach every route;
-//! a worker build's token only that worker build's routes.
+//! The API's authentication middleware and the caller it finds: an API
+//! token (live: not revoked, not expired) reaches the routes its binding
+//! allows — the route table says what each asks ([`gate`]) and handlers
+//! check the project of what they touch ([`Caller::require`]); a worker
+//! build's token reaches only that worker build's routes.
 
+pub use crate::caller::Caller;
+use crate::caller::{hint, verb};
 use crate::error::ApiError;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
+use slipway_core::access::Permission;
 pub use slipway_core::token::hash_token;
 use slipway_store::Store;
 use std::sync::Arc;
 
-/// Axum middleware: require `Authorization: Bearer <token>` naming a known token.
-/// Who called, as histories record it (`token:NAME`).
-#[derive(Debug, Clone)]
-pub struct Caller(pub String);
+/// Per-route middleware: the caller's binding must allow `what`
+/// somewhere (handlers then check the project of what they touch).
+pub async fn gate(
+    State(what): State<Permission>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(caller) = req.extensions().get::<Caller>() else {
+        return Err(ApiError::forbidden(
+            "a worker build's token reaches only its worker build's routes",
+        ));
+    };
+    if !caller.0.binding.allows_somewhere(what) {
+        let b = caller.0.binding.describe();
+        return Err(ApiError::forbidden(format!(
+            "token {} ({b}) may not {} here{}",
+            caller.0.name,
+            verb(what),
+            hint(what)
+        )));
+    }
+    Ok(next.run(req).await)
+}
 
+/// Axum middleware: require `Authorization: Bearer <token>` naming a live
+/// token.
 pub async fn require_token(
     State(store): State<Arc<dyn Store>>,
     req: Request,
@@ -38,9 +65,9 @@ pub async fn require_token(
             ApiError::unauthorized("the Authorization header must use the Bearer scheme")
         })?;
     let hash = hash_token(token);
-    if let Some(name) = store.token_name(&hash).await? {
+    if let Some(principal) = store.principal(&hash).await? {
         let mut req = req;
-        req.extensions_mut().insert(Caller(format!("token:{name}")));
+        req.extensions_mut().insert(Caller(principal));
         return Ok(next.run(req).await);
     }
     // A worker build's token reaches that worker build's endpoints only.
@@ -56,7 +83,9 @@ pub async fn require_token(
             "this token belongs to worker build {worker}; it only reaches /api/v1/worker-builds/{worker}"
         )));
     }
-    Err(ApiError::unauthorized("invalid token"))
+    Err(ApiError::unauthorized(
+        "invalid token: unknown, revoked or expired (`slipway token list` shows yours)",
+    ))
 }
 
 /// The worker build id in `/api/v1/worker-builds/{id}[/…]`.

@@ -1,8 +1,9 @@
 //! Builds: submit, list, show, cancel, log, Koji metadata.
 
-use super::{bad_query, load, missing, parse_id};
+use super::{Caller, bad_query, load, missing, parse_id};
 use crate::Services;
 use crate::error::ApiError;
+use axum::Extension;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -10,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use slipway_core::access::Permission;
 use slipway_core::api::{BuildQuery, CancelResponse};
 use slipway_core::{Build, BuildPhase, BuildRequest};
 use slipway_store::CancelOutcome;
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 pub(super) async fn create(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: BuildRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -25,9 +28,17 @@ pub(super) async fn create(
     s.limits
         .check(&req)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let spec = req
+    let mut spec = req
         .validate(Some(s.default_registry.as_str()))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
+    // The project owning its output (in the embedded registry), else the
+    // caller's own, else the default project.
+    let projects = crate::steps::projects::names(&s).await?;
+    let project = crate::steps::projects::owner_in(&s, &spec.output, &projects)
+        .or_else(|| caller.binding().project.clone())
+        .unwrap_or_else(|| slipway_core::access::DEFAULT_PROJECT.to_string());
+    caller.require(&project, Permission::Build)?;
+    spec.project = Some(project);
     s.check_served(&spec.platforms)
         .await
         .map_err(|m| ApiError::invalid(format!("platforms: {m}")))?;
@@ -56,6 +67,7 @@ pub(super) struct ListQuery {
 /// the next page while there may be one.
 pub(super) async fn list(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
@@ -69,6 +81,8 @@ pub(super) async fn list(
             limit,
             before: q.before,
             config: q.config.clone(),
+            // Only the projects the caller reads.
+            projects: caller.binding().project.clone().map(|p| vec![p]),
         })
         .await?;
     let mut resp = ([(header::CONTENT_TYPE, "application/json")], page.json).into_response();
@@ -95,17 +109,21 @@ pub(super) async fn list(
 
 pub(super) async fn get(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Build>, ApiError> {
-    Ok(Json(load(&s, &id).await?.redacted()))
+    Ok(Json(
+        load(&s, &caller, &id, Permission::Read).await?.redacted(),
+    ))
 }
 
 /// Koji content-generator metadata of a complete build.
 pub(super) async fn metadata(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let build = load(&s, &id).await?;
+    let build = load(&s, &caller, &id, Permission::Read).await?;
     if build.phase != BuildPhase::Complete {
         return Err(ApiError::conflict(format!(
             "build {} is {}; metadata exists only for complete builds",
@@ -126,8 +144,11 @@ pub(super) async fn metadata(
 
 pub(super) async fn cancel(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<CancelResponse>, ApiError> {
+    // Checked first: a build of another project is not touched.
+    load(&s, &caller, &id, Permission::Build).await?;
     let id = parse_id(&id)?;
     let outcome = s.store.request_cancel(id).await?;
     let already_final = match outcome {
@@ -139,7 +160,7 @@ pub(super) async fn cancel(
         }
         CancelOutcome::AlreadyFinal(_) => true,
     };
-    let build = load(&s, &id.to_string()).await?;
+    let build = load(&s, &caller, &id.to_string(), Permission::Build).await?;
     Ok(Json(CancelResponse {
         id,
         phase: build.phase,
@@ -155,11 +176,12 @@ pub(super) struct LogQuery {
 
 pub(super) async fn log(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
-    let build = load(&s, &id).await?;
+    let build = load(&s, &caller, &id, Permission::Read).await?;
     let offset = q.offset.unwrap_or(0);
     if i64::try_from(offset).is_err() {
         return Err(ApiError::invalid(format!(

@@ -6,16 +6,19 @@
 
 use super::table::{Access, Table};
 use crate::Services;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::steps::configs as rebuilds;
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
+use slipway_core::access::{DEFAULT_PROJECT, Permission};
 use slipway_core::api::{
     ApplyRequest, ApplyResponse, ConfigEvent, ConfigStatus, GraphView, StartRequest,
     TriggerResponse, WebhookResponse,
@@ -25,23 +28,26 @@ use slipway_core::rebuild::trigger::{self, Delivery, Provider, Trigger};
 use std::sync::Arc;
 
 pub(super) fn routes(t: &mut Table) {
-    t.add(Access::Token, "/configs", &["GET"], get(list_configs));
-    t.add(Access::Token, "/configs/apply", &["POST"], post(apply));
+    use Access::Token;
+    use slipway_core::access::Permission::{Build, Manage, Read};
+    t.add(Token(Read), "/configs", &["GET"], get(list_configs));
+    t.add(Token(Build), "/configs/apply", &["POST"], post(apply));
+    t.add(Token(Read), "/configs/{name}", &["GET"], get(get_config));
     t.add(
-        Access::Token,
+        Token(Manage),
         "/configs/{name}",
-        &["GET", "DELETE"],
-        get(get_config).delete(delete_config),
+        &["DELETE"],
+        delete(delete_config),
     );
     t.add(
-        Access::Token,
+        Token(Build),
         "/configs/{name}/start",
         &["POST"],
         post(start),
     );
-    t.add(Access::Token, "/graph", &["GET"], get(graph));
-    t.add(Access::Token, "/waves", &["GET"], get(list_waves));
-    t.add(Access::Token, "/waves/{id}", &["GET"], get(get_wave));
+    t.add(Token(Read), "/graph", &["GET"], get(graph));
+    t.add(Token(Read), "/waves", &["GET"], get(list_waves));
+    t.add(Token(Read), "/waves/{id}", &["GET"], get(get_wave));
     // Authenticated by the config's webhook secret instead of a token.
     t.add(
         Access::Webhook,
@@ -61,10 +67,11 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result
 
 async fn apply(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<ApplyResponse>, ApiError> {
     let req: ApplyRequest = json_body(&body, "apply request")?;
-    Ok(Json(rebuilds::apply(&s, req).await?))
+    Ok(Json(rebuilds::apply(&s, &caller, req).await?))
 }
 
 async fn status(
@@ -107,19 +114,49 @@ async fn status(
     })
 }
 
-async fn list_configs(State(s): State<Arc<Services>>) -> Result<Json<Vec<ConfigStatus>>, ApiError> {
+/// The project of a stored config.
+fn project_of(s: &Services, c: &slipway_store::StoredConfig, projects: &[String]) -> String {
+    crate::steps::projects::of_config(s, &c.config, projects)
+        .unwrap_or_else(|_| DEFAULT_PROJECT.to_string())
+}
+
+/// Refuse unless `caller` may do `what` to config `name` (404 when it
+/// does not exist).
+async fn require_config(
+    s: &Services,
+    caller: &Caller,
+    name: &str,
+    what: Permission,
+) -> Result<(), ApiError> {
+    match crate::steps::projects::of_config_named(s, name).await? {
+        Some(project) => caller.require(&project, what),
+        None => Err(ApiError::not_found(format!(
+            "config {name} does not exist; `slipway configs` lists them"
+        ))),
+    }
+}
+
+async fn list_configs(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<ConfigStatus>>, ApiError> {
     let (stored, graph) = rebuilds::current_graph(&s).await?;
+    let projects = crate::steps::projects::names(&s).await?;
     let mut out = Vec::with_capacity(stored.len());
     for c in &stored {
-        out.push(status(&s, c, &graph, 0).await?);
+        if caller.reads(&project_of(&s, c, &projects)) {
+            out.push(status(&s, c, &graph, 0).await?);
+        }
     }
     Ok(Json(out))
 }
 
 async fn get_config(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<ConfigStatus>, ApiError> {
+    require_config(&s, &caller, &name, Permission::Read).await?;
     let (stored, graph) = rebuilds::current_graph(&s).await?;
     let c = stored
         .iter()
@@ -130,8 +167,10 @@ async fn get_config(
 
 async fn delete_config(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    require_config(&s, &caller, &name, Permission::Manage).await?;
     let _one_at_a_time = s.apply_lock.lock().await;
     let (_, graph) = rebuilds::current_graph(&s).await?;
     if let Some(i) = graph.index_of(&name)
@@ -152,9 +191,11 @@ async fn delete_config(
 
 async fn start(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    require_config(&s, &caller, &name, Permission::Build).await?;
     let req: StartRequest = json_body(&body, "start request")?;
     let wave = rebuilds::trigger(&s, &name, Trigger::Manual, req.force).await?;
     Ok((

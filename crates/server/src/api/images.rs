@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use slipway_core::ImageRef;
+use slipway_core::access::Permission;
 use slipway_core::api::images::{
     ImageSummary, PruneReport, PruneRequest, RollbackRequest, TagMoveResult, TagRequest,
     UntagRequest,
@@ -22,14 +23,15 @@ use std::sync::Arc;
 pub(super) fn routes(t: &mut super::Table) {
     use super::table::Access::Token;
     use axum::routing::{get, post};
-    t.add(Token, "/images", &["GET"], get(list));
-    t.add(Token, "/images/tags", &["GET"], get(tags));
-    t.add(Token, "/images/history", &["GET"], get(history));
-    t.add(Token, "/images/tag", &["POST"], post(tag));
-    t.add(Token, "/images/untag", &["POST"], post(untag));
-    t.add(Token, "/images/rollback", &["POST"], post(rollback));
-    t.add(Token, "/prune", &["POST"], post(prune));
-    t.add(Token, "/promote", &["POST"], post(promote));
+    use slipway_core::access::Permission::{Build, Manage, Read};
+    t.add(Token(Read), "/images", &["GET"], get(list));
+    t.add(Token(Read), "/images/tags", &["GET"], get(tags));
+    t.add(Token(Read), "/images/history", &["GET"], get(history));
+    t.add(Token(Build), "/images/tag", &["POST"], post(tag));
+    t.add(Token(Manage), "/images/untag", &["POST"], post(untag));
+    t.add(Token(Build), "/images/rollback", &["POST"], post(rollback));
+    t.add(Token(Manage), "/prune", &["POST"], post(prune));
+    t.add(Token(Build), "/promote", &["POST"], post(promote));
 }
 
 /// How many moves of one tag are shown, and searched by a rollback.
@@ -45,13 +47,30 @@ fn tag_of(r: &ImageRef, text: &str) -> Result<String, ApiError> {
     }
 }
 
-fn by(caller: &Caller, why: &str) -> TagMove {
-    TagMove::new(caller.0.clone(), None, why)
+/// Refuse unless `caller` may do `what` in the project of `repository`.
+async fn require_repo(
+    s: &Services,
+    caller: &Caller,
+    repository: &str,
+    what: Permission,
+) -> Result<(), ApiError> {
+    let project = crate::steps::projects::of_repository(s, repository).await?;
+    caller.require(&project, what)
 }
 
-/// `GET /images`: every repository with its owner config and tags.
-async fn list(State(s): State<Arc<Services>>) -> Result<Json<Vec<ImageSummary>>, ApiError> {
+fn by(caller: &Caller, why: &str) -> TagMove {
+    TagMove::new(caller.subject(), None, why)
+}
+
+/// `GET /images`: every repository the caller reads, with its owner
+/// config and tags.
+async fn list(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<ImageSummary>>, ApiError> {
     let configs = s.store.list_configs().await?;
+    let projects = crate::steps::projects::names(&s).await?;
+    let envs = crate::steps::projects::env_prefixes(&s);
     let mut out = Vec::new();
     let mut last: Option<String> = None;
     loop {
@@ -64,6 +83,11 @@ async fn list(State(s): State<Arc<Services>>) -> Result<Json<Vec<ImageSummary>>,
             break;
         };
         for repository in page {
+            let project =
+                slipway_core::access::project_of_repository(&repository, &projects, &envs);
+            if !caller.reads(project) {
+                continue;
+            }
             let tags = s.registry.meta.tag_digests(&repository).await?;
             let full = format!("{}/{repository}", s.own_registry);
             let owner = configs
@@ -89,9 +113,11 @@ struct RepositoryQuery {
 /// `GET /images/tags?repository=R`: its tags and what they name.
 async fn tags(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<RepositoryQuery>,
 ) -> Result<Json<Vec<TagDigest>>, ApiError> {
     let r = own_ref(&s, &q.repository)?;
+    require_repo(&s, &caller, &r.repository, Permission::Read).await?;
     if !s.registry.meta.repository_exists(&r.repository).await? {
         return Err(ApiError::not_found(format!(
             "the registry has no repository {}",
@@ -110,11 +136,15 @@ struct ReferenceQuery {
 /// another registry: the moves Slipway made there).
 async fn history(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<ReferenceQuery>,
 ) -> Result<Json<Vec<TagEvent>>, ApiError> {
     let r = ImageRef::parse_with_default(&q.reference, Some(&s.own_registry))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let tag = tag_of(&r, &q.reference)?;
+    // Another registry's repository is read as the project of the same
+    // path would be here.
+    require_repo(&s, &caller, &r.repository, Permission::Read).await?;
     // Another registry's tags: the moves Slipway made there (promotions).
     let key = if s.own_registry_hosts().contains(&r.registry) {
         r.repository.clone()
@@ -138,6 +168,8 @@ async fn tag(
 ) -> Result<Json<TagMoveResult>, ApiError> {
     let src = own_ref(&s, &req.source)?;
     let dst = own_ref(&s, &req.target)?;
+    require_repo(&s, &caller, &src.repository, Permission::Read).await?;
+    require_repo(&s, &caller, &dst.repository, Permission::Build).await?;
     let tag = tag_of(&dst, &req.target)?;
     if src.repository != dst.repository {
         return Err(ApiError::invalid(format!(
@@ -182,6 +214,7 @@ async fn untag(
     Json(req): Json<UntagRequest>,
 ) -> Result<Json<TagMoveResult>, ApiError> {
     let r = own_ref(&s, &req.reference)?;
+    require_repo(&s, &caller, &r.repository, Permission::Manage).await?;
     let tag = tag_of(&r, &req.reference)?;
     let old = s.registry.meta.tag(&r.repository, &tag).await?;
     if old.is_none()
@@ -212,6 +245,7 @@ async fn rollback(
     Json(req): Json<RollbackRequest>,
 ) -> Result<Json<TagMoveResult>, ApiError> {
     let r = own_ref(&s, &req.reference)?;
+    require_repo(&s, &caller, &r.repository, Permission::Build).await?;
     let tag = tag_of(&r, &req.reference)?;
     let events = s
         .registry
@@ -245,14 +279,24 @@ async fn rollback(
 /// config's, or one's — removing old builds, their tags and manifests.
 async fn prune(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Json(req): Json<PruneRequest>,
 ) -> Result<Json<PruneReport>, ApiError> {
-    let configs = s.store.list_configs().await?;
-    if let Some(name) = &req.config
-        && !configs.iter().any(|c| &c.config.name == name)
-    {
-        return Err(ApiError::not_found(format!("no config named {name}")));
+    let projects = crate::steps::projects::names(&s).await?;
+    let project_of = |c: &slipway_store::StoredConfig| {
+        crate::steps::projects::of_config(&s, &c.config, &projects)
+            .unwrap_or_else(|_| slipway_core::access::DEFAULT_PROJECT.into())
+    };
+    // The configs of the projects the caller manages (one named: it must
+    // be one of those).
+    let mut configs = s.store.list_configs().await?;
+    if let Some(name) = &req.config {
+        let Some(c) = configs.iter().find(|c| &c.config.name == name) else {
+            return Err(ApiError::not_found(format!("no config named {name}")));
+        };
+        caller.require(&project_of(c), Permission::Manage)?;
     }
+    configs.retain(|c| caller.binding().allows(&project_of(c), Permission::Manage));
     let mut report = PruneReport {
         dry_run: req.dry_run,
         builds: Vec::new(),
@@ -276,6 +320,6 @@ async fn promote(
     Json(req): Json<slipway_core::promotion::PromoteRequest>,
 ) -> Result<Json<slipway_core::promotion::Promotion>, ApiError> {
     Ok(Json(
-        crate::steps::promotion::promote(&s, &req.what, &req.to, &caller.0).await?,
+        crate::steps::promotion::promote(&s, &req.what, &req.to, Some(&caller)).await?,
     ))
 }

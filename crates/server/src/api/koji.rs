@@ -1,8 +1,9 @@
 //! A build's import into Koji: where it stands, and queuing it again.
 
-use super::load;
+use super::{Caller, load};
 use crate::Services;
 use crate::error::ApiError;
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,9 +20,10 @@ fn not_configured() -> ApiError {
 /// `GET /builds/{id}/koji`.
 pub(super) async fn status(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<KojiImport>, ApiError> {
-    let build = load(&s, &id).await?;
+    let build = load(&s, &caller, &id, slipway_core::access::Permission::Read).await?;
     match s.store.koji_import(build.id).await? {
         Some(i) => Ok(Json(i)),
         None if s.koji.is_none() => Err(not_configured()),
@@ -35,12 +37,13 @@ pub(super) async fn status(
 /// `POST /builds/{id}/koji/import`: queue the import (again) now.
 pub(super) async fn import(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let build = load(&s, &caller, &id, slipway_core::access::Permission::Manage).await?;
     if s.koji.is_none() {
         return Err(not_configured());
     }
-    let build = load(&s, &id).await?;
     if build.phase != BuildPhase::Complete {
         return Err(ApiError::conflict(format!(
             "build {} is {}; only complete builds are imported into Koji",

@@ -4,7 +4,9 @@
 //! must finish before the answer (apply, a manual scan) is a step
 //! (`crate::steps`).
 
+mod access;
 mod auth;
+pub(crate) use auth::Caller;
 mod builds;
 mod clusters;
 mod configs;
@@ -34,39 +36,41 @@ use std::sync::Arc;
 
 /// Every route under `/api/v1`, with who may call it.
 pub(crate) fn table() -> Table {
+    use slipway_core::access::Permission::{Build, Global, Manage, Read};
     use table::Access::Token;
     let mut t = Table::default();
+    t.add(Token(Build), "/builds", &["POST"], post(builds::create));
+    t.add(Token(Read), "/builds", &["GET"], get(builds::list));
+    t.add(Token(Read), "/builds/{id}", &["GET"], get(builds::get));
     t.add(
-        Token,
-        "/builds",
-        &["POST", "GET"],
-        post(builds::create).get(builds::list),
-    );
-    t.add(Token, "/builds/{id}", &["GET"], get(builds::get));
-    t.add(
-        Token,
+        Token(Build),
         "/builds/{id}/cancel",
         &["POST"],
         post(builds::cancel),
     );
-    t.add(Token, "/builds/{id}/log", &["GET"], get(builds::log));
+    t.add(Token(Read), "/builds/{id}/log", &["GET"], get(builds::log));
     t.add(
-        Token,
+        Token(Read),
         "/builds/{id}/metadata",
         &["GET"],
         get(builds::metadata),
     );
-    t.add(Token, "/builds/{id}/koji", &["GET"], get(koji::status));
     t.add(
-        Token,
+        Token(Read),
+        "/builds/{id}/koji",
+        &["GET"],
+        get(koji::status),
+    );
+    t.add(
+        Token(Manage),
         "/builds/{id}/koji/import",
         &["POST"],
         post(koji::import),
     );
-    t.add(Token, "/registry/gc", &["POST"], post(registry::gc));
-    t.add(Token, "/clusters", &["GET"], get(clusters::list));
+    t.add(Token(Global), "/registry/gc", &["POST"], post(registry::gc));
+    t.add(Token(Read), "/clusters", &["GET"], get(clusters::list));
     t.add(
-        Token,
+        Token(Global),
         "/clusters/{name}/{action}",
         &["POST"],
         post(clusters::switch),
@@ -76,6 +80,7 @@ pub(crate) fn table() -> Table {
     scans::routes(&mut t);
     images::routes(&mut t);
     testing::routes(&mut t);
+    access::routes(&mut t);
     t
 }
 
@@ -189,10 +194,19 @@ pub(crate) fn parse_id(raw: &str) -> Result<BuildId, ApiError> {
     parse_positive(raw, "build id")
 }
 
-pub(crate) async fn load(services: &Services, raw: &str) -> Result<Build, ApiError> {
+/// The build `raw` names, when `caller` may do `what` in its project.
+pub(crate) async fn load(
+    services: &Services,
+    caller: &Caller,
+    raw: &str,
+    what: slipway_core::access::Permission,
+) -> Result<Build, ApiError> {
     let id = parse_id(raw)?;
     match services.store.get_build(id).await? {
-        Some(build) => Ok(build),
+        Some(build) => {
+            caller.require(build.spec.project_name(), what)?;
+            Ok(build)
+        }
         None => Err(missing(services, id).await),
     }
 }

@@ -3,9 +3,10 @@
 //! notifications queued about builds and scans.
 
 use super::table::{Access, Table};
-use super::{bad_query, parse_positive};
+use super::{Caller, bad_query, parse_positive};
 use crate::Services;
 use crate::error::ApiError;
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -15,57 +16,69 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use slipway_core::ImageRef;
+use slipway_core::access::Permission;
 use slipway_core::scan::sbom::SbomFormat;
 use slipway_core::scan::{ScanPolicy, ScanReason, ScanRequest, ScanSummary};
 use std::sync::Arc;
 
 pub(super) fn routes(t: &mut Table) {
+    use Access::Token;
+    use slipway_core::access::Permission::{Build, Read};
+    t.add(Token(Build), "/scans", &["POST"], post(create_scan));
+    t.add(Token(Read), "/scans", &["GET"], get(list_scans));
+    t.add(Token(Read), "/scans/{id}", &["GET"], get(get_scan));
     t.add(
-        Access::Token,
-        "/scans",
-        &["POST", "GET"],
-        post(create_scan).get(list_scans),
-    );
-    t.add(Access::Token, "/scans/{id}", &["GET"], get(get_scan));
-    t.add(
-        Access::Token,
+        Token(Read),
         "/builds/{id}/scans",
         &["GET"],
         get(build_scans),
     );
     t.add(
-        Access::Token,
+        Token(Read),
         "/builds/{id}/sboms",
         &["GET"],
         get(build_sboms),
     );
     t.add(
-        Access::Token,
+        Token(Read),
         "/builds/{id}/sboms/{format}",
         &["GET"],
         get(build_sbom_document),
     );
     t.add(
-        Access::Token,
+        Token(Build),
         "/configs/{name}/rescan",
         &["POST"],
         post(rescan_config),
     );
     t.add(
-        Access::Token,
+        Token(Read),
         "/notifications",
         &["GET"],
         get(list_notifications),
     );
 }
 
-async fn create_scan(State(s): State<Arc<Services>>, body: Bytes) -> Result<Response, ApiError> {
+async fn create_scan(
+    State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let req: ScanRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("request body is not a valid scan request: {e}")))?;
     // A reference without a registry means the server's default one.
-    let reference = ImageRef::parse_with_default(&req.reference, Some(&s.default_registry))
-        .map_err(|e| ApiError::invalid(e.to_string()))?
-        .to_string();
+    let image = ImageRef::parse_with_default(&req.reference, Some(&s.default_registry))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let reference = image.to_string();
+    // The config's project, else the image's here, else the caller's.
+    let projects = crate::steps::projects::names(&s).await?;
+    let project = match &req.config {
+        Some(name) => crate::steps::projects::of_config_named(&s, name).await?,
+        None => crate::steps::projects::owner_in(&s, &image, &projects),
+    }
+    .or_else(|| caller.binding().project.clone())
+    .unwrap_or_else(|| slipway_core::access::DEFAULT_PROJECT.to_string());
+    caller.require(&project, Permission::Build)?;
     let policy = match (&req.config, req.policy) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -107,6 +120,7 @@ struct ListQuery {
 
 async fn list_scans(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
@@ -116,11 +130,17 @@ async fn list_scans(
         .list_scans(q.config.as_deref(), q.before, limit)
         .await?;
     // Summaries: a scan's inventory alone can be thousands of packages.
-    let page: Vec<ScanSummary> = scans.iter().map(ScanSummary::of).collect();
+    // Of the projects the caller reads (the cursor follows the page read).
+    let mut page: Vec<ScanSummary> = Vec::with_capacity(scans.len());
+    for scan in &scans {
+        if caller.reads(&crate::steps::projects::of_scan(&s, scan).await?) {
+            page.push(ScanSummary::of(scan));
+        }
+    }
+    let full_page = scans.len() == limit as usize;
+    let last_id = scans.last().map(|l| l.id);
     let mut resp = Json(&page).into_response();
-    if page.len() == limit as usize
-        && let Some(last) = page.last()
-    {
+    if full_page && let Some(last) = last_id {
         let config = q
             .config
             .as_deref()
@@ -131,10 +151,7 @@ async fn list_scans(
                 )
             })
             .unwrap_or_default();
-        let link = format!(
-            "</api/v1/scans?limit={limit}&before={}{config}>; rel=\"next\"",
-            last.id
-        );
+        let link = format!("</api/v1/scans?limit={limit}&before={last}{config}>; rel=\"next\"");
         if let Ok(v) = link.parse() {
             resp.headers_mut().insert(axum::http::header::LINK, v);
         }
@@ -145,44 +162,59 @@ async fn list_scans(
 /// Queued and sent notifications, newest first, without secrets.
 async fn list_notifications(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let list: Vec<_> = s
-        .store
-        .list_deliveries(q.config.as_deref(), limit)
-        .await?
-        .iter()
-        .map(|d| d.redacted())
-        .collect();
+    let mut list = Vec::new();
+    for d in s.store.list_deliveries(q.config.as_deref(), limit).await? {
+        // A delivery belongs to its config's project (or the default one).
+        let project = match &d.config {
+            Some(c) => crate::steps::projects::of_config_named(&s, c).await?,
+            None => None,
+        }
+        .unwrap_or_else(|| slipway_core::access::DEFAULT_PROJECT.to_string());
+        if caller.reads(&project) {
+            list.push(d.redacted());
+        }
+    }
     Ok(Json(list).into_response())
 }
 
 async fn get_scan(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_positive(&raw, "scan id")?;
     match s.store.get_scan(id).await? {
-        Some(scan) => Ok(Json(scan).into_response()),
+        Some(scan) => {
+            caller.require(
+                &crate::steps::projects::of_scan(&s, &scan).await?,
+                Permission::Read,
+            )?;
+            Ok(Json(scan).into_response())
+        }
         None => Err(ApiError::not_found(format!("scan {id} does not exist"))),
     }
 }
 
 async fn build_scans(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let build = super::load(&s, &raw).await?;
+    let build = super::load(&s, &caller, &raw, slipway_core::access::Permission::Read).await?;
     Ok(Json(s.store.scans_of_build(build.id).await?).into_response())
 }
 
 async fn build_sboms(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let build = super::load(&s, &raw).await?;
+    let build = super::load(&s, &caller, &raw, slipway_core::access::Permission::Read).await?;
     Ok(Json(s.store.sboms_of_build(build.id).await?).into_response())
 }
 
@@ -195,11 +227,12 @@ struct SbomQuery {
 /// of `?platform=P`, or of the build's first platform.
 async fn build_sbom_document(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path((raw, format)): Path<(String, String)>,
     q: Result<Query<SbomQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
-    let build = super::load(&s, &raw).await?;
+    let build = super::load(&s, &caller, &raw, slipway_core::access::Permission::Read).await?;
     let format: SbomFormat = format.parse().map_err(ApiError::invalid)?;
     match s
         .store
@@ -223,11 +256,16 @@ async fn build_sbom_document(
 
 async fn rescan_config(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let Some(config) = s.store.get_config(&name).await? else {
         return Err(ApiError::not_found(format!("config {name} does not exist")));
     };
+    let projects = crate::steps::projects::names(&s).await?;
+    let project = crate::steps::projects::of_config(&s, &config.config, &projects)
+        .unwrap_or_else(|_| slipway_core::access::DEFAULT_PROJECT.to_string());
+    caller.require(&project, Permission::Build)?;
     match crate::steps::scanning::rescan(&s, &name, &config.config.scan).await {
         Some(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),
         None => Err(ApiError::conflict(format!(

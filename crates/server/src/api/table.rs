@@ -7,6 +7,7 @@ use crate::Services;
 use axum::Router;
 use axum::routing::MethodRouter;
 use serde::Serialize;
+use slipway_core::access::Permission;
 use std::sync::Arc;
 
 /// Who may call a route.
@@ -15,8 +16,9 @@ use std::sync::Arc;
 pub enum Access {
     /// Anyone (`/healthz`, `/readyz`).
     Public,
-    /// An API token.
-    Token,
+    /// An API token whose binding allows this somewhere (the handler
+    /// checks the project of what it touches).
+    Token(Permission),
     /// An API token, or the token of the worker build the path names.
     Worker,
     /// Anyone; the handler checks the config's webhook secret.
@@ -57,7 +59,14 @@ impl Table {
             });
         }
         match access {
-            Access::Token | Access::Worker => {
+            Access::Token(what) => {
+                let gated = handler.route_layer(axum::middleware::from_fn_with_state(
+                    what,
+                    super::auth::gate,
+                ));
+                self.authenticated = std::mem::take(&mut self.authenticated).route(path, gated);
+            }
+            Access::Worker => {
                 self.authenticated = std::mem::take(&mut self.authenticated).route(path, handler);
             }
             Access::Webhook | Access::Public => {

@@ -220,6 +220,10 @@ pub struct EnvironmentSettings {
     /// repository) using the server user's own registry credentials.
     #[serde(default)]
     pub registry: Option<String>,
+    /// Promotion here needs the admin role of the image's project (not
+    /// only developer).
+    #[serde(default)]
+    pub protected: bool,
     /// Default: every gate.
     #[serde(default = "all_gates")]
     pub gates: Vec<slipway_core::promotion::Gate>,

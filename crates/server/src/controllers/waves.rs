@@ -345,6 +345,11 @@ async fn start_member(
         .validate(Some(&services.default_registry))
         .map_err(|e| ApiError::invalid(format!("config {}: {e}", config.name)))?;
     spec.config = Some(config.name.clone());
+    let projects = crate::steps::projects::names(services).await?;
+    spec.project = Some(
+        crate::steps::projects::of_config(services, config, &projects)
+            .map_err(ApiError::invalid)?,
+    );
     spec.trigger = trigger;
     spec.wave = Some(wave.id);
     spec.force = member.force;

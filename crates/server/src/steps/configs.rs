@@ -5,9 +5,11 @@
 //! config's history.
 
 use crate::Services;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use jiff::SignedDuration;
 use slipway_core::BuildPhase;
+use slipway_core::access::{DEFAULT_PROJECT, Permission};
 use slipway_core::api::{ApplyRequest, ApplyResponse, GraphNode, GraphView};
 use slipway_core::rebuild::image_config::ImageConfig;
 use slipway_core::rebuild::trigger::Trigger;
@@ -121,14 +123,32 @@ async fn read_base_images(
 /// Create, update and (with `prune`) delete configs. Every config is
 /// checked, its Dockerfile's FROM lines read at its branch head, and the
 /// resulting graph checked for cycles before anything is written.
-pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyResponse, ApiError> {
+pub async fn apply(
+    services: &Arc<Services>,
+    caller: &Caller,
+    req: ApplyRequest,
+) -> Result<ApplyResponse, ApiError> {
     let _one_at_a_time = services.apply_lock.lock().await;
+    let projects = crate::steps::projects::names(services).await?;
+    let stored = services.store.list_configs().await?;
+    let project_of = |c: &ImageConfig| {
+        crate::steps::projects::of_config(services, c, &projects).map_err(ApiError::invalid)
+    };
     let mut seen = HashSet::new();
     let mut valid = Vec::with_capacity(req.configs.len());
     for c in &req.configs {
         let v = c
             .validate(Some(&services.default_registry))
             .map_err(|e| ApiError::invalid(e.to_string()))?;
+        // Into its project, and over a config of the same name only where
+        // the caller may build too.
+        caller.require(&project_of(&v)?, Permission::Build)?;
+        if let Some(old) = stored.iter().find(|s| s.config.name == v.name) {
+            caller.require(
+                &project_of(&old.config).unwrap_or_else(|_| DEFAULT_PROJECT.into()),
+                Permission::Build,
+            )?;
+        }
         if let Some(p) = &v.promote
             && !services.environments.contains_key(&p.to)
         {
@@ -169,11 +189,23 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
             base_commit: Some(commit),
         });
     }
+    // `--prune` deletes the configs not given, of the projects the
+    // caller reads (a project's token prunes its own project only), and
+    // deleting needs the admin role there.
+    let mut delete = Vec::new();
+    if req.prune {
+        for old in stored.iter().filter(|s| !seen.contains(&s.config.name)) {
+            let project = project_of(&old.config).unwrap_or_else(|_| DEFAULT_PROJECT.into());
+            if caller.reads(&project) {
+                caller.require(&project, Permission::Manage)?;
+                delete.push(old.config.name.clone());
+            }
+        }
+    }
     // The graph after the apply.
-    let stored = services.store.list_configs().await?;
     let kept = stored
         .iter()
-        .filter(|s| !req.prune && !seen.contains(&s.config.name))
+        .filter(|s| !seen.contains(&s.config.name) && !delete.contains(&s.config.name))
         .filter_map(|s| graph_input(&s.config, &s.base_images));
     let written = writes
         .iter()
@@ -193,7 +225,7 @@ pub async fn apply(services: &Arc<Services>, req: ApplyRequest) -> Result<ApplyR
     slipway_core::rebuild::check_ownership(&after, &changed)
         .map_err(|e| ApiError::conflict(e.to_string()))?;
     ConfigGraph::build(&after).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let out = services.store.apply_configs(&writes, req.prune).await?;
+    let out = services.store.apply_configs(&writes, &delete).await?;
     // Changed history limits apply at once (unchanged configs' limits
     // were applied when their builds ended).
     for w in writes

@@ -15,6 +15,7 @@ pub(crate) mod koji;
 pub(crate) mod metadata;
 pub(crate) mod notify;
 pub(crate) mod ownership;
+pub(crate) mod projects;
 pub(crate) mod promote_external;
 pub(crate) mod promotion;
 pub(crate) mod publish;

@@ -7,18 +7,23 @@
 //! is in the tag's history (`promote`).
 
 use crate::Services;
+use crate::caller::Caller;
 use crate::error::ApiError;
+use slipway_core::access::Permission;
 use slipway_core::promotion::{GateInputs, Promotion, failed_gate};
 use slipway_core::{Build, BuildPhase};
 use slipway_store::TagMove;
 
 /// Promote `what` (a build id, or a reference to a build's image in the
 /// embedded registry) to the environment `to`, as `who`.
+/// `caller`: who asks (`None`: the config itself, automatically), who
+/// must be a developer of the build's project, or its admin for a
+/// `protected` environment.
 pub async fn promote(
     services: &Services,
     what: &str,
     to: &str,
-    who: &str,
+    caller: Option<&Caller>,
 ) -> Result<Promotion, ApiError> {
     let env = services.environments.get(to).ok_or_else(|| {
         let known: Vec<&str> = services.environments.keys().map(String::as_str).collect();
@@ -29,6 +34,22 @@ pub async fn promote(
         })
     })?;
     let build = find_build(services, what).await?;
+    let who = match caller {
+        Some(c) => {
+            let need = if env.protected {
+                Permission::Manage
+            } else {
+                Permission::Build
+            };
+            c.require(build.spec.project_name(), need)?;
+            c.subject()
+        }
+        None => format!(
+            "config:{}",
+            build.spec.config.as_deref().unwrap_or("unknown")
+        ),
+    };
+    let who = who.as_str();
     let image = match (&build.phase, &build.image) {
         (BuildPhase::Complete, Some(image)) => image.clone(),
         _ => {
@@ -223,8 +244,7 @@ pub async fn auto(services: &Services, id: slipway_core::BuildId, config: &str) 
     let Some(p) = &stored.config.promote else {
         return;
     };
-    let who = format!("config:{config}");
-    let message = match promote(services, &id.to_string(), &p.to, &who).await {
+    let message = match promote(services, &id.to_string(), &p.to, None).await {
         Ok(done) => {
             tracing::info!("build {id}: promoted to {} by config {config}", p.to);
             format!(

@@ -1,0 +1,98 @@
+//! Wire types of projects and tokens (`/projects`, `/tokens`).
+
+use crate::access::{Binding, Role};
+use serde::{Deserialize, Serialize};
+
+/// Who holds a token: a person, or a service account (CI, a bot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    #[default]
+    User,
+    Service,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::User => "user",
+            TokenKind::Service => "service",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<TokenKind, String> {
+        match text {
+            "user" => Ok(TokenKind::User),
+            "service" => Ok(TokenKind::Service),
+            _ => Err(format!("{text:?} is not a token kind: user or service")),
+        }
+    }
+}
+
+/// A token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub kind: TokenKind,
+    /// `None`: every project.
+    pub project: Option<String>,
+    pub role: Role,
+    pub created_at: String,
+    /// `token:NAME` of whoever made it (`None`: the bootstrap admin token).
+    pub created_by: Option<String>,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl TokenInfo {
+    pub fn binding(&self) -> Binding {
+        Binding {
+            project: self.project.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// `POST /tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    pub name: String,
+    #[serde(default)]
+    pub kind: TokenKind,
+    /// `None`: every project (global admins only may make such a token).
+    #[serde(default)]
+    pub project: Option<String>,
+    pub role: Role,
+    /// Lifetime in seconds; `None`: until revoked.
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// The answer to `POST /tokens`: the secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+/// A project as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInfo {
+    pub name: String,
+    /// Anyone may pull its repositories.
+    pub anonymous_pull: bool,
+    pub created_at: String,
+}
+
+/// `POST /projects` (create) and `PATCH /projects/{name}` (change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub anonymous_pull: Option<bool>,
+}

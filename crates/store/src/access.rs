@@ -1,0 +1,299 @@
+//! Projects and API tokens. A token is stored as its SHA-256 only, with
+//! its binding (project or every project, role), kind, maker, expiry and
+//! revocation; [`AccessStore::principal`] finds a live one. Lookups are
+//! cached for a few seconds (every API request makes one); a revocation
+//! empties the cache, so a revoked token stops working at once.
+
+use crate::sqlite::now;
+use crate::{Result, SqliteStore, StoreError};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use slipway_core::access::{Binding, Role};
+use slipway_core::api::access::{ProjectInfo, TokenInfo, TokenKind};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Whose token a request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub token_id: i64,
+    pub name: String,
+    pub kind: TokenKind,
+    pub binding: Binding,
+}
+
+impl Principal {
+    /// As histories and the audit record it: `token:NAME`.
+    pub fn subject(&self) -> String {
+        format!("token:{}", self.name)
+    }
+}
+
+/// A token to store.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub hash: &'a str,
+    pub kind: TokenKind,
+    pub binding: Binding,
+    pub created_by: Option<&'a str>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait AccessStore {
+    async fn add_token(&self, token: &NewToken<'_>) -> Result<TokenInfo>;
+    /// The live (not revoked, not expired) token with this hash.
+    async fn principal(&self, token_hash: &str) -> Result<Option<Principal>>;
+    async fn token_count(&self) -> Result<u64>;
+    /// Every token, newest first.
+    async fn tokens(&self) -> Result<Vec<TokenInfo>>;
+    async fn token(&self, id: i64) -> Result<Option<TokenInfo>>;
+    /// Revoke it (again is fine); `None` when there is no such token.
+    async fn revoke_token(&self, id: i64) -> Result<Option<TokenInfo>>;
+    async fn projects(&self) -> Result<Vec<ProjectInfo>>;
+    /// The names of the projects (cached for a few seconds).
+    async fn project_names(&self) -> Result<Vec<String>>;
+    /// [`StoreError::Conflict`] when it exists.
+    async fn create_project(&self, name: &str, anonymous_pull: bool) -> Result<ProjectInfo>;
+    async fn set_anonymous_pull(&self, name: &str, on: bool) -> Result<Option<ProjectInfo>>;
+}
+
+/// How long a looked-up token or the project list is trusted.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+const CACHE_MAX: usize = 10_000;
+
+/// A found token: who, until when, and when it was read.
+type CachedToken = (Principal, Option<Timestamp>, Instant);
+
+/// Recently found tokens (by hash) and the projects.
+#[derive(Default)]
+pub(crate) struct AccessCache {
+    tokens: Mutex<HashMap<String, CachedToken>>,
+    projects: Mutex<Option<(Vec<ProjectInfo>, Instant)>>,
+}
+
+impl AccessCache {
+    fn token(&self, hash: &str) -> Option<(Principal, Option<Timestamp>)> {
+        let map = self.tokens.lock().ok()?;
+        map.get(hash)
+            .filter(|(_, _, at)| at.elapsed() < CACHE_TTL)
+            .map(|(p, e, _)| (p.clone(), *e))
+    }
+
+    fn put_token(&self, hash: &str, p: &Principal, expires: Option<Timestamp>) {
+        if let Ok(mut map) = self.tokens.lock() {
+            if map.len() >= CACHE_MAX {
+                map.retain(|_, (_, _, at)| at.elapsed() < CACHE_TTL);
+                if map.len() >= CACHE_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(hash.to_string(), (p.clone(), expires, Instant::now()));
+        }
+    }
+
+    fn forget_tokens(&self) {
+        if let Ok(mut map) = self.tokens.lock() {
+            map.clear();
+        }
+    }
+
+    fn projects(&self) -> Option<Vec<ProjectInfo>> {
+        let cached = self.projects.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    fn put_projects(&self, p: Option<Vec<ProjectInfo>>) {
+        if let Ok(mut cached) = self.projects.lock() {
+            *cached = p.map(|p| (p, Instant::now()));
+        }
+    }
+}
+
+macro_rules! token_columns {
+    () => {
+        "id, name, kind, project, role, created_at, created_by, expires_at, revoked_at"
+    };
+}
+
+fn token_of(r: &SqliteRow) -> Result<TokenInfo> {
+    let kind: String = r.try_get("kind")?;
+    let role: String = r.try_get("role")?;
+    Ok(TokenInfo {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: TokenKind::parse(&kind).map_err(StoreError::Corrupt)?,
+        project: r.try_get("project")?,
+        role: Role::parse(&role).map_err(StoreError::Corrupt)?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+fn project_of(r: &SqliteRow) -> Result<ProjectInfo> {
+    Ok(ProjectInfo {
+        name: r.try_get("name")?,
+        anonymous_pull: r.try_get::<i64, _>("anonymous_pull")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl AccessStore for SqliteStore {
+    async fn add_token(&self, t: &NewToken<'_>) -> Result<TokenInfo> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO api_tokens (name, token_hash, created_at, kind, project, role, created_by, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            token_columns!()
+        ))
+        .bind(t.name)
+        .bind(t.hash)
+        .bind(now())
+        .bind(t.kind.as_str())
+        .bind(t.binding.project.as_deref())
+        .bind(t.binding.role.as_str())
+        .bind(t.created_by)
+        .bind(t.expires_at.map(|e| e.to_string()))
+        .fetch_one(&self.pool)
+        .await?;
+        token_of(&row)
+    }
+
+    async fn principal(&self, token_hash: &str) -> Result<Option<Principal>> {
+        let live = |expires: Option<Timestamp>| expires.is_none_or(|e| e > Timestamp::now());
+        if let Some((p, expires)) = self.access.token(token_hash) {
+            return Ok(live(expires).then_some(p));
+        }
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let t = token_of(&row)?;
+        let expires = match &t.expires_at {
+            Some(e) => Some(
+                e.parse::<Timestamp>()
+                    .map_err(|e| StoreError::Corrupt(format!("token {}: expiry {e}", t.id)))?,
+            ),
+            None => None,
+        };
+        let p = Principal {
+            token_id: t.id,
+            binding: t.binding(),
+            name: t.name,
+            kind: t.kind,
+        };
+        self.access.put_token(token_hash, &p, expires);
+        Ok(live(expires).then_some(p))
+    }
+
+    async fn token_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens ORDER BY id DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(token_of)
+        .collect()
+    }
+
+    async fn token(&self, id: i64) -> Result<Option<TokenInfo>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(token_of)
+        .transpose()
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<Option<TokenInfo>> {
+        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.access.forget_tokens();
+        self.token(id).await
+    }
+
+    async fn projects(&self) -> Result<Vec<ProjectInfo>> {
+        if let Some(p) = self.access.projects() {
+            return Ok(p);
+        }
+        let p = sqlx::query("SELECT name, anonymous_pull, created_at FROM projects ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(project_of)
+            .collect::<Result<Vec<_>>>()?;
+        self.access.put_projects(Some(p.clone()));
+        Ok(p)
+    }
+
+    async fn project_names(&self) -> Result<Vec<String>> {
+        Ok(self.projects().await?.into_iter().map(|p| p.name).collect())
+    }
+
+    async fn create_project(&self, name: &str, anonymous_pull: bool) -> Result<ProjectInfo> {
+        let row = sqlx::query(
+            "INSERT INTO projects (name, anonymous_pull, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING RETURNING name, anonymous_pull, created_at",
+        )
+        .bind(name)
+        .bind(i64::from(anonymous_pull))
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        self.access.put_projects(None);
+        match row {
+            Some(r) => project_of(&r),
+            None => Err(StoreError::Conflict(format!(
+                "project {name} exists already"
+            ))),
+        }
+    }
+
+    async fn set_anonymous_pull(&self, name: &str, on: bool) -> Result<Option<ProjectInfo>> {
+        let row = sqlx::query(
+            "UPDATE projects SET anonymous_pull = ? WHERE name = ? \
+             RETURNING name, anonymous_pull, created_at",
+        )
+        .bind(i64::from(on))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.access.put_projects(None);
+        row.as_ref().map(project_of).transpose()
+    }
+}
