@@ -60,6 +60,15 @@ pub trait AccessStore {
     /// [`StoreError::Conflict`] when it exists.
     async fn create_project(&self, name: &str, anonymous_pull: bool) -> Result<ProjectInfo>;
     async fn set_anonymous_pull(&self, name: &str, on: bool) -> Result<Option<ProjectInfo>>;
+    /// Move to `project`, from the default project, the builds of
+    /// `configs` and the ad-hoc builds whose output starts with one of
+    /// `output_prefixes` (a new project adopts what is in its namespace).
+    async fn adopt_builds(
+        &self,
+        project: &str,
+        configs: &[String],
+        output_prefixes: &[String],
+    ) -> Result<u64>;
 }
 
 /// How long a looked-up token or the project list is trusted.
@@ -295,5 +304,26 @@ impl AccessStore for SqliteStore {
         .await?;
         self.access.put_projects(None);
         row.as_ref().map(project_of).transpose()
+    }
+
+    async fn adopt_builds(
+        &self,
+        project: &str,
+        configs: &[String],
+        output_prefixes: &[String],
+    ) -> Result<u64> {
+        let json = |v: &[String]| serde_json::Value::from(v.to_vec()).to_string();
+        let done = sqlx::query(
+            "UPDATE builds SET project = ? WHERE project = 'default' AND ( \
+               config IN (SELECT value FROM json_each(?)) \
+               OR (config IS NULL AND EXISTS (SELECT 1 FROM json_each(?) \
+                   WHERE substr(builds.output, 1, length(value)) = value)))",
+        )
+        .bind(project)
+        .bind(json(configs))
+        .bind(json(output_prefixes))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -39,12 +39,15 @@ impl SqliteStore {
         let text = |c: &str| -> Result<String> { Ok(r.get::<_, String>(c)?) };
         let opt = |c: &str| -> Result<Option<String>> { Ok(r.get::<_, Option<String>>(c)?) };
         let spec = self.sealer.open(Column::BuildSpec, &text("spec")?)?;
+        let mut spec: BuildSpec = from_json(&spec)?;
+        // The column decides: a project made later adopts builds.
+        spec.project = Some(text("project")?);
         let attempts: i64 = r.get("attempts")?;
         Ok(Build {
             id: r.get("id")?,
             phase: parse_phase(&text("phase")?)?,
             reason: opt("reason")?,
-            spec: from_json(&spec)?,
+            spec,
             commit: opt("git_commit")?,
             image: opt("image")?.as_deref().map(from_json).transpose()?,
             stages: from_json(&text("stages")?)?,

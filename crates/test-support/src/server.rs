@@ -29,6 +29,21 @@ impl Server {
         Self::start_with_setup(bin, workers, config, |_| {})
     }
 
+    /// Start a server on `port` after `setup` has prepared its HOME (a
+    /// data dir whose images name that port).
+    pub fn start_on_port(
+        bin: &Path,
+        workers: usize,
+        port: u16,
+        setup: impl FnOnce(&Path),
+    ) -> Server {
+        let mut s = Server::unstarted(bin, workers);
+        s.port = port;
+        setup(s.home.path());
+        s.spawn();
+        s
+    }
+
     /// Start a server whose config is made knowing its port and HOME
     /// (certificates, a cluster file that names its URL).
     pub fn start_configured(

@@ -62,11 +62,38 @@ async fn create_project(
         .name
         .ok_or_else(|| ApiError::invalid("a project needs a name"))?;
     check_project_name(&name).map_err(ApiError::invalid)?;
-    Ok(Json(
-        s.store
-            .create_project(&name, req.anonymous_pull.unwrap_or(false))
-            .await?,
-    ))
+    let made = s
+        .store
+        .create_project(&name, req.anonymous_pull.unwrap_or(false))
+        .await?;
+    // It owns its namespace from now on: the configs that build into it
+    // are its, and so are their builds and the ad-hoc builds there.
+    let projects = crate::steps::projects::names(&s).await?;
+    let configs: Vec<String> = s
+        .store
+        .list_configs()
+        .await?
+        .into_iter()
+        .filter(|c| {
+            crate::steps::projects::of_config(&s, &c.config, &projects).is_ok_and(|p| p == name)
+        })
+        .map(|c| c.config.name)
+        .collect();
+    let prefixes: Vec<String> = s
+        .own_registry_hosts()
+        .iter()
+        .flat_map(|host| {
+            slipway_core::access::namespaces(&name, &crate::steps::projects::env_prefixes(&s))
+                .into_iter()
+                .map(move |ns| format!("{host}/{ns}/"))
+        })
+        .collect();
+    let moved = s.store.adopt_builds(&name, &configs, &prefixes).await?;
+    tracing::info!(
+        "project {name} created; it has {} configs and {moved} builds of the default project",
+        configs.len()
+    );
+    Ok(Json(made))
 }
 
 /// `PATCH /projects/{name} {"anonymous_pull"}`: by its admins.

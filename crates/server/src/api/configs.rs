@@ -214,12 +214,42 @@ struct GraphQuery {
     config: Option<String>,
 }
 
+/// Which configs the caller reads, by name.
+async fn readable_configs(
+    s: &Services,
+    caller: &Caller,
+) -> Result<std::collections::HashSet<String>, ApiError> {
+    let projects = crate::steps::projects::names(s).await?;
+    Ok(s.store
+        .list_configs()
+        .await?
+        .iter()
+        .filter(|c| caller.reads(&project_of(s, c, &projects)))
+        .map(|c| c.config.name.clone())
+        .collect())
+}
+
 async fn graph(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<GraphQuery>, QueryRejection>,
 ) -> Result<Json<GraphView>, ApiError> {
     let Query(q) = q.map_err(super::bad_query)?;
-    Ok(Json(rebuilds::graph_view(&s, q.config.as_deref()).await?))
+    let mut view = rebuilds::graph_view(&s, q.config.as_deref()).await?;
+    // Only the configs (and parents) of the projects the caller reads.
+    let readable = readable_configs(&s, &caller).await?;
+    view.nodes.retain(|n| readable.contains(&n.name));
+    for n in &mut view.nodes {
+        n.parents.retain(|p| readable.contains(p));
+    }
+    Ok(Json(view))
+}
+
+/// A wave as the caller may see it: only the members it reads; `None`
+/// when that is none of them.
+fn visible(mut wave: Wave, readable: &std::collections::HashSet<String>) -> Option<Wave> {
+    wave.members.retain(|m| readable.contains(&m.config));
+    (!wave.members.is_empty()).then_some(wave)
 }
 
 #[derive(Deserialize)]
@@ -229,23 +259,37 @@ struct WavesQuery {
 
 async fn list_waves(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<WavesQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Wave>>, ApiError> {
     let Query(q) = q.map_err(super::bad_query)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
-    Ok(Json(s.store.list_waves(limit).await?))
+    let waves = s.store.list_waves(limit).await?;
+    if caller.binding().project.is_none() {
+        return Ok(Json(waves));
+    }
+    let readable = readable_configs(&s, &caller).await?;
+    Ok(Json(
+        waves
+            .into_iter()
+            .filter_map(|w| visible(w, &readable))
+            .collect(),
+    ))
 }
 
 async fn get_wave(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Wave>, ApiError> {
     let id = super::parse_positive(&id, "wave id")?;
-    s.store
-        .get_wave(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("wave {id} does not exist")))
+    let gone = || ApiError::not_found(format!("wave {id} does not exist"));
+    let wave = s.store.get_wave(id).await?.ok_or_else(gone)?;
+    if caller.binding().project.is_none() {
+        return Ok(Json(wave));
+    }
+    let readable = readable_configs(&s, &caller).await?;
+    visible(wave, &readable).map(Json).ok_or_else(gone)
 }
 
 async fn webhook(

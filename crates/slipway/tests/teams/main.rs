@@ -4,6 +4,7 @@
 
 mod roles;
 mod tls;
+mod upgrade;
 
 use std::path::Path;
 use std::process::Command;

@@ -243,6 +243,7 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
         "/api/v1/configs",
         "/api/v1/images",
         "/api/v1/scans",
+        "/api/v1/waves",
     ] {
         let got = request("GET", list, Who::OtherAdmin);
         if got.status != 200 || got.json() != serde_json::json!([]) {
@@ -329,6 +330,10 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
         }
     }
 
+    let graph = request("GET", "/api/v1/graph", Who::OtherAdmin).json();
+    assert_eq!(graph["nodes"], serde_json::json!([]), "{graph}");
+    let got = request("GET", &format!("/api/v1/waves/{wave}"), Who::OtherAdmin);
+    assert_eq!(got.status, 404, "{}", got.body);
     let projects = request("GET", "/api/v1/projects", Who::OtherAdmin).json();
     assert_eq!(projects.as_array().unwrap().len(), 1, "{projects}");
 
