@@ -8,7 +8,7 @@ use crate::{CliError, Output, print_json};
 use clap::Subcommand;
 use slipway_core::access::Role;
 use slipway_core::api::access::{
-    CreatedToken, NewTokenRequest, ProjectInfo, ProjectRequest, TokenInfo, TokenKind,
+    AuditRecord, CreatedToken, NewTokenRequest, ProjectInfo, ProjectRequest, TokenInfo, TokenKind,
 };
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +250,57 @@ pub async fn token(client: &Client, cmd: TokenCommand) -> Result<(), CliError> {
             match output {
                 Output::Json => print_json(&t),
                 Output::Table => println!("token {} ({}) revoked", t.id, t.name),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `slipway audit`: the audit log, newest first.
+pub async fn audit(
+    client: &Client,
+    project: Option<String>,
+    since: Option<String>,
+    limit: u32,
+    output: Output,
+) -> Result<(), CliError> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &limit.to_string());
+    if let Some(p) = &project {
+        query.append_pair("project", p);
+    }
+    if let Some(s) = &since {
+        // An RFC 3339 time, or a lifetime back from now (1h, 7d).
+        let at = match s.parse::<jiff::Timestamp>() {
+            Ok(t) => t,
+            Err(_) => {
+                let back = parse_lifetime(s).map_err(|_| {
+                    CliError::Usage(format!(
+                        "--since {s:?} is neither a time (2026-11-30T12:00:00Z) nor a span back (1h, 7d)"
+                    ))
+                })?;
+                jiff::Timestamp::now()
+                    - jiff::SignedDuration::from_secs(i64::try_from(back).unwrap_or(i64::MAX))
+            }
+        };
+        query.append_pair("since", &at.to_string());
+    }
+    let records: Vec<AuditRecord> = client
+        .get_json(&format!("/audit?{}", query.finish()))
+        .await?;
+    match output {
+        Output::Json => print_json(&records),
+        Output::Table => {
+            for r in &records {
+                println!(
+                    "{}  {:<18} {:<10} {:<4} {}  from {}",
+                    r.at,
+                    r.who,
+                    r.project.as_deref().unwrap_or("*"),
+                    r.status,
+                    r.action,
+                    r.source.as_deref().unwrap_or("?")
+                );
             }
         }
     }

@@ -120,6 +120,19 @@ pub enum Command {
     /// Make, list and revoke API tokens
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// Who changed what, when and from where (mutating API requests)
+    Audit {
+        /// Only the records of this project's tokens
+        #[arg(long)]
+        project: Option<String>,
+        /// Since a time (RFC 3339) or a span back (1h, 7d)
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
     #[command(flatten)]
     Images(images::ImageCommand),
     /// List worker clusters: active/max, load, enabled, reachable
@@ -389,6 +402,12 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Projects { output } => access::projects(&client, output).await,
         Command::Project(cmd) => access::project(&client, cmd).await,
         Command::Token(cmd) => access::token(&client, cmd).await,
+        Command::Audit {
+            project,
+            since,
+            limit,
+            output,
+        } => access::audit(&client, project, since, limit, output).await,
         Command::Images(cmd) => images::run(&client, cmd).await,
         Command::Rescan { config, output } => scans::rescan(&client, &config, output).await,
         Command::Notifications(args) => scans::notifications(&client, args).await,

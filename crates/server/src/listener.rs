@@ -71,9 +71,13 @@ pub async fn serve_tls(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let service = TowerToHyperService::new(
-                app.map_request(|r: hyper::Request<Incoming>| r.map(axum::body::Body::new)),
-            );
+            // The client's address reaches handlers (the audit log).
+            let service =
+                TowerToHyperService::new(app.map_request(move |r: hyper::Request<Incoming>| {
+                    let mut r = r.map(axum::body::Body::new);
+                    r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    r
+                }));
             let http = hyper::server::conn::http1::Builder::new();
             match first_byte(&stream).await {
                 Some(TLS_HANDSHAKE) => {

@@ -347,9 +347,13 @@ async fn serve_on(
     match tls {
         Some(tls) => crate::listener::serve_tls(listener, app, tls, stop).await,
         None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
+            // The client's address reaches handlers (the audit log).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::access::{Binding, Role};
-use slipway_core::api::access::{ProjectInfo, TokenInfo, TokenKind};
+use slipway_core::api::access::{AuditRecord, ProjectInfo, TokenInfo, TokenKind};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use std::collections::HashMap;
@@ -69,6 +69,16 @@ pub trait AccessStore {
         configs: &[String],
         output_prefixes: &[String],
     ) -> Result<u64>;
+    /// Append to the audit log (`id` and `at` are filled in).
+    async fn record_audit(&self, record: &AuditRecord) -> Result<()>;
+    /// Audit records, newest first: of one project's tokens (`Some(None)`:
+    /// of global tokens; `None`: all), since `since`, at most `limit`.
+    async fn audit(
+        &self,
+        project: Option<Option<&str>>,
+        since: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>>;
 }
 
 /// How long a looked-up token or the project list is trusted.
@@ -325,5 +335,53 @@ impl AccessStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn record_audit(&self, r: &AuditRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit (at, who, project, action, source, status) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now())
+        .bind(&r.who)
+        .bind(r.project.as_deref())
+        .bind(&r.action)
+        .bind(r.source.as_deref())
+        .bind(i64::from(r.status))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        project: Option<Option<&str>>,
+        since: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>> {
+        // ?1: filter by project at all; ?2: the project (NULL: global tokens).
+        sqlx::query(
+            "SELECT id, at, who, project, action, source, status FROM audit \
+             WHERE (?1 = 0 OR project IS ?2) AND (?3 IS NULL OR at >= ?3) \
+             ORDER BY id DESC LIMIT ?4",
+        )
+        .bind(i64::from(project.is_some()))
+        .bind(project.flatten())
+        .bind(since.map(|t| t.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AuditRecord {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                who: r.try_get("who")?,
+                project: r.try_get("project")?,
+                action: r.try_get("action")?,
+                source: r.try_get("source")?,
+                status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+            })
+        })
+        .collect()
     }
 }

@@ -96,3 +96,20 @@ pub struct ProjectRequest {
     #[serde(default)]
     pub anonymous_pull: Option<bool>,
 }
+
+/// One record of the audit log: a mutating request of a known token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    /// `token:NAME`.
+    pub who: String,
+    /// The token's project (`None`: a token for every project).
+    pub project: Option<String>,
+    /// `POST /api/v1/builds/12/cancel`.
+    pub action: String,
+    /// The client's address, when known.
+    pub source: Option<String>,
+    /// The answer's HTTP status.
+    pub status: u16,
+}

@@ -5,6 +5,7 @@
 //! (`crate::steps`).
 
 mod access;
+mod audit;
 mod auth;
 pub(crate) use auth::Caller;
 mod builds;
@@ -81,6 +82,7 @@ pub(crate) fn table() -> Table {
     images::routes(&mut t);
     testing::routes(&mut t);
     access::routes(&mut t);
+    audit::routes(&mut t);
     t
 }
 
@@ -91,6 +93,10 @@ pub fn router(services: Arc<Services>) -> Router {
     let t = table();
     let api = t
         .authenticated
+        .route_layer(middleware::from_fn_with_state(
+            services.clone(),
+            audit::record,
+        ))
         .route_layer(middleware::from_fn_with_state(
             services.store.clone(),
             require_token,

@@ -397,4 +397,80 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
     });
     assert_eq!(registry("POST", "/v2/team/app/blobs/uploads/", None), 401);
     assert_eq!(registry("GET", "/v2/ops/app/tags/list", None), 401);
+
+    // The audit log: a record for every mutating route the matrix called,
+    // refusals included, with who and from where.
+    let audit = server.cli_json(&["audit", "--limit", "10000", "-o", "json"]);
+    let records = audit.as_array().unwrap();
+    for route in table.iter().filter(|r| r.method != "GET") {
+        if !matches!(route.access, Access::Token(_)) {
+            continue;
+        }
+        let prefix = route.path.split('{').next().unwrap();
+        let method = format!("{} {prefix}", route.method);
+        assert!(
+            records
+                .iter()
+                .any(|r| r["action"].as_str().is_some_and(|a| a.starts_with(&method))),
+            "no audit record for {} {}",
+            route.method,
+            route.path
+        );
+    }
+    let refused = records
+        .iter()
+        .find(|r| {
+            r["who"] == "token:o"
+                && r["action"] == format!("POST /api/v1/builds/{build}/cancel").as_str()
+        })
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(
+        (
+            refused["status"].as_u64(),
+            refused["project"].as_str(),
+            refused["source"].as_str()
+        ),
+        (Some(403), Some("ops"), Some("127.0.0.1"))
+    );
+    // A project's admin reads its own project's records only.
+    let auth = format!("Bearer {admin}");
+    let own = http_raw(
+        server.port,
+        "GET",
+        "/api/v1/audit?limit=10000",
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .json();
+    assert!(
+        own.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["project"] == "team"),
+        "{own}"
+    );
+    let other = http_raw(
+        server.port,
+        "GET",
+        "/api/v1/audit?project=ops",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(other.status, 403, "{}", other.body);
+    // Append-only, even to someone with the database file.
+    let db = server.data_dir().join("slipway.db");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}); c.execute('DELETE FROM audit'); c.commit()",
+            db.display().to_string()
+        ))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("append-only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
