@@ -75,6 +75,9 @@ pub struct BuildJob {
     pub platform: String,
     /// Labels added to the image (`--label`).
     pub labels: BTreeMap<String, String>,
+    /// Build secrets: id and the file (0600) holding the value, mounted
+    /// only into the `RUN` steps that ask (`--secret`); never in a layer.
+    pub secrets: Vec<(String, PathBuf)>,
 }
 
 pub struct Buildah {
@@ -212,6 +215,10 @@ impl Buildah {
         for (k, v) in &job.labels {
             args.push("--label".into());
             args.push(format!("{k}={v}"));
+        }
+        for (id, file) in &job.secrets {
+            args.push("--secret".into());
+            args.push(format!("id={id},src={}", file.display()));
         }
         args.push(job.context.display().to_string());
         let env: Vec<(String, String)> = job

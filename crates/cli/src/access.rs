@@ -8,8 +8,10 @@ use crate::{CliError, Output, print_json};
 use clap::Subcommand;
 use slipway_core::access::Role;
 use slipway_core::api::access::{
-    AuditRecord, CreatedToken, NewTokenRequest, ProjectInfo, ProjectRequest, TokenInfo, TokenKind,
+    AuditRecord, CreatedToken, NewTokenRequest, ProjectInfo, ProjectRequest, SecretInfo,
+    SecretRequest, TokenInfo, TokenKind,
 };
+use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {
@@ -69,6 +71,108 @@ pub enum TokenCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Create or replace a build secret (project admins); RUN steps mount it
+    /// with `--mount=type=secret,id=NAME`
+    Create {
+        name: String,
+        #[arg(long)]
+        project: String,
+        /// The file holding the value (`-`: standard input); never an argument
+        #[arg(long, value_name = "FILE")]
+        from_file: PathBuf,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// The secrets you can see: names and sizes, never values
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Delete a build secret
+    Delete {
+        name: String,
+        #[arg(long)]
+        project: String,
+    },
+}
+
+pub async fn secret(client: &Client, cmd: SecretCommand) -> Result<(), CliError> {
+    use base64::Engine;
+    match cmd {
+        SecretCommand::Create {
+            name,
+            project,
+            from_file,
+            output,
+        } => {
+            let value = if from_file.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                    .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+                buf
+            } else {
+                std::fs::read(&from_file).map_err(|e| {
+                    CliError::Usage(format!("cannot read {}: {e}", from_file.display()))
+                })?
+            };
+            let info: SecretInfo = client
+                .post_json(
+                    "/secrets",
+                    &SecretRequest {
+                        project,
+                        name,
+                        value_base64: base64::engine::general_purpose::STANDARD.encode(value),
+                    },
+                )
+                .await?;
+            match output {
+                Output::Json => print_json(&info),
+                Output::Table => println!(
+                    "secret {}/{} set ({} bytes); mount it with RUN --mount=type=secret,id={}",
+                    info.project, info.name, info.size, info.name
+                ),
+            }
+        }
+        SecretCommand::List { project, output } => {
+            let path = match &project {
+                Some(p) => format!(
+                    "/secrets?{}",
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("project", p)
+                        .finish()
+                ),
+                None => "/secrets".to_string(),
+            };
+            let list: Vec<SecretInfo> = client.get_json(&path).await?;
+            match output {
+                Output::Json => print_json(&list),
+                Output::Table => {
+                    println!("{:<16} {:<24} {:>7} SET", "PROJECT", "NAME", "BYTES");
+                    for x in &list {
+                        println!(
+                            "{:<16} {:<24} {:>7} {} by {}",
+                            x.project,
+                            x.name,
+                            x.size,
+                            x.created_at,
+                            x.created_by.as_deref().unwrap_or("?")
+                        );
+                    }
+                }
+            }
+        }
+        SecretCommand::Delete { name, project } => {
+            client.delete(&format!("/secrets/{project}/{name}")).await?;
+            println!("secret {project}/{name} deleted");
+        }
+    }
+    Ok(())
 }
 
 /// `30d`, `12h`, `90m`, `3600s` or plain seconds.

@@ -120,6 +120,9 @@ pub enum Command {
     /// Make, list and revoke API tokens
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// Build secrets for RUN --mount=type=secret (values never shown)
+    #[command(subcommand)]
+    Secret(access::SecretCommand),
     /// Who changed what, when and from where (mutating API requests)
     Audit {
         /// Only the records of this project's tokens
@@ -402,6 +405,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Projects { output } => access::projects(&client, output).await,
         Command::Project(cmd) => access::project(&client, cmd).await,
         Command::Token(cmd) => access::token(&client, cmd).await,
+        Command::Secret(cmd) => access::secret(&client, cmd).await,
         Command::Audit {
             project,
             since,

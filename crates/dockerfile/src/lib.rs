@@ -162,6 +162,38 @@ fn stages_of(
 
 /// The external images a build needs: every `FROM` that is neither `scratch`
 /// nor an earlier stage, plus `COPY --from=IMAGE` sources, without duplicates.
+/// The ids of the build secrets the Dockerfile's `RUN` steps mount
+/// (`--mount=type=secret,id=NAME`, or the file name of `target=` when
+/// there is no id, as BuildKit does), sorted, each once.
+pub fn secret_ids(text: &str) -> Result<Vec<String>, DockerfileError> {
+    let doc = parse(text)?;
+    let mut out = std::collections::BTreeSet::new();
+    for ins in doc.instructions.iter().filter(|i| i.keyword == "RUN") {
+        for flag in ins.flags.iter().filter(|f| f.name == "mount") {
+            let fields: BTreeMap<&str, &str> = flag
+                .value
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            if fields.get("type") != Some(&"secret") {
+                continue;
+            }
+            let id = fields.get("id").copied().or_else(|| {
+                fields
+                    .get("target")
+                    .and_then(|t| t.rsplit('/').next())
+                    .filter(|n| !n.is_empty())
+            });
+            if let Some(id) = id {
+                out.insert(id.to_string());
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 pub fn base_images(
     text: &str,
     build_args: &BTreeMap<String, String>,
@@ -277,6 +309,18 @@ pub fn final_labels(
     match current {
         Some((s, _)) => Ok(s.labels),
         None => Err(DockerfileError::NoFrom),
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn secret_mounts_are_found() {
+        let text = "FROM x\nRUN --mount=type=secret,id=tok cat /run/secrets/tok\nRUN --mount=type=secret,target=/root/.netrc --mount=type=cache,target=/c true\nRUN --mount=type=secret,id=tok echo again\nRUN --mount=type=bind,source=a,target=b true\n";
+        assert_eq!(secret_ids(text).unwrap(), [".netrc", "tok"]);
+        assert!(secret_ids("FROM x\nRUN true\n").unwrap().is_empty());
     }
 }
 

@@ -16,6 +16,7 @@ mod rebuilds;
 mod registry;
 mod scans;
 mod seal;
+mod secrets;
 mod sqlite;
 mod tags;
 mod tests_store;
@@ -28,6 +29,7 @@ pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
 pub use scans::ScanStore;
+pub use secrets::SecretStore;
 pub use sqlite::SqliteStore;
 pub use tests_store::TestStore;
 pub use webhooks::{DELIVERY_MEMORY_DAYS, WebhookStore};
@@ -119,6 +121,7 @@ pub trait Store:
     + KojiStore
     + TestStore
     + AccessStore
+    + SecretStore
     + Send
     + Sync
     + 'static

@@ -28,6 +28,7 @@ pub(crate) enum Column {
     ConfigSpec,
     DeliveryTarget,
     KojiToken,
+    Secret,
 }
 
 impl Column {
@@ -37,6 +38,7 @@ impl Column {
             Column::ConfigSpec => b"image_configs.spec",
             Column::DeliveryTarget => b"notifications.target",
             Column::KojiToken => b"koji_imports.reservation_token",
+            Column::Secret => b"secrets.value",
         }
     }
 }

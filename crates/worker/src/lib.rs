@@ -20,6 +20,7 @@
 //! `Cancelled`; Slipway's own trouble (disk, database) is `Error`.
 
 pub mod remote;
+mod secrets;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,12 @@ pub trait WorkerHost: Send + Sync {
     async fn record_stage(&self, timing: StageTiming);
     /// Fresh credentials for the embedded registry.
     async fn own_registry(&self) -> Result<RegistryCredentials, String>;
+    /// The values of the build secrets `names` of the build's project;
+    /// an error names one it does not have.
+    async fn secrets(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String>;
 }
 
 /// How a worker build ended.
@@ -240,6 +247,11 @@ pub async fn run(
         }
     };
 
+    let secret_ids = match slipway_dockerfile::secret_ids(&text) {
+        Ok(ids) => ids,
+        Err(e) => return Outcome::Failed(format!("the Dockerfile has a syntax error: {e}")),
+    };
+
     // Prebuild: the repository's own generation step, in the context.
     if let Some(command) = &spec.prebuild {
         log.line(&format!("==> prebuild: {command}"));
@@ -290,6 +302,15 @@ pub async fn run(
                 "no network"
             }
         ));
+        // Secrets the Dockerfile mounts, as files for this step only;
+        // their values never reach the log.
+        let secrets = secrets::prepare(host, &secret_ids, work)
+            .await
+            .map_err(BuilderError::Failed)?;
+        let masked = secrets::Masking {
+            inner: log,
+            needles: &secrets.needles,
+        };
         let job = BuildJob {
             context: context.clone(),
             dockerfile: dockerfile.clone(),
@@ -303,8 +324,9 @@ pub async fn run(
                 labels.insert(k, v);
                 labels
             },
+            secrets: secrets.files.clone(),
         };
-        buildah.build(&job, log, cancel).await
+        buildah.build(&job, &masked, cancel).await
     })
     .await;
     if let Err(e) = built {

@@ -172,6 +172,26 @@ impl WorkerHost for Api {
             .await
             .map_err(|e| e.to_string())
     }
+
+    async fn secrets(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
+        use base64::Engine;
+        let v: serde_json::Value = self
+            .post("/secrets", &serde_json::json!({ "names": names }))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = std::collections::BTreeMap::new();
+        for (k, b64) in v["values"].as_object().into_iter().flatten() {
+            let bytes = b64
+                .as_str()
+                .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+                .ok_or_else(|| format!("secret {k}: the API sent no base64 value"))?;
+            out.insert(k.clone(), bytes);
+        }
+        Ok(out)
+    }
 }
 
 /// A log sink that queues lines for the shipper task (and echoes them to

@@ -113,3 +113,44 @@ pub struct AuditRecord {
     /// The answer's HTTP status.
     pub status: u16,
 }
+
+/// A build secret as listed: never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInfo {
+    pub project: String,
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    pub created_at: String,
+    pub created_by: Option<String>,
+}
+
+/// `POST /secrets`: create or replace one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRequest {
+    pub project: String,
+    pub name: String,
+    /// The value, base64 (standard alphabet).
+    pub value_base64: String,
+}
+
+/// The largest secret value, in bytes.
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
+
+/// A secret's name: what `RUN --mount=type=secret,id=NAME` says.
+pub fn check_secret_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a secret name: 1-64 letters, digits, '-', '_', '.', not starting with '.'"
+        ))
+    }
+}

@@ -15,6 +15,7 @@ mod images;
 mod koji;
 mod registry;
 mod scans;
+mod secrets;
 mod table;
 mod testing;
 mod workers;
@@ -83,6 +84,7 @@ pub(crate) fn table() -> Table {
     testing::routes(&mut t);
     access::routes(&mut t);
     audit::routes(&mut t);
+    secrets::routes(&mut t);
     t
 }
 

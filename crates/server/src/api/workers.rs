@@ -41,6 +41,12 @@ pub(super) fn routes(t: &mut super::table::Table) {
     );
     t.add(
         Worker,
+        "/worker-builds/{id}/secrets",
+        &["POST"],
+        post(secrets),
+    );
+    t.add(
+        Worker,
         "/worker-builds/{id}/finish",
         &["POST"],
         post(finish),
@@ -179,6 +185,40 @@ async fn credentials(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(s.registry_credentials(w.build_id, grants)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsRequest {
+    names: Vec<String>,
+}
+
+/// The values (base64) of the build secrets its Dockerfile mounts, of the
+/// build's own project, for a running worker build only.
+async fn secrets(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    Json(r): Json<SecretsRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use base64::Engine;
+    let w = running(&s, &id).await?;
+    if r.names.len() > 64 {
+        return Err(ApiError::invalid("at most 64 secrets per build"));
+    }
+    let values = s
+        .build_secrets(w.build_id, &r.names)
+        .await
+        .map_err(ApiError::not_found)?;
+    let encoded: serde_json::Map<String, serde_json::Value> = values
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                base64::engine::general_purpose::STANDARD.encode(v).into(),
+            )
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "values": encoded })))
 }
 
 async fn finish(

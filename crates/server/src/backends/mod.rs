@@ -77,6 +77,13 @@ impl WorkerHost for LocalHost<'_> {
         }
     }
 
+    async fn secrets(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
+        self.services.build_secrets(self.build, names).await
+    }
+
     async fn own_registry(&self) -> Result<RegistryCredentials, String> {
         let grants = match &self.reach {
             Reach::Build => self.services.build_grants(self.build).await?,
@@ -112,6 +119,27 @@ pub(crate) async fn record_commit(
 }
 
 impl Services {
+    /// The values of the build secrets `names` of build `id`'s project.
+    pub async fn build_secrets(
+        &self,
+        id: BuildId,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
+        let build = self
+            .store
+            .get_build(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("build {id} is gone"))?;
+        for n in names {
+            slipway_core::api::access::check_secret_name(n)?;
+        }
+        self.store
+            .secret_values(build.spec.project_name(), names)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// The names builds use for the embedded registry: its address, and
     /// `localhost:PORT` when that address is 127.0.0.1.
     pub fn own_registry_hosts(&self) -> Vec<String> {

@@ -3,6 +3,7 @@
 //! worker`, skopeo and podman with a CA the test makes (openssl).
 
 mod roles;
+mod secrets;
 mod tls;
 mod upgrade;
 
