@@ -8,7 +8,7 @@ use crate::{CliError, Output, print_json};
 use clap::Subcommand;
 use slipway_core::access::Role;
 use slipway_core::api::access::{
-    AuditRecord, CreatedToken, NewTokenRequest, ProjectInfo, ProjectRequest, SecretInfo,
+    AuditRecord, CreatedToken, NewTokenRequest, ProjectInfo, ProjectRequest, Quota, SecretInfo,
     SecretRequest, TokenInfo, TokenKind,
 };
 use std::path::PathBuf;
@@ -24,12 +24,21 @@ pub enum ProjectCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
-    /// Change a project (its admins)
+    /// Change a project: anonymous pull (its admins), quotas (global admins)
     Set {
         name: String,
         /// Let anyone pull its repositories, or stop it
         #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
-        anonymous_pull: bool,
+        anonymous_pull: Option<bool>,
+        /// Builds running at once (0: no limit); the quota is replaced whole
+        #[arg(long, value_name = "N")]
+        max_concurrent_builds: Option<u32>,
+        /// Builds made per hour (0: no limit)
+        #[arg(long, value_name = "N")]
+        builds_per_hour: Option<u32>,
+        /// Registry storage: bytes, or with KiB, MiB, GiB, TiB (0: no limit)
+        #[arg(long, value_name = "SIZE")]
+        storage: Option<String>,
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -175,6 +184,63 @@ pub async fn secret(client: &Client, cmd: SecretCommand) -> Result<(), CliError>
     Ok(())
 }
 
+fn describe_quota(q: &Quota) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = q.max_concurrent_builds {
+        parts.push(format!("{n} builds at once"));
+    }
+    if let Some(n) = q.builds_per_hour {
+        parts.push(format!("{n} builds an hour"));
+    }
+    if let Some(b) = q.storage_bytes {
+        parts.push(format!("{} of registry storage", bytes(b)));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// `10GiB`, `512MiB`, `2000` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--storage {text:?} is not a size: bytes, or a number with KiB, MiB, GiB or TiB"
+        ))
+    };
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
+}
+
 /// `30d`, `12h`, `90m`, `3600s` or plain seconds.
 pub fn parse_lifetime(text: &str) -> Result<u64, CliError> {
     let bad = || {
@@ -205,13 +271,29 @@ pub async fn projects(client: &Client, output: Output) -> Result<(), CliError> {
     match output {
         Output::Json => print_json(&list),
         Output::Table => {
-            println!("{:<24} {:<15} CREATED", "PROJECT", "ANONYMOUS PULL");
+            println!(
+                "{:<20} {:<6} {:<12} {:<12} STORAGE",
+                "PROJECT", "ANON", "RUNNING", "BUILDS/HOUR"
+            );
             for p in &list {
+                let u = p.usage.unwrap_or_default();
+                let of = |n: u64, q: Option<u64>| match q {
+                    Some(q) => format!("{n}/{q}"),
+                    None => n.to_string(),
+                };
                 println!(
-                    "{:<24} {:<15} {}",
+                    "{:<20} {:<6} {:<12} {:<12} {}",
                     p.name,
                     if p.anonymous_pull { "yes" } else { "no" },
-                    p.created_at
+                    of(
+                        u.running_builds,
+                        p.quota.max_concurrent_builds.map(u64::from)
+                    ),
+                    of(u.builds_last_hour, p.quota.builds_per_hour.map(u64::from)),
+                    match p.quota.storage_bytes {
+                        Some(q) => format!("{} of {}", bytes(u.storage_bytes), bytes(q)),
+                        None => bytes(u.storage_bytes),
+                    }
                 );
             }
         }
@@ -232,6 +314,7 @@ pub async fn project(client: &Client, cmd: ProjectCommand) -> Result<(), CliErro
                     &ProjectRequest {
                         name: Some(name),
                         anonymous_pull: Some(anonymous_pull),
+                        quota: None,
                     },
                 )
                 .await?,
@@ -240,26 +323,50 @@ pub async fn project(client: &Client, cmd: ProjectCommand) -> Result<(), CliErro
         ProjectCommand::Set {
             name,
             anonymous_pull,
+            max_concurrent_builds,
+            builds_per_hour,
+            storage,
             output,
-        } => (
-            client
-                .patch_json(
-                    &format!("/projects/{name}"),
-                    &ProjectRequest {
-                        name: None,
-                        anonymous_pull: Some(anonymous_pull),
-                    },
-                )
-                .await?,
-            output,
-        ),
+        } => {
+            let quota = if max_concurrent_builds.is_some()
+                || builds_per_hour.is_some()
+                || storage.is_some()
+            {
+                let limit = |n: Option<u32>| n.filter(|n| *n > 0);
+                Some(Quota {
+                    max_concurrent_builds: limit(max_concurrent_builds),
+                    builds_per_hour: limit(builds_per_hour),
+                    storage_bytes: storage
+                        .as_deref()
+                        .map(parse_size)
+                        .transpose()?
+                        .filter(|b| *b > 0),
+                })
+            } else {
+                None
+            };
+            (
+                client
+                    .patch_json(
+                        &format!("/projects/{name}"),
+                        &ProjectRequest {
+                            name: None,
+                            anonymous_pull,
+                            quota,
+                        },
+                    )
+                    .await?,
+                output,
+            )
+        }
     };
     match output {
         Output::Json => print_json(&p),
         Output::Table => println!(
-            "project {}: anonymous pull {}",
+            "project {}: anonymous pull {}; quota: {}",
             p.name,
-            if p.anonymous_pull { "on" } else { "off" }
+            if p.anonymous_pull { "on" } else { "off" },
+            describe_quota(&p.quota)
         ),
     }
     Ok(())
@@ -424,5 +531,9 @@ mod tests {
         for bad in ["", "0d", "d", "3w", "-1h", "99999999999999999999d"] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
+        assert_eq!(parse_size("2000").unwrap(), 2000);
+        assert!(parse_size("10GB").is_err());
+        assert_eq!(bytes(1536), "1.5 KiB");
     }
 }

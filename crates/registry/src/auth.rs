@@ -172,6 +172,10 @@ impl RegistryAuth {
         }
     }
 
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
     /// The environments' prefixes in this registry (see `env_prefixes`).
     pub fn with_env_prefixes(mut self, prefixes: Vec<String>) -> Self {
         self.env_prefixes = prefixes;

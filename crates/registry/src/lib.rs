@@ -13,6 +13,7 @@
 //! server mounts its router and hands it the store and the blob root.
 
 pub mod auth;
+mod quota;
 /// Digests and manifests: `slipway_core::oci`'s.
 pub use slipway_core::oci::{digest, manifest};
 pub mod error;

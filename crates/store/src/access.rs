@@ -9,7 +9,7 @@ use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use slipway_core::access::{Binding, Role};
-use slipway_core::api::access::{AuditRecord, ProjectInfo, TokenInfo, TokenKind};
+use slipway_core::api::access::{AuditRecord, ProjectInfo, Quota, TokenInfo, TokenKind, Usage};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use std::collections::HashMap;
@@ -69,6 +69,13 @@ pub trait AccessStore {
         configs: &[String],
         output_prefixes: &[String],
     ) -> Result<u64>;
+    async fn set_quota(&self, name: &str, quota: &Quota) -> Result<Option<ProjectInfo>>;
+    /// What `project` uses: running builds, builds made in the last hour;
+    /// the storage of `repositories_bytes` is the caller's (it knows the
+    /// namespaces).
+    async fn build_usage(&self, project: &str) -> Result<Usage>;
+    /// Every repository's blobs: (repository, digest, size).
+    async fn blob_links(&self) -> Result<Vec<(String, String, u64)>>;
     /// Append to the audit log (`id` and `at` are filled in).
     async fn record_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Audit records, newest first: of one project's tokens (`Some(None)`:
@@ -159,11 +166,30 @@ fn token_of(r: &SqliteRow) -> Result<TokenInfo> {
 }
 
 fn project_of(r: &SqliteRow) -> Result<ProjectInfo> {
+    let limit = |c: &str| -> Result<Option<u64>> {
+        Ok(r.try_get::<Option<i64>, _>(c)?
+            .map(|n| u64::try_from(n).unwrap_or(0)))
+    };
     Ok(ProjectInfo {
         name: r.try_get("name")?,
         anonymous_pull: r.try_get::<i64, _>("anonymous_pull")? != 0,
         created_at: r.try_get("created_at")?,
+        quota: Quota {
+            max_concurrent_builds: limit("max_concurrent_builds")?
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            builds_per_hour: limit("builds_per_hour")?
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            storage_bytes: limit("storage_bytes")?,
+        },
+        usage: None,
     })
+}
+
+/// The columns of a project row.
+macro_rules! project_columns {
+    () => {
+        "name, anonymous_pull, created_at, max_concurrent_builds, builds_per_hour, storage_bytes"
+    };
 }
 
 #[async_trait]
@@ -270,12 +296,16 @@ impl AccessStore for SqliteStore {
         if let Some(p) = self.access.projects() {
             return Ok(p);
         }
-        let p = sqlx::query("SELECT name, anonymous_pull, created_at FROM projects ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(project_of)
-            .collect::<Result<Vec<_>>>()?;
+        let p = sqlx::query(concat!(
+            "SELECT ",
+            project_columns!(),
+            " FROM projects ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(project_of)
+        .collect::<Result<Vec<_>>>()?;
         self.access.put_projects(Some(p.clone()));
         Ok(p)
     }
@@ -285,10 +315,11 @@ impl AccessStore for SqliteStore {
     }
 
     async fn create_project(&self, name: &str, anonymous_pull: bool) -> Result<ProjectInfo> {
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "INSERT INTO projects (name, anonymous_pull, created_at) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO NOTHING RETURNING name, anonymous_pull, created_at",
-        )
+                 ON CONFLICT (name) DO NOTHING RETURNING ",
+            project_columns!()
+        ))
         .bind(name)
         .bind(i64::from(anonymous_pull))
         .bind(now())
@@ -304,10 +335,10 @@ impl AccessStore for SqliteStore {
     }
 
     async fn set_anonymous_pull(&self, name: &str, on: bool) -> Result<Option<ProjectInfo>> {
-        let row = sqlx::query(
-            "UPDATE projects SET anonymous_pull = ? WHERE name = ? \
-             RETURNING name, anonymous_pull, created_at",
-        )
+        let row = sqlx::query(concat!(
+            "UPDATE projects SET anonymous_pull = ? WHERE name = ? RETURNING ",
+            project_columns!()
+        ))
         .bind(i64::from(on))
         .bind(name)
         .fetch_optional(&self.pool)
@@ -383,5 +414,56 @@ impl AccessStore for SqliteStore {
             })
         })
         .collect()
+    }
+
+    async fn set_quota(&self, name: &str, q: &Quota) -> Result<Option<ProjectInfo>> {
+        let row = sqlx::query(concat!(
+            "UPDATE projects SET max_concurrent_builds = ?, builds_per_hour = ?, storage_bytes = ? \
+             WHERE name = ? RETURNING ",
+            project_columns!()
+        ))
+        .bind(q.max_concurrent_builds.map(i64::from))
+        .bind(q.builds_per_hour.map(i64::from))
+        .bind(
+            q.storage_bytes
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.access.put_projects(None);
+        row.as_ref().map(project_of).transpose()
+    }
+
+    async fn build_usage(&self, project: &str) -> Result<Usage> {
+        let hour_ago = (Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM builds WHERE project = ?1 AND phase = 'Running') AS running, \
+                    (SELECT COUNT(*) FROM builds WHERE project = ?1 AND created_at >= ?2) AS recent",
+        )
+        .bind(project)
+        .bind(hour_ago)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Usage {
+            running_builds: u64::try_from(r.try_get::<i64, _>("running")?).unwrap_or(0),
+            builds_last_hour: u64::try_from(r.try_get::<i64, _>("recent")?).unwrap_or(0),
+            storage_bytes: 0,
+        })
+    }
+
+    async fn blob_links(&self) -> Result<Vec<(String, String, u64)>> {
+        sqlx::query("SELECT repository, digest, size FROM registry_blob_links")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("repository")?,
+                    r.try_get("digest")?,
+                    u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
+                ))
+            })
+            .collect()
     }
 }

@@ -112,13 +112,28 @@ impl WorkerStore for SqliteStore {
         let active = active_counts(&mut tx).await?;
         let mut placer = Placer::new(clusters, &active);
         let queued = sqlx::query(
-            "SELECT w.id, w.build_id, w.platform, w.tried FROM worker_builds w \
-             JOIN builds b ON b.id = w.build_id \
+            "SELECT w.id, w.build_id, w.platform, w.tried, b.phase AS build_phase, b.project, \
+                    p.max_concurrent_builds AS quota \
+             FROM worker_builds w JOIN builds b ON b.id = w.build_id \
+             LEFT JOIN projects p ON p.name = b.project \
              WHERE w.phase = 'Pending' AND b.cancel_requested = 0 \
              ORDER BY w.priority DESC, w.build_id, w.id",
         )
         .fetch_all(&mut *tx)
         .await?;
+        // A project's quota of concurrent builds: a build that has not
+        // started waits while its project runs that many.
+        let mut running: HashMap<String, i64> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT project, COUNT(*) AS n FROM builds WHERE phase = 'Running' GROUP BY project",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            running.insert(r.try_get("project")?, r.try_get("n")?);
+        }
+        let mut starting: HashSet<BuildId> = HashSet::new();
+        let mut waiting: Vec<(BuildId, String)> = Vec::new();
         let mut placed = Vec::new();
         let mut loads_after = Vec::new();
         // Platforms whose clusters are all full: nothing later can go there.
@@ -135,8 +150,30 @@ impl WorkerStore for SqliteStore {
                 Platform::parse(&platform_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let tried: Vec<String> = from_json(&r.try_get::<String, _>("tried")?)?;
             let tried: Vec<&str> = tried.iter().map(String::as_str).collect();
+            let build: BuildId = r.try_get("build_id")?;
+            let project: String = r.try_get("project")?;
+            let new_build =
+                r.try_get::<String, _>("build_phase")? == "Pending" && !starting.contains(&build);
+            if new_build && let Some(quota) = r.try_get::<Option<i64>, _>("quota")? {
+                let n = running.get(&project).copied().unwrap_or(0);
+                if n >= quota {
+                    if !waiting.iter().any(|(b, _)| *b == build) {
+                        waiting.push((
+                            build,
+                            format!(
+                                "waiting: project {project} runs {n} of its {quota} concurrent builds (quota)"
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+            }
             match placer.place(&platform, &tried) {
                 Some(cluster) => {
+                    if new_build {
+                        starting.insert(build);
+                        *running.entry(project).or_insert(0) += 1;
+                    }
                     let cluster = cluster.to_string();
                     // The load this placement made, for the event.
                     let load = placer
@@ -162,6 +199,27 @@ impl WorkerStore for SqliteStore {
             }
         }
         let at = now();
+        // Why a build waits, said once (not on every pass).
+        for (build, why) in &waiting {
+            let last: Option<String> = sqlx::query(
+                "SELECT message FROM build_events WHERE build_id = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(build)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("message"))
+            .transpose()?;
+            if last.as_deref() != Some(why.as_str()) {
+                sqlx::query(
+                    "INSERT INTO build_events (build_id, at, phase, message) VALUES (?, ?, NULL, ?)",
+                )
+                .bind(build)
+                .bind(&at)
+                .bind(why)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         let mut by_cluster: HashMap<&str, Vec<WorkerBuildId>> = HashMap::new();
         for p in &placed {
             by_cluster.entry(&p.cluster).or_default().push(p.worker);

@@ -85,6 +85,34 @@ pub struct ProjectInfo {
     /// Anyone may pull its repositories.
     pub anonymous_pull: bool,
     pub created_at: String,
+    #[serde(default)]
+    pub quota: Quota,
+    /// What it uses now (in lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// A project's limits; `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Builds running at once; more wait in the queue, saying why.
+    #[serde(default)]
+    pub max_concurrent_builds: Option<u32>,
+    /// Builds made in any hour; more are refused (429).
+    #[serde(default)]
+    pub builds_per_hour: Option<u32>,
+    /// Bytes of its repositories in the embedded registry (each blob once).
+    #[serde(default)]
+    pub storage_bytes: Option<u64>,
+}
+
+/// What a project uses against its quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub running_builds: u64,
+    pub builds_last_hour: u64,
+    pub storage_bytes: u64,
 }
 
 /// `POST /projects` (create) and `PATCH /projects/{name}` (change).
@@ -95,6 +123,9 @@ pub struct ProjectRequest {
     pub name: Option<String>,
     #[serde(default)]
     pub anonymous_pull: Option<bool>,
+    /// Replaces the whole quota (global admins only).
+    #[serde(default)]
+    pub quota: Option<Quota>,
 }
 
 /// One record of the audit log: a mutating request of a known token.

@@ -130,6 +130,10 @@ pub(super) async fn start_upload(
             }
         };
         if allowed && let Some(size) = reg.blobs.stat(&digest).await {
+            reg.auth
+                .check_storage(name, &digest.to_string(), size)
+                .await
+                .map_err(RegistryError::denied)?;
             reg.meta.link_blob(name, &digest.to_string(), size).await?;
             return Ok(blob_created(name, &digest));
         }
@@ -235,7 +239,17 @@ pub(super) async fn commit_upload(
     body: Body,
 ) -> Result<Response> {
     let appended = reg.blobs.append(id, None, body.into_data_stream()).await;
-    drop_if_full(reg, id, appended).await?;
+    let size = drop_if_full(reg, id, appended).await?;
+    // Past its project's storage quota: refused, and the data goes.
+    if let Err(why) = reg
+        .auth
+        .check_storage(name, &digest.to_string(), size)
+        .await
+    {
+        reg.blobs.discard_upload(id).await;
+        reg.meta.upload_finished(id).await?;
+        return Err(RegistryError::denied(why));
+    }
     let committed = reg.blobs.commit(id, digest).await;
     // Whatever happened, the session is over: a bad digest discards the data.
     if committed.is_ok()

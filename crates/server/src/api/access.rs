@@ -47,10 +47,14 @@ async fn list_projects(
     State(s): State<Arc<Services>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<ProjectInfo>>, ApiError> {
-    let all = s.store.projects().await?;
-    Ok(Json(
-        all.into_iter().filter(|p| caller.reads(&p.name)).collect(),
-    ))
+    let mut out = Vec::new();
+    for mut p in s.store.projects().await? {
+        if caller.reads(&p.name) {
+            p.usage = Some(crate::steps::projects::usage(&s, &p.name).await?);
+            out.push(p);
+        }
+    }
+    Ok(Json(out))
 }
 
 /// `POST /projects {"name", "anonymous_pull"}`.
@@ -62,10 +66,15 @@ async fn create_project(
         .name
         .ok_or_else(|| ApiError::invalid("a project needs a name"))?;
     check_project_name(&name).map_err(ApiError::invalid)?;
-    let made = s
+    let mut made = s
         .store
         .create_project(&name, req.anonymous_pull.unwrap_or(false))
         .await?;
+    if let Some(q) = &req.quota
+        && let Some(with) = s.store.set_quota(&name, q).await?
+    {
+        made = with;
+    }
     // It owns its namespace from now on: the configs that build into it
     // are its, and so are their builds and the ad-hoc builds there.
     let projects = crate::steps::projects::names(&s).await?;
@@ -107,16 +116,27 @@ async fn change_project(
     if req.name.as_ref().is_some_and(|n| n != &name) {
         return Err(ApiError::invalid("a project cannot be renamed"));
     }
-    let Some(on) = req.anonymous_pull else {
+    if req.anonymous_pull.is_none() && req.quota.is_none() {
         return Err(ApiError::invalid(
-            "nothing to change: send {\"anonymous_pull\": true|false}",
+            "nothing to change: send anonymous_pull or quota",
         ));
-    };
-    s.store
-        .set_anonymous_pull(&name, on)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("there is no project {name}")))
+    }
+    let gone = || ApiError::not_found(format!("there is no project {name}"));
+    let mut changed = None;
+    // Its quota is set by a global admin, never by the project's own.
+    if let Some(q) = &req.quota {
+        caller.require(&name, Permission::Global)?;
+        changed = Some(s.store.set_quota(&name, q).await?.ok_or_else(gone)?);
+    }
+    if let Some(on) = req.anonymous_pull {
+        changed = Some(
+            s.store
+                .set_anonymous_pull(&name, on)
+                .await?
+                .ok_or_else(gone)?,
+        );
+    }
+    changed.map(Json).ok_or_else(gone)
 }
 
 /// Whether `caller` manages tokens bound like `binding`.

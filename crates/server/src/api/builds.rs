@@ -38,6 +38,7 @@ pub(super) async fn create(
         .or_else(|| caller.binding().project.clone())
         .unwrap_or_else(|| slipway_core::access::DEFAULT_PROJECT.to_string());
     caller.require(&project, Permission::Build)?;
+    crate::steps::projects::check_build_rate(&s, &project).await?;
     spec.project = Some(project);
     s.check_served(&spec.platforms)
         .await

@@ -196,6 +196,9 @@ async fn start(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     require_config(&s, &caller, &name, Permission::Build).await?;
+    if let Some(project) = crate::steps::projects::of_config_named(&s, &name).await? {
+        crate::steps::projects::check_build_rate(&s, &project).await?;
+    }
     let req: StartRequest = json_body(&body, "start request")?;
     let wave = rebuilds::trigger(&s, &name, Trigger::Manual, req.force).await?;
     Ok((

@@ -89,3 +89,46 @@ pub async fn of_scan(
         .and_then(|r| owner_in(s, &r, &projects))
         .unwrap_or_else(|| DEFAULT_PROJECT.to_string()))
 }
+
+/// What `project` uses now: running builds, builds of the last hour, and
+/// the bytes of its repositories (each blob once).
+pub async fn usage(
+    s: &Services,
+    project: &str,
+) -> Result<slipway_core::api::access::Usage, ApiError> {
+    let mut u = s.store.build_usage(project).await?;
+    let projects = names(s).await?;
+    let envs = env_prefixes(s);
+    let mut seen = std::collections::HashSet::new();
+    for (repository, digest, size) in s.store.blob_links().await? {
+        if project_of_repository(&repository, &projects, &envs) == project && seen.insert(digest) {
+            u.storage_bytes += size;
+        }
+    }
+    Ok(u)
+}
+
+/// Refuse a new build of `project` past its builds-per-hour quota (429).
+pub async fn check_build_rate(s: &Services, project: &str) -> Result<(), ApiError> {
+    let Some(quota) = s
+        .store
+        .projects()
+        .await?
+        .into_iter()
+        .find(|p| p.name == project)
+        .and_then(|p| p.quota.builds_per_hour)
+    else {
+        return Ok(());
+    };
+    let made = s.store.build_usage(project).await?.builds_last_hour;
+    if made >= u64::from(quota) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            slipway_core::api::codes::TOO_MANY_REQUESTS,
+            format!(
+                "project {project} made {made} builds in the last hour, its quota is {quota}: wait, or ask a global admin to raise it (`slipway project set {project} --builds-per-hour N`)"
+            ),
+        ));
+    }
+    Ok(())
+}

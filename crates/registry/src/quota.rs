@@ -1,0 +1,45 @@
+//! Projects' storage quotas: a blob that would take a project's
+//! repositories (each blob counted once) past its `storage_bytes` is
+//! refused with `DENIED`, naming the quota, before it becomes visible;
+//! the caller discards the upload, so nothing partial remains.
+
+use crate::auth::RegistryAuth;
+use slipway_core::access::project_of_repository;
+use std::collections::HashSet;
+
+impl RegistryAuth {
+    /// `Err(why)` when linking `digest` (`size` bytes) into `repository`
+    /// would pass its project's storage quota.
+    pub async fn check_storage(
+        &self,
+        repository: &str,
+        digest: &str,
+        size: u64,
+    ) -> Result<(), String> {
+        let store = self.store();
+        let projects = store.projects().await.map_err(|e| e.to_string())?;
+        let names: Vec<String> = projects.iter().map(|p| p.name.clone()).collect();
+        let project = project_of_repository(repository, &names, &self.env_prefixes);
+        let Some(quota) = projects
+            .iter()
+            .find(|p| p.name == project)
+            .and_then(|p| p.quota.storage_bytes)
+        else {
+            return Ok(());
+        };
+        let mut seen = HashSet::new();
+        let mut used = 0u64;
+        for (repo, d, s) in store.blob_links().await.map_err(|e| e.to_string())? {
+            if project_of_repository(&repo, &names, &self.env_prefixes) == project && seen.insert(d)
+            {
+                used = used.saturating_add(s);
+            }
+        }
+        if seen.contains(digest) || used.saturating_add(size) <= quota {
+            return Ok(());
+        }
+        Err(format!(
+            "project {project}'s registry storage quota is {quota} bytes; it uses {used}, and this blob of {size} bytes would pass it: delete images (slipway untag, slipway prune, then registry gc) or ask a global admin for more"
+        ))
+    }
+}
