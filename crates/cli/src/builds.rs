@@ -56,6 +56,13 @@ pub struct BuildArgs {
     /// Queue the build and return without following it
     #[arg(long)]
     pub no_follow: bool,
+    /// Wait for the build to end without printing its log
+    #[arg(long, conflicts_with = "no_follow")]
+    pub wait: bool,
+    /// Ctrl-C leaves the build running (default: it asks the server to
+    /// cancel it)
+    #[arg(long)]
+    pub detach: bool,
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Output,
 }
@@ -80,21 +87,55 @@ pub(crate) fn parse_pairs(
 }
 
 /// A local directory argument becomes an absolute path (the server resolves
-/// paths on its own machine); URLs pass through.
-pub(crate) fn source_for_request(source: &str) -> String {
-    if source.contains("://") || source.starts_with('/') {
-        return source.to_string();
+/// paths on its own machine); URLs pass through. A directory that does not
+/// exist or is no git repository is refused, saying what to do; one with
+/// uncommitted changes is built as committed, with a warning (the server
+/// builds commits, never a working tree).
+pub(crate) fn source_for_request(source: &str) -> Result<String, CliError> {
+    if source.contains("://") {
+        return Ok(source.to_string());
     }
-    match std::fs::canonicalize(source) {
-        Ok(p) if p.is_dir() => p.display().to_string(),
-        _ => source.to_string(),
+    let path = std::path::Path::new(source);
+    let abs = std::fs::canonicalize(path).map_err(|_| {
+        CliError::Usage(format!(
+            "no such directory: {source}; give a local git repository or a git URL (https://…, file://…)"
+        ))
+    })?;
+    if !abs.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{source} is not a directory; give a local git repository or a git URL"
+        )));
     }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&abs)
+            .args(args)
+            .output()
+    };
+    match git(&["rev-parse", "--is-inside-work-tree"]) {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            return Err(CliError::Usage(format!(
+                "{source} is not a git repository: the server builds commits. Run `git init && git add -A && git commit -m init` there, or give a git URL"
+            )));
+        }
+    }
+    if let Ok(o) = git(&["status", "--porcelain", "--untracked-files=no"])
+        && o.status.success()
+        && !o.stdout.is_empty()
+    {
+        eprintln!(
+            "warning: {source} has uncommitted changes; the build uses the last commit (commit them to include them)"
+        );
+    }
+    Ok(abs.display().to_string())
 }
 
 pub(crate) async fn build(client: &Client, args: BuildArgs) -> Result<(), CliError> {
     let req = BuildRequest {
         source: SourceRequest {
-            url: source_for_request(&args.source),
+            url: source_for_request(&args.source)?,
             git_ref: args.git_ref,
             context_dir: args.context_dir,
             dockerfile: args.dockerfile,
@@ -120,29 +161,95 @@ pub(crate) async fn build(client: &Client, args: BuildArgs) -> Result<(), CliErr
     }
     let bar = spinner(format!("build {id}: queued"));
     // Log lines go to stderr in JSON mode so stdout stays parseable.
-    let result = stream_log(client, id, true, Some((&bar, args.output == Output::Json))).await;
+    let json = args.output == Output::Json;
+    let waited = until_ended(client, id, args.detach, async {
+        if args.wait {
+            wait_final(client, id, Some(&bar)).await
+        } else {
+            stream_log(client, id, true, Some((&bar, json))).await
+        }
+    })
+    .await;
     bar.finish_and_clear();
-    result?;
+    waited?;
     let b: Build = client.get_json(&format!("/builds/{id}")).await?;
-    if args.output == Output::Json {
+    if json {
         print_json(&b);
+    } else if let (BuildPhase::Complete, Some(img)) = (&b.phase, &b.image) {
+        println!("{}", img.reference);
     }
-    match (&b.phase, &b.image) {
-        (BuildPhase::Complete, Some(img)) => {
-            if args.output == Output::Table {
-                println!("{}", img.reference);
+    report_end(&b)
+}
+
+/// Run `waiting` (following or waiting for build `id`) until it is done,
+/// or until Ctrl-C: then ask the server to cancel the build, or with
+/// `detach` leave it running and say how to follow it.
+pub(crate) async fn until_ended(
+    client: &Client,
+    id: i64,
+    detach: bool,
+    waiting: impl std::future::Future<Output = Result<(), CliError>>,
+) -> Result<(), CliError> {
+    tokio::select! {
+        r = waiting => r,
+        _ = tokio::signal::ctrl_c() => {
+            if detach {
+                eprintln!("\nbuild {id} goes on; follow it with `slipway logs -f {id}`");
+                return Err(CliError::Interrupted);
             }
-            Ok(())
-        }
-        (phase, _) => {
-            eprintln!(
-                "build {id} {}: {}\n  see `slipway show {id}` and `slipway logs {id}`",
-                phase.as_str().to_lowercase(),
-                b.reason.as_deref().unwrap_or("no reason recorded")
-            );
-            Err(CliError::BuildDidNotComplete { id, phase: *phase })
+            eprintln!("\ninterrupted: asking the server to cancel build {id} (--detach leaves it running)");
+            let r: Result<CancelResponse, _> = client
+                .post_json(&format!("/builds/{id}/cancel"), &serde_json::json!({}))
+                .await;
+            if let Err(e) = r {
+                eprintln!("could not cancel build {id}: {e}\n  cancel it with `slipway cancel {id}`");
+            }
+            Err(CliError::Interrupted)
         }
     }
+}
+
+/// Poll build `id` until it ends, its phase on the spinner.
+pub(crate) async fn wait_final(
+    client: &Client,
+    id: i64,
+    bar: Option<&ProgressBar>,
+) -> Result<(), CliError> {
+    loop {
+        let b: Build = client.get_json(&format!("/builds/{id}")).await?;
+        if b.phase.is_final() {
+            return Ok(());
+        }
+        if let Some(bar) = bar {
+            bar.set_message(format!("build {id}: {}", b.phase.as_str().to_lowercase()));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Ok when the build completed (or was skipped: nothing to do); else say
+/// how it ended and why, and fail.
+pub(crate) fn report_end(b: &Build) -> Result<(), CliError> {
+    match b.phase {
+        BuildPhase::Complete | BuildPhase::Skipped => Ok(()),
+        phase => {
+            eprintln!(
+                "build {} {}: {}\n  see `slipway show {}` and `slipway logs {}`",
+                b.id,
+                phase.as_str().to_lowercase(),
+                b.reason.as_deref().unwrap_or("no reason recorded"),
+                b.id,
+                b.id
+            );
+            Err(CliError::BuildDidNotComplete { id: b.id, phase })
+        }
+    }
+}
+
+/// After following a log: how did build `id` end?
+pub(crate) async fn ended(client: &Client, id: i64) -> Result<(), CliError> {
+    let b: Build = client.get_json(&format!("/builds/{id}")).await?;
+    report_end(&b)
 }
 
 /// A ticking spinner with the elapsed time and `message`, for work the

@@ -283,6 +283,24 @@ impl Client {
             .map(|_| ())
     }
 
+    /// The server's version (from `/healthz`, which needs no token).
+    pub async fn server_version(&self) -> Result<String, ClientError> {
+        let url = format!("{}/healthz", self.endpoint.url);
+        let v: serde_json::Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .json()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(v["version"]
+            .as_str()
+            .unwrap_or("unknown (older than 0.1)")
+            .to_string())
+    }
+
     /// A streaming GET (for logs).
     pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, ClientError> {
         self.send(self.http.get(self.url(path))).await

@@ -96,10 +96,17 @@ pub enum Command {
     },
     /// Print a build's log
     Logs {
+        /// A build id, or a config (its newest build)
         build: String,
-        /// Keep printing new lines until the build ends
+        /// Keep printing new lines until the build ends; exit non-zero
+        /// unless it completes
         #[arg(short, long)]
         follow: bool,
+    },
+    /// The CLI's version and the server's
+    Version {
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Cancel a build in any phase that has not ended
     Cancel { build: String },
@@ -173,6 +180,17 @@ pub enum Command {
         /// Build even if the inputs equal the last successful build's
         #[arg(long)]
         force: bool,
+        /// Wait for the config's build to end; exit non-zero unless it
+        /// completes (or is skipped: nothing changed)
+        #[arg(long)]
+        wait: bool,
+        /// Like --wait, printing the build's log as it comes
+        #[arg(long)]
+        follow: bool,
+        /// With --wait/--follow: Ctrl-C leaves the build running instead
+        /// of cancelling it
+        #[arg(long)]
+        detach: bool,
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -262,6 +280,9 @@ pub enum CliError {
         id: i64,
         outcome: slipway_core::scan::ScanOutcome,
     },
+    /// Ctrl-C while waiting; what became of the build was printed.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError> {
@@ -283,12 +304,19 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         }
         other => other,
     };
-    let endpoint = Endpoint::discover(
-        connect.url,
+    // `version` asks only /healthz: a missing token does not stop it.
+    let version = matches!(command, Command::Version { .. });
+    let endpoint = match Endpoint::discover(
+        connect.url.clone(),
         connect.token,
         connect.token_file,
-        connect.ca_file,
-    )?;
+        connect.ca_file.clone(),
+    ) {
+        Err(ClientError::NoToken(_)) if version => {
+            Endpoint::discover(connect.url, Some("none".into()), None, connect.ca_file)?
+        }
+        other => other?,
+    };
     let client = Client::new(endpoint)?;
     match command {
         Command::Apply {
@@ -336,8 +364,18 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Start {
             config,
             force,
+            wait,
+            follow,
+            detach,
             output,
-        } => rebuilds::start(&client, &config, force, output).await,
+        } => {
+            let how = rebuilds::Waiting {
+                wait: wait || follow,
+                follow,
+                detach,
+            };
+            rebuilds::start(&client, &config, force, how, output).await
+        }
         Command::Graph { config, output } => {
             let path = match &config {
                 Some(c) => format!("/graph?config={c}"),
@@ -463,8 +501,35 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             Ok(())
         }
         Command::Logs { build, follow } => {
-            let id = build_id(&build)?;
-            stream_log(&client, id, follow, None).await
+            let id = match build_id(&build) {
+                Ok(id) => id,
+                // Not a build id: a config, and its newest build.
+                Err(_) => rebuilds::newest_build(&client, &build).await?,
+            };
+            stream_log(&client, id, follow, None).await?;
+            if follow {
+                builds::ended(&client, id).await?;
+            }
+            Ok(())
+        }
+        Command::Version { output } => {
+            let server = client.server_version().await;
+            let mine = env!("CARGO_PKG_VERSION");
+            match output {
+                Output::Json => print_json(&serde_json::json!({
+                    "client": mine,
+                    "server": server.as_ref().ok(),
+                    "server_url": client.endpoint.url,
+                })),
+                Output::Table => {
+                    println!("client {mine}");
+                    match &server {
+                        Ok(v) => println!("server {v} at {}", client.endpoint.url),
+                        Err(e) => println!("server: {e}"),
+                    }
+                }
+            }
+            Ok(())
         }
         Command::Cancel { build } => cancel(&client, build_id(&build)?).await,
         Command::Registry(RegistryCommand::Gc {

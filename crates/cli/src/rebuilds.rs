@@ -1,7 +1,7 @@
 //! Client commands for automatic rebuilds: apply, configs, start, graph,
 //! waves, import-cccp.
 
-use crate::client::Client;
+use crate::client::{Client, ClientError};
 use crate::{CliError, Output, print_json};
 use clap::ValueEnum;
 use slipway_core::api::{
@@ -182,23 +182,120 @@ pub fn config_details(c: &ConfigStatus) -> String {
     out
 }
 
+/// How `slipway start` waits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Waiting {
+    /// Until the config's build ends (exit code says how).
+    pub wait: bool,
+    /// Printing its log.
+    pub follow: bool,
+    /// Ctrl-C leaves it running.
+    pub detach: bool,
+}
+
 pub async fn start(
     client: &Client,
     config: &str,
     force: bool,
+    how: Waiting,
     output: Output,
 ) -> Result<(), CliError> {
     let r: TriggerResponse = client
         .post_json(&format!("/configs/{config}/start"), &StartRequest { force })
         .await?;
-    match output {
-        Output::Json => print_json(&r),
-        Output::Table => println!(
-            "config {config} joins wave {}; follow it with `slipway waves {}`",
-            r.wave, r.wave
-        ),
+    if !how.wait {
+        match output {
+            Output::Json => print_json(&r),
+            Output::Table => println!(
+                "config {config} joins wave {}; follow it with `slipway waves {}`",
+                r.wave, r.wave
+            ),
+        }
+        return Ok(());
     }
-    Ok(())
+    // The config's build in its wave, once the wave makes it; a member
+    // that ends without one was skipped (nothing changed) or blocked.
+    let bar = crate::spinner(format!("config {config}: wave {} gathering", r.wave));
+    let id = loop {
+        let w: Wave = client.get_json(&format!("/waves/{}", r.wave)).await?;
+        let Some(m) = w.members.iter().find(|m| m.config == config) else {
+            bar.finish_and_clear();
+            return Err(CliError::Usage(format!(
+                "config {config} is not in wave {}; see `slipway waves {}`",
+                r.wave, r.wave
+            )));
+        };
+        if let Some(id) = m.build {
+            break id;
+        }
+        if m.state.is_terminal() {
+            bar.finish_and_clear();
+            let state = m.state.as_str();
+            if output == Output::Json {
+                print_json(
+                    &serde_json::json!({ "wave": r.wave, "config": config, "state": state }),
+                );
+            } else {
+                println!("config {config}: {state} in wave {} (no build)", r.wave);
+            }
+            return match m.state {
+                slipway_core::rebuild::MemberState::Skipped => Ok(()),
+                _ => Err(CliError::Usage(format!(
+                    "config {config} was {state} in wave {}; see `slipway waves {}`",
+                    r.wave, r.wave
+                ))),
+            };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let json = output == Output::Json;
+    let waited = crate::builds::until_ended(client, id, how.detach, async {
+        if how.follow {
+            crate::stream_log(client, id, true, Some((&bar, json))).await
+        } else {
+            crate::builds::wait_final(client, id, Some(&bar)).await
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    waited?;
+    let b: slipway_core::Build = client.get_json(&format!("/builds/{id}")).await?;
+    if json {
+        print_json(&b);
+    } else {
+        println!(
+            "build {id} of {config}: {}{}",
+            b.phase.as_str().to_lowercase(),
+            b.image
+                .as_ref()
+                .map(|i| format!(" {}", i.reference))
+                .unwrap_or_default()
+        );
+    }
+    crate::builds::report_end(&b)
+}
+
+/// The newest build of `config`, for `slipway logs CONFIG`.
+pub async fn newest_build(client: &Client, config: &str) -> Result<i64, CliError> {
+    let list: Vec<slipway_core::api::BuildSummary> = client
+        .get_json(&format!(
+            "/builds?limit=1&{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("config", config)
+                .finish()
+        ))
+        .await
+        .map_err(|e| match e {
+            ClientError::Api { status: 400, .. } => CliError::Usage(format!(
+                "{config:?} is neither a build id nor a config name"
+            )),
+            e => e.into(),
+        })?;
+    list.first().map(|b| b.id).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{config:?} is no build id, and no config of that name has a build: `slipway configs` lists them, `slipway builds` the builds"
+        ))
+    })
 }
 
 pub fn graph_table(g: &GraphView) -> String {

@@ -46,10 +46,15 @@ pub struct Platform(String);
 pub struct UnknownPlatform(pub String);
 
 impl Platform {
+    /// An RPM architecture name (`x86_64`), or a Docker/OCI one as
+    /// buildx writes it (`amd64`, `linux/amd64`, `linux/arm/v7`).
     pub fn parse(name: &str) -> Result<Platform, UnknownPlatform> {
+        let oci = name.strip_prefix("linux/").unwrap_or(name);
         PLATFORMS
             .iter()
-            .find(|p| p.0 == name)
+            .find(|p| {
+                p.0 == name || p.1 == oci || p.2.is_some_and(|v| format!("{}/{v}", p.1) == oci)
+            })
             .map(|p| Platform(p.0.to_string()))
             .ok_or_else(|| UnknownPlatform(name.to_string()))
     }
@@ -745,8 +750,20 @@ mod tests {
         assert_eq!(Platform::parse("x86_64").unwrap().oci(), "linux/amd64");
         assert_eq!(Platform::parse("aarch64").unwrap().oci(), "linux/arm64");
         assert_eq!(Platform::parse("armv7hl").unwrap().oci(), "linux/arm/v7");
-        assert!(Platform::parse("amd64").is_err());
         assert!(Platform::known().contains(&Platform::host().as_str()));
+        for (alias, name) in [
+            ("amd64", "x86_64"),
+            ("linux/amd64", "x86_64"),
+            ("arm64", "aarch64"),
+            ("linux/arm64", "aarch64"),
+            ("linux/arm/v7", "armv7hl"),
+            ("386", "i686"),
+            ("ppc64le", "ppc64le"),
+        ] {
+            assert_eq!(Platform::parse(alias).unwrap().as_str(), name, "{alias}");
+        }
+        assert!(Platform::parse("linux/mips").is_err());
+        assert!(Platform::parse("windows/amd64").is_err());
         let c = Clusters::local_default(2);
         assert!(c.served(&Platform::host()));
         assert_eq!(c.get("local").unwrap().max_concurrent_builds, 2);

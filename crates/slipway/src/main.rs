@@ -28,6 +28,11 @@ enum Top {
     Serve(ServeArgs),
     /// Run one worker build for a server (what a Kubernetes Job runs)
     Worker(WorkerArgs),
+    /// Print a shell completion script: `slipway completions bash > /etc/bash_completion.d/slipway`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
     #[command(flatten)]
     Client(slipway_cli::Command),
 }
@@ -85,6 +90,16 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Top::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "slipway",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Top::Serve(args) => match runtime.block_on(serve(args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -111,6 +126,8 @@ fn main() -> ExitCode {
                 | CliError::LintFailed
                 | CliError::ScanDidNotPass { .. },
             ) => ExitCode::FAILURE,
+            // Ctrl-C, as shells expect.
+            Err(CliError::Interrupted) => ExitCode::from(130),
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE

@@ -138,6 +138,7 @@ fn every_route_answers_each_credential_as_it_must() {
                 },
             )
             .replace("{name}", "nosuch")
+            .replace("{project}", "nosuch")
             .replace("{action}", "enable")
             .replace("{format}", "spdx")
             .replace("{config}", "nosuch")
@@ -179,6 +180,7 @@ fn every_route_answers_each_credential_as_it_must() {
         let filled = path
             .replace("{id}", "999999")
             .replace("{name}", "nosuch")
+            .replace("{project}", "nosuch")
             .replace("{action}", "enable")
             .replace("{format}", "spdx")
             .replace("{config}", "nosuch")

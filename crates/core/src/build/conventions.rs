@@ -667,7 +667,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no platform is left"), "{e}");
-        c.platforms.not = vec!["amd64".into()];
+        c.platforms.not = vec!["mips".into()];
         assert!(c.check().unwrap_err().to_string().contains("platforms"));
 
         let c = RepoConfig {

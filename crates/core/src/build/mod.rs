@@ -724,7 +724,7 @@ mod tests {
         );
         r.platforms = vec!["x86_64".into(), "x86_64".into()];
         assert!(r.validate(None).unwrap_err().message.contains("twice"));
-        r.platforms = vec!["amd64".into()];
+        r.platforms = vec!["linux/mips".into()];
         let e = r.validate(None).unwrap_err();
         assert_eq!(e.field, "platforms");
         assert!(e.message.contains("x86_64, aarch64"), "{e}");

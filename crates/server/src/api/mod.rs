@@ -109,7 +109,12 @@ pub fn router(services: Arc<Services>) -> Router {
     Router::new()
         .route(
             "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            get(|| async {
+                Json(serde_json::json!({
+                    "status": "ok",
+                    "version": env!("CARGO_PKG_VERSION"),
+                }))
+            }),
         )
         .route("/readyz", get(readyz))
         .with_state(services)

@@ -2,6 +2,7 @@
 //! binary: TLS on the server's own listener, used by the CLI, `slipway
 //! worker`, skopeo and podman with a CA the test makes (openssl).
 
+mod cli;
 mod quotas;
 mod roles;
 mod secrets;

@@ -291,9 +291,12 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
                 },
             )
             .replace("{action}", "enable")
+            .replace("{project}", "team")
             .replace("{format}", "spdx");
         // Whether the path names a thing of the team project.
-        let names_team = (route.path.contains("{id}") || route.path.contains("{name}"))
+        let names_team = (route.path.contains("{id}")
+            || route.path.contains("{name}")
+            || route.path.contains("{project}"))
             && !route.path.starts_with("/api/v1/waves/")
             && !route.path.starts_with("/api/v1/clusters/");
         for w in EVERYONE {
