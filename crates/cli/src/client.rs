@@ -46,13 +46,59 @@ pub struct Endpoint {
 
 /// The user's config file (`~/.config/slipway/config.yaml`), or the state
 /// file a local server writes on start (`~/.local/state/slipway/server.yaml`).
-#[derive(Debug, Default, Deserialize)]
+/// The user's file may name several servers (`contexts`, made by `slipway
+/// login`) and the one in use (`current`).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub contexts: std::collections::BTreeMap<String, Context>,
+}
+
+/// One server the CLI knows (`slipway login`).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    pub url: String,
+    pub token_file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl ClientFile {
+    /// The fields of the context in use (`wanted`, else `current`), over
+    /// the flat ones.
+    fn resolved(mut self, wanted: Option<&str>) -> Result<ClientFile, ClientError> {
+        let Some(name) = wanted.map(str::to_string).or_else(|| self.current.clone()) else {
+            return Ok(self);
+        };
+        let Some(c) = self.contexts.get(&name).cloned() else {
+            let known: Vec<&str> = self.contexts.keys().map(String::as_str).collect();
+            return Err(ClientError::Config(format!(
+                "no context named {name}; there are: {}\n  `slipway login URL --name {name}` makes it",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        self.url = Some(c.url);
+        self.token_file = Some(c.token_file);
+        self.token = None;
+        self.ca_file = c.ca_file;
+        Ok(self)
+    }
 }
 
 pub fn user_config_path() -> Option<PathBuf> {
@@ -111,14 +157,48 @@ impl Endpoint {
         token_file: Option<PathBuf>,
         ca_file: Option<PathBuf>,
     ) -> Result<Self, ClientError> {
+        Self::discover_in(url, token, token_file, ca_file, None)
+    }
+
+    /// [`Endpoint::discover`], with a context of the user's config file.
+    /// The first file that names a server supplies its URL, token and CA
+    /// together: a local server's state file never mixes with a context.
+    pub fn discover_in(
+        url: Option<String>,
+        token: Option<String>,
+        token_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        context: Option<&str>,
+    ) -> Result<Self, ClientError> {
         let mut files = Vec::new();
-        for p in [user_config_path(), local_server_state_path()]
-            .into_iter()
-            .flatten()
+        if let Some(p) = user_config_path()
+            && let Some(f) = read_client_file(&p)?
         {
-            if let Some(f) = read_client_file(&p)? {
-                files.push(f);
+            files.push(f.resolved(context)?);
+        } else if let Some(name) = context {
+            return Err(ClientError::Config(format!(
+                "no context named {name}: `slipway login URL --name {name}` makes it"
+            )));
+        }
+        if let Some(p) = local_server_state_path()
+            && let Some(f) = read_client_file(&p)?
+        {
+            files.push(f);
+        }
+        // The first file naming a URL is the one in use; another file that
+        // names a different server lends it nothing (no stale mixtures).
+        if url.is_none()
+            && let Some(i) = files.iter().position(|f| f.url.is_some())
+        {
+            let chosen = files[i].url.clone();
+            let mut kept = Vec::new();
+            for (j, f) in files.into_iter().enumerate() {
+                if j == i || f.url.is_none() || f.url == chosen {
+                    kept.push(f);
+                }
             }
+            kept.sort_by_key(|f| f.url != chosen);
+            files = kept;
         }
         let url = url
             .or_else(|| files.iter().find_map(|f| f.url.clone()))

@@ -15,38 +15,42 @@ fn age(then: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// `1m 05s`, `42s`, `2h 03m`.
+fn duration(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 pub fn build_table(builds: &[BuildSummary], now: Timestamp) -> String {
     let mut out = String::new();
     if builds.is_empty() {
-        out.push_str("no builds yet; start one with `slipway build SOURCE --tag HOST/NAME:TAG`\n");
+        out.push_str("no builds; start one with `slipway build SOURCE --tag HOST/NAME:TAG`\n");
         return out;
     }
     let _ = writeln!(
         out,
-        "{:<6} {:<10} {:<5} {:<40} RESULT",
-        "ID", "PHASE", "AGE", "SOURCE"
+        "{:<6} {:<9} {:<16} {:<9} {:<9} {:<9} RESULT",
+        "ID", "PHASE", "CONFIG", "TRIGGER", "CREATED", "DURATION"
     );
     for b in builds {
-        let mut src = b.source.clone();
-        if src.chars().count() > 40 {
-            src = format!(
-                "…{}",
-                src.chars()
-                    .rev()
-                    .take(39)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<String>()
-            );
-        }
+        let config = b.config.as_deref().unwrap_or("-");
+        let took = match (b.started_at, b.finished_at) {
+            (Some(s), Some(f)) => duration(f.as_second() - s.as_second()),
+            (Some(s), None) => format!("{}…", duration(now.as_second() - s.as_second())),
+            _ => "-".into(),
+        };
         let _ = writeln!(
             out,
-            "{:<6} {:<10} {:<5} {:<40} {}",
+            "{:<6} {:<9} {:<16} {:<9} {:<9} {:<9} {}",
             b.id,
             b.phase.as_str(),
-            age(b.created_at, now),
-            src,
+            config,
+            b.trigger,
+            format!("{} ago", age(b.created_at, now)),
+            took,
             b.image
                 .as_deref()
                 .or(b.reason.as_deref())

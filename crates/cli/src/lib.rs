@@ -9,6 +9,7 @@
 mod access;
 mod builds;
 pub mod client;
+mod contexts;
 mod format;
 mod images;
 mod koji;
@@ -48,6 +49,9 @@ pub struct ConnectArgs {
     /// (besides the system's roots)
     #[arg(long, global = true, env = "SLIPWAY_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// A server you logged in to (`slipway context list`) [default: the current one]
+    #[arg(long, global = true, env = "SLIPWAY_CONTEXT")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +65,15 @@ pub enum Command {
         /// How many builds to show
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Only this config's builds
+        #[arg(long)]
+        config: Option<String>,
+        /// Only builds in this phase (Running, Failed, …)
+        #[arg(long)]
+        phase: Option<String>,
+        /// Only builds started by this trigger (manual, webhook, poll, cron, parent, …)
+        #[arg(long)]
+        trigger: Option<String>,
     },
     /// Show one build: phase, reason, image, stages, events
     Show {
@@ -103,6 +116,18 @@ pub enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Log in to a server: check the token (--token-file, or typed) and
+    /// keep it as a context in ~/.config/slipway/config.yaml, in use from now on
+    Login {
+        /// The server's URL (https://slipway.example.com:8443)
+        url: String,
+        /// The context's name [default: the URL's host]
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The servers you logged in to, and which one is in use
+    #[command(subcommand)]
+    Context(contexts::ContextCommand),
     /// The CLI's version and the server's
     Version {
         #[arg(short, long, value_enum, default_value_t)]
@@ -304,17 +329,30 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         }
         other => other,
     };
+    let command = match command {
+        Command::Login { url, name } => {
+            return contexts::login(&url, name, connect.token_file, connect.ca_file).await;
+        }
+        Command::Context(cmd) => return contexts::run(cmd),
+        other => other,
+    };
     // `version` asks only /healthz: a missing token does not stop it.
     let version = matches!(command, Command::Version { .. });
-    let endpoint = match Endpoint::discover(
+    let context = connect.context.as_deref();
+    let endpoint = match Endpoint::discover_in(
         connect.url.clone(),
         connect.token,
         connect.token_file,
         connect.ca_file.clone(),
+        context,
     ) {
-        Err(ClientError::NoToken(_)) if version => {
-            Endpoint::discover(connect.url, Some("none".into()), None, connect.ca_file)?
-        }
+        Err(ClientError::NoToken(_)) if version => Endpoint::discover_in(
+            connect.url,
+            Some("none".into()),
+            None,
+            connect.ca_file,
+            context,
+        )?,
         other => other?,
     };
     let client = Client::new(endpoint)?;
@@ -415,9 +453,40 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         }
         Command::Build(args) => build(&client, args).await,
         Command::Lint(args) => lint_command(args),
-        Command::Builds { output, limit } => {
-            let builds: Vec<slipway_core::api::BuildSummary> =
-                client.get_json(&format!("/builds?limit={limit}")).await?;
+        // Handled before a server is looked for; here only for completeness.
+        Command::Login { url, name } => {
+            contexts::login(&url, name, None, client.endpoint.ca_file.clone()).await
+        }
+        Command::Context(cmd) => contexts::run(cmd),
+        Command::Builds {
+            output,
+            limit,
+            config,
+            phase,
+            trigger,
+        } => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", &limit.to_string());
+            // Phases as the server spells them: `failed` works too.
+            let phase = phase.map(|p| {
+                let mut c = p.to_ascii_lowercase();
+                if let Some(first) = c.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                c
+            });
+            for (name, value) in [
+                ("config", &config),
+                ("phase", &phase),
+                ("trigger", &trigger),
+            ] {
+                if let Some(v) = value {
+                    query.append_pair(name, v);
+                }
+            }
+            let builds: Vec<slipway_core::api::BuildSummary> = client
+                .get_json(&format!("/builds?{}", query.finish()))
+                .await?;
             match output {
                 Output::Json => print_json(&builds),
                 Output::Table => print!("{}", format::build_table(&builds, jiff::Timestamp::now())),

@@ -159,11 +159,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn worker(args: WorkerArgs, connect: ConnectArgs) -> anyhow::Result<BuildPhase> {
-    let endpoint = slipway_cli::client::Endpoint::discover(
+    let endpoint = slipway_cli::client::Endpoint::discover_in(
         connect.url,
         connect.token,
         connect.token_file,
         connect.ca_file,
+        connect.context.as_deref(),
     )?;
     let data = &args.data_dir;
     std::fs::create_dir_all(data)

@@ -95,6 +95,8 @@ const LIST_QUERY: &str = "SELECT count(*), min(id), json_group_array(json_object
      FROM (SELECT * FROM builds
            WHERE (?1 IS NULL OR id < ?2) AND (?3 IS NULL OR config = ?4)
              AND (?6 IS NULL OR project IN (SELECT value FROM json_each(?6)))
+             AND (?7 IS NULL OR phase = ?7)
+             AND (?8 IS NULL OR coalesce(trigger_kind, 'manual') = ?8)
            ORDER BY id DESC LIMIT ?5)";
 
 impl SqliteStore {
@@ -365,6 +367,8 @@ impl Store for SqliteStore {
                     q.projects
                         .as_ref()
                         .map(|p| serde_json::Value::from(p.clone()).to_string()),
+                    q.phase.map(|p| p.as_str()),
+                    q.trigger.as_deref(),
                 ],
                 |r| {
                     Ok(crate::BuildPage {

@@ -136,6 +136,7 @@ async fn claims_oldest_first() {
         before,
         config: None,
         projects: None,
+        ..Default::default()
     };
     let list = s.list_builds(&q(10, None)).await.unwrap();
     assert_eq!(

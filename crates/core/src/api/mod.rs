@@ -114,6 +114,10 @@ pub struct BuildQuery {
     pub config: Option<String>,
     /// Only builds of these projects (`None`: every project).
     pub projects: Option<Vec<String>>,
+    /// Only builds in this phase.
+    pub phase: Option<crate::BuildPhase>,
+    /// Only builds started by this kind of trigger (`manual`, `webhook`, …).
+    pub trigger: Option<String>,
 }
 
 /// The answer to a cancel request.

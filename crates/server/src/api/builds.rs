@@ -61,6 +61,8 @@ pub(super) struct ListQuery {
     /// The cursor: only builds older than this id.
     before: Option<i64>,
     config: Option<String>,
+    phase: Option<String>,
+    trigger: Option<String>,
 }
 
 /// `GET /builds`: summaries, newest first, `limit` (default 50, at most
@@ -76,6 +78,17 @@ pub(super) async fn list(
     if q.before.is_some_and(|b| b < 1) {
         return Err(ApiError::invalid("before must be a build id (1 or more)"));
     }
+    let phase = q
+        .phase
+        .as_deref()
+        .map(|p| {
+            p.parse::<BuildPhase>().map_err(|_| {
+                ApiError::invalid(format!(
+                    "phase {p:?} is not a build phase: New, Pending, Running, Complete, Skipped, Failed, Error or Cancelled"
+                ))
+            })
+        })
+        .transpose()?;
     let page = s
         .store
         .list_builds_json(&BuildQuery {
@@ -84,23 +97,29 @@ pub(super) async fn list(
             config: q.config.clone(),
             // Only the projects the caller reads.
             projects: caller.binding().project.clone().map(|p| vec![p]),
+            phase,
+            trigger: q.trigger.clone(),
         })
         .await?;
     let mut resp = ([(header::CONTENT_TYPE, "application/json")], page.json).into_response();
     if page.count == limit
         && let Some(last) = page.last
     {
-        let config = q
-            .config
-            .as_deref()
-            .map(|c| {
-                format!(
-                    "&config={}",
-                    slipway_core::scan::inventory::percent_encode(c)
-                )
-            })
-            .unwrap_or_default();
-        let link = format!("</api/v1/builds?limit={limit}&before={last}{config}>; rel=\"next\"");
+        // The next page keeps the filters.
+        let mut filters = String::new();
+        for (name, value) in [
+            ("config", &q.config),
+            ("phase", &q.phase),
+            ("trigger", &q.trigger),
+        ] {
+            if let Some(v) = value {
+                filters.push_str(&format!(
+                    "&{name}={}",
+                    slipway_core::scan::inventory::percent_encode(v)
+                ));
+            }
+        }
+        let link = format!("</api/v1/builds?limit={limit}&before={last}{filters}>; rel=\"next\"");
         if let Ok(v) = link.parse() {
             resp.headers_mut().insert(header::LINK, v);
         }

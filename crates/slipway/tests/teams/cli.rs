@@ -184,4 +184,130 @@ fn a_cli_fit_for_ci() {
             server.api("POST", &format!("/api/v1/builds/{id}/cancel"), None);
         }
     }
+
+    // builds filters and the columns people read.
+    let list = server.cli_json(&[
+        "builds", "--config", "good", "--phase", "complete", "-o", "json",
+    ]);
+    let list = list.as_array().unwrap();
+    assert!(!list.is_empty());
+    assert!(
+        list.iter()
+            .all(|b| b["config"] == "good" && b["phase"] == "Complete"),
+        "{list:?}"
+    );
+    let failed = server.cli_json(&[
+        "builds",
+        "--phase",
+        "Failed",
+        "--trigger",
+        "manual",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        failed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["config"] == "bad"),
+        "{failed}"
+    );
+    let table = stdout(&server.cli(&["builds"]));
+    assert!(
+        table.contains("CONFIG")
+            && table.contains("TRIGGER")
+            && table.contains("DURATION")
+            && table.contains(" ago"),
+        "{table}"
+    );
+    let out = server.cli(&["builds", "--phase", "sleeping"]);
+    assert!(
+        stderr(&out).contains("is not a build phase"),
+        "{}",
+        stderr(&out)
+    );
+
+    // login and contexts: the token is checked, kept in a file of its own
+    // (0600), and a stale local state file never mixes in.
+    let dirs = tempfile::tempdir().unwrap();
+    let (config, state) = (dirs.path().join("config"), dirs.path().join("state"));
+    std::fs::create_dir_all(state.join("slipway")).unwrap();
+    std::fs::write(
+        state.join("slipway/server.yaml"),
+        "url: \"http://127.0.0.1:9\"\ntoken_file: \"/nonexistent\"\n",
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        server
+            .cli_cmd(args)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap()
+    };
+    let token = stdout(&server.cli(&[
+        "token",
+        "create",
+        "--name",
+        "me",
+        "--project",
+        "default",
+        "--role",
+        "viewer",
+        "-q",
+    ]))
+    .trim()
+    .to_string();
+    let token_file = dirs.path().join("me.token");
+    std::fs::write(&token_file, &token).unwrap();
+    let url = format!("http://{host}");
+    let bad_file = dirs.path().join("bad.token");
+    std::fs::write(&bad_file, format!("slw_{}", "0".repeat(64))).unwrap();
+    let out = cli(&[
+        "login",
+        &url,
+        "--name",
+        "here",
+        "--token-file",
+        &bad_file.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("refused the token"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&[
+        "login",
+        &url,
+        "--name",
+        "here",
+        "--token-file",
+        &token_file.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kept = config.join("slipway/tokens/here");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&cli(&["context", "list", "-o", "json"]))).unwrap();
+    assert_eq!(listed["current"], "here", "{listed}");
+    let out = cli(&["builds", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(&["context", "use", "nosuch"]);
+    assert!(
+        stderr(&out).contains("no context named nosuch"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&["--context", "nosuch", "builds"]);
+    assert!(
+        stderr(&out).contains("no context named nosuch"),
+        "{}",
+        stderr(&out)
+    );
 }
