@@ -311,7 +311,8 @@ pub enum CliError {
 }
 
 pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError> {
-    // Lint needs no server: never look for one.
+    // Lint, printing an import, login and contexts need no server: never
+    // look for one.
     let command = match command {
         Command::Lint(args) => return lint_command(args),
         Command::ImportCccp {
@@ -327,9 +328,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             print!("{}", rebuilds::configs_yaml(&imported.configs)?);
             return Ok(());
         }
-        other => other,
-    };
-    let command = match command {
+        // Logging in makes the context that discovery would read.
         Command::Login { url, name } => {
             return contexts::login(&url, name, connect.token_file, connect.ca_file).await;
         }
@@ -453,11 +452,8 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         }
         Command::Build(args) => build(&client, args).await,
         Command::Lint(args) => lint_command(args),
-        // Handled before a server is looked for; here only for completeness.
-        Command::Login { url, name } => {
-            contexts::login(&url, name, None, client.endpoint.ca_file.clone()).await
-        }
-        Command::Context(cmd) => contexts::run(cmd),
+        // Returned from before a server is looked for.
+        Command::Login { .. } | Command::Context(_) => Ok(()),
         Command::Builds {
             output,
             limit,

@@ -217,6 +217,27 @@ pub fn project_of_repository<'a>(
     DEFAULT_PROJECT
 }
 
+/// What `project`'s repositories take among the registry's blob links
+/// (repository, digest, size): each blob counted once however many of its
+/// repositories hold it; and the digests of those blobs.
+pub fn storage_of<'a>(
+    project: &str,
+    links: &'a [(String, String, u64)],
+    projects: &[String],
+    env_prefixes: &[String],
+) -> (u64, std::collections::HashSet<&'a str>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut bytes = 0u64;
+    for (repository, digest, size) in links {
+        if project_of_repository(repository, projects, env_prefixes) == project
+            && seen.insert(digest.as_str())
+        {
+            bytes = bytes.saturating_add(*size);
+        }
+    }
+    (bytes, seen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +314,26 @@ mod tests {
         assert!(!allowed(&default_viewer, "ops/x", Action::Pull));
         let admin = Binding::global_admin().registry_grants(&p, &envs);
         assert!(allowed(&admin, "team/app", Action::Delete));
+    }
+
+    #[test]
+    fn storage_counts_each_blob_once_per_project() {
+        let p = projects();
+        let envs = ["stable".to_string()];
+        let links: Vec<(String, String, u64)> = [
+            ("team/a", "d1", 10),
+            ("team/b", "d1", 10),
+            ("stable/team/a", "d2", 5),
+            ("ops/x", "d3", 7),
+            ("lib/busybox", "d1", 10),
+        ]
+        .iter()
+        .map(|(r, d, n)| (r.to_string(), d.to_string(), *n))
+        .collect();
+        let (bytes, blobs) = storage_of("team", &links, &p, &envs);
+        assert_eq!(bytes, 15);
+        assert!(blobs.contains("d1") && blobs.contains("d2") && !blobs.contains("d3"));
+        assert_eq!(storage_of("default", &links, &p, &envs).0, 10);
     }
 
     #[test]

@@ -4,8 +4,7 @@
 //! the caller discards the upload, so nothing partial remains.
 
 use crate::auth::RegistryAuth;
-use slipway_core::access::project_of_repository;
-use std::collections::HashSet;
+use slipway_core::access::{project_of_repository, storage_of};
 
 impl RegistryAuth {
     /// `Err(why)` when linking `digest` (`size` bytes) into `repository`
@@ -27,15 +26,9 @@ impl RegistryAuth {
         else {
             return Ok(());
         };
-        let mut seen = HashSet::new();
-        let mut used = 0u64;
-        for (repo, d, s) in store.blob_links().await.map_err(|e| e.to_string())? {
-            if project_of_repository(&repo, &names, &self.env_prefixes) == project && seen.insert(d)
-            {
-                used = used.saturating_add(s);
-            }
-        }
-        if seen.contains(digest) || used.saturating_add(size) <= quota {
+        let links = store.blob_links().await.map_err(|e| e.to_string())?;
+        let (used, held) = storage_of(project, &links, &names, &self.env_prefixes);
+        if held.contains(digest) || used.saturating_add(size) <= quota {
             return Ok(());
         }
         Err(format!(

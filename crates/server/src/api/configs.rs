@@ -9,6 +9,7 @@ use crate::Services;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::steps::configs as rebuilds;
+use crate::steps::projects::of_stored;
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
@@ -18,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
-use slipway_core::access::{DEFAULT_PROJECT, Permission};
+use slipway_core::access::Permission;
 use slipway_core::api::{
     ApplyRequest, ApplyResponse, ConfigEvent, ConfigStatus, GraphView, StartRequest,
     TriggerResponse, WebhookResponse,
@@ -114,12 +115,6 @@ async fn status(
     })
 }
 
-/// The project of a stored config.
-fn project_of(s: &Services, c: &slipway_store::StoredConfig, projects: &[String]) -> String {
-    crate::steps::projects::of_config(s, &c.config, projects)
-        .unwrap_or_else(|_| DEFAULT_PROJECT.to_string())
-}
-
 /// Refuse unless `caller` may do `what` to config `name` (404 when it
 /// does not exist).
 async fn require_config(
@@ -144,7 +139,7 @@ async fn list_configs(
     let projects = crate::steps::projects::names(&s).await?;
     let mut out = Vec::with_capacity(stored.len());
     for c in &stored {
-        if caller.reads(&project_of(&s, c, &projects)) {
+        if caller.reads(&of_stored(&s, &c.config, &projects)) {
             out.push(status(&s, c, &graph, 0).await?);
         }
     }
@@ -227,7 +222,7 @@ async fn readable_configs(
         .list_configs()
         .await?
         .iter()
-        .filter(|c| caller.reads(&project_of(s, c, &projects)))
+        .filter(|c| caller.reads(&of_stored(s, &c.config, &projects)))
         .map(|c| c.config.name.clone())
         .collect())
 }

@@ -284,8 +284,7 @@ async fn prune(
 ) -> Result<Json<PruneReport>, ApiError> {
     let projects = crate::steps::projects::names(&s).await?;
     let project_of = |c: &slipway_store::StoredConfig| {
-        crate::steps::projects::of_config(&s, &c.config, &projects)
-            .unwrap_or_else(|_| slipway_core::access::DEFAULT_PROJECT.into())
+        crate::steps::projects::of_stored(&s, &c.config, &projects)
     };
     // The configs of the projects the caller manages (one named: it must
     // be one of those).

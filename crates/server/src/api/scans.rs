@@ -263,8 +263,7 @@ async fn rescan_config(
         return Err(ApiError::not_found(format!("config {name} does not exist")));
     };
     let projects = crate::steps::projects::names(&s).await?;
-    let project = crate::steps::projects::of_config(&s, &config.config, &projects)
-        .unwrap_or_else(|_| slipway_core::access::DEFAULT_PROJECT.to_string());
+    let project = crate::steps::projects::of_stored(&s, &config.config, &projects);
     caller.require(&project, Permission::Build)?;
     match crate::steps::scanning::rescan(&s, &name, &config.config.scan).await {
         Some(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),

@@ -9,7 +9,7 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use jiff::SignedDuration;
 use slipway_core::BuildPhase;
-use slipway_core::access::{DEFAULT_PROJECT, Permission};
+use slipway_core::access::Permission;
 use slipway_core::api::{ApplyRequest, ApplyResponse, GraphNode, GraphView};
 use slipway_core::rebuild::image_config::ImageConfig;
 use slipway_core::rebuild::trigger::Trigger;
@@ -145,7 +145,7 @@ pub async fn apply(
         caller.require(&project_of(&v)?, Permission::Build)?;
         if let Some(old) = stored.iter().find(|s| s.config.name == v.name) {
             caller.require(
-                &project_of(&old.config).unwrap_or_else(|_| DEFAULT_PROJECT.into()),
+                &crate::steps::projects::of_stored(services, &old.config, &projects),
                 Permission::Build,
             )?;
         }
@@ -195,7 +195,7 @@ pub async fn apply(
     let mut delete = Vec::new();
     if req.prune {
         for old in stored.iter().filter(|s| !seen.contains(&s.config.name)) {
-            let project = project_of(&old.config).unwrap_or_else(|_| DEFAULT_PROJECT.into());
+            let project = crate::steps::projects::of_stored(services, &old.config, &projects);
             if caller.reads(&project) {
                 caller.require(&project, Permission::Manage)?;
                 delete.push(old.config.name.clone());

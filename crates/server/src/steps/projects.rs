@@ -56,15 +56,20 @@ pub fn of_config(s: &Services, c: &ImageConfig, projects: &[String]) -> Result<S
     }
 }
 
+/// The project of a config already stored: [`of_config`], or the default
+/// project when it no longer resolves (its project was never made, or its
+/// output moved), so a stored config always belongs somewhere.
+pub fn of_stored(s: &Services, c: &ImageConfig, projects: &[String]) -> String {
+    of_config(s, c, projects).unwrap_or_else(|_| DEFAULT_PROJECT.to_string())
+}
+
 /// [`of_config`] for a stored config by name; `None` when it is gone.
 pub async fn of_config_named(s: &Services, name: &str) -> Result<Option<String>, ApiError> {
     let Some(stored) = s.store.get_config(name).await? else {
         return Ok(None);
     };
     let projects = names(s).await?;
-    Ok(Some(
-        of_config(s, &stored.config, &projects).unwrap_or_else(|_| DEFAULT_PROJECT.to_string()),
-    ))
+    Ok(Some(of_stored(s, &stored.config, &projects)))
 }
 
 /// The project of a scan: its build's, else its config's, else the
@@ -97,14 +102,9 @@ pub async fn usage(
     project: &str,
 ) -> Result<slipway_core::api::access::Usage, ApiError> {
     let mut u = s.store.build_usage(project).await?;
-    let projects = names(s).await?;
-    let envs = env_prefixes(s);
-    let mut seen = std::collections::HashSet::new();
-    for (repository, digest, size) in s.store.blob_links().await? {
-        if project_of_repository(&repository, &projects, &envs) == project && seen.insert(digest) {
-            u.storage_bytes += size;
-        }
-    }
+    let links = s.store.blob_links().await?;
+    u.storage_bytes =
+        slipway_core::access::storage_of(project, &links, &names(s).await?, &env_prefixes(s)).0;
     Ok(u)
 }
 
