@@ -56,6 +56,19 @@ impl LogHub {
         self.dir.join(format!("{id}.log"))
     }
 
+    /// The log of a build to add lines to after its build (a promotion, a
+    /// rescan); when it cannot be opened the lines are dropped, with a
+    /// warning, rather than failing that work.
+    pub fn open_or_discard(&self, id: BuildId) -> Arc<dyn LogSink> {
+        match self.open(id) {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::warn!("build {id}: cannot open its log, lines dropped: {e}");
+                Arc::new(crate::steps::metadata::Discard)
+            }
+        }
+    }
+
     /// Open the log of a build for appending (a re-queued build continues its log).
     pub fn open(&self, id: BuildId) -> std::io::Result<Arc<BuildLog>> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());

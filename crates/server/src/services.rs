@@ -70,6 +70,21 @@ pub struct Services {
 }
 
 impl Services {
+    /// A fresh work dir for one piece of work, made: `<work>/LABEL-PID-N`,
+    /// never shared with another (the caller removes it).
+    pub async fn scratch_dir(&self, label: &str) -> Result<PathBuf, String> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let dir = self.work_dir.join(format!(
+            "{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| format!("cannot make work dir {}: {e}", dir.display()))?;
+        Ok(dir)
+    }
+
     /// Stop every running worker build of `build` (a cancel, or a sibling
     /// platform failed).
     pub fn cancel_running(&self, build: BuildId) {

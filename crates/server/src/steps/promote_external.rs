@@ -8,10 +8,8 @@
 
 use crate::Services;
 use crate::error::ApiError;
-use slipway_builder::LogSink;
 use slipway_core::{Build, ImageRef, PushedImage};
 use slipway_store::TagMove;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
 
 /// Where to: `host/target:tags` (the first of `tags` the primary one
@@ -31,15 +29,10 @@ pub(crate) async fn copy(
     to: &Destination<'_>,
     by: &TagMove,
 ) -> Result<(), ApiError> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let work = services.work_dir.join(format!(
-        "{}-promote-{}",
-        build.id,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    tokio::fs::create_dir_all(&work)
+    let work = services
+        .scratch_dir(&format!("{}-promote", build.id))
         .await
-        .map_err(|e| ApiError::internal(format!("cannot make work dir {}: {e}", work.display())))?;
+        .map_err(ApiError::internal)?;
     let result = copy_in(services, build, image, to, by, &work).await;
     let _ = tokio::fs::remove_dir_all(&work).await;
     result
@@ -83,12 +76,8 @@ async fn copy_in(
     {
         return Ok(()); // promoted before: nothing moves
     }
-    let log = services.logs.open(build.id).ok();
-    let discard = crate::steps::metadata::Discard;
-    let log: &dyn LogSink = match &log {
-        Some(l) => l.as_ref(),
-        None => &discard,
-    };
+    let log = services.logs.open_or_discard(build.id);
+    let log = log.as_ref();
     let host = crate::backends::LocalHost {
         services,
         build: build.id,

@@ -62,12 +62,9 @@ pub(crate) async fn reattach(
     if !matches!(attached(services, &r.repository, digest).await, Ok(false)) {
         return;
     }
-    let work = services
-        .work_dir
-        .join(format!("{build}-sbom-{}", std::process::id()));
-    if tokio::fs::create_dir_all(&work).await.is_err() {
+    let Ok(work) = services.scratch_dir(&format!("{build}-sbom")).await else {
         return;
-    }
+    };
     let host = crate::backends::LocalHost {
         services,
         build,
@@ -76,12 +73,8 @@ pub(crate) async fn reattach(
     let own = services.own_registry_hosts();
     match slipway_worker::own_auth_for(&host, &own, reference, &work).await {
         Ok(auth) => {
-            let log = services.logs.open(build).ok();
-            let discard = crate::steps::metadata::Discard;
-            let log: &dyn LogSink = match &log {
-                Some(l) => l.as_ref(),
-                None => &discard,
-            };
+            let log = services.logs.open_or_discard(build);
+            let log = log.as_ref();
             log.line(&format!(
                 "==> rescan: no SBOM is attached to {reference} any more; attaching them again"
             ));

@@ -11,7 +11,6 @@ use slipway_core::{Build, BuildId};
 use slipway_scan::image::FetchOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The policy a build's image is scanned with: its config's, or the
 /// default (integrity and capabilities, report only) for builds without
@@ -36,16 +35,8 @@ pub async fn scan(
     by: (ScanReason, Option<BuildId>, Option<&str>),
     auth: Option<&Path>,
 ) -> Result<StoredScan, String> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let (reason, build, config) = by;
-    let work = services.work_dir.join(format!(
-        "scan-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    tokio::fs::create_dir_all(&work)
-        .await
-        .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
+    let work = services.scratch_dir("scan").await?;
     let authfile: Option<PathBuf> = match auth {
         Some(a) => Some(a.to_path_buf()),
         None => {
