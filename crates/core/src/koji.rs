@@ -343,8 +343,13 @@ pub struct KojiImport {
     /// The last error: the hub's own words, or why it could not be reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::api::time::seconds_opt"
+    )]
     pub next_attempt_at: Option<Timestamp>,
+    #[serde(with = "crate::api::time::seconds")]
     pub updated_at: Timestamp,
 }
 

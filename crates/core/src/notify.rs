@@ -156,9 +156,15 @@ pub struct Delivery {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(with = "crate::api::time::seconds")]
     pub next_attempt_at: jiff::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::api::time::seconds_opt"
+    )]
     pub delivered_at: Option<jiff::Timestamp>,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: jiff::Timestamp,
 }
 

@@ -158,10 +158,10 @@ fn token_of(r: &SqliteRow) -> Result<TokenInfo> {
         kind: TokenKind::parse(&kind).map_err(StoreError::Corrupt)?,
         project: r.try_get("project")?,
         role: Role::parse(&role).map_err(StoreError::Corrupt)?,
-        created_at: r.try_get("created_at")?,
+        created_at: crate::sqlite::shown_time(r, "created_at")?,
         created_by: r.try_get("created_by")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
+        expires_at: crate::sqlite::shown_time_opt(r, "expires_at")?,
+        revoked_at: crate::sqlite::shown_time_opt(r, "revoked_at")?,
     })
 }
 
@@ -173,7 +173,7 @@ fn project_of(r: &SqliteRow) -> Result<ProjectInfo> {
     Ok(ProjectInfo {
         name: r.try_get("name")?,
         anonymous_pull: r.try_get::<i64, _>("anonymous_pull")? != 0,
-        created_at: r.try_get("created_at")?,
+        created_at: crate::sqlite::shown_time(r, "created_at")?,
         quota: Quota {
             max_concurrent_builds: limit("max_concurrent_builds")?
                 .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
@@ -405,7 +405,7 @@ impl AccessStore for SqliteStore {
         .map(|r| {
             Ok(AuditRecord {
                 id: r.try_get("id")?,
-                at: r.try_get("at")?,
+                at: crate::sqlite::shown_time(r, "at")?,
                 who: r.try_get("who")?,
                 project: r.try_get("project")?,
                 action: r.try_get("action")?,

@@ -89,7 +89,9 @@ const LIST_QUERY: &str = "SELECT count(*), min(id), json_group_array(json_object
          'id', id, 'phase', phase, 'config', config, 'trigger', coalesce(trigger_kind, 'manual'),
          'source', coalesce(source_shown, ''), 'output', coalesce(output, ''),
          'image', json_extract(image, '$.reference'), 'reason', reason,
-         'created_at', created_at, 'started_at', started_at, 'finished_at', finished_at,
+         'created_at', strftime('%Y-%m-%dT%H:%M:%SZ', created_at),
+         'started_at', strftime('%Y-%m-%dT%H:%M:%SZ', started_at),
+         'finished_at', strftime('%Y-%m-%dT%H:%M:%SZ', finished_at),
          'project', project
      ) ORDER BY id DESC) AS page
      FROM (SELECT * FROM builds

@@ -421,7 +421,7 @@ impl RegistryStore for SqliteStore {
             Ok(TagDigest {
                 tag: r.try_get("tag")?,
                 digest: r.try_get("digest")?,
-                updated_at: r.try_get("updated_at")?,
+                updated_at: crate::sqlite::shown_time(r, "updated_at")?,
             })
         })
         .collect()

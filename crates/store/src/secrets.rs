@@ -38,7 +38,7 @@ fn info(r: &sqlx::sqlite::SqliteRow) -> Result<SecretInfo> {
         project: r.try_get("project")?,
         name: r.try_get("name")?,
         size: u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
-        created_at: r.try_get("created_at")?,
+        created_at: crate::sqlite::shown_time(r, "created_at")?,
         created_by: r.try_get("created_by")?,
     })
 }

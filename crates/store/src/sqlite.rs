@@ -129,6 +129,21 @@ pub(crate) fn now() -> String {
     Timestamp::now().to_string()
 }
 
+/// A stored time column as answers show it: RFC 3339 to the second.
+pub(crate) fn shown_time(r: &sqlx::sqlite::SqliteRow, column: &str) -> Result<String> {
+    use sqlx::Row;
+    Ok(slipway_core::api::time::text_to_second(
+        &r.try_get::<String, _>(column)?,
+    ))
+}
+
+/// [`shown_time`] of a column that may be NULL.
+pub(crate) fn shown_time_opt(r: &sqlx::sqlite::SqliteRow, column: &str) -> Result<Option<String>> {
+    use sqlx::Row;
+    Ok(r.try_get::<Option<String>, _>(column)?
+        .map(|t| slipway_core::api::time::text_to_second(&t)))
+}
+
 pub(crate) fn parse_time(s: String) -> Result<Timestamp> {
     s.parse()
         .map_err(|e| StoreError::Corrupt(format!("bad timestamp {s:?}: {e}")))

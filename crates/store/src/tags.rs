@@ -83,7 +83,7 @@ pub(crate) async fn history(
             build: r.try_get("build_id")?,
             who: r.try_get("who")?,
             why: r.try_get("why")?,
-            at: r.try_get("at")?,
+            at: crate::sqlite::shown_time(r, "at")?,
         })
     })
     .collect()

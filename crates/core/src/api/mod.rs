@@ -79,10 +79,19 @@ pub struct BuildSummary {
     /// Why it ended the way it did (for endings other than Complete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: jiff::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::api::time::seconds_opt"
+    )]
     pub started_at: Option<jiff::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::api::time::seconds_opt"
+    )]
     pub finished_at: Option<jiff::Timestamp>,
 }
 
@@ -204,10 +213,10 @@ pub struct ConfigStatus {
     /// The branch head polling saw last, and when it looks again.
     #[serde(default)]
     pub poll_head: Option<String>,
-    #[serde(default)]
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub next_poll_at: Option<jiff::Timestamp>,
     /// When the cron schedule fires next.
-    #[serde(default)]
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub next_schedule_at: Option<jiff::Timestamp>,
     /// Recent events (newest last): skipped triggers, applies.
     pub events: Vec<ConfigEvent>,
@@ -215,6 +224,7 @@ pub struct ConfigStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigEvent {
+    #[serde(with = "crate::api::time::seconds")]
     pub at: jiff::Timestamp,
     pub message: String,
     pub build: Option<crate::BuildId>,
@@ -286,3 +296,4 @@ impl GraphView {
 
 pub mod access;
 pub mod images;
+pub mod time;

@@ -523,6 +523,7 @@ pub struct StageTiming {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildEvent {
+    #[serde(with = "crate::api::time::seconds")]
     pub at: Timestamp,
     /// The phase the build entered, when the event is a phase change.
     pub phase: Option<BuildPhase>,
@@ -561,8 +562,11 @@ pub struct WorkerBuild {
     pub reason: Option<String>,
     /// The platform image under its unique tag.
     pub image: Option<PushedImage>,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: Timestamp,
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub started_at: Option<Timestamp>,
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub finished_at: Option<Timestamp>,
 }
 
@@ -590,8 +594,11 @@ pub struct Build {
     /// The `slipway.yaml` the build was prepared with, if the source has one.
     #[serde(default)]
     pub repo_config: Option<RepoConfig>,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: Timestamp,
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub started_at: Option<Timestamp>,
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub finished_at: Option<Timestamp>,
 }
 

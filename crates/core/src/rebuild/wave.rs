@@ -38,10 +38,14 @@ impl WaveState {
 pub struct Wave {
     pub id: i64,
     pub state: WaveState,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: Timestamp,
     /// Triggers arriving before this time join the wave.
+    #[serde(with = "crate::api::time::seconds")]
     pub gather_until: Timestamp,
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub started_at: Option<Timestamp>,
+    #[serde(default, with = "crate::api::time::seconds_opt")]
     pub finished_at: Option<Timestamp>,
     /// Parents before children once the wave runs.
     pub members: Vec<WaveMemberRecord>,

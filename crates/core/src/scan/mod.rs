@@ -282,6 +282,7 @@ pub struct TrackedRepository {
     pub digest: String,
     /// Package name → its (version, architecture) entries.
     pub packages: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    #[serde(with = "crate::api::time::seconds")]
     pub checked_at: jiff::Timestamp,
 }
 
@@ -294,6 +295,7 @@ pub struct StoredScan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
     pub reason: ScanReason,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: jiff::Timestamp,
     pub report: ScanReport,
 }
@@ -308,6 +310,7 @@ pub struct ScanSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
     pub reason: ScanReason,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: jiff::Timestamp,
     pub reference: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

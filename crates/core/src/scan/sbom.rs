@@ -129,6 +129,7 @@ pub struct StoredSbom {
     pub problem: Option<String>,
     /// Packages listed (the operating system and the image not counted).
     pub packages: usize,
+    #[serde(with = "crate::api::time::seconds")]
     pub created_at: Timestamp,
 }
 

@@ -14,6 +14,32 @@ fn config_file(server: &Server, yaml: &str) -> String {
     file.display().to_string()
 }
 
+/// Asserts every time in `v` (a key `at` or ending in `_at`) reads
+/// `YYYY-MM-DDTHH:MM:SSZ`; how many it saw.
+fn whole_second_times(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, x)| match x {
+                serde_json::Value::String(t) if k == "at" || k.ends_with("_at") => {
+                    let b = t.as_bytes();
+                    assert!(
+                        b.len() == 20
+                            && b[10] == b'T'
+                            && b[19] == b'Z'
+                            && t.parse::<jiff::Timestamp>().is_ok(),
+                        "{k}: {t:?} is not RFC 3339 to the second"
+                    );
+                    1
+                }
+                _ => whole_second_times(x),
+            })
+            .sum(),
+        serde_json::Value::Array(a) => a.iter().map(whole_second_times).sum(),
+        _ => 0,
+    }
+}
+
 #[test]
 fn a_cli_fit_for_ci() {
     require_tools();
@@ -221,6 +247,21 @@ fn a_cli_fit_for_ci() {
             && table.contains(" ago"),
         "{table}"
     );
+    // JSON times are RFC 3339 to the second, everywhere a user reads them.
+    let good_id = list[0]["id"].as_i64().unwrap().to_string();
+    let mut seen = 0;
+    for args in [
+        &["builds", "-o", "json"][..],
+        &["show", &good_id, "-o", "json"][..],
+        &["configs", "good", "-o", "json"][..],
+        &["token", "list", "-o", "json"][..],
+        &["projects", "-o", "json"][..],
+        &["audit", "-o", "json"][..],
+        &["history", &format!("{host}/t/good:latest"), "-o", "json"][..],
+    ] {
+        seen += whole_second_times(&server.cli_json(args));
+    }
+    assert!(seen > 20, "only {seen} times checked");
     let out = server.cli(&["builds", "--phase", "sleeping"]);
     assert!(
         stderr(&out).contains("is not a build phase"),
