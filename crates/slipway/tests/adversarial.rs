@@ -475,6 +475,53 @@ fn replayed_and_older_webhook_deliveries_build_nothing() {
     assert_eq!(b.len(), 3, "{b:?}");
     assert_eq!(b[2]["phase"], "Skipped", "{}", b[2]);
     assert_eq!(latest(&s), c2_digest);
+
+    // Every delivery that proved itself is in the audit log with its
+    // outcome, as the config's project; an unsigned one only in the
+    // server's log.
+    let forged = http_raw(
+        s.port,
+        "POST",
+        "/api/v1/webhooks/rp/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", "sha256=00"),
+        ],
+        gh.as_bytes(),
+    );
+    assert_eq!(forged.status, 401);
+    let audit = s.api("GET", "/api/v1/audit?limit=1000", None).json();
+    let hooks: Vec<(String, u64)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"].as_str().unwrap().contains("/webhooks/"))
+        .map(|r| {
+            assert_eq!(r["project"], "default", "{r}");
+            assert_eq!(r["source"], "127.0.0.1", "{r}");
+            (
+                r["who"].as_str().unwrap().to_string(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .rev()
+        .collect();
+    let generic = "webhook generic of config rp".to_string();
+    let github = "webhook github of config rp".to_string();
+    assert_eq!(
+        hooks,
+        [
+            (generic.clone(), 202),
+            (generic.clone(), 202),
+            (generic.clone(), 200),
+            (generic.clone(), 200),
+            (generic.clone(), 400),
+            (generic, 200),
+            (github.clone(), 202),
+            (github, 200),
+        ],
+        "{audit}"
+    );
 }
 
 /// Issue 16, item 4: a git URL's password, a webhook secret and a

@@ -59,7 +59,13 @@ pub async fn record(State(s): State<Arc<Services>>, req: Request, next: Next) ->
         source,
         status: resp.status().as_u16(),
     };
-    if let Err(e) = s.store.record_audit(&record).await {
+    write(&s, &record).await;
+    resp
+}
+
+/// Append `record`; a record the store cannot take is logged as lost.
+pub(super) async fn write(s: &Services, record: &AuditRecord) {
+    if let Err(e) = s.store.record_audit(record).await {
         tracing::error!(
             "audit record lost ({} {} → {}): {e}",
             record.who,
@@ -67,7 +73,6 @@ pub async fn record(State(s): State<Arc<Services>>, req: Request, next: Next) ->
             record.status
         );
     }
-    resp
 }
 
 #[derive(Deserialize)]

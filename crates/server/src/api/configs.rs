@@ -13,19 +13,22 @@ use crate::steps::projects::of_stored;
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use slipway_core::access::Permission;
+use slipway_core::api::access::AuditRecord;
 use slipway_core::api::{
     ApplyRequest, ApplyResponse, ConfigEvent, ConfigStatus, GraphView, StartRequest,
     TriggerResponse, WebhookResponse,
 };
 use slipway_core::rebuild::Wave;
 use slipway_core::rebuild::trigger::{self, Delivery, Provider, Trigger};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(super) fn routes(t: &mut Table) {
@@ -293,6 +296,8 @@ async fn get_wave(
 async fn webhook(
     State(s): State<Arc<Services>>,
     Path((config, provider)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    from: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -325,7 +330,38 @@ async fn webhook(
         );
         return Err(ApiError::unauthorized(e.to_string()));
     }
-    let delivery = trigger::read_delivery(provider, &header, &body)
+    // A delivery that proved itself acts for the config's project: its
+    // outcome is audited like a token's request (unproven ones are only
+    // logged, so that anyone cannot fill the audit log).
+    let outcome = delivered(&s, &config, &stored.config, provider, &header, &body).await;
+    let projects = crate::steps::projects::names(&s).await?;
+    let record = AuditRecord {
+        id: 0,
+        at: String::new(),
+        who: format!("webhook {} of config {config}", provider.as_str()),
+        project: Some(of_stored(&s, &stored.config, &projects)),
+        action: format!("POST {}", uri.path()),
+        source: from.map(|Extension(ConnectInfo(a))| a.ip().to_string()),
+        status: match &outcome {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.status.as_u16(),
+        },
+    };
+    super::audit::write(&s, &record).await;
+    outcome
+}
+
+/// What a verified delivery does: builds nothing (ignored, stale, a
+/// replay) or starts a wave.
+async fn delivered(
+    s: &Arc<Services>,
+    config: &str,
+    stored: &slipway_core::rebuild::image_config::ImageConfig,
+    provider: Provider,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let delivery = trigger::read_delivery(provider, &header, body)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let ignored = |message: String| {
         (
@@ -342,10 +378,10 @@ async fn webhook(
         Delivery::Ignored(why) => return Ok(ignored(why)),
         Delivery::Push(p) => p,
     };
-    if push.branch != stored.config.source.branch {
+    if push.branch != stored.source.branch {
         return Ok(ignored(format!(
             "push to {} ignored: config {config} builds {}",
-            push.branch, stored.config.source.branch
+            push.branch, stored.source.branch
         )));
     }
     if let Err(e) = push.check_fresh(jiff::Timestamp::now().as_second()) {
@@ -358,7 +394,7 @@ async fn webhook(
     if let Some(id) = &push.delivery
         && let Some(at) = s
             .store
-            .remember_delivery(&config, provider.as_str(), id)
+            .remember_delivery(config, provider.as_str(), id)
             .await?
     {
         tracing::warn!(
@@ -369,7 +405,7 @@ async fn webhook(
             "delivery {id} was already received at {at}; a re-sent delivery builds nothing"
         )));
     }
-    if let Some(why) = rebuilds::stale_push(&s, &stored.config, &push.commit).await? {
+    if let Some(why) = rebuilds::stale_push(s, stored, &push.commit).await? {
         tracing::warn!(
             "config {config}: {} delivery ignored: {why}",
             provider.as_str()
@@ -381,7 +417,7 @@ async fn webhook(
         commit: push.commit.clone(),
         delivery: push.delivery,
     };
-    let wave = rebuilds::trigger(&s, &config, t, false).await?;
+    let wave = rebuilds::trigger(s, config, t, false).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(WebhookResponse {
