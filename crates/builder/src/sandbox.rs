@@ -3,6 +3,7 @@
 
 use crate::process::{RunOutput, run_env};
 use crate::{BuilderError, LogSink, succeeded};
+use slipway_core::build::conventions::COMMAND_SECRETS_DIR;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
@@ -10,28 +11,50 @@ use tokio_util::sync::CancellationToken;
 /// bubblewrap sandbox: the system's `/usr` and `/etc` read-only, the
 /// context the only writable directory, an empty `/tmp`, nothing else of
 /// the host (no data directory, no tokens), new namespaces, and no network
-/// unless `network`. Its output goes to `log`.
+/// unless `network`; `secrets`, a directory of secret files, read-only at
+/// `/run/secrets` (`$SLIPWAY_SECRETS`). Its output goes to `log`.
 pub async fn run_prebuild(
     context: &Path,
     command: &str,
     network: bool,
+    secrets: Option<&Path>,
     log: &dyn LogSink,
     cancel: &CancellationToken,
 ) -> Result<(), BuilderError> {
-    let out = sandboxed(context, command, network, &[], &[], &[], log, cancel).await?;
+    let out = sandboxed(
+        context,
+        command,
+        network,
+        &Sandbox {
+            secrets,
+            ..Sandbox::default()
+        },
+        log,
+        cancel,
+    )
+    .await?;
     succeeded(&out, "prebuild command failed")
 }
 
-/// `sh -c command` in `dir` in the sandbox, with `env` set, the paths
-/// `ro` readable and `rw` writable too (at their own paths).
-#[allow(clippy::too_many_arguments)]
+/// What a sandboxed command sees beyond its directory.
+#[derive(Default)]
+pub(crate) struct Sandbox<'a> {
+    /// Environment variables set.
+    pub env: Vec<(&'a str, &'a str)>,
+    /// Paths readable (at their own paths).
+    pub ro: Vec<&'a Path>,
+    /// Paths writable (at their own paths).
+    pub rw: Vec<&'a Path>,
+    /// A directory of secret files, read-only at `/run/secrets`.
+    pub secrets: Option<&'a Path>,
+}
+
+/// `sh -c command` in `dir` in the sandbox, with what `with` adds.
 pub(crate) async fn sandboxed(
     dir: &Path,
     command: &str,
     network: bool,
-    env: &[(&str, &str)],
-    ro: &[&Path],
-    rw: &[&Path],
+    with: &Sandbox<'_>,
     log: &dyn LogSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutput, BuilderError> {
@@ -75,15 +98,25 @@ pub(crate) async fn sandboxed(
     ]
     .map(String::from)
     .to_vec();
-    for f in ro {
+    for f in &with.ro {
         let f = f.display().to_string();
         args.extend(["--ro-bind".into(), f.clone(), f]);
     }
-    for f in rw {
+    for f in &with.rw {
         let f = f.display().to_string();
         args.extend(["--bind".into(), f.clone(), f]);
     }
-    for (k, v) in env {
+    if let Some(dir) = with.secrets {
+        args.extend([
+            "--ro-bind".into(),
+            dir.display().to_string(),
+            COMMAND_SECRETS_DIR.into(),
+            "--setenv".into(),
+            "SLIPWAY_SECRETS".into(),
+            COMMAND_SECRETS_DIR.into(),
+        ]);
+    }
+    for (k, v) in &with.env {
         args.extend(["--setenv".into(), (*k).to_string(), (*v).to_string()]);
     }
     if network {

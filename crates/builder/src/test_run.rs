@@ -5,6 +5,7 @@
 use crate::process::run_env;
 use crate::sandbox::sandboxed;
 use crate::{Buildah, BuilderError, LogSink, authfile_args, succeeded};
+use slipway_core::build::conventions::COMMAND_SECRETS_DIR;
 use slipway_core::build::test_stage::{RESULTS_DIR, TEST_DIR};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +27,9 @@ pub struct TestJob<'a> {
     pub authfile: Option<&'a Path>,
     /// The container's name (unique per build).
     pub name: &'a str,
+    /// A directory of secret files (`secrets:` in `slipway.yaml`),
+    /// read-only at `/run/secrets` (`$SLIPWAY_SECRETS`).
+    pub secrets: Option<&'a Path>,
 }
 
 impl Buildah {
@@ -69,6 +73,16 @@ impl Buildah {
             TEST_DIR.into(),
             "--env".into(),
             format!("TEST_RESULTS={RESULTS_DIR}"),
+        ]);
+        if let Some(dir) = job.secrets {
+            args.extend([
+                "--volume".into(),
+                format!("{}:{COMMAND_SECRETS_DIR}:ro", dir.display()),
+                "--env".into(),
+                format!("SLIPWAY_SECRETS={COMMAND_SECRETS_DIR}"),
+            ]);
+        }
+        args.extend([
             job.name.to_string(),
             "--".into(),
             "sh".into(),
@@ -106,9 +120,12 @@ impl Buildah {
             job.source,
             job.command,
             true,
-            &env,
-            &ro,
-            &[job.results],
+            &crate::sandbox::Sandbox {
+                env,
+                ro,
+                rw: vec![job.results],
+                secrets: job.secrets,
+            },
             log,
             cancel,
         )

@@ -110,7 +110,7 @@ impl SecretStore for SqliteStore {
                 .await?
                 .ok_or_else(|| {
                     StoreError::NotFound(format!(
-                        "the Dockerfile mounts secret {name}, which project {project} does not have: `slipway secret create {name} --project {project} --from-file FILE`"
+                        "the build needs secret {name} (its Dockerfile mounts it or slipway.yaml's secrets: names it), which project {project} does not have: `slipway secret create {name} --project {project} --from-file FILE`"
                     ))
                 })?;
             let plain = self

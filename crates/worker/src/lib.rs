@@ -20,7 +20,7 @@
 //! `Cancelled`; Slipway's own trouble (disk, database) is `Error`.
 
 pub mod remote;
-mod secrets;
+pub mod secrets;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -255,11 +255,26 @@ pub async fn run(
     // Prebuild: the repository's own generation step, in the context.
     if let Some(command) = &spec.prebuild {
         log.line(&format!("==> prebuild: {command}"));
-        let ran = timed(
-            host,
-            Stage::Prebuild,
-            slipway_builder::run_prebuild(&context, command, spec.network, log, cancel),
-        )
+        let ran = timed(host, Stage::Prebuild, async {
+            // `secrets:` as files at /run/secrets, for this step only.
+            let secrets =
+                secrets::prepare(host, &spec.command_secrets, &work.join("prebuild-secrets"))
+                    .await
+                    .map_err(BuilderError::Failed)?;
+            let masked = secrets::Masking {
+                inner: log,
+                needles: &secrets.needles,
+            };
+            slipway_builder::run_prebuild(
+                &context,
+                command,
+                spec.network,
+                secrets.dir(),
+                &masked,
+                cancel,
+            )
+            .await
+        })
         .await;
         if let Err(e) = ran {
             return e.into();
@@ -304,7 +319,7 @@ pub async fn run(
         ));
         // Secrets the Dockerfile mounts, as files for this step only;
         // their values never reach the log.
-        let secrets = secrets::prepare(host, &secret_ids, work)
+        let secrets = secrets::prepare(host, &secret_ids, &work.join("secrets"))
             .await
             .map_err(BuilderError::Failed)?;
         let masked = secrets::Masking {

@@ -1,8 +1,9 @@
-//! Build secrets in a worker build: the values of the secrets the
-//! Dockerfile mounts (`RUN --mount=type=secret,id=NAME`), fetched from the
-//! host for the build's project only, written to files of their own
-//! (0600, in the work dir, removed when the build step ends), and masked
-//! in the build log.
+//! Build secrets as files: the values of the secrets the Dockerfile
+//! mounts (`RUN --mount=type=secret,id=NAME`) or `slipway.yaml` gives the
+//! prebuild and test commands (`secrets:`), fetched from the host for the
+//! build's project only, written to files of their own (0600, in a 0700
+//! directory of the work dir, removed when the step ends), and masked in
+//! the build log.
 
 use crate::WorkerHost;
 use slipway_builder::LogSink;
@@ -19,19 +20,27 @@ pub struct SecretFiles {
     pub needles: Vec<String>,
 }
 
+impl SecretFiles {
+    /// The directory holding the files, when there are any.
+    pub fn dir(&self) -> Option<&Path> {
+        (!self.files.is_empty()).then_some(self.dir.as_path())
+    }
+}
+
 impl Drop for SecretFiles {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Fetch and write the secrets `ids` (none: nothing to do).
+/// Fetch the secrets `ids` and write them into `dir`, which must not
+/// exist yet (none: nothing to do).
 pub async fn prepare(
     host: &dyn WorkerHost,
     ids: &[String],
-    work: &Path,
+    dir: &Path,
 ) -> Result<SecretFiles, String> {
-    let dir = work.join("secrets");
+    let dir = dir.to_path_buf();
     let mut out = SecretFiles {
         dir: dir.clone(),
         files: Vec::new(),

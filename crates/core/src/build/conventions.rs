@@ -93,6 +93,11 @@ pub struct RepoConfig {
     /// (`crate::build::test_stage`).
     #[serde(default)]
     pub test: Option<crate::build::test_stage::TestSetting>,
+    /// The project's build secrets the prebuild and test commands read, as
+    /// files under [`COMMAND_SECRETS_DIR`] (never in their environment).
+    /// The Dockerfile's `RUN` steps mount what they name themselves.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     /// Who is told about the build's result.
     #[serde(default)]
     pub notify: Vec<String>,
@@ -114,6 +119,10 @@ pub struct PlatformFilter {
 pub struct RepoConfigError(pub String);
 
 pub const DEFAULT_FLOATING_TAGS: [&str; 2] = ["{version}", "latest"];
+
+/// Where the prebuild and test commands find `secrets:` (one file per
+/// secret, named as the secret); `$SLIPWAY_SECRETS` says so too.
+pub const COMMAND_SECRETS_DIR: &str = "/run/secrets";
 
 impl RepoConfig {
     /// Read and check `slipway.yaml` text; an unknown key is an error that
@@ -148,6 +157,15 @@ impl RepoConfig {
                     "{key}: the command is empty; remove the key or give a command"
                 )));
             }
+        }
+        for n in &self.secrets {
+            crate::api::access::check_secret_name(n)
+                .map_err(|e| RepoConfigError(format!("secrets: {e}")))?;
+        }
+        if !self.secrets.is_empty() && self.prebuild.is_none() && self.test.is_none() {
+            return Err(RepoConfigError(
+                "secrets: only the prebuild and test commands read these, and there is neither; a Dockerfile mounts its own (RUN --mount=type=secret,id=NAME)".into(),
+            ));
         }
         for a in &self.notify {
             let ok = a
@@ -685,5 +703,12 @@ mod tests {
             ..Default::default()
         };
         assert!(c.check().unwrap_err().to_string().contains("prebuild"));
+        // secrets: names only, and only with a command to read them.
+        let c = RepoConfig::parse("secrets: [tok]\nprebuild: ./gen.sh\n").unwrap();
+        assert_eq!(c.secrets, ["tok"]);
+        let e = RepoConfig::parse("secrets: [../x]\nprebuild: ./gen.sh\n").unwrap_err();
+        assert!(e.to_string().contains("is not a secret name"), "{e}");
+        let e = RepoConfig::parse("secrets: [tok]\n").unwrap_err();
+        assert!(e.to_string().contains("RUN --mount=type=secret"), "{e}");
     }
 }

@@ -109,6 +109,10 @@ pub struct BuildSpec {
     /// Set by preparation: `slipway.yaml`'s prebuild command.
     #[serde(default)]
     pub prebuild: Option<String>,
+    /// Set by preparation: `slipway.yaml`'s `secrets:`, the project's
+    /// secrets the prebuild and test commands read as files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command_secrets: Vec<String>,
     /// Set by preparation: every tag the build publishes, unique tag first.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -348,6 +352,7 @@ impl BuildRequest {
             labels: self.labels.clone(),
             release,
             prebuild: None,
+            command_secrets: Vec::new(),
             tags: Vec::new(),
             config: None,
             project: None,

@@ -474,6 +474,7 @@ async fn decide(
     prepared.build_args = build_args;
     prepared.labels = labels;
     prepared.prebuild = config.prebuild.clone();
+    prepared.command_secrets = config.secrets.clone();
     // The repositories its registry token may pull.
     prepared.base_images = slipway_dockerfile::base_images(&text, &prepared.build_args)
         .map_err(|e| refuse(format!("the Dockerfile has an error: {e}")))?;

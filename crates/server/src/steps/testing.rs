@@ -110,6 +110,14 @@ async fn run_in(
         .map(Platform::oci)
         .unwrap_or_else(|| host_platform.oci());
     let name = format!("slipway-test-{}", build.id);
+    // `secrets:` as files at /run/secrets, masked in the log.
+    let secrets =
+        slipway_worker::secrets::prepare(&host, &build.spec.command_secrets, &work.join("secrets"))
+            .await?;
+    let log = &slipway_worker::secrets::Masking {
+        inner: log,
+        needles: &secrets.needles,
+    };
     let job = TestJob {
         image: &image.reference,
         platform: &platform,
@@ -119,6 +127,7 @@ async fn run_in(
         network: build.spec.network,
         authfile: auth,
         name: &name,
+        secrets: secrets.dir(),
     };
     let ran = match stage.mode {
         TestMode::Container => services.buildah.test_in_container(&job, log, &never).await,

@@ -105,6 +105,40 @@ fn a_secret_reaches_its_run_step_and_nothing_else() {
         let got = server.api("GET", &path, None);
         assert!(!got.body.contains(&value), "{path}: {}", got.body);
     }
+
+    // The prebuild and test commands read `secrets:` as files (the test in
+    // a container made from the image), masked in the log, and the image
+    // holds nothing of them.
+    let check = format!("test \"$(sha256sum $SLIPWAY_SECRETS/tok | cut -d' ' -f1)\" = {hash}");
+    let commands = GitRepo::new(&[
+        ("Dockerfile", &format!("FROM {base}\nCOPY . /src/\n")),
+        (
+            "slipway.yaml",
+            &format!(
+                "secrets: [tok]\nprebuild: |\n  {check} && echo \"prebuild sees $(cat /run/secrets/tok)\"\ntest: |\n  {check} && echo \"test sees $(cat /run/secrets/tok)\"\n"
+            ),
+        ),
+    ]);
+    let id = server.queue(&commands, &format!("{host}/team/cmds"), &["--scratch"]);
+    let b = server.wait_final(id);
+    let log = server.log(id);
+    assert_eq!(b["phase"], "Complete", "{b}\n{log}");
+    assert!(log.contains("prebuild sees ***"), "{log}");
+    assert!(log.contains("test sees ***"), "{log}");
+    assert!(!log.contains(&value), "the log shows the secret");
+    let (unpacked, rootfs) =
+        slipway_test_support::unpack_image(b["image"]["reference"].as_str().unwrap());
+    assert!(rootfs.join("src/slipway.yaml").exists());
+    if let Some(where_) = found_under(unpacked.path(), value.as_bytes()) {
+        panic!("the secret is in the image: {where_}");
+    }
+    assert!(
+        !server
+            .api("GET", &format!("/api/v1/builds/{id}"), None)
+            .body
+            .contains(&value)
+    );
+
     let listed = server.cli_json(&["secret", "list", "-o", "json"]);
     assert_eq!(listed[0]["name"], "tok", "{listed}");
     assert_eq!(listed[0]["size"], value.len(), "{listed}");
