@@ -61,8 +61,14 @@ pub enum TokenCommand {
         #[arg(long)]
         expires: Option<String>,
         /// A service account's token (CI, bots), not a person's
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["user", "service_account"])]
         service: bool,
+        /// Issue it to this user (`slipway user create`)
+        #[arg(long, value_name = "NAME", conflicts_with = "service_account")]
+        user: Option<String>,
+        /// Issue it to this service account of the project
+        #[arg(long, value_name = "NAME")]
+        service_account: Option<String>,
         /// Print the secret alone
         #[arg(short, long)]
         quiet: bool,
@@ -388,6 +394,8 @@ pub async fn token(client: &Client, cmd: TokenCommand) -> Result<(), CliError> {
             role,
             expires,
             service,
+            user,
+            service_account,
             quiet,
             output,
         } => {
@@ -398,7 +406,7 @@ pub async fn token(client: &Client, cmd: TokenCommand) -> Result<(), CliError> {
                     "/tokens",
                     &NewTokenRequest {
                         name,
-                        kind: if service {
+                        kind: if service || service_account.is_some() {
                             TokenKind::Service
                         } else {
                             TokenKind::User
@@ -406,6 +414,7 @@ pub async fn token(client: &Client, cmd: TokenCommand) -> Result<(), CliError> {
                         project,
                         role,
                         expires_in_seconds,
+                        identity: user.or(service_account),
                     },
                 )
                 .await?;
@@ -435,15 +444,16 @@ pub async fn token(client: &Client, cmd: TokenCommand) -> Result<(), CliError> {
                 Output::Json => print_json(&list),
                 Output::Table => {
                     println!(
-                        "{:<5} {:<20} {:<8} {:<22} {:<10} EXPIRES",
-                        "ID", "NAME", "KIND", "REACH", "STATE"
+                        "{:<5} {:<20} {:<8} {:<20} {:<22} {:<10} EXPIRES",
+                        "ID", "NAME", "KIND", "HOLDER", "REACH", "STATE"
                     );
                     for t in &list {
                         println!(
-                            "{:<5} {:<20} {:<8} {:<22} {:<10} {}",
+                            "{:<5} {:<20} {:<8} {:<20} {:<22} {:<10} {}",
                             t.id,
                             t.name,
                             t.kind.as_str(),
+                            t.identity.as_deref().unwrap_or("-"),
                             describe(t),
                             if t.revoked_at.is_some() {
                                 "revoked"

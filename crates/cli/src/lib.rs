@@ -11,6 +11,7 @@ mod builds;
 pub mod client;
 mod contexts;
 mod format;
+mod identities;
 mod images;
 mod koji;
 pub mod lint;
@@ -152,6 +153,12 @@ pub enum Command {
     /// Make, list and revoke API tokens
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// People who hold tokens: make, list, disable (global admins)
+    #[command(subcommand)]
+    User(identities::UserCommand),
+    /// A project's service accounts (CI, bots): make, list, disable
+    #[command(subcommand)]
+    ServiceAccount(identities::ServiceAccountCommand),
     /// Build secrets for RUN --mount=type=secret (values never shown)
     #[command(subcommand)]
     Secret(access::SecretCommand),
@@ -508,6 +515,8 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Projects { output } => access::projects(&client, output).await,
         Command::Project(cmd) => access::project(&client, cmd).await,
         Command::Token(cmd) => access::token(&client, cmd).await,
+        Command::User(cmd) => identities::user(&client, cmd).await,
+        Command::ServiceAccount(cmd) => identities::service_account(&client, cmd).await,
         Command::Secret(cmd) => access::secret(&client, cmd).await,
         Command::Audit {
             project,

@@ -446,6 +446,7 @@ mod tests {
                 binding: slipway_core::access::Binding::global_admin(),
                 created_by: None,
                 expires_at: None,
+                identity: None,
             })
             .await
             .unwrap();

@@ -60,7 +60,9 @@ impl From<slipway_store::StoreError> for ApiError {
             );
         }
         match e {
-            slipway_store::StoreError::Immutable(m) => return ApiError::conflict(m),
+            slipway_store::StoreError::Immutable(m) | slipway_store::StoreError::Conflict(m) => {
+                return ApiError::conflict(m);
+            }
             slipway_store::StoreError::NotFound(m) => return ApiError::not_found(m),
             _ => {}
         }

@@ -28,6 +28,7 @@ pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<boo
             binding: slipway_core::access::Binding::global_admin(),
             created_by: None,
             expires_at: None,
+            identity: None,
         })
         .await?;
     Ok(true)

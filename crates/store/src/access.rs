@@ -23,12 +23,18 @@ pub struct Principal {
     pub name: String,
     pub kind: TokenKind,
     pub binding: Binding,
+    /// The user or service account it was issued to.
+    pub identity: Option<String>,
 }
 
 impl Principal {
-    /// As histories and the audit record it: `token:NAME`.
+    /// As histories and the audit record it: `user:NAME (token:NAME)`,
+    /// `service:NAME (token:NAME)`, or `token:NAME` for a token of its own.
     pub fn subject(&self) -> String {
-        format!("token:{}", self.name)
+        match &self.identity {
+            Some(i) => format!("{}:{i} (token:{})", self.kind.as_str(), self.name),
+            None => format!("token:{}", self.name),
+        }
     }
 }
 
@@ -41,6 +47,7 @@ pub struct NewToken<'a> {
     pub binding: Binding,
     pub created_by: Option<&'a str>,
     pub expires_at: Option<Timestamp>,
+    pub identity: Option<&'a str>,
 }
 
 #[async_trait]
@@ -122,7 +129,7 @@ impl AccessCache {
         }
     }
 
-    fn forget_tokens(&self) {
+    pub(crate) fn forget_tokens(&self) {
         if let Ok(mut map) = self.tokens.lock() {
             map.clear();
         }
@@ -145,7 +152,7 @@ impl AccessCache {
 
 macro_rules! token_columns {
     () => {
-        "id, name, kind, project, role, created_at, created_by, expires_at, revoked_at"
+        "id, name, kind, project, role, created_at, created_by, expires_at, revoked_at, identity"
     };
 }
 
@@ -162,6 +169,7 @@ fn token_of(r: &SqliteRow) -> Result<TokenInfo> {
         created_by: r.try_get("created_by")?,
         expires_at: crate::sqlite::shown_time_opt(r, "expires_at")?,
         revoked_at: crate::sqlite::shown_time_opt(r, "revoked_at")?,
+        identity: r.try_get("identity")?,
     })
 }
 
@@ -196,8 +204,8 @@ macro_rules! project_columns {
 impl AccessStore for SqliteStore {
     async fn add_token(&self, t: &NewToken<'_>) -> Result<TokenInfo> {
         let row = sqlx::query(concat!(
-            "INSERT INTO api_tokens (name, token_hash, created_at, kind, project, role, created_by, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            "INSERT INTO api_tokens (name, token_hash, created_at, kind, project, role, created_by, expires_at, identity) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
             token_columns!()
         ))
         .bind(t.name)
@@ -208,6 +216,7 @@ impl AccessStore for SqliteStore {
         .bind(t.binding.role.as_str())
         .bind(t.created_by)
         .bind(t.expires_at.map(|e| e.to_string()))
+        .bind(t.identity)
         .fetch_one(&self.pool)
         .await?;
         token_of(&row)
@@ -221,7 +230,9 @@ impl AccessStore for SqliteStore {
         let row = sqlx::query(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+            " FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL \
+             AND (identity IS NULL OR identity IN \
+                  (SELECT name FROM identities WHERE disabled_at IS NULL))"
         ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -242,6 +253,7 @@ impl AccessStore for SqliteStore {
             binding: t.binding(),
             name: t.name,
             kind: t.kind,
+            identity: t.identity,
         };
         self.access.put_token(token_hash, &p, expires);
         Ok(live(expires).then_some(p))

@@ -9,6 +9,7 @@
 
 mod access;
 mod builds;
+mod identities;
 mod koji;
 mod notifications;
 mod read;
@@ -24,6 +25,7 @@ mod webhooks;
 mod workers;
 
 pub use access::{AccessStore, NewToken, Principal};
+pub use identities::IdentityStore;
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
@@ -121,6 +123,7 @@ pub trait Store:
     + KojiStore
     + TestStore
     + AccessStore
+    + IdentityStore
     + SecretStore
     + Send
     + Sync

@@ -258,6 +258,7 @@ async fn tokens_by_hash_with_binding_expiry_and_revocation() {
         binding,
         created_by: None,
         expires_at,
+        identity: None,
     };
     s.add_token(&token("admin", "abc123", Binding::global_admin(), None))
         .await

@@ -43,6 +43,10 @@ pub struct TokenInfo {
     pub created_by: Option<String>,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The user or service account it was issued to (`None`: a token of
+    /// its own, like the bootstrap admin token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 impl TokenInfo {
@@ -68,6 +72,57 @@ pub struct NewTokenRequest {
     /// Lifetime in seconds; `None`: until revoked.
     #[serde(default)]
     pub expires_in_seconds: Option<u64>,
+    /// The user or service account it is for; its kind then is theirs,
+    /// and a service account's tokens act in its own project only.
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+/// A user or a service account: who tokens are issued to. Disabling one
+/// revokes all its tokens at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityInfo {
+    pub name: String,
+    pub kind: TokenKind,
+    /// A service account's project (`None` for users, who may hold
+    /// tokens of any project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    pub created_at: String,
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    /// Its tokens neither revoked nor expired.
+    pub live_tokens: u32,
+}
+
+/// `POST /identities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRequest {
+    pub name: String,
+    pub kind: TokenKind,
+    /// Required for a service account; refused for a user.
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// A user's or a token's name: 1-64 letters, digits, `-`, `_`, `.`, `@`
+/// (an email address is one), not starting with `.` or `-`.
+pub fn check_holder_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['.', '-'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a {what} name: 1-64 letters, digits, '-', '_', '.', '@', not starting with '.' or '-'"
+        ))
+    }
 }
 
 /// The answer to `POST /tokens`: the secret, shown this once.

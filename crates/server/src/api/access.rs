@@ -168,16 +168,7 @@ async fn create_token(
     Json(req): Json<NewTokenRequest>,
 ) -> Result<Json<CreatedToken>, ApiError> {
     let name = req.name.trim();
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
-    {
-        return Err(ApiError::invalid(format!(
-            "{name:?} is not a token name: 1-64 letters, digits, '-', '_', '.', '@'"
-        )));
-    }
+    slipway_core::api::access::check_holder_name("token", name).map_err(ApiError::invalid)?;
     let binding = Binding {
         project: req.project.clone(),
         role: req.role,
@@ -207,6 +198,11 @@ async fn create_token(
                 + jiff::SignedDuration::from_secs(i64::try_from(n).unwrap_or(i64::MAX)),
         ),
     };
+    // Issued to a user or service account: its kind is theirs.
+    let kind = match &req.identity {
+        Some(who) => super::identities::holder(&s, who, req.project.as_deref()).await?,
+        None => req.kind,
+    };
     let secret = crate::tokens::new_token();
     let hash = crate::tokens::hash_token(&secret);
     let subject = caller.subject();
@@ -215,10 +211,11 @@ async fn create_token(
         .add_token(&NewToken {
             name,
             hash: &hash,
-            kind: req.kind,
+            kind,
             binding,
             created_by: Some(&subject),
             expires_at,
+            identity: req.identity.as_deref(),
         })
         .await?;
     tracing::info!(

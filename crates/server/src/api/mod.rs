@@ -11,6 +11,7 @@ pub(crate) use auth::Caller;
 mod builds;
 mod clusters;
 mod configs;
+mod identities;
 mod images;
 mod koji;
 mod registry;
@@ -83,6 +84,7 @@ pub(crate) fn table() -> Table {
     images::routes(&mut t);
     testing::routes(&mut t);
     access::routes(&mut t);
+    identities::routes(&mut t);
     audit::routes(&mut t);
     secrets::routes(&mut t);
     t

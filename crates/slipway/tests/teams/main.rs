@@ -3,6 +3,7 @@
 //! worker`, skopeo and podman with a CA the test makes (openssl).
 
 mod cli;
+mod identities;
 mod quotas;
 mod roles;
 mod secrets;

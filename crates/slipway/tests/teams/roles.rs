@@ -133,6 +133,9 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
     let victim = server.cli_json(&["token", "list", "-o", "json"])[0]["id"]
         .as_i64()
         .unwrap();
+    // A service account of the team the identity routes may disable.
+    let out = server.cli(&["service-account", "create", "team-ci", "--project", "team"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_secs(2)); // `e` has expired
     let secret = |w: Who| match w {
         Who::Viewer => &viewer,
@@ -286,6 +289,8 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
                 "{name}",
                 if route.path.starts_with("/api/v1/projects/") {
                     "team"
+                } else if route.path.starts_with("/api/v1/identities/") {
+                    "team-ci"
                 } else {
                     "app"
                 },
