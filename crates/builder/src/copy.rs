@@ -13,12 +13,14 @@ use tokio_util::sync::CancellationToken;
 impl Buildah {
     /// Copy `source` (`registry/name@digest`) to `dest`, reading the
     /// source with `src_authfile` (the embedded registry's short-lived
-    /// credentials) and writing with the server user's own credentials.
+    /// credentials) and writing with `dest_authfile` (the project's login
+    /// there), else the server user's own credentials.
     pub async fn copy_image(
         &self,
         source: &str,
         dest: &ImageRef,
         src_authfile: Option<&Path>,
+        dest_authfile: Option<&Path>,
         log: &dyn LogSink,
         cancel: &CancellationToken,
     ) -> Result<(), BuilderError> {
@@ -33,6 +35,9 @@ impl Buildah {
         ];
         if let Some(p) = src_authfile {
             args.extend(["--src-authfile".into(), p.display().to_string()]);
+        }
+        if let Some(p) = dest_authfile {
+            args.extend(["--dest-authfile".into(), p.display().to_string()]);
         }
         args.extend([
             format!("docker://{source}"),

@@ -142,9 +142,15 @@ impl Buildah {
         cancel: &CancellationToken,
     ) -> Result<(), BuilderError> {
         let mut args = self.global_args();
+        // `always`: the registry is asked every time, with this build's
+        // credentials. buildah's default (`missing`) would hand a build an
+        // image another project pulled into the shared storage, without
+        // asking whether this one may read it; layers it holds are reused.
         args.extend([
             "pull".into(),
             "--quiet".into(),
+            "--policy".into(),
+            "always".into(),
             "--platform".into(),
             platform.to_string(),
             format!("--tls-verify={}", self.tls_verify(image)),

@@ -16,6 +16,7 @@ mod images;
 mod koji;
 pub mod lint;
 mod rebuilds;
+mod registry;
 mod scans;
 
 pub use builds::BuildArgs;
@@ -138,7 +139,7 @@ pub enum Command {
     Cancel { build: String },
     /// Manage the embedded registry
     #[command(subcommand)]
-    Registry(RegistryCommand),
+    Registry(registry::RegistryCommand),
     /// Imports into Koji
     #[command(subcommand)]
     Koji(koji::KojiCommand),
@@ -269,25 +270,6 @@ pub enum ClusterCommand {
     /// Place builds on a cluster again
     Enable {
         name: String,
-        #[arg(short, long, value_enum, default_value_t)]
-        output: Output,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RegistryCommand {
-    /// Remove blobs no manifest references, and stale upload sessions
-    Gc {
-        /// Only report what would be removed
-        #[arg(long)]
-        dry_run: bool,
-        /// Keep unreferenced blobs younger than this many seconds
-        #[arg(long, default_value_t = 3600)]
-        grace: u64,
-        /// Remove upload sessions older than this many seconds (pushes
-        /// that were abandoned; default one day)
-        #[arg(long, default_value_t = 86400)]
-        upload_age: u64,
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -606,28 +588,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             Ok(())
         }
         Command::Cancel { build } => cancel(&client, build_id(&build)?).await,
-        Command::Registry(RegistryCommand::Gc {
-            dry_run,
-            grace,
-            upload_age,
-            output,
-        }) => {
-            let report: serde_json::Value = client
-                .post_json(
-                    "/registry/gc",
-                    &serde_json::json!({
-                        "dry_run": dry_run,
-                        "grace_seconds": grace,
-                        "upload_max_age_seconds": upload_age,
-                    }),
-                )
-                .await?;
-            match output {
-                Output::Json => print_json(&report),
-                Output::Table => print!("{}", format::gc_report(&report)),
-            }
-            Ok(())
-        }
+        Command::Registry(cmd) => registry::run(&client, cmd).await,
         Command::Clusters { output } => {
             let clusters: Vec<ClusterStatus> = client.get_json("/clusters").await?;
             match output {

@@ -157,6 +157,18 @@ pub fn is_loopback_host(host: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether `host` names a registry as an image reference's first part
+/// does (`registry.example.com`, `host:5000`, `localhost`).
+pub fn check_registry_host(host: &str) -> Result<(), String> {
+    if host.len() <= 255 && valid_host(host) && is_registry_host(host) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{host:?} is not a registry host: a name with a dot or a port (registry.example.com, host:5000), or localhost"
+        ))
+    }
+}
+
 fn is_registry_host(first: &str) -> bool {
     first.contains('.') || first.contains(':') || first == "localhost" || first.starts_with('[')
 }

@@ -11,6 +11,7 @@ mod access;
 mod builds;
 mod identities;
 mod koji;
+mod logins;
 mod notifications;
 mod read;
 mod rebuilds;
@@ -27,6 +28,7 @@ mod workers;
 pub use access::{AccessStore, NewToken, Principal};
 pub use identities::IdentityStore;
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
+pub use logins::RegistryLoginStore;
 pub use notifications::{NewDelivery, NotificationStore};
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
@@ -125,6 +127,7 @@ pub trait Store:
     + AccessStore
     + IdentityStore
     + SecretStore
+    + RegistryLoginStore
     + Send
     + Sync
     + 'static

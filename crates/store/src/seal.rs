@@ -29,6 +29,7 @@ pub(crate) enum Column {
     DeliveryTarget,
     KojiToken,
     Secret,
+    RegistryPassword,
 }
 
 impl Column {
@@ -39,6 +40,7 @@ impl Column {
             Column::DeliveryTarget => b"notifications.target",
             Column::KojiToken => b"koji_imports.reservation_token",
             Column::Secret => b"secrets.value",
+            Column::RegistryPassword => b"registry_logins.password",
         }
     }
 }

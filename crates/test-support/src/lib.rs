@@ -107,14 +107,41 @@ impl Registry {
         std::fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default()
     }
 
-    fn start_at(level: &str) -> Registry {
+    /// A registry that answers only `user` with `password` (HTTP basic
+    /// auth from an htpasswd file made with `htpasswd -B`).
+    pub fn start_with_login(user: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("htpasswd");
+        let out = Command::new("htpasswd")
+            .args(["-Bbc", &file.display().to_string(), user, password])
+            .output()
+            .expect("run htpasswd (apt-get install -y apache2-utils)");
+        assert!(
+            out.status.success(),
+            "htpasswd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Registry::start_in(
+            dir,
+            "warn",
+            &format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                file.display()
+            ),
+        )
+    }
+
+    fn start_at(level: &str) -> Registry {
+        Registry::start_in(tempfile::tempdir().expect("tempdir"), level, "")
+    }
+
+    fn start_in(dir: tempfile::TempDir, level: &str, extra: &str) -> Registry {
         let port = free_port();
         let cfg = dir.path().join("config.yml");
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: {level}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: {level}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
                 dir.path().join("data").display()
             ),
         )

@@ -70,6 +70,12 @@ pub trait WorkerHost: Send + Sync {
         &self,
         names: &[String],
     ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String>;
+    /// The build's project's logins to those of `registries` (other than
+    /// the embedded one) it has one for.
+    async fn registry_logins(
+        &self,
+        registries: &[String],
+    ) -> Result<Vec<RegistryCredentials>, String>;
 }
 
 /// How a worker build ended.
@@ -167,9 +173,35 @@ pub fn on_registry(hosts: &[String], image: &str) -> bool {
     ImageRef::parse(image).is_ok_and(|r| hosts.contains(&r.registry))
 }
 
+/// An auth file (in `work`) for `image`'s registry: fresh credentials
+/// when it is the embedded one, else the project's login there (`slipway
+/// registry login`), else `None` (anonymous, or the host user's own).
+pub async fn auth_for(
+    host: &dyn WorkerHost,
+    own_hosts: &[String],
+    image: &str,
+    work: &Path,
+) -> Result<Option<PathBuf>, BuilderError> {
+    if on_registry(own_hosts, image) {
+        return own_auth_for(host, own_hosts, image, work).await;
+    }
+    let Ok(r) = ImageRef::parse(image) else {
+        return Ok(None);
+    };
+    let logins = host
+        .registry_logins(std::slice::from_ref(&r.registry))
+        .await
+        .map_err(BuilderError::Failed)?;
+    match logins.first() {
+        Some(creds) => write_registry_auth(creds, work)
+            .map(Some)
+            .map_err(|e| BuilderError::Failed(format!("cannot write the registry auth file: {e}"))),
+        None => Ok(None),
+    }
+}
+
 /// An auth file (in `work`) with fresh credentials for the embedded
-/// registry when `image` is on it, else `None` (the user's own credentials
-/// apply elsewhere).
+/// registry when `image` is on it, else `None`.
 pub async fn own_auth_for(
     host: &dyn WorkerHost,
     own_hosts: &[String],
@@ -285,17 +317,11 @@ pub async fn run(
     let local_tag = format!("localhost/slipway/build-{id}-{platform}:latest");
     let oci_platform = platform.oci();
     let built = timed(host, Stage::Build, async {
-        // One auth file for all base images on the embedded registry.
-        let mut own_auth: Option<PathBuf> = None;
         for base in &bases {
-            let auth = if on_registry(own_hosts, base) {
-                if own_auth.is_none() {
-                    own_auth = own_auth_for(host, own_hosts, base, work).await?;
-                }
-                own_auth.as_deref()
-            } else {
-                None
-            };
+            // The embedded registry's credentials, or the project's login
+            // to the base's registry.
+            let auth = auth_for(host, own_hosts, base, work).await?;
+            let auth = auth.as_deref();
             match spec.parent_digests.get(base) {
                 // A parent rebuilt in this wave: build on exactly its new
                 // digest, under the name the FROM line uses.
@@ -353,7 +379,7 @@ pub async fn run(
     let unique = platform_image(&spec.output, id, platform);
     let pushed = timed(host, Stage::Push, async {
         // Fresh credentials: the build may have outlived those used to pull.
-        let auth = own_auth_for(host, own_hosts, &unique.to_string(), work).await?;
+        let auth = auth_for(host, own_hosts, &unique.to_string(), work).await?;
         buildah
             .push(&local_tag, &unique, work, auth.as_deref(), log, cancel)
             .await

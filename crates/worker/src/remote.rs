@@ -173,6 +173,18 @@ impl WorkerHost for Api {
             .map_err(|e| e.to_string())
     }
 
+    async fn registry_logins(
+        &self,
+        registries: &[String],
+    ) -> Result<Vec<RegistryCredentials>, String> {
+        self.post(
+            "/registry-logins",
+            &serde_json::json!({ "registries": registries }),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
     async fn secrets(
         &self,
         names: &[String],

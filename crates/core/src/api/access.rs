@@ -240,3 +240,27 @@ pub fn check_secret_name(name: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// A project's login to another registry, as listed: never its password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryLoginInfo {
+    pub project: String,
+    /// `registry.example.com` or `host:port`.
+    pub registry: String,
+    pub username: String,
+    pub created_at: String,
+    pub created_by: Option<String>,
+}
+
+/// `POST /registry-logins`: create or replace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryLoginRequest {
+    pub project: String,
+    pub registry: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// The longest registry password (or token) taken.
+pub const MAX_REGISTRY_PASSWORD_BYTES: usize = 16 * 1024;

@@ -157,8 +157,14 @@ impl BuildSpec {
 
     /// What this build may do on the registry reached as one of
     /// `own_hosts`: pull and push its output repository, pull the
-    /// repositories of its base images (and of parents pinned by digest).
-    pub fn registry_grants(&self, own_hosts: &[String]) -> Vec<crate::token::Grant> {
+    /// repositories of its base images (and of parents pinned by digest)
+    /// that `may_pull` allows its project (a base in another project's
+    /// namespace is left out, so the registry refuses it).
+    pub fn registry_grants(
+        &self,
+        own_hosts: &[String],
+        may_pull: &dyn Fn(&str) -> bool,
+    ) -> Vec<crate::token::Grant> {
         use crate::token::{Action, Grant};
         let mut grants = Vec::new();
         if own_hosts.contains(&self.output.registry) {
@@ -172,6 +178,7 @@ impl BuildSpec {
             if let Ok(r) = ImageRef::parse(image)
                 && own_hosts.contains(&r.registry)
                 && !grants.iter().any(|g| g.repository == r.repository)
+                && may_pull(&r.repository)
             {
                 grants.push(Grant::new(&r.repository, &[Action::Pull]));
             }

@@ -176,11 +176,7 @@ async fn create_token(
     match &binding.project {
         Some(p) => {
             check_project_name(p).map_err(ApiError::invalid)?;
-            if !s.store.project_names().await?.contains(p) {
-                return Err(ApiError::not_found(format!(
-                    "there is no project {p}; `slipway projects` lists them"
-                )));
-            }
+            crate::steps::projects::must_exist(&s, p).await?;
             caller.require(p, Permission::Manage)?;
         }
         None => caller.require(DEFAULT_PROJECT, Permission::Global)?,

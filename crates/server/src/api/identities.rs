@@ -82,11 +82,7 @@ async fn create(
             ));
         }
         (TokenKind::Service, Some(p)) => {
-            if !s.store.project_names().await?.contains(p) {
-                return Err(ApiError::not_found(format!(
-                    "there is no project {p}; `slipway projects` lists them"
-                )));
-            }
+            crate::steps::projects::must_exist(&s, p).await?;
         }
         (TokenKind::User, None) => {}
     }

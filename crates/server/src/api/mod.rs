@@ -14,6 +14,7 @@ mod configs;
 mod identities;
 mod images;
 mod koji;
+mod logins;
 mod registry;
 mod scans;
 mod secrets;
@@ -87,6 +88,7 @@ pub(crate) fn table() -> Table {
     identities::routes(&mut t);
     audit::routes(&mut t);
     secrets::routes(&mut t);
+    logins::routes(&mut t);
     t
 }
 

@@ -60,12 +60,7 @@ async fn put(
     Json(req): Json<SecretRequest>,
 ) -> Result<Json<SecretInfo>, ApiError> {
     check_secret_name(&req.name).map_err(ApiError::invalid)?;
-    if !s.store.project_names().await?.contains(&req.project) {
-        return Err(ApiError::not_found(format!(
-            "there is no project {}; `slipway projects` lists them",
-            req.project
-        )));
-    }
+    crate::steps::projects::must_exist(&s, &req.project).await?;
     caller.require(&req.project, Permission::Manage)?;
     let value = base64::engine::general_purpose::STANDARD
         .decode(req.value_base64.trim())

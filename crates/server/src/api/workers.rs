@@ -47,6 +47,12 @@ pub(super) fn routes(t: &mut super::table::Table) {
     );
     t.add(
         Worker,
+        "/worker-builds/{id}/registry-logins",
+        &["POST"],
+        post(registry_logins),
+    );
+    t.add(
+        Worker,
         "/worker-builds/{id}/finish",
         &["POST"],
         post(finish),
@@ -219,6 +225,29 @@ async fn secrets(
         })
         .collect();
     Ok(Json(serde_json::json!({ "values": encoded })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginsRequest {
+    registries: Vec<String>,
+}
+
+/// The build's project's logins to the registries its base images and
+/// output are on, for a running worker build only.
+async fn registry_logins(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    Json(r): Json<LoginsRequest>,
+) -> Result<Json<Vec<slipway_worker::RegistryCredentials>>, ApiError> {
+    let w = running(&s, &id).await?;
+    if r.registries.len() > 64 {
+        return Err(ApiError::invalid("at most 64 registries per request"));
+    }
+    s.build_registry_logins(w.build_id, &r.registries)
+        .await
+        .map(Json)
+        .map_err(ApiError::internal)
 }
 
 async fn finish(

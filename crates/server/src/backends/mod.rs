@@ -84,6 +84,15 @@ impl WorkerHost for LocalHost<'_> {
         self.services.build_secrets(self.build, names).await
     }
 
+    async fn registry_logins(
+        &self,
+        registries: &[String],
+    ) -> Result<Vec<RegistryCredentials>, String> {
+        self.services
+            .build_registry_logins(self.build, registries)
+            .await
+    }
+
     async fn own_registry(&self) -> Result<RegistryCredentials, String> {
         let grants = match &self.reach {
             Reach::Build => self.services.build_grants(self.build).await?,
@@ -119,23 +128,68 @@ pub(crate) async fn record_commit(
 }
 
 impl Services {
+    /// The project build `id` belongs to.
+    async fn project_of_build(&self, id: BuildId) -> Result<String, String> {
+        Ok(self
+            .store
+            .get_build(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("build {id} is gone"))?
+            .spec
+            .project_name()
+            .to_string())
+    }
+
+    /// Build `id`'s project's logins to those of `registries` it has one
+    /// for; never to the embedded registry (its own credentials serve).
+    pub async fn build_registry_logins(
+        &self,
+        id: BuildId,
+        registries: &[String],
+    ) -> Result<Vec<RegistryCredentials>, String> {
+        let project = self.project_of_build(id).await?;
+        self.project_registry_logins(&project, registries).await
+    }
+
+    /// `project`'s logins to those of `registries` it has one for.
+    pub async fn project_registry_logins(
+        &self,
+        project: &str,
+        registries: &[String],
+    ) -> Result<Vec<RegistryCredentials>, String> {
+        let own = self.own_registry_hosts();
+        let wanted: Vec<String> = registries
+            .iter()
+            .filter(|r| !own.contains(r))
+            .cloned()
+            .collect();
+        Ok(self
+            .store
+            .registry_passwords(project, &wanted)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(registry, username, password)| RegistryCredentials {
+                hosts: vec![registry],
+                username,
+                password,
+            })
+            .collect())
+    }
+
     /// The values of the build secrets `names` of build `id`'s project.
     pub async fn build_secrets(
         &self,
         id: BuildId,
         names: &[String],
     ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
-        let build = self
-            .store
-            .get_build(id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("build {id} is gone"))?;
+        let project = self.project_of_build(id).await?;
         for n in names {
             slipway_core::api::access::check_secret_name(n)?;
         }
         self.store
-            .secret_values(build.spec.project_name(), names)
+            .secret_values(&project, names)
             .await
             .map_err(|e| e.to_string())
     }
@@ -175,7 +229,23 @@ impl Services {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("build {id} does not exist"))?;
-        Ok(build.spec.registry_grants(&self.own_registry_hosts()))
+        // Bases of its own project, of the default project (the shared
+        // space: base images every project builds on) and of projects
+        // anyone may pull from; never another project's private images.
+        let projects = self.store.projects().await.map_err(|e| e.to_string())?;
+        let names: Vec<String> = projects.iter().map(|p| p.name.clone()).collect();
+        let own = build.spec.project_name();
+        let env_prefixes = crate::steps::projects::env_prefixes(self);
+        let may_pull = |repository: &str| {
+            let owner =
+                slipway_core::access::project_of_repository(repository, &names, &env_prefixes);
+            owner == own
+                || owner == slipway_core::access::DEFAULT_PROJECT
+                || projects.iter().any(|p| p.name == owner && p.anonymous_pull)
+        };
+        Ok(build
+            .spec
+            .registry_grants(&self.own_registry_hosts(), &may_pull))
     }
 }
 

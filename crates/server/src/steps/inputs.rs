@@ -30,8 +30,9 @@ pub fn manifest_digest(raw: &str) -> String {
 }
 
 /// The digest `image` resolves to now: from the embedded registry's tags
-/// directly, else by asking its registry (`unresolved` when it cannot say).
-pub async fn resolve_digest(services: &Services, image: &str) -> String {
+/// directly, else by asking its registry, with `project`'s login there
+/// if it has one (`unresolved` when it cannot say).
+pub async fn resolve_digest(services: &Services, project: &str, image: &str) -> String {
     let Ok(r) = ImageRef::parse(image) else {
         return "unresolved".into();
     };
@@ -45,14 +46,33 @@ pub async fn resolve_digest(services: &Services, image: &str) -> String {
             _ => "absent".into(),
         };
     }
+    let logins = services
+        .project_registry_logins(project, std::slice::from_ref(&r.registry))
+        .await
+        .unwrap_or_default();
+    let dir = match logins.first() {
+        Some(_) => services.scratch_dir("resolve").await.ok(),
+        None => None,
+    };
+    let auth = match (logins.first(), &dir) {
+        (Some(creds), Some(dir)) => slipway_worker::write_registry_auth(creds, dir).ok(),
+        _ => None,
+    };
     let never = CancellationToken::new();
     let read = tokio::time::timeout(
         Duration::from_secs(30),
-        services
-            .buildah
-            .inspect_raw(image, false, None, &crate::steps::metadata::Discard, &never),
+        services.buildah.inspect_raw(
+            image,
+            false,
+            auth.as_deref(),
+            &crate::steps::metadata::Discard,
+            &never,
+        ),
     )
     .await;
+    if let Some(dir) = &dir {
+        let _ = tokio::fs::remove_dir_all(dir).await;
+    }
     match read {
         Ok(Ok(raw)) => manifest_digest(&raw),
         _ => "unresolved".into(),
@@ -94,7 +114,7 @@ pub async fn input_key(
     for b in &bases {
         let digest = match prepared.parent_digests.get(b) {
             Some(pinned) => pinned.rsplit('@').next().unwrap_or(pinned).to_string(),
-            None => resolve_digest(services, b).await,
+            None => resolve_digest(services, prepared.project_name(), b).await,
         };
         parents.insert(b.clone(), digest);
     }

@@ -14,6 +14,17 @@ pub async fn names(s: &Services) -> Result<Vec<String>, ApiError> {
     Ok(s.store.project_names().await?)
 }
 
+/// Refuse unless project `name` exists (404 saying how to list them).
+pub async fn must_exist(s: &Services, name: &str) -> Result<(), ApiError> {
+    if names(s).await?.iter().any(|p| p == name) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "there is no project {name}; `slipway projects` lists them"
+        )))
+    }
+}
+
 /// The prefixes of the environments in the embedded registry.
 pub fn env_prefixes(s: &Services) -> Vec<String> {
     s.registry.auth.env_prefixes.clone()

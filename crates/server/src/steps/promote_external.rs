@@ -53,12 +53,36 @@ async fn copy_in(
         tag: Some(tag.to_string()),
         digest: None,
     };
-    // What each tag names there now (the server user's credentials).
+    let host = crate::backends::LocalHost {
+        services,
+        build: build.id,
+        reach: crate::backends::Reach::Pull(output.repository.clone()),
+    };
+    // The project's login there (`slipway registry login`), else the
+    // server user's own credentials; in a directory of its own, as the
+    // embedded registry's auth file has the same name.
+    let dest_dir = work.join("dest");
+    tokio::fs::create_dir_all(&dest_dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let dest_auth = match to.tags.first() {
+        Some(tag) => slipway_worker::auth_for(
+            &host,
+            &services.own_registry_hosts(),
+            &dest(tag).to_string(),
+            &dest_dir,
+        )
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?,
+        None => None,
+    };
+    // What each tag names there now.
     let mut before = Vec::with_capacity(to.tags.len());
     for tag in to.tags {
-        let now = crate::steps::ownership::external_digest(services, &dest(tag), None)
-            .await
-            .map_err(ApiError::upstream)?;
+        let now =
+            crate::steps::ownership::external_digest(services, &dest(tag), dest_auth.as_deref())
+                .await
+                .map_err(ApiError::upstream)?;
         before.push(now);
     }
     if to.primary
@@ -78,11 +102,6 @@ async fn copy_in(
     }
     let log = services.logs.open_or_discard(build.id);
     let log = log.as_ref();
-    let host = crate::backends::LocalHost {
-        services,
-        build: build.id,
-        reach: crate::backends::Reach::Pull(output.repository.clone()),
-    };
     let source = format!("{}/{}@{}", output.registry, output.repository, image.digest);
     let auth = slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), &source, work)
         .await
@@ -99,11 +118,11 @@ async fn copy_in(
         let (from, auth) = if i == 0 {
             (source.as_str(), auth.as_deref())
         } else {
-            (there.as_str(), None)
+            (there.as_str(), dest_auth.as_deref())
         };
         services
             .buildah
-            .copy_image(from, &dest(tag), auth, log, &never)
+            .copy_image(from, &dest(tag), auth, dest_auth.as_deref(), log, &never)
             .await
             .map_err(|e| ApiError::upstream(e.to_string()))?;
         let full = format!("{}/{}", to.host, to.target);

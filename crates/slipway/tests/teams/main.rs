@@ -4,6 +4,7 @@
 
 mod cli;
 mod identities;
+mod logins;
 mod quotas;
 mod roles;
 mod secrets;

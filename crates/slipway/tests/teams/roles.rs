@@ -297,6 +297,7 @@ fn roles_bound_to_projects_on_every_route_and_in_the_registry() {
             )
             .replace("{action}", "enable")
             .replace("{project}", "team")
+            .replace("{registry}", "registry.example.com")
             .replace("{format}", "spdx");
         // Whether the path names a thing of the team project.
         let names_team = (route.path.contains("{id}")

@@ -7,7 +7,7 @@ use super::*;
 use slipway_test_support::{GitRepo, Server, http, require_tools, stderr, stdout};
 
 /// Whether `needle` is anywhere under `dir` (file contents, any depth).
-fn found_under(dir: &Path, needle: &[u8]) -> Option<String> {
+pub(super) fn found_under(dir: &Path, needle: &[u8]) -> Option<String> {
     for entry in walkdir(dir) {
         if let Ok(bytes) = std::fs::read(&entry)
             && bytes.windows(needle.len()).any(|w| w == needle)
