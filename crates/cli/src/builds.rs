@@ -1,5 +1,5 @@
-//! `slipway build` (queue a build from a repository, follow its log) and
-//! `slipway cancel`.
+//! `slipway build` (queue a build from a repository, follow its log),
+//! `slipway builds`, `slipway show` and `slipway cancel`.
 
 use crate::client::{Client, ClientError};
 use crate::{CliError, Output, print_json};
@@ -339,6 +339,89 @@ pub(crate) async fn cancel(client: &Client, id: i64) -> Result<(), CliError> {
         println!("build {id}: {phase}");
     } else {
         println!("build {id}: cancel requested, still {phase}; check with `slipway show {id}`");
+    }
+    Ok(())
+}
+
+/// `slipway builds`: newest first, filtered by config, phase and trigger.
+pub async fn list(
+    client: &Client,
+    limit: u32,
+    [config, phase, trigger]: [Option<String>; 3],
+    output: Output,
+) -> Result<(), CliError> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &limit.to_string());
+    // Phases as the server spells them: `failed` works too.
+    let phase = phase.map(|p| {
+        let mut c = p.to_ascii_lowercase();
+        if let Some(first) = c.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        c
+    });
+    for (name, value) in [
+        ("config", &config),
+        ("phase", &phase),
+        ("trigger", &trigger),
+    ] {
+        if let Some(v) = value {
+            query.append_pair(name, v);
+        }
+    }
+    let builds: Vec<slipway_core::api::BuildSummary> = client
+        .get_json(&format!("/builds?{}", query.finish()))
+        .await?;
+    match output {
+        Output::Json => print_json(&builds),
+        Output::Table => print!(
+            "{}",
+            crate::format::build_table(&builds, jiff::Timestamp::now())
+        ),
+    }
+    Ok(())
+}
+
+/// `slipway show BUILD --metadata`: its Koji content-generator metadata.
+pub async fn metadata(client: &Client, id: i64) -> Result<(), CliError> {
+    let m: serde_json::Value = client.get_json(&format!("/builds/{id}/metadata")).await?;
+    print_json(&m);
+    Ok(())
+}
+
+/// `slipway show BUILD`: the build, its test stage and its Koji import.
+pub async fn show(client: &Client, id: i64, output: Output) -> Result<(), CliError> {
+    let b: Build = client.get_json(&format!("/builds/{id}")).await?;
+    // Its import into Koji, where there is one (a server without Koji, or
+    // a build not imported, answers an error: none).
+    let imported: Option<slipway_core::koji::KojiImport> =
+        client.get_json(&format!("/builds/{id}/koji")).await.ok();
+    // Its test stage, where it had one.
+    let tested: Option<slipway_core::build::test_stage::TestResult> =
+        client.get_json(&format!("/builds/{id}/test")).await.ok();
+    match output {
+        Output::Json => {
+            // A Build always serializes (plain fields, string keys).
+            let mut v = serde_json::to_value(&b).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                if let Some(k) = &imported {
+                    obj.insert("koji".into(), serde_json::to_value(k).unwrap_or_default());
+                }
+                if let Some(t) = &tested {
+                    obj.insert("test".into(), serde_json::to_value(t).unwrap_or_default());
+                }
+            }
+            print_json(&v)
+        }
+        Output::Table => {
+            print!("{}", crate::format::build_details(&b));
+            if let Some(t) = &tested {
+                println!("{}", t.describe());
+            }
+            if let Some(k) = &imported {
+                print!("{}", crate::koji::describe(k));
+            }
+        }
     }
     Ok(())
 }

@@ -23,9 +23,8 @@ pub use builds::BuildArgs;
 use builds::{build, cancel, spinner, stream_log};
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Client, ClientError, Endpoint};
-use slipway_core::api::{ClusterStatus, ConfigStatus, GraphView};
-use slipway_core::rebuild::Wave;
-use slipway_core::{Build, BuildPhase};
+use slipway_core::BuildPhase;
+use slipway_core::api::ClusterStatus;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -363,25 +362,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             }
             rebuilds::apply(&client, imported.configs, prune, output).await
         }
-        Command::Configs { name: None, output } => {
-            let configs: Vec<ConfigStatus> = client.get_json("/configs").await?;
-            match output {
-                Output::Json => print_json(&configs),
-                Output::Table => print!("{}", rebuilds::config_table(&configs)),
-            }
-            Ok(())
-        }
-        Command::Configs {
-            name: Some(name),
-            output,
-        } => {
-            let c: ConfigStatus = client.get_json(&format!("/configs/{name}")).await?;
-            match output {
-                Output::Json => print_json(&c),
-                Output::Table => print!("{}", rebuilds::config_details(&c)),
-            }
-            Ok(())
-        }
+        Command::Configs { name, output } => rebuilds::configs(&client, name, output).await,
         Command::DeleteConfig { name } => {
             client.delete(&format!("/configs/{name}")).await?;
             println!("config {name} deleted");
@@ -402,43 +383,12 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             };
             rebuilds::start(&client, &config, force, how, output).await
         }
-        Command::Graph { config, output } => {
-            let path = match &config {
-                Some(c) => format!("/graph?config={c}"),
-                None => "/graph".to_string(),
-            };
-            let g: GraphView = client.get_json(&path).await?;
-            match output {
-                rebuilds::GraphOutput::Json => print_json(&g),
-                rebuilds::GraphOutput::Dot => print!("{}", g.to_dot()),
-                rebuilds::GraphOutput::Table => print!("{}", rebuilds::graph_table(&g)),
-            }
-            Ok(())
-        }
+        Command::Graph { config, output } => rebuilds::graph(&client, config, output).await,
         Command::Waves {
-            wave: Some(id),
-            output,
-            ..
-        } => {
-            let w: Wave = client.get_json(&format!("/waves/{id}")).await?;
-            match output {
-                Output::Json => print_json(&w),
-                Output::Table => print!("{}", rebuilds::wave_details(&w)),
-            }
-            Ok(())
-        }
-        Command::Waves {
-            wave: None,
+            wave,
             output,
             limit,
-        } => {
-            let w: Vec<Wave> = client.get_json(&format!("/waves?limit={limit}")).await?;
-            match output {
-                Output::Json => print_json(&w),
-                Output::Table => print!("{}", rebuilds::wave_table(&w)),
-            }
-            Ok(())
-        }
+        } => rebuilds::waves(&client, wave, limit, output).await,
         Command::Build(args) => build(&client, args).await,
         Command::Lint(args) => lint_command(args),
         // Returned from before a server is looked for.
@@ -449,35 +399,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             config,
             phase,
             trigger,
-        } => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("limit", &limit.to_string());
-            // Phases as the server spells them: `failed` works too.
-            let phase = phase.map(|p| {
-                let mut c = p.to_ascii_lowercase();
-                if let Some(first) = c.get_mut(..1) {
-                    first.make_ascii_uppercase();
-                }
-                c
-            });
-            for (name, value) in [
-                ("config", &config),
-                ("phase", &phase),
-                ("trigger", &trigger),
-            ] {
-                if let Some(v) = value {
-                    query.append_pair(name, v);
-                }
-            }
-            let builds: Vec<slipway_core::api::BuildSummary> = client
-                .get_json(&format!("/builds?{}", query.finish()))
-                .await?;
-            match output {
-                Output::Json => print_json(&builds),
-                Output::Table => print!("{}", format::build_table(&builds, jiff::Timestamp::now())),
-            }
-            Ok(())
-        }
+        } => builds::list(&client, limit, [config, phase, trigger], output).await,
         Command::Show {
             build,
             scan: true,
@@ -513,48 +435,9 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             build,
             metadata: true,
             ..
-        } => {
-            let m: serde_json::Value = client
-                .get_json(&format!("/builds/{}/metadata", build_id(&build)?))
-                .await?;
-            print_json(&m);
-            Ok(())
-        }
+        } => builds::metadata(&client, build_id(&build)?).await,
         Command::Show { build, output, .. } => {
-            let id = build_id(&build)?;
-            let b: Build = client.get_json(&format!("/builds/{id}")).await?;
-            // Its import into Koji, where there is one (a server without
-            // Koji, or a build not imported, answers an error: none).
-            let imported: Option<slipway_core::koji::KojiImport> =
-                client.get_json(&format!("/builds/{id}/koji")).await.ok();
-            // Its test stage, where it had one.
-            let tested: Option<slipway_core::build::test_stage::TestResult> =
-                client.get_json(&format!("/builds/{id}/test")).await.ok();
-            match output {
-                Output::Json => {
-                    // A Build always serializes (plain fields, string keys).
-                    let mut v = serde_json::to_value(&b).unwrap_or_default();
-                    if let Some(obj) = v.as_object_mut() {
-                        if let Some(k) = &imported {
-                            obj.insert("koji".into(), serde_json::to_value(k).unwrap_or_default());
-                        }
-                        if let Some(t) = &tested {
-                            obj.insert("test".into(), serde_json::to_value(t).unwrap_or_default());
-                        }
-                    }
-                    print_json(&v)
-                }
-                Output::Table => {
-                    print!("{}", format::build_details(&b));
-                    if let Some(t) = &tested {
-                        println!("{}", t.describe());
-                    }
-                    if let Some(k) = &imported {
-                        print!("{}", koji::describe(k));
-                    }
-                }
-            }
-            Ok(())
+            builds::show(&client, build_id(&build)?, output).await
         }
         Command::Logs { build, follow } => {
             let id = match build_id(&build) {

@@ -404,3 +404,78 @@ pub fn configs_yaml(configs: &[ImageConfig]) -> Result<String, CliError> {
     }
     Ok(out)
 }
+
+/// `slipway configs [NAME]`.
+pub async fn configs(
+    client: &Client,
+    name: Option<String>,
+    output: Output,
+) -> Result<(), CliError> {
+    match name {
+        None => {
+            let configs: Vec<ConfigStatus> = client.get_json("/configs").await?;
+            match output {
+                Output::Json => print_json(&configs),
+                Output::Table => print!("{}", config_table(&configs)),
+            }
+        }
+        Some(name) => {
+            let c: ConfigStatus = client.get_json(&format!("/configs/{name}")).await?;
+            match output {
+                Output::Json => print_json(&c),
+                Output::Table => print!("{}", config_details(&c)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `slipway graph [--config C]`.
+pub async fn graph(
+    client: &Client,
+    config: Option<String>,
+    output: GraphOutput,
+) -> Result<(), CliError> {
+    let path = match &config {
+        Some(c) => format!(
+            "/graph?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("config", c)
+                .finish()
+        ),
+        None => "/graph".to_string(),
+    };
+    let g: GraphView = client.get_json(&path).await?;
+    match output {
+        GraphOutput::Json => print_json(&g),
+        GraphOutput::Dot => print!("{}", g.to_dot()),
+        GraphOutput::Table => print!("{}", graph_table(&g)),
+    }
+    Ok(())
+}
+
+/// `slipway waves [WAVE]`.
+pub async fn waves(
+    client: &Client,
+    wave: Option<i64>,
+    limit: u32,
+    output: Output,
+) -> Result<(), CliError> {
+    match wave {
+        Some(id) => {
+            let w: Wave = client.get_json(&format!("/waves/{id}")).await?;
+            match output {
+                Output::Json => print_json(&w),
+                Output::Table => print!("{}", wave_details(&w)),
+            }
+        }
+        None => {
+            let w: Vec<Wave> = client.get_json(&format!("/waves?limit={limit}")).await?;
+            match output {
+                Output::Json => print_json(&w),
+                Output::Table => print!("{}", wave_table(&w)),
+            }
+        }
+    }
+    Ok(())
+}

@@ -217,6 +217,18 @@ pub fn project_of_repository<'a>(
     DEFAULT_PROJECT
 }
 
+/// The repository prefixes (`team/`, `stable/team/`) under which all of
+/// `project`'s repositories are, to read only their blob links; `None`
+/// for the default project, which owns whatever no other project does.
+pub fn repository_prefixes(project: &str, env_prefixes: &[String]) -> Option<Vec<String>> {
+    (project != DEFAULT_PROJECT).then(|| {
+        namespaces(project, env_prefixes)
+            .into_iter()
+            .map(|ns| format!("{ns}/"))
+            .collect()
+    })
+}
+
 /// What `project`'s repositories take among the registry's blob links
 /// (repository, digest, size): each blob counted once however many of its
 /// repositories hold it; and the digests of those blobs.
@@ -334,6 +346,11 @@ mod tests {
         assert_eq!(bytes, 15);
         assert!(blobs.contains("d1") && blobs.contains("d2") && !blobs.contains("d3"));
         assert_eq!(storage_of("default", &links, &p, &envs).0, 10);
+        assert_eq!(
+            repository_prefixes("team", &["stable/".to_string()]),
+            Some(vec!["team/".to_string(), "stable/team/".to_string()])
+        );
+        assert_eq!(repository_prefixes("default", &[]), None);
     }
 
     #[test]

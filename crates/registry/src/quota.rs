@@ -26,7 +26,12 @@ impl RegistryAuth {
         else {
             return Ok(());
         };
-        let links = store.blob_links().await.map_err(|e| e.to_string())?;
+        // Only the project's own repositories' links (an index range each).
+        let prefixes = slipway_core::access::repository_prefixes(project, &self.env_prefixes);
+        let links = store
+            .blob_links(prefixes.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
         let (used, held) = storage_of(project, &links, &names, &self.env_prefixes);
         if held.contains(digest) || used.saturating_add(size) <= quota {
             return Ok(());

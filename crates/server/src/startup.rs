@@ -204,7 +204,10 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             config
                 .environments
                 .values()
-                .filter(|e| e.registry.is_none())
+                .filter(|e| {
+                    e.external_registry(&crate::backends::own_hosts(&own_registry))
+                        .is_none()
+                })
                 .map(|e| e.prefix.trim_matches('/').to_string())
                 .collect(),
         ),

@@ -81,8 +81,10 @@ pub trait AccessStore {
     /// the storage of `repositories_bytes` is the caller's (it knows the
     /// namespaces).
     async fn build_usage(&self, project: &str) -> Result<Usage>;
-    /// Every repository's blobs: (repository, digest, size).
-    async fn blob_links(&self) -> Result<Vec<(String, String, u64)>>;
+    /// The blobs of the repositories under `prefixes` (each a range of
+    /// the links' primary key), or of every repository (`None`):
+    /// (repository, digest, size).
+    async fn blob_links(&self, prefixes: Option<&[String]>) -> Result<Vec<(String, String, u64)>>;
     /// Append to the audit log (`id` and `at` are filled in).
     async fn record_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Audit records, newest first: of one project's tokens (`Some(None)`:
@@ -464,18 +466,41 @@ impl AccessStore for SqliteStore {
         })
     }
 
-    async fn blob_links(&self) -> Result<Vec<(String, String, u64)>> {
-        sqlx::query("SELECT repository, digest, size FROM registry_blob_links")
+    async fn blob_links(&self, prefixes: Option<&[String]>) -> Result<Vec<(String, String, u64)>> {
+        let link = |r: &SqliteRow| -> Result<(String, String, u64)> {
+            Ok((
+                r.try_get("repository")?,
+                r.try_get("digest")?,
+                u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
+            ))
+        };
+        let Some(prefixes) = prefixes else {
+            return sqlx::query("SELECT repository, digest, size FROM registry_blob_links")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(link)
+                .collect();
+        };
+        let mut out = Vec::new();
+        for prefix in prefixes {
+            // `team/` ≤ repository < `team0` ('0' follows '/'): an index range.
+            let Some(stripped) = prefix.strip_suffix('/') else {
+                continue;
+            };
+            let end = format!("{stripped}0");
+            let rows = sqlx::query(
+                "SELECT repository, digest, size FROM registry_blob_links \
+                 WHERE repository >= ? AND repository < ?",
+            )
+            .bind(prefix)
+            .bind(&end)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("repository")?,
-                    r.try_get("digest")?,
-                    u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0),
-                ))
-            })
-            .collect()
+            .await?;
+            for r in &rows {
+                out.push(link(r)?);
+            }
+        }
+        Ok(out)
     }
 }

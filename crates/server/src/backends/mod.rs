@@ -197,11 +197,7 @@ impl Services {
     /// The names builds use for the embedded registry: its address, and
     /// `localhost:PORT` when that address is 127.0.0.1.
     pub fn own_registry_hosts(&self) -> Vec<String> {
-        let own = &self.own_registry;
-        let alias = own
-            .strip_prefix("127.0.0.1:")
-            .map(|port| format!("localhost:{port}"));
-        std::iter::once(own.clone()).chain(alias).collect()
+        own_hosts(&self.own_registry)
     }
 
     /// A fresh short-lived token for the embedded registry with `grants`,
@@ -247,6 +243,15 @@ impl Services {
             .spec
             .registry_grants(&self.own_registry_hosts(), &may_pull))
     }
+}
+
+/// The names builds use for the embedded registry at `own`: it, and
+/// `localhost:PORT` when it is 127.0.0.1.
+pub(crate) fn own_hosts(own: &str) -> Vec<String> {
+    let alias = own
+        .strip_prefix("127.0.0.1:")
+        .map(|port| format!("localhost:{port}"));
+    std::iter::once(own.to_string()).chain(alias).collect()
 }
 
 /// Start a placed worker build on its cluster's backend.

@@ -229,6 +229,17 @@ pub struct EnvironmentSettings {
     pub gates: Vec<slipway_core::promotion::Gate>,
 }
 
+impl EnvironmentSettings {
+    /// The other registry it lives in; `None` when it is in the embedded
+    /// one (`registry:` unset, or naming one of `own_hosts`). The one
+    /// answer for both who owns its repositories and how promotion moves.
+    pub fn external_registry(&self, own_hosts: &[String]) -> Option<&str> {
+        self.registry
+            .as_deref()
+            .filter(|r| !own_hosts.iter().any(|o| o == r))
+    }
+}
+
 fn all_gates() -> Vec<slipway_core::promotion::Gate> {
     slipway_core::promotion::Gate::ALL.to_vec()
 }
@@ -457,6 +468,16 @@ mod tests {
             Some("reg.lan:5000")
         );
         assert_eq!(f.environments["ext"].repository("a"), "prod/a");
+        // Naming the embedded registry is the same as leaving it out.
+        let own = crate::backends::own_hosts("127.0.0.1:8080");
+        assert_eq!(f.environments["stable"].external_registry(&own), None);
+        assert_eq!(
+            f.environments["ext"].external_registry(&own),
+            Some("reg.lan:5000")
+        );
+        let mut here = f.environments["ext"].clone();
+        here.registry = Some("localhost:8080".into());
+        assert_eq!(here.external_registry(&own), None);
         for (bad, says) in [
             ("{ prefix: \"\" }", "environments.x.prefix"),
             ("{ prefix: Stable }", "environments.x.prefix"),

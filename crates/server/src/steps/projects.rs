@@ -113,7 +113,8 @@ pub async fn usage(
     project: &str,
 ) -> Result<slipway_core::api::access::Usage, ApiError> {
     let mut u = s.store.build_usage(project).await?;
-    let links = s.store.blob_links().await?;
+    let prefixes = slipway_core::access::repository_prefixes(project, &env_prefixes(s));
+    let links = s.store.blob_links(prefixes.as_deref()).await?;
     u.storage_bytes =
         slipway_core::access::storage_of(project, &links, &names(s).await?, &env_prefixes(s)).0;
     Ok(u)

@@ -87,11 +87,7 @@ pub async fn promote(
     }
     let primary = build.spec.release.is_some();
     let own = services.own_registry_hosts();
-    let host = match env
-        .registry
-        .as_deref()
-        .filter(|r| !own.iter().any(|o| o == r))
-    {
+    let host = match env.external_registry(&own) {
         // Another registry: copied, the primary tag checked first.
         Some(host) => {
             let to = crate::steps::promote_external::Destination {
