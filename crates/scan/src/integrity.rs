@@ -20,11 +20,9 @@
 
 use crate::inventory::{paragraphs, rpm_db_dir, rpm_query};
 use crate::rootfs::{FileKind, Rootfs};
-use md5::{Digest, Md5};
 use slipway_core::scan::Finding;
 use slipway_core::scan::inventory::Ecosystem;
 use std::collections::HashMap;
-use std::io::Read;
 
 /// Paths whose content changes at run time by design.
 pub const VOLATILE: [&str; 10] = [
@@ -151,52 +149,24 @@ impl DigestAlgo {
 }
 
 /// The hex digest and size of the regular file at `path` (symlinks
-/// followed inside the image), `None` when there is none.
+/// followed inside the image), `None` when there is none. The digests
+/// were taken while the layers streamed past: MD5 and SHA-256, which is
+/// what dpkg and rpm record; a package naming another algorithm (SHA-1,
+/// SHA-384, SHA-512: rare) gets `None` for its digest, shown as unknown.
 fn file_digest(
     fs: &Rootfs,
     path: &str,
     algo: DigestAlgo,
 ) -> std::io::Result<Option<(String, u64)>> {
-    let host = match fs.host_path(path) {
-        Ok(h) => h,
-        Err(e) if is_absent(&e) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut file = match std::fs::File::open(&host) {
-        Ok(f) => f,
-        Err(e) if is_absent(&e) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    fn run<D: Digest>(mut d: D, f: &mut std::fs::File) -> std::io::Result<(String, u64)> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            d.update(&buf[..n]);
-        }
-        Ok((hex::encode(d.finalize()), size))
-    }
-    if !file.metadata()?.is_file() {
+    let Some(meta) = fs.regular(path) else {
         return Ok(None);
-    }
-    Ok(Some(match algo {
-        DigestAlgo::Md5 => run(Md5::new(), &mut file)?,
-        DigestAlgo::Sha1 => run(sha1::Sha1::new(), &mut file)?,
-        DigestAlgo::Sha256 => run(sha2::Sha256::new(), &mut file)?,
-        DigestAlgo::Sha384 => run(sha2::Sha384::new(), &mut file)?,
-        DigestAlgo::Sha512 => run(sha2::Sha512::new(), &mut file)?,
-    }))
-}
-
-fn is_absent(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-    )
+    };
+    let digest = match algo {
+        DigestAlgo::Md5 => meta.md5.map(hex::encode),
+        DigestAlgo::Sha256 => meta.sha256.map(hex::encode),
+        DigestAlgo::Sha1 | DigestAlgo::Sha384 | DigestAlgo::Sha512 => None,
+    };
+    Ok(digest.map(|d| (d, meta.size)))
 }
 
 // rpm's verify attributes (rpmvf.h) and file flags (rpmfiles.h).

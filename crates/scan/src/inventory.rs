@@ -175,7 +175,7 @@ pub fn rpm_db_dir(fs: &Rootfs) -> Option<String> {
 /// Run the real `rpm` on the image's database (`--dbpath` on the unpacked
 /// copy; nothing in the image is executed).
 pub fn rpm_query(fs: &Rootfs, db: &str, args: &[&str]) -> Result<String, String> {
-    let host = fs.host_path(db).map_err(|e| format!("{db}: {e}"))?;
+    let host = fs.extract_dir(db).map_err(|e| format!("{db}: {e}"))?;
     let out = Command::new("rpm")
         .arg("--dbpath")
         .arg(&host)

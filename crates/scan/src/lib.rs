@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! image ref ──skopeo copy──► OCI layout ([`image`])
-//!     ──layers, whiteouts──► unpacked root + file table ([`rootfs`])
+//!     ──each layer streamed once (or cached)──► its description ([`layers`])
+//!     ──whiteouts applied in order──► file table, digests, kept files ([`rootfs`])
 //!     ──package databases──► Inventory ([`inventory`])
 //!     ──scanners──► findings ([`updates`], [`language`], [`integrity`],
 //!                   [`capabilities`]) ──policy──► ScanReport
@@ -19,6 +20,7 @@ pub mod image;
 pub mod integrity;
 pub mod inventory;
 pub mod language;
+pub mod layers;
 pub mod referrer;
 pub mod rootfs;
 pub mod updates;
@@ -28,14 +30,16 @@ use slipway_core::scan::{ScanOutcome, ScanPolicy, ScanReport, Scanner};
 use std::path::Path;
 
 /// Fetch `reference` into `work` (an empty directory the caller removes),
-/// unpack it, read its inventory and run the scanners `policy` enables.
-/// Never fails: an image that is gone is [`ScanOutcome::Absent`], one that
-/// cannot be fetched or read is [`ScanOutcome::Error`], each with why.
+/// read its layers (each once per `cache`), its inventory, and run the
+/// scanners `policy` enables. Never fails: an image that is gone is
+/// [`ScanOutcome::Absent`], one that cannot be fetched or read is
+/// [`ScanOutcome::Error`], each with why.
 pub fn scan_image(
     reference: &str,
     work: &Path,
     opts: &image::FetchOptions,
     policy: &ScanPolicy,
+    cache: Option<&layers::LayerCache>,
 ) -> ScanReport {
     let img = match image::fetch(reference, &work.join("oci"), opts) {
         Ok(i) => i,
@@ -44,7 +48,7 @@ pub fn scan_image(
         }
         Err(e) => return ScanReport::unscanned(reference, ScanOutcome::Error, e.to_string()),
     };
-    let fs = match rootfs::Rootfs::unpack(&work.join("root"), &img.layers) {
+    let fs = match rootfs::Rootfs::read_layers(&work.join("root"), &img.layers, cache) {
         Ok(fs) => fs,
         Err(e) => return ScanReport::unscanned(reference, ScanOutcome::Error, e.to_string()),
     };

@@ -46,7 +46,8 @@ fn sboms_of_an_image_validate_and_are_discovered_as_its_referrers() {
     );
     let work = tempfile::tempdir().unwrap();
     let opts = FetchOptions::insecure();
-    let report = slipway_scan::scan_image(&reference, work.path(), &opts, &ScanPolicy::default());
+    let report =
+        slipway_scan::scan_image(&reference, work.path(), &opts, &ScanPolicy::default(), None);
     assert_eq!(report.outcome, ScanOutcome::Passed, "{:?}", report.problems);
     let names: Vec<&str> = report
         .inventory

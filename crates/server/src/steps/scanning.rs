@@ -25,6 +25,11 @@ pub async fn policy_of(services: &Services, config: Option<&str>) -> ScanPolicy 
     }
 }
 
+/// The most the layer cache of scans (`<data-dir>/scan-cache`) keeps: the
+/// descriptions of layers already read (file tables, digests, package
+/// databases), the least recently used going first.
+const SCAN_CACHE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
 /// Scan `reference` and keep the report. `auth` is a registry auth file
 /// when the caller has one; otherwise one is made for the embedded
 /// registry if the image is there.
@@ -59,8 +64,12 @@ pub async fn scan(
         ..FetchOptions::default()
     };
     let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
+    let cache = slipway_scan::layers::LayerCache {
+        dir: services.data_dir.join("scan-cache"),
+        max_bytes: SCAN_CACHE_BYTES,
+    };
     let report = tokio::task::spawn_blocking(move || {
-        slipway_scan::scan_image(&r, &w.join("image"), &opts, &p)
+        slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache))
     })
     .await
     .unwrap_or_else(|e| {
