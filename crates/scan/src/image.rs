@@ -127,18 +127,48 @@ fn last_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).to_string()
 }
 
-/// Read the image named `image` in an OCI layout.
+/// Read the image in an OCI layout (its `index.json`'s first manifest,
+/// as skopeo writes one platform's image).
 pub fn read_layout(reference: &str, dir: &Path) -> Result<FetchedImage, ScanError> {
     let bad = |message: String| ScanError::Malformed {
         reference: reference.to_string(),
         message,
     };
-    let json = |path: &Path| -> Result<serde_json::Value, ScanError> {
-        let bytes = std::fs::read(path).map_err(|e| ScanError::io(path, e))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("{} is not JSON: {e}", path.display())))
+    let index = read_json(reference, &dir.join("index.json"))?;
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .ok_or_else(|| bad("index.json names no manifest".into()))?
+        .to_string();
+    let blobs = dir.join("blobs");
+    read_store(reference, &manifest_digest, None, &|algo, hex| {
+        Some(blobs.join(algo).join(hex))
+    })
+}
+
+fn read_json(reference: &str, path: &Path) -> Result<serde_json::Value, ScanError> {
+    let bytes = std::fs::read(path).map_err(|e| ScanError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ScanError::Malformed {
+        reference: reference.to_string(),
+        message: format!("{} is not JSON: {e}", path.display()),
+    })
+}
+
+/// Read the image `manifest_digest` names from a content-addressed store
+/// whose blob `algo:hex` is the file `blob(algo, hex)` (an OCI layout, or
+/// the embedded registry's blob store, read in place). An index picks the
+/// Linux image of `arch` (OCI naming: amd64, arm64; default this
+/// machine's).
+pub fn read_store(
+    reference: &str,
+    manifest_digest: &str,
+    arch: Option<&str>,
+    blob: &dyn Fn(&str, &str) -> Option<PathBuf>,
+) -> Result<FetchedImage, ScanError> {
+    let bad = |message: String| ScanError::Malformed {
+        reference: reference.to_string(),
+        message,
     };
-    let blob = |digest: &str| -> Result<PathBuf, ScanError> {
+    let path = |digest: &str| -> Result<PathBuf, ScanError> {
         let (algo, hex) = digest
             .split_once(':')
             .filter(|(a, h)| {
@@ -147,18 +177,31 @@ pub fn read_layout(reference: &str, dir: &Path) -> Result<FetchedImage, ScanErro
                     && h.bytes().all(|b| b.is_ascii_hexdigit())
             })
             .ok_or_else(|| bad(format!("{digest:?} is not a digest")))?;
-        Ok(dir.join("blobs").join(algo).join(hex))
+        blob(algo, hex).ok_or_else(|| bad(format!("blob {digest} is not there")))
     };
-    let index = json(&dir.join("index.json"))?;
-    let manifest_digest = index["manifests"][0]["digest"]
-        .as_str()
-        .ok_or_else(|| bad("index.json names no manifest".into()))?
-        .to_string();
-    let manifest = json(&blob(&manifest_digest)?)?;
+    let mut manifest_digest = manifest_digest.to_string();
+    let mut manifest = read_json(reference, &path(&manifest_digest)?)?;
+    if let Some(list) = manifest["manifests"].as_array() {
+        let want = arch.map(str::to_string).unwrap_or_else(|| {
+            slipway_core::Platform::host()
+                .oci_architecture()
+                .to_string()
+        });
+        let chosen = list
+            .iter()
+            .find(|m| {
+                m["platform"]["architecture"] == want.as_str()
+                    && m["platform"]["os"].as_str().is_none_or(|os| os == "linux")
+            })
+            .and_then(|m| m["digest"].as_str())
+            .ok_or_else(|| bad(format!("the image has no linux/{want} manifest")))?;
+        manifest_digest = chosen.to_string();
+        manifest = read_json(reference, &path(&manifest_digest)?)?;
+    }
     let config_digest = manifest["config"]["digest"]
         .as_str()
         .ok_or_else(|| bad("the manifest names no config".into()))?;
-    let config = json(&blob(config_digest)?)?;
+    let config = read_json(reference, &path(config_digest)?)?;
     let layers = manifest["layers"]
         .as_array()
         .ok_or_else(|| bad("the manifest has no layers".into()))?
@@ -167,7 +210,7 @@ pub fn read_layout(reference: &str, dir: &Path) -> Result<FetchedImage, ScanErro
             l["digest"]
                 .as_str()
                 .ok_or_else(|| bad("a layer has no digest".into()))
-                .and_then(blob)
+                .and_then(path)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(FetchedImage {

@@ -102,16 +102,93 @@ pub fn entry_parts(raw: &str) -> Option<Vec<&str>> {
     Some(parts)
 }
 
-/// Read a layer stream (plain, gzip or zstd) once.
+/// Read a layer stream (plain, gzip or zstd) once, in two threads: one
+/// decompresses and digests the stream (its `diff_id`), the other reads
+/// the tar entries and digests the files, so that a big layer takes the
+/// longer of the two, not their sum.
 pub fn analyse(file: &Path) -> io::Result<LayerIndex> {
     let raw = std::fs::File::open(file)?;
-    let mut counted = Sha256Reader::new(decompress(raw)?);
-    let mut index = analyse_tar(&mut counted)?;
-    // The tar reader stops at the end-of-archive blocks; the digest is of
-    // the whole stream, padding included.
-    io::copy(&mut counted, &mut io::sink())?;
-    index.diff_id = format!("sha256:{}", hex::encode(counted.finish()));
+    let mut stream = Sha256Reader::new(decompress(raw)?);
+    let (chunks, received) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(16);
+    let decompressor = std::thread::spawn(move || {
+        loop {
+            let mut chunk = vec![0u8; CHUNK];
+            match read_full(&mut stream, &mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    if chunks.send(Ok(chunk)).is_err() {
+                        break; // the reader gave up
+                    }
+                }
+                Err(e) => {
+                    let _ = chunks.send(Err(e));
+                    break;
+                }
+            }
+        }
+        stream.finish()
+    });
+    let mut reader = ChunkReader {
+        chunks: received,
+        current: Vec::new(),
+        at: 0,
+    };
+    let read = analyse_tar(&mut reader).and_then(|index| {
+        // The tar reader stops at the end-of-archive blocks; the digest is
+        // of the whole stream, padding included.
+        io::copy(&mut reader, &mut io::sink())?;
+        Ok(index)
+    });
+    drop(reader);
+    let digest = decompressor
+        .join()
+        .map_err(|_| io::Error::other("the decompressing thread panicked"))?;
+    let mut index = read?;
+    index.diff_id = format!("sha256:{}", hex::encode(digest));
     Ok(index)
+}
+
+/// How much decompressed stream one message between the threads holds.
+const CHUNK: usize = 1024 * 1024;
+
+/// Fill `buf` unless the stream ends first; how much was read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The decompressed stream, as the other thread sends it.
+struct ChunkReader {
+    chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0), // the end of the stream
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 fn analyse_tar(stream: &mut dyn Read) -> io::Result<LayerIndex> {
@@ -313,9 +390,9 @@ impl LayerCache {
         let blob = self.dir.join("blobs").join(hex_of(blob_digest)?);
         let diff_id = std::fs::read_to_string(&blob).ok()?;
         let file = self.dir.join("layers").join(hex_of(diff_id.trim())?);
-        let bytes = std::fs::read(&file).ok()?;
-        let json = zstd::stream::decode_all(&bytes[..]).ok()?;
+        let json = zstd::stream::decode_all(std::fs::File::open(&file).ok()?).ok()?;
         let index: LayerIndex = serde_json::from_slice(&json).ok()?;
+        drop(json);
         // Used now: the last to go.
         let now = std::time::SystemTime::now();
         let _ = std::fs::File::options()

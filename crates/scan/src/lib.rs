@@ -48,11 +48,24 @@ pub fn scan_image(
         }
         Err(e) => return ScanReport::unscanned(reference, ScanOutcome::Error, e.to_string()),
     };
+    scan_fetched(&img, work, policy, cache)
+}
+
+/// Read the layers of an image already at hand (in an OCI layout, or the
+/// embedded registry's blob store) and scan it; `work` is scratch space.
+pub fn scan_fetched(
+    img: &image::FetchedImage,
+    work: &Path,
+    policy: &ScanPolicy,
+    cache: Option<&layers::LayerCache>,
+) -> ScanReport {
     let fs = match rootfs::Rootfs::read_layers(&work.join("root"), &img.layers, cache) {
         Ok(fs) => fs,
-        Err(e) => return ScanReport::unscanned(reference, ScanOutcome::Error, e.to_string()),
+        Err(e) => {
+            return ScanReport::unscanned(&img.reference, ScanOutcome::Error, e.to_string());
+        }
     };
-    scan_unpacked(&img, &fs, policy)
+    scan_unpacked(img, &fs, policy)
 }
 
 /// The scanners over an image already fetched and unpacked.

@@ -42,6 +42,35 @@ pub async fn scan(
 ) -> Result<StoredScan, String> {
     let (reason, build, config) = by;
     let work = services.scratch_dir("scan").await?;
+    let cache = slipway_scan::layers::LayerCache {
+        dir: services.data_dir.join("scan-cache"),
+        max_bytes: SCAN_CACHE_BYTES,
+    };
+    // An image of the embedded registry is read in place from its blob
+    // store: nothing is copied, and no layer goes through HTTP.
+    if let Some(found) = in_own_registry(services, reference).await {
+        let p = policy.clone();
+        let w = work.clone();
+        let r = reference.to_string();
+        let report = tokio::task::spawn_blocking(move || {
+            let report = match found {
+                Ok(img) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
+                Err((outcome, why)) => ScanReport::unscanned(&r, outcome, why),
+            };
+            give_back_memory();
+            report
+        })
+        .await
+        .unwrap_or_else(|e| {
+            ScanReport::unscanned(
+                reference,
+                ScanOutcome::Error,
+                format!("the scan crashed: {e}"),
+            )
+        });
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        return keep(services, report, (reason, build, config)).await;
+    }
     let authfile: Option<PathBuf> = match auth {
         Some(a) => Some(a.to_path_buf()),
         None => {
@@ -64,12 +93,10 @@ pub async fn scan(
         ..FetchOptions::default()
     };
     let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
-    let cache = slipway_scan::layers::LayerCache {
-        dir: services.data_dir.join("scan-cache"),
-        max_bytes: SCAN_CACHE_BYTES,
-    };
     let report = tokio::task::spawn_blocking(move || {
-        slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache))
+        let report = slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache));
+        give_back_memory();
+        report
     })
     .await
     .unwrap_or_else(|e| {
@@ -80,11 +107,81 @@ pub async fn scan(
         )
     });
     let _ = tokio::fs::remove_dir_all(&work).await;
+    keep(services, report, (reason, build, config)).await
+}
+
+/// Return the memory a scan freed to the system. A scan allocates tens of
+/// megabytes (the file table, the layer descriptions) on whichever
+/// blocking thread runs it, and glibc keeps a freed arena's memory for its
+/// thread: without this the server's RSS grew by ~40 MB with each scan.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+async fn keep(
+    services: &Services,
+    report: ScanReport,
+    (reason, build, config): (ScanReason, Option<BuildId>, Option<&str>),
+) -> Result<StoredScan, String> {
     services
         .store
         .record_scan(build, config, reason, &report)
         .await
         .map_err(|e| format!("cannot keep the scan report: {e}"))
+}
+
+/// `reference` as the embedded registry holds it (`None`: it names
+/// another registry): its manifest (for this machine's platform, from an
+/// index), config and layer files in the blob store, or why it cannot be
+/// read. Callers have checked the right to read it.
+async fn in_own_registry(
+    services: &Services,
+    reference: &str,
+) -> Option<Result<slipway_scan::image::FetchedImage, (ScanOutcome, String)>> {
+    let r = slipway_core::ImageRef::parse(reference).ok()?;
+    if !services.own_registry_hosts().contains(&r.registry) {
+        return None;
+    }
+    let meta = &services.registry.meta;
+    let found = match (&r.digest, &r.tag) {
+        (Some(d), _) => meta
+            .manifest(&r.repository, d)
+            .await
+            .map(|m| m.map(|m| m.digest)),
+        (None, tag) => {
+            meta.tag(&r.repository, tag.as_deref().unwrap_or("latest"))
+                .await
+        }
+    };
+    let digest = match found {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return Some(Err((
+                ScanOutcome::Absent,
+                format!("{reference} does not exist in the embedded registry"),
+            )));
+        }
+        Err(e) => return Some(Err((ScanOutcome::Error, e.to_string()))),
+    };
+    let registry = services.registry.clone();
+    let reference = reference.to_string();
+    let read = tokio::task::spawn_blocking(move || {
+        slipway_scan::image::read_store(&reference, &digest, None, &|algo, hex| {
+            let d: slipway_core::oci::digest::Digest = format!("{algo}:{hex}").parse().ok()?;
+            let path = registry.blobs.blob_path(&d);
+            path.is_file().then_some(path)
+        })
+    })
+    .await;
+    Some(match read {
+        Ok(Ok(img)) => Ok(img),
+        Ok(Err(e)) => Err((ScanOutcome::Error, e.to_string())),
+        Err(e) => Err((ScanOutcome::Error, format!("the scan crashed: {e}"))),
+    })
 }
 
 /// Scan a build's freshly pushed platform images (`(platform,
