@@ -27,6 +27,9 @@ fn main() {
         .expect("layers");
     let read = start.elapsed();
     let report = slipway_scan::scan_unpacked(&img, &fs, &ScanPolicy::default());
+    if let Ok(out) = std::env::var("INVENTORY_JSON") {
+        std::fs::write(out, serde_json::to_vec(&report.inventory).expect("json")).expect("write");
+    }
     eprintln!(
         "layers read in {:.2} s ({} files, {} from the cache), scanned in {:.2} s: {} packages, {} findings, {} problems",
         read.as_secs_f64(),

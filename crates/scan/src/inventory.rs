@@ -6,6 +6,7 @@
 
 use crate::rootfs::{FileKind, Rootfs};
 use slipway_core::scan::inventory::{Ecosystem, Inventory, OsRelease, Package};
+use slipway_core::scan::license;
 use std::process::Command;
 
 /// What [`read`] found, and what it could not read.
@@ -29,6 +30,20 @@ pub fn read(fs: &Rootfs) -> InventoryReport {
         {
             report.inventory.os = Some(os);
             break;
+        }
+    }
+    // Debian's os-release says `12`; `/etc/debian_version` says which
+    // point release (`12.15`), as trivy and Debian's security tracker use.
+    if let Some(os) = report.inventory.os.as_mut()
+        && os.id == "debian"
+        && let Ok(Some(v)) = fs.read_text("/etc/debian_version")
+    {
+        let v = v.trim();
+        if !v.is_empty()
+            && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && os.version_id.as_deref().is_none_or(|id| v.starts_with(id))
+        {
+            os.version_id = Some(v.to_string());
         }
     }
     let mut found = Vec::new();
@@ -112,11 +127,27 @@ fn read_dpkg(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
                 version: version.to_string(),
                 arch: field(&p, "Architecture").map(str::to_string),
                 source,
-                license: None,
+                license: deb_license(fs, name),
+                supplier: field(&p, "Maintainer").map(str::to_string),
                 found_in: file.clone(),
             });
         }
     }
+}
+
+/// A Debian package's licences, from `/usr/share/doc/NAME/copyright`: an
+/// SPDX expression when every licence named maps to one, else the names
+/// as written, comma-separated.
+fn deb_license(fs: &Rootfs, name: &str) -> Option<String> {
+    let text = fs
+        .read_text(&format!("/usr/share/doc/{name}/copyright"))
+        .ok()
+        .flatten()?;
+    let names = license::debian_copyright(&text);
+    if names.is_empty() {
+        return None;
+    }
+    Some(license::all_of(&names).unwrap_or_else(|| names.join(", ")))
 }
 
 /// apk: `/lib/apk/db/installed`, paragraphs of `K:value` lines.
@@ -138,6 +169,7 @@ fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             arch: None,
             source: None,
             license: None,
+            supplier: None,
             found_in: file.to_string(),
         };
         for line in block.lines() {
@@ -149,7 +181,8 @@ fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
                 "V" => pkg.version = v.to_string(),
                 "A" => pkg.arch = Some(v.to_string()),
                 "o" => pkg.source = Some(v.to_string()),
-                "L" => pkg.license = Some(v.to_string()),
+                "L" => pkg.license = Some(license::normalize(v).unwrap_or_else(|| v.to_string())),
+                "m" => pkg.supplier = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -206,7 +239,7 @@ fn read_rpm(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
         &[
             "-qa",
             "--queryformat",
-            "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{LICENSE}\\n",
+            "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{LICENSE}\\t%{VENDOR}\\n",
         ],
     ) {
         Ok(t) => t,
@@ -217,7 +250,7 @@ fn read_rpm(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
     };
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        let [name, epoch, version, release, arch, source, license] = f[..] else {
+        let [name, epoch, version, release, arch, source, license, vendor] = f[..] else {
             continue;
         };
         if name == "gpg-pubkey" {
@@ -234,7 +267,8 @@ fn read_rpm(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             version,
             arch: none(arch),
             source: none(source),
-            license: none(license),
+            license: none(license).map(|l| license::normalize(&l).unwrap_or(l)),
+            supplier: none(vendor),
             found_in: db.clone(),
         });
     }
@@ -279,17 +313,34 @@ fn python(fs: &Rootfs, path: &str) -> Result<Option<Package>, String> {
     let (Some(name), Some(version)) = (field(&p, "Name"), field(&p, "Version")) else {
         return Err("no Name or Version".into());
     };
-    let license = field(&p, "License-Expression")
-        .or_else(|| field(&p, "License"))
+    // PEP 639's expression first, then the trove classifiers, then the
+    // free-text `License` field when it is (or maps to) SPDX — it often
+    // holds the whole licence text or a copyright line instead.
+    let classifiers: Vec<&str> = p
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Classifier"))
+        .filter_map(|(_, v)| license::python_classifier(v))
+        .collect();
+    let text = field(&p, "License")
         .filter(|l| !l.is_empty() && *l != "UNKNOWN")
-        .map(|l| l.lines().next().unwrap_or(l).to_string());
-    Ok(Some(language_package(
-        Ecosystem::Pypi,
-        name,
-        version,
-        license,
-        path,
-    )))
+        .map(|l| l.lines().next().unwrap_or(l).trim().to_string());
+    let license = field(&p, "License-Expression")
+        .map(|e| license::normalize(e).unwrap_or_else(|| e.to_string()))
+        .or_else(|| {
+            let mut ids: Vec<&str> = classifiers.clone();
+            ids.dedup();
+            (!ids.is_empty()).then(|| ids.join(" AND "))
+        })
+        .or_else(|| text.as_deref().and_then(license::normalize))
+        .or(text);
+    let supplier = field(&p, "Author")
+        .or_else(|| field(&p, "Maintainer"))
+        .filter(|a| !a.is_empty() && *a != "UNKNOWN")
+        .or_else(|| field(&p, "Author-email").or_else(|| field(&p, "Maintainer-email")))
+        .map(|a| a.lines().next().unwrap_or(a).trim().to_string());
+    let mut pkg = language_package(Ecosystem::Pypi, name, version, license, path);
+    pkg.supplier = supplier;
+    Ok(Some(pkg))
 }
 
 /// A language package: no architecture or source package.
@@ -307,6 +358,7 @@ fn language_package(
         arch: None,
         source: None,
         license,
+        supplier: None,
         found_in: found_in.to_string(),
     }
 }
@@ -335,14 +387,17 @@ fn npm(fs: &Rootfs, path: &str) -> Result<Option<Package>, String> {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).map(str::to_string),
         _ => None,
-    };
-    Ok(Some(language_package(
-        Ecosystem::Npm,
-        name,
-        version,
-        license,
-        path,
-    )))
+    }
+    .map(|l| license::normalize(&l).unwrap_or(l));
+    let supplier = match &json["author"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(o) => o.get("name").and_then(|t| t.as_str()).map(str::to_string),
+        _ => None,
+    }
+    .filter(|s| !s.trim().is_empty());
+    let mut pkg = language_package(Ecosystem::Npm, name, version, license, path);
+    pkg.supplier = supplier;
+    Ok(Some(pkg))
 }
 
 /// `…/specifications/NAME-VERSION[-PLATFORM].gemspec` under a gem home.
@@ -368,6 +423,7 @@ fn gem(path: &str) -> Option<Package> {
         arch: (!platform.is_empty()).then_some(platform),
         source: None,
         license: None,
+        supplier: None,
         found_in: path.to_string(),
     })
 }

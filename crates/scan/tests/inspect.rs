@@ -148,13 +148,14 @@ fn an_image_is_unpacked_read_and_scanned() {
                 Ecosystem::Deb,
                 "ncurses-base",
                 ncurses_version.as_str(),
-                None
+                // Its DEP-5 copyright file: MIT/X11, X11, BSD-3-clause.
+                Some("MIT AND X11 AND BSD-3-Clause")
             ),
             (Ecosystem::Deb, "sed", sed_version.as_str(), None),
             (Ecosystem::Rpm, "slipway-demo", "1:1.2-3", Some("MIT")),
             (Ecosystem::Apk, "busybox", "1.36.1-r5", Some("GPL-2.0-only")),
             (Ecosystem::Apk, "musl", "1.2.4-r2", Some("MIT")),
-            (Ecosystem::Pypi, "requests", "2.31.0", Some("Apache 2.0")),
+            (Ecosystem::Pypi, "requests", "2.31.0", Some("Apache-2.0")),
             (Ecosystem::Pypi, "six", "1.16.0", Some("MIT")),
             (Ecosystem::Npm, "@babel/core", "7.24.0", Some("MIT")),
             (Ecosystem::Npm, "ms", "2.1.3", Some("MIT")),

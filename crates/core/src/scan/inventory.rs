@@ -64,8 +64,14 @@ pub struct Package {
     /// rpm, apk's origin), when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// As declared: an SPDX identifier or expression when the declaration
+    /// maps to one (`scan::license`), else its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// Who supplies it: dpkg's `Maintainer`, rpm's `Vendor`, apk's
+    /// maintainer, a Python or npm package's author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
     /// The file in the image that lists it (a database or metadata file).
     pub found_in: String,
 }
@@ -161,7 +167,9 @@ impl Package {
                     .to_string()
                 });
                 let mut version = self.version.clone();
-                if self.ecosystem == Ecosystem::Rpm
+                // The epoch is a qualifier, as the purl spec's deb and
+                // rpm types (and trivy, and the security trackers) have it.
+                if matches!(self.ecosystem, Ecosystem::Rpm | Ecosystem::Deb)
                     && let Some((epoch, rest)) = self.version.split_once(':')
                     && !epoch.is_empty()
                     && epoch.bytes().all(|b| b.is_ascii_digit())
@@ -240,6 +248,7 @@ mod tests {
             arch: arch.map(str::to_string),
             source: None,
             license: None,
+            supplier: None,
             found_in: "x".into(),
         }
     }
@@ -272,7 +281,7 @@ mod tests {
         );
         assert_eq!(
             pkg(Ecosystem::Deb, "libc6", "1:2.36-9", None).purl(None),
-            "pkg:deb/debian/libc6@1%3A2.36-9"
+            "pkg:deb/debian/libc6@2.36-9?epoch=1"
         );
         let fedora = OsRelease {
             id: "fedora".into(),

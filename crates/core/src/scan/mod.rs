@@ -18,6 +18,7 @@
 //! ([`sbom`]) live here too.
 
 pub mod inventory;
+pub mod license;
 pub mod sbom;
 
 use crate::scan::inventory::{Ecosystem, Inventory};

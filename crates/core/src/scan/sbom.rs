@@ -3,10 +3,11 @@
 //!
 //! Both documents describe the image (its repository and manifest digest)
 //! as the top element, which contains its operating system and every
-//! package, each with its package URL. Declared licenses are kept as
-//! written by the package's metadata (dpkg and rpm do not use SPDX
-//! expressions), so SPDX's `licenseDeclared` is `NOASSERTION` and the
-//! text goes into a comment; CycloneDX takes it as a license name.
+//! package, each with its package URL and supplier. A declared licence
+//! that is SPDX (the inventory maps what it can, `scan::license`) is
+//! SPDX's `licenseDeclared` and CycloneDX's `license.id` or `expression`;
+//! free text is an extracted licence (`LicenseRef-…`) in SPDX and a
+//! `license.name` in CycloneDX.
 //!
 //! The output depends only on the arguments: the same inventory, subject
 //! and time give the same bytes (identifiers are derived from them).
@@ -212,12 +213,31 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
             "relatedSpdxElement": "SPDXRef-OperatingSystem",
         }));
     }
+    let mut extracted: Vec<Value> = Vec::new();
     for (i, pkg) in inventory.packages.iter().enumerate() {
         let id = format!(
             "SPDXRef-Package-{}-{}",
             pkg.ecosystem,
             spdx_id_part(&pkg.name, i)
         );
+        let declared = match &pkg.license {
+            None => "NOASSERTION".to_string(),
+            Some(l) if crate::scan::license::is_expression(l) => l.clone(),
+            Some(text) => {
+                let reference = format!("LicenseRef-{}", &hex::encode(Sha256::digest(text))[..16]);
+                if !extracted
+                    .iter()
+                    .any(|e| e["licenseId"] == reference.as_str())
+                {
+                    extracted.push(json!({
+                        "licenseId": reference,
+                        "extractedText": text,
+                        "name": text.chars().take(80).collect::<String>(),
+                    }));
+                }
+                reference
+            }
+        };
         let mut p = json!({
             "SPDXID": id,
             "name": pkg.name,
@@ -225,7 +245,7 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": "NOASSERTION",
+            "licenseDeclared": declared,
             "copyrightText": "NOASSERTION",
             "primaryPackagePurpose": if pkg.ecosystem.is_system() { "INSTALL" } else { "LIBRARY" },
             "externalRefs": [{
@@ -238,6 +258,9 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
         if let Some(source) = &pkg.source {
             p["sourceInfo"] = json!(format!("built from the source package {source}"));
         }
+        if let Some(s) = &pkg.supplier {
+            p["supplier"] = json!(spdx_supplier(s));
+        }
         packages.push(p);
         relationships.push(json!({
             "spdxElementId": image_id,
@@ -246,7 +269,7 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
         }));
     }
     let fp = fingerprint(SbomFormat::Spdx, subject, &created);
-    json!({
+    let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -259,7 +282,34 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
         "documentDescribes": [image_id],
         "packages": packages,
         "relationships": relationships,
-    })
+    });
+    if !extracted.is_empty() {
+        doc["hasExtractedLicensingInfos"] = json!(extracted);
+    }
+    doc
+}
+
+/// SPDX's supplier field from a `Name <email>` (a maintainer is usually a
+/// team): `Organization: Name (email)`.
+fn spdx_supplier(who: &str) -> String {
+    let (name, email) = split_contact(who);
+    match email {
+        Some(e) => format!("Organization: {name} ({e})"),
+        None => format!("Organization: {name}"),
+    }
+}
+
+/// `Name <email>` → (`Name`, `email`).
+fn split_contact(who: &str) -> (&str, Option<&str>) {
+    match who.split_once('<') {
+        Some((name, rest)) => (
+            name.trim(),
+            rest.split_once('>')
+                .map(|(e, _)| e.trim())
+                .filter(|e| !e.is_empty()),
+        ),
+        None => (who.trim(), None),
+    }
 }
 
 /// Where the package was found, and its declared license as written.
@@ -331,7 +381,20 @@ fn cyclonedx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -
             ],
         });
         if let Some(l) = &pkg.license {
-            c["licenses"] = json!([{"license": {"name": l}}]);
+            c["licenses"] = if spdx::license_id(l).is_some() && !l.contains(' ') {
+                json!([{"license": {"id": l}}])
+            } else if crate::scan::license::is_expression(l) {
+                json!([{"expression": l}])
+            } else {
+                json!([{"license": {"name": l}}])
+            };
+        }
+        if let Some(s) = &pkg.supplier {
+            let (name, email) = split_contact(s);
+            c["supplier"] = match email {
+                Some(e) => json!({"name": name, "contact": [{"email": e}]}),
+                None => json!({"name": name}),
+            };
         }
         if let Some(source) = &pkg.source
             && let Some(props) = c["properties"].as_array_mut()
@@ -387,7 +450,8 @@ mod tests {
                     version: "2.36-9+deb12u4".into(),
                     arch: Some("amd64".into()),
                     source: Some("glibc".into()),
-                    license: None,
+                    license: Some("custom terms".into()),
+                    supplier: Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>".into()),
                     found_in: "/var/lib/dpkg/status".into(),
                 },
                 Package {
@@ -397,6 +461,7 @@ mod tests {
                     arch: None,
                     source: None,
                     license: Some("MIT".into()),
+                    supplier: None,
                     found_in: "/app/node_modules/@scope/left_pad/package.json".into(),
                 },
             ],
@@ -448,6 +513,15 @@ mod tests {
                 .unwrap()
                 .ends_with("declared license: MIT")
         );
+        assert_eq!(packages[3]["licenseDeclared"], "MIT");
+        // Free text is an extracted licence, named by its digest.
+        let reference = packages[2]["licenseDeclared"].as_str().unwrap();
+        assert!(reference.starts_with("LicenseRef-"), "{reference}");
+        assert_eq!(d["hasExtractedLicensingInfos"][0]["licenseId"], reference);
+        assert_eq!(
+            packages[2]["supplier"],
+            "Organization: GNU Libc Maintainers (debian-glibc@lists.debian.org)"
+        );
         let contains: Vec<&str> = d["relationships"]
             .as_array()
             .unwrap()
@@ -476,7 +550,12 @@ mod tests {
         let components = d["components"].as_array().unwrap();
         assert_eq!(components[0]["type"], "operating-system");
         assert_eq!(components[2]["purl"], "pkg:npm/%40scope/left_pad@1.3.0");
-        assert_eq!(components[2]["licenses"][0]["license"]["name"], "MIT");
+        assert_eq!(components[2]["licenses"][0]["license"]["id"], "MIT");
+        assert_eq!(
+            components[1]["licenses"][0]["license"]["name"],
+            "custom terms"
+        );
+        assert_eq!(components[1]["supplier"]["name"], "GNU Libc Maintainers");
         assert_eq!(
             d["dependencies"][0]["dependsOn"],
             json!(["os", "package-0", "package-1"])
