@@ -51,7 +51,7 @@ pub fn read(fs: &Rootfs) -> InventoryReport {
     read_apk(fs, &mut found, &mut report.problems);
     read_rpm(fs, &mut found, &mut report.problems);
     read_language_packages(fs, &mut found, &mut report.problems);
-    report.inventory.packages = found;
+    report.inventory.packages = crate::ownership::fold(found, fs, report.inventory.os.as_ref());
     report.inventory.normalize();
     report
 }
@@ -130,6 +130,8 @@ fn read_dpkg(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
                 license: deb_license(fs, name),
                 supplier: field(&p, "Maintainer").map(str::to_string),
                 found_in: file.clone(),
+                includes: Vec::new(),
+                application: false,
             });
         }
     }
@@ -171,6 +173,8 @@ fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             license: None,
             supplier: None,
             found_in: file.to_string(),
+            includes: Vec::new(),
+            application: false,
         };
         for line in block.lines() {
             let Some((k, v)) = line.split_once(':') else {
@@ -270,12 +274,41 @@ fn read_rpm(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             license: none(license).map(|l| license::normalize(&l).unwrap_or(l)),
             supplier: none(vendor),
             found_in: db.clone(),
+            includes: Vec::new(),
+            application: false,
         });
     }
 }
 
-/// Python, npm and RubyGems metadata, found by path in the file list.
+/// Python, npm and RubyGems metadata, found by path in the file list;
+/// npm application roots too (a `package.json` outside `node_modules` and
+/// the system's directories, under no other such root).
 fn read_language_packages(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
+    let mut roots: Vec<&str> = Vec::new();
+    for (path, meta) in &fs.files {
+        if meta.kind == FileKind::File
+            && path.ends_with("/package.json")
+            && !is_npm_package_root(path)
+            && !is_system_npm_package(path)
+            && !path.contains("/node_modules/")
+            && !path.starts_with("/usr/")
+            && let Some(dir) = path.strip_suffix("/package.json")
+            // Sorted keys: an enclosing root comes first.
+            && !roots
+                .iter()
+                .any(|r| dir.starts_with(r) && dir[r.len()..].starts_with('/'))
+        {
+            roots.push(dir);
+        }
+    }
+    for root in roots {
+        let path = format!("{root}/package.json");
+        match npm(fs, &path) {
+            Ok(Some(p)) => out.push(p),
+            Ok(None) => {}
+            Err(e) => problems.push(format!("{path}: {e}")),
+        }
+    }
     for (path, meta) in &fs.files {
         if meta.kind != FileKind::File {
             continue;
@@ -285,7 +318,9 @@ fn read_language_packages(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Ve
             || path.ends_with(".egg-info")
         {
             python(fs, path)
-        } else if path.ends_with("/package.json") && is_npm_package_root(path) {
+        } else if path.ends_with("/package.json")
+            && (is_npm_package_root(path) || is_system_npm_package(path))
+        {
             npm(fs, path)
         } else if path.ends_with(".gemspec") && is_gem_specification(path) {
             Ok(gem(path))
@@ -360,6 +395,25 @@ fn language_package(
         license,
         supplier: None,
         found_in: found_in.to_string(),
+        includes: Vec::new(),
+        application: false,
+    }
+}
+
+/// Debian's node modules: `/usr/share/nodejs/NAME/package.json` (or
+/// `@SCOPE/NAME`), and the same under `/usr/lib/nodejs`.
+fn is_system_npm_package(path: &str) -> bool {
+    let Some(rest) = path
+        .strip_prefix("/usr/share/nodejs/")
+        .or_else(|| path.strip_prefix("/usr/lib/nodejs/"))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts[..] {
+        [name, "package.json"] => !name.starts_with(['@', '.']),
+        [scope, _, "package.json"] => scope.starts_with('@'),
+        _ => false,
     }
 }
 
@@ -425,6 +479,8 @@ fn gem(path: &str) -> Option<Package> {
         license: None,
         supplier: None,
         found_in: path.to_string(),
+        includes: Vec::new(),
+        application: false,
     })
 }
 

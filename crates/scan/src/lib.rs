@@ -21,6 +21,7 @@ pub mod integrity;
 pub mod inventory;
 pub mod language;
 pub mod layers;
+pub mod ownership;
 pub mod referrer;
 pub mod rootfs;
 pub mod updates;

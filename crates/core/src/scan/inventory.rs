@@ -74,6 +74,19 @@ pub struct Package {
     pub supplier: Option<String>,
     /// The file in the image that lists it (a database or metadata file).
     pub found_in: String,
+    /// An OS package's language packages (Debian's `python3-pip` is pip,
+    /// its `node-*` packages npm modules), as package URLs: listed with
+    /// the package that installed them, not again on their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<String>,
+    /// The image's own application (a `package.json` at a project root),
+    /// not a dependency.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub application: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The image's `/etc/os-release` (or `/usr/lib/os-release`).
@@ -250,6 +263,8 @@ mod tests {
             license: None,
             supplier: None,
             found_in: "x".into(),
+            includes: Vec::new(),
+            application: false,
         }
     }
 

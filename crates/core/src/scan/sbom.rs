@@ -261,6 +261,21 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
         if let Some(s) = &pkg.supplier {
             p["supplier"] = json!(spdx_supplier(s));
         }
+        if pkg.application {
+            p["primaryPackagePurpose"] = json!("APPLICATION");
+        }
+        // The language packages it installed: their identities on it, not
+        // packages of their own (one package, several package URLs).
+        if let Some(refs) = p["externalRefs"].as_array_mut() {
+            for purl in &pkg.includes {
+                refs.push(json!({
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": purl,
+                    "comment": "a language package this package installs",
+                }));
+            }
+        }
         packages.push(p);
         relationships.push(json!({
             "spdxElementId": image_id,
@@ -396,10 +411,16 @@ fn cyclonedx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -
                 None => json!({"name": name}),
             };
         }
-        if let Some(source) = &pkg.source
-            && let Some(props) = c["properties"].as_array_mut()
-        {
-            props.push(json!({"name": "slipway:source_package", "value": source}));
+        if let Some(props) = c["properties"].as_array_mut() {
+            if let Some(source) = &pkg.source {
+                props.push(json!({"name": "slipway:source_package", "value": source}));
+            }
+            for purl in &pkg.includes {
+                props.push(json!({"name": "slipway:includes", "value": purl}));
+            }
+        }
+        if pkg.application {
+            c["type"] = json!("application");
         }
         components.push(c);
         refs.push(bom_ref);
@@ -453,6 +474,8 @@ mod tests {
                     license: Some("custom terms".into()),
                     supplier: Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>".into()),
                     found_in: "/var/lib/dpkg/status".into(),
+                    includes: Vec::new(),
+                    application: false,
                 },
                 Package {
                     ecosystem: Ecosystem::Npm,
@@ -463,6 +486,8 @@ mod tests {
                     license: Some("MIT".into()),
                     supplier: None,
                     found_in: "/app/node_modules/@scope/left_pad/package.json".into(),
+                    includes: Vec::new(),
+                    application: false,
                 },
             ],
         }
