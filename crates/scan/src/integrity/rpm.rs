@@ -1,173 +1,13 @@
-//! Integrity: packaged files that differ from what the package database
-//! recorded when it installed them.
-//!
-//! - rpm: `rpm -V` semantics, reimplemented over the image's file table
-//!   (the unpacked copy keeps no owners, mtimes or devices, the tar headers
-//!   do). The database is read with the real `rpm`; file contents are
-//!   digested with the algorithm the package names. Flags are rpm's nine
-//!   columns `SM5DLUGTP`, with the same per-type rules: directories and
-//!   symlinks get no size, digest or mtime check, symlinks no mode check,
-//!   only symlinks a link check, and a directory packaged as such may be a
-//!   symlink to a directory.
-//! - dpkg: the `md5sums` lists in `/var/lib/dpkg/info`, as `dpkg --verify`
-//!   does: only the digest column (`??5??????`), others unknown.
-//!
-//! Skipped, as the issue and common sense ask: configuration files (rpm
-//! `%config`, dpkg conffiles), documentation (rpm `%doc`/`%license`, and
-//! `/usr/share/{doc,man,info}` for dpkg, which slim images drop on
-//! purpose), rpm `%ghost` files, and volatile paths (logs, caches, run
-//! and temporary directories).
+//! rpm: `rpm -V` semantics over the image's file table, the database
+//! read with the real `rpm`; and file capabilities, as rpm records them
+//! and as the image's extended attributes hold them.
 
-use crate::inventory::{paragraphs, rpm_db_dir, rpm_query};
+use super::{DigestAlgo, file_digest, volatile};
+use crate::inventory::rpm_query;
 use crate::rootfs::{FileKind, Rootfs};
 use slipway_core::scan::Finding;
 use slipway_core::scan::inventory::Ecosystem;
 use std::collections::HashMap;
-
-/// Paths whose content changes at run time by design.
-pub const VOLATILE: [&str; 10] = [
-    "/tmp/",
-    "/var/tmp/",
-    "/run/",
-    "/var/run/",
-    "/var/log/",
-    "/var/cache/",
-    "/var/spool/",
-    "/proc/",
-    "/sys/",
-    "/dev/",
-];
-
-/// dpkg's documentation directories.
-const DOC_DIRS: [&str; 3] = ["/usr/share/doc/", "/usr/share/man/", "/usr/share/info/"];
-
-fn volatile(path: &str) -> bool {
-    VOLATILE.iter().any(|v| path.starts_with(v))
-}
-
-/// Check every package database in `fs`. Problems (an unreadable list, a
-/// file that cannot be read) go to `problems`.
-pub fn check(fs: &Rootfs, problems: &mut Vec<String>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    check_dpkg(fs, &mut out, problems);
-    if let Some(db) = rpm_db_dir(fs) {
-        check_rpm(fs, &db, &mut out, problems);
-    }
-    out.sort();
-    out
-}
-
-// ---------------------------------------------------------------- dpkg ----
-
-fn check_dpkg(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<String>) {
-    let status = match fs.read_text("/var/lib/dpkg/status") {
-        Ok(Some(t)) => t,
-        Ok(None) => return,
-        Err(e) => {
-            problems.push(format!("/var/lib/dpkg/status: {e}"));
-            return;
-        }
-    };
-    for p in paragraphs(&status) {
-        let get = |k: &str| {
-            p.iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.as_str())
-        };
-        let Some(name) = get("Package") else { continue };
-        if get("Status").is_some_and(|s| s.split_whitespace().nth(2) != Some("installed")) {
-            continue;
-        }
-        let conffiles: Vec<&str> = get("Conffiles")
-            .map(|c| {
-                c.lines()
-                    .filter_map(|l| l.split_whitespace().next())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let arch = get("Architecture").unwrap_or("");
-        let list = [
-            format!("/var/lib/dpkg/info/{name}:{arch}.md5sums"),
-            format!("/var/lib/dpkg/info/{name}.md5sums"),
-        ]
-        .into_iter()
-        .find_map(|f| fs.read_text(&f).ok().flatten());
-        let Some(list) = list else { continue };
-        for line in list.lines() {
-            let Some((digest, path)) = line.split_once(char::is_whitespace) else {
-                continue;
-            };
-            let path = format!("/{}", path.trim_start().trim_start_matches('/'));
-            if volatile(&path)
-                || DOC_DIRS.iter().any(|d| path.starts_with(d))
-                || conffiles.contains(&path.as_str())
-            {
-                continue;
-            }
-            match file_digest(fs, &path, DigestAlgo::Md5) {
-                Ok(None) => out.push(Finding::Missing {
-                    ecosystem: Ecosystem::Deb,
-                    package: name.to_string(),
-                    path,
-                }),
-                Ok(Some((d, _))) if d.eq_ignore_ascii_case(digest.trim()) => {}
-                Ok(Some(_)) => out.push(Finding::Modified {
-                    ecosystem: Ecosystem::Deb,
-                    package: name.to_string(),
-                    path,
-                    flags: "??5??????".into(),
-                }),
-                Err(e) => problems.push(format!("{path}: {e}")),
-            }
-        }
-    }
-}
-
-// ----------------------------------------------------------------- rpm ----
-
-#[derive(Clone, Copy)]
-enum DigestAlgo {
-    Md5,
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl DigestAlgo {
-    /// rpm's `PGPHASHALGO_*` numbers; packages without the tag use MD5.
-    fn from_rpm(tag: &str) -> Option<DigestAlgo> {
-        Some(match tag {
-            "1" | "(none)" | "" => DigestAlgo::Md5,
-            "2" => DigestAlgo::Sha1,
-            "8" => DigestAlgo::Sha256,
-            "9" => DigestAlgo::Sha384,
-            "10" => DigestAlgo::Sha512,
-            _ => return None,
-        })
-    }
-}
-
-/// The hex digest and size of the regular file at `path` (symlinks
-/// followed inside the image), `None` when there is none. The digests
-/// were taken while the layers streamed past: MD5 and SHA-256, which is
-/// what dpkg and rpm record; a package naming another algorithm (SHA-1,
-/// SHA-384, SHA-512: rare) gets `None` for its digest, shown as unknown.
-fn file_digest(
-    fs: &Rootfs,
-    path: &str,
-    algo: DigestAlgo,
-) -> std::io::Result<Option<(String, u64)>> {
-    let Some(meta) = fs.regular(path) else {
-        return Ok(None);
-    };
-    let digest = match algo {
-        DigestAlgo::Md5 => meta.md5.map(hex::encode),
-        DigestAlgo::Sha256 => meta.sha256.map(hex::encode),
-        DigestAlgo::Sha1 | DigestAlgo::Sha384 | DigestAlgo::Sha512 => None,
-    };
-    Ok(digest.map(|d| (d, meta.size)))
-}
 
 // rpm's verify attributes (rpmvf.h) and file flags (rpmfiles.h).
 const V_DIGEST: u32 = 1 << 0;
@@ -204,7 +44,7 @@ struct RpmFile<'a> {
 
 const RPM_QUERY: &str = "@@\\t%{NAME}\\t%{FILEDIGESTALGO}\\n[%{FILENAMES}\\t%{FILESIZES}\\t%{FILEMODES}\\t%{FILEDIGESTS}\\t%{FILEMTIMES}\\t%{FILEUSERNAME}\\t%{FILEGROUPNAME}\\t%{FILEFLAGS}\\t%{FILELINKTOS}\\t%{FILERDEVS}\\t%{FILECAPS}\\t%{FILESTATES}\\t%{FILEVERIFYFLAGS}\\n]";
 
-fn check_rpm(fs: &Rootfs, db: &str, out: &mut Vec<Finding>, problems: &mut Vec<String>) {
+pub(super) fn check(fs: &Rootfs, db: &str, out: &mut Vec<Finding>, problems: &mut Vec<String>) {
     let text = match rpm_query(fs, db, &["-qa", "--queryformat", RPM_QUERY]) {
         Ok(t) => t,
         Err(e) => {

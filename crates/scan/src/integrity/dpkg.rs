@@ -1,0 +1,72 @@
+//! dpkg: the `md5sums` lists in `/var/lib/dpkg/info`, as `dpkg --verify`
+//! does.
+
+use super::{DOC_DIRS, DigestAlgo, file_digest, volatile};
+use crate::inventory::paragraphs;
+use crate::rootfs::Rootfs;
+use slipway_core::scan::Finding;
+use slipway_core::scan::inventory::Ecosystem;
+
+pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<String>) {
+    let status = match fs.read_text("/var/lib/dpkg/status") {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            problems.push(format!("/var/lib/dpkg/status: {e}"));
+            return;
+        }
+    };
+    for p in paragraphs(&status) {
+        let get = |k: &str| {
+            p.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
+        let Some(name) = get("Package") else { continue };
+        if get("Status").is_some_and(|s| s.split_whitespace().nth(2) != Some("installed")) {
+            continue;
+        }
+        let conffiles: Vec<&str> = get("Conffiles")
+            .map(|c| {
+                c.lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let arch = get("Architecture").unwrap_or("");
+        let list = [
+            format!("/var/lib/dpkg/info/{name}:{arch}.md5sums"),
+            format!("/var/lib/dpkg/info/{name}.md5sums"),
+        ]
+        .into_iter()
+        .find_map(|f| fs.read_text(&f).ok().flatten());
+        let Some(list) = list else { continue };
+        for line in list.lines() {
+            let Some((digest, path)) = line.split_once(char::is_whitespace) else {
+                continue;
+            };
+            let path = format!("/{}", path.trim_start().trim_start_matches('/'));
+            if volatile(&path)
+                || DOC_DIRS.iter().any(|d| path.starts_with(d))
+                || conffiles.contains(&path.as_str())
+            {
+                continue;
+            }
+            match file_digest(fs, &path, DigestAlgo::Md5) {
+                Ok(None) => out.push(Finding::Missing {
+                    ecosystem: Ecosystem::Deb,
+                    package: name.to_string(),
+                    path,
+                }),
+                Ok(Some((d, _))) if d.eq_ignore_ascii_case(digest.trim()) => {}
+                Ok(Some(_)) => out.push(Finding::Modified {
+                    ecosystem: Ecosystem::Deb,
+                    package: name.to_string(),
+                    path,
+                    flags: "??5??????".into(),
+                }),
+                Err(e) => problems.push(format!("{path}: {e}")),
+            }
+        }
+    }
+}
