@@ -27,6 +27,14 @@ fn main() {
         .expect("layers");
     let read = start.elapsed();
     let report = slipway_scan::scan_unpacked(&img, &fs, &ScanPolicy::default());
+    if std::env::var("FINDINGS").is_ok() {
+        for f in &report.findings {
+            eprintln!("finding: {f}");
+        }
+        for p in &report.problems {
+            eprintln!("problem: {p}");
+        }
+    }
     if let Ok(out) = std::env::var("INVENTORY_JSON") {
         std::fs::write(out, serde_json::to_vec(&report.inventory).expect("json")).expect("write");
     }

@@ -235,6 +235,7 @@ fn analyse_tar(stream: &mut dyn Read) -> io::Result<LayerIndex> {
             capabilities: None,
             md5: None,
             sha256: None,
+            first_mode: None,
         };
         if let Some(exts) = entry.pax_extensions()? {
             for ext in exts.flatten() {

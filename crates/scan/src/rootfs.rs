@@ -61,6 +61,10 @@ pub struct FileMeta {
     /// A regular file's SHA-256 (what rpm records nowadays).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "hex_opt")]
     pub sha256: Option<[u8; 32]>,
+    /// A regular file a later layer wrote again: its mode as the first
+    /// layer that had it wrote it (a `chmod u+s` in a later layer shows).
+    #[serde(skip)]
+    pub first_mode: Option<u32>,
 }
 
 /// What reading the layers skipped, for the scan report.
@@ -239,11 +243,12 @@ impl Rootfs {
                     let Some(key) = self.key_of(path) else {
                         continue;
                     };
+                    let before = self.files.get(&key);
                     let keeps_dir = meta.kind == FileKind::Dir
-                        && self
-                            .files
-                            .get(&key)
-                            .is_some_and(|m| m.kind == FileKind::Dir);
+                        && before.is_some_and(|m| m.kind == FileKind::Dir);
+                    let first_mode = before
+                        .filter(|m| m.kind == FileKind::File && meta.kind == FileKind::File)
+                        .map(|m| m.first_mode.unwrap_or(m.mode));
                     if !keeps_dir {
                         self.remove(&key);
                     }
@@ -255,7 +260,9 @@ impl Rootfs {
                             self.contents.remove(&key);
                         }
                     }
-                    self.files.insert(key.clone(), meta.clone());
+                    let mut meta = meta.clone();
+                    meta.first_mode = first_mode;
+                    self.files.insert(key.clone(), meta);
                     written.insert(key);
                 }
                 Op::Link { path, target } => {

@@ -103,6 +103,16 @@ pub enum Finding {
         package: String,
         path: String,
     },
+    /// A packaged file got a setuid or setgid bit after its package
+    /// installed it (a later layer's `chmod u+s`): `mode` is its mode now,
+    /// `was` its mode as installed.
+    Setuid {
+        ecosystem: Ecosystem,
+        package: String,
+        path: String,
+        mode: u32,
+        was: u32,
+    },
     /// The image asks for more than an unprivileged container gets.
     Capability {
         /// Where: `label RUN`, `label INSTALL`, or `config User`.
@@ -118,7 +128,9 @@ impl Finding {
         match self {
             Finding::Update { ecosystem, .. } if ecosystem.is_system() => Scanner::PackageUpdates,
             Finding::Update { .. } => Scanner::LanguageUpdates,
-            Finding::Modified { .. } | Finding::Missing { .. } => Scanner::Integrity,
+            Finding::Modified { .. } | Finding::Missing { .. } | Finding::Setuid { .. } => {
+                Scanner::Integrity
+            }
             Finding::Capability { .. } => Scanner::Capabilities,
         }
     }
@@ -148,6 +160,16 @@ impl fmt::Display for Finding {
                 package,
                 path,
             } => write!(f, "missing {path} ({ecosystem} {package})"),
+            Finding::Setuid {
+                ecosystem,
+                package,
+                path,
+                mode,
+                was,
+            } => write!(
+                f,
+                "setuid/setgid added: {path} is {mode:04o}, installed {was:04o} ({ecosystem} {package})"
+            ),
             Finding::Capability { origin, request } => write!(f, "{origin} asks for {request}"),
         }
     }

@@ -1,9 +1,13 @@
 //! dpkg: the `md5sums` lists in `/var/lib/dpkg/info`, as `dpkg --verify`
-//! does.
+//! does: a changed digest is `??5??????`; a file that is no longer a
+//! regular file (a symlink, a directory) is `?M???????`, its digest not
+//! taken, as dpkg 1.21 reports it. dpkg records no modes, so beyond it: a
+//! packaged file that a later layer gave a setuid or setgid bit it was not
+//! installed with is a [`Finding::Setuid`].
 
 use super::{DOC_DIRS, DigestAlgo, file_digest, volatile};
 use crate::inventory::paragraphs;
-use crate::rootfs::Rootfs;
+use crate::rootfs::{FileKind, Rootfs};
 use slipway_core::scan::Finding;
 use slipway_core::scan::inventory::Ecosystem;
 
@@ -51,6 +55,30 @@ pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<Stri
                 || conffiles.contains(&path.as_str())
             {
                 continue;
+            }
+            // Not a regular file any more (the last component not followed).
+            if let Some(m) = fs.meta(&path)
+                && m.kind != FileKind::File
+            {
+                out.push(Finding::Modified {
+                    ecosystem: Ecosystem::Deb,
+                    package: name.to_string(),
+                    path,
+                    flags: "?M???????".into(),
+                });
+                continue;
+            }
+            if let Some(m) = fs.regular(&path)
+                && let Some(was) = m.first_mode
+                && m.mode & 0o6000 & !was != 0
+            {
+                out.push(Finding::Setuid {
+                    ecosystem: Ecosystem::Deb,
+                    package: name.to_string(),
+                    path: path.clone(),
+                    mode: m.mode,
+                    was,
+                });
             }
             match file_digest(fs, &path, DigestAlgo::Md5) {
                 Ok(None) => out.push(Finding::Missing {
