@@ -127,7 +127,7 @@ fn read_dpkg(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
                 version: version.to_string(),
                 arch: field(&p, "Architecture").map(str::to_string),
                 source,
-                license: deb_license(fs, name),
+                licenses: deb_licenses(fs, name),
                 supplier: field(&p, "Maintainer").map(str::to_string),
                 found_in: file.clone(),
                 includes: Vec::new(),
@@ -137,19 +137,20 @@ fn read_dpkg(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
     }
 }
 
-/// A Debian package's licences, from `/usr/share/doc/NAME/copyright`: an
-/// SPDX expression when every licence named maps to one, else the names
-/// as written, comma-separated.
-fn deb_license(fs: &Rootfs, name: &str) -> Option<String> {
-    let text = fs
-        .read_text(&format!("/usr/share/doc/{name}/copyright"))
-        .ok()
-        .flatten()?;
-    let names = license::debian_copyright(&text);
-    if names.is_empty() {
-        return None;
+/// A Debian package's licences, from `/usr/share/doc/NAME/copyright`:
+/// each one it names, SPDX where it maps to it.
+fn deb_licenses(fs: &Rootfs, name: &str) -> Vec<String> {
+    let Ok(Some(text)) = fs.read_text(&format!("/usr/share/doc/{name}/copyright")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for n in license::debian_copyright(&text) {
+        let id = license::spdx_id(&n).unwrap_or(n);
+        if !out.contains(&id) {
+            out.push(id);
+        }
     }
-    Some(license::all_of(&names).unwrap_or_else(|| names.join(", ")))
+    out
 }
 
 /// apk: `/lib/apk/db/installed`, paragraphs of `K:value` lines.
@@ -170,7 +171,7 @@ fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             version: String::new(),
             arch: None,
             source: None,
-            license: None,
+            licenses: Vec::new(),
             supplier: None,
             found_in: file.to_string(),
             includes: Vec::new(),
@@ -185,7 +186,7 @@ fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
                 "V" => pkg.version = v.to_string(),
                 "A" => pkg.arch = Some(v.to_string()),
                 "o" => pkg.source = Some(v.to_string()),
-                "L" => pkg.license = Some(license::normalize(v).unwrap_or_else(|| v.to_string())),
+                "L" => pkg.licenses = vec![license::normalize(v).unwrap_or_else(|| v.to_string())],
                 "m" => pkg.supplier = Some(v.to_string()),
                 _ => {}
             }
@@ -271,7 +272,10 @@ fn read_rpm(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             version,
             arch: none(arch),
             source: none(source),
-            license: none(license).map(|l| license::normalize(&l).unwrap_or(l)),
+            licenses: none(license)
+                .map(|l| license::normalize(&l).unwrap_or(l))
+                .into_iter()
+                .collect(),
             supplier: none(vendor),
             found_in: db.clone(),
             includes: Vec::new(),
@@ -386,13 +390,14 @@ fn language_package(
     license: Option<String>,
     found_in: &str,
 ) -> Package {
+    let licenses = license.into_iter().collect();
     Package {
         ecosystem,
         name: name.to_string(),
         version: version.to_string(),
         arch: None,
         source: None,
-        license,
+        licenses,
         supplier: None,
         found_in: found_in.to_string(),
         includes: Vec::new(),
@@ -476,7 +481,7 @@ fn gem(path: &str) -> Option<Package> {
         version: parts[at].to_string(),
         arch: (!platform.is_empty()).then_some(platform),
         source: None,
-        license: None,
+        licenses: Vec::new(),
         supplier: None,
         found_in: path.to_string(),
         includes: Vec::new(),

@@ -64,10 +64,16 @@ pub struct Package {
     /// rpm, apk's origin), when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// As declared: an SPDX identifier or expression when the declaration
-    /// maps to one (`scan::license`), else its text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license: Option<String>,
+    /// As declared, each made SPDX where it maps (`scan::license`): one
+    /// identifier or expression (rpm, apk, Python, npm), or each licence a
+    /// Debian copyright file names; free text stays as written.
+    #[serde(
+        default,
+        alias = "license",
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub licenses: Vec<String>,
     /// Who supplies it: dpkg's `Maintainer`, rpm's `Vendor`, apk's
     /// maintainer, a Python or npm package's author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +93,21 @@ pub struct Package {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// A licence list, or one licence as reports kept before lists were.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 /// The image's `/etc/os-release` (or `/usr/lib/os-release`).
@@ -260,7 +281,7 @@ mod tests {
             version: version.into(),
             arch: arch.map(str::to_string),
             source: None,
-            license: None,
+            licenses: Vec::new(),
             supplier: None,
             found_in: "x".into(),
             includes: Vec::new(),

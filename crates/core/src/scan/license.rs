@@ -17,6 +17,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("bsd-3-clause", "BSD-3-Clause"),
     ("bsd-4-clause", "BSD-4-Clause"),
     ("bsd", "BSD-3-Clause"),
+    ("bsd-2", "BSD-2-Clause"),
+    ("bsd-3", "BSD-3-Clause"),
     ("zlib", "Zlib"),
     ("isc", "ISC"),
     ("apache-2", "Apache-2.0"),
@@ -50,10 +52,63 @@ const ALIASES: &[(&str, &str)] = &[
 /// version with `.0` and `-only` or `-or-later`.
 const GNU: &[&str] = &["gpl", "lgpl", "agpl", "gfdl"];
 
+/// Licence exceptions by the name Debian gives them (`GPL-3+ with
+/// autoconf exception`): the SPDX exception for GPL 2 and GPL 3.
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "autoconf",
+        "Autoconf-exception-2.0",
+        "Autoconf-exception-3.0",
+    ),
+    ("bison", "Bison-exception-2.2", "Bison-exception-2.2"),
+    ("texinfo", "Texinfo-exception", "Texinfo-exception"),
+    (
+        "classpath",
+        "Classpath-exception-2.0",
+        "Classpath-exception-2.0",
+    ),
+    (
+        "gcc runtime library",
+        "GCC-exception-2.0",
+        "GCC-exception-3.1",
+    ),
+];
+
+/// `GPL-3+ with autoconf exception` (Debian), or the deprecated SPDX
+/// identifier `GPL-3.0-with-autoconf-exception+`, as an SPDX expression
+/// (`GPL-3.0-or-later WITH Autoconf-exception-3.0`).
+fn with_exception(lower: &str) -> Option<String> {
+    let (licence, exception) = match lower.split_once(" with ") {
+        Some((l, e)) => (
+            l.trim().to_string(),
+            e.trim().trim_end_matches(" exception"),
+        ),
+        None => {
+            // GPL-3.0-with-autoconf-exception(+)
+            let later = lower.ends_with('+');
+            let t = lower.trim_end_matches('+');
+            let (l, e) = t.split_once("-with-")?;
+            let e = e.strip_suffix("-exception")?;
+            (format!("{l}{}", if later { "+" } else { "" }), e)
+        }
+    };
+    let id = spdx_id(&licence)?;
+    let v3 = id.starts_with("GPL-3") || id.starts_with("LGPL-3");
+    let (_, v2_name, v3_name) = EXCEPTIONS
+        .iter()
+        .find(|(n, _, _)| exception.eq_ignore_ascii_case(n))?;
+    Some(format!("{id} WITH {}", if v3 { v3_name } else { v2_name }))
+}
+
 /// The SPDX identifier of one licence name, if it is or maps to one:
-/// `GPL-2+` → `GPL-2.0-or-later`, `Expat` → `MIT`, `mit` → `MIT`.
+/// `GPL-2+` → `GPL-2.0-or-later`, `Expat` → `MIT`, `mit` → `MIT`; a
+/// licence with an exception maps to an SPDX `WITH` expression.
 pub fn spdx_id(name: &str) -> Option<String> {
     let t = name.trim().trim_end_matches(['.', ',', ';']).trim();
+    let lower_all = t.to_ascii_lowercase();
+    if lower_all.contains("with") && lower_all.contains("exception") {
+        return with_exception(&lower_all);
+    }
     if t.is_empty() || t.contains(char::is_whitespace) && t.len() > 40 {
         return None;
     }
@@ -71,29 +126,45 @@ pub fn spdx_id(name: &str) -> Option<String> {
             None => (lower.as_str(), false),
         },
     };
-    // GNU: GPL-2, GPL-2.0, GPLv2, GPL-2.0-only, LGPL-2.1-or-later.
+    // GNU: GPL-2, GPL-2.0, GPLv2, GPL-2.0-only, LGPL-2.1-or-later, and
+    // Debian's GFDL-NIV-1.3 (no invariant sections).
+    let (base, niv) = match base.strip_prefix("gfdl-niv") {
+        Some(rest) => (format!("gfdl{rest}"), true),
+        None => (base.to_string(), false),
+    };
     if let Some(family) = GNU.iter().find(|f| base.starts_with(**f)) {
         let rest = base[family.len()..].trim_start_matches(['-', 'v', ' ']);
         let (rest, later) = match rest.strip_suffix("-or-later") {
             Some(r) => (r, true),
             None => (rest.strip_suffix("-only").unwrap_or(rest), later),
         };
-        let version = match rest {
-            "1" | "1.0" => "1.0",
-            "2" | "2.0" => "2.0",
-            "2.1" => "2.1",
-            "3" | "3.0" => "3.0",
-            "1.1" | "1.2" | "1.3" => rest,
+        let (version, later) = match rest {
+            // No version: Debian's common-licenses `GPL`, `LGPL`, `GFDL`
+            // (read as trivy reads them: that version or later).
+            "" => (
+                match *family {
+                    "gfdl" => "1.3",
+                    "agpl" => "3.0",
+                    _ => "2.0",
+                },
+                true,
+            ),
+            "1" | "1.0" => ("1.0", later),
+            "2" | "2.0" => ("2.0", later),
+            "2.1" => ("2.1", later),
+            "3" | "3.0" => ("3.0", later),
+            "1.1" | "1.2" | "1.3" => (rest, later),
             _ => return None,
         };
         let upper = family.to_ascii_uppercase();
         let id = format!(
-            "{upper}-{version}-{}",
+            "{upper}-{version}{}-{}",
+            if niv { "-no-invariants" } else { "" },
             if later { "or-later" } else { "only" }
         );
         return spdx::license_id(&id).map(|l| l.name.to_string());
     }
-    if let Some((_, id)) = ALIASES.iter().find(|(a, _)| *a == lower) {
+    if let Some((_, id)) = ALIASES.iter().find(|(a, _)| *a == base) {
         return Some((*id).to_string());
     }
     // The list's own names, case aside.
@@ -150,8 +221,9 @@ pub fn is_expression(text: &str) -> bool {
 }
 
 /// The licences of a Debian `copyright` file: the `License:` names of a
-/// machine-readable (DEP-5) file, in order of appearance; for another
-/// file, the licences it points to in `/usr/share/common-licenses`.
+/// machine-readable (DEP-5) file, in order of appearance, then the
+/// licences any file points to in `/usr/share/common-licenses` (as trivy
+/// reads them too).
 pub fn debian_copyright(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |name: &str| {
@@ -178,7 +250,6 @@ pub fn debian_copyright(text: &str) -> Vec<String> {
                 push(alt.trim_end_matches(',').trim());
             }
         }
-        return out;
     }
     for part in text.split("/usr/share/common-licenses/").skip(1) {
         let name: String = part
@@ -242,6 +313,26 @@ mod tests {
             ("GPLv2", "GPL-2.0-only"),
             ("GPL-2.0-or-later", "GPL-2.0-or-later"),
             ("BSD-3-clause", "BSD-3-Clause"),
+            ("GPL", "GPL-2.0-or-later"),
+            ("LGPL", "LGPL-2.0-or-later"),
+            ("GFDL-NIV-1.3+", "GFDL-1.3-no-invariants-or-later"),
+            ("GFDL-NIV-1.3", "GFDL-1.3-no-invariants-only"),
+            (
+                "GPL-3+ with autoconf exception",
+                "GPL-3.0-or-later WITH Autoconf-exception-3.0",
+            ),
+            (
+                "GPL-3.0-with-autoconf-exception+",
+                "GPL-3.0-or-later WITH Autoconf-exception-3.0",
+            ),
+            (
+                "GPL-3+ with Bison exception",
+                "GPL-3.0-or-later WITH Bison-exception-2.2",
+            ),
+            (
+                "GPL-2+ with Texinfo exception",
+                "GPL-2.0-or-later WITH Texinfo-exception",
+            ),
             ("Apache-2.0", "Apache-2.0"),
             ("public-domain", ""),
             ("Copyright (c) 2005-2023, NumPy Developers.", ""),
@@ -257,6 +348,13 @@ mod tests {
             Some("(GPL-2.0-or-later AND BSD-3-Clause)")
         );
         assert_eq!(normalize("a license of our own"), None);
+        for e in [
+            "GPL-3.0-or-later WITH Autoconf-exception-3.0",
+            "GPL-3.0-or-later WITH Bison-exception-2.2",
+            "GPL-2.0-or-later WITH Texinfo-exception",
+        ] {
+            assert!(is_expression(e), "{e}");
+        }
         assert_eq!(
             all_of(&["GPL-2+".into(), "Expat".into(), "GPL-2+".into()]).as_deref(),
             Some("GPL-2.0-or-later AND MIT")
@@ -267,7 +365,10 @@ mod tests {
     #[test]
     fn debian_copyright_files_name_their_licences() {
         let dep5 = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\nFiles: *\nCopyright: 1999 Someone\nLicense: GPL-2+\n This program is free software\n\nFiles: lib/*\nLicense: BSD-3-clause or Expat\n\nLicense: GPL-2+\n On Debian systems, see /usr/share/common-licenses/GPL-2.\n";
-        assert_eq!(debian_copyright(dep5), ["GPL-2+", "BSD-3-clause", "Expat"]);
+        assert_eq!(
+            debian_copyright(dep5),
+            ["GPL-2+", "BSD-3-clause", "Expat", "GPL-2"]
+        );
         let old = "This is zlib.\n\nOn Debian systems the full text of the GNU General Public\nLicense can be found in `/usr/share/common-licenses/GPL-2'.\nSee also /usr/share/common-licenses/LGPL-2.1.\n";
         assert_eq!(debian_copyright(old), ["GPL-2", "LGPL-2.1"]);
         assert_eq!(

@@ -220,23 +220,37 @@ fn spdx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -> Val
             pkg.ecosystem,
             spdx_id_part(&pkg.name, i)
         );
-        let declared = match &pkg.license {
-            None => "NOASSERTION".to_string(),
-            Some(l) if crate::scan::license::is_expression(l) => l.clone(),
-            Some(text) => {
-                let reference = format!("LicenseRef-{}", &hex::encode(Sha256::digest(text))[..16]);
+        // Every licence declared (a Debian package's files are under all
+        // the licences its copyright file names); free text as an
+        // extracted licence, named by its digest.
+        let mut parts: Vec<String> = Vec::new();
+        for l in &pkg.licenses {
+            let part = if crate::scan::license::is_expression(l) {
+                if l.contains(' ') && pkg.licenses.len() > 1 {
+                    format!("({l})")
+                } else {
+                    l.clone()
+                }
+            } else {
+                let reference = format!("LicenseRef-{}", &hex::encode(Sha256::digest(l))[..16]);
                 if !extracted
                     .iter()
                     .any(|e| e["licenseId"] == reference.as_str())
                 {
                     extracted.push(json!({
                         "licenseId": reference,
-                        "extractedText": text,
-                        "name": text.chars().take(80).collect::<String>(),
+                        "extractedText": l,
+                        "name": l.chars().take(80).collect::<String>(),
                     }));
                 }
                 reference
-            }
+            };
+            parts.push(part);
+        }
+        let declared = if parts.is_empty() {
+            "NOASSERTION".to_string()
+        } else {
+            parts.join(" AND ")
         };
         let mut p = json!({
             "SPDXID": id,
@@ -330,8 +344,8 @@ fn split_contact(who: &str) -> (&str, Option<&str>) {
 /// Where the package was found, and its declared license as written.
 fn comment(pkg: &Package) -> String {
     let mut out = format!("listed by {}", pkg.found_in);
-    if let Some(l) = &pkg.license {
-        out.push_str(&format!("; declared license: {l}"));
+    if !pkg.licenses.is_empty() {
+        out.push_str(&format!("; declared license: {}", pkg.licenses.join(", ")));
     }
     out
 }
@@ -395,14 +409,25 @@ fn cyclonedx(subject: &SbomSubject, inventory: &Inventory, created: Timestamp) -
                 {"name": "slipway:found_in", "value": pkg.found_in},
             ],
         });
-        if let Some(l) = &pkg.license {
-            c["licenses"] = if spdx::license_id(l).is_some() && !l.contains(' ') {
-                json!([{"license": {"id": l}}])
-            } else if crate::scan::license::is_expression(l) {
-                json!([{"expression": l}])
-            } else {
-                json!([{"license": {"name": l}}])
-            };
+        // CycloneDX takes one expression, or a list of licences.
+        let one_expression = match &pkg.licenses[..] {
+            [l] if l.contains(' ') && crate::scan::license::is_expression(l) => Some(l),
+            _ => None,
+        };
+        if let Some(e) = one_expression {
+            c["licenses"] = json!([{ "expression": e }]);
+        } else if !pkg.licenses.is_empty() {
+            c["licenses"] = pkg
+                .licenses
+                .iter()
+                .map(|l| {
+                    if spdx::license_id(l).is_some() && !l.contains(' ') {
+                        json!({"license": {"id": l}})
+                    } else {
+                        json!({"license": {"name": l}})
+                    }
+                })
+                .collect();
         }
         if let Some(s) = &pkg.supplier {
             let (name, email) = split_contact(s);
@@ -471,7 +496,7 @@ mod tests {
                     version: "2.36-9+deb12u4".into(),
                     arch: Some("amd64".into()),
                     source: Some("glibc".into()),
-                    license: Some("custom terms".into()),
+                    licenses: vec!["custom terms".into(), "GPL-2.0-or-later".into()],
                     supplier: Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>".into()),
                     found_in: "/var/lib/dpkg/status".into(),
                     includes: Vec::new(),
@@ -483,7 +508,7 @@ mod tests {
                     version: "1.3.0".into(),
                     arch: None,
                     source: None,
-                    license: Some("MIT".into()),
+                    licenses: vec!["MIT".into()],
                     supplier: None,
                     found_in: "/app/node_modules/@scope/left_pad/package.json".into(),
                     includes: Vec::new(),
@@ -540,8 +565,10 @@ mod tests {
         );
         assert_eq!(packages[3]["licenseDeclared"], "MIT");
         // Free text is an extracted licence, named by its digest.
-        let reference = packages[2]["licenseDeclared"].as_str().unwrap();
-        assert!(reference.starts_with("LicenseRef-"), "{reference}");
+        let declared = packages[2]["licenseDeclared"].as_str().unwrap();
+        let (reference, gpl) = declared.split_once(" AND ").unwrap();
+        assert!(reference.starts_with("LicenseRef-"), "{declared}");
+        assert_eq!(gpl, "GPL-2.0-or-later");
         assert_eq!(d["hasExtractedLicensingInfos"][0]["licenseId"], reference);
         assert_eq!(
             packages[2]["supplier"],
@@ -579,6 +606,10 @@ mod tests {
         assert_eq!(
             components[1]["licenses"][0]["license"]["name"],
             "custom terms"
+        );
+        assert_eq!(
+            components[1]["licenses"][1]["license"]["id"],
+            "GPL-2.0-or-later"
         );
         assert_eq!(components[1]["supplier"]["name"], "GNU Libc Maintainers");
         assert_eq!(
