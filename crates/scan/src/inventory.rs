@@ -308,9 +308,27 @@ fn read_language_packages(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Ve
     for root in roots {
         let path = format!("{root}/package.json");
         match npm(fs, &path) {
-            Ok(Some(p)) => out.push(p),
+            Ok(Some(mut p)) => {
+                p.application = true;
+                out.push(p);
+            }
             Ok(None) => {}
             Err(e) => problems.push(format!("{path}: {e}")),
+        }
+    }
+    // Python applications: a `pyproject.toml` naming its project, outside
+    // the system's directories and installed packages.
+    for (path, meta) in &fs.files {
+        if meta.kind == FileKind::File
+            && path.ends_with("/pyproject.toml")
+            && !path.starts_with("/usr/")
+            && !path.contains("-packages/")
+        {
+            match python_project(fs, path) {
+                Ok(Some(p)) => out.push(p),
+                Ok(None) => {}
+                Err(e) => problems.push(format!("{path}: {e}")),
+            }
         }
     }
     for (path, meta) in &fs.files {
@@ -379,6 +397,40 @@ fn python(fs: &Rootfs, path: &str) -> Result<Option<Package>, String> {
         .map(|a| a.lines().next().unwrap_or(a).trim().to_string());
     let mut pkg = language_package(Ecosystem::Pypi, name, version, license, path);
     pkg.supplier = supplier;
+    Ok(Some(pkg))
+}
+
+/// A Python application from its `pyproject.toml` (`[project]`, PEP 621):
+/// its name and static version, licence and first author.
+fn python_project(fs: &Rootfs, path: &str) -> Result<Option<Package>, String> {
+    let text = fs
+        .read_text(path)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| format!("not TOML: {e}"))?;
+    let Some(project) = doc.get("project").and_then(|p| p.as_table()) else {
+        return Ok(None);
+    };
+    let (Some(name), Some(version)) = (
+        project.get("name").and_then(|v| v.as_str()),
+        project.get("version").and_then(|v| v.as_str()),
+    ) else {
+        return Ok(None); // a dynamic version: the build decides it
+    };
+    let declared = match project.get("license") {
+        Some(toml::Value::String(s)) => Some(s.clone()),
+        Some(toml::Value::Table(t)) => t.get("text").and_then(|v| v.as_str()).map(str::to_string),
+        _ => None,
+    };
+    let licence = declared.map(|l| license::normalize(&l).unwrap_or(l));
+    let mut pkg = language_package(Ecosystem::Pypi, name, version, licence, path);
+    pkg.supplier = project
+        .get("authors")
+        .and_then(|a| a.as_array())
+        .and_then(|a| a.first())
+        .and_then(|a| a.get("name").and_then(|n| n.as_str()))
+        .map(str::to_string);
+    pkg.application = true;
     Ok(Some(pkg))
 }
 

@@ -20,6 +20,12 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+/// The layout of a layer's description: the cache keeps each version
+/// apart, so a description made by an older Slipway (which kept other
+/// files, or digested differently) is never read as a newer one. Bump it
+/// with any change to [`wanted`], [`Op`], [`LayerIndex`] or `FileMeta`.
+pub const DESCRIPTION_VERSION: u32 = 2;
+
 /// The largest file whose content is kept (an rpm database can be tens
 /// of megabytes; anything bigger is reported, not read).
 pub const MAX_KEPT_FILE: u64 = 128 * 1024 * 1024;
@@ -85,6 +91,7 @@ pub fn wanted(path: &str) -> bool {
         || path.ends_with(".egg-info/PKG-INFO")
         || path.ends_with(".egg-info")
         || name == "package.json"
+        || name == "pyproject.toml"
         || (name.ends_with(".gemspec") && path.contains("/specifications/"))
         || (path.starts_with("usr/share/doc/") && name == "copyright")
 }
@@ -388,9 +395,12 @@ pub struct LayerCache {
 impl LayerCache {
     /// The description of the blob `digest`, if it was analysed before.
     pub fn get(&self, blob_digest: &str) -> Option<LayerIndex> {
-        let blob = self.dir.join("blobs").join(hex_of(blob_digest)?);
+        let blob = self.versioned().join("blobs").join(hex_of(blob_digest)?);
         let diff_id = std::fs::read_to_string(&blob).ok()?;
-        let file = self.dir.join("layers").join(hex_of(diff_id.trim())?);
+        let file = self
+            .versioned()
+            .join("layers")
+            .join(hex_of(diff_id.trim())?);
         let json = zstd::stream::decode_all(std::fs::File::open(&file).ok()?).ok()?;
         let index: LayerIndex = serde_json::from_slice(&json).ok()?;
         drop(json);
@@ -408,15 +418,30 @@ impl LayerCache {
         let (Some(blob_hex), Some(diff_hex)) = (hex_of(blob_digest), hex_of(&index.diff_id)) else {
             return Ok(());
         };
-        let layers = self.dir.join("layers");
-        let blobs = self.dir.join("blobs");
+        let layers = self.versioned().join("layers");
+        let blobs = self.versioned().join("blobs");
         std::fs::create_dir_all(&layers)?;
         std::fs::create_dir_all(&blobs)?;
         let json = serde_json::to_vec(index).map_err(io::Error::other)?;
         let packed = zstd::stream::encode_all(&json[..], 3)?;
         write_atomically(&layers.join(diff_hex), &packed)?;
         write_atomically(&blobs.join(blob_hex), index.diff_id.as_bytes())?;
+        // Descriptions of another version are never read again.
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            let current = format!("v{DESCRIPTION_VERSION}");
+            for e in entries.filter_map(Result::ok) {
+                if e.file_name().to_string_lossy() != current {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
         self.trim(&layers)
+    }
+
+    /// This version's directory; older versions' are removed when a
+    /// description is kept.
+    fn versioned(&self) -> PathBuf {
+        self.dir.join(format!("v{DESCRIPTION_VERSION}"))
     }
 
     /// Remove the least recently used descriptions past `max_bytes`.

@@ -58,15 +58,13 @@ pub fn metadata_owners(fs: &Rootfs) -> HashMap<String, (Ecosystem, String)> {
 }
 
 /// Fold the language packages an OS package installed into it (their
-/// package URLs in its `includes`), and mark the image's own
-/// applications: a `package.json` outside any `node_modules` that no
-/// package installed.
+/// package URLs in its `includes`).
 pub fn fold(packages: Vec<Package>, fs: &Rootfs, os: Option<&OsRelease>) -> Vec<Package> {
     let owners = metadata_owners(fs);
     let (mut system, language): (Vec<Package>, Vec<Package>) =
         packages.into_iter().partition(|p| p.ecosystem.is_system());
     let mut kept = Vec::new();
-    for mut p in language {
+    for p in language {
         let owner = fs
             .resolve(&p.found_in, true)
             .ok()
@@ -82,12 +80,7 @@ pub fn fold(packages: Vec<Package>, fs: &Rootfs, os: Option<&OsRelease>) -> Vec<
                     os_package.includes.push(purl);
                 }
             }
-            None => {
-                p.application = p.ecosystem == Ecosystem::Npm
-                    && p.found_in.ends_with("/package.json")
-                    && !p.found_in.contains("/node_modules/");
-                kept.push(p);
-            }
+            None => kept.push(p),
         }
     }
     for s in &mut system {
@@ -161,6 +154,10 @@ mod tests {
                     "opt/web/test/fixture/package.json",
                     r#"{"name":"fixture","version":"0.0.1"}"#,
                 ),
+                (
+                    "srv/api/pyproject.toml",
+                    "[project]\nname = \"api\"\nversion = \"0.4.0\"\nlicense = \"Apache 2.0\"\nauthors = [{name = \"Team API\"}]\n",
+                ),
             ],
         );
         let fs = Rootfs::unpack(&t.path().join("scratch"), &[l]).unwrap();
@@ -179,6 +176,7 @@ mod tests {
             [
                 (Ecosystem::Deb, "node-ms", false),
                 (Ecosystem::Deb, "python3-pip", false),
+                (Ecosystem::Pypi, "api", true),
                 (Ecosystem::Pypi, "six", false),
                 (Ecosystem::Npm, "ms", false),
                 (Ecosystem::Npm, "web", true),
@@ -191,6 +189,11 @@ mod tests {
             Some("Debian Python Team <team+python@tracker.debian.org>")
         );
         assert_eq!(inv.packages[0].includes, ["pkg:npm/ms@2.1.3"]);
+        let api = &inv.packages[2];
+        assert_eq!(
+            (api.licenses.as_slice(), api.supplier.as_deref()),
+            (&["Apache-2.0".to_string()][..], Some("Team API"))
+        );
         // Every package URL once.
         let mut purls: Vec<String> = inv
             .packages

@@ -419,21 +419,25 @@ fn resolve_in(
         .filter(|p| !p.is_empty() && *p != ".")
         .map(str::to_string)
         .collect();
-    let mut resolved: Vec<String> = Vec::new();
+    // The path resolved so far (`/a/b`), and where each component starts,
+    // so that `..` and a further component cost no rebuilding.
+    let mut resolved = String::with_capacity(path.len() + 1);
+    let mut starts: Vec<usize> = Vec::new();
     let mut links = 0;
     while let Some(part) = pending.pop_front() {
         if part == ".." {
-            resolved.pop();
+            if let Some(at) = starts.pop() {
+                resolved.truncate(at);
+            }
             continue;
         }
         let last = pending.is_empty();
-        let candidate = if resolved.is_empty() {
-            format!("/{part}")
-        } else {
-            format!("/{}/{part}", resolved.join("/"))
-        };
-        match files.get(&candidate) {
+        let at = resolved.len();
+        resolved.push('/');
+        resolved.push_str(&part);
+        match files.get(&resolved) {
             Some(m) if m.kind == FileKind::Symlink && (follow_last || !last) => {
+                resolved.truncate(at);
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(io::Error::other(format!(
@@ -443,6 +447,7 @@ fn resolve_in(
                 let target = m.link.as_deref().unwrap_or("");
                 if target.starts_with('/') {
                     resolved.clear();
+                    starts.clear();
                 }
                 for p in target
                     .split('/')
@@ -452,10 +457,13 @@ fn resolve_in(
                     pending.push_front(p.to_string());
                 }
             }
-            _ => resolved.push(part),
+            _ => starts.push(at),
         }
     }
-    Ok(format!("/{}", resolved.join("/")))
+    if resolved.is_empty() {
+        resolved.push('/');
+    }
+    Ok(resolved)
 }
 
 /// Fixed-size digests as hex strings in the cache's JSON.

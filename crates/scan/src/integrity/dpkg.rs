@@ -5,7 +5,7 @@
 //! packaged file that a later layer gave a setuid or setgid bit it was not
 //! installed with is a [`Finding::Setuid`].
 
-use super::{DOC_DIRS, DigestAlgo, file_digest, volatile};
+use super::{DOC_DIRS, volatile};
 use crate::inventory::paragraphs;
 use crate::rootfs::{FileKind, Rootfs};
 use slipway_core::scan::Finding;
@@ -56,10 +56,21 @@ pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<Stri
             {
                 continue;
             }
-            // Not a regular file any more (the last component not followed).
-            if let Some(m) = fs.meta(&path)
-                && m.kind != FileKind::File
-            {
+            // One lookup, the last component not followed (dpkg does not).
+            let meta = fs
+                .resolve(&path, false)
+                .ok()
+                .and_then(|key| fs.files.get(&key));
+            let Some(m) = meta else {
+                out.push(Finding::Missing {
+                    ecosystem: Ecosystem::Deb,
+                    package: name.to_string(),
+                    path,
+                });
+                continue;
+            };
+            if m.kind != FileKind::File {
+                // No longer a regular file (a symlink, a directory).
                 out.push(Finding::Modified {
                     ecosystem: Ecosystem::Deb,
                     package: name.to_string(),
@@ -68,8 +79,7 @@ pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<Stri
                 });
                 continue;
             }
-            if let Some(m) = fs.regular(&path)
-                && let Some(was) = m.first_mode
+            if let Some(was) = m.first_mode
                 && m.mode & 0o6000 & !was != 0
             {
                 out.push(Finding::Setuid {
@@ -80,20 +90,17 @@ pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<Stri
                     was,
                 });
             }
-            match file_digest(fs, &path, DigestAlgo::Md5) {
-                Ok(None) => out.push(Finding::Missing {
-                    ecosystem: Ecosystem::Deb,
-                    package: name.to_string(),
-                    path,
-                }),
-                Ok(Some((d, _))) if d.eq_ignore_ascii_case(digest.trim()) => {}
-                Ok(Some(_)) => out.push(Finding::Modified {
+            if !m
+                .md5
+                .map(hex::encode)
+                .is_some_and(|d| d.eq_ignore_ascii_case(digest.trim()))
+            {
+                out.push(Finding::Modified {
                     ecosystem: Ecosystem::Deb,
                     package: name.to_string(),
                     path,
                     flags: "??5??????".into(),
-                }),
-                Err(e) => problems.push(format!("{path}: {e}")),
+                });
             }
         }
     }
