@@ -232,7 +232,20 @@ impl Buildah {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let out = run_env("unshare", &args, &env, log, cancel).await?;
+        let mut out = run_env("unshare", &args, &env, log, cancel).await?;
+        // buildah's chroot isolation copies itself into a sealed memfd to
+        // run a RUN step; under concurrent builds the sealing can fail
+        // with EBUSY ("sealing memfd copy: Device or resource busy"), a
+        // transient fault of the machine, not of the Dockerfile: once more.
+        if !out.success
+            && out
+                .stderr_tail
+                .iter()
+                .any(|l| l.contains("sealing memfd copy"))
+        {
+            log.line("--> buildah could not start a RUN step (sealing its memfd copy was busy); building once more");
+            out = run_env("unshare", &args, &env, log, cancel).await?;
+        }
         succeeded(&out, "build failed")
     }
 
