@@ -174,24 +174,6 @@ pub fn spdx_id(name: &str) -> Option<String> {
         .map(|l| l.name.to_string())
 }
 
-/// Several licence names as one SPDX expression (`AND`, as a package
-/// whose files are under several licences is under all of them), when
-/// every one is SPDX; names repeated once.
-pub fn all_of(names: &[String]) -> Option<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for n in names {
-        let id = spdx_id(n)?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    match ids.len() {
-        0 => None,
-        1 => ids.pop(),
-        _ => Some(ids.join(" AND ")),
-    }
-}
-
 /// A declared licence made SPDX: an identifier or a valid expression
 /// (`MIT`, `GPL-2+`, `MIT OR Apache-2.0`, `(MIT)`), else `None` for free
 /// text (a sentence, a copyright line).
@@ -355,11 +337,6 @@ mod tests {
         ] {
             assert!(is_expression(e), "{e}");
         }
-        assert_eq!(
-            all_of(&["GPL-2+".into(), "Expat".into(), "GPL-2+".into()]).as_deref(),
-            Some("GPL-2.0-or-later AND MIT")
-        );
-        assert_eq!(all_of(&["GPL-2+".into(), "custom".into()]), None);
     }
 
     #[test]

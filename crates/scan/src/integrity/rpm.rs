@@ -2,12 +2,56 @@
 //! read with the real `rpm`; and file capabilities, as rpm records them
 //! and as the image's extended attributes hold them.
 
-use super::{DigestAlgo, file_digest, volatile};
+use super::volatile;
 use crate::inventory::rpm_query;
 use crate::rootfs::{FileKind, Rootfs};
 use slipway_core::scan::Finding;
 use slipway_core::scan::inventory::Ecosystem;
 use std::collections::HashMap;
+
+#[derive(Clone, Copy)]
+enum DigestAlgo {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlgo {
+    /// rpm's `PGPHASHALGO_*` numbers; packages without the tag use MD5.
+    fn from_rpm(tag: &str) -> Option<DigestAlgo> {
+        Some(match tag {
+            "1" | "(none)" | "" => DigestAlgo::Md5,
+            "2" => DigestAlgo::Sha1,
+            "8" => DigestAlgo::Sha256,
+            "9" => DigestAlgo::Sha384,
+            "10" => DigestAlgo::Sha512,
+            _ => return None,
+        })
+    }
+}
+
+/// The hex digest and size of the regular file at `path` (symlinks
+/// followed inside the image), `None` when there is none. The digests
+/// were taken while the layers streamed past: MD5 and SHA-256, which is
+/// what dpkg and rpm record; a package naming another algorithm (SHA-1,
+/// SHA-384, SHA-512: rare) gets `None` for its digest, shown as unknown.
+fn file_digest(
+    fs: &Rootfs,
+    path: &str,
+    algo: DigestAlgo,
+) -> std::io::Result<Option<(String, u64)>> {
+    let Some(meta) = fs.regular(path) else {
+        return Ok(None);
+    };
+    let digest = match algo {
+        DigestAlgo::Md5 => meta.md5.map(hex::encode),
+        DigestAlgo::Sha256 => meta.sha256.map(hex::encode),
+        DigestAlgo::Sha1 | DigestAlgo::Sha384 | DigestAlgo::Sha512 => None,
+    };
+    Ok(digest.map(|d| (d, meta.size)))
+}
 
 // rpm's verify attributes (rpmvf.h) and file flags (rpmfiles.h).
 const V_DIGEST: u32 = 1 << 0;

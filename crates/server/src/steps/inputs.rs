@@ -50,14 +50,14 @@ pub async fn resolve_digest(services: &Services, project: &str, image: &str) -> 
         .project_registry_logins(project, std::slice::from_ref(&r.registry))
         .await
         .unwrap_or_default();
-    let dir = match logins.first() {
-        Some(_) => services.scratch_dir("resolve").await.ok(),
-        None => None,
+    let dir = match logins.is_empty() {
+        true => None,
+        false => services.scratch_dir("resolve").await.ok(),
     };
-    let auth = match (logins.first(), &dir) {
-        (Some(creds), Some(dir)) => slipway_worker::write_registry_auth(creds, dir).ok(),
-        _ => None,
-    };
+    let auth = logins
+        .first()
+        .zip(dir.as_ref())
+        .and_then(|(creds, dir)| slipway_worker::write_registry_auth(creds, dir).ok());
     let never = CancellationToken::new();
     let read = tokio::time::timeout(
         Duration::from_secs(30),

@@ -9,7 +9,7 @@ use slipway_builder::LogSink;
 use slipway_core::scan::{ScanOutcome, ScanPolicy, ScanReason, ScanReport, Scanner, StoredScan};
 use slipway_core::{Build, BuildId};
 use slipway_scan::image::FetchOptions;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The policy a build's image is scanned with: its config's, or the
@@ -30,9 +30,9 @@ pub async fn policy_of(services: &Services, config: Option<&str>) -> ScanPolicy 
 /// databases), the least recently used going first.
 const SCAN_CACHE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
-/// Scan `reference` and keep the report. `auth` is a registry auth file
-/// when the caller has one; otherwise one is made for the embedded
-/// registry if the image is there.
+/// Scan `reference` and keep the report. An image of the embedded
+/// registry is read in place from its blob store; another registry's is
+/// fetched with `auth`, a registry auth file, when the caller has one.
 pub async fn scan(
     services: &Arc<Services>,
     reference: &str,
@@ -46,55 +46,20 @@ pub async fn scan(
         dir: services.data_dir.join("scan-cache"),
         max_bytes: SCAN_CACHE_BYTES,
     };
-    // An image of the embedded registry is read in place from its blob
-    // store: nothing is copied, and no layer goes through HTTP.
-    if let Some(found) = in_own_registry(services, reference).await {
-        let p = policy.clone();
-        let w = work.clone();
-        let r = reference.to_string();
-        let report = tokio::task::spawn_blocking(move || {
-            let report = match found {
-                Ok(img) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
-                Err((outcome, why)) => ScanReport::unscanned(&r, outcome, why),
-            };
-            give_back_memory();
-            report
-        })
-        .await
-        .unwrap_or_else(|e| {
-            ScanReport::unscanned(
-                reference,
-                ScanOutcome::Error,
-                format!("the scan crashed: {e}"),
-            )
-        });
-        let _ = tokio::fs::remove_dir_all(&work).await;
-        return keep(services, report, (reason, build, config)).await;
-    }
-    let authfile: Option<PathBuf> = match auth {
-        Some(a) => Some(a.to_path_buf()),
-        None => {
-            let repository = slipway_core::ImageRef::parse(reference)
-                .map(|r| r.repository)
-                .unwrap_or_default();
-            let host = crate::backends::LocalHost {
-                services,
-                build: build.unwrap_or(0),
-                reach: crate::backends::Reach::Pull(repository),
-            };
-            slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), reference, &work)
-                .await
-                .map_err(|e| e.to_string())?
-        }
-    };
+    // In place: nothing is copied, and no layer goes through HTTP.
+    let local = in_own_registry(services, reference).await;
     let opts = FetchOptions {
-        authfile,
+        authfile: auth.map(Path::to_path_buf),
         tls_verify: services.buildah.tls_verify(reference),
         ..FetchOptions::default()
     };
     let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
     let report = tokio::task::spawn_blocking(move || {
-        let report = slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache));
+        let report = match local {
+            Some(Ok(img)) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
+            Some(Err((outcome, why))) => ScanReport::unscanned(&r, outcome, why),
+            None => slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
+        };
         give_back_memory();
         report
     })
@@ -107,7 +72,11 @@ pub async fn scan(
         )
     });
     let _ = tokio::fs::remove_dir_all(&work).await;
-    keep(services, report, (reason, build, config)).await
+    services
+        .store
+        .record_scan(build, config, reason, &report)
+        .await
+        .map_err(|e| format!("cannot keep the scan report: {e}"))
 }
 
 /// Return the memory a scan freed to the system. A scan allocates tens of
@@ -120,18 +89,6 @@ fn give_back_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-async fn keep(
-    services: &Services,
-    report: ScanReport,
-    (reason, build, config): (ScanReason, Option<BuildId>, Option<&str>),
-) -> Result<StoredScan, String> {
-    services
-        .store
-        .record_scan(build, config, reason, &report)
-        .await
-        .map_err(|e| format!("cannot keep the scan report: {e}"))
 }
 
 /// `reference` as the embedded registry holds it (`None`: it names
