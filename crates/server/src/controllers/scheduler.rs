@@ -20,6 +20,15 @@ pub async fn run(services: Arc<Services>) {
                 Ok(placed) => {
                     let n = placed.len();
                     for p in placed {
+                        // In placement order: operators (and the clusters
+                        // test) read the order here, events keep seconds.
+                        tracing::info!(
+                            "build {} {}: placed on cluster {} (worker build {})",
+                            p.build,
+                            p.platform,
+                            p.cluster,
+                            p.worker
+                        );
                         crate::backends::launch(&services, &clusters, p).await;
                     }
                     n
