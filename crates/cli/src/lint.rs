@@ -31,6 +31,9 @@ pub struct LintArgs {
     /// A rule to skip (repeatable)
     #[arg(long = "ignore", value_name = "CODE")]
     pub ignore: Vec<String>,
+    /// Report only: exit 0 whatever the findings (also `no-fail: true` in the config)
+    #[arg(long)]
+    pub no_fail: bool,
 }
 
 /// Lint; `Ok(true)` when the findings pass the threshold.
@@ -54,6 +57,7 @@ pub fn run(args: LintArgs) -> Result<bool, CliError> {
         })?;
     }
     config.ignored.extend(args.ignore.iter().cloned());
+    config.no_fail |= args.no_fail;
     let files = if args.files.is_empty() {
         vec![PathBuf::from("Dockerfile")]
     } else {
@@ -96,7 +100,7 @@ pub fn run(args: LintArgs) -> Result<bool, CliError> {
         ),
     }
     let all: Vec<Finding> = results.into_iter().flat_map(|(_, f)| f).collect();
-    Ok(!broken && !fails(&all, config.failure_threshold))
+    Ok(config.no_fail || (!broken && !fails(&all, config.failure_threshold)))
 }
 
 fn read_config(p: &std::path::Path) -> Result<LintConfig, CliError> {

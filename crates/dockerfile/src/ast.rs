@@ -76,6 +76,8 @@ pub struct Flag {
     pub name: String,
     /// `None` for a bare `--link`.
     pub value: Option<String>,
+    /// The value as written, quotes kept.
+    pub written: Option<String>,
     pub pos: Pos,
 }
 

@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod lint;
 pub mod parse;
+pub mod shell;
 
 pub use ast::{Args, Dockerfile, Instruction, Pos};
 pub use parse::{ParseError, parse};

@@ -286,9 +286,9 @@ fn parse_instruction(l: &Logical, from: usize, escape: char) -> Result<Instructi
             .unwrap_or(l.text.len() - off);
         let tok = &l.text[off + 2..off + tok_len];
         let pos = l.pos(off);
-        let (name, value) = match tok.split_once('=') {
-            Some((n, v)) => (n, Some(unquote(v))),
-            None => (tok, None),
+        let (name, value, written) = match tok.split_once('=') {
+            Some((n, v)) => (n, Some(unquote(v)), Some(v.to_string())),
+            None => (tok, None, None),
         };
         let Some((_, bare_ok)) = allowed.iter().find(|(n, _)| *n == name) else {
             let names: Vec<String> = allowed.iter().map(|(n, _)| format!("--{n}")).collect();
@@ -306,6 +306,7 @@ fn parse_instruction(l: &Logical, from: usize, escape: char) -> Result<Instructi
         flags.push(Flag {
             name: name.to_string(),
             value,
+            written,
             pos,
         });
         off += tok_len;

@@ -428,7 +428,7 @@ fn dl3066_numeric_users() {
         "DL3066",
         "FROM a:1\nUSER app\n",
         2,
-        "FROM a:1\nUSER 1001:1001\nUSER $UID\n",
+        "FROM a:1\nARG UID\nUSER 1001:1001\nUSER $UID\n",
         &d(),
     );
 }
@@ -533,4 +533,68 @@ fn config_keys_ignored_and_override() {
     let c = LintConfig::parse("override:\n  error: [DL3006]\n").unwrap();
     let f = lint(&parse("FROM debian\n").unwrap(), &c);
     assert_eq!(f[0].level, Severity::Error);
+}
+
+/// The rules that read RUN's commands: (code, bad, good), the finding at
+/// the RUN on line 2.
+#[test]
+fn run_command_rules() {
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str)] = &[
+        ("DL3001", "RUN apt-get update && service nginx start", "RUN echo ps"),
+        ("DL3003", "RUN cd /app && make", "WORKDIR /app"),
+        ("DL3004", "RUN sudo make install", "RUN make install"),
+        ("DL3008", "RUN apt-get install -y --no-install-recommends curl", "RUN apt-get install -y --no-install-recommends curl=7.88.1-10"),
+        ("DL3009", "RUN apt-get update && apt-get install -y --no-install-recommends curl=1", "RUN apt-get update && apt-get install -y --no-install-recommends curl=1 && rm -rf /var/lib/apt/lists/*"),
+        ("DL3013", "RUN pip install --no-cache-dir flask", "RUN pip install --no-cache-dir flask==3.0.0"),
+        ("DL3014", "RUN apt-get install --no-install-recommends curl=1", "RUN apt-get install -qq --no-install-recommends curl=1"),
+        ("DL3015", "RUN apt-get install -y curl=1", "RUN apt-get install -y --no-install-recommends curl=1"),
+        ("DL3016", "RUN npm install express", "RUN npm install express@4.18.2"),
+        ("DL3018", "RUN apk add --no-cache curl", "RUN apk add --no-cache curl=8.5.0-r0"),
+        ("DL3019", "RUN apk add curl=8.5.0-r0", "RUN apk add --no-cache curl=8.5.0-r0"),
+        ("DL3027", "RUN apt install -y curl", "RUN apt-get --version"),
+        ("DL3028", "RUN gem install rails", "RUN gem install rails:7.1.0"),
+        ("DL3030", "RUN yum install httpd-2.4.6 && yum clean all", "RUN yum install -y httpd-2.4.6 && yum clean all"),
+        ("DL3032", "RUN yum install -y httpd-2.4.6", "RUN yum install -y httpd-2.4.6 && yum clean all"),
+        ("DL3033", "RUN yum install -y httpd && yum clean all", "RUN yum install -y httpd-2.4.6 && yum clean all"),
+        ("DL3034", "RUN zypper install curl=8 && zypper clean", "RUN zypper install -y curl=8 && zypper clean"),
+        ("DL3035", "RUN zypper dist-upgrade -y", "RUN zypper update -y"),
+        ("DL3036", "RUN zypper install -y curl=8", "RUN zypper install -y curl=8 && zypper clean"),
+        ("DL3037", "RUN zypper install -y curl && zypper clean", "RUN zypper install -y curl=8 && zypper clean"),
+        ("DL3038", "RUN dnf install httpd-2.4.6 && dnf clean all", "RUN dnf install -y httpd-2.4.6 && dnf clean all"),
+        ("DL3040", "RUN dnf install -y httpd-2.4.6", "RUN dnf install -y httpd-2.4.6 && dnf clean all"),
+        ("DL3041", "RUN dnf install -y httpd && dnf clean all", "RUN dnf install -y httpd-2.4.6 && dnf clean all"),
+        ("DL3042", "RUN pip install flask==3.0.0", "RUN pip install --no-cache-dir flask==3.0.0"),
+        ("DL3046", "RUN useradd -u 123456 app", "RUN useradd -l -u 123456 app"),
+        ("DL3047", "RUN wget https://example.com/x", "RUN wget -q https://example.com/x"),
+        ("DL3060", "RUN yarn install", "RUN yarn install && yarn cache clean"),
+        ("DL3062", "RUN go install example.com/tool", "RUN go install example.com/tool@v1.2.3"),
+        ("DL4005", "RUN ln -sf /bin/bash /bin/sh", "SHELL [\"/bin/bash\", \"-c\"]"),
+        ("DL4006", "RUN curl -s https://x | tar -x", "RUN case $a in x86_64|aarch64) echo;; esac"),
+    ];
+    for (code, bad, good) in cases {
+        golden(
+            code,
+            &format!("FROM debian:12\n{bad}\n"),
+            2,
+            &format!("FROM debian:12\n{good}\n"),
+            &d(),
+        );
+    }
+    // DL4001: curl and wget in one stage, at the second.
+    golden(
+        "DL4001",
+        "FROM debian:12\nRUN curl -o x https://x\nRUN wget -q https://y\n",
+        3,
+        "FROM debian:12\nRUN curl -o x https://x\nFROM debian:12\nRUN wget -q https://y\n",
+        &d(),
+    );
+    // ONBUILD RUN is checked too, at the ONBUILD's line.
+    golden(
+        "DL3008",
+        "FROM debian:12\nONBUILD RUN apt-get install -y --no-install-recommends curl\n",
+        2,
+        "FROM debian:12\nONBUILD RUN apt-get install -y --no-install-recommends curl=1\n",
+        &d(),
+    );
 }

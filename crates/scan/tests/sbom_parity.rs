@@ -243,7 +243,7 @@ fn sboms_match_trivys_on_a_real_debian_image() {
         artistic.contains("The \"Artistic License\"") && !artistic.contains("Version 2.0"),
         "Debian's Artistic is version 1"
     );
-    let mut more = 0;
+    let mut more = Vec::new();
     let differ: Vec<String> = ours_l
         .iter()
         .filter_map(|(name, ours)| {
@@ -262,7 +262,7 @@ fn sboms_match_trivys_on_a_real_debian_image() {
                 })
                 .collect();
             if ours.len() < theirs.len() {
-                more += 1;
+                more.push(format!("{name}: Slipway {ours:?}, trivy {theirs:?}"));
             }
             (!missing.is_empty()).then(|| format!("{name}: {missing:?} not in trivy's {theirs:?}"))
         })
@@ -274,9 +274,11 @@ fn sboms_match_trivys_on_a_real_debian_image() {
         differ.join("\n")
     );
     eprintln!(
-        "licences: Slipway {} packages, trivy {}; trivy names more for {more} (licence texts it classifies)",
+        "licences: Slipway {} packages, trivy {}; trivy names more for {} (licence texts it classifies):\n{}",
         with(&ours_l),
-        with(&theirs_l)
+        with(&theirs_l),
+        more.len(),
+        more.join("\n")
     );
     // Suppliers: every Debian package.
     assert!(our_debs.iter().all(|p| p.supplier.is_some()));

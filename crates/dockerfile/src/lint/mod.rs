@@ -5,8 +5,7 @@
 //! Pragmas: `# hadolint ignore=DL3006,DL3008` on the line(s) right before an
 //! instruction silences those rules for that instruction;
 //! `# hadolint global ignore=DL3059` silences them for the whole file.
-//! Rules that need a shell parser (the ones that read the commands inside
-//! `RUN`) are listed in [`rules::NOT_COVERED`].
+//! The commands inside `RUN` are read with [`crate::shell`].
 
 pub mod config;
 pub mod format;
@@ -88,11 +87,41 @@ pub fn fails(findings: &[Finding], threshold: Severity) -> bool {
     threshold != Severity::Ignore && findings.iter().any(|f| f.level <= threshold)
 }
 
+/// An ignore pragma's codes, as hadolint reads it: the whole comment is
+/// `hadolint [global] ignore=CODE[,CODE…]` (spaces allowed around `=` and
+/// `,`; codes made of `DLSC0-9`). `(global, codes)`.
+pub(crate) fn pragma_codes(comment: &str) -> Option<(bool, HashSet<String>)> {
+    let rest = comment
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix("hadolint")?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let (global, rest) = match rest.strip_prefix("global") {
+        Some(r) if r.starts_with([' ', '\t']) => (true, r.trim_start_matches([' ', '\t'])),
+        _ => (false, rest),
+    };
+    let list = rest
+        .strip_prefix("ignore")?
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix('=')?;
+    let codes: Vec<&str> = list
+        .trim_end()
+        .split(',')
+        .map(|c| c.trim_matches([' ', '\t']))
+        .collect();
+    let valid = |c: &&str| !c.is_empty() && c.chars().all(|ch| "DLSC0123456789".contains(ch));
+    codes
+        .iter()
+        .all(valid)
+        .then(|| (global, codes.iter().map(|c| c.to_string()).collect()))
+}
+
 /// The ignore pragmas of one file.
 struct Pragmas {
     global: HashSet<String>,
-    /// (instruction start line, codes) for `# hadolint ignore=` comments
-    /// directly above an instruction.
+    /// (line, codes) for `# hadolint ignore=` comments: the line below each.
     local: Vec<(usize, HashSet<String>)>,
 }
 
@@ -106,34 +135,14 @@ impl Pragmas {
             return p;
         }
         for c in &doc.comments {
-            let Some(rest) = c.text.strip_prefix("hadolint") else {
+            let Some((global, codes)) = pragma_codes(&c.text) else {
                 continue;
             };
-            let rest = rest.trim_start();
-            let (global, rest) = match rest.strip_prefix("global") {
-                Some(r) => (true, r.trim_start()),
-                None => (false, rest),
-            };
-            let Some(list) = rest.strip_prefix("ignore=") else {
-                continue;
-            };
-            let codes: HashSet<String> = list
-                .split([',', ' '])
-                .map(str::trim)
-                .take_while(|s| !s.starts_with('#'))
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
             if global {
                 p.global.extend(codes);
-            } else if let Some(next) = doc.instructions.iter().find(|i| i.start.line > c.line) {
-                // Only comments between the pragma and the instruction may
-                // stand between them.
-                let between_ok = (c.line + 1..next.start.line)
-                    .all(|l| doc.comments.iter().any(|cc| cc.line == l));
-                if between_ok {
-                    p.local.push((next.start.line, codes));
-                }
+            } else {
+                // The pragma covers the findings of the line right below it.
+                p.local.push((c.line + 1, codes));
             }
         }
         p
@@ -173,10 +182,26 @@ mod tests {
         );
         assert_eq!(
             codes(
-                "FROM debian:12\n# hadolint ignore=DL4000, DL3006\n# another comment\nMAINTAINER me\n",
+                "FROM debian:12\n# hadolint ignore=DL4000 , DL3006\nMAINTAINER me\n",
                 &c
             ),
             Vec::<String>::new()
+        );
+        // As in hadolint, only the line right below: another comment in
+        // between, or text after the codes, and the pragma covers nothing.
+        assert_eq!(
+            codes(
+                "FROM debian:12\n# hadolint ignore=DL4000\n# another comment\nMAINTAINER me\n",
+                &c
+            ),
+            ["DL4000"]
+        );
+        assert_eq!(
+            codes(
+                "FROM debian:12\n# hadolint ignore=DL4000 why\nMAINTAINER me\n",
+                &c
+            ),
+            ["DL4000"]
         );
         // Not directly above: no effect.
         assert_eq!(

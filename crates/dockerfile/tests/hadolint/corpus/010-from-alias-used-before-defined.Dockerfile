@@ -1,0 +1,7 @@
+FROM builder
+RUN make install
+
+FROM gcc:13 AS builder
+WORKDIR /src
+COPY . .
+RUN make

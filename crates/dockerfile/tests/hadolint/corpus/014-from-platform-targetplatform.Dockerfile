@@ -1,0 +1,4 @@
+FROM --platform=$TARGETPLATFORM debian:bookworm-slim
+RUN useradd --create-home app
+USER app
+WORKDIR /home/app

@@ -1,0 +1,3 @@
+FROM opensuse/tumbleweed
+RUN zypper -n refresh && zypper -n dup && zypper clean -a
+CMD ["/bin/bash"]

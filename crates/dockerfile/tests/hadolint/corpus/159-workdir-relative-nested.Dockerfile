@@ -1,0 +1,6 @@
+FROM python:3.12-slim
+WORKDIR /opt
+WORKDIR service/api
+COPY . .
+WORKDIR "./tests"
+CMD ["pytest"]

@@ -1,0 +1,5 @@
+FROM alpine:3.19
+ARG RTP_PORT_END=20000
+EXPOSE 5060/udp
+EXPOSE 10000-65536/udp
+CMD ["asterisk", "-f"]

@@ -1,0 +1,6 @@
+FROM node:20-alpine
+ARG PORT=3000
+ENV PORT=$PORT
+EXPOSE $PORT
+EXPOSE 65535 0 53/udp 8000-8010/tcp
+CMD ["node", "index.js"]

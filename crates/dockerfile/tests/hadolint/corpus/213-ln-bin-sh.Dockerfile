@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+RUN ln -sf /bin/bash /bin/sh
+RUN echo "using bash now"

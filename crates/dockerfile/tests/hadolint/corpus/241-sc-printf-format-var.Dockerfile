@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+ARG GREETING="hello"
+RUN MSG="build done" && printf "$MSG\n" >> /var/log/build.log

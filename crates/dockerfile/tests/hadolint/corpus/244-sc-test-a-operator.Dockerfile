@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+ENV CONF=/etc/app.conf
+RUN [ -f "$CONF" -a -r "$CONF" ] && echo "config readable"

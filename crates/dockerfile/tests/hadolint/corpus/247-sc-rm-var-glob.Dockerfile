@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+RUN CACHE_DIR=/var/cache/app && mkdir -p "$CACHE_DIR" \
+    && rm -rf "$CACHE_DIR/"*

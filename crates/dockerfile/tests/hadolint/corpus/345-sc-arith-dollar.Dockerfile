@@ -1,0 +1,3 @@
+FROM alpine:3.19
+ARG WORKERS=4
+RUN THREADS=$(($WORKERS * 2)) && echo "threads=$THREADS" > /etc/app.conf

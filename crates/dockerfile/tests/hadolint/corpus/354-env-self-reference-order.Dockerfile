@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+ENV JAVA_OPTS="$HEAP_OPTS -XX:+UseG1GC" HEAP_OPTS="-Xmx1g"
+ENV LEVEL=1 LEVEL=$LEVEL

