@@ -2,7 +2,7 @@
 # Install the Debian packages Slipway needs to run and to be tested.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-packages=(buildah skopeo podman docker-registry busybox-static umoci git curl ca-certificates procps util-linux python3-venv bubblewrap rpm dpkg-dev createrepo-c ncurses-base apache2-utils)
+packages=(buildah skopeo podman docker-registry busybox-static umoci git curl ca-certificates procps util-linux python3-venv bubblewrap rpm dpkg-dev createrepo-c ncurses-base apache2-utils shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,11 +1,45 @@
 //! `slipway lint [FILE...]`: hadolint's rules, formats and config, with no
 //! server. Exit status 1 when a finding reaches the failure threshold (or a
-//! file cannot be read or parsed).
+//! file cannot be read or parsed). ShellCheck's findings come from the
+//! `shellcheck` program when it is installed (one run for all the files);
+//! without it a one-line note says they were skipped.
 
 use crate::CliError;
 use clap::{Args, ValueEnum};
-use slipway_dockerfile::lint::{Finding, LintConfig, Severity, fails, format, lint};
+use slipway_dockerfile::lint::{
+    Finding, LintConfig, Severity, ShellCheck, ShellCheckComment, fails, format, lint_with,
+    shellcheck, structure_error,
+};
+use std::collections::HashMap;
 use std::path::PathBuf;
+
+/// ShellCheck's answers, worked out for every file in one run.
+struct Answers(HashMap<String, Vec<ShellCheckComment>>);
+
+impl ShellCheck for Answers {
+    fn check(&self, scripts: &[String]) -> Result<Vec<Vec<ShellCheckComment>>, String> {
+        Ok(scripts
+            .iter()
+            .map(|s| self.0.get(s).cloned().unwrap_or_default())
+            .collect())
+    }
+}
+
+/// ShellCheck over every script of `docs` in one run, or why it did not run.
+fn shellcheck_all<'a>(
+    docs: impl Iterator<Item = &'a slipway_dockerfile::Dockerfile>,
+) -> Result<Answers, String> {
+    let program = slipway_shellcheck::Program::find().ok_or(
+        "shellcheck is not installed, so ShellCheck (SC) checks were skipped; install it (apt-get install shellcheck) to have them",
+    )?;
+    let mut scripts: Vec<String> = docs.flat_map(shellcheck::scripts).map(|s| s.text).collect();
+    scripts.sort_unstable();
+    scripts.dedup();
+    let results = program
+        .check(&scripts)
+        .map_err(|e| format!("ShellCheck (SC) checks were skipped: {e}"))?;
+    Ok(Answers(scripts.into_iter().zip(results).collect()))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LintFormat {
@@ -63,8 +97,7 @@ pub fn run(args: LintArgs) -> Result<bool, CliError> {
     } else {
         args.files
     };
-    let mut results: Vec<(String, Vec<Finding>)> = Vec::new();
-    let mut broken = false;
+    let mut parsed = Vec::new();
     for f in &files {
         let name = f.display().to_string();
         let text = std::fs::read_to_string(f).map_err(|e| {
@@ -72,8 +105,25 @@ pub fn run(args: LintArgs) -> Result<bool, CliError> {
                 "cannot read {name}: {e}; name an existing Dockerfile"
             ))
         })?;
-        let findings = match slipway_dockerfile::parse(&text) {
-            Ok(doc) => lint(&doc, &config),
+        parsed.push((name, slipway_dockerfile::parse(&text)));
+    }
+    let answers = shellcheck_all(parsed.iter().filter_map(|(_, d)| d.as_ref().ok()));
+    let answers = answers.unwrap_or_else(|note| {
+        eprintln!("note: {note}");
+        Answers(HashMap::new())
+    });
+    let mut results: Vec<(String, Vec<Finding>)> = Vec::new();
+    let mut broken = false;
+    for (name, doc) in parsed {
+        let findings = match doc {
+            Ok(doc) => {
+                // What BuildKit refuses, then what hadolint says of it.
+                let refused = structure_error(&doc);
+                broken |= refused.is_some();
+                let mut all: Vec<Finding> = refused.into_iter().collect();
+                all.extend(lint_with(&doc, &config, &answers).0);
+                all
+            }
             Err(e) => {
                 broken = true;
                 vec![Finding {

@@ -19,6 +19,25 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// An EXPOSE port: `80`, `8000-8010`, either with `/tcp`, `/udp` or
+/// `/sctp`, or anything with a variable in it (BuildKit refuses the rest).
+fn port_spec(p: &str) -> bool {
+    if p.contains('$') {
+        return true;
+    }
+    let (ports, proto) = match p.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (p, None),
+    };
+    let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    let ports_ok = match ports.split_once('-') {
+        Some((a, b)) => number(a) && number(b),
+        None => number(ports),
+    };
+    ports_ok
+        && proto.is_none_or(|x| ["tcp", "udp", "sctp"].contains(&x.to_ascii_lowercase().as_str()))
+}
+
 fn err(pos: Pos, message: impl Into<String>) -> ParseError {
     ParseError {
         line: pos.line,
@@ -233,7 +252,11 @@ fn join_continuations(
     loop {
         let trimmed = cur.trim_end();
         pieces.push((text.len(), i + 1, col0));
-        match trimmed.strip_suffix(escape) {
+        // An escape at the end continues the line, an escaped escape
+        // (`\\`) does not: an odd number of them at the end.
+        let trailing = trimmed.chars().rev().take_while(|c| *c == escape).count();
+        let continued = trailing % 2 == 1;
+        match trimmed.strip_suffix(escape).filter(|_| continued) {
             Some(head) => {
                 text.push_str(head);
                 i += 1;
@@ -432,7 +455,19 @@ fn parse_instruction(l: &Logical, from: usize, escape: char) -> Result<Instructi
             Some(v) => Args::Words(v),
             None => Args::Words(words(l, off, escape)?),
         },
-        // EXPOSE, USER, WORKDIR, STOPSIGNAL, MAINTAINER.
+        "EXPOSE" => {
+            let ports = words(l, off, escape)?;
+            if let Some(bad) = ports.iter().find(|p| !port_spec(p)) {
+                return Err(err(
+                    l.pos(off),
+                    format!(
+                        "EXPOSE {bad}: give a port (80), a range (8000-8010) or a variable, optionally with /tcp, /udp or /sctp"
+                    ),
+                ));
+            }
+            Args::Words(ports)
+        }
+        // USER, WORKDIR, STOPSIGNAL, MAINTAINER.
         _ => Args::Words(words(l, off, escape)?),
     };
     Ok(Instruction {
@@ -676,6 +711,14 @@ mod tests {
         // The escape directive changes the continuation character.
         let d = parse("# escape=`\nFROM a\nRUN dir `\n  c:\\\n").unwrap();
         assert_eq!(d.instructions[1].args, Args::Shell("dir   c:\\".into()));
+        // An escaped escape at the end is not a continuation (BuildKit).
+        let d = parse("FROM a\nENV C trailing\\\\backslash\\\\\nRUN true\n").unwrap();
+        assert_eq!(d.instructions.len(), 3);
+        assert_eq!(d.instructions[2].keyword, "RUN");
+        // Ports EXPOSE can take.
+        assert!(parse("FROM a\nEXPOSE 80 8000-8010/udp ${P}/tcp\n").is_ok());
+        let e = parse("FROM a\nEXPOSE http\n").unwrap_err();
+        assert_eq!((e.line, e.message.contains("EXPOSE http")), (2, true));
     }
 
     #[test]

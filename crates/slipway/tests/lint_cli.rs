@@ -159,3 +159,59 @@ fn sarif_validates_against_the_schema() {
     let broken = std::fs::read_to_string(d.path().join("broken-report.sarif")).unwrap();
     assert!(broken.contains("JSON1002"), "{broken}");
 }
+
+/// ShellCheck's findings with Debian's `shellcheck` installed (setup
+/// installs it), a one-line note without it, `--no-fail`, and BuildKit's
+/// refusals as DL1000.
+#[test]
+fn shellcheck_findings_the_note_without_it_and_no_fail() {
+    assert!(
+        Path::new("/usr/bin/shellcheck").exists(),
+        "scripts/setup-debian.sh installs shellcheck"
+    );
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("Dockerfile"),
+        "FROM debian:12\n# hadolint ignore=DL3003\nRUN cd /tmp; echo $HOME\n",
+    )
+    .unwrap();
+    let (code, out, err) = lint(d.path(), &["-f", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{
+            "code": "SC2086", "column": 1, "file": "Dockerfile", "level": "info",
+            "line": 3, "message": "Double quote to prevent globbing and word splitting."
+        }]),
+        "{err}"
+    );
+    assert_eq!(code, 1);
+    assert_eq!(lint(d.path(), &["--no-fail"]).0, 0);
+    // Without shellcheck on PATH: the DL findings and a note.
+    let out = Command::new(BIN)
+        .args(["lint", "-f", "json"])
+        .current_dir(d.path())
+        .env("HOME", d.path())
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("ShellCheck (SC) checks were skipped"), "{err}");
+    // What BuildKit refuses.
+    std::fs::write(d.path().join("Dockerfile"), "# only a comment\n").unwrap();
+    let (code, out, _) = lint(d.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("DL1000 error: file with no instructions"),
+        "{out}"
+    );
+    std::fs::write(d.path().join("Dockerfile"), "RUN true\n").unwrap();
+    let (code, out, _) = lint(d.path(), &["--no-fail"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("DL1000 error: no build stage in current context") && out.contains("DL3061"),
+        "{out}"
+    );
+}

@@ -10,8 +10,10 @@
 pub mod config;
 pub mod format;
 pub mod rules;
+pub mod shellcheck;
 
 pub use config::{LintConfig, LintConfigError};
+pub use shellcheck::{ShellCheck, ShellCheckComment};
 
 use crate::ast::Dockerfile;
 use serde::{Deserialize, Serialize};
@@ -63,10 +65,46 @@ pub struct Finding {
 }
 
 /// Lint a parsed Dockerfile with `config`: rules, then overrides, `ignored`,
-/// and pragmas. Findings come sorted by line, then code.
+/// and pragmas. Findings come sorted by line, then code. No ShellCheck
+/// findings: [`lint_with`] has them.
 pub fn lint(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
+    finish(doc, config, rules::check(doc, config))
+}
+
+/// [`lint`] plus ShellCheck's findings on the RUN scripts (as hadolint
+/// reports them: at most one per RUN), and why ShellCheck could not run
+/// when it could not (the other findings are there all the same).
+pub fn lint_with(
+    doc: &Dockerfile,
+    config: &LintConfig,
+    checker: &dyn ShellCheck,
+) -> (Vec<Finding>, Option<String>) {
+    let mut found = rules::check(doc, config);
+    let scripts = shellcheck::scripts(doc);
+    let texts: Vec<String> = scripts.iter().map(|s| s.text.clone()).collect();
+    let skipped = match checker.check(&texts) {
+        Ok(results) => {
+            for (script, comments) in scripts.iter().zip(&results) {
+                if let Some(c) = shellcheck::finding(comments) {
+                    found.push(Finding {
+                        code: format!("SC{}", c.code),
+                        level: c.level,
+                        message: c.message.clone(),
+                        line: script.line,
+                        column: 1,
+                    });
+                }
+            }
+            None
+        }
+        Err(e) => Some(e),
+    };
+    (finish(doc, config, found), skipped)
+}
+
+fn finish(doc: &Dockerfile, config: &LintConfig, found: Vec<Finding>) -> Vec<Finding> {
     let pragmas = Pragmas::read(doc, config.disable_ignore_pragma);
-    let mut out: Vec<Finding> = rules::check(doc, config)
+    let mut out: Vec<Finding> = found
         .into_iter()
         .filter_map(|mut f| {
             if config.ignored.iter().any(|c| c == &f.code) || pragmas.silences(&f) {
@@ -80,6 +118,25 @@ pub fn lint(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
         .collect();
     out.sort_by(|a, b| (a.line, &a.code, a.column).cmp(&(b.line, &b.code, b.column)));
     out
+}
+
+/// A Dockerfile BuildKit refuses although it parses: nothing in it, or no
+/// FROM. As DL1000 (a parse error), with BuildKit's words.
+pub fn structure_error(doc: &Dockerfile) -> Option<Finding> {
+    let message = if doc.instructions.is_empty() {
+        "file with no instructions"
+    } else if !doc.instructions.iter().any(|i| i.keyword == "FROM") {
+        "no build stage in current context"
+    } else {
+        return None;
+    };
+    Some(Finding {
+        code: "DL1000".into(),
+        level: Severity::Error,
+        message: message.into(),
+        line: doc.instructions.first().map_or(1, |i| i.start.line),
+        column: 1,
+    })
 }
 
 /// Whether `findings` should fail: any at or above `threshold`.

@@ -355,7 +355,23 @@ async fn decide(
     let lint_config = read_lint_config(&context, &src, &spec.source.context_dir)
         .await
         .map_err(with_config)?;
-    let findings = lint::lint(&doc, &lint_config);
+    // With ShellCheck when the server has it (a process: off the runtime).
+    let (findings, sc_skipped) = {
+        let (doc, cfg) = (doc.clone(), lint_config.clone());
+        tokio::task::spawn_blocking(move || match slipway_shellcheck::Program::find() {
+            Some(p) => lint::lint_with(
+                &doc,
+                &cfg,
+                &p.with_timeout(std::time::Duration::from_secs(60)),
+            ),
+            None => (
+                lint::lint(&doc, &cfg),
+                Some("shellcheck is not installed on the server".to_string()),
+            ),
+        })
+        .await
+        .unwrap_or_else(|e| (Vec::new(), Some(format!("the linter crashed: {e}"))))
+    };
     let mode = config.lint.unwrap_or_default();
     let fails = lint::fails(&findings, Severity::Error);
     let report = LintReport {
@@ -386,6 +402,9 @@ async fn decide(
     ));
     for line in lint::format::tty(&shown_dockerfile, &findings).lines() {
         log.line(line);
+    }
+    if let Some(why) = sc_skipped {
+        log.line(&format!("    ShellCheck (SC) checks skipped: {why}"));
     }
     let _ = services
         .store

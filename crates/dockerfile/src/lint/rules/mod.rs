@@ -169,14 +169,23 @@ impl<'a> Ins<'a> {
 }
 
 /// The shell text of a `RUN` as hadolint hands it to the parser: the
-/// command (continuations joined, their comment lines dropped), the words
-/// of the exec form joined by spaces, or the body of a heredoc that starts
-/// the instruction (`RUN <<EOF`).
-pub(super) fn run_script(i: &Instruction) -> Option<String> {
+/// command (continuations joined, their comment lines dropped) with its
+/// heredocs, the words of the exec form joined by spaces, or the body of a
+/// heredoc that starts the instruction (`RUN <<EOF`).
+pub(crate) fn run_script(i: &Instruction) -> Option<String> {
     match &i.args {
         Args::Shell(s) => match i.heredocs.first() {
             Some(h) if s.trim_start().starts_with("<<") => Some(h.body.clone()),
-            _ => Some(s.clone()),
+            Some(_) => {
+                let mut text = s.clone();
+                for h in &i.heredocs {
+                    text.push('\n');
+                    text.push_str(&h.body);
+                    text.push_str(&h.delimiter);
+                }
+                Some(text)
+            }
+            None => Some(s.clone()),
         },
         Args::Exec(words) => Some(words.join(" ")),
         _ => None,
@@ -209,7 +218,7 @@ pub fn check(doc: &Dockerfile, config: &LintConfig) -> Vec<Finding> {
 
 /// A FROM's stage name as written (the parser lower-cases it, as BuildKit
 /// compares names; hadolint's rules compare them as written).
-fn from_alias(i: &Instruction) -> Option<String> {
+pub(crate) fn from_alias(i: &Instruction) -> Option<String> {
     let words: Vec<&str> = i.raw.split_whitespace().collect();
     match words.as_slice() {
         [.., kw, alias] if words.len() >= 3 && kw.eq_ignore_ascii_case("as") => {
