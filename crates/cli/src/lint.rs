@@ -29,9 +29,17 @@ impl ShellCheck for Answers {
 fn shellcheck_all<'a>(
     docs: impl Iterator<Item = &'a slipway_dockerfile::Dockerfile>,
 ) -> Result<Answers, String> {
-    let program = slipway_shellcheck::Program::find().ok_or(
+    let mut program = slipway_shellcheck::Program::find().ok_or(
         "shellcheck is not installed, so ShellCheck (SC) checks were skipped; install it (apt-get install shellcheck) to have them",
     )?;
+    // Answers for scripts seen before, in the user's cache directory.
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Some(dir) = cache {
+        program = program.with_cache(dir.join("slipway/shellcheck"));
+    }
     let mut scripts: Vec<String> = docs.flat_map(shellcheck::scripts).map(|s| s.text).collect();
     scripts.sort_unstable();
     scripts.dedup();

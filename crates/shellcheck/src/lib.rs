@@ -1,12 +1,16 @@
 //! ShellCheck for the linter: [`Program`] runs the `shellcheck` program
-//! over many scripts in one process (each script a file in a private temp
-//! directory, so no script text reaches argv) and reads its JSON. The
-//! linter decides what the scripts are and which comment becomes a
-//! finding (`slipway_dockerfile::lint::shellcheck`).
+//! over many scripts per process, one process per core (each script a file
+//! in a private temp directory, so no script text reaches argv), and reads
+//! its JSON. With a cache directory, a script checked before by the same
+//! `shellcheck` is answered from it. The linter decides what the scripts
+//! are and which comment becomes a finding
+//! (`slipway_dockerfile::lint::shellcheck`).
 
+use sha2::{Digest, Sha256};
 use slipway_dockerfile::lint::shellcheck::EXCLUDED;
 use slipway_dockerfile::lint::{Severity, ShellCheck, ShellCheckComment};
 use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,11 +18,15 @@ use std::time::{Duration, Instant};
 /// Scripts per `shellcheck` run (argv stays short).
 const CHUNK: usize = 400;
 
+/// Cache entries kept before the cache starts over.
+const CACHE_ENTRIES: usize = 20_000;
+
 /// The `shellcheck` program.
 #[derive(Debug, Clone)]
 pub struct Program {
     path: PathBuf,
     timeout: Duration,
+    cache: Option<PathBuf>,
 }
 
 impl Program {
@@ -35,6 +43,65 @@ impl Program {
         Program {
             path,
             timeout: Duration::from_secs(120),
+            cache: None,
+        }
+    }
+
+    /// Keep answers in `dir` (made private if missing), keyed by the
+    /// program (path, size, modification time) and the script.
+    pub fn with_cache(mut self, dir: PathBuf) -> Program {
+        self.cache = Some(dir);
+        self
+    }
+
+    /// The cache key of `script`, or `None` without a usable cache.
+    fn key(&self, script: &str) -> Option<String> {
+        self.cache.as_ref()?;
+        let meta = self.path.metadata().ok()?;
+        let modified = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        let mut h = Sha256::new();
+        h.update(format!(
+            "{}\0{}\0{}\0{}\0",
+            self.path.display(),
+            meta.len(),
+            modified.as_nanos(),
+            EXCLUDED.join(",")
+        ));
+        h.update(script);
+        Some(hex::encode(h.finalize()))
+    }
+
+    fn cached(&self, key: &str) -> Option<Vec<Comment>> {
+        let text = std::fs::read(self.cache.as_ref()?.join(key)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Best effort: a cache that cannot be written only costs time.
+    fn remember(&self, key: &str, comments: &[Comment]) {
+        let Some(dir) = &self.cache else { return };
+        if !dir.exists() {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+        if std::fs::read_dir(dir).is_ok_and(|d| d.count() >= CACHE_ENTRIES) {
+            let _ = std::fs::remove_dir_all(dir);
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+        let Ok(json) = serde_json::to_vec(comments) else {
+            return;
+        };
+        let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, json).is_ok() {
+            let _ = std::fs::rename(&tmp, dir.join(key));
         }
     }
 
@@ -94,54 +161,94 @@ impl Program {
                 stderr.lines().next().unwrap_or("no message")
             ));
         }
-        serde_json::from_str(&stdout).map_err(|e| format!("shellcheck's JSON: {e}"))
+        serde_json::from_str(&stdout).map_err(|e| {
+            format!(
+                "shellcheck failed ({status}) and gave no JSON ({e}): {}",
+                stderr.lines().next().unwrap_or("no message")
+            )
+        })
     }
 }
 
 impl ShellCheck for Program {
     fn check(&self, scripts: &[String]) -> Result<Vec<Vec<ShellCheckComment>>, String> {
-        let mut results = vec![Vec::new(); scripts.len()];
-        if scripts.is_empty() {
-            return Ok(results);
+        let mut results: Vec<Option<Vec<Comment>>> = vec![None; scripts.len()];
+        let keys: Vec<Option<String>> = scripts.iter().map(|s| self.key(s)).collect();
+        for (r, k) in results.iter_mut().zip(&keys) {
+            *r = k.as_deref().and_then(|k| self.cached(k));
         }
-        let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temp dir: {e}"))?;
-        let names: Vec<PathBuf> = (0..scripts.len())
-            .map(|i| PathBuf::from(format!("{i}.sh")))
+        let todo: Vec<usize> = (0..scripts.len())
+            .filter(|i| results[*i].is_none())
             .collect();
-        for (name, text) in names.iter().zip(scripts) {
-            std::fs::write(dir.path().join(name), text)
-                .map_err(|e| format!("cannot write a script for shellcheck: {e}"))?;
-        }
-        for chunk in names.chunks(CHUNK) {
-            for c in self.run(dir.path(), chunk)? {
+        if !todo.is_empty() {
+            let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temp dir: {e}"))?;
+            for i in &todo {
+                std::fs::write(dir.path().join(format!("{i}.sh")), &scripts[*i])
+                    .map_err(|e| format!("cannot write a script for shellcheck: {e}"))?;
+            }
+            // One process per core, each with its share of the scripts.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let per = todo.len().div_ceil(cores).clamp(1, CHUNK);
+            let found: Vec<Result<Vec<Comment>, String>> = std::thread::scope(|s| {
+                let runs: Vec<_> = todo
+                    .chunks(per)
+                    .map(|chunk| {
+                        let files: Vec<PathBuf> = chunk
+                            .iter()
+                            .map(|i| PathBuf::from(format!("{i}.sh")))
+                            .collect();
+                        let dir = dir.path();
+                        s.spawn(move || self.run(dir, &files))
+                    })
+                    .collect();
+                runs.into_iter()
+                    .map(|r| {
+                        r.join()
+                            .unwrap_or_else(|_| Err("shellcheck runner panicked".into()))
+                    })
+                    .collect()
+            });
+            for i in &todo {
+                results[*i] = Some(Vec::new());
+            }
+            for c in found
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+            {
                 let Some(i) = c
                     .file
                     .strip_suffix(".sh")
                     .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|i| *i < results.len())
+                    .filter(|i| *i < scripts.len())
                 else {
                     continue;
                 };
-                results[i].push(ShellCheckComment {
-                    line: c.line,
-                    column: c.column,
-                    level: match c.level.as_str() {
-                        "error" => Severity::Error,
-                        "warning" => Severity::Warning,
-                        "info" => Severity::Info,
-                        _ => Severity::Style,
-                    },
-                    code: c.code,
-                    message: c.message,
-                });
+                if let Some(r) = &mut results[i] {
+                    r.push(c);
+                }
+            }
+            for i in &todo {
+                if let (Some(k), Some(r)) = (&keys[*i], &results[*i]) {
+                    self.remember(k, r);
+                }
             }
         }
-        Ok(results)
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_default()
+                    .into_iter()
+                    .map(Comment::into_finding)
+                    .collect()
+            })
+            .collect())
     }
 }
 
-/// One entry of `shellcheck -f json`.
-#[derive(serde::Deserialize)]
+/// One entry of `shellcheck -f json` (and of the cache).
+#[derive(Clone, serde::Deserialize, serde::Serialize)]
 struct Comment {
     file: String,
     line: usize,
@@ -149,6 +256,23 @@ struct Comment {
     level: String,
     code: u32,
     message: String,
+}
+
+impl Comment {
+    fn into_finding(self) -> ShellCheckComment {
+        ShellCheckComment {
+            line: self.line,
+            column: self.column,
+            level: match self.level.as_str() {
+                "error" => Severity::Error,
+                "warning" => Severity::Warning,
+                "info" => Severity::Info,
+                _ => Severity::Style,
+            },
+            code: self.code,
+            message: self.message,
+        }
+    }
 }
 
 fn is_executable(p: &Path) -> bool {

