@@ -1,5 +1,6 @@
 //! The parser's promise: any input gives a Dockerfile or an error with a
-//! line and column inside the input, never a panic.
+//! line and column inside the input, never a panic; and the linter (with
+//! its shell parser) never panics on what parses.
 
 use proptest::prelude::*;
 
@@ -39,6 +40,17 @@ fn piece() -> impl Strategy<Value = String> {
         Just(" AS ".to_string()),
         Just("${X:-d}".to_string()),
         Just("é€😀".to_string()),
+        Just("apt-get install -y ".to_string()),
+        Just("pip install ".to_string()),
+        Just(" | ".to_string()),
+        Just(" && ".to_string()),
+        Just("$(".to_string()),
+        Just(")".to_string()),
+        Just("`".to_string()),
+        Just("case $a in x|y) ".to_string()),
+        Just(";; esac".to_string()),
+        Just("if true; then ".to_string()),
+        Just("<<'X'\n".to_string()),
         "[a-z0-9 /.:_-]{0,12}",
     ]
 }
@@ -56,6 +68,11 @@ proptest! {
     fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
         check(&text);
     }
+
+    #[test]
+    fn shell_soup_never_panics(pieces in proptest::collection::vec(piece(), 0..40)) {
+        let _ = slipway_dockerfile::shell::ParsedShell::parse(&pieces.concat());
+    }
 }
 
 fn check(text: &str) {
@@ -64,6 +81,11 @@ fn check(text: &str) {
             for i in &d.instructions {
                 assert!(i.start.line >= 1 && i.end_line >= i.start.line);
             }
+            let config = slipway_dockerfile::lint::LintConfig::default();
+            for f in slipway_dockerfile::lint::lint(&d, &config) {
+                assert!(f.line >= 1, "{f:?} for {text:?}");
+            }
+            let _ = slipway_dockerfile::lint::shellcheck::scripts(&d);
         }
         Err(e) => {
             let lines = text.split('\n').count();

