@@ -202,10 +202,29 @@ pub fn is_expression(text: &str) -> bool {
     spdx::Expression::parse(text).is_ok()
 }
 
-/// The licences of a Debian `copyright` file: the `License:` names of a
-/// machine-readable (DEP-5) file, in order of appearance, then the
-/// licences any file points to in `/usr/share/common-licenses` (as trivy
-/// reads them too).
+/// Words that make a `License:` value licence *text* rather than a name
+/// (trivy's list: such a line names no licence).
+const TEXT_WORDS: [&str; 10] = [
+    "http://",
+    "https://",
+    "as-is",
+    ";",
+    "hereby",
+    "permission to use",
+    "permission is",
+    "use in source",
+    "use, copy, modify",
+    "using",
+];
+
+/// The licences of a Debian `copyright` file, in order of appearance: the
+/// `License:` names (all of a machine-readable DEP-5 file's; in an older
+/// free-form file only the names that are SPDX licences, as a `License:`
+/// line there is often prose), then the licences it points to in
+/// `/usr/share/common-licenses`. A `License:` value is read as trivy reads
+/// it: up to a `(`, without "The main library is licensed under " and a
+/// trailing " license", split at `or`/`and` (also `_or_`, `_and_`), `|`
+/// and commas; a value that reads as licence text names nothing.
 pub fn debian_copyright(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |name: &str| {
@@ -218,18 +237,58 @@ pub fn debian_copyright(text: &str) -> Vec<String> {
         .lines()
         .next()
         .is_some_and(|l| l.to_ascii_lowercase().starts_with("format:"));
-    if dep5 {
-        for line in text.lines() {
-            let Some(v) = line.strip_prefix("License:") else {
-                continue;
-            };
-            // `GPL-2+ or Artistic`, `BSD-3-clause and MIT`.
-            for alt in v
+    for line in text.lines() {
+        let Some(v) = line.strip_prefix("License:") else {
+            continue;
+        };
+        let v = v.split('(').next().unwrap_or_default().trim();
+        let v = v
+            .strip_prefix("The main library is licensed under ")
+            .unwrap_or(v);
+        let v = v.strip_suffix(" license").unwrap_or(v).trim();
+        let lower = v.to_ascii_lowercase();
+        if v.is_empty() || TEXT_WORDS.iter().any(|w| lower.contains(w)) {
+            continue;
+        }
+        // `GPL-2+ or Artistic`, `BSD-3-clause and MIT`, `LGPLv3+_or_GPLv2+`,
+        // `GPL, version 2` (a comma before "version" or "later" is not a
+        // list).
+        let mut names: Vec<String> = Vec::new();
+        for piece in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            // `A, and B`, `A, or B`: the comma and the word together.
+            let piece = piece
+                .strip_prefix("and ")
+                .or_else(|| piece.strip_prefix("or "))
+                .unwrap_or(piece);
+            let first = piece.split_whitespace().next().unwrap_or_default();
+            match names.last_mut() {
+                Some(last) if matches!(first, "version" | "ver" | "later") => {
+                    last.push_str(", ");
+                    last.push_str(piece);
+                }
+                _ => names.push(piece.to_string()),
+            }
+        }
+        for name in &names {
+            let mut alts: Vec<String> = Vec::new();
+            for alt in name
                 .split(" or ")
                 .flat_map(|x| x.split(" and "))
                 .flat_map(|x| x.split(" | "))
+                .flat_map(|x| x.split("_or_"))
+                .flat_map(|x| x.split("_and_"))
             {
-                push(alt.trim_end_matches(',').trim());
+                let alt = alt.trim_end_matches(',').trim();
+                match alts.last_mut() {
+                    // `version 2 or later` is one licence.
+                    Some(last) if alt == "later" => last.push_str(" or later"),
+                    _ => alts.push(alt.to_string()),
+                }
+            }
+            for alt in alts {
+                if dep5 || spdx_id(&alt).is_some() {
+                    push(&alt);
+                }
             }
         }
     }
@@ -348,6 +407,28 @@ mod tests {
         );
         let old = "This is zlib.\n\nOn Debian systems the full text of the GNU General Public\nLicense can be found in `/usr/share/common-licenses/GPL-2'.\nSee also /usr/share/common-licenses/LGPL-2.1.\n";
         assert_eq!(debian_copyright(old), ["GPL-2", "LGPL-2.1"]);
+        // A free-form file's License: lines: only the names that are
+        // licences; prose and licence text name nothing.
+        assert_eq!(
+            debian_copyright(
+                "Format: x\n\nLicense: GPL-1+ or Artistic, and Expat,\nLicense: GPL, version 2 or later\n"
+            ),
+            ["GPL-1+", "Artistic", "Expat", "GPL, version 2 or later"]
+        );
+        let free = "This package was debianized by someone.\n\nLicense: The main library is licensed under GNU Lesser\nLicense: CC0 license\nLicense: Expat\nLicense: LGPLv3+_or_GPLv2+\nLicense: BSD-3-clause (see below)\nLicense: Redistribution and use in source and binary forms\nLicense: see the file README\n";
+        let names: Vec<Option<String>> =
+            debian_copyright(free).iter().map(|n| spdx_id(n)).collect();
+        assert_eq!(
+            names,
+            [
+                "CC0-1.0",
+                "MIT",
+                "LGPL-3.0-or-later",
+                "GPL-2.0-or-later",
+                "BSD-3-Clause"
+            ]
+            .map(|n| Some(n.to_string()))
+        );
         assert_eq!(
             python_classifier("License :: OSI Approved :: BSD License"),
             Some("BSD-3-Clause")

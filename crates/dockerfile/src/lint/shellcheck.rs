@@ -146,7 +146,12 @@ fn walk(doc: &Dockerfile, ins: &[(&Instruction, usize)], pragmas: bool, out: &mu
                 }
                 let interpreter = opts.shell.split_whitespace().next().unwrap_or("/bin/sh");
                 let mut script = format!("#!{interpreter}\n");
-                for v in &opts.vars {
+                // hadolint exports every ARG and ENV name. Each line costs
+                // ShellCheck time, and a name can change what ShellCheck
+                // says only when the script uses it or a word close to it
+                // (SC2154's "did you mean 'VERSION'?"): only those.
+                let words = words_of(&text);
+                for v in opts.vars.iter().filter(|v| near_any(v, &words)) {
                     script.push_str(&format!("export {v}=1\n"));
                 }
                 script.push_str(&text);
@@ -158,6 +163,50 @@ fn walk(doc: &Dockerfile, ins: &[(&Instruction, usize)], pragmas: bool, out: &mu
             _ => {}
         }
     }
+}
+
+/// The identifier-like words of a script, lower-cased.
+fn words_of(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether `name` (any case) is within two edits of one of `words`
+/// (ShellCheck suggests names up to two edits away).
+fn near_any(name: &str, words: &BTreeSet<String>) -> bool {
+    let name = name.to_ascii_lowercase();
+    words.contains(&name)
+        || words
+            .iter()
+            .filter(|w| w.len().abs_diff(name.len()) <= 2)
+            .any(|w| edit_distance(w.as_bytes(), name.as_bytes()) <= 2)
+}
+
+/// Optimal string alignment distance (insert, delete, substitute, swap
+/// two neighbours).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// A script of its own interpreter that ShellCheck does not read.
@@ -209,10 +258,12 @@ mod tests {
 
     #[test]
     fn scripts_carry_the_stage_shell_and_variables() {
-        let t = texts("FROM a:1\nARG V\nRUN echo $V\n");
+        // Only the names the script uses or comes within two edits of
+        // (`$versoin` may be "did you mean 'VERSION'?"; NO_PROXY is far).
+        let t = texts("FROM a:1\nARG V\nARG VERSION\nRUN echo $V $http_proxy $versoin\n");
         assert_eq!(
             t[0],
-            "#!/bin/sh\nexport FTP_PROXY=1\nexport HTTPS_PROXY=1\nexport HTTP_PROXY=1\nexport NO_PROXY=1\nexport V=1\nexport ftp_proxy=1\nexport http_proxy=1\nexport https_proxy=1\nexport no_proxy=1\necho $V"
+            "#!/bin/sh\nexport FTP_PROXY=1\nexport HTTPS_PROXY=1\nexport HTTP_PROXY=1\nexport V=1\nexport VERSION=1\nexport ftp_proxy=1\nexport http_proxy=1\nexport https_proxy=1\necho $V $http_proxy $versoin"
         );
         // SHELL sets the interpreter; a later ENV puts /bin/sh back.
         let t = texts("FROM a:1\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo 1\nENV A=1\nRUN echo 2\n");

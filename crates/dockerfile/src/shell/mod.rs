@@ -249,6 +249,17 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_text_cannot_trip_the_parser() {
+        // Found by the never-panics property test: shuck-parser sliced
+        // inside '😀'.
+        let p = ParsedShell::parse("[\"unclosed\\\n`é€😀`\n[\"unclosed");
+        assert!(p.commands.len() <= 3);
+        let p = ParsedShell::parse("echo héllo && apt-get install -y x");
+        assert_eq!(p.commands[1].name, "apt-get");
+        assert_eq!(p.commands[0].args, ["h??llo"]);
+    }
+
+    #[test]
     fn scripts_that_do_not_parse_give_no_commands() {
         assert!(ParsedShell::parse("echo \"open").commands.is_empty());
         assert!(ParsedShell::parse("if true; then echo").commands.is_empty());

@@ -15,17 +15,42 @@ const WRAPPERS: [&str; 5] = ["busybox", "builtin", "command", "exec", "run"];
 /// The simple commands of `script` and whether it has a pipe; `None` when
 /// it does not parse cleanly.
 pub(super) fn commands(script: &str) -> Option<(Vec<Command>, bool)> {
-    let parsed = Parser::with_dialect(script, ShellDialect::Bash).parse();
-    if parsed.status != ParseStatus::Clean {
-        return None;
+    // shuck-parser 0.2.8 can slice inside a multi-byte character (a
+    // backquoted substitution after a continuation, found by the
+    // never-panics property test): it gets the script with every non-ASCII
+    // character as `?`s of the same byte length, so every offset it
+    // computes is a character boundary and the words keep their positions.
+    let ascii = ascii_only(script);
+    // And should it panic all the same, the script counts as unparsable.
+    std::panic::catch_unwind(|| {
+        let parsed = Parser::with_dialect(&ascii, ShellDialect::Bash).parse();
+        if parsed.status != ParseStatus::Clean {
+            return None;
+        }
+        let mut walk = Walk {
+            src: &ascii,
+            out: Vec::new(),
+            pipe: false,
+        };
+        walk.seq(&parsed.file.body);
+        Some((walk.out, walk.pipe))
+    })
+    .ok()
+    .flatten()
+}
+
+/// `script` with each non-ASCII character replaced by as many `?` as it
+/// has bytes.
+fn ascii_only(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    for c in script.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        }
     }
-    let mut walk = Walk {
-        src: script,
-        out: Vec::new(),
-        pipe: false,
-    };
-    walk.seq(&parsed.file.body);
-    Some((walk.out, walk.pipe))
+    out
 }
 
 struct Walk<'a> {
