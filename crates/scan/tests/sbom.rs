@@ -134,13 +134,10 @@ fn attaching_to_an_image_that_is_not_there_says_so() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("has no manifest sha256:000"), "{e}");
-    // A registry that is not listening.
+    // A registry that is not listening: port 1 (a free port could be taken
+    // by another test's server in between).
     let e = referrer::attach(
-        &format!(
-            "127.0.0.1:{}/a@sha256:{}",
-            slipway_test_support::free_port(),
-            "1".repeat(64)
-        ),
+        &format!("127.0.0.1:1/a@sha256:{}", "1".repeat(64)),
         &Artifact {
             artifact_type: SbomFormat::Spdx.media_type(),
             file_name: "sbom.spdx.json",
