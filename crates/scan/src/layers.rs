@@ -507,15 +507,7 @@ mod tests {
     use super::*;
 
     fn gz_layer(dir: &Path, files: &[(&str, &str)]) -> (PathBuf, Vec<u8>) {
-        let mut b = tar::Builder::new(Vec::new());
-        for (p, text) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            h.set_size(text.len() as u64);
-            h.set_entry_type(tar::EntryType::Regular);
-            b.append_data(&mut h, p, text.as_bytes()).unwrap();
-        }
-        let plain = b.into_inner().unwrap();
+        let plain = crate::testing::tar_of(files);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &plain).unwrap();
         let packed = gz.finish().unwrap();

@@ -27,6 +27,23 @@ pub mod rootfs;
 pub mod updates;
 pub mod version;
 
+/// Layers for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// An uncompressed tar of regular files (path, text), mode 0644.
+    pub fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, text) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(text.len() as u64);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, p, text.as_bytes()).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+}
+
 use slipway_core::scan::{ScanOutcome, ScanPolicy, ScanReport, Scanner};
 use std::path::Path;
 

@@ -97,15 +97,7 @@ mod tests {
 
     fn layer(dir: &std::path::Path, files: &[(&str, &str)]) -> std::path::PathBuf {
         let path = dir.join("layer.tar");
-        let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-        for (p, text) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            h.set_size(text.len() as u64);
-            h.set_entry_type(tar::EntryType::Regular);
-            b.append_data(&mut h, p, text.as_bytes()).unwrap();
-        }
-        b.finish().unwrap();
+        std::fs::write(&path, crate::testing::tar_of(files)).unwrap();
         path
     }
 
