@@ -54,8 +54,9 @@ impl Program {
         self
     }
 
-    /// The cache key of `script`, or `None` without a usable cache.
-    fn key(&self, script: &str) -> Option<String> {
+    /// What identifies the program in cache keys (path, size, mtime, the
+    /// excluded codes), or `None` without a usable cache.
+    fn program_id(&self) -> Option<String> {
         self.cache.as_ref()?;
         let meta = self.path.metadata().ok()?;
         let modified = meta
@@ -63,16 +64,13 @@ impl Program {
             .ok()?
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?;
-        let mut h = Sha256::new();
-        h.update(format!(
+        Some(format!(
             "{}\0{}\0{}\0{}\0",
             self.path.display(),
             meta.len(),
             modified.as_nanos(),
             EXCLUDED.join(",")
-        ));
-        h.update(script);
-        Some(hex::encode(h.finalize()))
+        ))
     }
 
     fn cached(&self, key: &str) -> Option<Vec<Comment>> {
@@ -80,22 +78,29 @@ impl Program {
         serde_json::from_slice(&text).ok()
     }
 
-    /// Best effort: a cache that cannot be written only costs time.
-    fn remember(&self, key: &str, comments: &[Comment]) {
-        let Some(dir) = &self.cache else { return };
+    /// The cache directory, made private if missing, with room for `new`
+    /// more answers (it starts over rather than grow past
+    /// `CACHE_ENTRIES`); best effort: a cache that cannot be written only
+    /// costs time.
+    fn cache_with_room(&self, new: usize) -> Option<&Path> {
+        let dir = self.cache.as_deref()?;
+        let make = || {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+        };
         if !dir.exists() {
-            let _ = std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir);
+            let _ = make();
         }
-        if std::fs::read_dir(dir).is_ok_and(|d| d.count() >= CACHE_ENTRIES) {
+        if std::fs::read_dir(dir).is_ok_and(|d| d.count() + new > CACHE_ENTRIES) {
             let _ = std::fs::remove_dir_all(dir);
-            let _ = std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir);
+            let _ = make();
         }
+        Some(dir)
+    }
+
+    fn remember(dir: &Path, key: &str, comments: &[Comment]) {
         let Ok(json) = serde_json::to_vec(comments) else {
             return;
         };
@@ -173,7 +178,18 @@ impl Program {
 impl ShellCheck for Program {
     fn check(&self, scripts: &[String]) -> Result<Vec<Vec<ShellCheckComment>>, String> {
         let mut results: Vec<Option<Vec<Comment>>> = vec![None; scripts.len()];
-        let keys: Vec<Option<String>> = scripts.iter().map(|s| self.key(s)).collect();
+        // Cache keys: the program's identity (one stat) and the script.
+        let id = self.program_id();
+        let keys: Vec<Option<String>> = scripts
+            .iter()
+            .map(|s| {
+                let id = id.as_ref()?;
+                let mut h = Sha256::new();
+                h.update(id);
+                h.update(s);
+                Some(hex::encode(h.finalize()))
+            })
+            .collect();
         for (r, k) in results.iter_mut().zip(&keys) {
             *r = k.as_deref().and_then(|k| self.cached(k));
         }
@@ -229,9 +245,11 @@ impl ShellCheck for Program {
                     r.push(c);
                 }
             }
-            for i in &todo {
-                if let (Some(k), Some(r)) = (&keys[*i], &results[*i]) {
-                    self.remember(k, r);
+            if let Some(cache) = self.cache_with_room(todo.len()) {
+                for i in &todo {
+                    if let (Some(k), Some(r)) = (&keys[*i], &results[*i]) {
+                        Self::remember(cache, k, r);
+                    }
                 }
             }
         }
