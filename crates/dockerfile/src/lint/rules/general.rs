@@ -124,7 +124,8 @@ impl State {
                 }
                 let uid = user.split(':').next().unwrap_or_default();
                 let numeric = uid.chars().all(|c| c.is_ascii_digit());
-                let from_arg = self.args.iter().any(|a| uid_refers(user, a));
+                // Given by an ARG: hadolint cannot know it.
+                let from_arg = self.args.iter().any(|a| refers_to(user, a));
                 if !numeric && !from_arg {
                     out.at("DL3066", line);
                 }
@@ -529,11 +530,6 @@ fn refers_to(value: &str, name: &str) -> bool {
     value.match_indices(&needle).any(|(k, _)| {
         !value[k + needle.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
     })
-}
-
-/// DL3066's exception: the user is given by an ARG.
-fn uid_refers(user: &str, arg: &str) -> bool {
-    refers_to(user, arg)
 }
 
 #[cfg(test)]
