@@ -100,13 +100,8 @@ fn read_dpkg(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
             .filter(|p| !p.ends_with(".md5sums")),
     );
     for file in files {
-        let text = match fs.read_text(&file) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(e) => {
-                problems.push(format!("{file}: {e}"));
-                continue;
-            }
+        let Some(text) = fs.read_text_noting(&file, problems) else {
+            continue;
         };
         for p in paragraphs(&text) {
             let (Some(name), Some(version)) = (field(&p, "Package"), field(&p, "Version")) else {
@@ -156,13 +151,8 @@ fn deb_licenses(fs: &Rootfs, name: &str) -> Vec<String> {
 /// apk: `/lib/apk/db/installed`, paragraphs of `K:value` lines.
 fn read_apk(fs: &Rootfs, out: &mut Vec<Package>, problems: &mut Vec<String>) {
     let file = "/lib/apk/db/installed";
-    let text = match fs.read_text(file) {
-        Ok(Some(t)) => t,
-        Ok(None) => return,
-        Err(e) => {
-            problems.push(format!("{file}: {e}"));
-            return;
-        }
+    let Some(text) = fs.read_text_noting(file, problems) else {
+        return;
     };
     for block in text.split("\n\n") {
         let mut pkg = Package {

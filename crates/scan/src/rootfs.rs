@@ -165,6 +165,16 @@ impl Rootfs {
         }
     }
 
+    /// [`Rootfs::read_text`] for a scanner: a file that cannot be read is
+    /// noted in `problems` (`path: error`) and gives `None`, as a missing
+    /// one does.
+    pub fn read_text_noting(&self, path: &str, problems: &mut Vec<String>) -> Option<String> {
+        self.read_text(path).unwrap_or_else(|e| {
+            problems.push(format!("{path}: {e}"));
+            None
+        })
+    }
+
     /// The image's metadata of `path` (symlinks in its directories
     /// resolved; a final symlink is described, not followed).
     pub fn meta(&self, path: &str) -> Option<&FileMeta> {

@@ -12,13 +12,8 @@ use slipway_core::scan::Finding;
 use slipway_core::scan::inventory::Ecosystem;
 
 pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<String>) {
-    let status = match fs.read_text("/var/lib/dpkg/status") {
-        Ok(Some(t)) => t,
-        Ok(None) => return,
-        Err(e) => {
-            problems.push(format!("/var/lib/dpkg/status: {e}"));
-            return;
-        }
+    let Some(status) = fs.read_text_noting("/var/lib/dpkg/status", problems) else {
+        return;
     };
     for p in paragraphs(&status) {
         let get = |k: &str| {

@@ -19,13 +19,8 @@ pub(super) fn check(fs: &Rootfs, out: &mut Vec<Finding>, problems: &mut Vec<Stri
         .cloned()
         .collect();
     for record in records {
-        let text = match fs.read_text(&record) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(e) => {
-                problems.push(format!("{record}: {e}"));
-                continue;
-            }
+        let Some(text) = fs.read_text_noting(&record, problems) else {
+            continue;
         };
         let Some(dist_info) = record.strip_suffix("/RECORD") else {
             continue;
