@@ -1,14 +1,17 @@
 //! ShellCheck for the linter: [`Program`] runs the `shellcheck` program
-//! over many scripts per process, one process per core (each script a file
-//! in a private temp directory, so no script text reaches argv), and reads
-//! its JSON. With a cache directory, a script checked before by the same
-//! `shellcheck` is answered from it. The linter decides what the scripts
+//! over many scripts per process, one process per core with shares of
+//! about equal work (each script a file in a private temp directory, in
+//! memory where there is a tmpfs, so no script text reaches argv), and
+//! reads its JSON. With a cache directory, a script checked before by the
+//! same `shellcheck` is answered from it (one file of answers, read and
+//! written once per check). The linter decides what the scripts
 //! are and which comment becomes a finding
 //! (`slipway_dockerfile::lint::shellcheck`).
 
 use sha2::{Digest, Sha256};
 use slipway_dockerfile::lint::shellcheck::EXCLUDED;
 use slipway_dockerfile::lint::{Severity, ShellCheck, ShellCheckComment};
+use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,12 @@ const CHUNK: usize = 400;
 
 /// Cache entries kept before the cache starts over.
 const CACHE_ENTRIES: usize = 20_000;
+
+/// The cache: one JSON file of answers by key.
+const PACK: &str = "answers.json";
+
+/// A cache file bigger than this is not read (20,000 answers take a few MB).
+const PACK_LIMIT: u64 = 64 << 20;
 
 /// The `shellcheck` program.
 #[derive(Debug, Clone)]
@@ -73,40 +82,55 @@ impl Program {
         ))
     }
 
-    fn cached(&self, key: &str) -> Option<Vec<Comment>> {
-        let text = std::fs::read(self.cache.as_ref()?.join(key)).ok()?;
-        serde_json::from_slice(&text).ok()
-    }
-
-    /// The cache directory, made private if missing, with room for `new`
-    /// more answers (it starts over rather than grow past
-    /// `CACHE_ENTRIES`); best effort: a cache that cannot be written only
-    /// costs time.
-    fn cache_with_room(&self, new: usize) -> Option<&Path> {
-        let dir = self.cache.as_deref()?;
-        let make = || {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
+    /// The cache's answers, keyed by program and script: one file read
+    /// whole (a cache that cannot be read is an empty one).
+    fn load(&self) -> HashMap<String, Vec<Comment>> {
+        let Some(dir) = &self.cache else {
+            return HashMap::new();
         };
-        if !dir.exists() {
-            let _ = make();
-        }
-        if std::fs::read_dir(dir).is_ok_and(|d| d.count() + new > CACHE_ENTRIES) {
-            let _ = std::fs::remove_dir_all(dir);
-            let _ = make();
-        }
-        Some(dir)
+        std::fs::File::open(dir.join(PACK))
+            .ok()
+            .and_then(|f| {
+                let mut text = Vec::new();
+                f.take(PACK_LIMIT).read_to_end(&mut text).ok()?;
+                serde_json::from_slice(&text).ok()
+            })
+            .unwrap_or_default()
     }
 
-    fn remember(dir: &Path, key: &str, comments: &[Comment]) {
-        let Ok(json) = serde_json::to_vec(comments) else {
+    /// Write the cache back with `new` answers added: one file, replaced
+    /// whole (write then rename), so a reader never sees half of it and
+    /// two writers at once only lose each other's new answers. It starts
+    /// over rather than grow past `CACHE_ENTRIES`. Best effort: a cache
+    /// that cannot be written only costs time.
+    fn store(&self, mut known: HashMap<String, Vec<Comment>>, new: Vec<(String, Vec<Comment>)>) {
+        let Some(dir) = self.cache.as_deref() else {
             return;
         };
-        let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, dir.join(key));
+        let pack = dir.join(PACK);
+        if !pack.exists() {
+            // First write: make the directory private, and drop what an
+            // older Slipway kept there (one file per answer).
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+            if let Ok(old) = std::fs::read_dir(dir) {
+                for e in old.flatten() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        if known.len() + new.len() > CACHE_ENTRIES {
+            known.clear();
+        }
+        known.extend(new);
+        let Ok(json) = serde_json::to_vec(&known) else {
+            return;
+        };
+        let tmp = dir.join(format!("{PACK}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, json).is_ok() && std::fs::rename(&tmp, &pack).is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
     }
 
@@ -177,7 +201,6 @@ impl Program {
 
 impl ShellCheck for Program {
     fn check(&self, scripts: &[String]) -> Result<Vec<Vec<ShellCheckComment>>, String> {
-        let mut results: Vec<Option<Vec<Comment>>> = vec![None; scripts.len()];
         // Cache keys: the program's identity (one stat) and the script.
         let id = self.program_id();
         let keys: Vec<Option<String>> = scripts
@@ -190,79 +213,139 @@ impl ShellCheck for Program {
                 Some(hex::encode(h.finalize()))
             })
             .collect();
-        for (r, k) in results.iter_mut().zip(&keys) {
-            *r = k.as_deref().and_then(|k| self.cached(k));
-        }
+        let known = if id.is_some() {
+            self.load()
+        } else {
+            HashMap::new()
+        };
+        let mut results: Vec<Option<Vec<Comment>>> = keys
+            .iter()
+            .map(|k| k.as_ref().and_then(|k| known.get(k)).cloned())
+            .collect();
         let todo: Vec<usize> = (0..scripts.len())
             .filter(|i| results[*i].is_none())
             .collect();
-        if !todo.is_empty() {
-            let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temp dir: {e}"))?;
-            for i in &todo {
-                std::fs::write(dir.path().join(format!("{i}.sh")), &scripts[*i])
-                    .map_err(|e| format!("cannot write a script for shellcheck: {e}"))?;
-            }
-            // One process per core, each with its share of the scripts.
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let per = todo.len().div_ceil(cores).clamp(1, CHUNK);
-            let found: Vec<Result<Vec<Comment>, String>> = std::thread::scope(|s| {
-                let runs: Vec<_> = todo
-                    .chunks(per)
-                    .map(|chunk| {
-                        let files: Vec<PathBuf> = chunk
-                            .iter()
-                            .map(|i| PathBuf::from(format!("{i}.sh")))
-                            .collect();
-                        let dir = dir.path();
-                        s.spawn(move || self.run(dir, &files))
-                    })
-                    .collect();
-                runs.into_iter()
-                    .map(|r| {
-                        r.join()
-                            .unwrap_or_else(|_| Err("shellcheck runner panicked".into()))
-                    })
-                    .collect()
-            });
-            for i in &todo {
-                results[*i] = Some(Vec::new());
-            }
-            for c in found
+        if todo.is_empty() {
+            return Ok(findings(results));
+        }
+        let dir = scratch_dir()?;
+        for i in &todo {
+            std::fs::write(dir.path().join(format!("{i}.sh")), &scripts[*i])
+                .map_err(|e| format!("cannot write a script for shellcheck: {e}"))?;
+        }
+        let found: Vec<Result<Vec<Comment>, String>> = std::thread::scope(|s| {
+            let runs: Vec<_> = shares(&todo, scripts)
                 .into_iter()
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .flatten()
-            {
-                let Some(i) = c
-                    .file
-                    .strip_suffix(".sh")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|i| *i < scripts.len())
-                else {
-                    continue;
-                };
-                if let Some(r) = &mut results[i] {
-                    r.push(c);
-                }
-            }
-            if let Some(cache) = self.cache_with_room(todo.len()) {
-                for i in &todo {
-                    if let (Some(k), Some(r)) = (&keys[*i], &results[*i]) {
-                        Self::remember(cache, k, r);
-                    }
-                }
+                .map(|share| {
+                    let files: Vec<PathBuf> = share
+                        .iter()
+                        .map(|i| PathBuf::from(format!("{i}.sh")))
+                        .collect();
+                    let dir = dir.path();
+                    s.spawn(move || self.run(dir, &files))
+                })
+                .collect();
+            runs.into_iter()
+                .map(|r| {
+                    r.join()
+                        .unwrap_or_else(|_| Err("shellcheck runner panicked".into()))
+                })
+                .collect()
+        });
+        drop(dir);
+        for i in &todo {
+            results[*i] = Some(Vec::new());
+        }
+        for c in found
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+        {
+            let Some(i) = c
+                .file
+                .strip_suffix(".sh")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|i| *i < scripts.len())
+            else {
+                continue;
+            };
+            if let Some(r) = &mut results[i] {
+                r.push(c);
             }
         }
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_default()
-                    .into_iter()
-                    .map(Comment::into_finding)
-                    .collect()
-            })
-            .collect())
+        if id.is_some() {
+            let new = todo
+                .iter()
+                .filter_map(|i| Some((keys[*i].clone()?, results[*i].clone()?)))
+                .collect();
+            self.store(known, new);
+        }
+        Ok(findings(results))
     }
+}
+
+fn findings(results: Vec<Option<Vec<Comment>>>) -> Vec<Vec<ShellCheckComment>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_default()
+                .into_iter()
+                .map(Comment::into_finding)
+                .collect()
+        })
+        .collect()
+}
+
+/// A private directory for the scripts of one check, in memory when the
+/// machine has a tmpfs for it: on a disk, creating a file per script cost
+/// more than checking it.
+fn scratch_dir() -> Result<tempfile::TempDir, String> {
+    let in_memory = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/dev/shm")])
+        .filter(|base| base.is_dir())
+        .find_map(|base| {
+            tempfile::Builder::new()
+                .prefix("slipway-sc-")
+                .tempdir_in(base)
+                .ok()
+        });
+    if let Some(d) = in_memory {
+        return Ok(d);
+    }
+    tempfile::Builder::new()
+        .prefix("slipway-sc-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temp dir: {e}"))
+}
+
+/// The scripts `todo` (indexes into `scripts`) split into one share per
+/// core (more when a share would pass `CHUNK` scripts), of about equal
+/// work: longest first, each to the share with the fewest bytes so far.
+fn shares(todo: &[usize], scripts: &[String]) -> Vec<Vec<usize>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = cores.max(todo.len().div_ceil(CHUNK)).min(todo.len()).max(1);
+    let mut order = todo.to_vec();
+    order.sort_by_key(|i| std::cmp::Reverse(scripts[*i].len()));
+    let mut bins: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); n];
+    for i in order {
+        let Some(bin) = bins
+            .iter_mut()
+            .filter(|b| b.1.len() < CHUNK)
+            .min_by_key(|b| b.0)
+        else {
+            break;
+        };
+        // Each script also costs a fixed amount (reading, the JSON).
+        bin.0 += scripts[i].len() + 64;
+        bin.1.push(i);
+    }
+    bins.into_iter()
+        .map(|b| b.1)
+        .filter(|b| !b.is_empty())
+        .collect()
 }
 
 /// One entry of `shellcheck -f json` (and of the cache).

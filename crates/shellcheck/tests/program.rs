@@ -18,17 +18,25 @@ fn comments_come_back_per_script_and_a_cache_answers_again() {
         "#!/bin/bash\ncd /tmp\n[[ -f x ]] && ls | grep y\n".to_string(),
     ];
     let cache = tempfile::tempdir().unwrap();
-    let p = program().with_cache(cache.path().join("sc"));
+    let sc = cache.path().join("sc");
+    // What an older Slipway kept (one file per answer) goes away.
+    std::fs::create_dir(&sc).unwrap();
+    std::fs::write(sc.join("0123abcd"), "[]").unwrap();
+    let p = program().with_cache(sc.clone());
     let got = p.check(&scripts).unwrap();
     assert_eq!(got.len(), 3);
     assert_eq!(got[0].iter().map(|c| c.code).collect::<Vec<_>>(), [2086]);
     assert!(got[1].is_empty());
     let codes: Vec<u32> = got[2].iter().map(|c| c.code).collect();
     assert!(codes.contains(&2164) && codes.contains(&2010), "{codes:?}");
-    assert_eq!(
-        std::fs::read_dir(cache.path().join("sc")).unwrap().count(),
-        3
-    );
+    let kept: Vec<String> = std::fs::read_dir(&sc)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept, ["answers.json"]);
+    let answers: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(sc.join("answers.json")).unwrap()).unwrap();
+    assert_eq!(answers.len(), 3);
     // A run that could not start a process still answers: from the cache.
     let again = p
         .clone()
