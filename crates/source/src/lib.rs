@@ -22,6 +22,9 @@
 //! `slipway_core::source` validated them, and always after a `--` or as values
 //! of options, never as options themselves.
 
+mod mirror;
+pub use mirror::{Mirror, Mirrors};
+
 use slipway_core::build::source::{GitCredentials, SourceLocation, is_commit_id};
 use std::path::Path;
 use std::process::Stdio;
@@ -96,6 +99,8 @@ pub struct ResolvedRef {
 struct GitOutput {
     ok: bool,
     stdout: String,
+    /// The same output as bytes (a blob need not be text).
+    stdout_bytes: Vec<u8>,
     stderr: String,
 }
 
@@ -173,9 +178,11 @@ async fn git(
     args: &[&str],
     remote: Option<&Remote>,
     network: bool,
+    envs: &[(&str, &Path)],
 ) -> Result<GitOutput, SourceError> {
     let mut cmd = Command::new("git");
     cmd.args(args)
+        .envs(envs.iter().copied())
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "/bin/true")
         .env("LC_ALL", "C")
@@ -264,6 +271,7 @@ async fn git(
     Ok(GitOutput {
         ok: status.success(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stdout_bytes: stdout,
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
 }
@@ -308,7 +316,7 @@ pub async fn resolve(
     };
     let mut args = vec!["ls-remote", "--", remote.url.as_str()];
     args.extend(patterns.iter().map(String::as_str));
-    let out = git("ls-remote", None, &args, Some(&remote), true).await?;
+    let out = git("ls-remote", None, &args, Some(&remote), true, &[]).await?;
     if !out.ok {
         return Err(SourceError::Unreachable {
             url: location.redacted(),
@@ -365,6 +373,7 @@ pub async fn tree_id(dir: &Path, path: &str) -> Result<String, SourceError> {
         &["rev-parse", "--verify", "-q", &spec],
         None,
         false,
+        &[],
     )
     .await?;
     let id = out.stdout.trim();
@@ -376,6 +385,25 @@ pub async fn tree_id(dir: &Path, path: &str) -> Result<String, SourceError> {
             url: dir.display().to_string(),
             detail: format!("{path} is not a directory of the checkout"),
         })
+    }
+}
+
+/// Why a fetch of `commit` failed, from git's stderr.
+fn fetch_error(stderr: &str, location: &SourceLocation, commit: &str) -> SourceError {
+    let d = detail(stderr, location);
+    if d.contains("not our ref")
+        || d.contains("couldn't find remote ref")
+        || d.contains("no such remote ref")
+    {
+        return SourceError::UnknownCommit {
+            url: location.redacted(),
+            commit: commit.to_string(),
+        };
+    }
+    SourceError::Git {
+        action: "fetch",
+        url: location.redacted(),
+        detail: d,
     }
 }
 
@@ -403,7 +431,7 @@ pub async fn fetch(
         }
     };
     let local = |action: &'static str, args: &'static [&'static str]| {
-        git(action, Some(dest), args, None, false)
+        git(action, Some(dest), args, None, false, &[])
     };
     step("init", local("init", &["init", "-q"]).await?)?;
     // The URL without credentials: .git/config keeps no secret.
@@ -415,6 +443,7 @@ pub async fn fetch(
             &["remote", "add", "origin", "--", &remote.url],
             None,
             false,
+            &[],
         )
         .await?,
     )?;
@@ -434,24 +463,11 @@ pub async fn fetch(
         ],
         Some(&remote),
         true,
+        &[],
     )
     .await?;
     if !out.ok {
-        let d = detail(&out.stderr, location);
-        if d.contains("not our ref")
-            || d.contains("couldn't find remote ref")
-            || d.contains("no such remote ref")
-        {
-            return Err(SourceError::UnknownCommit {
-                url: shown,
-                commit: commit.to_string(),
-            });
-        }
-        return Err(SourceError::Git {
-            action: "fetch",
-            url: shown,
-            detail: d,
-        });
+        return Err(fetch_error(&out.stderr, location, commit));
     }
     step(
         "checkout",
@@ -488,6 +504,7 @@ pub async fn fetch(
             ],
             Some(&remote),
             true,
+            &[],
         )
         .await?;
         step("submodule update", out)?;

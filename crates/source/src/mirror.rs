@@ -1,0 +1,545 @@
+//! One persistent bare mirror per source: each commit a build needs is
+//! fetched into it once (depth 1), and every later read is local: the
+//! files preparation reads, the context's tree id, the checkout a local
+//! worker builds from.
+//!
+//! A mirror is keyed by the scope (the project), the URL without
+//! credentials and the credentials, through a salted hash: two projects
+//! that name one URL, or two configs with different credentials for it,
+//! never read each other's fetched objects, and the directory name says
+//! nothing about the password. The mirror's config holds the URL without
+//! credentials; they reach the fetch only through git's environment, as in
+//! [`crate::fetch`].
+//!
+//! Concurrency: fetches into one mirror take its lock (git's own
+//! `shallow.lock` and ref locks would otherwise make a second fetch fail);
+//! reads take none (a fetch only adds packs, by rename). Automatic `gc` is
+//! off, so no read ever races a repack; one process owns the data
+//! directory, so lock files left by a crash are removed when a mirror is
+//! first opened.
+
+use crate::{Remote, SourceError, detail, git};
+use sha2::{Digest, Sha256};
+use slipway_core::build::source::{SourceLocation, is_commit_id};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The mirrors under one directory (`<data-dir>/git`).
+#[derive(Debug)]
+pub struct Mirrors {
+    root: PathBuf,
+    /// Per mirror: its fetch lock, holding whether this process has
+    /// opened it (initialised, stale locks removed).
+    locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<bool>>>>,
+}
+
+/// One source's mirror.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    dir: PathBuf,
+    location: SourceLocation,
+    lock: Arc<tokio::sync::Mutex<bool>>,
+}
+
+/// Files bigger than this are not read through the mirror alone.
+const SMALL_FILE: u64 = 8 << 20;
+
+/// What a path names in a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    File {
+        id: String,
+        executable: bool,
+        size: u64,
+    },
+    Dir,
+    /// A symlink or a submodule: only a full checkout can tell where it
+    /// leads.
+    Link,
+    Missing,
+}
+
+impl Mirrors {
+    pub fn new(root: impl Into<PathBuf>) -> Mirrors {
+        Mirrors {
+            root: root.into(),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The mirror of `location` for `scope` (a project), made when missing.
+    pub async fn open(
+        &self,
+        location: &SourceLocation,
+        scope: &str,
+    ) -> Result<Mirror, SourceError> {
+        let remote = Remote::of(location);
+        let salt = self.salt().await?;
+        let mut h = Sha256::new();
+        for part in [
+            scope,
+            remote.url.as_str(),
+            remote.creds.as_ref().map_or("", |c| c.username.as_str()),
+            remote.creds.as_ref().map_or("", |c| c.password.as_str()),
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.update(&salt);
+        let name = hex::encode(&h.finalize()[..16]);
+        let dir = self.root.join(format!("{name}.git"));
+        let lock = {
+            let mut locks = self.locks.lock().map_err(|_| poisoned())?;
+            locks.entry(dir.clone()).or_default().clone()
+        };
+        let mirror = Mirror {
+            dir,
+            location: location.clone(),
+            lock,
+        };
+        let mut opened = mirror.lock.lock().await;
+        if !*opened {
+            mirror.init(&remote).await?;
+            *opened = true;
+        }
+        drop(opened);
+        Ok(mirror)
+    }
+
+    /// This directory's random salt for mirror names (made on first use,
+    /// readable by the owner only).
+    async fn salt(&self) -> Result<Vec<u8>, SourceError> {
+        let path = self.root.join("salt");
+        match tokio::fs::read(&path).await {
+            Ok(s) if s.len() == 32 => return Ok(s),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SourceError::Spawn(e)),
+        }
+        create_private_dir(&self.root).await?;
+        let salt: [u8; 32] = rand::random();
+        let tmp = self.root.join(format!("salt.{}.tmp", std::process::id()));
+        write_private(&tmp, &salt).await?;
+        // Two first users race: the first rename wins and both read it.
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(SourceError::Spawn)?;
+        tokio::fs::read(&path).await.map_err(SourceError::Spawn)
+    }
+}
+
+fn poisoned() -> SourceError {
+    SourceError::Spawn(std::io::Error::other("the mirror lock table is poisoned"))
+}
+
+async fn create_private_dir(dir: &Path) -> Result<(), SourceError> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+    })
+    .await
+    .map_err(|e| SourceError::Spawn(std::io::Error::other(e)))?
+    .map_err(SourceError::Spawn)
+}
+
+async fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+    use tokio::io::AsyncWriteExt;
+    let mut f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .await
+        .map_err(SourceError::Spawn)?;
+    f.write_all(bytes).await.map_err(SourceError::Spawn)?;
+    f.flush().await.map_err(SourceError::Spawn)
+}
+
+impl Mirror {
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn fail(&self, action: &'static str, stderr: &str) -> SourceError {
+        SourceError::Git {
+            action,
+            url: self.location.redacted(),
+            detail: detail(stderr, &self.location),
+        }
+    }
+
+    /// Run git on the mirror (no network, no credentials).
+    async fn local(
+        &self,
+        action: &'static str,
+        args: &[&str],
+        envs: &[(&str, &Path)],
+    ) -> Result<crate::GitOutput, SourceError> {
+        let mut all = vec!["--git-dir", path_str(&self.dir)?];
+        all.extend_from_slice(args);
+        git(action, None, &all, None, false, envs).await
+    }
+
+    /// Make the bare repository if it is missing (in a temporary directory
+    /// renamed into place, so a crash never leaves half a mirror), and
+    /// remove lock files a crashed fetch left.
+    async fn init(&self, remote: &Remote) -> Result<(), SourceError> {
+        if tokio::fs::try_exists(self.dir.join("HEAD"))
+            .await
+            .unwrap_or(false)
+        {
+            for stale in [
+                "shallow.lock",
+                "packed-refs.lock",
+                "config.lock",
+                "HEAD.lock",
+            ] {
+                let _ = tokio::fs::remove_file(self.dir.join(stale)).await;
+            }
+            return Ok(());
+        }
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        create_private_dir(parent).await?;
+        let tmp = self
+            .dir
+            .with_extension(format!("new-{}", std::process::id()));
+        let _ = tokio::fs::remove_dir_all(&tmp).await;
+        let tmp_str = path_str(&tmp)?;
+        let out = git(
+            "init",
+            None,
+            &["init", "-q", "--bare", "--", tmp_str],
+            None,
+            false,
+            &[],
+        )
+        .await?;
+        if !out.ok {
+            return Err(self.fail("init", &out.stderr));
+        }
+        for (args, action) in [
+            (vec!["config", "gc.auto", "0"], "config"),
+            (vec!["config", "maintenance.auto", "false"], "config"),
+            // Each fetch kept as one pack, not a file per object.
+            (vec!["config", "fetch.unpackLimit", "1"], "config"),
+            // The URL without credentials: the mirror's config keeps no secret.
+            (
+                vec!["remote", "add", "origin", "--", remote.url.as_str()],
+                "remote add",
+            ),
+        ] {
+            let mut all = vec!["--git-dir", tmp_str];
+            all.extend(args);
+            let out = git(action, None, &all, None, false, &[]).await?;
+            if !out.ok {
+                let _ = tokio::fs::remove_dir_all(&tmp).await;
+                return Err(self.fail(action, &out.stderr));
+            }
+        }
+        tokio::fs::rename(&tmp, &self.dir)
+            .await
+            .map_err(SourceError::Spawn)
+    }
+
+    async fn has_commit(&self, commit: &str) -> Result<bool, SourceError> {
+        let spec = format!("{commit}^{{commit}}");
+        Ok(self
+            .local("cat-file", &["cat-file", "-e", &spec], &[])
+            .await?
+            .ok)
+    }
+
+    /// Make sure `commit` is in the mirror: a shallow fetch of exactly it
+    /// when it is not (the only network call), none when it is.
+    pub async fn ensure_commit(&self, commit: &str) -> Result<(), SourceError> {
+        if !is_commit_id(commit) {
+            return Err(SourceError::UnknownCommit {
+                url: self.location.redacted(),
+                commit: commit.to_string(),
+            });
+        }
+        if self.has_commit(commit).await? {
+            return Ok(());
+        }
+        let _fetching = self.lock.lock().await;
+        // Another build may have fetched it while this one waited.
+        if self.has_commit(commit).await? {
+            return Ok(());
+        }
+        let remote = Remote::of(&self.location);
+        let dir = path_str(&self.dir)?;
+        let out = git(
+            "fetch",
+            None,
+            &[
+                "--git-dir",
+                dir,
+                "fetch",
+                "--progress",
+                "--depth",
+                "1",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "origin",
+                commit,
+            ],
+            Some(&remote),
+            true,
+            &[],
+        )
+        .await?;
+        if !out.ok {
+            return Err(crate::fetch_error(&out.stderr, &self.location, commit));
+        }
+        if !self.has_commit(commit).await? {
+            return Err(SourceError::UnknownCommit {
+                url: self.location.redacted(),
+                commit: commit.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The git tree id of `path` (relative, `.` for the root) in `commit`:
+    /// the same string [`crate::tree_id`] gives for a checkout of it.
+    pub async fn tree_id(&self, commit: &str, path: &str) -> Result<String, SourceError> {
+        let spec = if path == "." || path.is_empty() {
+            format!("{commit}^{{tree}}")
+        } else {
+            format!("{commit}:{path}")
+        };
+        let out = self
+            .local("rev-parse", &["rev-parse", "--verify", "-q", &spec], &[])
+            .await?;
+        let id = out.stdout.trim();
+        if out.ok && !id.is_empty() {
+            Ok(format!("git-tree:{id}"))
+        } else {
+            Err(SourceError::Git {
+                action: "rev-parse",
+                url: self.location.redacted(),
+                detail: format!("{path} is not a directory of commit {commit}"),
+            })
+        }
+    }
+
+    /// Write the whole tree of `commit` (fetched before) into the empty or
+    /// missing directory `dest`, without a `.git` (as BuildKit gives a git
+    /// context). False, writing nothing, when the commit has submodules:
+    /// those need a real clone ([`crate::fetch`]).
+    pub async fn checkout(&self, commit: &str, dest: &Path) -> Result<bool, SourceError> {
+        let gitmodules = format!("{commit}:.gitmodules");
+        if self
+            .local("cat-file", &["cat-file", "-e", &gitmodules], &[])
+            .await?
+            .ok
+        {
+            return Ok(false);
+        }
+        tokio::fs::create_dir_all(dest)
+            .await
+            .map_err(SourceError::Spawn)?;
+        // A private index beside `dest`: the mirror's own is never touched,
+        // so checkouts run side by side.
+        let index = dest.with_extension("index");
+        let out = self
+            .local(
+                "checkout",
+                &[
+                    "--work-tree",
+                    path_str(dest)?,
+                    "read-tree",
+                    "-u",
+                    "--reset",
+                    commit,
+                ],
+                &[("GIT_INDEX_FILE", &index)],
+            )
+            .await;
+        let _ = tokio::fs::remove_file(&index).await;
+        let out = out?;
+        if !out.ok {
+            return Err(self.fail("checkout", &out.stderr));
+        }
+        Ok(true)
+    }
+
+    /// Write only `paths` (relative files) of `commit` into `dest`, with
+    /// the directories that lead to them, for reading without a checkout.
+    /// A path that does not exist is left out. False when a path goes
+    /// through a symlink or a submodule, or is not plainly relative: only a
+    /// full checkout reads those the way a build would.
+    pub async fn checkout_files(
+        &self,
+        commit: &str,
+        dest: &Path,
+        paths: &[String],
+    ) -> Result<bool, SourceError> {
+        let mut listed: HashMap<String, HashMap<String, Entry>> = HashMap::new();
+        let mut wanted = Vec::new();
+        for p in paths {
+            let Some(parts) = plain_parts(p) else {
+                return Ok(false);
+            };
+            match self.entry(commit, &parts, &mut listed).await? {
+                // A big file is left to a checkout, which writes it to disk
+                // instead of holding it in memory.
+                Entry::Link => return Ok(false),
+                Entry::File { size, .. } if size > SMALL_FILE => return Ok(false),
+                Entry::Missing => {}
+                e => wanted.push((parts.join("/"), e)),
+            }
+        }
+        tokio::fs::create_dir_all(dest)
+            .await
+            .map_err(SourceError::Spawn)?;
+        // The directories on the way exist in the commit: make them, so a
+        // missing file reads as missing, not as a missing directory.
+        for dir in listed.keys().filter(|d| !d.is_empty()) {
+            tokio::fs::create_dir_all(dest.join(dir))
+                .await
+                .map_err(SourceError::Spawn)?;
+        }
+        for (path, entry) in wanted {
+            let target = dest.join(&path);
+            match entry {
+                Entry::Dir => tokio::fs::create_dir_all(&target)
+                    .await
+                    .map_err(SourceError::Spawn)?,
+                Entry::File { id, executable, .. } => {
+                    let out = self
+                        .local("cat-file", &["cat-file", "blob", &id], &[])
+                        .await?;
+                    if !out.ok {
+                        return Err(self.fail("cat-file", &out.stderr));
+                    }
+                    if let Some(parent) = target.parent() {
+                        tokio::fs::create_dir_all(parent)
+                            .await
+                            .map_err(SourceError::Spawn)?;
+                    }
+                    tokio::fs::write(&target, out.stdout_bytes)
+                        .await
+                        .map_err(SourceError::Spawn)?;
+                    if executable {
+                        use std::os::unix::fs::PermissionsExt;
+                        tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+                            .await
+                            .map_err(SourceError::Spawn)?;
+                    }
+                }
+                Entry::Link | Entry::Missing => {}
+            }
+        }
+        Ok(true)
+    }
+
+    /// What `parts` names in `commit`, walking one directory listing at a
+    /// time (each listed once per call, in `listed`, keyed by its path).
+    async fn entry(
+        &self,
+        commit: &str,
+        parts: &[&str],
+        listed: &mut HashMap<String, HashMap<String, Entry>>,
+    ) -> Result<Entry, SourceError> {
+        let mut dir = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            if !listed.contains_key(&dir) {
+                let children = self.list(commit, &dir).await?;
+                listed.insert(dir.clone(), children);
+            }
+            let found = listed[&dir].get(*part).cloned().unwrap_or(Entry::Missing);
+            let last = i + 1 == parts.len();
+            match found {
+                Entry::Dir if !last => {
+                    if !dir.is_empty() {
+                        dir.push('/');
+                    }
+                    dir.push_str(part);
+                }
+                // A file on the way: the path does not exist.
+                Entry::File { .. } if !last => return Ok(Entry::Missing),
+                e => return Ok(e),
+            }
+        }
+        Ok(Entry::Dir)
+    }
+
+    /// The entries of the directory `dir` ("" for the root) of `commit`.
+    async fn list(&self, commit: &str, dir: &str) -> Result<HashMap<String, Entry>, SourceError> {
+        let spec = format!("{commit}:{dir}");
+        let out = self
+            .local("ls-tree", &["ls-tree", "-l", "-z", &spec], &[])
+            .await?;
+        if !out.ok {
+            return Err(self.fail("ls-tree", &out.stderr));
+        }
+        Ok(out
+            .stdout
+            .split('\0')
+            .filter_map(|line| {
+                let (meta, name) = line.split_once('\t')?;
+                let mut f = meta.split_whitespace();
+                let (mode, _kind, id, size) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                let entry = match mode {
+                    "040000" => Entry::Dir,
+                    "100644" | "100755" => Entry::File {
+                        id: id.to_string(),
+                        executable: mode == "100755",
+                        size: size.parse().unwrap_or(u64::MAX),
+                    },
+                    _ => Entry::Link,
+                };
+                Some((name.to_string(), entry))
+            })
+            .collect())
+    }
+}
+
+/// The components of a plain relative path (`.` and empty ones dropped),
+/// or `None` for an absolute one or one with `..`.
+fn plain_parts(path: &str) -> Option<Vec<&str>> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    (!parts.contains(&"..") && !parts.is_empty()).then_some(parts)
+}
+
+fn path_str(p: &Path) -> Result<&str, SourceError> {
+    p.to_str().ok_or_else(|| {
+        SourceError::Spawn(std::io::Error::other(format!(
+            "{} is not a UTF-8 path",
+            p.display()
+        )))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_parts;
+
+    #[test]
+    fn only_plain_relative_paths_are_read_alone() {
+        assert_eq!(
+            plain_parts("./ctx//Dockerfile"),
+            Some(vec!["ctx", "Dockerfile"])
+        );
+        assert_eq!(plain_parts("ctx/../x"), None);
+        assert_eq!(plain_parts("/etc/passwd"), None);
+        assert_eq!(plain_parts("."), None);
+    }
+}
