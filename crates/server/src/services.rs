@@ -19,6 +19,9 @@ pub struct Services {
     pub logs: Arc<LogHub>,
     pub buildah: Buildah,
     pub work_dir: PathBuf,
+    /// A bare git mirror per source (`<data-dir>/git`): preparation, apply
+    /// and local workers read commits from it.
+    pub mirrors: slipway_source::Mirrors,
     /// Cancel handles of the worker builds running in this process, with
     /// the build each belongs to.
     pub running: Mutex<HashMap<WorkerBuildId, (BuildId, CancellationToken)>>,

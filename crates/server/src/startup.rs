@@ -224,6 +224,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         logs: Arc::new(LogHub::new(data.join("logs")).map_err(data_dir_error(data))?),
         buildah,
         work_dir,
+        mirrors: slipway_source::Mirrors::new(data.join("git")),
         running: Mutex::new(HashMap::new()),
         events: Events::new(),
         clusters: RwLock::new(Arc::new(clusters)),

@@ -82,6 +82,8 @@ pub enum SourceError {
     },
     #[error("cannot run git: {0}; is git installed?")]
     Spawn(std::io::Error),
+    #[error("git mirror: cannot {what}: {error}")]
+    Mirror { what: String, error: std::io::Error },
     #[error(
         "git {0} {1}; the git server hangs or is unreachable (the limits are the server config's git: connect_timeout_seconds and no_progress_timeout_seconds)"
     )]

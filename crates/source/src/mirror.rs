@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct Mirrors {
     root: PathBuf,
+    salt: tokio::sync::OnceCell<Vec<u8>>,
     /// Per mirror: its fetch lock, holding whether this process has
     /// opened it (initialised, stale locks removed).
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<bool>>>>,
@@ -64,6 +65,7 @@ impl Mirrors {
     pub fn new(root: impl Into<PathBuf>) -> Mirrors {
         Mirrors {
             root: root.into(),
+            salt: tokio::sync::OnceCell::new(),
             locks: Mutex::new(HashMap::new()),
         }
     }
@@ -79,7 +81,7 @@ impl Mirrors {
         scope: &str,
     ) -> Result<Mirror, SourceError> {
         let remote = Remote::of(location);
-        let salt = self.salt().await?;
+        let salt = self.salt.get_or_try_init(|| self.salt()).await?;
         let mut h = Sha256::new();
         for part in [
             scope,
@@ -90,7 +92,7 @@ impl Mirrors {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }
-        h.update(&salt);
+        h.update(salt);
         let name = hex::encode(&h.finalize()[..16]);
         let dir = self.root.join(format!("{name}.git"));
         let lock = {
@@ -119,22 +121,36 @@ impl Mirrors {
             Ok(s) if s.len() == 32 => return Ok(s),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(SourceError::Spawn(e)),
+            Err(e) => return Err(io("read the mirrors' salt", e)),
         }
         create_private_dir(&self.root).await?;
         let salt: [u8; 32] = rand::random();
-        let tmp = self.root.join(format!("salt.{}.tmp", std::process::id()));
+        let tmp = self.root.join(format!(
+            "salt.{}.tmp",
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
         write_private(&tmp, &salt).await?;
-        // Two first users race: the first rename wins and both read it.
+        // Two servers cannot share a data dir; a stale salt of the wrong
+        // size is replaced.
         tokio::fs::rename(&tmp, &path)
             .await
-            .map_err(SourceError::Spawn)?;
-        tokio::fs::read(&path).await.map_err(SourceError::Spawn)
+            .map_err(|e| io("write the mirrors' salt", e))?;
+        Ok(salt.to_vec())
+    }
+}
+
+fn io(what: &str, error: std::io::Error) -> SourceError {
+    SourceError::Mirror {
+        what: what.to_string(),
+        error,
     }
 }
 
 fn poisoned() -> SourceError {
-    SourceError::Spawn(std::io::Error::other("the mirror lock table is poisoned"))
+    io(
+        "lock",
+        std::io::Error::other("the mirror lock table is poisoned"),
+    )
 }
 
 async fn create_private_dir(dir: &Path) -> Result<(), SourceError> {
@@ -147,8 +163,8 @@ async fn create_private_dir(dir: &Path) -> Result<(), SourceError> {
             .create(&dir)
     })
     .await
-    .map_err(|e| SourceError::Spawn(std::io::Error::other(e)))?
-    .map_err(SourceError::Spawn)
+    .map_err(|e| io("make a directory", std::io::Error::other(e)))?
+    .map_err(|e| io("make a directory", e))
 }
 
 async fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
@@ -160,9 +176,11 @@ async fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
         .mode(0o600)
         .open(path)
         .await
-        .map_err(SourceError::Spawn)?;
-    f.write_all(bytes).await.map_err(SourceError::Spawn)?;
-    f.flush().await.map_err(SourceError::Spawn)
+        .map_err(|e| io("write a file", e))?;
+    f.write_all(bytes)
+        .await
+        .map_err(|e| io("write a file", e))?;
+    f.flush().await.map_err(|e| io("write a file", e))
 }
 
 impl Mirror {
@@ -248,7 +266,7 @@ impl Mirror {
         }
         tokio::fs::rename(&tmp, &self.dir)
             .await
-            .map_err(SourceError::Spawn)
+            .map_err(|e| io("move a new mirror into place", e))
     }
 
     async fn has_commit(&self, commit: &str) -> Result<bool, SourceError> {
@@ -348,7 +366,7 @@ impl Mirror {
         }
         tokio::fs::create_dir_all(dest)
             .await
-            .map_err(SourceError::Spawn)?;
+            .map_err(|e| io("write the checkout", e))?;
         // A private index beside `dest`: the mirror's own is never touched,
         // so checkouts run side by side.
         let index = dest.with_extension("index");
@@ -402,20 +420,20 @@ impl Mirror {
         }
         tokio::fs::create_dir_all(dest)
             .await
-            .map_err(SourceError::Spawn)?;
+            .map_err(|e| io("write the checkout", e))?;
         // The directories on the way exist in the commit: make them, so a
         // missing file reads as missing, not as a missing directory.
         for dir in listed.keys().filter(|d| !d.is_empty()) {
             tokio::fs::create_dir_all(dest.join(dir))
                 .await
-                .map_err(SourceError::Spawn)?;
+                .map_err(|e| io("write the checkout", e))?;
         }
         for (path, entry) in wanted {
             let target = dest.join(&path);
             match entry {
                 Entry::Dir => tokio::fs::create_dir_all(&target)
                     .await
-                    .map_err(SourceError::Spawn)?,
+                    .map_err(|e| io("write the checkout", e))?,
                 Entry::File { id, executable, .. } => {
                     let out = self
                         .local("cat-file", &["cat-file", "blob", &id], &[])
@@ -426,16 +444,16 @@ impl Mirror {
                     if let Some(parent) = target.parent() {
                         tokio::fs::create_dir_all(parent)
                             .await
-                            .map_err(SourceError::Spawn)?;
+                            .map_err(|e| io("write the checkout", e))?;
                     }
                     tokio::fs::write(&target, out.stdout_bytes)
                         .await
-                        .map_err(SourceError::Spawn)?;
+                        .map_err(|e| io("write the checkout", e))?;
                     if executable {
                         use std::os::unix::fs::PermissionsExt;
                         tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
                             .await
-                            .map_err(SourceError::Spawn)?;
+                            .map_err(|e| io("write the checkout", e))?;
                     }
                 }
                 Entry::Link | Entry::Missing => {}
@@ -521,10 +539,10 @@ fn plain_parts(path: &str) -> Option<Vec<&str>> {
 
 fn path_str(p: &Path) -> Result<&str, SourceError> {
     p.to_str().ok_or_else(|| {
-        SourceError::Spawn(std::io::Error::other(format!(
-            "{} is not a UTF-8 path",
-            p.display()
-        )))
+        io(
+            "use a path",
+            std::io::Error::other(format!("{} is not a UTF-8 path", p.display())),
+        )
     })
 }
 

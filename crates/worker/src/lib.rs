@@ -58,6 +58,11 @@ pub trait WorkerHost: Send + Sync {
     /// The commit the build already resolved to (by another platform, or
     /// before a restart).
     async fn known_commit(&self) -> Result<Option<String>, String>;
+    /// The host's git mirrors, when builds on it read sources through
+    /// them ([`slipway_source::Mirrors`]); `None` fetches every checkout.
+    fn mirrors(&self) -> Option<&slipway_source::Mirrors> {
+        None
+    }
     /// Record that `ref_name` resolved to `commit`, unless a commit is
     /// recorded already; returns the recorded one, which this worker builds.
     async fn record_commit(&self, ref_name: &str, commit: &str) -> Result<String, String>;
@@ -392,6 +397,17 @@ pub async fn run(
     }
 }
 
+/// What a checkout writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Want<'a> {
+    /// The whole tree.
+    All,
+    /// Only these files (relative paths), when the host has mirrors and
+    /// none of them goes through a symlink or a submodule; the whole tree
+    /// otherwise.
+    Files(&'a [String]),
+}
+
 /// Check out the build's commit into `src`: the one already recorded, or
 /// the ref resolved now and recorded (the first to record wins). Returns
 /// the commit.
@@ -402,6 +418,22 @@ pub async fn checkout(
     log: &dyn LogSink,
     cancel: &CancellationToken,
 ) -> Result<String, Outcome> {
+    checkout_with(host, spec, src, Want::All, log, cancel)
+        .await
+        .map(|(commit, _)| commit)
+}
+
+/// [`checkout`], writing what `want` says; also the mirror it came from,
+/// when the host has mirrors (a commit with submodules is fetched into
+/// `src` as a clone of its own, with them).
+pub async fn checkout_with(
+    host: &dyn WorkerHost,
+    spec: &BuildSpec,
+    src: &Path,
+    want: Want<'_>,
+    log: &dyn LogSink,
+    cancel: &CancellationToken,
+) -> Result<(String, Option<slipway_source::Mirror>), Outcome> {
     let loc = &spec.source.location;
     let commit = match host.known_commit().await.map_err(Outcome::Error)? {
         Some(c) => c,
@@ -423,12 +455,40 @@ pub async fn checkout(
                 .map_err(Outcome::Error)?
         }
     };
+    let failed = |e: slipway_source::SourceError| Outcome::failed(e.to_string());
+    if let Some(mirrors) = host.mirrors() {
+        let from_mirror = async {
+            let mirror = mirrors
+                .open(loc, spec.project_name())
+                .await
+                .map_err(failed)?;
+            mirror.ensure_commit(&commit).await.map_err(failed)?;
+            let done = match want {
+                Want::All => mirror.checkout(&commit, src).await,
+                Want::Files(paths) => match mirror.checkout_files(&commit, src, paths).await {
+                    Ok(false) => mirror.checkout(&commit, src).await,
+                    other => other,
+                },
+            }
+            .map_err(failed)?;
+            Ok::<_, Outcome>(done.then_some(mirror))
+        };
+        log.line(&format!("==> commit {commit} from the source's mirror"));
+        let mirror = tokio::select! {
+            r = from_mirror => r?,
+            () = cancel.cancelled() => return Err(Outcome::Cancelled),
+        };
+        if let Some(mirror) = mirror {
+            return Ok((commit, Some(mirror)));
+        }
+        log.line("==> the commit has submodules: cloning it with them");
+    }
     log.line(&format!("==> fetching commit {commit} (depth 1)"));
     tokio::select! {
-        r = slipway_source::fetch(loc, &commit, src) => r.map_err(|e| Outcome::failed(e.to_string()))?,
+        r = slipway_source::fetch(loc, &commit, src) => r.map_err(failed)?,
         () = cancel.cancelled() => return Err(Outcome::Cancelled),
     }
-    Ok(commit)
+    Ok((commit, None))
 }
 
 /// The build context and Dockerfile inside the checkout `src`, with symlinks

@@ -52,6 +52,10 @@ impl<'a> LocalHost<'a> {
 
 #[async_trait]
 impl WorkerHost for LocalHost<'_> {
+    fn mirrors(&self) -> Option<&slipway_source::Mirrors> {
+        Some(&self.services.mirrors)
+    }
+
     async fn known_commit(&self) -> Result<Option<String>, String> {
         Ok(self
             .services

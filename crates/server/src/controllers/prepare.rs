@@ -305,11 +305,28 @@ async fn decide(
     if services.store.cancel_requested(id).await.unwrap_or(false) {
         cancel.cancel();
     }
-    let checked_out = slipway_worker::checkout(host, spec, &src, log, &cancel).await;
+    // Only the files read here: the Dockerfile, slipway.yaml and the
+    // .hadolint.yaml files (the whole tree when one is behind a symlink).
+    let ctx = &spec.source.context_dir;
+    let wanted = [
+        join_relative(ctx, &spec.source.dockerfile),
+        join_relative(ctx, REPO_CONFIG_FILE),
+        join_relative(ctx, ".hadolint.yaml"),
+        ".hadolint.yaml".to_string(),
+    ];
+    let checked_out = slipway_worker::checkout_with(
+        host,
+        spec,
+        &src,
+        slipway_worker::Want::Files(&wanted),
+        log,
+        &cancel,
+    )
+    .await;
     if let Ok(mut p) = services.preparing.lock() {
         p.remove(&id);
     }
-    let commit = checked_out.map_err(Refusal::from_outcome)?;
+    let (commit, mirror) = checked_out.map_err(Refusal::from_outcome)?;
     let (context, dockerfile) =
         slipway_worker::locate(&src, &spec.source.context_dir, &spec.source.dockerfile)
             .map_err(Refusal::from_outcome)?;
@@ -500,7 +517,12 @@ async fn decide(
     prepared.base_images = slipway_dockerfile::base_images(&text, &prepared.build_args)
         .map_err(|e| refuse(format!("the Dockerfile has an error: {e}")))?;
     if let Some(name) = &spec.config {
-        let key = crate::steps::inputs::input_key(services, name, &prepared, &text, &src, &commit)
+        let tree = match &mirror {
+            Some(m) => m.tree_id(&commit, ctx).await,
+            None => slipway_source::tree_id(&src, ctx).await,
+        }
+        .map_err(|e| refuse(e.to_string()))?;
+        let key = crate::steps::inputs::input_key(services, name, &prepared, &text, tree, &commit)
             .await
             .map_err(&refuse)?;
         log.line(&format!("==> input key {key}"));

@@ -11,6 +11,7 @@ use jiff::SignedDuration;
 use slipway_core::BuildPhase;
 use slipway_core::access::Permission;
 use slipway_core::api::{ApplyRequest, ApplyResponse, GraphNode, GraphView};
+use slipway_core::paths::join_relative;
 use slipway_core::rebuild::image_config::ImageConfig;
 use slipway_core::rebuild::trigger::Trigger;
 use slipway_core::rebuild::{ConfigGraph, GraphInput};
@@ -86,25 +87,64 @@ pub async fn graph_view(services: &Services, around: Option<&str>) -> Result<Gra
     })
 }
 
-/// Read the FROM images of `config`'s Dockerfile at its branch head.
+/// How many configs an apply reads at once (each an `ls-remote`, and a
+/// fetch into the source's mirror when its branch moved).
+const APPLY_READS: usize = 16;
+
+/// Read the FROM images of `config`'s Dockerfile at its branch head, from
+/// the source's mirror. When the head is the commit `known` (the stored
+/// config) read them at, with the same source and build args, they are
+/// the ones it read: nothing but an `ls-remote` runs.
 async fn read_base_images(
     services: &Arc<Services>,
     config: &ImageConfig,
+    known: Option<&StoredConfig>,
 ) -> Result<(Vec<String>, String), String> {
     let spec = config
         .spec(Some(&services.default_registry))
         .map_err(|e| e.to_string())?;
+    let resolved = slipway_source::resolve(&spec.source.location, Some(&config.source.branch))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(k) = known
+        && k.base_commit.as_deref() == Some(resolved.commit.as_str())
+        && k.config.source == config.source
+        && k.config.build_args == config.build_args
+    {
+        return Ok((k.base_images.clone(), resolved.commit));
+    }
     let work = services
         .work_dir
         .join(format!("apply-{}-{}", config.name, rand::random::<u64>()));
     let result = async {
-        let resolved = slipway_source::resolve(&spec.source.location, Some(&config.source.branch))
+        let mirror = services
+            .mirrors
+            .open(&spec.source.location, spec.project_name())
+            .await
+            .map_err(|e| e.to_string())?;
+        mirror
+            .ensure_commit(&resolved.commit)
             .await
             .map_err(|e| e.to_string())?;
         let src = work.join("src");
-        slipway_source::fetch(&spec.source.location, &resolved.commit, &src)
+        let path = join_relative(&spec.source.context_dir, &spec.source.dockerfile);
+        if !mirror
+            .checkout_files(&resolved.commit, &src, &[path])
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+        {
+            // Behind a symlink: the whole tree, and the same checks as a build.
+            let _ = tokio::fs::remove_dir_all(&src).await;
+            if !mirror
+                .checkout(&resolved.commit, &src)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                slipway_source::fetch(&spec.source.location, &resolved.commit, &src)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         let (_, dockerfile) =
             slipway_worker::locate(&src, &spec.source.context_dir, &spec.source.dockerfile)
                 .map_err(|o| format!("{o:?}"))?;
@@ -165,13 +205,14 @@ pub async fn apply(
         }
         valid.push(v);
     }
-    // Read the Dockerfiles, a few at a time.
+    // Read the Dockerfiles, a bounded number at a time.
+    let slots = tokio::sync::Semaphore::new(APPLY_READS);
     let reads = futures::future::join_all(valid.iter().map(|c| {
-        let services = services.clone();
-        let c = c.clone();
+        let known = stored.iter().find(|s| s.config.name == c.name);
+        let slots = &slots;
         async move {
-            let _slot = services.preparations.acquire().await;
-            read_base_images(&services, &c).await
+            let _slot = slots.acquire().await;
+            read_base_images(services, c, known).await
         }
     }))
     .await;

@@ -6,7 +6,6 @@ use slipway_core::rebuild::input_key::BuildInputs;
 use slipway_core::rebuild::{ConfigGraph, GraphInput};
 use slipway_core::{BuildSpec, ImageRef};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -86,7 +85,7 @@ pub async fn input_key(
     config: &str,
     prepared: &BuildSpec,
     text: &str,
-    src: &Path,
+    context: String,
     commit: &str,
 ) -> Result<String, String> {
     let bases = slipway_dockerfile::base_images(text, &prepared.build_args)
@@ -118,9 +117,6 @@ pub async fn input_key(
         };
         parents.insert(b.clone(), digest);
     }
-    let context = slipway_source::tree_id(src, &prepared.source.context_dir)
-        .await
-        .map_err(|e| e.to_string())?;
     let mut labels = prepared.labels.clone();
     for volatile in ["build-date", "io.slipway.build-id", "release"] {
         labels.remove(volatile);
