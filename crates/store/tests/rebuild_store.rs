@@ -95,6 +95,14 @@ async fn triggers_within_the_debounce_window_coalesce() {
     assert!(a.force);
     // The window is still open: nothing is due.
     assert!(s.due_waves().await.unwrap().is_empty());
+    // A likely no-op (no window of its own) still joins the gathering
+    // wave: a burst coalesces however its triggers look.
+    let w4 = s
+        .add_trigger("a", &hook("4"), false, SignedDuration::ZERO, false)
+        .await
+        .unwrap();
+    assert_eq!(w4, w1);
+    assert!(s.due_waves().await.unwrap().is_empty());
 
     // A zero window closes at once; the next trigger opens a new wave.
     let (_d2, s) = store().await;

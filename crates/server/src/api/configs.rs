@@ -198,7 +198,10 @@ async fn start(
         crate::steps::projects::check_build_rate(&s, &project).await?;
     }
     let req: StartRequest = json_body(&body, "start request")?;
-    let wave = rebuilds::trigger(&s, &name, Trigger::Manual, req.force).await?;
+    let (wave, noop) = rebuilds::trigger_noting(&s, &name, Trigger::Manual, req.force).await?;
+    if noop {
+        crate::steps::noop::settle(&s, wave, &name).await;
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(TriggerResponse {
@@ -417,7 +420,10 @@ async fn delivered(
         commit: push.commit.clone(),
         delivery: push.delivery,
     };
-    let wave = rebuilds::trigger(s, config, t, false).await?;
+    let (wave, noop) = rebuilds::trigger_noting(s, config, t, false).await?;
+    if noop {
+        crate::steps::noop::settle(s, wave, config).await;
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(WebhookResponse {

@@ -294,6 +294,20 @@ pub async fn trigger(
     trigger: Trigger,
     force: bool,
 ) -> Result<i64, ApiError> {
+    trigger_noting(services, config, trigger, force)
+        .await
+        .map(|(wave, _)| wave)
+}
+
+/// [`trigger`], and whether it will most likely build nothing
+/// ([`crate::steps::noop`]): then, unless a wave is gathering, its wave
+/// has no window.
+pub async fn trigger_noting(
+    services: &Services,
+    config: &str,
+    trigger: Trigger,
+    force: bool,
+) -> Result<(i64, bool), ApiError> {
     use slipway_core::rebuild::image_config::RunPolicy;
     let Some(stored) = services.store.get_config(config).await? else {
         return Err(ApiError::not_found(format!(
@@ -301,17 +315,21 @@ pub async fn trigger(
         )));
     };
     let latest_only = stored.config.run_policy == RunPolicy::SerialLatestOnly;
+    let noop = crate::steps::noop::likely(services, &stored, &trigger, force).await;
+    let debounce = if noop {
+        SignedDuration::ZERO
+    } else {
+        services.rebuild_debounce
+    };
     let wave = services
         .store
-        .add_trigger(
-            config,
-            &trigger,
-            force,
-            services.rebuild_debounce,
-            latest_only,
-        )
+        .add_trigger(config, &trigger, force, debounce, latest_only)
         .await?;
-    tracing::info!("config {config}: {trigger} joins wave {wave}");
+    if noop {
+        tracing::info!("config {config}: {trigger} is most likely a no-op: wave {wave}");
+    } else {
+        tracing::info!("config {config}: {trigger} joins wave {wave}");
+    }
     if latest_only {
         let reason = format!("superseded by a newer trigger ({trigger}, wave {wave})");
         for (id, phase) in services.store.active_builds(config).await? {
@@ -327,7 +345,7 @@ pub async fn trigger(
         }
     }
     services.events.waves.notify_one();
-    Ok(wave)
+    Ok((wave, noop))
 }
 
 /// Delete the config's builds beyond its history limits, their logs and

@@ -1,5 +1,6 @@
 //! Units of work that the API and the controllers both run, each finished
-//! before it returns: applying configs and adding triggers (`configs`), a
+//! before it returns: applying configs and adding triggers (`configs`),
+//! triggers that will most likely build nothing (`noop`), a
 //! config build's input key and the parts of it that need the world
 //! (`inputs`), publishing a build (`publish`), scanning (`scanning`) and
 //! attaching SBOMs (`sboms`), the test stage (`testing`), Koji metadata (`metadata`) and reservations
@@ -13,6 +14,7 @@ pub(crate) mod configs;
 pub(crate) mod inputs;
 pub(crate) mod koji;
 pub(crate) mod metadata;
+pub(crate) mod noop;
 pub(crate) mod notify;
 pub(crate) mod ownership;
 pub(crate) mod projects;
