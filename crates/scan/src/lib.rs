@@ -15,6 +15,7 @@
 //! URLs scanners are configured with in [`fetch`].
 
 pub mod capabilities;
+pub mod distribution;
 pub mod fetch;
 pub mod image;
 pub mod integrity;

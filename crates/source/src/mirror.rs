@@ -7,9 +7,9 @@
 //! credentials and the credentials, through a salted hash: two projects
 //! that name one URL, or two configs with different credentials for it,
 //! never read each other's fetched objects, and the directory name says
-//! nothing about the password. The mirror's config holds the URL without
-//! credentials; they reach the fetch only through git's environment, as in
-//! [`crate::fetch`].
+//! nothing about the password. Each fetch names the URL without
+//! credentials; they reach it only through git's environment, as in
+//! [`crate::fetch`], and no mirror file holds them.
 //!
 //! Concurrency: fetches into one mirror take its lock (git's own
 //! `shallow.lock` and ref locks would otherwise make a second fetch fail);
@@ -106,7 +106,7 @@ impl Mirrors {
         };
         let mut opened = mirror.lock.lock().await;
         if !*opened {
-            mirror.init(&remote).await?;
+            mirror.init().await?;
             *opened = true;
         }
         drop(opened);
@@ -210,8 +210,11 @@ impl Mirror {
 
     /// Make the bare repository if it is missing (in a temporary directory
     /// renamed into place, so a crash never leaves half a mirror), and
-    /// remove lock files a crashed fetch left.
-    async fn init(&self, remote: &Remote) -> Result<(), SourceError> {
+    /// remove lock files a crashed fetch left. Its config stays git's
+    /// default: the URL (without credentials) and the settings a fetch
+    /// needs are given to each fetch, and `description` names the source
+    /// for a person looking.
+    async fn init(&self) -> Result<(), SourceError> {
         if tokio::fs::try_exists(self.dir.join("HEAD"))
             .await
             .unwrap_or(false)
@@ -230,8 +233,7 @@ impl Mirror {
         create_private_dir(parent).await?;
         let tmp = self
             .dir
-            .with_extension(format!("new-{}", std::process::id()));
-        let _ = tokio::fs::remove_dir_all(&tmp).await;
+            .with_extension(format!("new-{}", hex::encode(rand::random::<[u8; 8]>())));
         let tmp_str = path_str(&tmp)?;
         let out = git(
             "init",
@@ -243,27 +245,14 @@ impl Mirror {
         )
         .await?;
         if !out.ok {
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
             return Err(self.fail("init", &out.stderr));
         }
-        for (args, action) in [
-            (vec!["config", "gc.auto", "0"], "config"),
-            (vec!["config", "maintenance.auto", "false"], "config"),
-            // Each fetch kept as one pack, not a file per object.
-            (vec!["config", "fetch.unpackLimit", "1"], "config"),
-            // The URL without credentials: the mirror's config keeps no secret.
-            (
-                vec!["remote", "add", "origin", "--", remote.url.as_str()],
-                "remote add",
-            ),
-        ] {
-            let mut all = vec!["--git-dir", tmp_str];
-            all.extend(args);
-            let out = git(action, None, &all, None, false, &[]).await?;
-            if !out.ok {
-                let _ = tokio::fs::remove_dir_all(&tmp).await;
-                return Err(self.fail(action, &out.stderr));
-            }
-        }
+        let _ = tokio::fs::write(
+            tmp.join("description"),
+            format!("Slipway's mirror of {}\n", self.location.redacted()),
+        )
+        .await;
         tokio::fs::rename(&tmp, &self.dir)
             .await
             .map_err(|e| io("move a new mirror into place", e))
@@ -302,13 +291,22 @@ impl Mirror {
             &[
                 "--git-dir",
                 dir,
+                // No automatic gc (no read races a repack); the fetch kept
+                // as one pack, not a file per object.
+                "-c",
+                "gc.auto=0",
+                "-c",
+                "maintenance.auto=false",
+                "-c",
+                "fetch.unpackLimit=1",
                 "fetch",
                 "--progress",
                 "--depth",
                 "1",
                 "--no-tags",
                 "--no-write-fetch-head",
-                "origin",
+                "--",
+                remote.url.as_str(),
                 commit,
             ],
             Some(&remote),
@@ -318,12 +316,6 @@ impl Mirror {
         .await?;
         if !out.ok {
             return Err(crate::fetch_error(&out.stderr, &self.location, commit));
-        }
-        if !self.has_commit(commit).await? {
-            return Err(SourceError::UnknownCommit {
-                url: self.location.redacted(),
-                commit: commit.to_string(),
-            });
         }
         Ok(())
     }

@@ -240,11 +240,8 @@ async fn mirrors_are_kept_apart_by_scope_and_credentials_and_hold_no_secret() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o077, 0, "{mode:o}");
-    let config = std::fs::read_to_string(c1.path().join("config")).unwrap();
-    assert!(
-        config.contains("http://127.0.0.1:9/private.git"),
-        "{config}"
-    );
+    let described = std::fs::read_to_string(c1.path().join("description")).unwrap();
+    assert!(described.contains("127.0.0.1:9/private.git"), "{described}");
 }
 
 #[tokio::test]

@@ -68,19 +68,18 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
         let first = tagged(&tags[0]);
         let published = match images.as_slice() {
             [one] => {
-                services
-                    .buildah
-                    .retag(one, &first, auth.as_deref(), log, &never)
-                    .await
+                move_tags(services, build, one, &tags[..1], auth.as_deref(), log).await?;
+                PushedImage {
+                    tag_reference: first.to_string(),
+                    ..one.clone()
+                }
             }
-            many => {
-                services
-                    .buildah
-                    .push_index(many, &first, &work, auth.as_deref(), log, &never)
-                    .await
-            }
-        }
-        .map_err(|e| e.to_string())?;
+            many => services
+                .buildah
+                .push_index(many, &first, &work, auth.as_deref(), log, &never)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
         // The unique tag is locked at once; the primary one once pushed.
         crate::steps::ownership::lock(
             services,
@@ -130,22 +129,26 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
         }
         // The primary tag (the second, after the unique one) names the result.
         let mut primary = published.clone();
-        for (i, tag) in tags.iter().enumerate().skip(1) {
-            let image = services
-                .buildah
-                .retag(&published, &tagged(tag), auth.as_deref(), log, &never)
-                .await
-                .map_err(|e| e.to_string())?;
-            if i == 1 {
-                crate::steps::ownership::lock(
-                    services,
-                    build,
-                    immutable.get(1..).unwrap_or(&[]),
-                    &image.digest,
-                )
-                .await?;
-                primary = image;
-            }
+        if let Some(tag) = tags.get(1) {
+            move_tags(
+                services,
+                build,
+                &published,
+                &tags[1..2],
+                auth.as_deref(),
+                log,
+            )
+            .await?;
+            crate::steps::ownership::lock(
+                services,
+                build,
+                immutable.get(1..).unwrap_or(&[]),
+                &published.digest,
+            )
+            .await?;
+            primary.tag_reference = tagged(tag).to_string();
+            let rest = tags.get(2..).unwrap_or(&[]);
+            move_tags(services, build, &published, rest, auth.as_deref(), log).await?;
         }
         // While the registry credentials are at hand.
         crate::steps::metadata::record(services, build, &platforms, &primary, auth.as_deref())
@@ -156,6 +159,59 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
     let _ = tokio::fs::remove_dir_all(&work).await;
     drop_platform_tags(services, build).await;
     result
+}
+
+/// Give `image` (in the build's output repository) each of `tags`: in the
+/// embedded registry a metadata write per tag (recorded as the build's
+/// move, as a push with its token is), elsewhere one manifest PUT per tag
+/// of the bytes already pushed (no `skopeo copy` process per tag).
+async fn move_tags(
+    services: &Services,
+    build: &Build,
+    image: &PushedImage,
+    tags: &[String],
+    auth: Option<&std::path::Path>,
+    log: &dyn LogSink,
+) -> Result<(), String> {
+    let output = &build.spec.output;
+    let shown = |tag: &str| {
+        ImageRef {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..output.clone()
+        }
+        .to_string()
+    };
+    for tag in tags {
+        log.line(&format!(
+            "--> tagging {} as {}",
+            image.reference,
+            shown(tag)
+        ));
+    }
+    if services.own_registry_hosts().contains(&output.registry) {
+        let by =
+            slipway_store::TagMove::new(format!("build:{}", build.id), Some(build.id), "build");
+        for tag in tags {
+            services
+                .registry
+                .meta
+                .move_tag(&output.repository, tag, &image.digest, &by)
+                .await
+                .map_err(|e| format!("cannot tag {}: {e}", shown(tag)))?;
+        }
+        return Ok(());
+    }
+    let opts = slipway_scan::image::FetchOptions {
+        authfile: auth.map(std::path::Path::to_path_buf),
+        tls_verify: services.buildah.tls_verify(&output.to_string()),
+        ..Default::default()
+    };
+    let (reference, all) = (image.reference.clone(), tags.to_vec());
+    tokio::task::spawn_blocking(move || slipway_scan::distribution::retag(&reference, &all, &opts))
+        .await
+        .map_err(|e| format!("the tag mover crashed: {e}"))?
+        .map_err(|e| format!("cannot tag {}: {e}", output.name()))
 }
 
 /// The per-platform tags (`build-ID-PLATFORM`) carried the worker builds'
