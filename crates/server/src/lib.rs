@@ -29,6 +29,7 @@ mod error;
 mod events;
 mod listener;
 mod logs;
+mod memory;
 mod services;
 mod startup;
 mod steps;

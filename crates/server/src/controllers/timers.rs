@@ -21,6 +21,8 @@ pub async fn run(services: Arc<Services>) {
         if let Err(e) = tick_timers(&services).await {
             tracing::error!("rebuild timers: {}", e.message);
         }
+        // Each tick reads every config: hand what it freed back.
+        crate::memory::give_back();
         tokio::time::sleep(TRIGGER_TICK).await;
     }
 }

@@ -275,6 +275,7 @@ pub async fn apply(
     {
         prune_history(services, &w.config).await?;
     }
+    crate::memory::give_back();
     tracing::info!(
         "apply: {} created, {} updated, {} unchanged, {} deleted",
         out.created.len(),

@@ -60,7 +60,7 @@ pub async fn scan(
             Some(Err((outcome, why))) => ScanReport::unscanned(&r, outcome, why),
             None => slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
         };
-        give_back_memory();
+        crate::memory::give_back();
         report
     })
     .await
@@ -77,18 +77,6 @@ pub async fn scan(
         .record_scan(build, config, reason, &report)
         .await
         .map_err(|e| format!("cannot keep the scan report: {e}"))
-}
-
-/// Return the memory a scan freed to the system. A scan allocates tens of
-/// megabytes (the file table, the layer descriptions) on whichever
-/// blocking thread runs it, and glibc keeps a freed arena's memory for its
-/// thread: without this the server's RSS grew by ~40 MB with each scan.
-fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// `reference` as the embedded registry holds it (`None`: it names
