@@ -405,6 +405,9 @@ pub fn configs_yaml(configs: &[ImageConfig]) -> Result<String, CliError> {
     Ok(out)
 }
 
+/// Configs asked for per request.
+const CONFIG_PAGE: usize = 1000;
+
 /// `slipway configs [NAME]`.
 pub async fn configs(
     client: &Client,
@@ -413,7 +416,23 @@ pub async fn configs(
 ) -> Result<(), CliError> {
     match name {
         None => {
-            let configs: Vec<ConfigStatus> = client.get_json("/configs").await?;
+            // Page by page (by name), to the end.
+            let mut configs: Vec<ConfigStatus> = Vec::new();
+            loop {
+                let path = match configs.last() {
+                    None => format!("/configs?limit={CONFIG_PAGE}"),
+                    Some(c) => format!(
+                        "/configs?limit={CONFIG_PAGE}&after={}",
+                        slipway_core::scan::inventory::percent_encode(&c.config.name)
+                    ),
+                };
+                let page: Vec<ConfigStatus> = client.get_json(&path).await?;
+                let full = page.len() == CONFIG_PAGE;
+                configs.extend(page);
+                if !full {
+                    break;
+                }
+            }
             match output {
                 Output::Json => print_json(&configs),
                 Output::Table => print!("{}", config_table(&configs)),

@@ -259,6 +259,33 @@ fn parent_child_rebuilds_from_a_webhook() {
     let applied: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(applied["created"], serde_json::json!(["a", "b", "c", "d"]));
 
+    // The config list pages by name; the CLI follows the pages.
+    let page = server.api("GET", "/api/v1/configs?limit=3", None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let names: Vec<String> = page
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["config"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(
+        page.headers
+            .contains("/api/v1/configs?limit=3&after=c>; rel=\"next\""),
+        "{}",
+        page.headers
+    );
+    let rest = server.api("GET", "/api/v1/configs?limit=3&after=c", None);
+    assert_eq!(rest.json().as_array().unwrap().len(), 1, "{}", rest.body);
+    assert!(
+        !rest.headers.to_ascii_lowercase().contains("link:"),
+        "{}",
+        rest.headers
+    );
+    let bad = server.api("GET", "/api/v1/configs?limit=x", None);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
     // The graph, from the FROM lines.
     let out = server.cli(&["graph", "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -122,6 +122,8 @@ pub trait RebuildStore: Send + Sync {
     ) -> Result<Option<(BuildId, Option<String>, Option<String>)>>;
     /// The config's newest build: (id, phase).
     async fn last_build(&self, config: &str) -> Result<Option<(BuildId, String)>>;
+    /// Every config's newest build and its phase, in one query.
+    async fn last_builds(&self) -> Result<std::collections::HashMap<String, (BuildId, String)>>;
     /// Seconds the newest Complete build of each config took, by config.
     async fn build_durations(&self) -> Result<std::collections::HashMap<String, u64>>;
     /// Builds of the config that have not finished, oldest first:
@@ -613,6 +615,17 @@ impl RebuildStore for SqliteStore {
             .transpose()?
             .map(|i| i.digest);
         Ok(Some((r.try_get("id")?, r.try_get("input_key")?, digest)))
+    }
+
+    async fn last_builds(&self) -> Result<std::collections::HashMap<String, (BuildId, String)>> {
+        sqlx::query(
+            "SELECT config, id, phase FROM builds WHERE id IN (SELECT MAX(id) FROM builds WHERE config IS NOT NULL GROUP BY config)",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("config")?, (r.try_get("id")?, r.try_get("phase")?))))
+        .collect()
     }
 
     async fn last_build(&self, config: &str) -> Result<Option<(BuildId, String)>> {

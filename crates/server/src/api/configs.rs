@@ -78,10 +78,13 @@ async fn apply(
     Ok(Json(rebuilds::apply(&s, &caller, req).await?))
 }
 
+/// A config as the API shows it, with its newest build `last` and its
+/// `events` newest events (none read when 0).
 async fn status(
     s: &Services,
     stored: &slipway_store::StoredConfig,
     graph: &slipway_core::rebuild::ConfigGraph,
+    last: Option<(slipway_core::BuildId, String)>,
     events: u32,
 ) -> Result<ConfigStatus, ApiError> {
     let name = &stored.config.name;
@@ -90,14 +93,16 @@ async fn status(
         Some(i) => (names(graph.parents(i)), names(graph.children(i))),
         None => (Vec::new(), Vec::new()),
     };
-    let last = s.store.last_build(name).await?;
-    let events = s
-        .store
-        .config_events(name, events)
-        .await?
-        .into_iter()
-        .map(|(at, message, build)| ConfigEvent { at, message, build })
-        .collect();
+    let events = if events == 0 {
+        Vec::new()
+    } else {
+        s.store
+            .config_events(name, events)
+            .await?
+            .into_iter()
+            .map(|(at, message, build)| ConfigEvent { at, message, build })
+            .collect()
+    };
     Ok(ConfigStatus {
         config: stored.config.redacted(),
         parents,
@@ -134,19 +139,55 @@ async fn require_config(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    /// The cursor: only configs whose name sorts after this one.
+    after: Option<String>,
+}
+
+/// `GET /configs`: the configs the caller reads, by name, `limit` (default
+/// 200, at most 1000) at a time; a `Link: <…?after=NAME>; rel="next"`
+/// header points to the next page while there may be one.
 async fn list_configs(
     State(s): State<Arc<Services>>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<Vec<ConfigStatus>>, ApiError> {
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(super::bad_query)?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000) as usize;
     let (stored, graph) = rebuilds::current_graph(&s).await?;
     let projects = crate::steps::projects::names(&s).await?;
-    let mut out = Vec::with_capacity(stored.len());
-    for c in &stored {
-        if caller.reads(&of_stored(&s, &c.config, &projects)) {
-            out.push(status(&s, c, &graph, 0).await?);
+    let mut last = s.store.last_builds().await?;
+    let mut out = Vec::with_capacity(limit.min(stored.len()));
+    let mut more = false;
+    for c in stored
+        .iter()
+        .filter(|c| q.after.as_ref().is_none_or(|a| c.config.name > *a))
+    {
+        if !caller.reads(&of_stored(&s, &c.config, &projects)) {
+            continue;
+        }
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        let newest = last.remove(&c.config.name);
+        out.push(status(&s, c, &graph, newest, 0).await?);
+    }
+    let next = out.last().map(|c| c.config.name.clone());
+    let mut resp = Json(out).into_response();
+    if more && let Some(name) = next {
+        let link = format!(
+            "</api/v1/configs?limit={limit}&after={}>; rel=\"next\"",
+            slipway_core::scan::inventory::percent_encode(&name)
+        );
+        if let Ok(v) = link.parse() {
+            resp.headers_mut().insert(axum::http::header::LINK, v);
         }
     }
-    Ok(Json(out))
+    Ok(resp)
 }
 
 async fn get_config(
@@ -160,7 +201,8 @@ async fn get_config(
         .iter()
         .find(|c| c.config.name == name)
         .ok_or_else(|| ApiError::not_found(format!("config {name} does not exist")))?;
-    Ok(Json(status(&s, c, &graph, 20).await?))
+    let last = s.store.last_build(&name).await?;
+    Ok(Json(status(&s, c, &graph, last, 20).await?))
 }
 
 async fn delete_config(
