@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// How long reading the branch head may take before the trigger is
 /// treated as an ordinary one.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long the API waits for a likely no-op's build to be prepared.
 const SETTLE: Duration = Duration::from_secs(3);
