@@ -779,3 +779,74 @@ fn builds_use_the_embedded_registry_by_default() {
         "work dir not cleaned"
     );
 }
+
+/// Sources are read through one mirror per source: a Dockerfile behind a
+/// symlink inside the repository still builds (preparation falls back to a
+/// full checkout), one that points out of it is refused, the build context
+/// is the commit's tree without `.git`, and a second build of the same
+/// commit fetches nothing.
+#[test]
+fn sources_are_read_through_a_mirror() {
+    let e = env(1);
+    let repo = GitRepo::new(&[
+        (
+            "docker/Dockerfile.real",
+            &e.dockerfile("COPY . /ctx\nRUN test -f /ctx/Dockerfile && test ! -e /ctx/.git\n"),
+        ),
+        ("docker/app.txt", "from the context\n"),
+    ]);
+    std::os::unix::fs::symlink("Dockerfile.real", repo.path().join("docker/Dockerfile")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("docker/Evil.Dockerfile")).unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "links"]);
+    let image = e.image("mirror/app:1");
+    let out = e.build(&repo, &image, &["--context-dir", "docker"]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let first = e.server.cli_json(&["builds", "-o", "json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    let log = e.server.log(first);
+    assert!(log.contains("from the source's mirror"), "{log}");
+    let (_tmp, root) = slipway_test_support::unpack_image(&image);
+    assert_eq!(
+        std::fs::read_to_string(root.join("ctx/app.txt")).unwrap(),
+        "from the context\n"
+    );
+    assert!(!root.join("ctx/.git").exists(), "the context had .git");
+
+    // Out of the repository: refused, naming the file.
+    let out = e.build(
+        &repo,
+        &e.image("mirror/app:2"),
+        &["--context-dir", "docker", "--file", "Evil.Dockerfile"],
+    );
+    let b = failed_build(&e, &out);
+    assert!(
+        b["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Evil.Dockerfile points outside the repository"),
+        "{b}"
+    );
+
+    // The same commit again: built from the mirror, which fetched it once.
+    let again = e.build(
+        &repo,
+        &e.image("mirror/app:3"),
+        &["--context-dir", "docker"],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    let mirrors: Vec<std::path::PathBuf> = std::fs::read_dir(e.server.data_dir().join("git"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "git"))
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one mirror per source: {mirrors:?}");
+    let packs = std::fs::read_dir(mirrors[0].join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .filter(|d| d.path().extension().is_some_and(|x| x == "pack"))
+        .count();
+    assert_eq!(packs, 1, "three builds of one commit fetched it once");
+}
