@@ -345,6 +345,23 @@ fn build(peer: &Registry, base: &str, quick: bool) -> Vec<String> {
                 theirs.push(p);
             }
         }
+        // Where Slipway's time went, in its last build.
+        let last = server.cli_json(&["builds", "-o", "json"])[0]["id"]
+            .as_i64()
+            .unwrap();
+        let stages: Vec<String> = server.build_json(last)["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} ms",
+                    s["stage"].as_str().unwrap_or("?"),
+                    s["duration_ms"]
+                )
+            })
+            .collect();
+        eprintln!("{what}: stages of build {last}: {}", stages.join(", "));
         let (o, p) = (median(ours), median(theirs));
         lines.push(format!(
             "build {what:<24} {o:>7.2} s vs plain {p:.2} s: {:.2}x; goal ≤ 1.10x: {}",

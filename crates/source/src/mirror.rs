@@ -43,6 +43,9 @@ pub struct Mirror {
     lock: Arc<tokio::sync::Mutex<bool>>,
 }
 
+/// The ref naming the newest commit fetched into a mirror.
+const FETCHED_REF: &str = "refs/slipway/fetched";
+
 /// Files bigger than this are not read through the mirror alone.
 const SMALL_FILE: u64 = 8 << 20;
 
@@ -285,6 +288,10 @@ impl Mirror {
         }
         let remote = Remote::of(&self.location);
         let dir = path_str(&self.dir)?;
+        // The one ref: the newest commit fetched. Refs are what a fetch
+        // tells the server it has, so the next commit comes as what changed
+        // since, not as a whole tree again; earlier commits stay (no gc).
+        let refspec = format!("+{commit}:{FETCHED_REF}");
         let out = git(
             "fetch",
             None,
@@ -307,7 +314,7 @@ impl Mirror {
                 "--no-write-fetch-head",
                 "--",
                 remote.url.as_str(),
-                commit,
+                &refspec,
             ],
             Some(&remote),
             true,

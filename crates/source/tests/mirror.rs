@@ -268,3 +268,39 @@ async fn builds_of_one_commit_at_once_fetch_it_once() {
         .count();
     assert_eq!(packs, 1);
 }
+
+#[tokio::test]
+async fn a_new_commit_brings_only_what_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    sh(p, &["init", "-q", "-b", "main"]);
+    let big: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(p.join("big"), &big).unwrap();
+    std::fs::write(p.join("small"), "1").unwrap();
+    sh(p, &["add", "."]);
+    sh(p, &["commit", "-qm", "one"]);
+    let first = sh(p, &["rev-parse", "HEAD"]);
+    std::fs::write(p.join("small"), "2").unwrap();
+    sh(p, &["commit", "-qam", "two"]);
+    let second = sh(p, &["rev-parse", "HEAD"]);
+    let root = tempfile::tempdir().unwrap();
+    let mirrors = Mirrors::new(root.path().join("git"));
+    let m = mirrors.open(&url(p), "p").await.unwrap();
+    m.ensure_commit(&first).await.unwrap();
+    m.ensure_commit(&second).await.unwrap();
+    // And back to the first: still there.
+    m.ensure_commit(&first).await.unwrap();
+    let sizes: Vec<u64> = std::fs::read_dir(m.path().join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    assert!(
+        sizes.iter().min().unwrap() < &10_000,
+        "the second commit's fetch sent the big file again: {sizes:?}"
+    );
+}
