@@ -119,7 +119,7 @@ impl Session {
             Some(c) => Some(c.clone()),
             None => match &opts.authfile {
                 Some(f) => credentials_in(f, host)?,
-                None => None,
+                None => default_credentials(host),
             },
         };
         Ok(Session {
@@ -286,6 +286,28 @@ pub(crate) fn credentials_in(path: &std::path::Path, host: &str) -> Result<Optio
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| format!("the auth file's entry for {host} is not text"))
+}
+
+/// `user:password` for `host` from the auth files skopeo and buildah read
+/// when given none (`$REGISTRY_AUTH_FILE`, then containers' and Docker's in
+/// the user's directories): what the server's user logged in with. An
+/// unreadable one is passed over.
+fn default_credentials(host: &str) -> Option<String> {
+    let env = |k: &str| std::env::var_os(k).map(std::path::PathBuf::from);
+    let home = env("HOME");
+    let candidates = [
+        env("REGISTRY_AUTH_FILE"),
+        env("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")),
+        env("XDG_CONFIG_HOME")
+            .or_else(|| home.as_ref().map(|h| h.join(".config")))
+            .map(|d| d.join("containers/auth.json")),
+        home.as_ref().map(|h| h.join(".docker/config.json")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter(|p| p.is_file())
+        .find_map(|p| credentials_in(&p, host).ok().flatten())
 }
 
 /// `key="value"` pairs of a challenge (values may be quoted and contain

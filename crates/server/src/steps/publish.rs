@@ -34,7 +34,9 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
         .await
         .map_err(|e| format!("cannot make work dir {}: {e}", work.display()))?;
     let host = crate::backends::LocalHost::for_build(services, id);
-    let auth = slipway_worker::own_auth_for(
+    // The embedded registry's credentials, or the project's login to the
+    // output's registry when it keeps one.
+    let auth = slipway_worker::auth_for(
         &host,
         &services.own_registry_hosts(),
         &output.to_string(),

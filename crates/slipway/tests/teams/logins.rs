@@ -152,6 +152,46 @@ fn a_projects_registry_login_pulls_its_bases_and_promotes_there() {
     let digest = b["image"]["digest"].as_str().unwrap();
     assert!(inspected.contains(digest), "{inspected}");
 
+    // A build into that registry (a project's own login there) moves its
+    // tags with the login too: the manifest PUT under each tag.
+    let mut login = server
+        .cli_cmd(&[
+            "registry",
+            "login",
+            &ext.host(),
+            "--project",
+            "default",
+            "--username",
+            "bob",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(login.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(login.wait_with_output().unwrap().status.success());
+    let outside = format!("{}/default/out", ext.host());
+    let o = server.wait_final(server.queue(&repo, &format!("{outside}:extra"), &[]));
+    let oid = o["id"].as_i64().unwrap();
+    assert_eq!(o["phase"], "Complete", "{o}\n{}", server.log(oid));
+    let tags = run_ok(
+        "skopeo",
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            "--creds",
+            &format!("bob:{password}"),
+            &format!("docker://{outside}"),
+        ],
+    );
+    for tag in ["extra", "latest", "1"] {
+        assert!(tags.contains(&format!("\"{tag}\"")), "{tag}: {tags}");
+    }
+    let out = server.cli(&["registry", "logout", &ext.host(), "--project", "default"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
     // The password is nowhere to be read.
     for text in [
         server.log(id),
