@@ -9,6 +9,28 @@ use super::*;
 use slipway_test_support::{GitRepo, Registry, Server, require_tools, run_ok, stderr, stdout};
 use std::io::Write;
 
+/// `slipway registry login REGISTRY --project P -u bob --password-stdin`.
+fn login(server: &Server, registry: &str, project: &str, password: &str) -> std::process::Output {
+    let mut login = server
+        .cli_cmd(&[
+            "registry",
+            "login",
+            registry,
+            "--project",
+            project,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(login.stdin.take().unwrap(), "{password}").unwrap();
+    login.wait_with_output().unwrap()
+}
+
 #[test]
 fn a_projects_registry_login_pulls_its_bases_and_promotes_there() {
     require_tools();
@@ -55,24 +77,7 @@ fn a_projects_registry_login_pulls_its_bases_and_promotes_there() {
     assert_eq!(b["phase"], "Failed", "{b}");
 
     // The project's admin keeps the login; the password goes in on stdin.
-    let mut login = server
-        .cli_cmd(&[
-            "registry",
-            "login",
-            &ext.host(),
-            "--project",
-            "team",
-            "--username",
-            "bob",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(login.stdin.take().unwrap(), "{password}").unwrap();
-    let out = login.wait_with_output().unwrap();
+    let out = login(&server, &ext.host(), "team", &password);
     assert!(out.status.success(), "{}", stderr(&out));
     let pw_file = server.home.path().join("pw");
     std::fs::write(&pw_file, "x\n").unwrap();
@@ -154,24 +159,8 @@ fn a_projects_registry_login_pulls_its_bases_and_promotes_there() {
 
     // A build into that registry (a project's own login there) moves its
     // tags with the login too: the manifest PUT under each tag.
-    let mut login = server
-        .cli_cmd(&[
-            "registry",
-            "login",
-            &ext.host(),
-            "--project",
-            "default",
-            "--username",
-            "bob",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(login.stdin.take().unwrap(), "{password}").unwrap();
-    assert!(login.wait_with_output().unwrap().status.success());
+    let out = login(&server, &ext.host(), "default", &password);
+    assert!(out.status.success(), "{}", stderr(&out));
     let outside = format!("{}/default/out", ext.host());
     let o = server.wait_final(server.queue(&repo, &format!("{outside}:extra"), &[]));
     let oid = o["id"].as_i64().unwrap();
