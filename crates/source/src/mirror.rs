@@ -43,6 +43,9 @@ pub struct Mirror {
     lock: Arc<tokio::sync::Mutex<bool>>,
 }
 
+/// The file whose modification time says when a mirror was last used.
+const USED: &str = "slipway-used";
+
 /// The ref naming the newest commit fetched into a mirror.
 const FETCHED_REF: &str = "refs/slipway/fetched";
 
@@ -112,8 +115,63 @@ impl Mirrors {
             mirror.init().await?;
             *opened = true;
         }
+        // When it was last used: what `prune_unused` goes by.
+        let used = mirror.dir.join(USED);
+        let _ = tokio::task::spawn_blocking(move || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&used)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        })
+        .await;
         drop(opened);
         Ok(mirror)
+    }
+
+    /// Remove the mirrors no build has used for `unused` (and what a crash
+    /// left of one being made); the paths removed. A mirror is removed
+    /// under its lock, so a build opening it meanwhile waits and then makes
+    /// it again.
+    pub async fn prune_unused(&self, unused: std::time::Duration) -> Vec<PathBuf> {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.root).await else {
+            return Vec::new();
+        };
+        let now = std::time::SystemTime::now();
+        let age = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+        };
+        let mut removed = Vec::new();
+        while let Ok(Some(e)) = entries.next_entry().await {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(".new-") {
+                if age(&path).is_some_and(|a| a > std::time::Duration::from_secs(3600))
+                    && tokio::fs::remove_dir_all(&path).await.is_ok()
+                {
+                    removed.push(path);
+                }
+                continue;
+            }
+            if !name.ends_with(".git") {
+                continue;
+            }
+            let lock = match self.locks.lock() {
+                Ok(mut locks) => locks.entry(path.clone()).or_default().clone(),
+                Err(_) => continue,
+            };
+            let mut opened = lock.lock().await;
+            let last = age(&path.join(USED)).or_else(|| age(&path));
+            if last.is_some_and(|a| a > unused) && tokio::fs::remove_dir_all(&path).await.is_ok() {
+                *opened = false;
+                removed.push(path);
+            }
+        }
+        removed
     }
 
     /// This directory's random salt for mirror names (made on first use,

@@ -304,3 +304,38 @@ async fn a_new_commit_brings_only_what_changed() {
         "the second commit's fetch sent the big file again: {sizes:?}"
     );
 }
+
+#[tokio::test]
+async fn mirrors_unused_for_long_are_pruned_and_made_again_when_needed() {
+    let (d, first, _) = repo();
+    let root = tempfile::tempdir().unwrap();
+    let mirrors = Mirrors::new(root.path().join("git"));
+    let m = mirrors.open(&url(d.path()), "p").await.unwrap();
+    m.ensure_commit(&first).await.unwrap();
+    let other = mirrors.open(&url(d.path()), "q").await.unwrap();
+    assert!(
+        mirrors
+            .prune_unused(std::time::Duration::from_secs(3600))
+            .await
+            .is_empty(),
+        "just used"
+    );
+    // Last used two days ago.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(m.path().join("slipway-used"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let removed = mirrors
+        .prune_unused(std::time::Duration::from_secs(86_400))
+        .await;
+    assert_eq!(removed, [m.path().to_path_buf()]);
+    assert!(other.path().exists(), "the other mirror stays");
+    // The next build makes it again.
+    let again = mirrors.open(&url(d.path()), "p").await.unwrap();
+    assert_eq!(again.path(), m.path());
+    again.ensure_commit(&first).await.unwrap();
+    assert!(again.tree_id(&first, "ctx").await.is_ok());
+}

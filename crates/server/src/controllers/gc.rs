@@ -2,7 +2,8 @@
 //! `registry_gc_interval_hours` (default daily) it frees the blobs no
 //! manifest needs (pruned builds' layers) and stale upload sessions, and
 //! says in the server's log what it removed. The first run is one interval
-//! after start, so a restart loop never collects in a hurry.
+//! after start, so a restart loop never collects in a hurry. Daily too, the
+//! git mirrors no build has used for 30 days go (`prune_mirrors`).
 
 use crate::Services;
 use std::sync::Arc;
@@ -33,5 +34,30 @@ pub async fn run(services: Arc<Services>) {
             ),
             Err(e) => tracing::error!("registry gc failed: {e}; next try in {every:?}"),
         }
+    }
+}
+
+/// Git mirrors unused this long are removed (a build needing one again
+/// makes it again).
+const MIRROR_UNUSED: Duration = Duration::from_secs(30 * 86_400);
+/// How often they are looked at (the first time soon after start).
+const MIRROR_CHECK: Duration = Duration::from_secs(86_400);
+
+pub async fn prune_mirrors(services: Arc<Services>) {
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    loop {
+        let removed = services.mirrors.prune_unused(MIRROR_UNUSED).await;
+        if !removed.is_empty() {
+            tracing::info!(
+                "git mirrors: removed {} unused for 30 days: {}",
+                removed.len(),
+                removed
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        tokio::time::sleep(MIRROR_CHECK).await;
     }
 }

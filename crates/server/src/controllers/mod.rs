@@ -46,4 +46,5 @@ pub fn spawn_all(services: &Arc<Services>) {
     tokio::spawn(clusters::run(services.clone()));
     tokio::spawn(koji::run(services.clone()));
     tokio::spawn(gc::run(services.clone()));
+    tokio::spawn(gc::prune_mirrors(services.clone()));
 }
