@@ -272,7 +272,72 @@ impl Buildah {
                 cancel,
             )
             .await?;
-        let reference = dest.with_digest(&digest);
+        self.read_back(dest, &digest, authfile, log, cancel).await
+    }
+
+    /// [`Buildah::push`] through an OCI layout at `layout`: the image is
+    /// written there once (compressed), then copied to `dest` byte for byte
+    /// (`skopeo copy --preserve-digests`), and the layout stays for the
+    /// scan to read instead of downloading the image again.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn push_via_layout(
+        &self,
+        local_tag: &str,
+        dest: &ImageRef,
+        layout: &Path,
+        work_dir: &Path,
+        authfile: Option<&Path>,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<PushedImage, BuilderError> {
+        let dest_s = dest.to_string();
+        log.line(&format!("--> pushing {dest_s}"));
+        let _ = tokio::fs::remove_dir_all(layout).await;
+        let oci = format!("oci:{}:image", layout.display());
+        let mut args = self.global_args();
+        args.extend([
+            "push".to_string(),
+            "--quiet".into(),
+            local_tag.to_string(),
+            oci.clone(),
+        ]);
+        let out = run("buildah", &args, log, cancel).await?;
+        succeeded(
+            &out,
+            format!("cannot write the image to {}", layout.display()),
+        )?;
+        let digest_file = work_dir.join("pushed-digest");
+        let tls = self.tls_verify(&dest_s);
+        let mut args = vec![
+            "copy".to_string(),
+            "--quiet".into(),
+            "--preserve-digests".into(),
+            format!("--dest-tls-verify={tls}"),
+            "--digestfile".into(),
+            digest_file.display().to_string(),
+        ];
+        args.extend(authfile_args(authfile));
+        args.extend([oci, format!("docker://{dest}")]);
+        let out = run("skopeo", &args, log, cancel).await?;
+        succeeded(&out, format!("push to {} refused", dest.registry))?;
+        let digest = tokio::fs::read_to_string(&digest_file)
+            .await
+            .map_err(|e| BuilderError::Failed(format!("skopeo wrote no digest file: {e}")))?
+            .trim()
+            .to_string();
+        self.read_back(dest, &digest, authfile, log, cancel).await
+    }
+
+    /// What the registry holds for `dest` pushed as `digest`.
+    async fn read_back(
+        &self,
+        dest: &ImageRef,
+        digest: &str,
+        authfile: Option<&Path>,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<PushedImage, BuilderError> {
+        let reference = dest.with_digest(digest);
         let raw = self
             .inspect_raw(&reference, false, authfile, log, cancel)
             .await
@@ -282,7 +347,7 @@ impl Buildah {
                 }
                 e => e,
             })?;
-        let image = pushed_image(dest, &reference, &digest, &raw).map_err(BuilderError::Failed)?;
+        let image = pushed_image(dest, &reference, digest, &raw).map_err(BuilderError::Failed)?;
         log.line(&format!(
             "--> pushed {reference} ({} bytes, {} layers)",
             image.size,

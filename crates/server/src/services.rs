@@ -73,6 +73,20 @@ pub struct Services {
 }
 
 impl Services {
+    /// Where a local worker keeps the image of `platform` it pushed to
+    /// another registry (an OCI layout), for the build's scan; gone when
+    /// the build ends.
+    pub fn image_layout(&self, build: slipway_core::BuildId, platform: &str) -> PathBuf {
+        self.work_dir.join(format!("{build}-{platform}-image"))
+    }
+
+    /// Remove the image layouts of `build`'s platforms.
+    pub async fn drop_image_layouts(&self, build: &slipway_core::Build) {
+        for p in &build.spec.platforms {
+            let _ = tokio::fs::remove_dir_all(self.image_layout(build.id, &p.to_string())).await;
+        }
+    }
+
     /// A fresh work dir for one piece of work, made: `<work>/LABEL-PID-N`,
     /// never shared with another (the caller removes it).
     pub async fn scratch_dir(&self, label: &str) -> Result<PathBuf, String> {

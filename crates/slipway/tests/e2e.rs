@@ -807,6 +807,19 @@ fn sources_are_read_through_a_mirror() {
         .unwrap();
     let log = e.server.log(first);
     assert!(log.contains("from the source's mirror"), "{log}");
+    // Pushed to another registry through a layout the scan read; gone
+    // once the build ended.
+    assert!(
+        log.contains("read from the image the worker pushed from"),
+        "{log}"
+    );
+    let left: Vec<_> = std::fs::read_dir(e.server.data_dir().join("work"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("-image"))
+        .collect();
+    assert!(left.is_empty(), "layouts left: {left:?}");
     let (_tmp, root) = slipway_test_support::unpack_image(&image);
     assert_eq!(
         std::fs::read_to_string(root.join("ctx/app.txt")).unwrap(),

@@ -63,6 +63,12 @@ pub trait WorkerHost: Send + Sync {
     fn mirrors(&self) -> Option<&slipway_source::Mirrors> {
         None
     }
+    /// Where the image of `platform` is kept as an OCI layout after its
+    /// push to another registry, for the scan to read instead of
+    /// downloading it again; `None` pushes directly.
+    fn image_layout(&self, _platform: &str) -> Option<PathBuf> {
+        None
+    }
     /// Record that `ref_name` resolved to `commit`, unless a commit is
     /// recorded already; returns the recorded one, which this worker builds.
     async fn record_commit(&self, ref_name: &str, commit: &str) -> Result<String, String>;
@@ -385,9 +391,31 @@ pub async fn run(
     let pushed = timed(host, Stage::Push, async {
         // Fresh credentials: the build may have outlived those used to pull.
         let auth = auth_for(host, own_hosts, &unique.to_string(), work).await?;
-        buildah
-            .push(&local_tag, &unique, work, auth.as_deref(), log, cancel)
-            .await
+        // The embedded registry's images are scanned in place: only an
+        // image for another registry is kept as a layout for its scan.
+        match host
+            .image_layout(&platform.to_string())
+            .filter(|_| !on_registry(own_hosts, &unique.to_string()))
+        {
+            Some(layout) => {
+                buildah
+                    .push_via_layout(
+                        &local_tag,
+                        &unique,
+                        &layout,
+                        work,
+                        auth.as_deref(),
+                        log,
+                        cancel,
+                    )
+                    .await
+            }
+            None => {
+                buildah
+                    .push(&local_tag, &unique, work, auth.as_deref(), log, cancel)
+                    .await
+            }
+        }
     })
     .await;
     buildah.remove(&local_tag, log).await;

@@ -56,6 +56,10 @@ impl WorkerHost for LocalHost<'_> {
         Some(&self.services.mirrors)
     }
 
+    fn image_layout(&self, platform: &str) -> Option<std::path::PathBuf> {
+        Some(self.services.image_layout(self.build, platform))
+    }
+
     async fn known_commit(&self) -> Result<Option<String>, String> {
         Ok(self
             .services

@@ -107,6 +107,8 @@ async fn worker_ended(services: &Arc<Services>, id: BuildId, last: bool) {
         Ok(false) => tracing::info!("build {id} was already final"),
         Err(e) => tracing::error!("build {id}: cannot record the end ({phase}): {e}"),
     }
+    // The layouts the scan read are no longer needed.
+    services.drop_image_layouts(&build).await;
     // A config may promote its complete builds on its own (before its
     // wave ends, so children following the environment see it).
     if phase == BuildPhase::Complete

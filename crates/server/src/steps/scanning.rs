@@ -40,6 +40,22 @@ pub async fn scan(
     by: (ScanReason, Option<BuildId>, Option<&str>),
     auth: Option<&Path>,
 ) -> Result<StoredScan, String> {
+    scan_from(services, reference, policy, by, auth, None)
+        .await
+        .map(|(stored, _)| stored)
+}
+
+/// [`scan`], reading the image from the OCI layout `layout` when it holds
+/// exactly `reference` (the one a local worker pushed from); and whether
+/// it did.
+async fn scan_from(
+    services: &Arc<Services>,
+    reference: &str,
+    policy: &ScanPolicy,
+    by: (ScanReason, Option<BuildId>, Option<&str>),
+    auth: Option<&Path>,
+    layout: Option<std::path::PathBuf>,
+) -> Result<(StoredScan, bool), String> {
     let (reason, build, config) = by;
     let work = services.scratch_dir("scan").await?;
     let cache = slipway_scan::layers::LayerCache {
@@ -55,27 +71,37 @@ pub async fn scan(
     };
     let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
     let report = tokio::task::spawn_blocking(move || {
-        let report = match local {
-            Some(Ok(img)) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
-            Some(Err((outcome, why))) => ScanReport::unscanned(&r, outcome, why),
-            None => slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
+        // The layout the worker pushed from, when it holds this image.
+        let wanted = r.rsplit_once('@').map(|(_, d)| d.to_string());
+        let from_layout = layout.and_then(|dir| {
+            slipway_scan::image::read_layout(&r, &dir)
+                .ok()
+                .filter(|img| Some(&img.manifest_digest) == wanted.as_ref())
+        });
+        let used = local.is_none() && from_layout.is_some();
+        let report = match (local, from_layout) {
+            (Some(Ok(img)), _) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
+            (Some(Err((outcome, why))), _) => ScanReport::unscanned(&r, outcome, why),
+            (None, Some(img)) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
+            (None, None) => slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
         };
         crate::memory::give_back();
-        report
+        (report, used)
     })
     .await
     .unwrap_or_else(|e| {
-        ScanReport::unscanned(
-            reference,
-            ScanOutcome::Error,
-            format!("the scan crashed: {e}"),
+        let why = format!("the scan crashed: {e}");
+        (
+            ScanReport::unscanned(reference, ScanOutcome::Error, why),
+            false,
         )
     });
     let _ = tokio::fs::remove_dir_all(&work).await;
     services
         .store
-        .record_scan(build, config, reason, &report)
+        .record_scan(build, config, reason, &report.0)
         .await
+        .map(|stored| (stored, report.1))
         .map_err(|e| format!("cannot keep the scan report: {e}"))
 }
 
@@ -160,16 +186,23 @@ pub async fn scan_build(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        let stored = match scan(
+        let layout = services.image_layout(build.id, platform);
+        let stored = match scan_from(
             services,
             reference,
             &policy,
             (ScanReason::Build, Some(build.id), config),
             auth,
+            Some(layout),
         )
         .await
         {
-            Ok(s) => s,
+            Ok((s, from_layout)) => {
+                if from_layout {
+                    log.line("    read from the image the worker pushed from (nothing downloaded)");
+                }
+                s
+            }
             Err(e) => {
                 log.line(&format!("scan not recorded: {e}"));
                 let _ = services
