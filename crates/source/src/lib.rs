@@ -100,10 +100,15 @@ pub struct ResolvedRef {
 
 struct GitOutput {
     ok: bool,
-    stdout: String,
-    /// The same output as bytes (a blob need not be text).
-    stdout_bytes: Vec<u8>,
+    /// As git wrote it (a blob need not be text).
+    stdout: Vec<u8>,
     stderr: String,
+}
+
+impl GitOutput {
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stdout)
+    }
 }
 
 /// Kills a child's process group when dropped before the child was
@@ -272,8 +277,7 @@ async fn git(
     guard.0 = None;
     Ok(GitOutput {
         ok: status.success(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stdout_bytes: stdout,
+        stdout,
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
 }
@@ -325,11 +329,8 @@ pub async fn resolve(
             detail: detail(&out.stderr, location),
         });
     }
-    let refs: Vec<(&str, &str)> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .collect();
+    let listed = out.text();
+    let refs: Vec<(&str, &str)> = listed.lines().filter_map(|l| l.split_once('\t')).collect();
     // Preference: the order of `patterns`, and a peeled tag (^{}) over the tag object.
     let find = |name: &str| {
         refs.iter()
@@ -364,30 +365,35 @@ pub async fn resolve(
 /// `dir`'s HEAD: a hash of exactly the files under it, so it is the same
 /// for two commits that did not touch the directory.
 pub async fn tree_id(dir: &Path, path: &str) -> Result<String, SourceError> {
-    let spec = if path == "." || path.is_empty() {
-        "HEAD^{tree}".to_string()
-    } else {
-        format!("HEAD:{path}")
-    };
-    let out = git(
-        "rev-parse",
-        Some(dir),
-        &["rev-parse", "--verify", "-q", &spec],
-        None,
-        false,
-        &[],
-    )
-    .await?;
-    let id = out.stdout.trim();
-    if out.ok && !id.is_empty() {
-        Ok(format!("git-tree:{id}"))
-    } else {
-        Err(SourceError::Git {
+    tree_id_in(Some(dir), &[], "HEAD", path)
+        .await?
+        .ok_or_else(|| SourceError::Git {
             action: "rev-parse",
             url: dir.display().to_string(),
             detail: format!("{path} is not a directory of the checkout"),
         })
-    }
+}
+
+/// `git-tree:<id>` of `path` in `rev` (git run in `dir` with `git_dir`
+/// arguments), or `None` when the revision has no such path. A checkout
+/// and a mirror give the same string for the same commit.
+async fn tree_id_in(
+    dir: Option<&Path>,
+    git_dir: &[&str],
+    rev: &str,
+    path: &str,
+) -> Result<Option<String>, SourceError> {
+    let spec = if path == "." || path.is_empty() {
+        format!("{rev}^{{tree}}")
+    } else {
+        format!("{rev}:{path}")
+    };
+    let mut args = git_dir.to_vec();
+    args.extend(["rev-parse", "--verify", "-q", &spec]);
+    let out = git("rev-parse", dir, &args, None, false, &[]).await?;
+    let id = out.text();
+    let id = id.trim();
+    Ok((out.ok && !id.is_empty()).then(|| format!("git-tree:{id}")))
 }
 
 /// Why a fetch of `commit` failed, from git's stderr.

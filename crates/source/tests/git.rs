@@ -3,23 +3,10 @@
 use slipway_core::build::source::SourceLocation;
 use slipway_source::{SourceError, fetch, resolve};
 use slipway_test_support::command_lines;
-use std::path::Path;
-use std::process::Command;
 
-fn sh(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+mod common;
+
+use common::sh;
 
 /// A repo with two commits on main, a tag on the first, and a branch `dev`.
 fn repo() -> (tempfile::TempDir, String, String) {

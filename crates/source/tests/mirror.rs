@@ -5,22 +5,10 @@
 use slipway_core::build::source::SourceLocation;
 use slipway_source::{Mirrors, SourceError, fetch, tree_id};
 use std::path::Path;
-use std::process::Command;
 
-fn sh(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+mod common;
+
+use common::sh;
 
 /// A repository with a context directory, an executable, a symlinked
 /// directory and a commit that changes only the README.
@@ -51,6 +39,16 @@ fn repo() -> (tempfile::TempDir, String, String) {
 
 fn url(d: &Path) -> SourceLocation {
     SourceLocation::Url(format!("file://{}", d.display()))
+}
+
+/// The sizes of a mirror's packs (one per fetch).
+fn pack_sizes(mirror: &Path) -> Vec<u64> {
+    std::fs::read_dir(mirror.join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect()
 }
 
 fn files_under(dir: &Path) -> Vec<String> {
@@ -218,20 +216,15 @@ async fn mirrors_are_kept_apart_by_scope_and_credentials_and_hold_no_secret() {
     assert!(!e.to_string().contains(password), "{e}");
     // No file under the mirrors holds the password, and only the owner
     // may read them.
-    let mut stack = vec![root.path().join("git")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else if e.file_type().unwrap().is_file() {
-                let bytes = std::fs::read(&p).unwrap();
-                assert!(
-                    !String::from_utf8_lossy(&bytes).contains(password),
-                    "{} holds the password",
-                    p.display()
-                );
-            }
+    let git = root.path().join("git");
+    for rel in files_under(&git) {
+        let p = git.join(&rel);
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(password),
+                "{rel} holds the password"
+            );
         }
     }
     use std::os::unix::fs::PermissionsExt;
@@ -261,12 +254,7 @@ async fn builds_of_one_commit_at_once_fetch_it_once() {
         r.await.unwrap().unwrap();
     }
     // One fetch: one pack.
-    let packs = std::fs::read_dir(m.path().join("objects/pack"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
-        .count();
-    assert_eq!(packs, 1);
+    assert_eq!(pack_sizes(m.path()).len(), 1);
 }
 
 #[tokio::test]
@@ -292,12 +280,7 @@ async fn a_new_commit_brings_only_what_changed() {
     m.ensure_commit(&second).await.unwrap();
     // And back to the first: still there.
     m.ensure_commit(&first).await.unwrap();
-    let sizes: Vec<u64> = std::fs::read_dir(m.path().join("objects/pack"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
-        .map(|e| e.metadata().unwrap().len())
-        .collect();
+    let sizes = pack_sizes(m.path());
     assert_eq!(sizes.len(), 2, "{sizes:?}");
     assert!(
         sizes.iter().min().unwrap() < &10_000,

@@ -451,9 +451,9 @@ pub async fn checkout(
         .map(|(commit, _)| commit)
 }
 
-/// [`checkout`], writing what `want` says; also the mirror it came from,
-/// when the host has mirrors (a commit with submodules is fetched into
-/// `src` as a clone of its own, with them).
+/// [`checkout`], writing what `want` says; also the mirror the commit is
+/// in, when the host has mirrors (a commit with submodules is then cloned
+/// into `src` with them, [`slipway_source::Mirror::write_tree`]).
 pub async fn checkout_with(
     host: &dyn WorkerHost,
     spec: &BuildSpec,
@@ -485,31 +485,31 @@ pub async fn checkout_with(
     };
     let failed = |e: slipway_source::SourceError| Outcome::failed(e.to_string());
     if let Some(mirrors) = host.mirrors() {
+        log.line(&format!("==> commit {commit} from the source's mirror"));
         let from_mirror = async {
             let mirror = mirrors
                 .open(loc, spec.project_name())
                 .await
                 .map_err(failed)?;
             mirror.ensure_commit(&commit).await.map_err(failed)?;
-            let done = match want {
-                Want::All => mirror.checkout(&commit, src).await,
-                Want::Files(paths) => match mirror.checkout_files(&commit, src, paths).await {
-                    Ok(false) => mirror.checkout(&commit, src).await,
-                    other => other,
-                },
-            }
-            .map_err(failed)?;
-            Ok::<_, Outcome>(done.then_some(mirror))
+            let only = match want {
+                Want::All => None,
+                Want::Files(paths) => Some(paths),
+            };
+            let cloned = mirror
+                .write_tree(&commit, src, only)
+                .await
+                .map_err(failed)?;
+            Ok::<_, Outcome>((mirror, cloned))
         };
-        log.line(&format!("==> commit {commit} from the source's mirror"));
-        let mirror = tokio::select! {
+        let (mirror, cloned) = tokio::select! {
             r = from_mirror => r?,
             () = cancel.cancelled() => return Err(Outcome::Cancelled),
         };
-        if let Some(mirror) = mirror {
-            return Ok((commit, Some(mirror)));
+        if cloned {
+            log.line("==> the commit has submodules: cloned it with them");
         }
-        log.line("==> the commit has submodules: cloning it with them");
+        return Ok((commit, Some(mirror)));
     }
     log.line(&format!("==> fetching commit {commit} (depth 1)"));
     tokio::select! {

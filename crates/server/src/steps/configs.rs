@@ -127,24 +127,13 @@ async fn read_base_images(
             .await
             .map_err(|e| e.to_string())?;
         let src = work.join("src");
+        // The Dockerfile alone (the whole tree when it is behind a
+        // symlink), read with the same checks as a build's.
         let path = join_relative(&spec.source.context_dir, &spec.source.dockerfile);
-        if !mirror
-            .checkout_files(&resolved.commit, &src, &[path])
+        mirror
+            .write_tree(&resolved.commit, &src, Some(&[path]))
             .await
-            .map_err(|e| e.to_string())?
-        {
-            // Behind a symlink: the whole tree, and the same checks as a build.
-            let _ = tokio::fs::remove_dir_all(&src).await;
-            if !mirror
-                .checkout(&resolved.commit, &src)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                slipway_source::fetch(&spec.source.location, &resolved.commit, &src)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-        }
+            .map_err(|e| e.to_string())?;
         let (_, dockerfile) =
             slipway_worker::locate(&src, &spec.source.context_dir, &spec.source.dockerfile)
                 .map_err(|o| format!("{o:?}"))?;

@@ -18,6 +18,8 @@
 //! directory, so lock files left by a crash are removed when a mirror is
 //! first opened.
 
+mod files;
+
 use crate::{Remote, SourceError, detail, git};
 use sha2::{Digest, Sha256};
 use slipway_core::build::source::{SourceLocation, is_commit_id};
@@ -49,24 +51,6 @@ const USED: &str = "slipway-used";
 /// The ref naming the newest commit fetched into a mirror.
 const FETCHED_REF: &str = "refs/slipway/fetched";
 
-/// Files bigger than this are not read through the mirror alone.
-const SMALL_FILE: u64 = 8 << 20;
-
-/// What a path names in a commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Entry {
-    File {
-        id: String,
-        executable: bool,
-        size: u64,
-    },
-    Dir,
-    /// A symlink or a submodule: only a full checkout can tell where it
-    /// leads.
-    Link,
-    Missing,
-}
-
 impl Mirrors {
     pub fn new(root: impl Into<PathBuf>) -> Mirrors {
         Mirrors {
@@ -74,10 +58,6 @@ impl Mirrors {
             salt: tokio::sync::OnceCell::new(),
             locks: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// The mirror of `location` for `scope` (a project), made when missing.
@@ -101,10 +81,7 @@ impl Mirrors {
         h.update(salt);
         let name = hex::encode(&h.finalize()[..16]);
         let dir = self.root.join(format!("{name}.git"));
-        let lock = {
-            let mut locks = self.locks.lock().map_err(|_| poisoned())?;
-            locks.entry(dir.clone()).or_default().clone()
-        };
+        let lock = self.lock_of(&dir).ok_or_else(poisoned)?;
         let mirror = Mirror {
             dir,
             location: location.clone(),
@@ -160,9 +137,8 @@ impl Mirrors {
             if !name.ends_with(".git") {
                 continue;
             }
-            let lock = match self.locks.lock() {
-                Ok(mut locks) => locks.entry(path.clone()).or_default().clone(),
-                Err(_) => continue,
+            let Some(lock) = self.lock_of(&path) else {
+                continue;
             };
             let mut opened = lock.lock().await;
             let last = age(&path.join(USED)).or_else(|| age(&path));
@@ -172,6 +148,12 @@ impl Mirrors {
             }
         }
         removed
+    }
+
+    /// The lock of the mirror at `dir` (`None` if the table is poisoned).
+    fn lock_of(&self, dir: &Path) -> Option<Arc<tokio::sync::Mutex<bool>>> {
+        let mut locks = self.locks.lock().ok()?;
+        Some(locks.entry(dir.to_path_buf()).or_default().clone())
     }
 
     /// This directory's random salt for mirror names (made on first use,
@@ -388,24 +370,36 @@ impl Mirror {
     /// The git tree id of `path` (relative, `.` for the root) in `commit`:
     /// the same string [`crate::tree_id`] gives for a checkout of it.
     pub async fn tree_id(&self, commit: &str, path: &str) -> Result<String, SourceError> {
-        let spec = if path == "." || path.is_empty() {
-            format!("{commit}^{{tree}}")
-        } else {
-            format!("{commit}:{path}")
-        };
-        let out = self
-            .local("rev-parse", &["rev-parse", "--verify", "-q", &spec], &[])
-            .await?;
-        let id = out.stdout.trim();
-        if out.ok && !id.is_empty() {
-            Ok(format!("git-tree:{id}"))
-        } else {
-            Err(SourceError::Git {
+        crate::tree_id_in(None, &["--git-dir", path_str(&self.dir)?], commit, path)
+            .await?
+            .ok_or_else(|| SourceError::Git {
                 action: "rev-parse",
                 url: self.location.redacted(),
                 detail: format!("{path} is not a directory of commit {commit}"),
             })
+    }
+
+    /// Write `commit` (fetched before) into the empty or missing directory
+    /// `dest`, for a build or for reading: only the files `only` names when
+    /// given and they allow it ([`Mirror::checkout_files`]), else the whole
+    /// tree ([`Mirror::checkout`]); a commit with submodules is cloned with
+    /// them ([`crate::fetch`]). True when it was cloned.
+    pub async fn write_tree(
+        &self,
+        commit: &str,
+        dest: &Path,
+        only: Option<&[String]>,
+    ) -> Result<bool, SourceError> {
+        if let Some(paths) = only
+            && self.checkout_files(commit, dest, paths).await?
+        {
+            return Ok(false);
         }
+        if self.checkout(commit, dest).await? {
+            return Ok(false);
+        }
+        crate::fetch(&self.location, commit, dest).await?;
+        Ok(true)
     }
 
     /// Write the whole tree of `commit` (fetched before) into the empty or
@@ -448,150 +442,6 @@ impl Mirror {
         }
         Ok(true)
     }
-
-    /// Write only `paths` (relative files) of `commit` into `dest`, with
-    /// the directories that lead to them, for reading without a checkout.
-    /// A path that does not exist is left out. False when a path goes
-    /// through a symlink or a submodule, or is not plainly relative: only a
-    /// full checkout reads those the way a build would.
-    pub async fn checkout_files(
-        &self,
-        commit: &str,
-        dest: &Path,
-        paths: &[String],
-    ) -> Result<bool, SourceError> {
-        let mut listed: HashMap<String, HashMap<String, Entry>> = HashMap::new();
-        let mut wanted = Vec::new();
-        for p in paths {
-            let Some(parts) = plain_parts(p) else {
-                return Ok(false);
-            };
-            match self.entry(commit, &parts, &mut listed).await? {
-                // A big file is left to a checkout, which writes it to disk
-                // instead of holding it in memory.
-                Entry::Link => return Ok(false),
-                Entry::File { size, .. } if size > SMALL_FILE => return Ok(false),
-                Entry::Missing => {}
-                e => wanted.push((parts.join("/"), e)),
-            }
-        }
-        tokio::fs::create_dir_all(dest)
-            .await
-            .map_err(|e| io("write the checkout", e))?;
-        // The directories on the way exist in the commit: make them, so a
-        // missing file reads as missing, not as a missing directory.
-        for dir in listed.keys().filter(|d| !d.is_empty()) {
-            tokio::fs::create_dir_all(dest.join(dir))
-                .await
-                .map_err(|e| io("write the checkout", e))?;
-        }
-        for (path, entry) in wanted {
-            let target = dest.join(&path);
-            match entry {
-                Entry::Dir => tokio::fs::create_dir_all(&target)
-                    .await
-                    .map_err(|e| io("write the checkout", e))?,
-                Entry::File { id, executable, .. } => {
-                    let out = self
-                        .local("cat-file", &["cat-file", "blob", &id], &[])
-                        .await?;
-                    if !out.ok {
-                        return Err(self.fail("cat-file", &out.stderr));
-                    }
-                    if let Some(parent) = target.parent() {
-                        tokio::fs::create_dir_all(parent)
-                            .await
-                            .map_err(|e| io("write the checkout", e))?;
-                    }
-                    tokio::fs::write(&target, out.stdout_bytes)
-                        .await
-                        .map_err(|e| io("write the checkout", e))?;
-                    if executable {
-                        use std::os::unix::fs::PermissionsExt;
-                        tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
-                            .await
-                            .map_err(|e| io("write the checkout", e))?;
-                    }
-                }
-                Entry::Link | Entry::Missing => {}
-            }
-        }
-        Ok(true)
-    }
-
-    /// What `parts` names in `commit`, walking one directory listing at a
-    /// time (each listed once per call, in `listed`, keyed by its path).
-    async fn entry(
-        &self,
-        commit: &str,
-        parts: &[&str],
-        listed: &mut HashMap<String, HashMap<String, Entry>>,
-    ) -> Result<Entry, SourceError> {
-        let mut dir = String::new();
-        for (i, part) in parts.iter().enumerate() {
-            if !listed.contains_key(&dir) {
-                let children = self.list(commit, &dir).await?;
-                listed.insert(dir.clone(), children);
-            }
-            let found = listed[&dir].get(*part).cloned().unwrap_or(Entry::Missing);
-            let last = i + 1 == parts.len();
-            match found {
-                Entry::Dir if !last => {
-                    if !dir.is_empty() {
-                        dir.push('/');
-                    }
-                    dir.push_str(part);
-                }
-                // A file on the way: the path does not exist.
-                Entry::File { .. } if !last => return Ok(Entry::Missing),
-                e => return Ok(e),
-            }
-        }
-        Ok(Entry::Dir)
-    }
-
-    /// The entries of the directory `dir` ("" for the root) of `commit`.
-    async fn list(&self, commit: &str, dir: &str) -> Result<HashMap<String, Entry>, SourceError> {
-        let spec = format!("{commit}:{dir}");
-        let out = self
-            .local("ls-tree", &["ls-tree", "-l", "-z", &spec], &[])
-            .await?;
-        if !out.ok {
-            return Err(self.fail("ls-tree", &out.stderr));
-        }
-        Ok(out
-            .stdout
-            .split('\0')
-            .filter_map(|line| {
-                let (meta, name) = line.split_once('\t')?;
-                let mut f = meta.split_whitespace();
-                let (mode, _kind, id, size) = (f.next()?, f.next()?, f.next()?, f.next()?);
-                let entry = match mode {
-                    "040000" => Entry::Dir,
-                    "100644" | "100755" => Entry::File {
-                        id: id.to_string(),
-                        executable: mode == "100755",
-                        size: size.parse().unwrap_or(u64::MAX),
-                    },
-                    _ => Entry::Link,
-                };
-                Some((name.to_string(), entry))
-            })
-            .collect())
-    }
-}
-
-/// The components of a plain relative path (`.` and empty ones dropped),
-/// or `None` for an absolute one or one with `..`.
-fn plain_parts(path: &str) -> Option<Vec<&str>> {
-    if path.starts_with('/') {
-        return None;
-    }
-    let parts: Vec<&str> = path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    (!parts.contains(&"..") && !parts.is_empty()).then_some(parts)
 }
 
 fn path_str(p: &Path) -> Result<&str, SourceError> {
@@ -601,20 +451,4 @@ fn path_str(p: &Path) -> Result<&str, SourceError> {
             std::io::Error::other(format!("{} is not a UTF-8 path", p.display())),
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plain_parts;
-
-    #[test]
-    fn only_plain_relative_paths_are_read_alone() {
-        assert_eq!(
-            plain_parts("./ctx//Dockerfile"),
-            Some(vec!["ctx", "Dockerfile"])
-        );
-        assert_eq!(plain_parts("ctx/../x"), None);
-        assert_eq!(plain_parts("/etc/passwd"), None);
-        assert_eq!(plain_parts("."), None);
-    }
 }
