@@ -320,11 +320,7 @@ impl Buildah {
         args.extend([oci, format!("docker://{dest}")]);
         let out = run("skopeo", &args, log, cancel).await?;
         succeeded(&out, format!("push to {} refused", dest.registry))?;
-        let digest = tokio::fs::read_to_string(&digest_file)
-            .await
-            .map_err(|e| BuilderError::Failed(format!("skopeo wrote no digest file: {e}")))?
-            .trim()
-            .to_string();
+        let digest = digest_in(&digest_file, "skopeo").await?;
         self.read_back(dest, &digest, authfile, log, cancel).await
     }
 
@@ -378,40 +374,6 @@ impl Buildah {
         let out = run_split("skopeo", &args, &data, log, cancel).await?;
         succeeded(&out, format!("cannot read {reference} back"))?;
         Ok(data.text())
-    }
-
-    /// Give the image `source` (`registry/name@digest`) the tag `dest` in
-    /// the same repository, byte for byte (the digest stays the same).
-    pub async fn retag(
-        &self,
-        source: &PushedImage,
-        dest: &ImageRef,
-        authfile: Option<&Path>,
-        log: &dyn LogSink,
-        cancel: &CancellationToken,
-    ) -> Result<PushedImage, BuilderError> {
-        let tls = self.tls_verify(&dest.to_string());
-        let mut args = vec![
-            "copy".to_string(),
-            "--quiet".into(),
-            // An image index is copied whole; a single image is unaffected.
-            "--all".into(),
-            "--preserve-digests".into(),
-            format!("--src-tls-verify={tls}"),
-            format!("--dest-tls-verify={tls}"),
-        ];
-        args.extend(authfile_args(authfile));
-        args.extend([
-            format!("docker://{}", source.reference),
-            format!("docker://{dest}"),
-        ]);
-        log.line(&format!("--> tagging {} as {dest}", source.reference));
-        let out = run("skopeo", &args, log, cancel).await?;
-        succeeded(&out, format!("cannot tag {dest}"))?;
-        Ok(PushedImage {
-            tag_reference: dest.to_string(),
-            ..source.clone()
-        })
     }
 
     /// Push an OCI image index that lists `images` (already in `dest`'s
@@ -513,11 +475,7 @@ impl Buildah {
         args.extend([source.to_string(), format!("docker://{dest}")]);
         let out = run("buildah", &args, log, cancel).await?;
         succeeded(&out, format!("push to {} refused", dest.registry))?;
-        Ok(tokio::fs::read_to_string(digest_file)
-            .await
-            .map_err(|e| BuilderError::Failed(format!("buildah wrote no digest file: {e}")))?
-            .trim()
-            .to_string())
+        digest_in(digest_file, "buildah").await
     }
 
     /// After a crash: remove every working container in this storage
@@ -653,6 +611,14 @@ pub fn pushed_image(
         size,
         layers,
     })
+}
+
+/// The digest `tool` wrote to `file` (`--digestfile`).
+async fn digest_in(file: &Path, tool: &str) -> Result<String, BuilderError> {
+    tokio::fs::read_to_string(file)
+        .await
+        .map(|d| d.trim().to_string())
+        .map_err(|e| BuilderError::Failed(format!("{tool} wrote no digest file: {e}")))
 }
 
 #[cfg(test)]
