@@ -128,9 +128,12 @@ impl Program {
         let Ok(json) = serde_json::to_vec(&known) else {
             return;
         };
-        let tmp = dir.join(format!("{PACK}.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, json).is_ok() && std::fs::rename(&tmp, &pack).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        // A temporary file of its own: checks running at once in one
+        // process (the server's preparations) never write into each other's.
+        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+            && std::io::Write::write_all(&mut tmp, &json).is_ok()
+        {
+            let _ = tmp.persist(&pack);
         }
     }
 
