@@ -124,6 +124,15 @@ impl ImageRef {
         format!("{}/{}", self.registry, self.repository)
     }
 
+    /// The same repository under `tag` (no digest).
+    pub fn with_tag(&self, tag: &str) -> ImageRef {
+        ImageRef {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
+    }
+
     /// `registry/repository@digest`: the immutable reference of a pushed image.
     pub fn with_digest(&self, digest: &str) -> String {
         format!("{}@{}", self.name(), digest)

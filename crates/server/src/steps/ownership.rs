@@ -60,11 +60,7 @@ pub async fn check_free(
     let output = &build.spec.output;
     let own = output.registry == services.own_registry;
     for (tag, kind) in tags {
-        let tagged = ImageRef {
-            tag: Some(tag.clone()),
-            digest: None,
-            ..output.clone()
-        };
+        let tagged = output.with_tag(tag);
         let held = if own {
             match services
                 .registry

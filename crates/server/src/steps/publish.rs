@@ -6,7 +6,7 @@
 use crate::Services;
 use slipway_builder::LogSink;
 use slipway_core::build::{Stage, StageTiming};
-use slipway_core::{Build, BuildPhase, ImageRef, PushedImage};
+use slipway_core::{Build, BuildPhase, PushedImage};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -57,11 +57,7 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
     } else {
         build.spec.tags.clone()
     };
-    let tagged = |tag: &str| ImageRef {
-        tag: Some(tag.to_string()),
-        digest: None,
-        ..output.clone()
-    };
+    let tagged = |tag: &str| output.with_tag(tag);
     // (Builds prepared before tags were planned have none.)
     let immutable = crate::steps::ownership::immutable_tags(build);
     let result = async {
@@ -176,14 +172,7 @@ async fn move_tags(
     log: &dyn LogSink,
 ) -> Result<(), String> {
     let output = &build.spec.output;
-    let shown = |tag: &str| {
-        ImageRef {
-            tag: Some(tag.to_string()),
-            digest: None,
-            ..output.clone()
-        }
-        .to_string()
-    };
+    let shown = |tag: &str| output.with_tag(tag).to_string();
     for tag in tags {
         log.line(&format!(
             "--> tagging {} as {}",

@@ -71,22 +71,29 @@ async fn scan_from(
     };
     let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
     let report = tokio::task::spawn_blocking(move || {
-        // The layout the worker pushed from, when it holds this image.
-        let wanted = r.rsplit_once('@').map(|(_, d)| d.to_string());
-        let from_layout = layout.and_then(|dir| {
-            slipway_scan::image::read_layout(&r, &dir)
-                .ok()
-                .filter(|img| Some(&img.manifest_digest) == wanted.as_ref())
-        });
-        let used = local.is_none() && from_layout.is_some();
-        let report = match (local, from_layout) {
-            (Some(Ok(img)), _) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
-            (Some(Err((outcome, why))), _) => ScanReport::unscanned(&r, outcome, why),
-            (None, Some(img)) => slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
-            (None, None) => slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
+        // Another registry's image: from the layout the worker pushed it
+        // from, when that holds exactly this image; else downloaded.
+        let from_layout = || {
+            let wanted = r.rsplit_once('@').map(|(_, d)| d);
+            let img = slipway_scan::image::read_layout(&r, layout.as_deref()?).ok()?;
+            (Some(img.manifest_digest.as_str()) == wanted).then_some(img)
+        };
+        let scanned = match local {
+            Some(Ok(img)) => (
+                slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
+                false,
+            ),
+            Some(Err((outcome, why))) => (ScanReport::unscanned(&r, outcome, why), false),
+            None => match from_layout() {
+                Some(img) => (slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)), true),
+                None => (
+                    slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
+                    false,
+                ),
+            },
         };
         crate::memory::give_back();
-        (report, used)
+        scanned
     })
     .await
     .unwrap_or_else(|e| {
