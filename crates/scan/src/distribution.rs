@@ -20,13 +20,8 @@ pub(crate) const MAX_MANIFEST: u64 = 4 << 20;
 /// repository, byte for byte: its manifest read once and put under each
 /// tag with its own media type, so the digest stays the same.
 pub fn retag(image: &str, tags: &[String], opts: &FetchOptions) -> Result<(), String> {
-    let (repository, digest) = image
-        .split_once('@')
-        .ok_or_else(|| format!("{image}: the image must be named by digest (name@sha256:…)"))?;
-    let (host, name) = repository
-        .split_once('/')
-        .ok_or_else(|| format!("{image}: the image reference names no registry"))?;
-    let mut session = Session::new(host, name, opts)?;
+    let (mut session, _, digest) =
+        Session::for_image(image, opts).map_err(|e| format!("{image}: {e}"))?;
     let got = session.request(
         "GET",
         &format!("/manifests/{digest}"),
@@ -45,10 +40,7 @@ pub fn retag(image: &str, tags: &[String], opts: &FetchOptions) -> Result<(), St
                 .map(str::to_string)
         })
         .ok_or_else(|| format!("{}: the manifest has no media type", got.what))?;
-    let read = format!(
-        "sha256:{}",
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&got.body))
-    );
+    let read = sha256(&got.body);
     if read != digest {
         return Err(format!(
             "{}: the registry answered a manifest with digest {read}",
@@ -66,6 +58,12 @@ pub fn retag(image: &str, tags: &[String], opts: &FetchOptions) -> Result<(), St
             .expect(201)?;
     }
     Ok(())
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 /// One repository on one registry, with the credentials it takes.
@@ -113,6 +111,21 @@ impl Reply {
 }
 
 impl Session {
+    /// The session for the repository of `image` (`registry/name@digest`),
+    /// with that repository (`registry/name`) and the digest.
+    pub(crate) fn for_image<'a>(
+        image: &'a str,
+        opts: &FetchOptions,
+    ) -> Result<(Session, &'a str, &'a str), String> {
+        let (repository, digest) = image
+            .split_once('@')
+            .ok_or("the image must be named by digest (name@sha256:…)")?;
+        let (host, name) = repository
+            .split_once('/')
+            .ok_or("the image reference names no registry")?;
+        Ok((Session::new(host, name, opts)?, repository, digest))
+    }
+
     pub(crate) fn new(host: &str, name: &str, opts: &FetchOptions) -> Result<Session, String> {
         let scheme = if opts.tls_verify { "https" } else { "http" };
         let userpass = match &opts.credentials {

@@ -15,10 +15,9 @@
 //! so the registry credentials and TLS rules are the scan's.
 
 use crate::ScanError;
-use crate::distribution::{MANIFEST_TYPES, Session};
+use crate::distribution::{MANIFEST_TYPES, Session, sha256};
 use crate::image::FetchOptions;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use slipway_core::scan::inventory::percent_encode;
 use std::collections::BTreeMap;
 
@@ -59,13 +58,8 @@ pub fn attach(
         reference: image.to_string(),
         message,
     };
-    let (repository, subject_digest) = image
-        .split_once('@')
-        .ok_or_else(|| fail("the image must be named by digest (name@sha256:…)".into()))?;
-    let (host, name) = repository
-        .split_once('/')
-        .ok_or_else(|| fail("the image reference names no registry".into()))?;
-    let mut session = Session::new(host, name, opts).map_err(fail)?;
+    let (mut session, repository, subject_digest) =
+        Session::for_image(image, opts).map_err(fail)?;
 
     // The subject's descriptor: its media type and size as stored.
     let head = session
@@ -78,7 +72,8 @@ pub fn attach(
         .map_err(fail)?;
     if head.status == 404 {
         return Err(fail(format!(
-            "the registry has no manifest {subject_digest} in {name}"
+            "the registry has no manifest {subject_digest} in {}",
+            session.name
         )));
     }
     head.expect(200).map_err(fail)?;
@@ -136,10 +131,6 @@ pub fn attach(
         digest,
         indexed_by_registry,
     })
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 impl Session {
