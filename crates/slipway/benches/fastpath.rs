@@ -23,9 +23,8 @@
 //! picks parts; `BENCH_QUICK=1`: the small image only and 200 configs).
 
 use hmac::{Hmac, Mac};
-use slipway_test_support::{GitRepo, Registry, Server, http_raw, require_tools, run_ok};
+use slipway_test_support::{GitRepo, Registry, Server, http_raw, require_tools, run_ok, stderr};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
@@ -41,15 +40,6 @@ fn timed(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
     f();
     t.elapsed()
-}
-
-fn sh(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().expect(program);
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn goal(met: bool) -> &'static str {
@@ -102,31 +92,19 @@ fn noop(peer: &Registry, base: &str) -> Vec<String> {
         .env("HOOK", SECRET)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let first = server.cli(&["start", "a", "--wait"]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(first.status.success(), "{}", stderr(&first));
     let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
     let (mut start, mut hook, mut plain) = (vec![], vec![], vec![]);
     for round in 0..ROUNDS {
         start.push(timed(|| {
             let out = server.cli(&["start", "a", "--wait", "-o", "json"]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}", stderr(&out));
         }));
         hook.push(timed(|| webhook_to_skipped(&server, &commit, round)));
         plain.push(timed(|| {
-            sh(
+            run_ok(
                 "git",
                 &[
                     "ls-remote",
@@ -134,7 +112,7 @@ fn noop(peer: &Registry, base: &str) -> Vec<String> {
                     "refs/heads/main",
                 ],
             );
-            sh(
+            run_ok(
                 "skopeo",
                 &[
                     "inspect",
@@ -279,23 +257,19 @@ fn build(peer: &Registry, base: &str, quick: bool) -> Vec<String> {
             let tag = format!("{}/slipway/img{mb}:r{round}", peer.host());
             let t = timed(|| {
                 let out = server.cli(&["build", &repo.path().display().to_string(), "--tag", &tag]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                assert!(out.status.success(), "{}", stderr(&out));
             });
             run_ok("sync", &[]);
             let work = tempfile::tempdir().unwrap();
             let src = work.path().join("src");
             let image = format!("{}/plain/img{mb}:r{round}", peer.host());
             let p = timed(|| {
-                sh(
+                run_ok(
                     "git",
                     &["clone", "-q", "--depth", "1", &url, src.to_str().unwrap()],
                 );
                 let pull = buildah(&["pull", "--quiet", "--tls-verify=false", base]);
-                sh(
+                run_ok(
                     "buildah",
                     &pull.iter().map(String::as_str).collect::<Vec<_>>(),
                 );
@@ -310,7 +284,7 @@ fn build(peer: &Registry, base: &str, quick: bool) -> Vec<String> {
                     &image,
                     src.to_str().unwrap(),
                 ]));
-                sh(
+                run_ok(
                     "unshare",
                     &bud.iter().map(String::as_str).collect::<Vec<_>>(),
                 );
@@ -321,11 +295,11 @@ fn build(peer: &Registry, base: &str, quick: bool) -> Vec<String> {
                     &image,
                     &format!("docker://{image}"),
                 ]);
-                sh(
+                run_ok(
                     "buildah",
                     &push.iter().map(String::as_str).collect::<Vec<_>>(),
                 );
-                sh(
+                run_ok(
                     "skopeo",
                     &[
                         "inspect",
@@ -336,7 +310,7 @@ fn build(peer: &Registry, base: &str, quick: bool) -> Vec<String> {
                 );
             });
             let rmi = buildah(&["rmi", &image]);
-            sh(
+            run_ok(
                 "buildah",
                 &rmi.iter().map(String::as_str).collect::<Vec<_>>(),
             );
@@ -404,11 +378,7 @@ fn apply(base: &str, n: usize) -> Vec<String> {
         let applied = |times: &mut Vec<Duration>| {
             times.push(timed(|| {
                 let out = server.cli(&["apply", "-f", &file]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                assert!(out.status.success(), "{}", stderr(&out));
             }));
         };
         applied(&mut first);
@@ -424,7 +394,7 @@ fn apply(base: &str, n: usize) -> Vec<String> {
             for (i, r) in repos.iter().enumerate() {
                 let url = format!("file://{}", r.path().display());
                 let dest = clones.path().join(i.to_string());
-                sh(
+                run_ok(
                     "git",
                     &["clone", "-q", "--depth", "1", &url, dest.to_str().unwrap()],
                 );
