@@ -90,10 +90,13 @@ pub async fn settle(services: &Services, wave: i64, config: &str) {
         if m.state.is_terminal() {
             return;
         }
+        // Its build is really building (past preparation, not ended): the
+        // answer will not come soon. An ended build's member is marked by
+        // the wave controller a moment later: wait for that.
         if let Some(id) = m.build
             && !matches!(
                 services.store.get_build(id).await,
-                Ok(Some(b)) if b.phase == BuildPhase::New
+                Ok(Some(b)) if b.phase == BuildPhase::New || b.phase.is_final()
             )
         {
             return;
