@@ -275,16 +275,37 @@ impl Buildah {
         self.read_back(dest, &digest, authfile, log, cancel).await
     }
 
-    /// [`Buildah::push`] through an OCI layout at `layout`: the image is
-    /// written there once (compressed), then copied to `dest` byte for byte
-    /// (`skopeo copy --preserve-digests`), and the layout stays for the
-    /// scan to read instead of downloading the image again.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn push_via_layout(
+    /// Write the image `local_tag` into the OCI layout `layout` (replaced),
+    /// for [`Buildah::copy_layout`] to push and a scan to read meanwhile.
+    pub async fn write_layout(
         &self,
         local_tag: &str,
-        dest: &ImageRef,
         layout: &Path,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), BuilderError> {
+        let _ = tokio::fs::remove_dir_all(layout).await;
+        let mut args = self.global_args();
+        args.extend([
+            "push".to_string(),
+            "--quiet".into(),
+            local_tag.to_string(),
+            format!("oci:{}:image", layout.display()),
+        ]);
+        let out = run("buildah", &args, log, cancel).await?;
+        succeeded(
+            &out,
+            format!("cannot write the image to {}", layout.display()),
+        )
+    }
+
+    /// Push the image in the OCI layout `layout` ([`Buildah::write_layout`])
+    /// to `dest`, digests preserved (what a scan of the layout read is what
+    /// the registry holds).
+    pub async fn copy_layout(
+        &self,
+        layout: &Path,
+        dest: &ImageRef,
         work_dir: &Path,
         authfile: Option<&Path>,
         log: &dyn LogSink,
@@ -292,20 +313,6 @@ impl Buildah {
     ) -> Result<PushedImage, BuilderError> {
         let dest_s = dest.to_string();
         log.line(&format!("--> pushing {dest_s}"));
-        let _ = tokio::fs::remove_dir_all(layout).await;
-        let oci = format!("oci:{}:image", layout.display());
-        let mut args = self.global_args();
-        args.extend([
-            "push".to_string(),
-            "--quiet".into(),
-            local_tag.to_string(),
-            oci.clone(),
-        ]);
-        let out = run("buildah", &args, log, cancel).await?;
-        succeeded(
-            &out,
-            format!("cannot write the image to {}", layout.display()),
-        )?;
         let digest_file = work_dir.join("pushed-digest");
         let tls = self.tls_verify(&dest_s);
         let mut args = vec![
@@ -317,7 +324,10 @@ impl Buildah {
             digest_file.display().to_string(),
         ];
         args.extend(authfile_args(authfile));
-        args.extend([oci, format!("docker://{dest}")]);
+        args.extend([
+            format!("oci:{}:image", layout.display()),
+            format!("docker://{dest}"),
+        ]);
         let out = run("skopeo", &args, log, cancel).await?;
         succeeded(&out, format!("push to {} refused", dest.registry))?;
         let digest = digest_in(&digest_file, "skopeo").await?;
@@ -374,80 +384,6 @@ impl Buildah {
         let out = run_split("skopeo", &args, &data, log, cancel).await?;
         succeeded(&out, format!("cannot read {reference} back"))?;
         Ok(data.text())
-    }
-
-    /// Push an OCI image index that lists `images` (already in `dest`'s
-    /// repository, one per platform) under `dest`'s tag.
-    pub async fn push_index(
-        &self,
-        images: &[PushedImage],
-        dest: &ImageRef,
-        work_dir: &Path,
-        authfile: Option<&Path>,
-        log: &dyn LogSink,
-        cancel: &CancellationToken,
-    ) -> Result<PushedImage, BuilderError> {
-        let dest_s = dest.to_string();
-        let tls = self.tls_verify(&dest_s);
-        // A name unique to this work dir, so concurrent builds never share a list.
-        let list = format!(
-            "localhost/slipway-index/{}:latest",
-            work_dir
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_else(|| "index".into())
-        );
-        let mut args = self.global_args();
-        args.extend(["manifest".into(), "create".into(), list.clone()]);
-        let out = run("buildah", &args, log, cancel).await?;
-        succeeded(&out, "cannot create the image index")?;
-        let result = async {
-            for image in images {
-                let mut args = self.global_args();
-                args.extend([
-                    "manifest".into(),
-                    "add".into(),
-                    format!("--tls-verify={tls}"),
-                ]);
-                args.extend(authfile_args(authfile));
-                args.extend([list.clone(), format!("docker://{}", image.reference)]);
-                let out = run("buildah", &args, log, cancel).await?;
-                succeeded(
-                    &out,
-                    format!("cannot add {} to the image index", image.reference),
-                )?;
-            }
-            log.line(&format!(
-                "--> pushing image index {dest_s} ({} platforms)",
-                images.len()
-            ));
-            let digest = self
-                .push_for_digest(
-                    &["manifest", "push", "--quiet", "--format", "oci"],
-                    &list,
-                    dest,
-                    &work_dir.join("index-digest"),
-                    authfile,
-                    log,
-                    cancel,
-                )
-                .await?;
-            let reference = dest.with_digest(&digest);
-            log.line(&format!("--> pushed {reference}"));
-            Ok(PushedImage {
-                reference,
-                tag_reference: dest_s.clone(),
-                digest,
-                size: images.iter().map(|i| i.size).sum(),
-                layers: Vec::new(),
-            })
-        }
-        .await;
-        let mut args = self.global_args();
-        args.extend(["manifest".into(), "rm".into(), list]);
-        let quiet = process::Collect::default();
-        let _ = run("buildah", &args, &quiet, &CancellationToken::new()).await;
-        result
     }
 
     /// `buildah <verb…> --digestfile F SOURCE docker://DEST`, the one way

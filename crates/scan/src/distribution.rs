@@ -22,6 +22,29 @@ pub(crate) const MAX_MANIFEST: u64 = 4 << 20;
 pub fn retag(image: &str, tags: &[String], opts: &FetchOptions) -> Result<(), String> {
     let (mut session, _, digest) =
         Session::for_image(image, opts).map_err(|e| format!("{image}: {e}"))?;
+    let (body, media_type) = read_manifest_in(&mut session, digest)?;
+    for tag in tags {
+        session
+            .request(
+                "PUT",
+                &format!("/manifests/{tag}"),
+                &[("Content-Type", media_type.as_str())],
+                Some(&body),
+            )?
+            .expect(201)?;
+    }
+    Ok(())
+}
+
+/// The manifest of `image` (`registry/name@sha256:…`) as the registry
+/// stores it, checked against its digest, and its media type.
+pub fn read_manifest(image: &str, opts: &FetchOptions) -> Result<(Vec<u8>, String), String> {
+    let (mut session, _, digest) =
+        Session::for_image(image, opts).map_err(|e| format!("{image}: {e}"))?;
+    read_manifest_in(&mut session, digest)
+}
+
+fn read_manifest_in(session: &mut Session, digest: &str) -> Result<(Vec<u8>, String), String> {
     let got = session.request(
         "GET",
         &format!("/manifests/{digest}"),
@@ -29,17 +52,6 @@ pub fn retag(image: &str, tags: &[String], opts: &FetchOptions) -> Result<(), St
         None,
     )?;
     got.expect(200)?;
-    let media_type = got
-        .header("content-type")
-        .map(str::to_string)
-        .or_else(|| {
-            serde_json::from_slice::<Value>(&got.body)
-                .ok()?
-                .get("mediaType")?
-                .as_str()
-                .map(str::to_string)
-        })
-        .ok_or_else(|| format!("{}: the manifest has no media type", got.what))?;
     let read = sha256(&got.body);
     if read != digest {
         return Err(format!(
@@ -47,17 +59,96 @@ pub fn retag(image: &str, tags: &[String], opts: &FetchOptions) -> Result<(), St
             got.what
         ));
     }
-    for tag in tags {
-        session
-            .request(
-                "PUT",
-                &format!("/manifests/{tag}"),
-                &[("Content-Type", media_type.as_str())],
-                Some(&got.body),
-            )?
-            .expect(201)?;
+    let media_type = serde_json::from_slice::<Value>(&got.body)
+        .ok()
+        .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+        .or_else(|| {
+            got.header("content-type")
+                .map(|c| c.split(';').next().unwrap_or(c).trim().to_string())
+        })
+        .ok_or_else(|| format!("{}: the manifest has no media type", got.what))?;
+    Ok((got.body, media_type))
+}
+
+/// The manifest and the config of the image `image` (`registry/name@sha256:…`,
+/// an image manifest), each checked against its digest.
+pub fn read_image(image: &str, opts: &FetchOptions) -> Result<(Value, Value), String> {
+    let (mut session, _, digest) =
+        Session::for_image(image, opts).map_err(|e| format!("{image}: {e}"))?;
+    let (bytes, _) = read_manifest_in(&mut session, digest)?;
+    let manifest: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{image}: the manifest is not JSON: {e}"))?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .ok_or_else(|| format!("{image}: the manifest names no config"))?
+        .to_string();
+    let got = session.request("GET", &format!("/blobs/{config_digest}"), &[], None)?;
+    got.expect(200)?;
+    if sha256(&got.body) != config_digest {
+        return Err(format!(
+            "{}: the config does not match its digest",
+            got.what
+        ));
     }
-    Ok(())
+    let config: Value = serde_json::from_slice(&got.body)
+        .map_err(|e| format!("{image}: the config is not JSON: {e}"))?;
+    Ok((manifest, config))
+}
+
+/// Put an OCI image index of `members` (each `(platform,
+/// registry/name@sha256:…)`, all in `repository`, `registry/name`) under
+/// `tag`: each member's manifest is read for its media type and size, then
+/// one PUT. Returns the index's digest.
+pub fn push_index(
+    repository: &str,
+    tag: &str,
+    members: &[(&slipway_core::cluster::Platform, &str)],
+    opts: &FetchOptions,
+) -> Result<String, String> {
+    let (host, name) = repository
+        .split_once('/')
+        .ok_or("the repository names no registry")?;
+    let mut session = Session::new(host, name, opts)?;
+    let mut read = Vec::new();
+    for (platform, image) in members {
+        let (image_repo, digest) = image
+            .split_once('@')
+            .ok_or_else(|| format!("{image}: not named by digest"))?;
+        if image_repo != repository {
+            return Err(format!("{image} is not in {repository}"));
+        }
+        let (bytes, media_type) = read_manifest_in(&mut session, digest)?;
+        read.push((*platform, digest, bytes.len() as u64, media_type));
+    }
+    let entries: Vec<slipway_core::oci::manifest::IndexMember<'_>> = read
+        .iter()
+        .map(
+            |(platform, digest, size, media_type)| slipway_core::oci::manifest::IndexMember {
+                media_type,
+                digest,
+                size: *size,
+                platform,
+            },
+        )
+        .collect();
+    let index = slipway_core::oci::manifest::image_index(&entries);
+    let put = session.request(
+        "PUT",
+        &format!("/manifests/{tag}"),
+        &[("Content-Type", slipway_core::oci::manifest::OCI_INDEX)],
+        Some(&index),
+    )?;
+    put.expect(201)?;
+    let digest = sha256(&index);
+    if let Some(said) = put.header("docker-content-digest")
+        && said != digest
+    {
+        return Err(format!(
+            "{}: the registry stored the index as {said}, not {digest}",
+            put.what
+        ));
+    }
+    Ok(digest)
 }
 
 /// `sha256:<hex>` of `bytes`.

@@ -127,18 +127,31 @@ fn last_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).to_string()
 }
 
+/// The digest of the manifest an OCI layout holds (its `index.json`'s
+/// first, as skopeo and buildah write one platform's image).
+pub fn layout_digest(dir: &Path) -> Result<String, ScanError> {
+    let what = dir.display().to_string();
+    let index = read_json(&what, &dir.join("index.json"))?;
+    index["manifests"][0]["digest"]
+        .as_str()
+        .filter(|d| d.parse::<slipway_core::oci::digest::Digest>().is_ok())
+        .map(str::to_string)
+        .ok_or_else(|| ScanError::Malformed {
+            reference: what,
+            message: "index.json names no manifest".into(),
+        })
+}
+
 /// Read the image in an OCI layout (its `index.json`'s first manifest,
 /// as skopeo writes one platform's image).
 pub fn read_layout(reference: &str, dir: &Path) -> Result<FetchedImage, ScanError> {
-    let bad = |message: String| ScanError::Malformed {
-        reference: reference.to_string(),
-        message,
-    };
-    let index = read_json(reference, &dir.join("index.json"))?;
-    let manifest_digest = index["manifests"][0]["digest"]
-        .as_str()
-        .ok_or_else(|| bad("index.json names no manifest".into()))?
-        .to_string();
+    let manifest_digest = layout_digest(dir).map_err(|e| match e {
+        ScanError::Malformed { message, .. } => ScanError::Malformed {
+            reference: reference.to_string(),
+            message,
+        },
+        e => e,
+    })?;
     let blobs = dir.join("blobs");
     read_store(reference, &manifest_digest, None, &|algo, hex| {
         Some(blobs.join(algo).join(hex))

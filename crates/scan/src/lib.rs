@@ -93,6 +93,16 @@ pub fn scan_unpacked(
     fs: &rootfs::Rootfs,
     policy: &ScanPolicy,
 ) -> ScanReport {
+    complete(image_part(img, fs, &policy.enabled()), policy)
+}
+
+/// The scanners that read only the image itself, never the network: what
+/// a worker runs on the image it has just built ([`scan_layout`]).
+pub const IMAGE_SCANNERS: [Scanner; 2] = [Scanner::Integrity, Scanner::Capabilities];
+
+/// The inventory of an unpacked image and the findings of those of
+/// `scanners` that read only the image ([`IMAGE_SCANNERS`]); not judged.
+fn image_part(img: &image::FetchedImage, fs: &rootfs::Rootfs, scanners: &[Scanner]) -> ScanReport {
     let found = inventory::read(fs);
     let mut problems = found.problems;
     problems.extend(
@@ -101,38 +111,95 @@ pub fn scan_unpacked(
             .iter()
             .map(|r| format!("layer entry not unpacked: {r}")),
     );
-    let scanners = policy.enabled();
     let mut findings = Vec::new();
-    for scanner in &scanners {
+    let mut ran = Vec::new();
+    for scanner in scanners {
         match scanner {
-            Scanner::PackageUpdates => {
-                let indices = updates::load_all(&policy.repositories, &mut problems);
-                findings.extend(updates::check(&found.inventory, &indices));
-            }
-            Scanner::LanguageUpdates => {
-                findings.extend(language::check(
-                    &found.inventory,
-                    &policy.indices,
-                    &mut problems,
-                ));
-            }
             Scanner::Integrity => findings.extend(integrity::check(fs, &mut problems)),
             Scanner::Capabilities => {
                 findings.extend(capabilities::check(&img.labels(), &img.user()))
             }
+            Scanner::PackageUpdates | Scanner::LanguageUpdates => continue,
         }
+        ran.push(*scanner);
     }
-    let mut report = ScanReport {
+    ScanReport {
         reference: img.reference.clone(),
         manifest_digest: Some(img.manifest_digest.clone()),
         outcome: ScanOutcome::Passed,
-        scanners,
+        scanners: ran,
         findings,
         problems,
         inventory: found.inventory,
-    };
+    }
+}
+
+/// Finish a report made from the image alone (by [`image_part`], or by
+/// the worker that built the image, [`scan_layout`]): run the scanners
+/// `policy` enables that need only the inventory and the network
+/// (package and language updates), keep the image scanners' findings only
+/// for the scanners the policy enables, and judge it by the policy.
+pub fn complete(mut report: ScanReport, policy: &ScanPolicy) -> ScanReport {
+    let scanners = policy.enabled();
+    report
+        .findings
+        .retain(|f| scanners.contains(&f.scanner()) && IMAGE_SCANNERS.contains(&f.scanner()));
+    report.scanners.retain(|s| scanners.contains(s));
+    for scanner in &scanners {
+        match scanner {
+            Scanner::PackageUpdates => {
+                let indices = updates::load_all(&policy.repositories, &mut report.problems);
+                report
+                    .findings
+                    .extend(updates::check(&report.inventory, &indices));
+            }
+            Scanner::LanguageUpdates => {
+                let found =
+                    language::check(&report.inventory, &policy.indices, &mut report.problems);
+                report.findings.extend(found);
+            }
+            Scanner::Integrity | Scanner::Capabilities => continue,
+        }
+        report.scanners.push(*scanner);
+    }
+    report.scanners.sort();
+    report.scanners.dedup();
     report.judge(&policy.fail_on);
     report
+}
+
+/// Scan the image in the OCI layout `dir` (one platform's, as a worker
+/// wrote it to push it to `name`, `registry/repository`) with those of
+/// `policy`'s scanners that read only the image ([`IMAGE_SCANNERS`]). The
+/// report names `name@<manifest digest>` and carries the inventory for
+/// [`complete`]; `work` is scratch space. Never fails: what cannot be read
+/// is an [`ScanOutcome::Error`] report.
+pub fn scan_layout(
+    name: &str,
+    dir: &Path,
+    work: &Path,
+    policy: &ScanPolicy,
+    cache: Option<&layers::LayerCache>,
+) -> ScanReport {
+    let digest = match image::layout_digest(dir) {
+        Ok(d) => d,
+        Err(e) => return ScanReport::unscanned(name, ScanOutcome::Error, e.to_string()),
+    };
+    let reference = format!("{name}@{digest}");
+    let img = match image::read_layout(&reference, dir) {
+        Ok(i) => i,
+        Err(e) => return ScanReport::unscanned(&reference, ScanOutcome::Error, e.to_string()),
+    };
+    let fs = match rootfs::Rootfs::read_layers(&work.join("root"), &img.layers, cache) {
+        Ok(fs) => fs,
+        Err(e) => return ScanReport::unscanned(&reference, ScanOutcome::Error, e.to_string()),
+    };
+    let scanners: Vec<Scanner> = policy
+        .enabled()
+        .into_iter()
+        .filter(|s| IMAGE_SCANNERS.contains(s))
+        .collect();
+    image_part(&img, &fs, &scanners)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,5 +230,59 @@ impl ScanError {
             path: path.display().to_string(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_core::scan::Finding;
+    use slipway_core::scan::inventory::Ecosystem;
+
+    /// A worker's report is finished by the server's policy: findings of
+    /// scanners that are not the image's (or that the policy does not
+    /// enable) are dropped, and the outcome is judged again.
+    #[test]
+    fn a_workers_report_is_completed_and_judged_by_the_servers_policy() {
+        let missing = Finding::Missing {
+            ecosystem: Ecosystem::Deb,
+            package: "bash".into(),
+            path: "/bin/bash".into(),
+        };
+        let forged_update = Finding::Update {
+            ecosystem: Ecosystem::Deb,
+            package: "bash".into(),
+            installed: "1".into(),
+            available: "2".into(),
+            repository: "http://example.invalid".into(),
+        };
+        let worker = ScanReport {
+            reference: format!("r/x@sha256:{}", "a".repeat(64)),
+            manifest_digest: Some(format!("sha256:{}", "a".repeat(64))),
+            // The worker says it passed: the server judges for itself.
+            outcome: ScanOutcome::Passed,
+            scanners: vec![Scanner::Integrity, Scanner::Capabilities],
+            findings: vec![missing.clone(), forged_update],
+            problems: Vec::new(),
+            inventory: Default::default(),
+        };
+        let policy = ScanPolicy {
+            scanners: Some(vec![Scanner::Integrity]),
+            fail_on: vec![Scanner::Integrity],
+            ..ScanPolicy::default()
+        };
+        let done = complete(worker.clone(), &policy);
+        assert_eq!(done.findings, vec![missing]);
+        assert_eq!(done.scanners, vec![Scanner::Integrity]);
+        assert_eq!(done.outcome, ScanOutcome::Failed);
+        // A policy without integrity keeps none of its findings.
+        let policy = ScanPolicy {
+            scanners: Some(vec![Scanner::Capabilities]),
+            fail_on: vec![Scanner::Integrity],
+            ..ScanPolicy::default()
+        };
+        let done = complete(worker, &policy);
+        assert!(done.findings.is_empty(), "{:?}", done.findings);
+        assert_eq!(done.outcome, ScanOutcome::Passed);
     }
 }

@@ -70,6 +70,9 @@ pub struct Services {
     /// `tls.ca_file`, for local `slipway worker` processes with an
     /// `https://` callback URL.
     pub worker_ca_file: Option<std::path::PathBuf>,
+    /// The scans workers made of the platform images they pushed, until
+    /// the build's scan step takes them (or the build ends).
+    pub worker_scans: Mutex<HashMap<(BuildId, String), slipway_core::scan::ScanReport>>,
 }
 
 impl Services {
@@ -80,11 +83,39 @@ impl Services {
         self.work_dir.join(format!("{build}-{platform}-image"))
     }
 
-    /// Remove the image layouts of `build`'s platforms.
+    /// Remove the image layouts of `build`'s platforms, and the scans its
+    /// workers made of them that no scan step took.
     pub async fn drop_image_layouts(&self, build: &slipway_core::Build) {
+        if let Ok(mut scans) = self.worker_scans.lock() {
+            scans.retain(|(b, _), _| *b != build.id);
+        }
         for p in &build.spec.platforms {
             let _ = tokio::fs::remove_dir_all(self.image_layout(build.id, &p.to_string())).await;
         }
+    }
+
+    /// Keep the scan a worker made of `build`'s `platform` image.
+    pub fn keep_worker_scan(
+        &self,
+        build: BuildId,
+        platform: &str,
+        report: slipway_core::scan::ScanReport,
+    ) {
+        if let Ok(mut scans) = self.worker_scans.lock() {
+            scans.insert((build, platform.to_string()), report);
+        }
+    }
+
+    /// Take the scan a worker made of `build`'s `platform` image, if any.
+    pub fn take_worker_scan(
+        &self,
+        build: BuildId,
+        platform: &str,
+    ) -> Option<slipway_core::scan::ScanReport> {
+        self.worker_scans
+            .lock()
+            .ok()?
+            .remove(&(build, platform.to_string()))
     }
 
     /// A fresh work dir for one piece of work, made: `<work>/LABEL-PID-N`,

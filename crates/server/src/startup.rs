@@ -269,6 +269,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         environments: config.environments.clone(),
         worker_ca_pem,
         worker_ca_file: config.tls.as_ref().and_then(|t| t.ca_file.clone()),
+        worker_scans: Default::default(),
     });
     controllers::spawn_all(&services);
 

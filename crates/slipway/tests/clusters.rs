@@ -538,6 +538,19 @@ fn slipway_worker_processes_build_and_report_over_the_api() {
     assert!(log.contains("==> fetching commit"), "{log}");
     assert!(log.contains("STEP 4/11: RUN cat /msg.txt"), "{log}");
     assert!(log.contains(&format!("==> build {id} complete")), "{log}");
+    // The worker scanned the image from the layout it pushed, while it
+    // pushed it; the server kept that report for exactly that image.
+    assert!(
+        log.contains("the worker scanned the image while it pushed it"),
+        "{log}"
+    );
+    let scan = server.cli_json(&["show", &id.to_string(), "--scan", "-o", "json"]);
+    let pushed = b["image"]["reference"].as_str().unwrap();
+    assert!(scan.to_string().contains(pushed), "{scan}");
+    assert!(
+        scan.to_string().contains("\"integrity\""),
+        "the image scanners ran: {scan}"
+    );
     let (_tmp, root) = slipway_test_support::unpack_image(&image);
     assert_eq!(
         std::fs::read_to_string(root.join("copied.txt")).unwrap(),
@@ -614,6 +627,41 @@ fn a_worker_token_reaches_only_its_worker_build_and_cancel_stops_the_process() {
         call(&format!("/api/v1/worker-builds/{}/state", worker + 1)).status,
         403
     );
+    // Its scan report: only one that names an image by digest, that very
+    // digest, and bounded in size.
+    let post = |body: &str| {
+        slipway_test_support::http(
+            server.port,
+            "POST",
+            &format!("/api/v1/worker-builds/{worker}/scan"),
+            Some(&token),
+            Some(body),
+        )
+    };
+    let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let report = |reference: &str, digest: &str| {
+        serde_json::json!({
+            "reference": reference,
+            "manifest_digest": digest,
+            "outcome": "passed",
+            "scanners": ["integrity"],
+            "findings": [],
+        })
+        .to_string()
+    };
+    let bad = post(&report(&format!("{image}@{}", d('a')), &d('b')));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["code"], "INVALID_REQUEST", "{}", bad.body);
+    let untagged = post(&report(&image, &d('a')));
+    assert_eq!(untagged.status, 400, "{}", untagged.body);
+    let huge = format!(
+        "{{\"reference\":\"{}\",\"pad\":\"{}\"}}",
+        image,
+        "x".repeat(17 << 20)
+    );
+    assert_eq!(post(&huge).status, 413);
+    let ok = post(&report(&format!("{image}@{}", d('a')), &d('a')));
+    assert_eq!(ok.status, 204, "{}", ok.body);
 
     // Cancel: the worker sees it within its poll interval and stops buildah.
     let out = server.cli(&["cancel", &id.to_string()]);

@@ -807,10 +807,10 @@ fn sources_are_read_through_a_mirror() {
         .unwrap();
     let log = e.server.log(first);
     assert!(log.contains("from the source's mirror"), "{log}");
-    // Pushed to another registry through a layout the scan read; gone
-    // once the build ended.
+    // Pushed to another registry through a layout the worker scanned
+    // while it pushed it; gone once the build ended.
     assert!(
-        log.contains("read from the image the worker pushed from"),
+        log.contains("the worker scanned the image while it pushed it"),
         "{log}"
     );
     let left: Vec<_> = std::fs::read_dir(e.server.data_dir().join("work"))

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use slipway_builder::{BuildJob, Buildah, BuilderError, LogSink};
 use slipway_core::build::{Stage, StageTiming};
 use slipway_core::paths::join_relative;
+use slipway_core::scan::ScanReport;
 use slipway_core::{BuildId, BuildSpec, ImageRef, Platform, PushedImage, WorkerBuildId};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -41,6 +42,11 @@ pub struct Assignment {
     pub spec: BuildSpec,
     /// How many times the build has been started (2 after a restart).
     pub attempts: u32,
+    /// The config's scan policy, when the worker is to scan the image it
+    /// pushes to another registry from the layout it pushes it from
+    /// (while it is pushed), and report it ([`WorkerHost::record_scan`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<slipway_core::scan::ScanPolicy>,
 }
 
 /// User name and password for the embedded registry, valid on `hosts`.
@@ -69,6 +75,15 @@ pub trait WorkerHost: Send + Sync {
     fn image_layout(&self, _platform: &str) -> Option<PathBuf> {
         None
     }
+    /// Where the worker's scans keep what they read of layers (`None`: no
+    /// cache).
+    fn scan_cache(&self) -> Option<slipway_scan::layers::LayerCache> {
+        None
+    }
+    /// Keep the scan the worker made of `platform`'s image
+    /// ([`slipway_scan::scan_layout`]: the scanners that read only the
+    /// image, and the inventory) for the build's scan step to finish.
+    async fn record_scan(&self, platform: &str, report: ScanReport);
     /// Record that `ref_name` resolved to `commit`, unless a commit is
     /// recorded already; returns the recorded one, which this worker builds.
     async fn record_commit(&self, ref_name: &str, commit: &str) -> Result<String, String>;
@@ -399,16 +414,41 @@ pub async fn run(
         {
             Some(layout) => {
                 buildah
-                    .push_via_layout(
-                        &local_tag,
-                        &unique,
-                        &layout,
-                        work,
-                        auth.as_deref(),
-                        log,
-                        cancel,
-                    )
-                    .await
+                    .write_layout(&local_tag, &layout, log, cancel)
+                    .await?;
+                // The scan reads the layout while skopeo pushes it.
+                let scan = a.scan.clone().map(|policy| {
+                    let (name, layout, scratch) =
+                        (unique.name(), layout.clone(), work.join("scan"));
+                    let cache = host.scan_cache();
+                    tokio::task::spawn_blocking(move || {
+                        let report = slipway_scan::scan_layout(
+                            &name,
+                            &layout,
+                            &scratch,
+                            &policy,
+                            cache.as_ref(),
+                        );
+                        let _ = std::fs::remove_dir_all(&scratch);
+                        report
+                    })
+                });
+                let pushed = buildah
+                    .copy_layout(&layout, &unique, work, auth.as_deref(), log, cancel)
+                    .await;
+                if let (Ok(img), Some(scan)) = (&pushed, scan) {
+                    match scan.await {
+                        Ok(report) if report.reference == img.reference => {
+                            host.record_scan(&platform.to_string(), report).await;
+                        }
+                        Ok(report) => log.line(&format!(
+                            "scan note: the layout held {}, not the pushed {}; the image is scanned again",
+                            report.reference, img.reference
+                        )),
+                        Err(e) => log.line(&format!("scan note: the scan crashed: {e}")),
+                    }
+                }
+                pushed
             }
             None => {
                 buildah

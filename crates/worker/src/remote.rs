@@ -14,6 +14,7 @@ use slipway_builder::{Buildah, LogSink};
 use slipway_core::WorkerBuildId;
 use slipway_core::api::{WorkerResult, WorkerState};
 use slipway_core::build::StageTiming;
+use slipway_core::scan::ScanReport;
 use slipway_core::{BuildPhase, PushedImage};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,6 +57,9 @@ struct Api {
     base: String,
     token: String,
     worker: WorkerBuildId,
+    /// Where the image is kept as an OCI layout for the worker's own scan
+    /// (when the server sent a scan policy).
+    layout: Option<PathBuf>,
 }
 
 impl Api {
@@ -139,6 +143,16 @@ impl Api {
 
 #[async_trait]
 impl WorkerHost for Api {
+    fn image_layout(&self, _platform: &str) -> Option<PathBuf> {
+        self.layout.clone()
+    }
+
+    async fn record_scan(&self, _platform: &str, report: ScanReport) {
+        if let Err(e) = self.post::<()>("/scan", &report).await {
+            eprintln!("warning: cannot report the scan (the server scans the image itself): {e}");
+        }
+    }
+
     async fn known_commit(&self) -> Result<Option<String>, String> {
         let s: WorkerState = self.get("/state").await.map_err(|e| e.to_string())?;
         Ok(s.commit)
@@ -272,13 +286,20 @@ pub async fn run(config: RemoteConfig, buildah: &Buildah) -> Result<BuildPhase, 
         url: config.url.clone(),
         source,
     })?;
-    let api = Api {
+    let mut api = Api {
         http,
         base: config.url.clone(),
         token: config.token.clone(),
         worker: config.worker,
+        layout: None,
     };
     let assignment: Assignment = api.get("").await?;
+    if assignment.scan.is_some() {
+        api.layout = Some(config.work_dir.join(format!(
+            "{}-{}-image",
+            assignment.build, assignment.platform
+        )));
+    }
     // The embedded registry's names, so its images get its credentials.
     let creds: RegistryCredentials = api
         .post("/registry-credentials", &serde_json::json!({}))
@@ -328,6 +349,9 @@ pub async fn run(config: RemoteConfig, buildah: &Buildah) -> Result<BuildPhase, 
         log.line(&outcome.summary(&assignment.platform));
     }
     let _ = tokio::fs::remove_dir_all(&work).await;
+    if let Some(layout) = &api.layout {
+        let _ = tokio::fs::remove_dir_all(layout).await;
+    }
     poller.abort();
     drop(log);
     let _ = shipper.await;

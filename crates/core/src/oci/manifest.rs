@@ -125,6 +125,47 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, 
     })
 }
 
+/// One platform's manifest in an image index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexMember<'a> {
+    pub media_type: &'a str,
+    pub digest: &'a str,
+    /// The manifest's size in bytes, as stored.
+    pub size: u64,
+    pub platform: &'a crate::cluster::Platform,
+}
+
+/// The bytes of an OCI image index of `members`, in their order, each with
+/// its platform (`os`, `architecture`, `variant`), as `buildah manifest
+/// push --format oci` writes one.
+pub fn image_index(members: &[IndexMember<'_>]) -> Vec<u8> {
+    let manifests: Vec<Value> = members
+        .iter()
+        .map(|m| {
+            let mut platform = serde_json::json!({
+                "architecture": m.platform.oci_architecture(),
+                "os": "linux",
+            });
+            if let Some(v) = m.platform.oci_variant() {
+                platform["variant"] = v.into();
+            }
+            serde_json::json!({
+                "mediaType": m.media_type,
+                "digest": m.digest,
+                "size": m.size,
+                "platform": platform,
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": manifests,
+    });
+    // A `Value` always serializes.
+    serde_json::to_vec(&index).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +260,40 @@ mod tests {
         ] {
             assert!(parse(ct, body.as_bytes()).is_err(), "{ct:?} {body}");
         }
+    }
+
+    #[test]
+    fn an_index_lists_each_platform_and_validates() {
+        use crate::cluster::Platform;
+        let (x86, arm) = (
+            Platform::parse("x86_64").unwrap(),
+            Platform::parse("armv7hl").unwrap(),
+        );
+        let d1 = format!("sha256:{}", "a".repeat(64));
+        let d2 = format!("sha256:{}", "b".repeat(64));
+        let bytes = image_index(&[
+            IndexMember {
+                media_type: OCI_MANIFEST,
+                digest: &d1,
+                size: 500,
+                platform: &x86,
+            },
+            IndexMember {
+                media_type: DOCKER_MANIFEST,
+                digest: &d2,
+                size: 700,
+                platform: &arm,
+            },
+        ]);
+        let parsed = parse(Some(OCI_INDEX), &bytes).unwrap();
+        assert_eq!(parsed.media_type, OCI_INDEX);
+        assert_eq!(parsed.manifests, vec![d1.clone(), d2.clone()]);
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
+        assert!(v["manifests"][0]["platform"].get("variant").is_none());
+        assert_eq!(v["manifests"][1]["platform"]["architecture"], "arm");
+        assert_eq!(v["manifests"][1]["platform"]["variant"], "v7");
+        assert_eq!(v["manifests"][1]["mediaType"], DOCKER_MANIFEST);
+        assert_eq!(v["manifests"][1]["size"], 700);
     }
 }

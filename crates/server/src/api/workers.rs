@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use slipway_builder::LogSink;
 use slipway_core::api::{WorkerResult, WorkerState};
 use slipway_core::build::StageTiming;
+use slipway_core::scan::ScanReport;
 use slipway_core::{Build, BuildPhase, WorkerBuild};
 use slipway_store::Placement;
 use slipway_worker::{Assignment, RegistryCredentials};
@@ -50,6 +51,12 @@ pub(super) fn routes(t: &mut super::table::Table) {
         "/worker-builds/{id}/registry-logins",
         &["POST"],
         post(registry_logins),
+    );
+    t.add(
+        Worker,
+        "/worker-builds/{id}/scan",
+        &["POST"],
+        post(scan).layer(axum::extract::DefaultBodyLimit::max(SCAN_REPORT_BYTES)),
     );
     t.add(
         Worker,
@@ -98,13 +105,44 @@ async fn assignment(
     Path(id): Path<String>,
 ) -> Result<Json<Assignment>, ApiError> {
     let (w, build) = with_build(&s, &id).await?;
+    let scan = crate::steps::scanning::policy_of(&s, build.spec.config.as_deref()).await;
     Ok(Json(Assignment {
         build: build.id,
         worker: w.id,
         platform: w.platform,
         spec: build.spec,
         attempts: build.attempts,
+        scan: Some(scan),
     }))
+}
+
+/// The largest scan report a worker may send (findings and the
+/// inventory of every package: a few MiB for the largest images).
+const SCAN_REPORT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The scan a worker made of the platform image it pushed, while it
+/// pushed it: kept for the build's scan step, which takes it only for
+/// exactly the image (by digest) the worker build reports at its end, and
+/// runs the policy's network scanners on its inventory itself. A worker is
+/// trusted with its scan as with the image it reports.
+async fn scan(
+    State(s): State<Arc<Services>>,
+    Path(id): Path<String>,
+    Json(report): Json<ScanReport>,
+) -> Result<StatusCode, ApiError> {
+    let w = running(&s, &id).await?;
+    let digest_ref = report
+        .reference
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| d.parse::<slipway_core::oci::digest::Digest>().is_ok());
+    if digest_ref.is_none() || report.manifest_digest.as_deref() != digest_ref {
+        return Err(ApiError::invalid(
+            "a worker's scan names the image it read by digest (registry/name@sha256:…) and that digest as its manifest_digest",
+        ));
+    }
+    s.keep_worker_scan(w.build_id, w.platform.as_str(), report);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn state(

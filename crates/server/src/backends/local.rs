@@ -147,12 +147,15 @@ async fn run(services: Arc<Services>, p: Placement) {
                 ));
             }
             let host = LocalHost::for_build(&services, id);
+            let scan =
+                crate::steps::scanning::policy_of(&services, build.spec.config.as_deref()).await;
             let assignment = Assignment {
                 build: id,
                 worker: p.worker,
                 platform: p.platform.clone(),
                 spec: build.spec.clone(),
                 attempts: build.attempts,
+                scan: Some(scan),
             };
             let o = slipway_worker::run(
                 &host,

@@ -60,6 +60,14 @@ impl WorkerHost for LocalHost<'_> {
         Some(self.services.image_layout(self.build, platform))
     }
 
+    fn scan_cache(&self) -> Option<slipway_scan::layers::LayerCache> {
+        Some(crate::steps::scanning::layer_cache(self.services))
+    }
+
+    async fn record_scan(&self, platform: &str, report: slipway_core::scan::ScanReport) {
+        self.services.keep_worker_scan(self.build, platform, report);
+    }
+
     async fn known_commit(&self) -> Result<Option<String>, String> {
         Ok(self
             .services

@@ -9,7 +9,6 @@ use slipway_core::koji::{self, Buildroot, PlatformImage, Published, Tool};
 use slipway_core::{Build, BuildId, ImageRef, PushedImage, WorkerBuild};
 use std::path::Path;
 use tokio::sync::OnceCell;
-use tokio_util::sync::CancellationToken;
 
 /// Make and keep the metadata of `build`, just published as `image` from
 /// the `platforms`' worker builds, reading the registry with `auth`.
@@ -59,30 +58,43 @@ async fn make(
         ..build.spec.output.clone()
     }
     .to_string();
-    let never = CancellationToken::new();
-    let read = |reference: String, config: bool| {
-        let never = &never;
-        async move {
-            let raw = services
-                .buildah
-                .inspect_raw(&reference, config, auth, &Discard, never)
-                .await
-                .map_err(|e| e.to_string())?;
-            serde_json::from_str::<serde_json::Value>(&raw)
-                .map_err(|e| format!("{reference}: the registry sent invalid JSON: {e}"))
-        }
+    // Straight from the registry's API (a manifest and a config GET per
+    // platform, one more for an index): no `skopeo inspect` processes.
+    let opts = slipway_scan::image::FetchOptions {
+        authfile: auth.map(Path::to_path_buf),
+        tls_verify: services.buildah.tls_verify(&repository),
+        ..Default::default()
     };
+    let wanted: Vec<String> = platforms.iter().map(|(_, p)| p.reference.clone()).collect();
+    let top_ref = image.reference.clone();
+    let index = platforms.len() > 1
+        || image.digest != platforms.first().map_or("", |(_, p)| p.digest.as_str());
+    let (read, top) = tokio::task::spawn_blocking(move || {
+        let read = wanted
+            .iter()
+            .map(|r| slipway_scan::distribution::read_image(r, &opts))
+            .collect::<Result<Vec<_>, String>>()?;
+        let top = if index {
+            let (bytes, _) = slipway_scan::distribution::read_manifest(&top_ref, &opts)?;
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| format!("{top_ref}: the index is not JSON: {e}"))?
+        } else {
+            read.first().map(|(m, _)| m.clone()).unwrap_or_default()
+        };
+        Ok::<_, String>((read, top))
+    })
+    .await
+    .map_err(|e| format!("the registry reader crashed: {e}"))??;
     let mut images = Vec::new();
-    for (worker, pushed) in platforms {
+    for ((worker, pushed), (manifest, config)) in platforms.iter().zip(read) {
         images.push(PlatformImage {
             platform: worker.platform.clone(),
             cluster: worker.cluster.clone(),
             manifest_digest: pushed.digest.clone(),
-            manifest: read(pushed.reference.clone(), false).await?,
-            config: read(pushed.reference.clone(), true).await?,
+            manifest,
+            config,
         });
     }
-    let top = read(image.reference.clone(), false).await?;
     let media_type = top
         .get("mediaType")
         .and_then(|m| m.as_str())

@@ -8,7 +8,6 @@ use slipway_builder::LogSink;
 use slipway_core::build::{Stage, StageTiming};
 use slipway_core::{Build, BuildPhase, PushedImage};
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 /// Publish the build under each of its tags (unique tag first): the
 /// platform image itself when there is one platform, an OCI image index of
@@ -49,8 +48,6 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
         .open(id)
         .map_err(|e| format!("cannot open the build log: {e}"))?;
     let log: &dyn LogSink = log.as_ref();
-    // Publishing is short and is not cancelled half-way.
-    let never = CancellationToken::new();
     // Builds prepared before tags were planned publish the output's tag.
     let tags = if build.spec.tags.is_empty() {
         vec![output.tag.clone().unwrap_or_else(|| "latest".into())]
@@ -72,11 +69,15 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
                     ..one.clone()
                 }
             }
-            many => services
-                .buildah
-                .push_index(many, &first, &work, auth.as_deref(), log, &never)
+            many => push_index(services, &platforms, &first, auth.as_deref(), log)
                 .await
-                .map_err(|e| e.to_string())?,
+                .map(|digest| PushedImage {
+                    reference: first.with_digest(&digest),
+                    tag_reference: first.to_string(),
+                    digest,
+                    size: many.iter().map(|i| i.size).sum(),
+                    layers: Vec::new(),
+                })?,
         };
         // The unique tag is locked at once; the primary one once pushed.
         crate::steps::ownership::lock(
@@ -203,6 +204,43 @@ async fn move_tags(
         .await
         .map_err(|e| format!("the tag mover crashed: {e}"))?
         .map_err(|e| format!("cannot tag {}: {e}", output.name()))
+}
+
+/// Put the OCI image index of the platforms' images under `dest`'s tag:
+/// their manifests read once each and one PUT of the index (no `buildah
+/// manifest` list in local storage, no process). Returns its digest.
+async fn push_index(
+    services: &Services,
+    platforms: &[(&slipway_core::WorkerBuild, &PushedImage)],
+    dest: &slipway_core::ImageRef,
+    auth: Option<&std::path::Path>,
+    log: &dyn LogSink,
+) -> Result<String, String> {
+    log.line(&format!(
+        "--> pushing image index {dest} ({} platforms)",
+        platforms.len()
+    ));
+    let members: Vec<(slipway_core::Platform, String)> = platforms
+        .iter()
+        .map(|(w, i)| (w.platform.clone(), i.reference.clone()))
+        .collect();
+    let opts = slipway_scan::image::FetchOptions {
+        authfile: auth.map(std::path::Path::to_path_buf),
+        tls_verify: services.buildah.tls_verify(&dest.to_string()),
+        ..Default::default()
+    };
+    let repository = dest.name();
+    let tag = dest.tag.clone().unwrap_or_else(|| "latest".into());
+    let digest = tokio::task::spawn_blocking(move || {
+        let refs: Vec<(&slipway_core::Platform, &str)> =
+            members.iter().map(|(p, r)| (p, r.as_str())).collect();
+        slipway_scan::distribution::push_index(&repository, &tag, &refs, &opts)
+    })
+    .await
+    .map_err(|e| format!("the index pusher crashed: {e}"))?
+    .map_err(|e| format!("cannot push the image index {dest}: {e}"))?;
+    log.line(&format!("--> pushed {}", dest.with_digest(&digest)));
+    Ok(digest)
 }
 
 /// The per-platform tags (`build-ID-PLATFORM`) carried the worker builds'

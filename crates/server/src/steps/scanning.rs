@@ -30,6 +30,26 @@ pub async fn policy_of(services: &Services, config: Option<&str>) -> ScanPolicy 
 /// databases), the least recently used going first.
 const SCAN_CACHE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
+/// The layer cache of scans, the server's and its local workers'.
+pub fn layer_cache(services: &Services) -> slipway_scan::layers::LayerCache {
+    slipway_scan::layers::LayerCache {
+        dir: services.data_dir.join("scan-cache"),
+        max_bytes: SCAN_CACHE_BYTES,
+    }
+}
+
+/// Where a scan read the image from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadFrom {
+    /// The worker scanned it from its layout while pushing it; the server
+    /// ran only the policy's inventory scanners.
+    Worker,
+    /// The OCI layout a local worker pushed it from.
+    Layout,
+    /// The embedded registry's blob store, or downloaded.
+    Registry,
+}
+
 /// Scan `reference` and keep the report. An image of the embedded
 /// registry is read in place from its blob store; another registry's is
 /// fetched with `auth`, a registry auth file, when the caller has one.
@@ -40,14 +60,15 @@ pub async fn scan(
     by: (ScanReason, Option<BuildId>, Option<&str>),
     auth: Option<&Path>,
 ) -> Result<StoredScan, String> {
-    scan_from(services, reference, policy, by, auth, None)
+    scan_from(services, reference, policy, by, auth, None, None)
         .await
         .map(|(stored, _)| stored)
 }
 
-/// [`scan`], reading the image from the OCI layout `layout` when it holds
-/// exactly `reference` (the one a local worker pushed from); and whether
-/// it did.
+/// [`scan`], finishing the scan a worker made of exactly `reference`
+/// (`worker`), else reading the image from the OCI layout `layout` when it
+/// holds exactly `reference` (the one a local worker pushed from); and
+/// where it read it.
 async fn scan_from(
     services: &Arc<Services>,
     reference: &str,
@@ -55,15 +76,24 @@ async fn scan_from(
     by: (ScanReason, Option<BuildId>, Option<&str>),
     auth: Option<&Path>,
     layout: Option<std::path::PathBuf>,
-) -> Result<(StoredScan, bool), String> {
+    worker: Option<ScanReport>,
+) -> Result<(StoredScan, ReadFrom), String> {
     let (reason, build, config) = by;
+    let wanted = reference.rsplit_once('@').map(|(_, d)| d.to_string());
+    // Only a report of this very image, by digest, is taken.
+    let worker = worker.filter(|r| {
+        r.reference == reference
+            && r.manifest_digest.is_some()
+            && r.manifest_digest == wanted
+            && matches!(r.outcome, ScanOutcome::Passed | ScanOutcome::Failed)
+    });
     let work = services.scratch_dir("scan").await?;
-    let cache = slipway_scan::layers::LayerCache {
-        dir: services.data_dir.join("scan-cache"),
-        max_bytes: SCAN_CACHE_BYTES,
-    };
+    let cache = layer_cache(services);
     // In place: nothing is copied, and no layer goes through HTTP.
-    let local = in_own_registry(services, reference).await;
+    let local = match worker {
+        Some(_) => None,
+        None => in_own_registry(services, reference).await,
+    };
     let opts = FetchOptions {
         authfile: auth.map(Path::to_path_buf),
         tls_verify: services.buildah.tls_verify(reference),
@@ -74,21 +104,26 @@ async fn scan_from(
         // Another registry's image: from the layout the worker pushed it
         // from, when that holds exactly this image; else downloaded.
         let from_layout = || {
-            let wanted = r.rsplit_once('@').map(|(_, d)| d);
             let img = slipway_scan::image::read_layout(&r, layout.as_deref()?).ok()?;
-            (Some(img.manifest_digest.as_str()) == wanted).then_some(img)
+            (Some(&img.manifest_digest) == wanted.as_ref()).then_some(img)
         };
-        let scanned = match local {
-            Some(Ok(img)) => (
+        let scanned = match (worker, local) {
+            (Some(report), _) => (slipway_scan::complete(report, &p), ReadFrom::Worker),
+            (None, Some(Ok(img))) => (
                 slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
-                false,
+                ReadFrom::Registry,
             ),
-            Some(Err((outcome, why))) => (ScanReport::unscanned(&r, outcome, why), false),
-            None => match from_layout() {
-                Some(img) => (slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)), true),
+            (None, Some(Err((outcome, why)))) => {
+                (ScanReport::unscanned(&r, outcome, why), ReadFrom::Registry)
+            }
+            (None, None) => match from_layout() {
+                Some(img) => (
+                    slipway_scan::scan_fetched(&img, &w, &p, Some(&cache)),
+                    ReadFrom::Layout,
+                ),
                 None => (
                     slipway_scan::scan_image(&r, &w.join("image"), &opts, &p, Some(&cache)),
-                    false,
+                    ReadFrom::Registry,
                 ),
             },
         };
@@ -100,7 +135,7 @@ async fn scan_from(
         let why = format!("the scan crashed: {e}");
         (
             ScanReport::unscanned(reference, ScanOutcome::Error, why),
-            false,
+            ReadFrom::Registry,
         )
     });
     let _ = tokio::fs::remove_dir_all(&work).await;
@@ -201,12 +236,19 @@ pub async fn scan_build(
             (ScanReason::Build, Some(build.id), config),
             auth,
             Some(layout),
+            services.take_worker_scan(build.id, platform),
         )
         .await
         {
-            Ok((s, from_layout)) => {
-                if from_layout {
-                    log.line("    read from the image the worker pushed from (nothing downloaded)");
+            Ok((s, from)) => {
+                match from {
+                    ReadFrom::Worker => log.line(
+                        "    the worker scanned the image while it pushed it (nothing downloaded)",
+                    ),
+                    ReadFrom::Layout => log.line(
+                        "    read from the image the worker pushed from (nothing downloaded)",
+                    ),
+                    ReadFrom::Registry => {}
                 }
                 s
             }
