@@ -381,6 +381,23 @@ impl Client {
             .to_string())
     }
 
+    /// `GET /api/v1{path}` as an event stream (SSE), resuming after
+    /// `last_event_id` when given.
+    pub async fn get_events(
+        &self,
+        path: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut req = self
+            .http
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        self.send(req).await
+    }
+
     /// A streaming GET (for logs).
     pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, ClientError> {
         self.send(self.http.get(self.url(path))).await

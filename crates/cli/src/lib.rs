@@ -18,6 +18,7 @@ pub mod lint;
 mod rebuilds;
 mod registry;
 mod scans;
+mod watch;
 
 pub use builds::BuildArgs;
 use builds::{build, cancel, spinner, stream_log};
@@ -108,6 +109,9 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Print the server's changes as they happen: builds, configs, waves,
+    /// clusters, tags, scans (reconnects without losing any)
+    Watch(watch::WatchArgs),
     /// Print a build's log
     Logs {
         /// A build id, or a config (its newest build)
@@ -439,6 +443,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
         Command::Show { build, output, .. } => {
             builds::show(&client, build_id(&build)?, output).await
         }
+        Command::Watch(a) => watch::watch(&client, a).await,
         Command::Logs { build, follow } => {
             let id = match build_id(&build) {
                 Ok(id) => id,

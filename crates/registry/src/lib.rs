@@ -41,4 +41,4 @@ pub struct Registry {
 /// Default bound on concurrent registry write requests.
 pub const DEFAULT_MAX_CONCURRENT_WRITES: usize = 256;
 
-pub use routes::router;
+pub use routes::{route_kind, router};

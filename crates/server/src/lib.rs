@@ -30,6 +30,7 @@ mod events;
 mod listener;
 mod logs;
 mod memory;
+mod metrics;
 mod services;
 mod startup;
 mod steps;
@@ -49,6 +50,11 @@ pub fn route_table() -> Vec<RouteInfo> {
             access: Access::Public,
         });
     }
+    routes.push(RouteInfo {
+        method: api::METRICS.0,
+        path: api::METRICS.1.to_string(),
+        access: Access::Token(slipway_core::access::Permission::Read),
+    });
     routes
 }
 pub use startup::{ServerError, serve};

@@ -73,6 +73,12 @@ pub struct Services {
     /// The scans workers made of the platform images they pushed, until
     /// the build's scan step takes them (or the build ends).
     pub worker_scans: Mutex<HashMap<(BuildId, String), slipway_core::scan::ScanReport>>,
+    /// What `/metrics` answers.
+    pub metrics: crate::metrics::Metrics,
+    /// `GET /api/v1/version`'s answer, made at start-up.
+    pub version: serde_json::Value,
+    /// Open `GET /api/v1/events` streams, at most `api::events::MAX_STREAMS`.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl Services {

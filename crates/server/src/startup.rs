@@ -270,6 +270,9 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         worker_ca_pem,
         worker_ca_file: config.tls.as_ref().and_then(|t| t.ca_file.clone()),
         worker_scans: Default::default(),
+        metrics: crate::metrics::Metrics::new(),
+        event_streams: Arc::new(tokio::sync::Semaphore::new(crate::api::events::MAX_STREAMS)),
+        version: crate::api::version::describe(config.commit.as_deref()).await,
     });
     controllers::spawn_all(&services);
 
@@ -317,14 +320,19 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         eprintln!("slipway: registry also on {scheme}://{reg_addr}/v2/");
         tokio::spawn(serve_on(
             reg_listener,
-            slipway_registry::router(registry.clone()),
+            slipway_registry::router(registry.clone()).layer(axum::middleware::from_fn_with_state(
+                services.clone(),
+                crate::metrics::registry_layer,
+            )),
             tls.clone(),
             stop.clone(),
         ));
     }
     let mut http = tokio::spawn(serve_on(
         listener,
-        crate::api::router(services).merge(slipway_registry::router(registry)),
+        crate::api::router(services.clone()).merge(slipway_registry::router(registry).layer(
+            axum::middleware::from_fn_with_state(services, crate::metrics::registry_layer),
+        )),
         tls,
         stop.clone(),
     ));

@@ -54,6 +54,16 @@ struct ServeArgs {
     /// YAML config file (insecure_registries, default_registry, storage_driver, clusters_file, …)
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Log lines on stderr: text (colored only on a terminal) or json (one
+    /// object per line, with the build id of a build's lines in its span)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SLIPWAY_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
@@ -137,13 +147,22 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        // Escape codes only for a terminal: a file or journald gets plain text.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let file = match &args.config {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),
@@ -154,6 +173,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.clusters_file = Some(c);
     }
     config.state_file = slipway_cli::client::local_server_state_path();
+    config.commit = option_env!("SLIPWAY_COMMIT").map(str::to_string);
     slipway_server::serve(config).await?;
     Ok(())
 }

@@ -337,6 +337,42 @@ impl Store for SqliteStore {
         v.flatten().as_deref().map(from_json).transpose()
     }
 
+    async fn gauges(&self) -> Result<crate::Gauges> {
+        self.reads.with(|c| {
+            let mut g = crate::Gauges::default();
+            let mut q = c.prepare_cached(
+                "SELECT phase, coalesce(trigger_kind, 'manual'), count(*) FROM builds GROUP BY 1, 2 ORDER BY 1, 2",
+            )?;
+            let rows = q.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (phase, trigger, n) = row?;
+                g.builds
+                    .push((phase, trigger, u64::try_from(n).unwrap_or(0)));
+            }
+            let (queued, oldest): (i64, Option<String>) = c.query_row(
+                "SELECT count(*), min(created_at) FROM worker_builds WHERE phase = 'Pending'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            g.queued_worker_builds = u64::try_from(queued).unwrap_or(0);
+            g.oldest_queued = oldest.and_then(|t| parse_time(t).ok());
+            let bytes: i64 = c.query_row(
+                "SELECT coalesce(sum(size), 0) FROM \
+                 (SELECT max(size) AS size FROM registry_blob_links GROUP BY digest)",
+                [],
+                |r| r.get(0),
+            )?;
+            g.blob_bytes = u64::try_from(bytes).unwrap_or(0);
+            Ok(g)
+        })
+    }
+
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>> {
         // A synchronous read (see `read`): no trip through the runtime.
         self.reads.with(|c| {

@@ -9,6 +9,7 @@
 
 mod access;
 mod builds;
+mod feed;
 mod identities;
 mod koji;
 mod logins;
@@ -26,6 +27,7 @@ mod webhooks;
 mod workers;
 
 pub use access::{AccessStore, NewToken, Principal};
+pub use feed::{FeedRow, FeedStore};
 pub use identities::IdentityStore;
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
 pub use logins::RegistryLoginStore;
@@ -120,6 +122,7 @@ pub trait Store:
     WorkerStore
     + RebuildStore
     + ScanStore
+    + FeedStore
     + NotificationStore
     + WebhookStore
     + KojiStore
@@ -193,6 +196,21 @@ pub trait Store:
     /// Called once at start-up, before any worker runs: re-queue builds left
     /// Running by a dead server, or give up on them.
     async fn recover_interrupted(&self) -> Result<Vec<(BuildId, RestartDecision)>>;
+    /// What `/metrics` reads from the store at each scrape.
+    async fn gauges(&self) -> Result<Gauges>;
+}
+
+/// Counts read from the store for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Builds stored, by phase and trigger kind (`manual` for none).
+    pub builds: Vec<(String, String, u64)>,
+    /// Worker builds waiting for a cluster.
+    pub queued_worker_builds: u64,
+    /// The oldest queued worker build's creation time.
+    pub oldest_queued: Option<jiff::Timestamp>,
+    /// Bytes of the distinct blobs the embedded registry's repositories link.
+    pub blob_bytes: u64,
 }
 
 /// Create a build and queue it at once as a scratch build, skipping

@@ -28,6 +28,9 @@ pub struct Placement {
     pub build: BuildId,
     pub platform: Platform,
     pub cluster: String,
+    /// When it was queued (its placement's wait, for metrics); `None`
+    /// where a placement is rebuilt from a worker build.
+    pub queued_at: Option<jiff::Timestamp>,
 }
 
 /// What ending a worker build did.
@@ -112,7 +115,7 @@ impl WorkerStore for SqliteStore {
         let active = active_counts(&mut tx).await?;
         let mut placer = Placer::new(clusters, &active);
         let queued = sqlx::query(
-            "SELECT w.id, w.build_id, w.platform, w.tried, b.phase AS build_phase, b.project, \
+            "SELECT w.id, w.build_id, w.platform, w.tried, w.created_at, b.phase AS build_phase, b.project, \
                     p.max_concurrent_builds AS quota \
              FROM worker_builds w JOIN builds b ON b.id = w.build_id \
              LEFT JOIN projects p ON p.name = b.project \
@@ -188,6 +191,10 @@ impl WorkerStore for SqliteStore {
                         build: r.try_get("build_id")?,
                         platform,
                         cluster,
+                        queued_at: r
+                            .try_get::<String, _>("created_at")
+                            .ok()
+                            .and_then(|t| t.parse().ok()),
                     });
                 }
                 None if tried.is_empty() => {

@@ -3,7 +3,7 @@
 use slipway_core::build::phase::RestartDecision;
 use slipway_core::build::{SourceRequest, Stage, StageTiming};
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
-use slipway_store::{CancelOutcome, SqliteStore, Store, WorkerStore};
+use slipway_store::{CancelOutcome, FeedStore, SqliteStore, Store, WorkerStore};
 
 fn spec() -> BuildSpec {
     BuildRequest {
@@ -495,4 +495,31 @@ async fn deliveries_are_retried_until_delivered_and_builds_announced_once() {
         (DeliveryState::Delivered, 2)
     );
     assert!(listed[0].delivered_at.is_some());
+}
+
+/// The change feed: triggers write one row per build event, in order.
+#[tokio::test]
+async fn build_events_reach_the_feed_in_order_and_age_out() {
+    let (_dir, store) = open().await;
+    let head = store.feed_head().await.unwrap();
+    let b = store.create_build(&spec()).await.unwrap();
+    store.record_event(b.id, "hello").await.unwrap();
+    let rows = store.feed_after(head, 100).await.unwrap();
+    assert!(!rows.is_empty(), "{rows:?}");
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+    let last = rows.last().unwrap();
+    assert_eq!(last.kind, "build");
+    assert_eq!(last.data["build"], b.id);
+    assert_eq!(last.data["message"], "hello");
+    assert_eq!(last.project.as_deref(), Some("default"));
+    assert_eq!(store.feed_head().await.unwrap(), last.id);
+    // Read after a given id: only what came later.
+    let after = store.feed_after(rows[0].id, 100).await.unwrap();
+    assert_eq!(after.len(), rows.len() - 1);
+    // Pruned by age.
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(60))
+        .unwrap();
+    assert!(store.prune_feed(later).await.unwrap() >= rows.len() as u64);
+    assert!(store.feed_after(0, 100).await.unwrap().is_empty());
 }

@@ -37,14 +37,8 @@ pub fn http(
     http_raw(port, method, path, &headers, body.unwrap_or("").as_bytes())
 }
 
-/// An HTTP/1.1 request with any headers and a byte body.
-pub fn http_raw(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> HttpResponse {
+/// Open a connection to `port` and send the request (`Connection: close`).
+fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).ok();
     let mut req =
@@ -59,6 +53,43 @@ pub fn http_raw(
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
     s.write_all(&bytes).expect("send");
+    s
+}
+
+/// The status of a request's answer, read from its head only: for routes
+/// that stream (logs followed, the event stream) as well as for the rest.
+pub fn http_status(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> u16 {
+    let mut s = send(port, method, path, headers, body);
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad HTTP answer: {text}"))
+}
+
+/// An HTTP/1.1 request with any headers and a byte body.
+pub fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut s = send(port, method, path, headers, body);
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
     let text = String::from_utf8_lossy(&raw).into_owned();

@@ -403,7 +403,7 @@ mod server;
 
 pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 
-pub use http::{HttpResponse, http, http_raw};
+pub use http::{HttpResponse, http, http_raw, http_status};
 pub use server::Server;
 
 /// Text of a command's stdout / stderr.

@@ -52,6 +52,25 @@ enum Route {
     Referrers(String, String),
 }
 
+/// The kind of distribution route `path` is (`base`, `catalog`, `tags`,
+/// `manifest`, `referrers`, `blob_upload`, `blob`, `token`, or `other`):
+/// a low-cardinality label for request metrics.
+pub fn route_kind(path: &str) -> &'static str {
+    if path == "/auth/token" {
+        return "token";
+    }
+    match parse_route(path) {
+        Some(Route::Base) => "base",
+        Some(Route::Catalog) => "catalog",
+        Some(Route::Tags(_)) => "tags",
+        Some(Route::Manifest(..)) => "manifest",
+        Some(Route::Blob(..)) => "blob",
+        Some(Route::Upload(..)) => "blob_upload",
+        Some(Route::Referrers(..)) => "referrers",
+        None => "other",
+    }
+}
+
 fn parse_route(path: &str) -> Option<Route> {
     let rest = path.strip_prefix("/v2")?;
     let rest = rest.strip_prefix('/').unwrap_or(rest);

@@ -11,6 +11,7 @@ pub(crate) use auth::Caller;
 mod builds;
 mod clusters;
 mod configs;
+pub(crate) mod events;
 mod identities;
 mod images;
 mod koji;
@@ -20,6 +21,7 @@ mod scans;
 mod secrets;
 mod table;
 mod testing;
+pub(crate) mod version;
 mod workers;
 
 use table::Table;
@@ -45,6 +47,8 @@ pub(crate) fn table() -> Table {
     let mut t = Table::default();
     t.add(Token(Build), "/builds", &["POST"], post(builds::create));
     t.add(Token(Read), "/builds", &["GET"], get(builds::list));
+    t.add(Token(Read), "/version", &["GET"], get(version::get));
+    t.add(Token(Read), "/events", &["GET"], get(events::stream));
     t.add(Token(Read), "/builds/{id}", &["GET"], get(builds::get));
     t.add(
         Token(Build),
@@ -121,7 +125,8 @@ pub fn router(services: Arc<Services>) -> Router {
             }),
         )
         .route("/readyz", get(readyz))
-        .with_state(services)
+        .with_state(services.clone())
+        .merge(metrics_route(services.clone()))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1") })
         .method_not_allowed_fallback(|| async {
@@ -132,6 +137,44 @@ pub fn router(services: Arc<Services>) -> Router {
             )
         })
         .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn_with_state(
+            services,
+            crate::metrics::api_layer,
+        ))
+}
+
+/// `GET /metrics`, Prometheus' text, for any valid token that may read
+/// something (a viewer's is enough; give Prometheus one of its own).
+pub(crate) const METRICS: (&str, &str) = ("GET", "/metrics");
+
+fn metrics_route(services: Arc<Services>) -> Router {
+    Router::new()
+        .route(
+            METRICS.1,
+            get(metrics).route_layer(middleware::from_fn_with_state(
+                slipway_core::access::Permission::Read,
+                auth::gate,
+            )),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            services.store.clone(),
+            require_token,
+        ))
+        .with_state(services)
+}
+
+async fn metrics(State(s): State<Arc<Services>>) -> axum::response::Response {
+    match s.metrics.render(&s).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(format!("cannot read the metrics: {e}")).into_response(),
+    }
 }
 
 /// Every error answer is the JSON error body: those the framework makes
@@ -163,16 +206,31 @@ async fn json_errors(resp: axum::response::Response) -> axum::response::Response
 }
 
 /// `GET /readyz`: whether the server can take work now: its database
-/// answers and its data dir has at least `min_free_space_mb` free.
-/// `/healthz` only says the process is alive.
+/// answers (and so was migrated: the server opens it only after its
+/// migrations ran), its clusters are loaded and serve some platform, and
+/// its data dir has at least `min_free_space_mb` free. `/healthz` only
+/// says the process is alive.
 async fn readyz(State(s): State<Arc<Services>>) -> axum::response::Response {
-    if let Err(e) = s.store.token_count().await {
-        return ApiError::new(
+    let not_ready = |message: String| {
+        ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             slipway_core::api::codes::NOT_READY,
-            format!("the database does not answer: {e}"),
+            message,
         )
-        .into_response();
+        .into_response()
+    };
+    if let Err(e) = s.store.token_count().await {
+        return not_ready(format!("the database does not answer: {e}"));
+    }
+    let clusters = match s.effective_clusters().await {
+        Ok(c) => c.all().count(),
+        Err(e) => return not_ready(format!("cannot read the clusters' switches: {e}")),
+    };
+    if clusters == 0 {
+        return not_ready(
+            "no cluster is loaded: check the cluster file (`slipway clusters`) and send SIGHUP"
+                .into(),
+        );
     }
     match crate::disk::free_bytes(&s.data_dir) {
         Ok(free) if free < s.min_free_bytes => ApiError::new(
@@ -185,7 +243,12 @@ async fn readyz(State(s): State<Arc<Services>>) -> axum::response::Response {
             ),
         )
         .into_response(),
-        Ok(free) => Json(serde_json::json!({"status": "ready", "free_bytes": free})).into_response(),
+        Ok(free) => Json(serde_json::json!({
+            "status": "ready",
+            "free_bytes": free,
+            "clusters": clusters,
+        }))
+        .into_response(),
         Err(e) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             slipway_core::api::codes::NOT_READY,

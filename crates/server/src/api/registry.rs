@@ -35,9 +35,12 @@ pub(super) async fn gc(State(s): State<Arc<Services>>, body: Bytes) -> Result<Re
     };
     let grace = std::time::Duration::from_secs(req.grace_seconds.unwrap_or(3600));
     let upload_age = std::time::Duration::from_secs(req.upload_max_age_seconds.unwrap_or(86400));
-    let report = slipway_registry::gc::collect(&s.registry, req.dry_run, grace, upload_age)
-        .await
-        .map_err(ApiError::internal)?;
+    let collected =
+        slipway_registry::gc::collect(&s.registry, req.dry_run, grace, upload_age).await;
+    if !req.dry_run {
+        s.metrics.gc_run(collected.is_ok());
+    }
+    let report = collected.map_err(ApiError::internal)?;
     tracing::info!(
         "registry gc{}: {} blobs ({} bytes), {} stale uploads",
         if report.dry_run { " (dry run)" } else { "" },

@@ -310,6 +310,7 @@ async fn finish(
         build: w.build_id,
         platform: w.platform.clone(),
         cluster: w.cluster.clone().unwrap_or_default(),
+        queued_at: None,
     };
     let recorded =
         crate::backends::record_end(&s, &p, r.phase, r.reason.as_deref(), r.image.as_ref()).await;

@@ -103,7 +103,8 @@ pub(super) async fn run_process(services: Arc<Services>, p: Placement, url: Opti
 /// Run a worker build in a task of its own, so that a bug that panics ends
 /// it as Error instead of leaving it Running and its slot taken.
 pub(super) async fn run_guarded(services: Arc<Services>, p: Placement) {
-    if let Err(e) = tokio::spawn(run(services.clone(), p.clone())).await {
+    let task = tracing::Instrument::in_current_span(run(services.clone(), p.clone()));
+    if let Err(e) = tokio::spawn(task).await {
         tracing::error!("worker build {} (build {}) crashed: {e}", p.worker, p.build);
         let reason = "internal error: the worker crashed; see the server log";
         record_end(&services, &p, BuildPhase::Error, Some(reason), None).await;

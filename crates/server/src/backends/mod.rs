@@ -19,6 +19,7 @@ use slipway_core::{Build, BuildId, BuildPhase, Clusters, Platform};
 use slipway_store::Placement;
 use slipway_worker::{RegistryCredentials, WorkerHost};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// A worker build's host inside the server: the store and the embedded
 /// registry, directly.
@@ -272,24 +273,24 @@ pub(crate) fn own_hosts(own: &str) -> Vec<String> {
 
 /// Start a placed worker build on its cluster's backend.
 pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement) {
+    // Every log line of the worker build carries its build's id.
+    let span = tracing::info_span!("build", id = p.build, platform = %p.platform);
     let reason = match clusters.get(&p.cluster).map(|c| &c.backend) {
         Some(Backend::Local { process: false, .. }) => {
-            tokio::spawn(local::run_guarded(services.clone(), p));
+            tokio::spawn(local::run_guarded(services.clone(), p).instrument(span));
             return;
         }
         Some(Backend::Local {
             process: true,
             callback_url,
         }) => {
-            tokio::spawn(local::run_process(
-                services.clone(),
-                p,
-                callback_url.clone(),
-            ));
+            tokio::spawn(
+                local::run_process(services.clone(), p, callback_url.clone()).instrument(span),
+            );
             return;
         }
         Some(Backend::Kubernetes(k)) => {
-            tokio::spawn(kubernetes::run(services.clone(), p, k.as_ref().clone()));
+            tokio::spawn(kubernetes::run(services.clone(), p, k.as_ref().clone()).instrument(span));
             return;
         }
         None => format!("cluster {} is no longer in the cluster file", p.cluster),
@@ -300,6 +301,7 @@ pub async fn launch(services: &Arc<Services>, clusters: &Clusters, p: Placement)
 /// Its cluster could not take the worker build: placement tries another,
 /// or the worker build ends Error once too many clusters failed.
 pub(crate) async fn refused(services: &Arc<Services>, p: &Placement, reason: &str) {
+    services.metrics.refused(&p.cluster);
     tracing::warn!(
         "worker build {}: cluster {} refused it: {reason}",
         p.worker,

@@ -176,6 +176,8 @@ pub struct ServerConfig {
     /// Where to note this server's URL and token file so a CLI on the same
     /// machine finds it (`~/.local/state/slipway/server.yaml`).
     pub state_file: Option<PathBuf>,
+    /// The commit the binary was built from, for `GET /api/v1/version`.
+    pub commit: Option<String>,
     pub rebuild_debounce: jiff::SignedDuration,
     pub public_url: Option<String>,
     pub smtp: Option<SmtpSettings>,
@@ -393,6 +395,7 @@ impl ServerConfig {
                 .max(1),
             clusters_file: file.clusters_file,
             state_file: None,
+            commit: None,
             rebuild_debounce: file
                 .rebuild_debounce_seconds
                 .map(|s| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX)))

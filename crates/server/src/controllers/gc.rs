@@ -22,7 +22,10 @@ pub async fn run(services: Arc<Services>) {
     };
     loop {
         tokio::time::sleep(every).await;
-        match slipway_registry::gc::collect(&services.registry, false, GRACE, UPLOAD_AGE).await {
+        let collected =
+            slipway_registry::gc::collect(&services.registry, false, GRACE, UPLOAD_AGE).await;
+        services.metrics.gc_run(collected.is_ok());
+        match collected {
             Ok(r) => tracing::info!(
                 "registry gc: freed {} blob{} ({} bytes), kept {}, removed {} stale upload{}",
                 r.deleted_blobs.len(),
@@ -59,5 +62,23 @@ pub async fn prune_mirrors(services: Arc<Services>) {
             );
         }
         tokio::time::sleep(MIRROR_CHECK).await;
+    }
+}
+
+/// Changes in the event feed are kept this long (a client reconnecting
+/// with an older `Last-Event-ID` resumes from the oldest kept).
+const FEED_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
+/// Prune the event feed every hour.
+pub async fn prune_feed(services: Arc<Services>) {
+    loop {
+        if let Ok(before) = jiff::Timestamp::now().checked_sub(FEED_KEPT) {
+            match services.store.prune_feed(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("event feed: pruned {n} changes older than a week"),
+                Err(e) => tracing::warn!("event feed: cannot prune: {e}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }

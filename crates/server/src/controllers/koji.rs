@@ -177,6 +177,11 @@ async fn import(services: &Arc<Services>, settings: &KojiSettings, id: BuildId) 
             }
         }
     };
+    services.metrics.koji_import(match &attempt {
+        ImportAttempt::Imported { .. } => "imported",
+        ImportAttempt::Retry { .. } => "postponed",
+        ImportAttempt::Failed { .. } | ImportAttempt::Refunded { .. } => "failed",
+    });
     let event = match &attempt {
         ImportAttempt::Imported { nvr, koji_build_id } => {
             tracing::info!("build {id}: imported into Koji as {nvr} (Koji build {koji_build_id})");

@@ -47,4 +47,5 @@ pub fn spawn_all(services: &Arc<Services>) {
     tokio::spawn(koji::run(services.clone()));
     tokio::spawn(gc::run(services.clone()));
     tokio::spawn(gc::prune_mirrors(services.clone()));
+    tokio::spawn(gc::prune_feed(services.clone()));
 }

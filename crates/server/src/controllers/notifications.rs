@@ -58,6 +58,9 @@ async fn announce_builds(services: &Services) -> Result<(), String> {
         else {
             continue;
         };
+        // Every build is announced once when it ends, whichever way it
+        // ended: the metrics count it here too.
+        services.metrics.build_ended(&build);
         let queued = build_deliveries(services, &build).await;
         services
             .store
@@ -90,6 +93,18 @@ async fn send_due(services: &Services) -> Result<(), String> {
                     .ok()
             }),
         };
+        services.metrics.delivery(
+            if d.target.webhook.is_some() {
+                "webhook"
+            } else {
+                "mail"
+            },
+            match (&result, retry_at) {
+                (Ok(()), _) => "delivered",
+                (Err(_), Some(_)) => "retry",
+                (Err(_), None) => "failed",
+            },
+        );
         match &result {
             Ok(()) => tracing::info!("notification {} delivered ({})", d.id, describe(&d)),
             Err(e) => tracing::warn!(

@@ -16,6 +16,7 @@ use crate::Services;
 use slipway_builder::LogSink;
 use slipway_core::{BuildId, BuildPhase};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The orchestrator loop: each worker build's end is handled in a task of
 /// its own (publishing one build must not hold up another's).
@@ -26,7 +27,10 @@ pub async fn run(services: Arc<Services>) {
     };
     while let Some(e) = ended.recv().await {
         let services = services.clone();
-        tokio::spawn(async move { worker_ended(&services, e.build, e.last).await });
+        let span = tracing::info_span!("build", id = e.build);
+        tokio::spawn(
+            async move { worker_ended(&services, e.build, e.last).await }.instrument(span),
+        );
     }
 }
 

@@ -36,6 +36,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// How many builds are prepared at once (each fetches its source).
 pub const CONCURRENT_PREPARATIONS: usize = 4;
@@ -85,14 +86,18 @@ pub async fn run(services: Arc<Services>) {
                     let fresh = in_flight.lock().is_ok_and(|mut f| f.insert(id));
                     if fresh {
                         let (services, in_flight) = (services.clone(), in_flight.clone());
-                        tokio::spawn(async move {
-                            if let Ok(_slot) = services.preparations.acquire().await {
-                                prepare(&services, id).await;
+                        let span = tracing::info_span!("build", id);
+                        tokio::spawn(
+                            async move {
+                                if let Ok(_slot) = services.preparations.acquire().await {
+                                    prepare(&services, id).await;
+                                }
+                                if let Ok(mut f) = in_flight.lock() {
+                                    f.remove(&id);
+                                }
                             }
-                            if let Ok(mut f) = in_flight.lock() {
-                                f.remove(&id);
-                            }
-                        });
+                            .instrument(span),
+                        );
                     }
                 }
             }

@@ -29,6 +29,10 @@ pub async fn run(services: Arc<Services>) {
                             p.cluster,
                             p.worker
                         );
+                        let waited = p.queued_at.map_or(0.0, |t| {
+                            jiff::Timestamp::now().duration_since(t).as_secs_f64()
+                        });
+                        services.metrics.placed(&p.cluster, waited.max(0.0));
                         crate::backends::launch(&services, &clusters, p).await;
                     }
                     n

@@ -269,6 +269,13 @@ async fn advance(
     if planner.is_done() && !waiting_on_policy {
         services.store.finish_wave(wave.id).await?;
         tracing::info!("wave {} done", wave.id);
+        let makespan = wave.started_at.map(|t| {
+            jiff::Timestamp::now()
+                .duration_since(t)
+                .as_secs_f64()
+                .max(0.0)
+        });
+        services.metrics.wave_done(wave.members.len(), makespan);
     }
     Ok(())
 }

@@ -100,6 +100,7 @@ async fn scan_from(
         ..FetchOptions::default()
     };
     let (r, p, w) = (reference.to_string(), policy.clone(), work.clone());
+    let started = std::time::Instant::now();
     let report = tokio::task::spawn_blocking(move || {
         // Another registry's image: from the layout the worker pushed it
         // from, when that holds exactly this image; else downloaded.
@@ -139,6 +140,9 @@ async fn scan_from(
         )
     });
     let _ = tokio::fs::remove_dir_all(&work).await;
+    services
+        .metrics
+        .scanned(&report.0, reason.as_str(), started.elapsed().as_secs_f64());
     services
         .store
         .record_scan(build, config, reason, &report.0)
