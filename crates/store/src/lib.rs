@@ -21,6 +21,7 @@ mod scans;
 mod seal;
 mod secrets;
 mod sqlite;
+mod summaries;
 mod tags;
 mod tests_store;
 mod webhooks;
