@@ -261,17 +261,19 @@ impl Buildah {
     ) -> Result<PushedImage, BuilderError> {
         let dest_s = dest.to_string();
         log.line(&format!("--> pushing {dest_s}"));
-        let digest = self
-            .push_for_digest(
-                &["push"],
-                local_tag,
-                dest,
-                &work_dir.join("pushed-digest"),
-                authfile,
-                log,
-                cancel,
-            )
-            .await?;
+        let digest_file = work_dir.join("pushed-digest");
+        let mut args = self.global_args();
+        args.extend([
+            "push".to_string(),
+            format!("--tls-verify={}", self.tls_verify(&dest_s)),
+            "--digestfile".into(),
+            digest_file.display().to_string(),
+        ]);
+        args.extend(authfile_args(authfile));
+        args.extend([local_tag.to_string(), format!("docker://{dest}")]);
+        let out = run("buildah", &args, log, cancel).await?;
+        succeeded(&out, format!("push to {} refused", dest.registry))?;
+        let digest = digest_in(&digest_file, "buildah").await?;
         self.read_back(dest, &digest, authfile, log, cancel).await
     }
 
@@ -384,34 +386,6 @@ impl Buildah {
         let out = run_split("skopeo", &args, &data, log, cancel).await?;
         succeeded(&out, format!("cannot read {reference} back"))?;
         Ok(data.text())
-    }
-
-    /// `buildah <verb…> --digestfile F SOURCE docker://DEST`, the one way
-    /// images and image indexes are pushed; returns the digest the
-    /// registry stored.
-    #[allow(clippy::too_many_arguments)]
-    async fn push_for_digest(
-        &self,
-        verb: &[&str],
-        source: &str,
-        dest: &ImageRef,
-        digest_file: &Path,
-        authfile: Option<&Path>,
-        log: &dyn LogSink,
-        cancel: &CancellationToken,
-    ) -> Result<String, BuilderError> {
-        let mut args = self.global_args();
-        args.extend(verb.iter().map(|v| v.to_string()));
-        args.extend([
-            format!("--tls-verify={}", self.tls_verify(&dest.to_string())),
-            "--digestfile".into(),
-            digest_file.display().to_string(),
-        ]);
-        args.extend(authfile_args(authfile));
-        args.extend([source.to_string(), format!("docker://{dest}")]);
-        let out = run("buildah", &args, log, cancel).await?;
-        succeeded(&out, format!("push to {} refused", dest.registry))?;
-        digest_in(digest_file, "buildah").await
     }
 
     /// After a crash: remove every working container in this storage
