@@ -75,8 +75,8 @@ pub struct Services {
     pub worker_scans: Mutex<HashMap<(BuildId, String), slipway_core::scan::ScanReport>>,
     /// What `/metrics` answers.
     pub metrics: crate::metrics::Metrics,
-    /// `GET /api/v1/version`'s answer, made at start-up.
-    pub version: serde_json::Value,
+    /// The commit the binary was built from, for `GET /api/v1/version`.
+    pub commit: Option<String>,
     /// Open `GET /api/v1/events` streams, at most `api::events::MAX_STREAMS`.
     pub event_streams: Arc<tokio::sync::Semaphore>,
 }

@@ -272,7 +272,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         worker_scans: Default::default(),
         metrics: crate::metrics::Metrics::new(),
         event_streams: Arc::new(tokio::sync::Semaphore::new(crate::api::events::MAX_STREAMS)),
-        version: crate::api::version::describe(config.commit.as_deref()).await,
+        commit: config.commit.clone(),
     });
     controllers::spawn_all(&services);
 

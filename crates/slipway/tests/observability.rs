@@ -270,6 +270,13 @@ fn prometheus_scrapes_the_builds_queue_clusters_and_registry() {
         "{v}"
     );
     assert!(v["tools"]["skopeo"].as_str().is_some(), "{v}");
+    // ShellCheck says its version on its second line (`version: 0.9.0`).
+    assert!(
+        v["tools"]["shellcheck"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("0.")),
+        "{v}"
+    );
     assert!(
         v["features"]
             .as_array()

@@ -1,63 +1,45 @@
 //! `GET /api/v1/version`: what this server is (its version and commit)
 //! and what it builds with (buildah's and skopeo's versions, the features
-//! it was configured with), made once at start-up.
+//! it was configured with).
 
 use crate::Services;
 use axum::Json;
 use axum::extract::State;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// The first line a tool prints for `--version` (`buildah version 1.28.2
-/// (image-spec …)` → `1.28.2`), or `None` when it does not run.
-async fn tool_version(name: &str) -> Option<String> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::process::Command::new(name)
-            .arg("--version")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .ok()?
-    .ok()
-    .filter(|o| o.status.success())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().next()?;
-    Some(
-        line.split_whitespace()
-            .skip_while(|w| *w != "version")
-            .nth(1)
-            .unwrap_or(line)
-            .to_string(),
-    )
-}
-
-/// The answer, made once.
-pub(crate) async fn describe(commit: Option<&str>) -> serde_json::Value {
-    let (buildah, skopeo, git, shellcheck) = tokio::join!(
-        tool_version("buildah"),
-        tool_version("skopeo"),
-        tool_version("git"),
-        tool_version("shellcheck"),
-    );
-    serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "commit": commit,
-        "api": "v1",
-        "tools": {
-            "buildah": buildah,
-            "skopeo": skopeo,
-            "git": git,
-            "shellcheck": shellcheck,
-        },
-    })
+/// What the answer says of the tools, read once (on the first request,
+/// not at start-up): buildah's and skopeo's as the Koji metadata records
+/// them, git's and ShellCheck's.
+async fn tools() -> &'static serde_json::Value {
+    static TOOLS: tokio::sync::OnceCell<serde_json::Value> = tokio::sync::OnceCell::const_new();
+    TOOLS
+        .get_or_init(|| async {
+            let root = crate::steps::metadata::buildroot().await;
+            let (git, shellcheck) = tokio::join!(
+                crate::steps::metadata::tool_version("git"),
+                crate::steps::metadata::tool_version("shellcheck"),
+            );
+            let mut tools = serde_json::Map::new();
+            for t in &root.tools {
+                // "unknown": the tool did not answer.
+                let v = Some(t.version.clone()).filter(|v| v != "unknown");
+                tools.insert(t.name.clone(), v.into());
+            }
+            tools.insert("git".into(), git.into());
+            tools.insert("shellcheck".into(), shellcheck.into());
+            tools.into()
+        })
+        .await
 }
 
 pub(super) async fn get(State(s): State<Arc<Services>>) -> Json<serde_json::Value> {
-    let mut v = s.version.clone();
-    v["features"] = features(&s).into();
-    Json(v)
+    Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": s.commit,
+        "api": "v1",
+        "tools": tools().await,
+        "features": features(&s),
+    }))
 }
 
 /// The features this server runs with, by name.

@@ -161,17 +161,9 @@ pub(crate) async fn buildroot() -> &'static Buildroot {
             .unwrap_or_else(|| std::env::consts::OS.to_string());
         let mut tools = Vec::new();
         for name in ["buildah", "skopeo"] {
-            let version = tokio::process::Command::new(name)
-                .arg("--version")
-                .output()
-                .await
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .and_then(|line| line.split_whitespace().nth(2).map(str::to_string))
-                .unwrap_or_else(|| "unknown".into());
             tools.push(Tool {
                 name: name.into(),
-                version,
+                version: tool_version(name).await.unwrap_or_else(|| "unknown".into()),
             });
         }
         Buildroot {
@@ -200,4 +192,25 @@ pub async fn served(services: &Services, id: BuildId) -> Result<Option<serde_jso
         }
     }
     Ok(Some(doc))
+}
+
+/// The version a tool prints for `--version`: the word after `version`
+/// (`buildah version 1.28.2 (…)`, `git version 2.47.3`) or `version:`
+/// (ShellCheck's second line); `None` when it does not run within 10 s.
+pub(crate) async fn tool_version(name: &str) -> Option<String> {
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::process::Command::new(name)
+            .arg("--version")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .ok()?
+    .ok()
+    .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "version" || *w == "version:")?;
+    words.next().map(str::to_string)
 }
