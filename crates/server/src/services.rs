@@ -86,7 +86,7 @@ impl Services {
     /// another registry (an OCI layout), for the build's scan; gone when
     /// the build ends.
     pub fn image_layout(&self, build: slipway_core::BuildId, platform: &str) -> PathBuf {
-        self.work_dir.join(format!("{build}-{platform}-image"))
+        slipway_worker::image_layout_in(&self.work_dir, build, platform)
     }
 
     /// Remove the image layouts of `build`'s platforms, and the scans its

@@ -153,6 +153,12 @@ impl Outcome {
     }
 }
 
+/// Where a worker keeps the image of `platform` as an OCI layout for its
+/// scan, under `work`: `<build>-<platform>-image`.
+pub fn image_layout_in(work: &Path, build: BuildId, platform: &str) -> PathBuf {
+    work.join(format!("{build}-{platform}-image"))
+}
+
 /// Where a worker build pushes: the build's repository, under a tag no
 /// other build or platform uses (`build-12-x86_64`).
 pub fn platform_image(output: &ImageRef, build: BuildId, platform: &Platform) -> ImageRef {

@@ -295,10 +295,11 @@ pub async fn run(config: RemoteConfig, buildah: &Buildah) -> Result<BuildPhase, 
     };
     let assignment: Assignment = api.get("").await?;
     if assignment.scan.is_some() {
-        api.layout = Some(config.work_dir.join(format!(
-            "{}-{}-image",
-            assignment.build, assignment.platform
-        )));
+        api.layout = Some(crate::image_layout_in(
+            &config.work_dir,
+            assignment.build,
+            assignment.platform.as_str(),
+        ));
     }
     // The embedded registry's names, so its images get its credentials.
     let creds: RegistryCredentials = api

@@ -77,27 +77,35 @@ impl Filter {
 }
 
 /// The project a feed row belongs to: the store's, else the one of the
-/// config or repository it names (`None`: the whole service's).
+/// repository or config it names (`None`: the whole service's). What was
+/// looked up is kept in `known` (by `repository:NAME` or `config:NAME`)
+/// for the stream's later rows.
 async fn project_of(
     s: &Services,
     row: &FeedRow,
-    configs: &mut HashMap<String, Option<String>>,
+    known: &mut HashMap<String, Option<String>>,
 ) -> Option<String> {
     if let Some(p) = &row.project {
         return Some(p.clone());
     }
-    if let Some(repo) = row.data["repository"].as_str() {
-        return crate::steps::projects::of_repository(s, repo).await.ok();
-    }
-    let config = row.data["config"].as_str()?;
-    if let Some(p) = configs.get(config) {
+    let (key, repository) = match (row.data["repository"].as_str(), row.data["config"].as_str()) {
+        (Some(r), _) => (format!("repository:{r}"), true),
+        (None, Some(c)) => (format!("config:{c}"), false),
+        (None, None) => return None,
+    };
+    if let Some(p) = known.get(&key) {
         return p.clone();
     }
-    let p = crate::steps::projects::of_config_named(s, config)
-        .await
-        .ok()
-        .flatten();
-    configs.insert(config.to_string(), p.clone());
+    let name = key.split_once(':').map_or("", |(_, n)| n);
+    let p = if repository {
+        crate::steps::projects::of_repository(s, name).await.ok()
+    } else {
+        crate::steps::projects::of_config_named(s, name)
+            .await
+            .ok()
+            .flatten()
+    };
+    known.insert(key, p.clone());
     p
 }
 
@@ -126,7 +134,7 @@ struct Cursor {
     after: i64,
     filter: Filter,
     ready: VecDeque<Event>,
-    configs: HashMap<String, Option<String>>,
+    known: HashMap<String, Option<String>>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
@@ -189,7 +197,7 @@ pub(super) async fn stream(
             project: caller.binding().project.clone(),
         },
         ready: VecDeque::new(),
-        configs: HashMap::new(),
+        known: HashMap::new(),
         _permit: permit,
     };
     let events = futures::stream::unfold(cursor, |mut c| async move {
@@ -201,7 +209,7 @@ pub(super) async fn stream(
                 Ok(rows) if !rows.is_empty() => {
                     for row in rows {
                         c.after = row.id;
-                        let project = project_of(&c.services, &row, &mut c.configs).await;
+                        let project = project_of(&c.services, &row, &mut c.known).await;
                         if c.filter.wants(&row, project.as_deref()) {
                             c.ready.push_back(event_of(&row, project.as_deref()));
                         }

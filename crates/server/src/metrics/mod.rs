@@ -487,11 +487,13 @@ fn trigger_of(build: &Build) -> String {
 
 /// Resident bytes and open descriptors of this process (Linux `/proc`).
 fn process_stats() -> (i64, i64) {
-    let page = 4096;
-    let rss = std::fs::read_to_string("/proc/self/statm")
+    let rss = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
-        .map_or(0, |pages| pages * page);
+        .and_then(|s| {
+            let kib = s.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+            kib.trim().trim_end_matches("kB").trim().parse::<i64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024);
     let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64);
     (rss, fds)
 }

@@ -67,8 +67,8 @@ async fn make(
     };
     let wanted: Vec<String> = platforms.iter().map(|(_, p)| p.reference.clone()).collect();
     let top_ref = image.reference.clone();
-    let index = platforms.len() > 1
-        || image.digest != platforms.first().map_or("", |(_, p)| p.digest.as_str());
+    // Published as an index unless it is a platform image itself.
+    let index = !platforms.iter().any(|(_, p)| p.digest == image.digest);
     let (read, top) = tokio::task::spawn_blocking(move || {
         let read = wanted
             .iter()
