@@ -23,6 +23,8 @@ mod caller;
 mod cleanup;
 mod clusters;
 pub mod config;
+#[allow(dead_code)]
+mod console;
 mod controllers;
 mod disk;
 mod error;
