@@ -23,7 +23,6 @@ mod caller;
 mod cleanup;
 mod clusters;
 pub mod config;
-#[allow(dead_code)]
 mod console;
 mod controllers;
 mod disk;

@@ -127,6 +127,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/readyz", get(readyz))
         .with_state(services.clone())
         .merge(metrics_route(services.clone()))
+        .merge(crate::console::router(services.clone()))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1") })
         .method_not_allowed_fallback(|| async {

@@ -1,0 +1,93 @@
+//! The web console over plain HTTP (the browser tests come with the rest
+//! of the console): signing in with a token makes an HttpOnly,
+//! SameSite=Strict session cookie; a wrong token is refused; pages need
+//! the session; a form without its CSRF value is refused.
+
+use slipway_test_support::{Server, http_raw, require_tools};
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+fn form(
+    server: &Server,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> slipway_test_support::HttpResponse {
+    let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    let c;
+    if let Some(v) = cookie {
+        c = format!("slipway_session={v}");
+        h.push(("Cookie", &c));
+    }
+    http_raw(server.port, "POST", path, &h, body.as_bytes())
+}
+
+fn header<'a>(r: &'a slipway_test_support::HttpResponse, name: &str) -> Option<&'a str> {
+    r.headers.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn sign_in_makes_a_strict_session_and_forms_need_their_csrf_value() {
+    require_tools();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+
+    // Not signed in: to the sign-in page.
+    let r = http_raw(server.port, "GET", "/", &[], b"");
+    assert_eq!(r.status, 303, "{}", r.headers);
+    assert_eq!(header(&r, "location"), Some("/login"));
+    let r = http_raw(server.port, "GET", "/login", &[], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("name=\"token\""), "{}", r.body);
+
+    // A wrong token: refused, no cookie.
+    let r = form(&server, "/login", "token=slw_nonsense", None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("not valid"), "{}", r.body);
+    assert!(header(&r, "set-cookie").is_none());
+
+    // The right one: a session cookie, HttpOnly and SameSite=Strict.
+    let r = form(
+        &server,
+        "/login",
+        &format!("token={}", server.token()),
+        None,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = header(&r, "set-cookie").unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("slipway_session=")
+        .unwrap()
+        .to_string();
+    let c = format!("slipway_session={id}");
+    let r = http_raw(server.port, "GET", "/", &[("Cookie", &c)], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<h1>Dashboard</h1>"), "{}", r.body);
+
+    // Signing out without the form's CSRF value is refused; with it, the
+    // session ends.
+    let r = form(&server, "/logout", "", Some(&id));
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = form(&server, "/logout", "csrf=0000", Some(&id));
+    assert_eq!(r.status, 403, "{}", r.body);
+    let page = http_raw(server.port, "GET", "/", &[("Cookie", &c)], b"").body;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = form(&server, "/logout", &format!("csrf={csrf}"), Some(&id));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = http_raw(server.port, "GET", "/", &[("Cookie", &c)], b"");
+    assert_eq!(r.status, 303, "the session ended");
+}
