@@ -3,7 +3,7 @@
 //! SameSite=Strict session cookie; a wrong token is refused; pages need
 //! the session; a form without its CSRF value is refused.
 
-use slipway_test_support::{Server, http_raw, require_tools};
+use slipway_test_support::{GitRepo, Registry, Server, http_raw, require_tools};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
@@ -90,4 +90,102 @@ fn sign_in_makes_a_strict_session_and_forms_need_their_csrf_value() {
     assert_eq!(r.status, 303, "{}", r.body);
     let r = http_raw(server.port, "GET", "/", &[("Cookie", &c)], b"");
     assert_eq!(r.status, 303, "the session ended");
+}
+
+/// The value of the hidden `csrf` field of the form posting to `action`.
+fn csrf_of(page: &str, action: &str) -> String {
+    let form = page
+        .split(&format!("action=\"{action}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no form for {action}: {page}"));
+    form.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn builds_list_build_page_and_cancel_with_csrf() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let r = form(
+        &server,
+        "/login",
+        &format!("token={}", server.token()),
+        None,
+    );
+    let id_cookie = header(&r, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let session = id_cookie
+        .strip_prefix("slipway_session=")
+        .unwrap()
+        .to_string();
+    let get = |path: &str| http_raw(server.port, "GET", path, &[("Cookie", &id_cookie)], b"");
+
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nLABEL name=c/app version=1 component=app-container\nRUN echo console-sleeping && sleep 3303\n"
+        ),
+    )]);
+    let id = server.queue(&repo, &format!("{}/c/app:1", server.host()), &[]);
+    server.wait_build(id, "Running", |p| p == "Running");
+
+    let list = get("/builds");
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body.contains(&format!("href=\"/builds/{id}\"")),
+        "{}",
+        list.body
+    );
+    let filtered = get("/builds?phase=Complete");
+    assert!(
+        !filtered.body.contains(&format!("href=\"/builds/{id}\"")),
+        "{}",
+        filtered.body
+    );
+
+    let page = get(&format!("/builds/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"phase\" class=\"phase-Running\""),
+        "{}",
+        page.body
+    );
+    let action = format!("/builds/{id}/cancel");
+    // Without the form's CSRF value, or with another form's: refused.
+    let r = form(&server, &action, "", Some(&session));
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = form(
+        &server,
+        &action,
+        &format!("csrf={}", csrf_of(&page.body, "/logout")),
+        Some(&session),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(server.build_json(id)["phase"], "Running");
+    // With it: cancelled.
+    let r = form(
+        &server,
+        &action,
+        &format!("csrf={}", csrf_of(&page.body, &action)),
+        Some(&session),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(server.wait_final(id)["phase"], "Cancelled");
+    let page = get(&format!("/builds/{id}"));
+    assert!(page.body.contains("phase-Cancelled"), "{}", page.body);
+    assert!(
+        !page.body.contains("id=\"cancel\""),
+        "an ended build has no cancel button"
+    );
+    // A build that does not exist.
+    assert_eq!(get("/builds/999999").status, 404);
 }
