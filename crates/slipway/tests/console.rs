@@ -159,6 +159,35 @@ fn builds_list_build_page_and_cancel_with_csrf() {
         "{}",
         page.body
     );
+    // The page follows the log and the phase with the session's cookie:
+    // it reads those two API routes, and nothing that changes anything.
+    let log = get(&format!("/api/v1/builds/{id}/log"));
+    assert_eq!(log.status, 200, "{}", log.body);
+    let events = slipway_test_support::http_status(
+        server.port,
+        "GET",
+        "/api/v1/events",
+        &[("Cookie", &id_cookie)],
+        b"",
+    );
+    assert_eq!(events, 200);
+    let r = http_raw(
+        server.port,
+        "POST",
+        &format!("/api/v1/builds/{id}/cancel"),
+        &[("Cookie", &id_cookie), ("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(
+        r.status, 401,
+        "a cookie never changes anything through the API: {}",
+        r.body
+    );
+    assert_eq!(
+        get("/api/v1/builds").status,
+        401,
+        "nor reads beyond the log and the events"
+    );
     let action = format!("/builds/{id}/cancel");
     // Without the form's CSRF value, or with another form's: refused.
     let r = form(&server, &action, "", Some(&session));

@@ -108,7 +108,7 @@ pub fn router(services: Arc<Services>) -> Router {
             audit::record,
         ))
         .route_layer(middleware::from_fn_with_state(
-            services.store.clone(),
+            services.clone(),
             require_token,
         ))
         .merge(t.open)
@@ -158,7 +158,7 @@ fn metrics_route(services: Arc<Services>) -> Router {
             )),
         )
         .route_layer(middleware::from_fn_with_state(
-            services.store.clone(),
+            services.clone(),
             require_token,
         ))
         .with_state(services)

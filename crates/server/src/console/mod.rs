@@ -310,6 +310,9 @@ struct BuildPage {
     stages: Vec<(String, u64)>,
     events: Vec<(String, String)>,
     log: String,
+    /// The log's length in bytes when the page was made: where following
+    /// starts.
+    log_end: u64,
 }
 
 /// The end of a build's log the page shows at first (the rest loads on
@@ -329,7 +332,7 @@ async fn build_page(
         Ok(b) => b,
         Err(e) => return refused(e),
     };
-    let log = tail(&s.logs.path(b.id), LOG_WINDOW).await;
+    let (log, log_end) = tail(&s.logs.path(b.id), LOG_WINDOW).await;
     page(&BuildPage {
         signed_in: true,
         logout_csrf: me.session.csrf_for("/logout"),
@@ -351,28 +354,31 @@ async fn build_page(
             .map(|e| (e.at.to_string(), e.message.clone()))
             .collect(),
         log,
+        log_end,
     })
 }
 
-/// The last `max` bytes of the file at `path` (from a line start), or
-/// nothing.
-async fn tail(path: &std::path::Path, max: u64) -> String {
+/// The last `max` bytes of the file at `path` (from a line start), and
+/// the file's length; nothing when it cannot be read.
+async fn tail(path: &std::path::Path, max: u64) -> (String, u64) {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let Ok(mut f) = tokio::fs::File::open(path).await else {
-        return String::new();
+        return (String::new(), 0);
     };
     let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(max);
     if f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return String::new();
+        return (String::new(), 0);
     }
     let mut bytes = Vec::new();
-    let _ = f.take(max).read_to_end(&mut bytes).await;
+    let _ = f.take(len - start).read_to_end(&mut bytes).await;
+    let end = start + bytes.len() as u64;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    match (start > 0, text.find('\n')) {
+    let text = match (start > 0, text.find('\n')) {
         (true, Some(i)) => text[i + 1..].to_string(),
         _ => text,
-    }
+    };
+    (text, end)
 }
 
 async fn cancel(
