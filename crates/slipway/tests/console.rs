@@ -218,3 +218,53 @@ fn builds_list_build_page_and_cancel_with_csrf() {
     // A build that does not exist.
     assert_eq!(get("/builds/999999").status, 404);
 }
+
+#[test]
+fn configs_draw_their_parent_child_graph() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let labels = "LABEL name=g/app version=1 component=app-container";
+    let parent = GitRepo::new(&[("Dockerfile", &format!("FROM {base}\n{labels}\n"))]);
+    let child = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {}/g/parent\n{labels}\n", server.host()),
+    )]);
+    server.apply(&format!(
+        "name: parent\nsource: {{ url: {} }}\noutput: g/parent\n---\nname: child\nsource: {{ url: {} }}\noutput: g/child\n",
+        parent.path().display(),
+        child.path().display()
+    ));
+    let r = form(
+        &server,
+        "/login",
+        &format!("token={}", server.token()),
+        None,
+    );
+    let cookie = header(&r, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let get = |path: &str| http_raw(server.port, "GET", path, &[("Cookie", &cookie)], b"");
+    let all = get("/configs");
+    assert_eq!(all.status, 200, "{}", all.body);
+    assert!(
+        all.body.contains("data-from=\"parent\" data-to=\"child\""),
+        "{}",
+        all.body
+    );
+    assert_eq!(
+        all.body.matches("class=\"edge\"").count(),
+        1,
+        "{}",
+        all.body
+    );
+    let one = get("/configs/child");
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert!(one.body.contains("<h1>Config child</h1>"), "{}", one.body);
+    assert!(one.body.contains("data-name=\"parent\""), "{}", one.body);
+    assert_eq!(get("/configs/nosuch").status, 404);
+}

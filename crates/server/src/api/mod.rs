@@ -10,7 +10,7 @@ mod auth;
 pub(crate) use auth::Caller;
 mod builds;
 mod clusters;
-mod configs;
+pub(crate) mod configs;
 pub(crate) mod events;
 mod identities;
 mod images;

@@ -99,6 +99,8 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/builds", get(builds))
         .route("/builds/{id}", get(build_page))
         .route("/builds/{id}/cancel", axum::routing::post(cancel))
+        .route("/configs", get(configs))
+        .route("/configs/{name}", get(config_page))
         .with_state(services)
 }
 
@@ -411,4 +413,89 @@ async fn cancel(
         Err(e) => return refused(e.into()),
     }
     Redirect::to(&format!("/builds/{}", b.id)).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "console/configs.html")]
+struct Configs {
+    signed_in: bool,
+    logout_csrf: String,
+    name: Option<String>,
+    /// The graph, drawn by `GraphView::to_svg` (its names escaped).
+    svg: String,
+    builds: Vec<Row>,
+}
+
+/// The config graph the caller may read, around `name` when given.
+async fn readable_graph(
+    s: &Services,
+    caller: &crate::api::Caller,
+    name: Option<&str>,
+) -> Result<slipway_core::api::GraphView, crate::error::ApiError> {
+    let mut view = crate::steps::configs::graph_view(s, name).await?;
+    let readable = crate::api::configs::readable_configs(s, caller).await?;
+    view.nodes.retain(|n| readable.contains(&n.name));
+    for n in &mut view.nodes {
+        n.parents.retain(|p| readable.contains(p));
+    }
+    Ok(view)
+}
+
+async fn configs(State(s): State<Arc<Services>>, headers: HeaderMap) -> Response {
+    let Some(me) = signed(&s, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let logout_csrf = me.session.csrf_for("/logout");
+    let caller = crate::api::Caller(me.principal);
+    match readable_graph(&s, &caller, None).await {
+        Ok(view) => page(&Configs {
+            signed_in: true,
+            logout_csrf,
+            name: None,
+            svg: view.to_svg(),
+            builds: Vec::new(),
+        }),
+        Err(e) => refused(e),
+    }
+}
+
+async fn config_page(
+    State(s): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(me) = signed(&s, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let logout_csrf = me.session.csrf_for("/logout");
+    let projects = me.principal.binding.project.clone().map(|p| vec![p]);
+    let caller = crate::api::Caller(me.principal);
+    let view = match readable_graph(&s, &caller, Some(&name)).await {
+        Ok(v) if v.nodes.iter().any(|n| n.name == name) => v,
+        Ok(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("no config {name} you may read"),
+            )
+                .into_response();
+        }
+        Err(e) => return refused(e),
+    };
+    let builds = s
+        .store
+        .list_builds(&BuildQuery {
+            limit: 50,
+            config: Some(name.clone()),
+            projects,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_default();
+    page(&Configs {
+        signed_in: true,
+        logout_csrf,
+        name: Some(name),
+        svg: view.to_svg(),
+        builds: builds.into_iter().map(Row::from).collect(),
+    })
 }
