@@ -267,4 +267,23 @@ fn configs_draw_their_parent_child_graph() {
     assert!(one.body.contains("<h1>Config child</h1>"), "{}", one.body);
     assert!(one.body.contains("data-name=\"parent\""), "{}", one.body);
     assert_eq!(get("/configs/nosuch").status, 404);
+
+    // Clusters: a global admin drains one from its page (with the form's
+    // CSRF value) and the page says so.
+    let page = get("/clusters");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let action = "/clusters/local/disable";
+    let session = cookie.strip_prefix("slipway_session=").unwrap();
+    assert_eq!(form(&server, action, "", Some(session)).status, 403);
+    let r = form(
+        &server,
+        action,
+        &format!("csrf={}", csrf_of(&page.body, action)),
+        Some(session),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get("/clusters");
+    assert!(page.body.contains("no (draining)"), "{}", page.body);
+    let status = server.cli_json(&["clusters", "-o", "json"]);
+    assert_eq!(status[0]["enabled"], false, "{status}");
 }
