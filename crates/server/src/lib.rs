@@ -23,6 +23,7 @@ mod caller;
 mod cleanup;
 mod clusters;
 pub mod config;
+mod console;
 mod controllers;
 mod disk;
 mod error;

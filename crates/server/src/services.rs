@@ -79,6 +79,8 @@ pub struct Services {
     pub commit: Option<String>,
     /// Open `GET /api/v1/events` streams, at most `api::events::MAX_STREAMS`.
     pub event_streams: Arc<tokio::sync::Semaphore>,
+    /// The web console's signed-in sessions.
+    pub console_sessions: crate::console::session::Sessions,
 }
 
 impl Services {

@@ -295,5 +295,6 @@ impl GraphView {
 }
 
 pub mod access;
+mod graph_svg;
 pub mod images;
 pub mod time;

@@ -42,11 +42,46 @@ pub async fn gate(
 
 /// Axum middleware: require `Authorization: Bearer <token>` naming a live
 /// token.
+/// The API routes a console session's cookie may read (GET only: the
+/// cookie is SameSite=Strict, and a cookie never reaches a route that
+/// changes anything, so no CSRF token is needed here): a build's log and
+/// the event stream, which the console's pages follow live.
+fn console_readable(req: &Request) -> bool {
+    if req.method() != axum::http::Method::GET {
+        return false;
+    }
+    // Nested under /api/v1, the router sees the path without it.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
+    path == "/api/v1/events"
+        || path
+            .strip_prefix("/api/v1/builds/")
+            .and_then(|rest| rest.strip_suffix("/log"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
 pub async fn require_token(
-    State(store): State<Arc<dyn Store>>,
+    State(services): State<Arc<crate::Services>>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let store: &Arc<dyn Store> = &services.store;
+    if req.headers().get(header::AUTHORIZATION).is_none()
+        && console_readable(&req)
+        && let Some(id) = req
+            .headers()
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::console::session::from_cookie_header)
+        && let Some(session) = services.console_sessions.get(id)
+        && let Some(principal) = store.principal(&session.token_hash).await?
+    {
+        let mut req = req;
+        req.extensions_mut().insert(Caller(principal));
+        return Ok(next.run(req).await);
+    }
     let header = req
         .headers()
         .get(header::AUTHORIZATION)

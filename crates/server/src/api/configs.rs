@@ -261,7 +261,7 @@ struct GraphQuery {
 }
 
 /// Which configs the caller reads, by name.
-async fn readable_configs(
+pub(crate) async fn readable_configs(
     s: &Services,
     caller: &Caller,
 ) -> Result<std::collections::HashSet<String>, ApiError> {

@@ -10,7 +10,7 @@ mod auth;
 pub(crate) use auth::Caller;
 mod builds;
 mod clusters;
-mod configs;
+pub(crate) mod configs;
 pub(crate) mod events;
 mod identities;
 mod images;
@@ -108,7 +108,7 @@ pub fn router(services: Arc<Services>) -> Router {
             audit::record,
         ))
         .route_layer(middleware::from_fn_with_state(
-            services.store.clone(),
+            services.clone(),
             require_token,
         ))
         .merge(t.open)
@@ -127,6 +127,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/readyz", get(readyz))
         .with_state(services.clone())
         .merge(metrics_route(services.clone()))
+        .merge(crate::console::router(services.clone()))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1") })
         .method_not_allowed_fallback(|| async {
@@ -157,7 +158,7 @@ fn metrics_route(services: Arc<Services>) -> Router {
             )),
         )
         .route_layer(middleware::from_fn_with_state(
-            services.store.clone(),
+            services.clone(),
             require_token,
         ))
         .with_state(services)

@@ -1,0 +1,237 @@
+//! The web console (work in progress, see /work/notes/console-plan.md):
+//! server-rendered pages (askama templates compiled into the binary)
+//! behind a session cookie made from an API token; every page checks the
+//! token's roles as the API does.
+
+mod builds;
+mod clusters;
+mod configs;
+pub mod session;
+
+use crate::Services;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use session::Sessions;
+use slipway_core::api::{BuildQuery, BuildSummary};
+use slipway_store::Principal;
+use std::sync::Arc;
+
+/// Render a template, or a plain 500.
+fn page(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot render the page: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct Login {
+    signed_in: bool,
+    logout_csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct Dashboard {
+    signed_in: bool,
+    logout_csrf: String,
+    active: Vec<Row>,
+    failures: Vec<Row>,
+}
+
+/// A build as the tables show it.
+pub(super) struct Row {
+    id: i64,
+    phase: String,
+    config: String,
+    output: String,
+    reason: String,
+}
+
+impl From<BuildSummary> for Row {
+    fn from(b: BuildSummary) -> Row {
+        Row {
+            id: b.id,
+            phase: b.phase.as_str().to_string(),
+            config: b.config.unwrap_or_default(),
+            output: b.output,
+            reason: b.reason.unwrap_or_default(),
+        }
+    }
+}
+
+/// The signed-in caller: its session (for CSRF values) and principal.
+struct Signed {
+    session: session::Session,
+    principal: Principal,
+}
+
+/// The caller of a console request, if its cookie names a live session
+/// whose token is still valid.
+async fn signed(s: &Services, headers: &HeaderMap) -> Option<Signed> {
+    let id = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(session::from_cookie_header)?;
+    let session = s.console_sessions.get(id)?;
+    match s.store.principal(&session.token_hash).await {
+        Ok(Some(principal)) => Some(Signed { session, principal }),
+        _ => {
+            s.console_sessions.close(id);
+            None
+        }
+    }
+}
+
+pub fn router(services: Arc<Services>) -> Router {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/builds", get(builds::list))
+        .route("/builds/{id}", get(builds::show))
+        .route("/builds/{id}/cancel", axum::routing::post(builds::cancel))
+        .route("/configs", get(configs::all))
+        .route("/configs/{name}", get(configs::one))
+        .route("/clusters", get(clusters::list))
+        .route(
+            "/clusters/{name}/{action}",
+            axum::routing::post(clusters::switch),
+        )
+        .with_state(services)
+}
+
+async fn login_form() -> Response {
+    page(&Login {
+        signed_in: false,
+        logout_csrf: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(s): State<Arc<Services>>, Form(f): Form<LoginForm>) -> Response {
+    let hash = crate::tokens::hash_token(f.token.trim());
+    match s.store.principal(&hash).await {
+        Ok(Some(_)) => {
+            let id = s.console_sessions.open(hash);
+            (
+                [(
+                    header::SET_COOKIE,
+                    Sessions::cookie(&id, s.worker_ca_file.is_some()),
+                )],
+                Redirect::to("/"),
+            )
+                .into_response()
+        }
+        _ => {
+            let mut r = page(&Login {
+                signed_in: false,
+                logout_csrf: String::new(),
+                error: Some("That token is not valid: unknown, revoked or expired.".into()),
+            });
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<Arc<Services>>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let Some(me) = signed(&s, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    if !me.session.csrf_ok("/logout", &f.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF value is missing or wrong: reload the page",
+        )
+            .into_response();
+    }
+    if let Some(id) = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(session::from_cookie_header)
+    {
+        s.console_sessions.close(id);
+    }
+    (
+        [(header::SET_COOKIE, Sessions::cleared())],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+async fn dashboard(State(s): State<Arc<Services>>, headers: HeaderMap) -> Response {
+    let Some(me) = signed(&s, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let projects = me.principal.binding.project.clone().map(|p| vec![p]);
+    let list = |phase| BuildQuery {
+        limit: 50,
+        projects: projects.clone(),
+        phase: Some(phase),
+        ..Default::default()
+    };
+    let mut active = Vec::new();
+    for phase in [
+        slipway_core::BuildPhase::Running,
+        slipway_core::BuildPhase::Pending,
+        slipway_core::BuildPhase::New,
+    ] {
+        active.extend(
+            s.store
+                .list_builds(&list(phase))
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(Row::from),
+        );
+    }
+    let failures = s
+        .store
+        .list_builds(&BuildQuery {
+            limit: 10,
+            ..list(slipway_core::BuildPhase::Failed)
+        })
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(Row::from)
+        .collect();
+    page(&Dashboard {
+        signed_in: true,
+        logout_csrf: me.session.csrf_for("/logout"),
+        active,
+        failures,
+    })
+}
+
+/// A page's answer to a request it refuses (an API error as text).
+fn refused(e: crate::error::ApiError) -> Response {
+    (e.status, e.message).into_response()
+}
