@@ -40,12 +40,12 @@ pub async fn gate(
     Ok(next.run(req).await)
 }
 
-/// Axum middleware: require `Authorization: Bearer <token>` naming a live
-/// token.
 /// The API routes a console session's cookie may read (GET only: the
 /// cookie is SameSite=Strict, and a cookie never reaches a route that
-/// changes anything, so no CSRF token is needed here): a build's log and
-/// the event stream, which the console's pages follow live.
+/// changes anything, so no CSRF token is needed here): what a build's
+/// page follows live or offers for download (its log, metadata, scans
+/// and SBOMs), a scan, and the event stream. The handlers check the
+/// caller's project as for a token.
 fn console_readable(req: &Request) -> bool {
     if req.method() != axum::http::Method::GET {
         return false;
@@ -55,13 +55,29 @@ fn console_readable(req: &Request) -> bool {
         .extensions()
         .get::<axum::extract::OriginalUri>()
         .map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
-    path == "/api/v1/events"
-        || path
-            .strip_prefix("/api/v1/builds/")
-            .and_then(|rest| rest.strip_suffix("/log"))
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if path == "/api/v1/events" {
+        return true;
+    }
+    if let Some(id) = path.strip_prefix("/api/v1/scans/") {
+        return number(id);
+    }
+    let Some((id, rest)) = path
+        .strip_prefix("/api/v1/builds/")
+        .and_then(|r| r.split_once('/'))
+    else {
+        return false;
+    };
+    number(id)
+        && matches!(
+            rest,
+            "log" | "metadata" | "scans" | "sboms" | "sboms/spdx" | "sboms/cyclonedx"
+        )
 }
 
+/// Axum middleware: require `Authorization: Bearer <token>` naming a live
+/// token (or, for the routes [`console_readable`] names, a console
+/// session's cookie).
 pub async fn require_token(
     State(services): State<Arc<crate::Services>>,
     req: Request,
@@ -132,6 +148,39 @@ fn worker_build_of(path: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookie_reads_only_named_gets() {
+        let req = |m: &str, p: &str| {
+            Request::builder()
+                .method(m)
+                .uri(p)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        for p in [
+            "/api/v1/events",
+            "/api/v1/builds/7/log",
+            "/api/v1/builds/7/metadata",
+            "/api/v1/builds/7/sboms/spdx",
+            "/api/v1/scans/3",
+        ] {
+            assert!(console_readable(&req("GET", p)), "{p}");
+        }
+        for (m, p) in [
+            ("POST", "/api/v1/builds/7/cancel"),
+            ("GET", "/api/v1/builds/7/cancel"),
+            ("GET", "/api/v1/builds"),
+            ("GET", "/api/v1/builds/7"),
+            ("GET", "/api/v1/builds/x/log"),
+            ("GET", "/api/v1/builds/7/log/x"),
+            ("GET", "/api/v1/scans"),
+            ("GET", "/api/v1/tokens"),
+            ("DELETE", "/api/v1/builds/7/log"),
+        ] {
+            assert!(!console_readable(&req(m, p)), "{m} {p}");
+        }
+    }
 
     #[test]
     fn worker_paths() {

@@ -310,17 +310,25 @@ async fn list_waves(
 ) -> Result<Json<Vec<Wave>>, ApiError> {
     let Query(q) = q.map_err(super::bad_query)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    Ok(Json(waves_for(&s, &caller, limit).await?))
+}
+
+/// The newest `limit` waves, each with the members the caller reads
+/// (waves with none left out).
+pub(crate) async fn waves_for(
+    s: &Services,
+    caller: &Caller,
+    limit: u32,
+) -> Result<Vec<Wave>, ApiError> {
     let waves = s.store.list_waves(limit).await?;
     if caller.binding().project.is_none() {
-        return Ok(Json(waves));
+        return Ok(waves);
     }
-    let readable = readable_configs(&s, &caller).await?;
-    Ok(Json(
-        waves
-            .into_iter()
-            .filter_map(|w| visible(w, &readable))
-            .collect(),
-    ))
+    let readable = readable_configs(s, caller).await?;
+    Ok(waves
+        .into_iter()
+        .filter_map(|w| visible(w, &readable))
+        .collect())
 }
 
 async fn get_wave(
@@ -329,13 +337,18 @@ async fn get_wave(
     Path(id): Path<String>,
 ) -> Result<Json<Wave>, ApiError> {
     let id = super::parse_positive(&id, "wave id")?;
+    Ok(Json(wave_for(&s, &caller, id).await?))
+}
+
+/// Wave `id` with the members the caller reads.
+pub(crate) async fn wave_for(s: &Services, caller: &Caller, id: i64) -> Result<Wave, ApiError> {
     let gone = || ApiError::not_found(format!("wave {id} does not exist"));
     let wave = s.store.get_wave(id).await?.ok_or_else(gone)?;
     if caller.binding().project.is_none() {
-        return Ok(Json(wave));
+        return Ok(wave);
     }
-    let readable = readable_configs(&s, &caller).await?;
-    visible(wave, &readable).map(Json).ok_or_else(gone)
+    let readable = readable_configs(s, caller).await?;
+    visible(wave, &readable).ok_or_else(gone)
 }
 
 async fn webhook(

@@ -68,9 +68,17 @@ async fn list(
     State(s): State<Arc<Services>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<ImageSummary>>, ApiError> {
+    Ok(Json(images_for(&s, &caller).await?))
+}
+
+/// Every repository the caller reads, with its owner config and tags.
+pub(crate) async fn images_for(
+    s: &Services,
+    caller: &Caller,
+) -> Result<Vec<ImageSummary>, ApiError> {
     let configs = s.store.list_configs().await?;
-    let projects = crate::steps::projects::names(&s).await?;
-    let envs = crate::steps::projects::env_prefixes(&s);
+    let projects = crate::steps::projects::names(s).await?;
+    let envs = crate::steps::projects::env_prefixes(s);
     let mut out = Vec::new();
     let mut last: Option<String> = None;
     loop {
@@ -102,7 +110,7 @@ async fn list(
         }
         last = Some(end);
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -116,15 +124,25 @@ async fn tags(
     Extension(caller): Extension<Caller>,
     Query(q): Query<RepositoryQuery>,
 ) -> Result<Json<Vec<TagDigest>>, ApiError> {
-    let r = own_ref(&s, &q.repository)?;
-    require_repo(&s, &caller, &r.repository, Permission::Read).await?;
+    Ok(Json(tags_for(&s, &caller, &q.repository).await?))
+}
+
+/// The tags of `repository` (of the embedded registry) and what they
+/// name, when the caller reads its project.
+pub(crate) async fn tags_for(
+    s: &Services,
+    caller: &Caller,
+    repository: &str,
+) -> Result<Vec<TagDigest>, ApiError> {
+    let r = own_ref(s, repository)?;
+    require_repo(s, caller, &r.repository, Permission::Read).await?;
     if !s.registry.meta.repository_exists(&r.repository).await? {
         return Err(ApiError::not_found(format!(
             "the registry has no repository {}",
             r.name()
         )));
     }
-    Ok(Json(s.registry.meta.tag_digests(&r.repository).await?))
+    Ok(s.registry.meta.tag_digests(&r.repository).await?)
 }
 
 #[derive(Deserialize)]
@@ -139,24 +157,31 @@ async fn history(
     Extension(caller): Extension<Caller>,
     Query(q): Query<ReferenceQuery>,
 ) -> Result<Json<Vec<TagEvent>>, ApiError> {
-    let r = ImageRef::parse_with_default(&q.reference, Some(&s.own_registry))
+    Ok(Json(history_for(&s, &caller, &q.reference).await?))
+}
+
+/// The moves of the tag `reference` names, newest first.
+pub(crate) async fn history_for(
+    s: &Services,
+    caller: &Caller,
+    reference: &str,
+) -> Result<Vec<TagEvent>, ApiError> {
+    let r = ImageRef::parse_with_default(reference, Some(&s.own_registry))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let tag = tag_of(&r, &q.reference)?;
+    let tag = tag_of(&r, reference)?;
     // Another registry's repository is read as the project of the same
     // path would be here.
-    require_repo(&s, &caller, &r.repository, Permission::Read).await?;
+    require_repo(s, caller, &r.repository, Permission::Read).await?;
     // Another registry's tags: the moves Slipway made there (promotions).
     let key = if s.own_registry_hosts().contains(&r.registry) {
         r.repository.clone()
     } else {
         format!("{}/{}", r.registry, r.repository)
     };
-    Ok(Json(
-        s.registry
-            .meta
-            .tag_history(&key, &tag, HISTORY_LIMIT)
-            .await?,
-    ))
+    Ok(s.registry
+        .meta
+        .tag_history(&key, &tag, HISTORY_LIMIT)
+        .await?)
 }
 
 /// `POST /images/tag {"source", "target"}`: point the target tag at the
@@ -244,8 +269,17 @@ async fn rollback(
     Extension(caller): Extension<Caller>,
     Json(req): Json<RollbackRequest>,
 ) -> Result<Json<TagMoveResult>, ApiError> {
-    let r = own_ref(&s, &req.reference)?;
-    require_repo(&s, &caller, &r.repository, Permission::Build).await?;
+    Ok(Json(rollback_for(&s, &caller, &req).await?))
+}
+
+/// Point the tag back at a manifest it named before (see [`rollback`]).
+pub(crate) async fn rollback_for(
+    s: &Services,
+    caller: &Caller,
+    req: &RollbackRequest,
+) -> Result<TagMoveResult, ApiError> {
+    let r = own_ref(s, &req.reference)?;
+    require_repo(s, caller, &r.repository, Permission::Build).await?;
     let tag = tag_of(&r, &req.reference)?;
     let events = s
         .registry
@@ -266,13 +300,13 @@ async fn rollback(
     let old = s
         .registry
         .meta
-        .move_tag(&r.repository, &tag, &target, &by(&caller, "rollback"))
+        .move_tag(&r.repository, &tag, &target, &by(caller, "rollback"))
         .await?;
-    Ok(Json(TagMoveResult {
+    Ok(TagMoveResult {
         reference: r.to_string(),
         old_digest: old,
         new_digest: Some(target),
-    }))
+    })
 }
 
 /// `POST /prune {"dry_run", "config"?}`: apply history limits now — every

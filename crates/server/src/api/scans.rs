@@ -125,22 +125,9 @@ async fn list_scans(
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let scans = s
-        .store
-        .list_scans(q.config.as_deref(), q.before, limit)
-        .await?;
-    // Summaries: a scan's inventory alone can be thousands of packages.
-    // Of the projects the caller reads (the cursor follows the page read).
-    let mut page: Vec<ScanSummary> = Vec::with_capacity(scans.len());
-    for scan in &scans {
-        if caller.reads(&crate::steps::projects::of_scan(&s, scan).await?) {
-            page.push(ScanSummary::of(scan));
-        }
-    }
-    let full_page = scans.len() == limit as usize;
-    let last_id = scans.last().map(|l| l.id);
+    let (page, last_id) = scans_for(&s, &caller, q.config.as_deref(), q.before, limit).await?;
     let mut resp = Json(&page).into_response();
-    if full_page && let Some(last) = last_id {
+    if let Some(last) = last_id {
         let config = q
             .config
             .as_deref()
@@ -159,6 +146,30 @@ async fn list_scans(
     Ok(resp)
 }
 
+/// A page of scan summaries (a scan's inventory alone can be thousands of
+/// packages) of the projects the caller reads, newest first, and the
+/// cursor for the next page when the page read was full (the cursor
+/// follows the page read, not the page shown).
+pub(crate) async fn scans_for(
+    s: &Services,
+    caller: &Caller,
+    config: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<ScanSummary>, Option<i64>), ApiError> {
+    let scans = s.store.list_scans(config, before, limit).await?;
+    let mut page: Vec<ScanSummary> = Vec::with_capacity(scans.len());
+    for scan in &scans {
+        if caller.reads(&crate::steps::projects::of_scan(s, scan).await?) {
+            page.push(ScanSummary::of(scan));
+        }
+    }
+    let next = (scans.len() == limit as usize)
+        .then(|| scans.last().map(|l| l.id))
+        .flatten();
+    Ok((page, next))
+}
+
 /// Queued and sent notifications, newest first, without secrets.
 async fn list_notifications(
     State(s): State<Arc<Services>>,
@@ -167,11 +178,22 @@ async fn list_notifications(
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(notifications_for(&s, &caller, q.config.as_deref(), limit).await?).into_response())
+}
+
+/// The newest `limit` deliveries of the projects the caller reads,
+/// without secrets.
+pub(crate) async fn notifications_for(
+    s: &Services,
+    caller: &Caller,
+    config: Option<&str>,
+    limit: u32,
+) -> Result<Vec<slipway_core::notify::Delivery>, ApiError> {
     let mut list = Vec::new();
-    for d in s.store.list_deliveries(q.config.as_deref(), limit).await? {
+    for d in s.store.list_deliveries(config, limit).await? {
         // A delivery belongs to its config's project (or the default one).
         let project = match &d.config {
-            Some(c) => crate::steps::projects::of_config_named(&s, c).await?,
+            Some(c) => crate::steps::projects::of_config_named(s, c).await?,
             None => None,
         }
         .unwrap_or_else(|| slipway_core::access::DEFAULT_PROJECT.to_string());
@@ -179,7 +201,7 @@ async fn list_notifications(
             list.push(d.redacted());
         }
     }
-    Ok(Json(list).into_response())
+    Ok(list)
 }
 
 async fn get_scan(

@@ -85,6 +85,9 @@ struct BuildPage {
     signed_in: bool,
     logout_csrf: String,
     cancel_csrf: String,
+    promote_csrf: String,
+    /// Environments a complete build may be promoted into.
+    environments: Vec<String>,
     id: i64,
     phase: String,
     final_phase: bool,
@@ -94,9 +97,16 @@ struct BuildPage {
     stages: Vec<(String, u64)>,
     events: Vec<(String, String)>,
     log: String,
+    /// Where the shown log starts in the file (0: all of it is shown).
+    log_start: u64,
     /// The log's length in bytes when the page was made: where following
     /// starts.
     log_end: u64,
+    lint: Vec<slipway_core::build::conventions::LintFinding>,
+    lint_file: String,
+    scans: Vec<slipway_core::scan::ScanSummary>,
+    /// SBOM downloads: (platform, format) with their API paths.
+    sboms: Vec<(String, String, String)>,
 }
 
 /// The end of a build's log the page shows at first (the rest loads on
@@ -116,11 +126,48 @@ pub(super) async fn show(
         Ok(b) => b,
         Err(e) => return refused(e),
     };
-    let (log, log_end) = tail(&s.logs.path(b.id), LOG_WINDOW).await;
+    let (log, log_start, log_end) = window(&s.logs.path(b.id), None, LOG_WINDOW).await;
+    let scans = s
+        .store
+        .scans_of_build(b.id)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(slipway_core::scan::ScanSummary::of)
+        .collect();
+    let sboms = s
+        .store
+        .sboms_of_build(b.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| {
+            let format = d.format.to_string();
+            let path = format!(
+                "/api/v1/builds/{}/sboms/{format}?platform={}",
+                b.id,
+                slipway_core::scan::inventory::percent_encode(&d.platform)
+            );
+            (d.platform, format, path)
+        })
+        .collect();
+    let (lint, lint_file) = b
+        .lint
+        .as_ref()
+        .map(|l| (l.findings.clone(), l.dockerfile.clone()))
+        .unwrap_or_default();
     page(&BuildPage {
         signed_in: true,
         logout_csrf: me.session.csrf_for("/logout"),
         cancel_csrf: me.session.csrf_for(&format!("/builds/{}/cancel", b.id)),
+        promote_csrf: me.session.csrf_for(&format!("/builds/{}/promote", b.id)),
+        environments: if b.phase == slipway_core::BuildPhase::Complete {
+            let mut e: Vec<String> = s.environments.keys().cloned().collect();
+            e.sort();
+            e
+        } else {
+            Vec::new()
+        },
         id: b.id,
         phase: b.phase.as_str().to_string(),
         final_phase: b.phase.is_final(),
@@ -138,31 +185,76 @@ pub(super) async fn show(
             .map(|e| (e.at.to_string(), e.message.clone()))
             .collect(),
         log,
+        log_start,
         log_end,
+        lint,
+        lint_file,
+        scans,
+        sboms,
     })
 }
 
-/// The last `max` bytes of the file at `path` (from a line start), and
-/// the file's length; nothing when it cannot be read.
-async fn tail(path: &std::path::Path, max: u64) -> (String, u64) {
+/// Up to `max` bytes of the file at `path` that end at `end` (default:
+/// the file's end), starting at a line start, with where they start and
+/// end; nothing when it cannot be read.
+async fn window(path: &std::path::Path, end: Option<u64>, max: u64) -> (String, u64, u64) {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let Ok(mut f) = tokio::fs::File::open(path).await else {
-        return (String::new(), 0);
+        return (String::new(), 0, 0);
     };
     let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(max);
+    let end = end.map_or(len, |e| e.min(len));
+    let start = end.saturating_sub(max);
     if f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return (String::new(), 0);
+        return (String::new(), 0, 0);
     }
     let mut bytes = Vec::new();
-    let _ = f.take(len - start).read_to_end(&mut bytes).await;
+    let _ = f.take(end - start).read_to_end(&mut bytes).await;
     let end = start + bytes.len() as u64;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let text = match (start > 0, text.find('\n')) {
-        (true, Some(i)) => text[i + 1..].to_string(),
-        _ => text,
+    // From the first whole line (the file's start is one).
+    let skip = match (start > 0, bytes.iter().position(|b| *b == b'\n')) {
+        (true, Some(i)) => i + 1,
+        (true, None) => bytes.len(),
+        (false, _) => 0,
     };
-    (text, end)
+    let text = String::from_utf8_lossy(&bytes[skip..]).into_owned();
+    (text, start + skip as u64, end)
+}
+
+#[derive(Deserialize)]
+pub(super) struct OlderQuery {
+    before: u64,
+}
+
+/// `GET /builds/{id}/log?before=N`: the log's lines that end at byte `N`
+/// (at most a window's worth), for the page's "older lines" button; where
+/// they start is in `X-Log-Start`.
+pub(super) async fn older(
+    State(s): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<OlderQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(me) = signed(&s, &headers).await else {
+        return (StatusCode::UNAUTHORIZED, "sign in again").into_response();
+    };
+    let Ok(Query(q)) = q else {
+        return (StatusCode::BAD_REQUEST, "give ?before=<byte offset>").into_response();
+    };
+    let caller = crate::api::Caller(me.principal);
+    let b = match crate::api::load(&s, &caller, &id, slipway_core::access::Permission::Read).await {
+        Ok(b) => b,
+        Err(e) => return refused(e),
+    };
+    let (text, start, _) = window(&s.logs.path(b.id), Some(q.before), LOG_WINDOW).await;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (axum::http::HeaderName::from_static("x-log-start"), start.to_string()),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 pub(super) async fn cancel(
@@ -175,11 +267,7 @@ pub(super) async fn cancel(
         return Redirect::to("/login").into_response();
     };
     if !me.session.csrf_ok(&format!("/builds/{id}/cancel"), &f.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF value is missing or wrong: reload the page",
-        )
-            .into_response();
+        return super::bad_csrf();
     }
     let caller = crate::api::Caller(me.principal);
     let b = match crate::api::load(&s, &caller, &id, slipway_core::access::Permission::Build).await

@@ -81,11 +81,7 @@ pub(super) async fn switch(
         .session
         .csrf_ok(&format!("/clusters/{name}/{action}"), &f.csrf)
     {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF value is missing or wrong: reload the page",
-        )
-            .into_response();
+        return super::bad_csrf();
     }
     if !me
         .principal

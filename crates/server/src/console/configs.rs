@@ -18,6 +18,29 @@ struct Configs {
     /// The graph, drawn by `GraphView::to_svg` (its names escaped).
     svg: String,
     builds: Vec<Row>,
+    /// What starts the config's builds, in words (no secrets).
+    triggers: Vec<String>,
+}
+
+/// A config's triggers in words; a webhook's secret is never shown.
+fn describe(t: &slipway_core::rebuild::image_config::Triggers) -> Vec<String> {
+    let mut out = Vec::new();
+    if t.parent {
+        out.push("a parent config's image gets a new digest".to_string());
+    }
+    if t.webhook.is_some() {
+        out.push("a signed webhook (push to the branch)".to_string());
+    }
+    if let Some(p) = &t.poll {
+        out.push(format!("the branch head, polled every {p}"));
+    }
+    if let Some(c) = &t.schedule {
+        out.push(format!("schedule {} ({})", c.cron, c.timezone));
+    }
+    if let Some(p) = &t.packages {
+        out.push(format!("newer packages, checked every {p}"));
+    }
+    out
 }
 
 /// The config graph the caller may read, around `name` when given.
@@ -48,6 +71,7 @@ pub(super) async fn all(State(s): State<Arc<Services>>, headers: HeaderMap) -> R
             name: None,
             svg: view.to_svg(),
             builds: Vec::new(),
+            triggers: Vec::new(),
         }),
         Err(e) => refused(e),
     }
@@ -85,9 +109,14 @@ pub(super) async fn one(
         })
         .await
         .unwrap_or_default();
+    let triggers = match s.store.get_config(&name).await {
+        Ok(Some(c)) => describe(&c.config.triggers),
+        _ => Vec::new(),
+    };
     page(&Configs {
         signed_in: true,
         logout_csrf,
+        triggers,
         name: Some(name),
         svg: view.to_svg(),
         builds: builds.into_iter().map(Row::from).collect(),

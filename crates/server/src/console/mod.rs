@@ -3,9 +3,11 @@
 //! behind a session cookie made from an API token; every page checks the
 //! token's roles as the API does.
 
+mod activity;
 mod builds;
 mod clusters;
 mod configs;
+mod images;
 pub mod session;
 
 use crate::Services;
@@ -48,6 +50,8 @@ struct Dashboard {
     logout_csrf: String,
     active: Vec<Row>,
     failures: Vec<Row>,
+    /// (cluster, active, max, load %, enabled)
+    clusters: Vec<(String, u32, u32, String, bool)>,
 }
 
 /// A build as the tables show it.
@@ -102,6 +106,14 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/builds", get(builds::list))
         .route("/builds/{id}", get(builds::show))
         .route("/builds/{id}/cancel", axum::routing::post(builds::cancel))
+        .route("/builds/{id}/log", get(builds::older))
+        .route("/builds/{id}/promote", axum::routing::post(images::promote))
+        .route("/waves", get(activity::waves))
+        .route("/waves/{id}", get(activity::wave))
+        .route("/scans", get(activity::scans))
+        .route("/notifications", get(activity::notifications))
+        .route("/images", get(images::images))
+        .route("/images/rollback", axum::routing::post(images::rollback))
         .route("/configs", get(configs::all))
         .route("/configs/{name}", get(configs::one))
         .route("/clusters", get(clusters::list))
@@ -166,11 +178,7 @@ async fn logout(
         return Redirect::to("/login").into_response();
     };
     if !me.session.csrf_ok("/logout", &f.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF value is missing or wrong: reload the page",
-        )
-            .into_response();
+        return bad_csrf();
     }
     if let Some(id) = headers
         .get(header::COOKIE)
@@ -223,15 +231,60 @@ async fn dashboard(State(s): State<Arc<Services>>, headers: HeaderMap) -> Respon
         .into_iter()
         .map(Row::from)
         .collect();
+    let clusters = s
+        .cluster_status()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            (
+                c.name,
+                c.active,
+                c.max_concurrent_builds,
+                format!("{:.0}%", c.load * 100.0),
+                c.enabled,
+            )
+        })
+        .collect();
     page(&Dashboard {
         signed_in: true,
         logout_csrf: me.session.csrf_for("/logout"),
         active,
         failures,
+        clusters,
     })
 }
 
-/// A page's answer to a request it refuses (an API error as text).
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage {
+    signed_in: bool,
+    logout_csrf: String,
+    status: u16,
+    message: String,
+}
+
+/// A page's answer to a request it refuses: the API's message, with the
+/// API's status.
 fn refused(e: crate::error::ApiError) -> Response {
-    (e.status, e.message).into_response()
+    error_page(e.status, e.message)
+}
+
+fn error_page(status: StatusCode, message: String) -> Response {
+    let mut r = page(&ErrorPage {
+        signed_in: false,
+        logout_csrf: String::new(),
+        status: status.as_u16(),
+        message,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+/// The answer to a form posted without its page's CSRF value.
+fn bad_csrf() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "The form's CSRF value is missing or wrong: reload the page and try again.".into(),
+    )
 }
