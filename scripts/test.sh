@@ -10,8 +10,9 @@ avail_kb=$(df -Pk . | awk 'NR==2 {print $4}')
 if [ "${avail_kb:-0}" -lt 15000000 ]; then
   echo "warning: only $((avail_kb / 1024)) MiB free here; the suite needs about 15 GiB (cargo clean frees the most)" >&2
 fi
-# Prometheus scrapes /metrics in the observability test.
-bash scripts/setup-debian.sh prometheus
+# Prometheus scrapes /metrics in the observability test; headless Chromium
+# (driven over WebDriver by chromedriver) runs the console tests.
+bash scripts/setup-debian.sh prometheus chromium chromium-driver
 # oras (PyPI) for the registry interop tests; jsonschema (PyPI) validates
 # the Koji metadata and the SBOMs against docs/schemas; aiosmtpd (PyPI) is
 # the SMTP server the notification tests send mail to.

@@ -287,3 +287,438 @@ fn configs_draw_their_parent_child_graph() {
     let status = server.cli_json(&["clusters", "-o", "json"]);
     assert_eq!(status[0]["enabled"], false, "{status}");
 }
+
+/// Headless Chromium over WebDriver (Debian's `chromium` and
+/// `chromium-driver`): chromedriver on a free loopback port, one session,
+/// each call run to its end on a runtime of its own (the tests are plain
+/// blocking tests, as the server helpers are).
+struct Browser {
+    rt: tokio::runtime::Runtime,
+    client: fantoccini::Client,
+    driver: std::process::Child,
+    base: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(server: &Server) -> Browser {
+        for tool in ["chromium", "chromedriver"] {
+            assert!(
+                std::process::Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success()),
+                "{tool} is not installed; run `bash scripts/test.sh` (it installs Debian's chromium and chromium-driver)"
+            );
+        }
+        let port = slipway_test_support::free_port();
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-dev-shm-usage", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let client = rt.block_on(async {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                match fantoccini::ClientBuilder::new(connector)
+                    .capabilities(caps.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await
+                {
+                    Ok(c) => break c,
+                    Err(e) if std::time::Instant::now() < deadline => {
+                        let _ = e;
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("cannot start a Chromium session: {e}"),
+                }
+            }
+        });
+        Browser {
+            rt,
+            client,
+            driver,
+            base: format!("http://127.0.0.1:{}", server.port),
+            _profile: profile,
+        }
+    }
+
+    fn goto(&self, path: &str) {
+        self.rt
+            .block_on(self.client.goto(&format!("{}{path}", self.base)))
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+    }
+
+    /// Run `script` in the page (its `arguments` are `args`); its value.
+    fn js(&self, script: &str) -> serde_json::Value {
+        self.rt
+            .block_on(self.client.execute(script, vec![]))
+            .unwrap_or_else(|e| panic!("run {script}: {e}"))
+    }
+
+    fn text(&self, css: &str) -> String {
+        self.js(&format!(
+            "const e = document.querySelector({}); return e ? e.textContent : null;",
+            serde_json::json!(css)
+        ))
+        .as_str()
+        .unwrap_or_else(|| panic!("no element {css} on {}", self.url()))
+        .to_string()
+    }
+
+    fn url(&self) -> String {
+        self.rt
+            .block_on(self.client.current_url())
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    fn fill(&self, css: &str, value: &str) {
+        self.rt.block_on(async {
+            let e = self
+                .client
+                .find(fantoccini::Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            e.send_keys(value).await.unwrap();
+        });
+    }
+
+    fn click(&self, css: &str) {
+        self.rt.block_on(async {
+            let e = self
+                .client
+                .find(fantoccini::Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            e.click()
+                .await
+                .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        });
+    }
+
+    /// Wait until `script` returns true in the page.
+    fn wait_for(&self, what: &str, script: &str, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self.js(script) == serde_json::Value::Bool(true) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} did not happen within {within:?} on {}: {}",
+                self.url(),
+                self.js("return document.body ? document.body.innerText : '';")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// A PNG of the page, kept in `target/console-screenshots/NAME.png`
+    /// (the test's artifacts; the README shows some of them).
+    fn screenshot(&self, name: &str) {
+        let png = self
+            .rt
+            .block_on(self.client.screenshot())
+            .expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = slipway_test_support::workspace_root().join("target/console-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    fn sign_in(&self, token: &str) {
+        self.goto("/login");
+        self.fill("input[name=token]", token);
+        self.click("form button");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let _ = self.rt.block_on(client.close());
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// In the browser: a wrong token is refused; signing in reaches the
+/// dashboard; a running build's page shows log lines as they come and
+/// its phase, live; cancelling from the page changes the phase without a
+/// reload; the main pages render (screenshots).
+#[test]
+fn browser_signs_in_follows_a_build_live_and_cancels_it() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let browser = Browser::start(&server);
+
+    browser.sign_in("slw_not-a-token");
+    assert!(
+        browser.text("body").contains("That token is not valid"),
+        "{}",
+        browser.text("body")
+    );
+    assert!(browser.url().ends_with("/login"), "{}", browser.url());
+    browser.screenshot("sign-in-refused");
+
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nLABEL name=c/live version=1 component=live-container\nRUN i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done\n"
+        ),
+    )]);
+    let id = server.queue(&repo, &format!("{}/c/live:1", server.host()), &[]);
+    server.wait_build(id, "Running", |p| p == "Running");
+
+    browser.sign_in(&server.token());
+    assert!(
+        browser.text("h1").contains("Dashboard"),
+        "{}",
+        browser.url()
+    );
+    assert!(
+        browser.text("#active").contains(&id.to_string()),
+        "{}",
+        browser.text("#active")
+    );
+    browser.screenshot("dashboard");
+
+    browser.goto(&format!("/builds/{id}"));
+    assert_eq!(browser.text("#phase"), "Running");
+    // A marker that a reload would lose.
+    browser.js("window.__stayed = true; return null;");
+    // Lines appear while the page stays open: the highest tick grows.
+    let ticks = "Math.max(0, ...[...document.getElementById('log').textContent.matchAll(/tick-(\\d+)/g)].map(x => Number(x[1])))";
+    let first = browser.js(&format!("return {ticks};")).as_i64().unwrap();
+    browser.wait_for(
+        "new log lines",
+        &format!("return {ticks} >= {};", first + 10),
+        std::time::Duration::from_secs(60),
+    );
+    browser.screenshot("build-running");
+
+    browser.click("#cancel");
+    browser.wait_for(
+        "the phase to become Cancelled",
+        "return document.getElementById('phase').textContent === 'Cancelled';",
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(
+        browser.js("return window.__stayed === true;"),
+        serde_json::Value::Bool(true),
+        "the page was not reloaded"
+    );
+    assert_eq!(
+        browser.js("return document.getElementById('cancel') === null;"),
+        serde_json::Value::Bool(true),
+        "an ended build's page has no cancel button"
+    );
+    assert_eq!(server.wait_final(id)["phase"], "Cancelled");
+    browser.screenshot("build-cancelled");
+
+    for (path, name) in [
+        ("/builds", "builds"),
+        ("/clusters", "clusters"),
+        ("/waves", "waves"),
+        ("/scans", "scans"),
+        ("/notifications", "notifications"),
+        ("/images", "images"),
+    ] {
+        browser.goto(path);
+        assert!(
+            browser.text("h1").len() > 2 && !browser.url().ends_with("/login"),
+            "{path}: {}",
+            browser.text("body")
+        );
+        browser.screenshot(name);
+    }
+}
+
+/// In the browser: the configs page draws the parent→child graph with
+/// the right edges, parents above their children; a form posted without
+/// its CSRF value is refused and changes nothing.
+#[test]
+fn browser_draws_the_config_graph_and_refuses_a_form_without_csrf() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let labels = "LABEL name=g/app version=1 component=app-container";
+    let from = |parent: &str| {
+        GitRepo::new(&[(
+            "Dockerfile",
+            &format!("FROM {}/g/{parent}\n{labels}\n", server.host()),
+        )])
+    };
+    let root = GitRepo::new(&[("Dockerfile", &format!("FROM {base}\n{labels}\n"))]);
+    let (mid, leaf, other) = (from("root"), from("mid"), from("root"));
+    let mut yaml = String::new();
+    for (name, repo) in [
+        ("root", &root),
+        ("mid", &mid),
+        ("leaf", &leaf),
+        ("other", &other),
+    ] {
+        yaml.push_str(&format!(
+            "---\nname: {name}\nsource: {{ url: {} }}\noutput: g/{name}\ntriggers: {{ poll: 1h }}\n",
+            repo.path().display()
+        ));
+    }
+    server.apply(&yaml);
+    let browser = Browser::start(&server);
+    browser.sign_in(&server.token());
+
+    browser.goto("/configs");
+    let edges = browser.js(
+        "return [...document.querySelectorAll('#graph [data-from][data-to]')].map(e => e.dataset.from + '->' + e.dataset.to).sort();",
+    );
+    assert_eq!(
+        edges,
+        serde_json::json!(["mid->leaf", "root->mid", "root->other"]),
+        "the graph's edges"
+    );
+    let top = |name: &str| {
+        browser
+            .js(&format!(
+                "return document.querySelector('#graph [data-name=\"{name}\"]').getBoundingClientRect().top;"
+            ))
+            .as_f64()
+            .unwrap_or_else(|| panic!("no node {name}"))
+    };
+    assert!(top("root") < top("mid") && top("mid") < top("leaf"));
+    assert!(top("root") < top("other"));
+    browser.screenshot("configs");
+    browser.click("#graph [data-name=\"mid\"] rect");
+    browser.wait_for(
+        "the config's page",
+        "return location.pathname === '/configs/mid';",
+        std::time::Duration::from_secs(10),
+    );
+    assert!(browser.text("#triggers").contains("polled every 1h"));
+    browser.screenshot("config");
+
+    // The clusters page's disable form without its CSRF value: refused.
+    browser.goto("/clusters");
+    browser.screenshot("clusters");
+    browser.js(
+        "const f = document.querySelector('form[action=\"/clusters/local/disable\"]'); f.querySelector('input[name=csrf]').remove(); f.submit(); return null;",
+    );
+    browser.wait_for(
+        "the refusal",
+        "return !!document.getElementById('refusal');",
+        std::time::Duration::from_secs(10),
+    );
+    assert!(
+        browser.text("#refusal").contains("CSRF"),
+        "{}",
+        browser.text("body")
+    );
+    assert_eq!(browser.text("h1"), "403");
+    let status = server.cli_json(&["clusters", "-o", "json"]);
+    assert_eq!(status[0]["enabled"], true, "nothing changed: {status}");
+    // With it (the page as served), the cluster drains.
+    browser.goto("/clusters");
+    browser.click("form[action=\"/clusters/local/disable\"] button");
+    browser.wait_for(
+        "the cluster to drain",
+        "return document.body.textContent.includes('no (draining)');",
+        std::time::Duration::from_secs(10),
+    );
+    let status = server.cli_json(&["clusters", "-o", "json"]);
+    assert_eq!(status[0]["enabled"], false, "{status}");
+}
+
+/// In the browser: a build printing 100,000 lines while its page follows
+/// it; the page keeps a bounded window (≤ 5,000 followed lines), stays
+/// responsive (no frame gap over 2 s while the lines arrive), and loads
+/// older lines on demand.
+#[test]
+fn browser_follows_a_100000_line_log_in_a_bounded_window() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nLABEL name=c/big version=1 component=big-container\nRUN sleep 6 && seq 1 100000 && echo all-lines-out && sleep 3600\n"
+        ),
+    )]);
+    let id = server.queue(&repo, &format!("{}/c/big:1", server.host()), &[]);
+    server.wait_build(id, "Running", |p| p == "Running");
+    let browser = Browser::start(&server);
+    browser.sign_in(&server.token());
+    browser.goto(&format!("/builds/{id}"));
+    // Frame gaps while the lines arrive.
+    browser.js(
+        "window.__maxGap = 0; let last = performance.now(); (function f() { const n = performance.now(); window.__maxGap = Math.max(window.__maxGap, n - last); last = n; requestAnimationFrame(f); })(); return null;",
+    );
+    browser.wait_for(
+        "the last of 100,000 lines",
+        "return /(^|\\n)all-lines-out(\\n|$)/.test(document.getElementById('log').textContent);",
+        std::time::Duration::from_secs(120),
+    );
+    let text = browser.text("#log");
+    assert!(
+        text.contains("\n100000\n"),
+        "the last number is there: {}",
+        &text[text.len().saturating_sub(400)..]
+    );
+    let shown = text.lines().count();
+    assert!(
+        shown <= 5_001,
+        "a bounded window: {shown} lines in the page"
+    );
+    let gap = browser.js("return window.__maxGap;").as_f64().unwrap();
+    assert!(gap < 2_000.0, "the page froze for {gap} ms");
+    eprintln!("100,000-line log: {shown} lines in the page, longest frame gap {gap:.0} ms");
+    // Older lines on demand: the window grows backwards.
+    let first = |b: &Browser| {
+        b.js("return Number(document.getElementById('log').textContent.split('\\n').find(l => /^\\d+$/.test(l)));")
+            .as_i64()
+            .unwrap()
+    };
+    let before = first(&browser);
+    assert!(before > 90_000, "the window starts near the end: {before}");
+    browser.click("#older");
+    browser.wait_for(
+        "older lines",
+        &format!("return Number(document.getElementById('log').textContent.split('\\n').find(l => /^\\d+$/.test(l))) < {before};"),
+        std::time::Duration::from_secs(20),
+    );
+    let after = first(&browser);
+    let grown = browser.text("#log").lines().count();
+    assert!(
+        grown > shown && after < before,
+        "{after} < {before}, {grown} > {shown}"
+    );
+    browser.screenshot("build-100000-lines");
+    let r = server.api("POST", &format!("/api/v1/builds/{id}/cancel"), Some("{}"));
+    assert!(r.status < 300, "{}", r.body);
+    assert_eq!(server.wait_final(id)["phase"], "Cancelled");
+}

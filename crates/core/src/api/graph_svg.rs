@@ -7,7 +7,7 @@
 use super::GraphView;
 use std::collections::HashMap;
 
-const W: usize = 170;
+const W: usize = 200;
 const H: usize = 44;
 const GAP_X: usize = 24;
 const GAP_Y: usize = 56;
@@ -95,12 +95,24 @@ impl GraphView {
                 y + 18,
                 x + 8,
                 y + 34,
-                escape(&n.output.chars().take(28).collect::<String>())
+                escape(&short(&n.output))
             ));
         }
         out.push_str("</svg>");
         out
     }
+}
+
+/// An output as a node shows it: its end (the repository and tag say
+/// more than the registry host) when it is too long for the box.
+fn short(output: &str) -> String {
+    const MAX: usize = 32;
+    let n = output.chars().count();
+    if n <= MAX {
+        return output.to_string();
+    }
+    let tail: String = output.chars().skip(n - (MAX - 1)).collect();
+    format!("…{tail}")
 }
 
 #[cfg(test)]

@@ -181,15 +181,16 @@ async fn metrics(State(s): State<Arc<Services>>) -> axum::response::Response {
 /// Every error answer is the JSON error body: those the framework makes
 /// itself (a body over the limit, a path that is not UTF-8, a query that
 /// does not parse) come as plain text and are rewritten here, keeping their
-/// status and their text as the message.
+/// status and their text as the message. The console's refusals are pages
+/// (HTML) and stay pages.
 async fn json_errors(resp: axum::response::Response) -> axum::response::Response {
     let status = resp.status();
-    let is_json = resp
+    let kept = resp
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if status.as_u16() < 400 || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if status.as_u16() < 400 || kept {
         return resp;
     }
     let (_, body) = resp.into_parts();

@@ -127,10 +127,7 @@ impl Notifications {
     }
 }
 
-pub(super) async fn notifications(
-    State(s): State<Arc<Services>>,
-    headers: HeaderMap,
-) -> Response {
+pub(super) async fn notifications(State(s): State<Arc<Services>>, headers: HeaderMap) -> Response {
     let Some(me) = signed(&s, &headers).await else {
         return Redirect::to("/login").into_response();
     };

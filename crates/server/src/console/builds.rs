@@ -182,7 +182,7 @@ pub(super) async fn show(
         events: b
             .events
             .iter()
-            .map(|e| (e.at.to_string(), e.message.clone()))
+            .map(|e| (super::when(e.at), e.message.clone()))
             .collect(),
         log,
         log_start,
@@ -236,10 +236,10 @@ pub(super) async fn older(
     q: Result<Query<OlderQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Some(me) = signed(&s, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, "sign in again").into_response();
+        return super::error_page(StatusCode::UNAUTHORIZED, "sign in again".into());
     };
     let Ok(Query(q)) = q else {
-        return (StatusCode::BAD_REQUEST, "give ?before=<byte offset>").into_response();
+        return super::error_page(StatusCode::BAD_REQUEST, "give ?before=<byte offset>".into());
     };
     let caller = crate::api::Caller(me.principal);
     let b = match crate::api::load(&s, &caller, &id, slipway_core::access::Permission::Read).await {
@@ -249,8 +249,14 @@ pub(super) async fn older(
     let (text, start, _) = window(&s.logs.path(b.id), Some(q.before), LOG_WINDOW).await;
     (
         [
-            (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (axum::http::HeaderName::from_static("x-log-start"), start.to_string()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-log-start"),
+                start.to_string(),
+            ),
         ],
         text,
     )

@@ -88,19 +88,18 @@ pub(super) async fn switch(
         .binding
         .allows_somewhere(slipway_core::access::Permission::Global)
     {
-        return (
+        return super::error_page(
             StatusCode::FORBIDDEN,
-            "switching clusters needs a global admin's token",
-        )
-            .into_response();
+            "switching clusters needs a global admin's token".into(),
+        );
     }
     let enabled = match action.as_str() {
         "enable" => true,
         "disable" => false,
-        _ => return (StatusCode::NOT_FOUND, "use enable or disable").into_response(),
+        _ => return super::error_page(StatusCode::NOT_FOUND, "use enable or disable".into()),
     };
     if s.cluster_file().get(&name).is_none() {
-        return (StatusCode::NOT_FOUND, format!("no cluster {name:?}")).into_response();
+        return super::error_page(StatusCode::NOT_FOUND, format!("no cluster {name:?}"));
     }
     if let Err(e) = s.store.set_cluster_enabled(&name, enabled).await {
         return refused(e.into());

@@ -91,11 +91,10 @@ pub(super) async fn one(
     let view = match readable_graph(&s, &caller, Some(&name)).await {
         Ok(v) if v.nodes.iter().any(|n| n.name == name) => v,
         Ok(_) => {
-            return (
+            return super::error_page(
                 StatusCode::NOT_FOUND,
                 format!("no config {name} you may read"),
-            )
-                .into_response();
+            );
         }
         Err(e) => return refused(e),
     };

@@ -178,7 +178,10 @@ pub(super) async fn promote(
     let Some(me) = signed(&s, &headers).await else {
         return Redirect::to("/login").into_response();
     };
-    if !me.session.csrf_ok(&format!("/builds/{id}/promote"), &f.csrf) {
+    if !me
+        .session
+        .csrf_ok(&format!("/builds/{id}/promote"), &f.csrf)
+    {
         return super::bad_csrf();
     }
     let caller = crate::api::Caller(me.principal);

@@ -27,6 +27,7 @@ use std::sync::Arc;
 fn page(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
+        // Plain text: an error page is a template too.
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot render the page: {e}"),
@@ -270,7 +271,7 @@ fn refused(e: crate::error::ApiError) -> Response {
     error_page(e.status, e.message)
 }
 
-fn error_page(status: StatusCode, message: String) -> Response {
+pub(super) fn error_page(status: StatusCode, message: String) -> Response {
     let mut r = page(&ErrorPage {
         signed_in: false,
         logout_csrf: String::new(),
@@ -279,6 +280,11 @@ fn error_page(status: StatusCode, message: String) -> Response {
     });
     *r.status_mut() = status;
     r
+}
+
+/// A time as pages show it: to the second, UTC.
+fn when(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// The answer to a form posted without its page's CSRF value.
