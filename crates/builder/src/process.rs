@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -80,14 +80,39 @@ const TAIL_LINES: usize = 40;
 /// Time between SIGTERM and SIGKILL when cancelling.
 const KILL_GRACE: Duration = Duration::from_secs(3);
 
+/// Bytes of a child's output read ahead of its sink: the reader never
+/// waits for the sink until this much is pending.
+const READ_AHEAD_CHUNKS: usize = 1024;
+
+/// Read `reader` to its end on a task of its own, as fast as it comes, and
+/// hand its lines to `sink` here. buildah 1.28's chroot isolation drops
+/// the end of a RUN step's output when the step exits while its relay is
+/// blocked on a slow reader (seen: the last 7,000 of `seq 1 100000`'s
+/// lines, cut mid-line), so the pipe is never left to fill while the sink
+/// writes.
 async fn pump(
-    reader: impl AsyncRead + Unpin,
+    reader: impl AsyncRead + Unpin + Send + 'static,
     sink: &dyn LogSink,
     tail: Option<&Mutex<VecDeque<String>>>,
 ) {
-    let mut lines = BufReader::new(reader).split(b'\n');
-    while let Ok(Some(raw)) = lines.next_segment().await {
-        let text = String::from_utf8_lossy(&raw);
+    use tokio::io::AsyncReadExt;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(READ_AHEAD_CHUNKS);
+    let reading = tokio::spawn(async move {
+        let mut reader = reader;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let emit = |raw: &[u8]| {
+        let text = String::from_utf8_lossy(raw);
         // Progress output uses carriage returns; keep the last state of the line.
         let text = text.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("");
         sink.line(text);
@@ -99,7 +124,21 @@ async fn pump(
             }
             t.push_back(text.to_string());
         }
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        pending.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(i) = pending[start..].iter().position(|b| *b == b'\n') {
+            emit(&pending[start..start + i]);
+            start += i + 1;
+        }
+        pending.drain(..start);
     }
+    if !pending.is_empty() {
+        emit(&pending);
+    }
+    let _ = reading.await;
 }
 
 fn kill_group(pgid: i32, signal: i32) {

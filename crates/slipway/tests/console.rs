@@ -721,4 +721,96 @@ fn browser_follows_a_100000_line_log_in_a_bounded_window() {
     let r = server.api("POST", &format!("/api/v1/builds/{id}/cancel"), Some("{}"));
     assert!(r.status < 300, "{}", r.body);
     assert_eq!(server.wait_final(id)["phase"], "Cancelled");
+    // Every line reached the stored log, in order (buildah's chroot relay
+    // drops a step's last lines when its reader falls behind; Slipway
+    // reads ahead of the log writer).
+    let log = server.api("GET", &format!("/api/v1/builds/{id}/log"), None).body;
+    let numbers: Vec<u64> = log.lines().filter_map(|l| l.parse().ok()).collect();
+    assert_eq!(numbers.len(), 100_000, "lines lost");
+    assert!(numbers.iter().zip(1..).all(|(n, i)| *n == i), "in order");
+}
+
+/// The console respects the API's roles: a project's viewer sees its
+/// project's builds only (another project's is not found), gets no cancel
+/// button and no cluster switches, and a form posted anyway is refused;
+/// revoking its token ends its session.
+#[test]
+fn pages_show_and_allow_what_the_token_may() {
+    require_tools();
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let server = Server::start(std::path::Path::new(BIN), 1);
+    for p in ["team", "ops"] {
+        assert!(server.cli(&["project", "create", p]).status.success());
+    }
+    // No cluster takes work: the builds stay Pending.
+    assert!(server.cli(&["cluster", "disable", "local"]).status.success());
+    let build_in = |ns: &str| {
+        let repo = GitRepo::new(&[(
+            "Dockerfile",
+            &format!("FROM {base}\nLABEL name={ns}/app version=1 component=app\n"),
+        )]);
+        let id = server.queue(&repo, &format!("{}/{ns}/app:1", server.host()), &[]);
+        server.wait_build(id, "Pending", |p| p == "Pending");
+        id
+    };
+    let (team, ops) = (build_in("team"), build_in("ops"));
+    let out = server.cli(&[
+        "token", "create", "--name", "team-viewer", "--project", "team", "--role", "viewer", "-q",
+    ]);
+    assert!(out.status.success());
+    let viewer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let r = form(&server, "/login", &format!("token={viewer}"), None);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = header(&r, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let session = cookie.strip_prefix("slipway_session=").unwrap().to_string();
+    let get = |path: &str| http_raw(server.port, "GET", path, &[("Cookie", &cookie)], b"");
+
+    let list = get("/builds");
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(&format!("href=\"/builds/{team}\"")), "{}", list.body);
+    assert!(!list.body.contains(&format!("href=\"/builds/{ops}\"")), "{}", list.body);
+    assert_eq!(get(&format!("/builds/{ops}")).status, 404);
+    assert_eq!(get(&format!("/api/v1/builds/{ops}/log")).status, 404);
+    let page = get(&format!("/builds/{team}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("phase-Pending"), "{}", page.body);
+    assert!(!page.body.contains("id=\"cancel\""), "a viewer gets no cancel button");
+    let r = form(&server, &format!("/builds/{team}/cancel"), "csrf=x", Some(&session));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.headers.contains("text/html"), "a page: {}", r.headers);
+    assert_eq!(server.build_json(team)["phase"], "Pending");
+
+    // Clusters: shown, without switches; a switch posted anyway is refused.
+    let clusters = get("/clusters");
+    assert_eq!(clusters.status, 200);
+    assert!(!clusters.body.contains("/clusters/local/enable"), "{}", clusters.body);
+    let r = form(&server, "/clusters/local/enable", "csrf=x", Some(&session));
+    assert_eq!(r.status, 403, "{}", r.body);
+    let status = server.cli_json(&["clusters", "-o", "json"]);
+    assert_eq!(status[0]["enabled"], false, "{status}");
+
+    // The admin's page of the same build has the button.
+    let r = form(&server, "/login", &format!("token={}", server.token()), None);
+    let admin = header(&r, "set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let page = http_raw(server.port, "GET", &format!("/builds/{team}"), &[("Cookie", &admin)], b"");
+    assert!(page.body.contains("id=\"cancel\""), "{}", page.body);
+
+    // Revoking the token ends the session.
+    let list = server.cli_json(&["token", "list", "-o", "json"]);
+    let id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "team-viewer")
+        .unwrap()["id"]
+        .to_string();
+    let out = server.cli(&["token", "revoke", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(get("/builds").status, 303, "back to the sign-in page");
 }

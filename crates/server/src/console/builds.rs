@@ -91,6 +91,8 @@ struct BuildPage {
     id: i64,
     phase: String,
     final_phase: bool,
+    /// The token may cancel and promote this build.
+    may_build: bool,
     output: String,
     image: Option<String>,
     reason: Option<String>,
@@ -126,6 +128,10 @@ pub(super) async fn show(
         Ok(b) => b,
         Err(e) => return refused(e),
     };
+    // Buttons only for what the token may do (the handlers check again).
+    let may_build = caller
+        .require(b.spec.project_name(), slipway_core::access::Permission::Build)
+        .is_ok();
     let (log, log_start, log_end) = window(&s.logs.path(b.id), None, LOG_WINDOW).await;
     let scans = s
         .store
@@ -161,7 +167,7 @@ pub(super) async fn show(
         logout_csrf: me.session.csrf_for("/logout"),
         cancel_csrf: me.session.csrf_for(&format!("/builds/{}/cancel", b.id)),
         promote_csrf: me.session.csrf_for(&format!("/builds/{}/promote", b.id)),
-        environments: if b.phase == slipway_core::BuildPhase::Complete {
+        environments: if may_build && b.phase == slipway_core::BuildPhase::Complete {
             let mut e: Vec<String> = s.environments.keys().cloned().collect();
             e.sort();
             e
@@ -171,6 +177,7 @@ pub(super) async fn show(
         id: b.id,
         phase: b.phase.as_str().to_string(),
         final_phase: b.phase.is_final(),
+        may_build,
         output: b.spec.output.to_string(),
         image: b.image.map(|i| i.reference),
         reason: b.reason,
