@@ -731,7 +731,7 @@ fn browser_follows_a_100000_line_log_in_a_bounded_window() {
 }
 
 /// The console respects the API's roles: a project's viewer sees its
-/// project's builds only (another project's is not found), gets no cancel
+/// project's builds only (another project's is refused), gets no cancel
 /// button and no cluster switches, and a form posted anyway is refused;
 /// revoking its token ends its session.
 #[test]
@@ -743,18 +743,18 @@ fn pages_show_and_allow_what_the_token_may() {
     for p in ["team", "ops"] {
         assert!(server.cli(&["project", "create", p]).status.success());
     }
-    // No cluster takes work: the builds stay Pending.
-    assert!(server.cli(&["cluster", "disable", "local"]).status.success());
-    let build_in = |ns: &str| {
+    // The one slot is taken by ops' build: team's stays Pending.
+    let build_in = |ns: &str, run: &str, phase: &'static str| {
         let repo = GitRepo::new(&[(
             "Dockerfile",
-            &format!("FROM {base}\nLABEL name={ns}/app version=1 component=app\n"),
+            &format!("FROM {base}\nLABEL name={ns}/app version=1 component=app\nRUN {run}\n"),
         )]);
         let id = server.queue(&repo, &format!("{}/{ns}/app:1", server.host()), &[]);
-        server.wait_build(id, "Pending", |p| p == "Pending");
+        server.wait_build(id, phase, |p| p == phase);
         id
     };
-    let (team, ops) = (build_in("team"), build_in("ops"));
+    let ops = build_in("ops", "sleep 3600", "Running");
+    let team = build_in("team", "true", "Pending");
     let out = server.cli(&[
         "token", "create", "--name", "team-viewer", "--project", "team", "--role", "viewer", "-q",
     ]);
@@ -775,8 +775,17 @@ fn pages_show_and_allow_what_the_token_may() {
     assert_eq!(list.status, 200);
     assert!(list.body.contains(&format!("href=\"/builds/{team}\"")), "{}", list.body);
     assert!(!list.body.contains(&format!("href=\"/builds/{ops}\"")), "{}", list.body);
-    assert_eq!(get(&format!("/builds/{ops}")).status, 404);
-    assert_eq!(get(&format!("/api/v1/builds/{ops}/log")).status, 404);
+    // Another project's build: refused as the API refuses it.
+    let api = http_raw(
+        server.port,
+        "GET",
+        &format!("/api/v1/builds/{ops}"),
+        &[("Authorization", &format!("Bearer {viewer}"))],
+        b"",
+    );
+    assert_eq!(api.status, 403, "{}", api.body);
+    assert_eq!(get(&format!("/builds/{ops}")).status, 403);
+    assert_eq!(get(&format!("/api/v1/builds/{ops}/log")).status, 403);
     let page = get(&format!("/builds/{team}"));
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("phase-Pending"), "{}", page.body);
@@ -789,11 +798,11 @@ fn pages_show_and_allow_what_the_token_may() {
     // Clusters: shown, without switches; a switch posted anyway is refused.
     let clusters = get("/clusters");
     assert_eq!(clusters.status, 200);
-    assert!(!clusters.body.contains("/clusters/local/enable"), "{}", clusters.body);
-    let r = form(&server, "/clusters/local/enable", "csrf=x", Some(&session));
+    assert!(!clusters.body.contains("/clusters/local/disable"), "{}", clusters.body);
+    let r = form(&server, "/clusters/local/disable", "csrf=x", Some(&session));
     assert_eq!(r.status, 403, "{}", r.body);
     let status = server.cli_json(&["clusters", "-o", "json"]);
-    assert_eq!(status[0]["enabled"], false, "{status}");
+    assert_eq!(status[0]["enabled"], true, "{status}");
 
     // The admin's page of the same build has the button.
     let r = form(&server, "/login", &format!("token={}", server.token()), None);
@@ -813,4 +822,7 @@ fn pages_show_and_allow_what_the_token_may() {
     let out = server.cli(&["token", "revoke", &id]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(get("/builds").status, 303, "back to the sign-in page");
+    for id in [ops, team] {
+        server.api("POST", &format!("/api/v1/builds/{id}/cancel"), Some("{}"));
+    }
 }
