@@ -72,6 +72,11 @@ fn sign_in_makes_a_strict_session_and_forms_need_their_csrf_value() {
     let r = http_raw(server.port, "GET", "/", &[("Cookie", &c)], b"");
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("<h1>Dashboard</h1>"), "{}", r.body);
+    assert!(
+        header(&r, "server-timing").is_some_and(|v| v.starts_with("app;dur=")),
+        "{}",
+        r.headers
+    );
 
     // Signing out without the form's CSRF value is refused; with it, the
     // session ends.

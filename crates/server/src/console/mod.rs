@@ -122,7 +122,21 @@ pub fn router(services: Arc<Services>) -> Router {
             "/clusters/{name}/{action}",
             axum::routing::post(clusters::switch),
         )
+        .layer(axum::middleware::from_fn(server_timing))
         .with_state(services)
+}
+
+/// Each page says how long the server took to make it (`Server-Timing:
+/// app;dur=<ms>`): browsers' developer tools show it, and the console
+/// bench reads it.
+async fn server_timing(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let start = std::time::Instant::now();
+    let mut r = next.run(req).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = format!("app;dur={ms:.2}").parse() {
+        r.headers_mut().insert("server-timing", v);
+    }
+    r
 }
 
 async fn login_form() -> Response {
