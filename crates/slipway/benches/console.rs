@@ -47,7 +47,11 @@ fn main() {
         assert_eq!(r.status, 201, "{}", r.body);
     }
     assert_eq!(s.wait_final(big)["phase"], "Complete");
-    let lines = s.api("GET", &format!("/api/v1/builds/{big}/log"), None).body.lines().count();
+    let lines = s
+        .api("GET", &format!("/api/v1/builds/{big}/log"), None)
+        .body
+        .lines()
+        .count();
     assert!(lines > 100_000, "the big log has {lines} lines");
     let newest = s.api("GET", "/api/v1/builds?limit=1", None).json()[0]["id"]
         .as_i64()
@@ -68,12 +72,18 @@ fn main() {
     let pages = [
         ("dashboard", "/".to_string()),
         ("builds list", "/builds".to_string()),
-        ("builds, older page", format!("/builds?before={}", newest - 500)),
+        (
+            "builds, older page",
+            format!("/builds?before={}", newest - 500),
+        ),
         ("build page", format!("/builds/{newest}")),
         ("build page, 100,000-line log", format!("/builds/{big}")),
     ];
     println!("console pages, {STORED_BUILDS} builds stored, {REQUESTS} requests each (ms):");
-    println!("{:<30} {:>9} {:>9} {:>9} {:>9}", "page", "server50", "server99", "trip50", "trip99");
+    println!(
+        "{:<30} {:>9} {:>9} {:>9} {:>9}",
+        "page", "server50", "server99", "trip50", "trip99"
+    );
     let mut missed = Vec::new();
     for (name, path) in pages {
         let (mut server, mut trip) = (Vec::new(), Vec::new());

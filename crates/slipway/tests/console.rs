@@ -729,7 +729,9 @@ fn browser_follows_a_100000_line_log_in_a_bounded_window() {
     // Every line reached the stored log, in order (buildah's chroot relay
     // drops a step's last lines when its reader falls behind; Slipway
     // reads ahead of the log writer).
-    let log = server.api("GET", &format!("/api/v1/builds/{id}/log"), None).body;
+    let log = server
+        .api("GET", &format!("/api/v1/builds/{id}/log"), None)
+        .body;
     let numbers: Vec<u64> = log.lines().filter_map(|l| l.parse().ok()).collect();
     assert_eq!(numbers.len(), 100_000, "lines lost");
     assert!(numbers.iter().zip(1..).all(|(n, i)| *n == i), "in order");
@@ -761,7 +763,15 @@ fn pages_show_and_allow_what_the_token_may() {
     let ops = build_in("ops", "sleep 3600", "Running");
     let team = build_in("team", "true", "Pending");
     let out = server.cli(&[
-        "token", "create", "--name", "team-viewer", "--project", "team", "--role", "viewer", "-q",
+        "token",
+        "create",
+        "--name",
+        "team-viewer",
+        "--project",
+        "team",
+        "--role",
+        "viewer",
+        "-q",
     ]);
     assert!(out.status.success());
     let viewer = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -778,8 +788,16 @@ fn pages_show_and_allow_what_the_token_may() {
 
     let list = get("/builds");
     assert_eq!(list.status, 200);
-    assert!(list.body.contains(&format!("href=\"/builds/{team}\"")), "{}", list.body);
-    assert!(!list.body.contains(&format!("href=\"/builds/{ops}\"")), "{}", list.body);
+    assert!(
+        list.body.contains(&format!("href=\"/builds/{team}\"")),
+        "{}",
+        list.body
+    );
+    assert!(
+        !list.body.contains(&format!("href=\"/builds/{ops}\"")),
+        "{}",
+        list.body
+    );
     // Another project's build: refused as the API refuses it.
     let api = http_raw(
         server.port,
@@ -794,8 +812,16 @@ fn pages_show_and_allow_what_the_token_may() {
     let page = get(&format!("/builds/{team}"));
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("phase-Pending"), "{}", page.body);
-    assert!(!page.body.contains("id=\"cancel\""), "a viewer gets no cancel button");
-    let r = form(&server, &format!("/builds/{team}/cancel"), "csrf=x", Some(&session));
+    assert!(
+        !page.body.contains("id=\"cancel\""),
+        "a viewer gets no cancel button"
+    );
+    let r = form(
+        &server,
+        &format!("/builds/{team}/cancel"),
+        "csrf=x",
+        Some(&session),
+    );
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.headers.contains("text/html"), "a page: {}", r.headers);
     assert_eq!(server.build_json(team)["phase"], "Pending");
@@ -803,16 +829,36 @@ fn pages_show_and_allow_what_the_token_may() {
     // Clusters: shown, without switches; a switch posted anyway is refused.
     let clusters = get("/clusters");
     assert_eq!(clusters.status, 200);
-    assert!(!clusters.body.contains("/clusters/local/disable"), "{}", clusters.body);
+    assert!(
+        !clusters.body.contains("/clusters/local/disable"),
+        "{}",
+        clusters.body
+    );
     let r = form(&server, "/clusters/local/disable", "csrf=x", Some(&session));
     assert_eq!(r.status, 403, "{}", r.body);
     let status = server.cli_json(&["clusters", "-o", "json"]);
     assert_eq!(status[0]["enabled"], true, "{status}");
 
     // The admin's page of the same build has the button.
-    let r = form(&server, "/login", &format!("token={}", server.token()), None);
-    let admin = header(&r, "set-cookie").unwrap().split(';').next().unwrap().to_string();
-    let page = http_raw(server.port, "GET", &format!("/builds/{team}"), &[("Cookie", &admin)], b"");
+    let r = form(
+        &server,
+        "/login",
+        &format!("token={}", server.token()),
+        None,
+    );
+    let admin = header(&r, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = http_raw(
+        server.port,
+        "GET",
+        &format!("/builds/{team}"),
+        &[("Cookie", &admin)],
+        b"",
+    );
     assert!(page.body.contains("id=\"cancel\""), "{}", page.body);
 
     // Revoking the token ends the session.
@@ -825,7 +871,11 @@ fn pages_show_and_allow_what_the_token_may() {
         .unwrap()["id"]
         .to_string();
     let out = server.cli(&["token", "revoke", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(get("/builds").status, 303, "back to the sign-in page");
     for id in [ops, team] {
         server.api("POST", &format!("/api/v1/builds/{id}/cancel"), Some("{}"));

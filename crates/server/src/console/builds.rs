@@ -130,7 +130,10 @@ pub(super) async fn show(
     };
     // Buttons only for what the token may do (the handlers check again).
     let may_build = caller
-        .require(b.spec.project_name(), slipway_core::access::Permission::Build)
+        .require(
+            b.spec.project_name(),
+            slipway_core::access::Permission::Build,
+        )
         .is_ok();
     let (log, log_start, log_end) = window(&s.logs.path(b.id), None, LOG_WINDOW).await;
     let scans = s
