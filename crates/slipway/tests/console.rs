@@ -625,6 +625,14 @@ fn browser_draws_the_config_graph_and_refuses_a_form_without_csrf() {
         std::time::Duration::from_secs(10),
     );
     assert!(browser.text("#triggers").contains("polled every 1h"));
+    // The config's own page draws its parents and children.
+    let edges = browser.js(
+        "return [...document.querySelectorAll('#graph [data-from][data-to]')].map(e => e.dataset.from + '->' + e.dataset.to).sort();",
+    );
+    let edges: Vec<String> = serde_json::from_value(edges).unwrap();
+    for e in ["mid->leaf", "root->mid"] {
+        assert!(edges.iter().any(|x| x == e), "{e} in {edges:?}");
+    }
     browser.screenshot("config");
 
     // The clusters page's disable form without its CSRF value: refused.
