@@ -195,7 +195,7 @@ impl Store for SqliteStore {
                 .try_get("phase")?;
             return Ok(Queued::NotNew(parse_phase(&phase)?));
         }
-        crate::workers::create_workers(&mut tx, id, &spec.platforms, spec.priority).await?;
+        crate::sqlite::workers::create_workers(&mut tx, id, &spec.platforms, spec.priority).await?;
         tx.commit().await?;
         let build = self
             .get_build(id)
@@ -404,7 +404,7 @@ impl Store for SqliteStore {
         let changed =
             transition(&mut tx, id, &[BuildPhase::Running], phase, reason, &event).await?;
         if changed {
-            crate::workers::cancel_queued_workers(&mut tx, id, "the build ended").await?;
+            crate::sqlite::workers::cancel_queued_workers(&mut tx, id, "the build ended").await?;
         }
         if changed && let Some(image) = image {
             sqlx::query("UPDATE builds SET image = ? WHERE id = ?")
@@ -429,7 +429,7 @@ impl Store for SqliteStore {
         )
         .await?;
         if cancelled {
-            crate::workers::cancel_queued_workers(&mut tx, id, "cancelled by user").await?;
+            crate::sqlite::workers::cancel_queued_workers(&mut tx, id, "cancelled by user").await?;
             tx.commit().await?;
             return Ok(CancelOutcome::Cancelled);
         }
@@ -443,7 +443,7 @@ impl Store for SqliteStore {
             == 1;
         if asked {
             insert_event(&mut tx, id, None, "cancel requested by user").await?;
-            crate::workers::cancel_queued_workers(&mut tx, id, "cancelled by user").await?;
+            crate::sqlite::workers::cancel_queued_workers(&mut tx, id, "cancelled by user").await?;
         }
         let phase: Option<String> = sqlx::query("SELECT phase FROM builds WHERE id = ?")
             .bind(id)
@@ -499,7 +499,7 @@ impl Store for SqliteStore {
                     "cancelled (server restarted while stopping it)",
                 )
                 .await?;
-                crate::workers::end_workers(
+                crate::sqlite::workers::end_workers(
                     &mut tx,
                     id,
                     BuildPhase::Cancelled,
@@ -521,7 +521,7 @@ impl Store for SqliteStore {
                         "re-queued after server restart",
                     )
                     .await?;
-                    crate::workers::requeue_workers(&mut tx, id).await?;
+                    crate::sqlite::workers::requeue_workers(&mut tx, id).await?;
                 }
                 RestartDecision::GiveUp => {
                     transition(
@@ -533,7 +533,7 @@ impl Store for SqliteStore {
                         "interrupted by server restart",
                     )
                     .await?;
-                    crate::workers::end_workers(
+                    crate::sqlite::workers::end_workers(
                         &mut tx,
                         id,
                         BuildPhase::Error,

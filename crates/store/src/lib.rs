@@ -2,6 +2,8 @@
 //!
 //! The trait is the only thing the server knows about; a PostgreSQL
 //! implementation will sit beside [`SqliteStore`] with its own migrations.
+//! Each area's trait and types are in `<area>.rs`, its SQLite code in
+//! `sqlite/<area>.rs` (moved there area by area).
 //!
 //! Invariant: every phase change happens in one conditional `UPDATE … WHERE
 //! phase IN (…)`, so two actors (a worker finishing, a user cancelling) can

@@ -5,8 +5,8 @@
 //! pruning, each inside its caller's transaction.
 
 use crate::Result;
-use crate::registry::ensure_repository;
 use crate::sqlite::now;
+use crate::sqlite::registry::ensure_repository;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};

@@ -1,5 +1,10 @@
 //! The SQLite [`Store`]: one file in the data directory, WAL mode.
 
+mod rebuild_rows;
+pub(crate) mod rebuilds;
+pub(crate) mod registry;
+pub(crate) mod workers;
+
 use crate::seal::{Column, Sealer, is_sealed};
 use crate::{Result, StoreError};
 use jiff::Timestamp;
