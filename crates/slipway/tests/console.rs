@@ -48,6 +48,24 @@ fn sign_in_makes_a_strict_session_and_forms_need_their_csrf_value() {
     assert!(r.body.contains("not valid"), "{}", r.body);
     assert!(header(&r, "set-cookie").is_none());
 
+    // The right token posted from another site's page: refused before
+    // anything (login CSRF), no cookie.
+    let login = format!("token={}", server.token());
+    for h in [
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let r = http_raw(
+            server.port,
+            "POST",
+            "/login",
+            &[("Content-Type", "application/x-www-form-urlencoded"), h],
+            login.as_bytes(),
+        );
+        assert_eq!(r.status, 403, "{h:?}: {}", r.body);
+        assert!(header(&r, "set-cookie").is_none());
+    }
+
     // The right one: a session cookie, HttpOnly and SameSite=Strict.
     let r = form(
         &server,
@@ -74,6 +92,16 @@ fn sign_in_makes_a_strict_session_and_forms_need_their_csrf_value() {
     assert!(r.body.contains("<h1>Dashboard</h1>"), "{}", r.body);
     assert!(
         header(&r, "server-timing").is_some_and(|v| v.starts_with("app;dur=")),
+        "{}",
+        r.headers
+    );
+    // Not framed, not cached, no script from elsewhere.
+    assert_eq!(header(&r, "x-frame-options"), Some("DENY"));
+    assert_eq!(header(&r, "cache-control"), Some("no-store"));
+    assert!(
+        header(&r, "content-security-policy").is_some_and(
+            |v| v.contains("frame-ancestors 'none'") && v.contains("script-src 'self'")
+        ),
         "{}",
         r.headers
     );
@@ -454,10 +482,17 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Sign in with `token` and wait for the answer's page: the
+    /// dashboard, or the sign-in page saying why not.
     fn sign_in(&self, token: &str) {
         self.goto("/login");
         self.fill("input[name=token]", token);
         self.click("form button");
+        self.wait_for(
+            "the answer to signing in",
+            "return document.readyState === 'complete' && (location.pathname !== '/login' || !!document.querySelector('.error'));",
+            std::time::Duration::from_secs(20),
+        );
     }
 }
 

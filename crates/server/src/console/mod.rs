@@ -122,21 +122,59 @@ pub fn router(services: Arc<Services>) -> Router {
             "/clusters/{name}/{action}",
             axum::routing::post(clusters::switch),
         )
-        .layer(axum::middleware::from_fn(server_timing))
+        .layer(axum::middleware::from_fn(page_headers))
         .with_state(services)
 }
 
-/// Each page says how long the server took to make it (`Server-Timing:
-/// app;dur=<ms>`): browsers' developer tools show it, and the console
-/// bench reads it.
-async fn server_timing(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// Around every console answer: a form posted from another site is
+/// refused before anything else (login CSRF included: `Sec-Fetch-Site`,
+/// else `Origin` against `Host`); pages may not be framed, run no script
+/// from elsewhere, are not cached (they carry CSRF values) and say how
+/// long the server took (`Server-Timing: app;dur=<ms>`, which browsers'
+/// developer tools show and the console bench reads).
+async fn page_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.method() == axum::http::Method::POST && cross_site(req.headers()) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form was posted from another site; open the console and submit it there.".into(),
+        );
+    }
     let start = std::time::Instant::now();
     let mut r = next.run(req).await;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let h = r.headers_mut();
     if let Ok(v) = format!("app;dur={ms:.2}").parse() {
-        r.headers_mut().insert("server-timing", v);
+        h.insert("server-timing", v);
+    }
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("cache-control", "no-store"),
+    ] {
+        h.insert(name, axum::http::HeaderValue::from_static(value));
     }
     r
+}
+
+/// Whether a request comes from a page of another site: the browser's
+/// `Sec-Fetch-Site` when it sends one, else an `Origin` whose host is not
+/// the `Host` asked for. A request with neither (curl, scripts) is not a
+/// browser's cross-site form.
+fn cross_site(h: &HeaderMap) -> bool {
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    origin == "null" || origin_host != host
 }
 
 async fn login_form() -> Response {
@@ -299,6 +337,38 @@ pub(super) fn error_page(status: StatusCode, message: String) -> Response {
 /// A time as pages show it: to the second, UTC.
 fn when(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cross_site;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_told_apart() {
+        assert!(!cross_site(&headers(&[])));
+        assert!(!cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")])));
+        let host = ("host", "127.0.0.1:8080");
+        assert!(!cross_site(&headers(&[
+            host,
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("origin", "http://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[host, ("origin", "null")])));
+    }
 }
 
 /// The answer to a form posted without its page's CSRF value.
