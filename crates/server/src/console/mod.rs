@@ -339,6 +339,14 @@ fn when(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// The answer to a form posted without its page's CSRF value.
+fn bad_csrf() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "The form's CSRF value is missing or wrong: reload the page and try again.".into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::cross_site;
@@ -369,12 +377,4 @@ mod tests {
         ])));
         assert!(cross_site(&headers(&[host, ("origin", "null")])));
     }
-}
-
-/// The answer to a form posted without its page's CSRF value.
-fn bad_csrf() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "The form's CSRF value is missing or wrong: reload the page and try again.".into(),
-    )
 }
