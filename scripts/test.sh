@@ -11,8 +11,9 @@ if [ "${avail_kb:-0}" -lt 15000000 ]; then
   echo "warning: only $((avail_kb / 1024)) MiB free here; the suite needs about 15 GiB (cargo clean frees the most)" >&2
 fi
 # Prometheus scrapes /metrics in the observability test; headless Chromium
-# (driven over WebDriver by chromedriver) runs the console tests.
-bash scripts/setup-debian.sh prometheus chromium chromium-driver
+# (driven over WebDriver by chromedriver) runs the console tests; PostgreSQL
+# backs the store tests of the PostgreSQL store.
+bash scripts/setup-debian.sh prometheus chromium chromium-driver postgresql
 # oras (PyPI) for the registry interop tests; jsonschema (PyPI) validates
 # the Koji metadata and the SBOMs against docs/schemas; aiosmtpd (PyPI) is
 # the SMTP server the notification tests send mail to.
