@@ -16,6 +16,7 @@ mod identities;
 mod koji;
 mod logins;
 mod notifications;
+mod postgres;
 mod read;
 mod rebuilds;
 mod registry;
@@ -35,6 +36,7 @@ pub use identities::IdentityStore;
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
 pub use logins::RegistryLoginStore;
 pub use notifications::{NewDelivery, NotificationStore};
+pub use postgres::PgStore;
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
 pub use scans::ScanStore;
@@ -80,6 +82,8 @@ impl StoreError {
                     .and_then(|c| c.parse::<i32>().ok())
                     .is_some_and(|c| c & 0xff == 13)
                     || e.message().contains("database or disk is full")
+                    // PostgreSQL's disk_full.
+                    || e.code().as_deref() == Some("53100")
             }
             StoreError::Database(sqlx::Error::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,
             _ => false,

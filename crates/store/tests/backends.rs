@@ -1,0 +1,260 @@
+//! The same store tests on both backends: SQLite (a file) and PostgreSQL
+//! (a private server from test-support, one per test), for the areas the PostgreSQL
+//! store has so far. Each test runs its body against each backend and, where
+//! answers do not carry times, checks that both answered the same.
+
+use slipway_core::build::test_stage::{TestMode, TestResult};
+use slipway_store::{
+    PgStore, RegistryLoginStore, SecretStore, SqliteStore, StoreError, TestStore, WebhookStore,
+};
+use slipway_test_support::Postgres;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The areas both backends implement so far.
+trait Areas: WebhookStore + TestStore + SecretStore + RegistryLoginStore + Send + Sync {}
+impl<T: WebhookStore + TestStore + SecretStore + RegistryLoginStore + Send + Sync> Areas for T {}
+
+const KEY: [u8; 32] = [7; 32];
+
+/// A store on each backend, sealing with `KEY`, and a way to add a build
+/// row (builds are not an area of the PostgreSQL store yet).
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn Areas>,
+    sqlite_file: Option<(tempfile::TempDir, PathBuf)>,
+    /// A PostgreSQL server of the test's own (stopped when dropped).
+    pg: Option<Arc<Postgres>>,
+}
+
+impl Backend {
+    fn sql(&self, sql: &str) -> String {
+        match (&self.sqlite_file, &self.pg) {
+            (Some((_, file)), _) => {
+                let c = rusqlite::Connection::open(file).unwrap();
+                let mut q = c.prepare(sql).unwrap();
+                let n = q.column_count();
+                let rows: Vec<String> = q
+                    .query_map([], |r| {
+                        Ok((0..n)
+                            .map(|i| {
+                                r.get::<_, rusqlite::types::Value>(i).map(|v| match v {
+                                    rusqlite::types::Value::Text(t) => t,
+                                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                                    other => format!("{other:?}"),
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?
+                            .join("|"))
+                    })
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                rows.join("\n")
+            }
+            (None, Some(pg)) => pg.psql("t", sql).trim_end().to_string(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn add_build(&self, id: i64, config: &str, commit: &str, phase: &str) {
+        let now = jiff::Timestamp::now().to_string();
+        self.sql(&format!(
+            "INSERT INTO builds (id, phase, spec, created_at, config, git_commit) \
+             VALUES ({id}, '{phase}', '{{}}', '{now}', '{config}', '{commit}')"
+        ));
+    }
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db.sqlite");
+    let sqlite = SqliteStore::open_sealed(&file, Some(&KEY)).await.unwrap();
+    let pg = Arc::new(Postgres::start());
+    let url = pg.create_database("t");
+    let pgs = PgStore::open(&url, Some(&KEY)).await.unwrap();
+    vec![
+        Backend {
+            name: "sqlite",
+            store: Arc::new(sqlite),
+            sqlite_file: Some((dir, file)),
+            pg: None,
+        },
+        Backend {
+            name: "postgres",
+            store: Arc::new(pgs),
+            sqlite_file: None,
+            pg: Some(pg),
+        },
+    ]
+}
+
+#[tokio::test]
+async fn webhook_deliveries_are_remembered_and_commits_superseded() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        let before = jiff::Timestamp::now();
+        assert_eq!(
+            s.remember_delivery("app", "github", "d1").await.unwrap(),
+            None
+        );
+        let again = s.remember_delivery("app", "github", "d1").await.unwrap();
+        let when = again.unwrap_or_else(|| panic!("{}: a replay is seen", b.name));
+        assert!(
+            when >= before
+                .checked_sub(jiff::SignedDuration::from_secs(1))
+                .unwrap(),
+            "{}: {when}",
+            b.name
+        );
+        assert_eq!(
+            s.remember_delivery("app", "gitlab", "d1").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            s.remember_delivery("other", "github", "d1").await.unwrap(),
+            None
+        );
+
+        b.add_build(1, "app", "c1", "Complete");
+        b.add_build(2, "app", "c2", "Complete");
+        b.add_build(3, "app", "c3", "Failed");
+        answers.push((
+            s.superseded_commit("app", "c1").await.unwrap(),
+            s.superseded_commit("app", "c2").await.unwrap(),
+            s.superseded_commit("app", "c3").await.unwrap(),
+            s.superseded_commit("none", "c1").await.unwrap(),
+        ));
+    }
+    assert_eq!(answers[0], (Some((1, "c2".to_string())), None, None, None));
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+}
+
+#[tokio::test]
+async fn test_results_are_kept_and_replaced() {
+    for b in backends().await {
+        let s = &b.store;
+        b.add_build(5, "app", "c", "Running");
+        assert_eq!(s.test_result(5).await.unwrap(), None, "{}", b.name);
+        let mut r = TestResult {
+            mode: TestMode::default(),
+            command: "make check".into(),
+            passed: false,
+            exit_code: Some(2),
+            duration_ms: 1500,
+            junit: None,
+            message: Some("2 failed".into()),
+        };
+        s.record_test(5, &r, Some("<testsuites/>")).await.unwrap();
+        assert_eq!(
+            s.test_result(5).await.unwrap().as_ref(),
+            Some(&r),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.test_junit(5).await.unwrap().as_deref(),
+            Some("<testsuites/>")
+        );
+        r.passed = true;
+        r.exit_code = Some(0);
+        s.record_test(5, &r, None).await.unwrap();
+        assert_eq!(s.test_result(5).await.unwrap(), Some(r), "{}", b.name);
+        assert_eq!(s.test_junit(5).await.unwrap(), None, "{}: replaced", b.name);
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_listed_without_values_and_read_by_name() {
+    for b in backends().await {
+        let s = &b.store;
+        let info = s
+            .put_secret("team", "npm", b"hunter2", "token:a")
+            .await
+            .unwrap();
+        assert_eq!(
+            (info.size, info.created_by.as_deref()),
+            (7, Some("token:a"))
+        );
+        assert!(info.created_at.ends_with('Z') && !info.created_at.contains('.'));
+        s.put_secret("ops", "pypi", &[0, 255, 1], "token:b")
+            .await
+            .unwrap();
+        // Replaced, not added.
+        let info = s
+            .put_secret("team", "npm", b"longer-secret", "token:c")
+            .await
+            .unwrap();
+        assert_eq!(info.size, 13);
+        let all = s.secrets(None).await.unwrap();
+        let names: Vec<_> = all
+            .iter()
+            .map(|i| format!("{}/{}", i.project, i.name))
+            .collect();
+        assert_eq!(names, ["ops/pypi", "team/npm"], "{}", b.name);
+        assert_eq!(s.secrets(Some("team")).await.unwrap().len(), 1);
+        let values = s.secret_values("ops", &["pypi".to_string()]).await.unwrap();
+        assert_eq!(values["pypi"], vec![0, 255, 1], "{}", b.name);
+        let missing = s.secret_values("ops", &["npm".to_string()]).await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{}",
+            b.name
+        );
+        // At rest: sealed, no plain text.
+        let stored = b.sql("SELECT value FROM secrets ORDER BY project");
+        assert!(
+            stored.lines().all(|v| v.starts_with("sealed:v1:")),
+            "{}: {stored}",
+            b.name
+        );
+        assert!(s.delete_secret("ops", "pypi").await.unwrap());
+        assert!(!s.delete_secret("ops", "pypi").await.unwrap());
+        assert_eq!(s.secrets(None).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn registry_logins_keep_their_password_sealed() {
+    for b in backends().await {
+        let s = &b.store;
+        s.put_registry_login("team", "quay.io", "bot", "pw1", "token:a")
+            .await
+            .unwrap();
+        let info = s
+            .put_registry_login("team", "quay.io", "bot2", "pw2", "token:b")
+            .await
+            .unwrap();
+        assert_eq!(info.username, "bot2");
+        s.put_registry_login("ops", "ghcr.io", "o", "pw3", "token:c")
+            .await
+            .unwrap();
+        let listed: Vec<_> = s
+            .registry_logins(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| format!("{}/{}/{}", l.project, l.registry, l.username))
+            .collect();
+        assert_eq!(listed, ["ops/ghcr.io/o", "team/quay.io/bot2"], "{}", b.name);
+        let pw = s
+            .registry_passwords("team", &["quay.io".into(), "docker.io".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            pw,
+            [("quay.io".to_string(), "bot2".to_string(), "pw2".to_string())],
+            "{}",
+            b.name
+        );
+        let stored = b.sql("SELECT password FROM registry_logins");
+        assert!(
+            stored.lines().all(|v| v.starts_with("sealed:v1:")),
+            "{}: {stored}",
+            b.name
+        );
+        assert!(s.delete_registry_login("ops", "ghcr.io").await.unwrap());
+        assert_eq!(s.registry_logins(Some("ops")).await.unwrap().len(), 0);
+    }
+}
