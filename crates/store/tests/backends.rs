@@ -3,17 +3,40 @@
 //! store has so far. Each test runs its body against each backend and, where
 //! answers do not carry times, checks that both answered the same.
 
+use slipway_core::api::access::TokenKind;
 use slipway_core::build::test_stage::{TestMode, TestResult};
 use slipway_store::{
-    PgStore, RegistryLoginStore, SecretStore, SqliteStore, StoreError, TestStore, WebhookStore,
+    FeedStore, IdentityStore, PgStore, RegistryLoginStore, SecretStore, SqliteStore, StoreError,
+    TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The areas both backends implement so far.
-trait Areas: WebhookStore + TestStore + SecretStore + RegistryLoginStore + Send + Sync {}
-impl<T: WebhookStore + TestStore + SecretStore + RegistryLoginStore + Send + Sync> Areas for T {}
+trait Areas:
+    WebhookStore
+    + TestStore
+    + SecretStore
+    + RegistryLoginStore
+    + IdentityStore
+    + FeedStore
+    + Send
+    + Sync
+{
+}
+impl<
+    T: WebhookStore
+        + TestStore
+        + SecretStore
+        + RegistryLoginStore
+        + IdentityStore
+        + FeedStore
+        + Send
+        + Sync,
+> Areas for T
+{
+}
 
 const KEY: [u8; 32] = [7; 32];
 
@@ -257,4 +280,135 @@ async fn registry_logins_keep_their_password_sealed() {
         assert!(s.delete_registry_login("ops", "ghcr.io").await.unwrap());
         assert_eq!(s.registry_logins(Some("ops")).await.unwrap().len(), 0);
     }
+}
+
+#[tokio::test]
+async fn identities_count_live_tokens_and_disabling_revokes_them() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        let bot = s
+            .create_identity("ci-bot", TokenKind::Service, Some("team"), "token:admin")
+            .await
+            .unwrap();
+        assert_eq!((bot.project.as_deref(), bot.live_tokens), (Some("team"), 0));
+        assert!(bot.disabled_at.is_none());
+        s.create_identity("alice", TokenKind::User, None, "token:admin")
+            .await
+            .unwrap();
+        let again = s
+            .create_identity("alice", TokenKind::User, None, "token:admin")
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{}", b.name);
+        let now = jiff::Timestamp::now();
+        let past = now
+            .checked_sub(jiff::SignedDuration::from_hours(1))
+            .unwrap();
+        let future = now
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap();
+        for (i, expires) in [
+            ("1", "NULL".to_string()),
+            ("2", format!("'{past}'")),
+            ("3", format!("'{future}'")),
+        ] {
+            b.sql(&format!(
+                "INSERT INTO api_tokens (name, token_hash, created_at, identity, expires_at) \
+                 VALUES ('t{i}', 'h{i}', '{now}', 'ci-bot', {expires})"
+            ));
+        }
+        assert_eq!(
+            s.identity("ci-bot").await.unwrap().unwrap().live_tokens,
+            2,
+            "{}",
+            b.name
+        );
+        let off = s.disable_identity("ci-bot").await.unwrap().unwrap();
+        assert!(off.disabled_at.is_some());
+        assert_eq!(off.live_tokens, 0, "{}: its tokens are revoked", b.name);
+        assert_eq!(s.disable_identity("nobody").await.unwrap(), None);
+        let names: Vec<_> = s
+            .identities()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.name, i.kind.as_str().to_string(), i.live_tokens))
+            .collect();
+        answers.push(names);
+    }
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+}
+
+#[tokio::test]
+async fn the_feed_is_read_in_order_from_a_point_and_pruned_by_age() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        assert_eq!(s.feed_head().await.unwrap(), 0, "{}", b.name);
+        let now = jiff::Timestamp::now();
+        for i in 0..5 {
+            b.sql(&format!(
+                "INSERT INTO config_events (config, at, message) VALUES ('app', '{now}', 'm{i}')"
+            ));
+        }
+        let all = s.feed_after(0, 100).await.unwrap();
+        assert_eq!(all.len(), 5, "{}", b.name);
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        assert_eq!(s.feed_head().await.unwrap(), all[4].id);
+        let rest = s.feed_after(all[1].id, 2).await.unwrap();
+        assert_eq!(
+            rest.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [all[2].id, all[3].id]
+        );
+        answers.push(
+            all.iter()
+                .map(|r| (r.kind.clone(), r.project.clone(), r.data.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let later = now
+            .checked_add(jiff::SignedDuration::from_secs(60))
+            .unwrap();
+        assert_eq!(s.prune_feed(later).await.unwrap(), 5);
+        assert!(s.feed_after(0, 100).await.unwrap().is_empty());
+    }
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+    assert_eq!(answers[0][0].2["message"], "m0");
+}
+
+/// PostgreSQL only (SQLite has one writer): a change whose transaction
+/// commits after a later one's is not skipped by a reader that read in
+/// between; the two come in the order their transactions began.
+#[tokio::test]
+async fn a_late_commit_is_never_skipped_by_a_reader() {
+    let pg = Postgres::start();
+    let url = pg.create_database("t");
+    let s = PgStore::open(&url, None).await.unwrap();
+    let other = sqlx::PgPool::connect(&url).await.unwrap();
+    let event = |m: &str| {
+        format!("INSERT INTO config_events (config, at, message) VALUES ('app', now(), '{m}')")
+    };
+    let mut slow = other.begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(event("first, committed last")))
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(event("second, committed first")))
+        .execute(&other)
+        .await
+        .unwrap();
+    // The reader sees nothing while an older transaction may still commit.
+    let seen = s.feed_after(0, 100).await.unwrap();
+    assert!(seen.is_empty(), "{seen:?}");
+    let head = s.feed_head().await.unwrap();
+    slow.commit().await.unwrap();
+    let seen = s.feed_after(head, 100).await.unwrap();
+    let messages: Vec<_> = seen.iter().map(|r| r.data["message"].clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            serde_json::json!("first, committed last"),
+            serde_json::json!("second, committed first")
+        ]
+    );
+    other.close().await;
 }

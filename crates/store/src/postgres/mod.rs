@@ -1,7 +1,8 @@
 //! The PostgreSQL store, for several servers sharing one database (issue
 //! 24). Built area by area beside the SQLite one, with the same traits and
 //! the same tests (`tests/backends.rs`); the areas done so far: webhook
-//! deliveries, test-stage results, build secrets, registry logins. It
+//! deliveries, test-stage results, build secrets, registry logins, users
+//! and service accounts, the change feed. It
 //! becomes a [`crate::Store`] once every area is.
 //!
 //! Schema in `migrations/postgres` (SQLite's squashed, see its header).
@@ -9,6 +10,8 @@
 //! are 0/1 BIGINTs as in SQLite; sealed columns are sealed with the same
 //! key and associated data, so rows move between the two as they are.
 
+mod feed;
+mod identities;
 mod small;
 
 use crate::seal::Sealer;
@@ -60,6 +63,13 @@ pub(crate) fn time(r: &PgRow, column: &str) -> Result<Timestamp> {
 /// A `timestamptz` column as answers show it: RFC 3339 to the second.
 pub(crate) fn shown_time(r: &PgRow, column: &str) -> Result<String> {
     Ok(slipway_core::api::time::to_second(time(r, column)?).to_string())
+}
+
+/// [`shown_time`] of a column that may be NULL.
+pub(crate) fn shown_time_opt(r: &PgRow, column: &str) -> Result<Option<String>> {
+    use sqlx::Row;
+    Ok(r.try_get::<Option<jiff_sqlx::Timestamp>, _>(column)?
+        .map(|t| slipway_core::api::time::to_second(t.to_jiff()).to_string()))
 }
 
 /// A BIGINT column that holds a count or a size.
