@@ -5,9 +5,10 @@
 
 use slipway_core::api::access::TokenKind;
 use slipway_core::build::test_stage::{TestMode, TestResult};
+use slipway_core::notify::{DeliveryState, Message, NotifyOn, NotifyTarget, NotifyWebhook};
 use slipway_store::{
-    FeedStore, IdentityStore, PgStore, RegistryLoginStore, SecretStore, SqliteStore, StoreError,
-    TestStore, WebhookStore,
+    FeedStore, IdentityStore, NewDelivery, NotificationStore, PgStore, RegistryLoginStore,
+    SecretStore, SqliteStore, StoreError, TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ trait Areas:
     + RegistryLoginStore
     + IdentityStore
     + FeedStore
+    + NotificationStore
     + Send
     + Sync
 {
@@ -32,6 +34,7 @@ impl<
         + RegistryLoginStore
         + IdentityStore
         + FeedStore
+        + NotificationStore
         + Send
         + Sync,
 > Areas for T
@@ -411,4 +414,100 @@ async fn a_late_commit_is_never_skipped_by_a_reader() {
         ]
     );
     other.close().await;
+}
+
+#[tokio::test]
+async fn notifications_queue_retry_and_end() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        b.add_build(1, "app", "c1", "Complete");
+        b.add_build(2, "app", "c2", "Running");
+        b.add_build(3, "app", "c3", "Failed");
+        assert_eq!(
+            s.unannounced_builds(10).await.unwrap(),
+            [1, 3],
+            "{}",
+            b.name
+        );
+        let target = |to: &str| NotifyTarget {
+            email: vec![to.to_string()],
+            webhook: Some(NotifyWebhook {
+                url: "https://hooks.example/x".into(),
+                secret: Some("s3cret".into()),
+                secret_env: None,
+            }),
+            on: NotifyOn::All,
+        };
+        let message = Message {
+            subject: "build 1 complete".into(),
+            text: "done".into(),
+            payload: serde_json::json!({"build": 1}),
+            failure: false,
+        };
+        let new = |to: &str| NewDelivery {
+            build: Some(1),
+            scan: None,
+            config: Some("app".into()),
+            target: target(to),
+            message: message.clone(),
+        };
+        s.queue_deliveries(Some(1), &[new("a@example.org"), new("b@example.org")])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.unannounced_builds(10).await.unwrap(),
+            [3],
+            "{}: announced",
+            b.name
+        );
+        let stored = b.sql("SELECT target FROM notifications");
+        assert!(
+            stored
+                .lines()
+                .all(|t| t.starts_with("sealed:v1:") && !t.contains("s3cret")),
+            "{}: {stored}",
+            b.name
+        );
+        let soon = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .unwrap();
+        let due = s.due_deliveries(soon, 10).await.unwrap();
+        assert_eq!(due.len(), 2, "{}", b.name);
+        assert_eq!(due[0].target, target("a@example.org"));
+        assert_eq!(due[0].message, message);
+        let later = soon
+            .checked_add(jiff::SignedDuration::from_secs(600))
+            .unwrap();
+        s.record_attempt(due[0].id, Ok(()), None).await.unwrap();
+        s.record_attempt(due[1].id, Err("refused"), Some(later))
+            .await
+            .unwrap();
+        assert!(
+            s.due_deliveries(soon, 10).await.unwrap().is_empty(),
+            "{}",
+            b.name
+        );
+        let retry = s.due_deliveries(later, 10).await.unwrap();
+        assert_eq!(retry.len(), 1);
+        s.record_attempt(retry[0].id, Err("refused again"), None)
+            .await
+            .unwrap();
+        let list = s.list_deliveries(Some("app"), 10).await.unwrap();
+        assert!(
+            s.list_deliveries(Some("other"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(list[1].delivered_at.is_some() && list[0].delivered_at.is_none());
+        answers.push(
+            list.into_iter()
+                .map(|d| (d.id, d.state, d.attempts, d.last_error, d.target.email))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+    assert_eq!(answers[0][0].1, DeliveryState::Failed);
+    assert_eq!(answers[0][1].1, DeliveryState::Delivered);
 }

@@ -12,6 +12,7 @@
 
 mod feed;
 mod identities;
+mod notifications;
 mod small;
 
 use crate::seal::Sealer;
