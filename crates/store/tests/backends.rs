@@ -5,10 +5,12 @@
 
 use slipway_core::api::access::TokenKind;
 use slipway_core::build::test_stage::{TestMode, TestResult};
+use slipway_core::koji::ImportState;
 use slipway_core::notify::{DeliveryState, Message, NotifyOn, NotifyTarget, NotifyWebhook};
 use slipway_store::{
-    FeedStore, IdentityStore, NewDelivery, NotificationStore, PgStore, RegistryLoginStore,
-    SecretStore, SqliteStore, StoreError, TestStore, WebhookStore,
+    FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, NewDelivery,
+    NotificationStore, PgStore, RegistryLoginStore, SecretStore, SqliteStore, StoreError,
+    TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ trait Areas:
     + IdentityStore
     + FeedStore
     + NotificationStore
+    + KojiStore
     + Send
     + Sync
 {
@@ -35,6 +38,7 @@ impl<
         + IdentityStore
         + FeedStore
         + NotificationStore
+        + KojiStore
         + Send
         + Sync,
 > Areas for T
@@ -510,4 +514,105 @@ async fn notifications_queue_retry_and_end() {
     assert_eq!(answers[0], answers[1], "both backends answer the same");
     assert_eq!(answers[0][0].1, DeliveryState::Failed);
     assert_eq!(answers[0][1].1, DeliveryState::Delivered);
+}
+
+#[tokio::test]
+async fn koji_reservations_refunds_and_imports() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        let now = jiff::Timestamp::now();
+        let later = now
+            .checked_add(jiff::SignedDuration::from_secs(60))
+            .unwrap();
+        b.add_build(1, "app", "c1", "Running");
+        b.add_build(2, "app", "c2", "Complete");
+        let token = "1234-secret-reservation-token";
+        let r = KojiReservation {
+            koji_build_id: 41,
+            token: token.into(),
+        };
+        s.reserve_koji(1, "app-1.0-1", &r).await.unwrap();
+        assert_eq!(
+            s.koji_reservation(1).await.unwrap(),
+            Some(r.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.koji_reservation(2).await.unwrap(), None);
+        let stored = b.sql("SELECT reservation_token FROM koji_imports");
+        assert!(
+            stored.starts_with("sealed:v1:") && !stored.contains(token),
+            "{stored}"
+        );
+        // Running: nothing to give back; failed: due.
+        assert!(s.due_koji_refunds(later, 10).await.unwrap().is_empty());
+        b.sql("UPDATE builds SET phase = 'Failed' WHERE id = 1");
+        assert_eq!(
+            s.due_koji_refunds(later, 10).await.unwrap(),
+            [(1, slipway_core::BuildPhase::Failed)],
+            "{}",
+            b.name
+        );
+        s.record_koji_attempt(
+            1,
+            &ImportAttempt::Retry {
+                message: "hub down".into(),
+                at: later,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            s.due_koji_refunds(now, 10).await.unwrap().is_empty(),
+            "retry later"
+        );
+        assert_eq!(
+            s.koji_import(1).await.unwrap().unwrap().state,
+            ImportState::Reserved
+        );
+        s.record_koji_attempt(
+            1,
+            &ImportAttempt::Refunded {
+                message: "given back".into(),
+            },
+        )
+        .await
+        .unwrap();
+        // Imports: only of Complete builds, due now.
+        s.queue_koji_import(2).await.unwrap();
+        s.queue_koji_import(1).await.unwrap();
+        assert_eq!(
+            s.due_koji_imports(later, 10).await.unwrap(),
+            [2],
+            "{}",
+            b.name
+        );
+        s.record_koji_attempt(
+            2,
+            &ImportAttempt::Imported {
+                nvr: "app-1.0-2".into(),
+                koji_build_id: 42,
+            },
+        )
+        .await
+        .unwrap();
+        s.queue_koji_import(2).await.unwrap();
+        let imported = s.koji_import(2).await.unwrap().unwrap();
+        assert_eq!(imported.state, ImportState::Imported, "{}: kept", b.name);
+        assert!(s.due_koji_imports(later, 10).await.unwrap().is_empty());
+        let one = s.koji_import(1).await.unwrap().unwrap();
+        answers.push((
+            (
+                one.state,
+                one.attempts,
+                one.nvr,
+                one.koji_build_id,
+                one.message,
+            ),
+            (imported.attempts, imported.nvr, imported.koji_build_id),
+        ));
+    }
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+    assert_eq!(answers[0].0.0, ImportState::Refunded);
 }

@@ -12,6 +12,7 @@
 
 mod feed;
 mod identities;
+mod koji;
 mod notifications;
 mod small;
 
