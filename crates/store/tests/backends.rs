@@ -7,10 +7,13 @@ use slipway_core::api::access::TokenKind;
 use slipway_core::build::test_stage::{TestMode, TestResult};
 use slipway_core::koji::ImportState;
 use slipway_core::notify::{DeliveryState, Message, NotifyOn, NotifyTarget, NotifyWebhook};
+use slipway_core::scan::inventory::Ecosystem;
+use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
+use slipway_core::scan::{ScanOutcome, ScanReason, ScanReport, TrackedRepository};
 use slipway_store::{
     FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, NewDelivery,
-    NotificationStore, PgStore, RegistryLoginStore, SecretStore, SqliteStore, StoreError,
-    TestStore, WebhookStore,
+    NotificationStore, PgStore, RegistryLoginStore, ScanStore, SecretStore, SqliteStore,
+    StoreError, TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
@@ -26,6 +29,7 @@ trait Areas:
     + FeedStore
     + NotificationStore
     + KojiStore
+    + ScanStore
     + Send
     + Sync
 {
@@ -39,6 +43,7 @@ impl<
         + FeedStore
         + NotificationStore
         + KojiStore
+        + ScanStore
         + Send
         + Sync,
 > Areas for T
@@ -615,4 +620,131 @@ async fn koji_reservations_refunds_and_imports() {
     }
     assert_eq!(answers[0], answers[1], "both backends answer the same");
     assert_eq!(answers[0].0.0, ImportState::Refunded);
+}
+
+#[tokio::test]
+async fn scans_sboms_and_tracked_repositories() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        b.add_build(1, "app", "c1", "Complete");
+        b.sql(&format!(
+            "INSERT INTO image_configs (name, spec, created_at, updated_at) \
+             VALUES ('app', '{{}}', '{0}', '{0}')",
+            jiff::Timestamp::now()
+        ));
+        let report =
+            |r: &str| ScanReport::unscanned(r, ScanOutcome::Passed, "nothing to see".into());
+        let first = s
+            .record_scan(
+                Some(1),
+                Some("app"),
+                ScanReason::Build,
+                &report("reg/app@sha256:1"),
+            )
+            .await
+            .unwrap();
+        let second = s
+            .record_scan(
+                None,
+                Some("app"),
+                ScanReason::Rescan,
+                &report("reg/app@sha256:2"),
+            )
+            .await
+            .unwrap();
+        s.record_scan(None, None, ScanReason::Manual, &report("other"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_scan(first.id).await.unwrap().unwrap(),
+            first,
+            "{}",
+            b.name
+        );
+        assert_eq!(s.scans_of_build(1).await.unwrap(), [first.clone()]);
+        let app = s.list_scans(Some("app"), None, 10).await.unwrap();
+        assert_eq!(
+            app.iter().map(|x| x.id).collect::<Vec<_>>(),
+            [second.id, first.id]
+        );
+        let page = s.list_scans(None, Some(second.id + 1), 1).await.unwrap();
+        assert_eq!(page[0].id, second.id, "{}", b.name);
+        let later = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap();
+        s.set_next_rescan("app", Some(later)).await.unwrap();
+
+        let sbom = |platform: &str, format| StoredSbom {
+            build: 1,
+            platform: platform.into(),
+            format,
+            artifact_type: "application/spdx+json".into(),
+            subject: "reg/app@sha256:1".into(),
+            reference: None,
+            problem: None,
+            packages: 3,
+            created_at: jiff::Timestamp::now(),
+        };
+        s.record_sbom(&sbom("arm64", SbomFormat::Spdx), "arm-spdx")
+            .await
+            .unwrap();
+        s.record_sbom(&sbom("amd64", SbomFormat::CycloneDx), "amd-cdx")
+            .await
+            .unwrap();
+        s.record_sbom(&sbom("amd64", SbomFormat::Spdx), "amd-spdx")
+            .await
+            .unwrap();
+        // Made again: replaced, and last in the order.
+        s.record_sbom(&sbom("arm64", SbomFormat::Spdx), "arm-spdx-2")
+            .await
+            .unwrap();
+        let order: Vec<_> = s
+            .sboms_of_build(1)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| format!("{}/{}", x.platform, x.format))
+            .collect();
+        let docs = (
+            s.sbom_document(1, SbomFormat::Spdx, None).await.unwrap(),
+            s.sbom_document(1, SbomFormat::Spdx, Some("arm64"))
+                .await
+                .unwrap(),
+            s.sbom_document(1, SbomFormat::CycloneDx, Some("arm64"))
+                .await
+                .unwrap(),
+        );
+
+        let repo = TrackedRepository {
+            url: "https://deb.example/dists/x".into(),
+            kind: Ecosystem::Deb,
+            digest: "d1".into(),
+            packages: [(
+                "curl".to_string(),
+                vec![("7.88".to_string(), "amd64".to_string())],
+            )]
+            .into(),
+            checked_at: jiff::Timestamp::now(),
+        };
+        assert_eq!(s.tracked_repository(&repo.url).await.unwrap(), None);
+        s.put_tracked_repository(&repo).await.unwrap();
+        s.put_tracked_repository(&TrackedRepository {
+            digest: "d2".into(),
+            ..repo.clone()
+        })
+        .await
+        .unwrap();
+        s.touch_tracked_repository(&repo.url, later).await.unwrap();
+        let got = s.tracked_repository(&repo.url).await.unwrap().unwrap();
+        assert_eq!((got.digest.as_str(), &got.packages), ("d2", &repo.packages));
+        assert_eq!(got.checked_at.as_second(), later.as_second(), "{}", b.name);
+        answers.push((order, docs));
+    }
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+    assert_eq!(
+        answers[0].0,
+        ["amd64/spdx", "amd64/cyclonedx", "arm64/spdx"],
+        "platforms in recorded order, then formats"
+    );
 }

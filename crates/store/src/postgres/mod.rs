@@ -14,6 +14,7 @@ mod feed;
 mod identities;
 mod koji;
 mod notifications;
+mod scans;
 mod small;
 
 use crate::seal::Sealer;
