@@ -662,7 +662,7 @@ async fn scans_sboms_and_tracked_repositories() {
             "{}",
             b.name
         );
-        assert_eq!(s.scans_of_build(1).await.unwrap(), [first.clone()]);
+        assert_eq!(s.scans_of_build(1).await.unwrap(), std::slice::from_ref(&first));
         let app = s.list_scans(Some("app"), None, 10).await.unwrap();
         assert_eq!(
             app.iter().map(|x| x.id).collect::<Vec<_>>(),
