@@ -3,7 +3,8 @@
 //! store has so far. Each test runs its body against each backend and, where
 //! answers do not carry times, checks that both answered the same.
 
-use slipway_core::api::access::TokenKind;
+use slipway_core::access::{Binding, Role};
+use slipway_core::api::access::{AuditRecord, Quota, TokenKind};
 use slipway_core::build::test_stage::{TestMode, TestResult};
 use slipway_core::koji::ImportState;
 use slipway_core::notify::{DeliveryState, Message, NotifyOn, NotifyTarget, NotifyWebhook};
@@ -11,8 +12,8 @@ use slipway_core::scan::inventory::Ecosystem;
 use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{ScanOutcome, ScanReason, ScanReport, TrackedRepository};
 use slipway_store::{
-    FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, NewDelivery,
-    NotificationStore, PgStore, RegistryLoginStore, ScanStore, SecretStore, SqliteStore,
+    AccessStore, FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, NewDelivery,
+    NewToken, NotificationStore, PgStore, RegistryLoginStore, ScanStore, SecretStore, SqliteStore,
     StoreError, TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
@@ -30,6 +31,7 @@ trait Areas:
     + NotificationStore
     + KojiStore
     + ScanStore
+    + AccessStore
     + Send
     + Sync
 {
@@ -44,6 +46,7 @@ impl<
         + NotificationStore
         + KojiStore
         + ScanStore
+        + AccessStore
         + Send
         + Sync,
 > Areas for T
@@ -662,7 +665,10 @@ async fn scans_sboms_and_tracked_repositories() {
             "{}",
             b.name
         );
-        assert_eq!(s.scans_of_build(1).await.unwrap(), std::slice::from_ref(&first));
+        assert_eq!(
+            s.scans_of_build(1).await.unwrap(),
+            std::slice::from_ref(&first)
+        );
         let app = s.list_scans(Some("app"), None, 10).await.unwrap();
         assert_eq!(
             app.iter().map(|x| x.id).collect::<Vec<_>>(),
@@ -747,4 +753,160 @@ async fn scans_sboms_and_tracked_repositories() {
         ["amd64/spdx", "amd64/cyclonedx", "arm64/spdx"],
         "platforms in recorded order, then formats"
     );
+}
+
+#[tokio::test]
+async fn tokens_projects_quotas_audit_and_blob_links() {
+    let mut answers = Vec::new();
+    for b in backends().await {
+        let s = &b.store;
+        let past = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_secs(5))
+            .unwrap();
+        let token = |name: &'static str, hash: &'static str, expires, identity| NewToken {
+            name,
+            hash,
+            kind: TokenKind::User,
+            binding: Binding {
+                project: Some("team".into()),
+                role: Role::Developer,
+            },
+            created_by: Some("token:admin"),
+            expires_at: expires,
+            identity,
+        };
+        let t = s
+            .add_token(&token("dev", "h-dev", None, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            (t.role, t.project.as_deref()),
+            (Role::Developer, Some("team"))
+        );
+        s.add_token(&token("old", "h-old", Some(past), None))
+            .await
+            .unwrap();
+        s.create_identity("bob", TokenKind::User, None, "token:admin")
+            .await
+            .unwrap();
+        s.add_token(&token("bobs", "h-bob", None, Some("bob")))
+            .await
+            .unwrap();
+        let p = s.principal("h-dev").await.unwrap().unwrap();
+        assert_eq!(
+            (p.token_id, p.binding.role),
+            (t.id, Role::Developer),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.principal("h-old").await.unwrap().is_none(),
+            "{}: expired",
+            b.name
+        );
+        assert!(s.principal("h-bob").await.unwrap().is_some());
+        s.disable_identity("bob").await.unwrap();
+        assert!(
+            s.principal("h-bob").await.unwrap().is_none(),
+            "{}: disabled",
+            b.name
+        );
+        let revoked = s.revoke_token(t.id).await.unwrap().unwrap();
+        assert!(revoked.revoked_at.is_some());
+        assert!(
+            s.principal("h-dev").await.unwrap().is_none(),
+            "{}: revoked at once",
+            b.name
+        );
+        assert_eq!(s.token_count().await.unwrap(), 3);
+        assert_eq!(s.tokens().await.unwrap()[0].name, "bobs", "newest first");
+
+        s.create_project("team", false).await.unwrap();
+        s.create_project("ops", true).await.unwrap();
+        assert!(matches!(
+            s.create_project("team", true).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            s.project_names().await.unwrap(),
+            ["default", "ops", "team"],
+            "{}",
+            b.name
+        );
+        let team = s.set_anonymous_pull("team", true).await.unwrap().unwrap();
+        assert!(team.anonymous_pull);
+        assert!(s.set_anonymous_pull("nope", true).await.unwrap().is_none());
+        let quota = Quota {
+            max_concurrent_builds: Some(2),
+            builds_per_hour: Some(30),
+            storage_bytes: Some(5 << 30),
+        };
+        assert_eq!(
+            s.set_quota("team", &quota).await.unwrap().unwrap().quota,
+            quota
+        );
+
+        b.add_build(1, "app", "c", "Running");
+        b.add_build(2, "other", "c", "Complete");
+        b.sql(
+            "INSERT INTO builds (id, phase, spec, created_at, output) \
+               VALUES (3, 'Complete', '{}', '2026-01-01T00:00:00Z', 'reg/team/x:1')",
+        );
+        let adopted = s
+            .adopt_builds("team", &["app".into()], &["reg/team/".into()])
+            .await
+            .unwrap();
+        assert_eq!(adopted, 2, "{}", b.name);
+        let usage = s.build_usage("team").await.unwrap();
+        assert_eq!(
+            (usage.running_builds, usage.builds_last_hour),
+            (1, 1),
+            "{}",
+            b.name
+        );
+
+        for (who, project) in [
+            ("token:a", Some("team")),
+            ("token:g", None),
+            ("token:o", Some("ops")),
+        ] {
+            s.record_audit(&AuditRecord {
+                id: 0,
+                at: String::new(),
+                who: who.into(),
+                project: project.map(String::from),
+                action: "POST /api/v1/builds".into(),
+                source: Some("127.0.0.1".into()),
+                status: 201,
+            })
+            .await
+            .unwrap();
+        }
+        let who = |v: Vec<AuditRecord>| v.into_iter().map(|r| r.who).collect::<Vec<_>>();
+        let audits = (
+            who(s.audit(None, None, 10).await.unwrap()),
+            who(s.audit(Some(Some("team")), None, 10).await.unwrap()),
+            who(s.audit(Some(None), None, 10).await.unwrap()),
+            who(s.audit(None, Some(past), 1).await.unwrap()),
+        );
+
+        for (repo, digest) in [
+            ("team/a", "d1"),
+            ("team/b", "d2"),
+            ("team0x", "d3"),
+            ("teamx/a", "d4"),
+        ] {
+            b.sql(&format!(
+                "INSERT INTO registry_blob_links VALUES ('{repo}', '{digest}', 10)"
+            ));
+        }
+        let mut links = s.blob_links(Some(&["team/".into()])).await.unwrap();
+        links.sort();
+        let all = s.blob_links(None).await.unwrap().len();
+        answers.push((audits, links, all));
+    }
+    assert_eq!(answers[0], answers[1], "both backends answer the same");
+    assert_eq!(answers[0].0.1, ["token:a"]);
+    assert_eq!(answers[0].0.2, ["token:g"]);
+    assert_eq!(answers[0].1.len(), 2, "only team/…");
 }

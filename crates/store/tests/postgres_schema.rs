@@ -89,6 +89,19 @@ async fn postgres_schema_has_sqlites_tables_and_columns_and_triggers() {
         "the same tables"
     );
 
+    // Rows the migrations seed: the default project.
+    let seeded = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("SELECT group_concat(name) FROM projects", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap();
+    assert_eq!(
+        pg.psql("schema", "SELECT string_agg(name, ',') FROM projects")
+            .trim(),
+        seeded
+    );
+
     // The triggers: a build's event reaches the feed with its project and
     // config; a failed build frees its releases; the audit log only grows.
     let sql = |q: &str| pg.psql("schema", q);

@@ -187,6 +187,8 @@ CREATE TABLE projects (
     builds_per_hour       BIGINT,
     storage_bytes         BIGINT
 );
+-- Builds and repositories outside every named project belong here.
+INSERT INTO projects (name, anonymous_pull, created_at) VALUES ('default', 0, now());
 
 CREATE TABLE pruned_builds (
     id        BIGINT PRIMARY KEY,

@@ -10,6 +10,7 @@
 //! are 0/1 BIGINTs as in SQLite; sealed columns are sealed with the same
 //! key and associated data, so rows move between the two as they are.
 
+mod access;
 mod feed;
 mod identities;
 mod koji;
