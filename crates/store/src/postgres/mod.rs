@@ -1,8 +1,10 @@
 //! The PostgreSQL store, for several servers sharing one database (issue
 //! 24). Built area by area beside the SQLite one, with the same traits and
-//! the same tests (`tests/backends.rs`); the areas done so far: webhook
-//! deliveries, test-stage results, build secrets, registry logins, users
-//! and service accounts, the change feed. It
+//! the same tests (`tests/backends.rs`); the areas done so far: access
+//! (tokens, projects, quotas, audit, blob links), identities, the change
+//! feed, notifications, Koji, scans and SBOMs, secrets, registry logins,
+//! webhook deliveries, test-stage results. Builds, workers and
+//! placement, rebuilds and the registry's metadata are left; it
 //! becomes a [`crate::Store`] once every area is.
 //!
 //! Schema in `migrations/postgres` (SQLite's squashed, see its header).
