@@ -14,6 +14,7 @@ mod builds;
 mod feed;
 mod identities;
 mod koji;
+mod leases;
 mod logins;
 mod notifications;
 mod postgres;
@@ -34,6 +35,7 @@ pub use access::{AccessStore, NewToken, Principal};
 pub use feed::{FeedRow, FeedStore};
 pub use identities::IdentityStore;
 pub use koji::{ImportAttempt, KojiReservation, KojiStore};
+pub use leases::LeaseStore;
 pub use logins::RegistryLoginStore;
 pub use notifications::{NewDelivery, NotificationStore};
 pub use postgres::PgStore;
@@ -138,6 +140,7 @@ pub trait Store:
     + IdentityStore
     + SecretStore
     + RegistryLoginStore
+    + LeaseStore
     + Send
     + Sync
     + 'static

@@ -12,9 +12,9 @@ use slipway_core::scan::inventory::Ecosystem;
 use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{ScanOutcome, ScanReason, ScanReport, TrackedRepository};
 use slipway_store::{
-    AccessStore, FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, NewDelivery,
-    NewToken, NotificationStore, PgStore, RegistryLoginStore, ScanStore, SecretStore, SqliteStore,
-    StoreError, TestStore, WebhookStore,
+    AccessStore, FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, LeaseStore,
+    NewDelivery, NewToken, NotificationStore, PgStore, RegistryLoginStore, ScanStore, SecretStore,
+    SqliteStore, StoreError, TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
@@ -32,6 +32,7 @@ trait Areas:
     + KojiStore
     + ScanStore
     + AccessStore
+    + LeaseStore
     + Send
     + Sync
 {
@@ -47,6 +48,7 @@ impl<
         + KojiStore
         + ScanStore
         + AccessStore
+        + LeaseStore
         + Send
         + Sync,
 > Areas for T
@@ -909,4 +911,76 @@ async fn tokens_projects_quotas_audit_and_blob_links() {
     assert_eq!(answers[0].0.1, ["token:a"]);
     assert_eq!(answers[0].0.2, ["token:g"]);
     assert_eq!(answers[0].1.len(), 2, "only team/…");
+}
+
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_expires_or_is_given_up() {
+    use std::time::Duration;
+    for b in backends().await {
+        let s = &b.store;
+        let long = Duration::from_secs(60);
+        assert!(
+            s.take_lease("timers", "a", long).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.take_lease("timers", "b", long).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(s.take_lease("timers", "a", long).await.unwrap(), "renewed");
+        assert!(
+            s.take_lease("waves", "b", long).await.unwrap(),
+            "another lease"
+        );
+        // Only its holder gives it up.
+        s.release_lease("timers", "b").await.unwrap();
+        assert!(!s.take_lease("timers", "b", long).await.unwrap());
+        s.release_lease("timers", "a").await.unwrap();
+        assert!(
+            s.take_lease("timers", "b", Duration::from_millis(100))
+                .await
+                .unwrap()
+        );
+        // Expired: taken over.
+        assert!(!s.take_lease("timers", "a", long).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            s.take_lease("timers", "a", long).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(!s.take_lease("timers", "b", long).await.unwrap());
+    }
+}
+
+/// PostgreSQL: twenty servers asking at once, over their own connections,
+/// leave exactly one holder.
+#[tokio::test]
+async fn servers_racing_for_a_lease_leave_one_holder() {
+    let pg = Postgres::start();
+    let url = pg.create_database("t");
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(PgStore::open(&url, None).await.unwrap()));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = stores[i % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            s.take_lease(
+                "gc",
+                &format!("server-{i}"),
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
 }

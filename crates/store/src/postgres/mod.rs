@@ -2,7 +2,7 @@
 //! 24). Built area by area beside the SQLite one, with the same traits and
 //! the same tests (`tests/backends.rs`); the areas done so far: access
 //! (tokens, projects, quotas, audit, blob links), identities, the change
-//! feed, notifications, Koji, scans and SBOMs, secrets, registry logins,
+//! feed, leases, notifications, Koji, scans and SBOMs, secrets, registry logins,
 //! webhook deliveries, test-stage results. Builds, workers and
 //! placement, rebuilds and the registry's metadata are left; it
 //! becomes a [`crate::Store`] once every area is.
@@ -16,6 +16,7 @@ mod access;
 mod feed;
 mod identities;
 mod koji;
+mod leases;
 mod notifications;
 mod scans;
 mod small;
