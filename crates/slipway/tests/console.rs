@@ -29,6 +29,18 @@ fn header<'a>(r: &'a slipway_test_support::HttpResponse, name: &str) -> Option<&
     })
 }
 
+/// Sign in over HTTP with `token`: the `slipway_session=…` cookie pair.
+fn session_cookie(server: &Server, token: &str) -> String {
+    let r = form(server, "/login", &format!("token={token}"), None);
+    assert_eq!(r.status, 303, "{}", r.body);
+    header(&r, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn sign_in_makes_a_strict_session_and_forms_need_their_csrf_value() {
     require_tools();
@@ -144,18 +156,7 @@ fn builds_list_build_page_and_cancel_with_csrf() {
     let registry = Registry::start();
     let base = registry.push_base_image();
     let server = Server::start(std::path::Path::new(BIN), 1);
-    let r = form(
-        &server,
-        "/login",
-        &format!("token={}", server.token()),
-        None,
-    );
-    let id_cookie = header(&r, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let id_cookie = session_cookie(&server, &server.token());
     let session = id_cookie
         .strip_prefix("slipway_session=")
         .unwrap()
@@ -269,18 +270,7 @@ fn configs_draw_their_parent_child_graph() {
         parent.path().display(),
         child.path().display()
     ));
-    let r = form(
-        &server,
-        "/login",
-        &format!("token={}", server.token()),
-        None,
-    );
-    let cookie = header(&r, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&server, &server.token());
     let get = |path: &str| http_raw(server.port, "GET", path, &[("Cookie", &cookie)], b"");
     let all = get("/configs");
     assert_eq!(all.status, 200, "{}", all.body);
@@ -818,14 +808,7 @@ fn pages_show_and_allow_what_the_token_may() {
     ]);
     assert!(out.status.success());
     let viewer = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let r = form(&server, "/login", &format!("token={viewer}"), None);
-    assert_eq!(r.status, 303, "{}", r.body);
-    let cookie = header(&r, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&server, &viewer);
     let session = cookie.strip_prefix("slipway_session=").unwrap().to_string();
     let get = |path: &str| http_raw(server.port, "GET", path, &[("Cookie", &cookie)], b"");
 
@@ -883,18 +866,7 @@ fn pages_show_and_allow_what_the_token_may() {
     assert_eq!(status[0]["enabled"], true, "{status}");
 
     // The admin's page of the same build has the button.
-    let r = form(
-        &server,
-        "/login",
-        &format!("token={}", server.token()),
-        None,
-    );
-    let admin = header(&r, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let admin = session_cookie(&server, &server.token());
     let page = http_raw(
         server.port,
         "GET",

@@ -86,16 +86,10 @@ pub async fn require_token(
     let store: &Arc<dyn Store> = &services.store;
     if req.headers().get(header::AUTHORIZATION).is_none()
         && console_readable(&req)
-        && let Some(id) = req
-            .headers()
-            .get(header::COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::console::session::from_cookie_header)
-        && let Some(session) = services.console_sessions.get(id)
-        && let Some(principal) = store.principal(&session.token_hash).await?
+        && let Some(me) = crate::console::signed(&services, req.headers()).await
     {
         let mut req = req;
-        req.extensions_mut().insert(Caller(principal));
+        req.extensions_mut().insert(Caller(me.principal));
         return Ok(next.run(req).await);
     }
     let header = req

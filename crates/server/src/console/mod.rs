@@ -77,14 +77,14 @@ impl From<BuildSummary> for Row {
 }
 
 /// The signed-in caller: its session (for CSRF values) and principal.
-struct Signed {
-    session: session::Session,
-    principal: Principal,
+pub(crate) struct Signed {
+    pub(crate) session: session::Session,
+    pub(crate) principal: Principal,
 }
 
 /// The caller of a console request, if its cookie names a live session
 /// whose token is still valid.
-async fn signed(s: &Services, headers: &HeaderMap) -> Option<Signed> {
+pub(crate) async fn signed(s: &Services, headers: &HeaderMap) -> Option<Signed> {
     let id = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
