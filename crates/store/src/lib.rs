@@ -11,6 +11,7 @@
 
 mod access;
 mod builds;
+mod codec;
 mod feed;
 mod identities;
 mod koji;

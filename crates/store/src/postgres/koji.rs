@@ -79,7 +79,7 @@ impl KojiStore for PgStore {
         rows.iter()
             .map(|r| {
                 let phase: String = r.try_get("phase")?;
-                Ok((r.try_get("build_id")?, crate::sqlite::parse_phase(&phase)?))
+                Ok((r.try_get("build_id")?, crate::codec::parse_phase(&phase)?))
             })
             .collect()
     }

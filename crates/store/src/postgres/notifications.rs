@@ -1,8 +1,8 @@
 //! The notification queue on PostgreSQL (see [`NotificationStore`]).
 
 use super::{PgStore, at, now, time};
+use crate::codec::{from_json, to_json};
 use crate::seal::{Column, Sealer};
-use crate::sqlite::{from_json, to_json};
 use crate::{NewDelivery, NotificationStore, Result, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;

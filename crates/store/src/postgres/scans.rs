@@ -2,7 +2,7 @@
 //! PostgreSQL (see [`ScanStore`]).
 
 use super::{PgStore, at, now, time};
-use crate::sqlite::{from_json, to_json};
+use crate::codec::{from_json, to_json};
 use crate::{Result, ScanStore, StoreError};
 use async_trait::async_trait;
 use jiff::Timestamp;

@@ -104,7 +104,7 @@ impl TestStore for PgStore {
              ON CONFLICT (build_id) DO UPDATE SET result = EXCLUDED.result, junit = EXCLUDED.junit",
         )
         .bind(id)
-        .bind(crate::sqlite::to_json(result)?)
+        .bind(crate::codec::to_json(result)?)
         .bind(junit)
         .execute(&self.pool)
         .await?;
@@ -116,7 +116,7 @@ impl TestStore for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| crate::sqlite::from_json(&r.try_get::<String, _>("result")?))
+            .map(|r| crate::codec::from_json(&r.try_get::<String, _>("result")?))
             .transpose()
     }
 

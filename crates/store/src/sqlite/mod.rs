@@ -12,7 +12,6 @@ use slipway_core::{BuildId, BuildPhase};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -130,6 +129,8 @@ impl SqliteStore {
     }
 }
 
+pub(crate) use crate::codec::{from_json, parse_phase, to_json};
+
 pub(crate) fn now() -> String {
     Timestamp::now().to_string()
 }
@@ -152,18 +153,6 @@ pub(crate) fn shown_time_opt(r: &sqlx::sqlite::SqliteRow, column: &str) -> Resul
 pub(crate) fn parse_time(s: String) -> Result<Timestamp> {
     s.parse()
         .map_err(|e| StoreError::Corrupt(format!("bad timestamp {s:?}: {e}")))
-}
-
-pub(crate) fn parse_phase(s: &str) -> Result<BuildPhase> {
-    BuildPhase::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON column: {e}")))
-}
-
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode JSON: {e}")))
 }
 
 pub(crate) async fn insert_event(
