@@ -3,8 +3,9 @@
 //! the same tests (`tests/backends.rs`); the areas done so far: access
 //! (tokens, projects, quotas, audit, blob links), identities, the change
 //! feed, leases, notifications, Koji, scans and SBOMs, secrets, registry logins,
-//! webhook deliveries, test-stage results. Builds, workers and
-//! placement, rebuilds and the registry's metadata are left; it
+//! the registry's metadata (manifests, tags, their history and locks; what
+//! its transactions lock is in `tags.rs`), webhook deliveries, test-stage
+//! results. Builds, workers and placement, and rebuilds are left; it
 //! becomes a [`crate::Store`] once every area is.
 //!
 //! Schema in `migrations/postgres` (SQLite's squashed, see its header).
@@ -18,8 +19,10 @@ mod identities;
 mod koji;
 mod leases;
 mod notifications;
+mod registry;
 mod scans;
 mod small;
+mod tags;
 
 use crate::seal::Sealer;
 use crate::{Result, StoreError};
