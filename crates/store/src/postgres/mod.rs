@@ -3,9 +3,10 @@
 //! the same tests (`tests/backends.rs`); the areas done so far: access
 //! (tokens, projects, quotas, audit, blob links), identities, the change
 //! feed, leases, notifications, Koji, scans and SBOMs, secrets, registry logins,
-//! webhook deliveries, test-stage results. Builds, workers and
-//! placement, rebuilds and the registry's metadata are left; it
-//! becomes a [`crate::Store`] once every area is.
+//! webhook deliveries, test-stage results, rebuilds (configs, waves,
+//! history limits), and the phase changes every area that moves a build
+//! shares (`phase`). Builds, workers and placement and the registry's
+//! metadata are left; it becomes a [`crate::Store`] once every area is.
 //!
 //! Schema in `migrations/postgres` (SQLite's squashed, see its header).
 //! Times are `timestamptz`, read and written through `jiff-sqlx`; flags
@@ -18,6 +19,9 @@ mod identities;
 mod koji;
 mod leases;
 mod notifications;
+pub(crate) mod phase;
+mod rebuild_rows;
+mod rebuilds;
 mod scans;
 mod small;
 
