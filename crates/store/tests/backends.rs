@@ -13,12 +13,15 @@ use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
 use slipway_core::scan::{ScanOutcome, ScanReason, ScanReport, TrackedRepository};
 use slipway_store::{
     AccessStore, FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, LeaseStore,
-    NewDelivery, NewToken, NotificationStore, PgStore, RegistryLoginStore, ScanStore, SecretStore,
-    SqliteStore, StoreError, TestStore, WebhookStore,
+    NewDelivery, NewToken, NotificationStore, PgStore, RebuildStore, RegistryLoginStore, ScanStore,
+    SecretStore, SqliteStore, StoreError, TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+#[path = "backends/rebuilds.rs"]
+mod rebuilds;
 
 /// The areas both backends implement so far.
 trait Areas:
@@ -33,6 +36,7 @@ trait Areas:
     + ScanStore
     + AccessStore
     + LeaseStore
+    + RebuildStore
     + Send
     + Sync
 {
@@ -49,6 +53,7 @@ impl<
         + ScanStore
         + AccessStore
         + LeaseStore
+        + RebuildStore
         + Send
         + Sync,
 > Areas for T

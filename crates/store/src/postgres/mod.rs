@@ -5,8 +5,10 @@
 //! feed, leases, notifications, Koji, scans and SBOMs, secrets, registry logins,
 //! the registry's metadata (manifests, tags, their history and locks; what
 //! its transactions lock is in `tags.rs`), webhook deliveries, test-stage
-//! results. Builds, workers and placement, and rebuilds are left; it
-//! becomes a [`crate::Store`] once every area is.
+//! results, rebuilds (configs, waves, history limits), and the phase
+//! changes every area that moves a build shares (`phase`). Builds,
+//! workers and placement are left; it becomes a [`crate::Store`] once
+//! every area is.
 //!
 //! Schema in `migrations/postgres` (SQLite's squashed, see its header).
 //! Times are `timestamptz`, read and written through `jiff-sqlx`; flags
@@ -19,6 +21,9 @@ mod identities;
 mod koji;
 mod leases;
 mod notifications;
+pub(crate) mod phase;
+mod rebuild_rows;
+mod rebuilds;
 mod registry;
 mod scans;
 mod small;

@@ -462,6 +462,9 @@ impl RebuildStore for SqliteStore {
         dry_run: bool,
     ) -> Result<Vec<slipway_core::Build>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // The newest Complete build is kept by a subquery that is empty
+        // when there is none (`NOT IN (SELECT MAX(id) …)` was NULL then,
+        // and a config that never built kept every failed build).
         let rows = sqlx::query(
             "SELECT id, phase FROM (
                 SELECT id, phase,
@@ -474,7 +477,8 @@ impl RebuildStore for SqliteStore {
                 WHERE config = ? AND phase IN ('Complete', 'Skipped', 'Failed', 'Error', 'Cancelled')
              )
              WHERE newer > CASE WHEN successful THEN ? ELSE ? END
-               AND id NOT IN (SELECT MAX(id) FROM builds WHERE config = ? AND phase = 'Complete')
+               AND id NOT IN (SELECT id FROM builds WHERE config = ? AND phase = 'Complete'
+                              ORDER BY id DESC LIMIT 1)
                AND id NOT IN (
                  SELECT m.build_id FROM wave_members m JOIN waves w ON w.id = m.wave_id
                  WHERE w.state != 'Done' AND m.build_id IS NOT NULL)
