@@ -11,6 +11,10 @@ use std::time::Duration;
 
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
+    /// This store's server, as leases and placements name it: made when
+    /// the store is opened (host, process and a random part), so a
+    /// restarted server is another holder.
+    fn holder(&self) -> &str;
     /// Take lease `name` for `holder`, or renew it, for `ttl`; whether
     /// `holder` holds it now (false: another holder's has not expired).
     async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool>;
@@ -18,13 +22,41 @@ pub trait LeaseStore: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
 }
 
+/// The lease a running server renews under its [`LeaseStore::holder`]
+/// name (`server:<holder>`): while it holds it, the builds it placed are
+/// its own; once it expires, another server recovers them.
+pub const SERVER_LEASE_PREFIX: &str = "server:";
+
 /// A duration in whole milliseconds, as the table keeps them.
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A holder name no other server (or earlier run of this one) has.
+pub(crate) fn new_holder() -> String {
+    use ring::rand::SecureRandom;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let mut r = [0u8; 4];
+    // Unique enough even if the system's randomness failed: the pid and
+    // host still tell runs apart on one machine at one time.
+    let _ = ring::rand::SystemRandom::new().fill(&mut r);
+    let r: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let host = if host.is_empty() {
+        "server".into()
+    } else {
+        host
+    };
+    format!("{host}-{}-{r}", std::process::id())
+}
+
 #[async_trait]
 impl LeaseStore for SqliteStore {
+    fn holder(&self) -> &str {
+        &self.holder
+    }
+
     async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {
         // One server per SQLite file: its clock is the clock.
         let now = jiff::Timestamp::now().as_millisecond();

@@ -1,4 +1,4 @@
-//! Image configs, trigger coalescing and waves, against a real database file.
+//! Image configs, trigger coalescing and waves, on both backends (see `common`).
 
 use jiff::SignedDuration;
 use slipway_core::build::SourceRequest;
@@ -7,7 +7,18 @@ use slipway_core::rebuild::image_config::parse_configs;
 use slipway_core::rebuild::trigger::{Provider, Trigger};
 use slipway_core::rebuild::{MemberState, WaveMemberRecord, WaveState};
 use slipway_core::{BuildPhase, BuildRequest, PushedImage};
-use slipway_store::{ConfigWrite, RebuildStore, SqliteStore, Store, WorkerStore};
+use slipway_store::{ConfigWrite, Store};
+
+mod common;
+use common::Db;
+
+on_both_backends!(
+    apply_creates_updates_and_prunes,
+    triggers_within_the_debounce_window_coalesce,
+    builds_of_a_config_are_found_by_config,
+    history_limits_prune_old_builds_but_keep_the_current_image,
+    serial_latest_only_supersedes_waiting_triggers_and_queued_builds,
+);
 
 const CONFIGS: &str = r#"
 name: a
@@ -40,15 +51,9 @@ fn hook(c: &str) -> Trigger {
     }
 }
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
-    (dir, s)
-}
-
-#[tokio::test]
-async fn apply_creates_updates_and_prunes() {
-    let (_d, s) = store().await;
+async fn apply_creates_updates_and_prunes(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let out = s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     assert_eq!(out.created, ["a", "b"]);
     let out = s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
@@ -68,9 +73,9 @@ async fn apply_creates_updates_and_prunes() {
     assert_eq!(messages, ["created by apply", "deleted by apply --prune"]);
 }
 
-#[tokio::test]
-async fn triggers_within_the_debounce_window_coalesce() {
-    let (_d, s) = store().await;
+async fn triggers_within_the_debounce_window_coalesce(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let window = SignedDuration::from_secs(60);
     let w1 = s
@@ -105,7 +110,9 @@ async fn triggers_within_the_debounce_window_coalesce() {
     assert!(s.due_waves().await.unwrap().is_empty());
 
     // A zero window closes at once; the next trigger opens a new wave.
-    let (_d2, s) = store().await;
+    let db2 = db.another();
+    let s = db2.open().await;
+    let s = &*s;
     s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let w1 = s
         .add_trigger("a", &hook("1"), false, SignedDuration::ZERO, false)
@@ -165,11 +172,11 @@ async fn triggers_within_the_debounce_window_coalesce() {
     assert_eq!(s.list_waves(10).await.unwrap()[0].id, w2);
 }
 
-#[tokio::test]
-async fn builds_of_a_config_are_found_by_config() {
-    let (_d, s) = store().await;
+async fn builds_of_a_config_are_found_by_config(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let spec = spec_of("a");
-    let b1 = slipway_store::create_queued_scratch(&s, &spec)
+    let b1 = slipway_store::create_queued_scratch(s, &spec)
         .await
         .unwrap();
     assert_eq!(
@@ -255,7 +262,7 @@ fn preparation(
 /// A build of `config` that ends in `phase`, holding release `release`
 /// of t/NAME 1 when given.
 async fn ended(
-    s: &SqliteStore,
+    s: &dyn Store,
     config: &str,
     phase: BuildPhase,
     release: Option<&str>,
@@ -310,18 +317,18 @@ fn ids_of(builds: Vec<slipway_core::Build>) -> Vec<i64> {
     builds.iter().map(|b| b.id).collect()
 }
 
-#[tokio::test]
-async fn history_limits_prune_old_builds_but_keep_the_current_image() {
-    let (_d, s) = store().await;
+async fn history_limits_prune_old_builds_but_keep_the_current_image(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
-    let c1 = ended(&s, "a", BuildPhase::Complete, Some("1")).await;
-    let c2 = ended(&s, "a", BuildPhase::Complete, None).await;
-    let f3 = ended(&s, "a", BuildPhase::Failed, None).await;
-    let s4 = ended(&s, "a", BuildPhase::Skipped, None).await;
-    let x5 = ended(&s, "a", BuildPhase::Cancelled, None).await;
-    let f6 = ended(&s, "a", BuildPhase::Failed, None).await;
-    let other = ended(&s, "b", BuildPhase::Failed, None).await;
-    let other2 = ended(&s, "b", BuildPhase::Failed, None).await;
+    let c1 = ended(s, "a", BuildPhase::Complete, Some("1")).await;
+    let c2 = ended(s, "a", BuildPhase::Complete, None).await;
+    let f3 = ended(s, "a", BuildPhase::Failed, None).await;
+    let s4 = ended(s, "a", BuildPhase::Skipped, None).await;
+    let x5 = ended(s, "a", BuildPhase::Cancelled, None).await;
+    let f6 = ended(s, "a", BuildPhase::Failed, None).await;
+    let other = ended(s, "b", BuildPhase::Failed, None).await;
+    let other2 = ended(s, "b", BuildPhase::Failed, None).await;
     let keep = slipway_core::rebuild::image_config::HistoryLimits {
         successful: 1,
         failed: 1,
@@ -404,8 +411,8 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
 
     // Two no-op triggers later the real build is still there: only the
     // older Skipped builds go.
-    let s7 = ended(&s, "a", BuildPhase::Skipped, None).await;
-    let s8 = ended(&s, "a", BuildPhase::Skipped, None).await;
+    let s7 = ended(s, "a", BuildPhase::Skipped, None).await;
+    let s8 = ended(s, "a", BuildPhase::Skipped, None).await;
     assert_eq!(
         ids_of(s.prune_history("a", keep, false).await.unwrap()),
         [s4, s7]
@@ -419,9 +426,9 @@ async fn history_limits_prune_old_builds_but_keep_the_current_image() {
     assert!(s.prune_history("b", roomy, false).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn serial_latest_only_supersedes_waiting_triggers_and_queued_builds() {
-    let (_d, s) = store().await;
+async fn serial_latest_only_supersedes_waiting_triggers_and_queued_builds(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     s.apply_configs(&writes(CONFIGS), &[]).await.unwrap();
     let zero = SignedDuration::ZERO;
     // w1's window closed, but it has not started (it would wait for a
@@ -453,7 +460,7 @@ async fn serial_latest_only_supersedes_waiting_triggers_and_queued_builds() {
 
     // Queued builds are cancelled with the reason; running ones are not.
     let spec = spec_of("a");
-    let queued = slipway_store::create_queued_scratch(&s, &spec)
+    let queued = slipway_store::create_queued_scratch(s, &spec)
         .await
         .unwrap();
     assert!(
@@ -465,7 +472,7 @@ async fn serial_latest_only_supersedes_waiting_triggers_and_queued_builds() {
     assert_eq!(b.phase, BuildPhase::Cancelled);
     assert_eq!(b.reason.as_deref(), Some("superseded by wave 9"));
     assert!(!s.cancel_superseded(queued.id, "again").await.unwrap());
-    let running = slipway_store::create_queued_scratch(&s, &spec)
+    let running = slipway_store::create_queued_scratch(s, &spec)
         .await
         .unwrap();
     s.place_queued(&Clusters::local_default(4), 10)

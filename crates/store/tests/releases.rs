@@ -1,10 +1,21 @@
-//! Release numbering and preparation outcomes, against a real database file.
+//! Release numbering and preparation outcomes, on both backends (see `common`).
 
 use slipway_core::build::SourceRequest;
 use slipway_core::build::conventions::{ImageIdentity, LintMode, LintReport, Preparation};
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
-use slipway_store::{Queued, SqliteStore, Store};
+use slipway_store::{Queued, Store};
 use std::sync::Arc;
+
+mod common;
+use common::Db;
+
+on_both_backends!(
+    releases_count_up_per_name_and_version,
+    releases_count_per_repository_whatever_the_name_label,
+    an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its_own,
+    racing_builds_never_share_a_release,
+    failed_preparation_keeps_its_findings_and_a_cancelled_build_is_not_queued,
+);
 
 fn spec(release: Option<&str>) -> BuildSpec {
     BuildRequest {
@@ -36,7 +47,7 @@ fn prep(spec: BuildSpec, id: i64, version: &str) -> Preparation {
     }
 }
 
-async fn queue(s: &SqliteStore, release: Option<&str>, version: &str) -> (i64, Queued) {
+async fn queue(s: &dyn Store, release: Option<&str>, version: &str) -> (i64, Queued) {
     let b = s.create_build(&spec(release)).await.unwrap();
     assert_eq!(b.phase, BuildPhase::New);
     assert!(b.workers.is_empty(), "no worker builds before preparation");
@@ -54,18 +65,10 @@ fn queued(q: Queued) -> slipway_core::Build {
     }
 }
 
-async fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-        .await
-        .unwrap();
-    (dir, Arc::new(store))
-}
-
-#[tokio::test]
-async fn releases_count_up_per_name_and_version() {
-    let (_d, s) = open().await;
-    let first = queued(queue(&s, None, "1.0").await.1);
+async fn releases_count_up_per_name_and_version(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let first = queued(queue(s, None, "1.0").await.1);
     assert_eq!(first.phase, BuildPhase::Pending);
     assert_eq!(first.spec.release.as_deref(), Some("1"));
     assert_eq!(first.spec.labels["release"], "1");
@@ -79,9 +82,9 @@ async fn releases_count_up_per_name_and_version() {
             "latest".into()
         ]
     );
-    let second = queued(queue(&s, None, "1.0").await.1);
+    let second = queued(queue(s, None, "1.0").await.1);
     assert_eq!(second.spec.release.as_deref(), Some("2"));
-    let other_version = queued(queue(&s, None, "2.0").await.1);
+    let other_version = queued(queue(s, None, "2.0").await.1);
     assert_eq!(other_version.spec.release.as_deref(), Some("1"));
     assert!(
         other_version
@@ -92,7 +95,7 @@ async fn releases_count_up_per_name_and_version() {
 }
 
 /// Queue a build of `output` whose name label is `name`.
-async fn queue_into(s: &SqliteStore, output: &str, name: &str) -> slipway_core::Build {
+async fn queue_into(s: &dyn Store, output: &str, name: &str) -> slipway_core::Build {
     let mut sp = spec(None);
     sp.output = slipway_core::ImageRef::parse(output).unwrap();
     let b = s.create_build(&sp).await.unwrap();
@@ -101,17 +104,17 @@ async fn queue_into(s: &SqliteStore, output: &str, name: &str) -> slipway_core::
     queued(s.queue_build(b.id, &p).await.unwrap())
 }
 
-#[tokio::test]
-async fn releases_count_per_repository_whatever_the_name_label() {
-    let (_d, s) = open().await;
+async fn releases_count_per_repository_whatever_the_name_label(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     // One name label, two repositories: each counts its own.
-    let a = queue_into(&s, "127.0.0.1:5000/team/base:selfie", "team/app1").await;
-    let b = queue_into(&s, "127.0.0.1:5000/team/app1", "team/app1").await;
+    let a = queue_into(s, "127.0.0.1:5000/team/base:selfie", "team/app1").await;
+    let b = queue_into(s, "127.0.0.1:5000/team/app1", "team/app1").await;
     assert_eq!(a.spec.release.as_deref(), Some("1"));
     assert_eq!(b.spec.release.as_deref(), Some("1"));
     // One repository, another name label: its primary tags are the
     // repository's, so the release goes on counting.
-    let c = queue_into(&s, "127.0.0.1:5000/team/base", "team/base").await;
+    let c = queue_into(s, "127.0.0.1:5000/team/base", "team/base").await;
     assert_eq!(c.spec.release.as_deref(), Some("2"));
     assert!(
         c.spec.tags.contains(&"1.0-2".to_string()),
@@ -125,11 +128,11 @@ async fn releases_count_per_repository_whatever_the_name_label() {
     assert_eq!(taken.len(), 2, "{taken:?}");
 }
 
-#[tokio::test]
-async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its_own() {
-    let (_d, s) = open().await;
-    queued(queue(&s, Some("5"), "1.0").await.1);
-    let (id, q) = queue(&s, Some("5"), "1.0").await;
+async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its_own(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    queued(queue(s, Some("5"), "1.0").await.1);
+    let (id, q) = queue(s, Some("5"), "1.0").await;
     let Queued::Refused(why) = q else {
         panic!("{q:?}")
     };
@@ -148,10 +151,9 @@ async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its
             .unwrap()
     );
     // The next free one is past the explicit one.
-    let next = queued(queue(&s, None, "1.0").await.1);
+    let next = queued(queue(s, None, "1.0").await.1);
     assert_eq!(next.spec.release.as_deref(), Some("6"));
     // Build 3 fails: release 6 is free again.
-    use slipway_store::WorkerStore;
     s.place_queued(&slipway_core::Clusters::local_default(10), 10)
         .await
         .unwrap();
@@ -165,21 +167,26 @@ async fn an_explicit_release_that_exists_is_refused_and_a_failed_build_frees_its
         .await
         .unwrap()
     );
-    let again = queued(queue(&s, None, "1.0").await.1);
+    let again = queued(queue(s, None, "1.0").await.1);
     assert_eq!(again.spec.release.as_deref(), Some("6"));
 }
 
-#[tokio::test]
-async fn racing_builds_never_share_a_release() {
-    let (_d, s) = open().await;
+async fn racing_builds_never_share_a_release(db: &Db) {
+    // Four stores on one database: four servers, on PostgreSQL.
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::from(db.open().await));
+    }
+    let s = &*stores[0];
     let mut ids = Vec::new();
     for _ in 0..20 {
         ids.push(s.create_build(&spec(None)).await.unwrap());
     }
     let tasks: Vec<_> = ids
         .into_iter()
-        .map(|b| {
-            let s = Arc::clone(&s);
+        .enumerate()
+        .map(|(i, b)| {
+            let s = Arc::clone(&stores[i % stores.len()]);
             tokio::spawn(async move {
                 let q = s
                     .queue_build(b.id, &prep(b.spec.clone(), b.id, "3.1"))
@@ -197,9 +204,9 @@ async fn racing_builds_never_share_a_release() {
     assert_eq!(releases, (1..=20).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn failed_preparation_keeps_its_findings_and_a_cancelled_build_is_not_queued() {
-    let (_d, s) = open().await;
+async fn failed_preparation_keeps_its_findings_and_a_cancelled_build_is_not_queued(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let b = s.create_build(&spec(None)).await.unwrap();
     let report = LintReport {
         mode: LintMode::Gating,
@@ -227,6 +234,6 @@ async fn failed_preparation_keeps_its_findings_and_a_cancelled_build_is_not_queu
         .unwrap();
     assert_eq!(q, Queued::NotNew(BuildPhase::Cancelled));
     // Nothing was reserved by the refused queueing.
-    let next = queued(queue(&s, None, "1").await.1);
+    let next = queued(queue(s, None, "1").await.1);
     assert_eq!(next.spec.release.as_deref(), Some("1"));
 }

@@ -1,11 +1,29 @@
-//! Worker builds and placement against a real SQLite file.
+//! Worker builds and placement on both backends (see `common`), with
+//! several stores on one database playing several servers.
 
 use slipway_core::build::SourceRequest;
 use slipway_core::build::phase::RestartDecision;
 use slipway_core::cluster::{ClusterFile, ClusterSpec, MAX_SUBMIT_ATTEMPTS};
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, Clusters};
-use slipway_store::{AccessStore, CancelOutcome, SqliteStore, Store, WorkerStore};
+use slipway_store::{CancelOutcome, Store};
 use std::collections::HashMap;
+
+mod common;
+use common::Db;
+
+on_both_backends!(
+    a_build_gets_one_worker_build_per_platform,
+    placement_fills_by_least_load_and_never_exceeds_a_maximum,
+    disabled_clusters_and_unserved_platforms_get_nothing,
+    higher_priority_first_then_fifo,
+    failed_submission_moves_to_the_next_best_cluster_then_gives_up,
+    ending_or_cancelling_a_build_ends_its_queued_worker_builds,
+    restart_requeues_unfinished_worker_builds_with_their_build,
+    cluster_overrides_are_kept,
+    worker_tokens_expire_and_are_revoked,
+    servers_placing_at_once_never_overfill_nor_place_twice,
+    sibling_platforms_ending_at_once_leave_exactly_one_last,
+);
 
 fn spec(platforms: &[&str], priority: i32) -> BuildSpec {
     BuildRequest {
@@ -40,18 +58,10 @@ fn clusters(list: &[(&str, &str, u32, bool)]) -> Clusters {
     file.validate().unwrap()
 }
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-        .await
-        .unwrap();
-    (dir, store)
-}
-
-#[tokio::test]
-async fn a_build_gets_one_worker_build_per_platform() {
-    let (_d, s) = open().await;
-    let b = slipway_store::create_queued_scratch(&s, &spec(&["x86_64", "aarch64"], 0))
+async fn a_build_gets_one_worker_build_per_platform(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let b = slipway_store::create_queued_scratch(s, &spec(&["x86_64", "aarch64"], 0))
         .await
         .unwrap();
     let w = s.worker_builds(b.id).await.unwrap();
@@ -65,14 +75,14 @@ async fn a_build_gets_one_worker_build_per_platform() {
     assert_eq!(b.workers, w);
 }
 
-#[tokio::test]
-async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
-    let (_d, s) = open().await;
+async fn placement_fills_by_least_load_and_never_exceeds_a_maximum(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let c = clusters(&[("x86_64", "one", 1, true), ("x86_64", "three", 3, true)]);
     let mut ids = Vec::new();
     for _ in 0..6 {
         ids.push(
-            slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+            slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
                 .await
                 .unwrap()
                 .id,
@@ -144,19 +154,19 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum() {
     );
 }
 
-#[tokio::test]
-async fn disabled_clusters_and_unserved_platforms_get_nothing() {
-    let (_d, s) = open().await;
+async fn disabled_clusters_and_unserved_platforms_get_nothing(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let c = clusters(&[("x86_64", "off", 5, false), ("x86_64", "on", 1, true)]);
-    let a = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+    let a = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
         .await
         .unwrap()
         .id;
-    let arm = slipway_store::create_queued_scratch(&s, &spec(&["aarch64"], 0))
+    let arm = slipway_store::create_queued_scratch(s, &spec(&["aarch64"], 0))
         .await
         .unwrap()
         .id;
-    let b = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+    let b = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
         .await
         .unwrap()
         .id;
@@ -171,19 +181,19 @@ async fn disabled_clusters_and_unserved_platforms_get_nothing() {
     }
 }
 
-#[tokio::test]
-async fn higher_priority_first_then_fifo() {
-    let (_d, s) = open().await;
+async fn higher_priority_first_then_fifo(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let c = clusters(&[("x86_64", "only", 1, true)]);
-    let low = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+    let low = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
         .await
         .unwrap()
         .id;
-    let high1 = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 5))
+    let high1 = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 5))
         .await
         .unwrap()
         .id;
-    let high2 = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 5))
+    let high2 = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 5))
         .await
         .unwrap()
         .id;
@@ -199,16 +209,16 @@ async fn higher_priority_first_then_fifo() {
     assert_eq!(order, vec![high1, high2, low]);
 }
 
-#[tokio::test]
-async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up() {
-    let (_d, s) = open().await;
+async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let c = clusters(&[
         ("x86_64", "a", 2, true),
         ("x86_64", "b", 2, true),
         ("x86_64", "c", 2, true),
         ("x86_64", "d", 2, true),
     ]);
-    let id = slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+    let id = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
         .await
         .unwrap()
         .id;
@@ -256,17 +266,17 @@ async fn failed_submission_moves_to_the_next_best_cluster_then_gives_up() {
     assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
-    let (_d, s) = open().await;
+async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let c = clusters(&[("x86_64", "x", 1, true), ("aarch64", "arm", 1, true)]);
-    let busy = slipway_store::create_queued_scratch(&s, &spec(&["aarch64"], 0))
+    let busy = slipway_store::create_queued_scratch(s, &spec(&["aarch64"], 0))
         .await
         .unwrap()
         .id;
     s.place_queued(&c, 10).await.unwrap();
     // Two platforms; aarch64 must wait for `busy`.
-    let multi = slipway_store::create_queued_scratch(&s, &spec(&["x86_64", "aarch64"], 0))
+    let multi = slipway_store::create_queued_scratch(s, &spec(&["x86_64", "aarch64"], 0))
         .await
         .unwrap()
         .id;
@@ -291,7 +301,7 @@ async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
         .unwrap();
     assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
 
-    let queued = slipway_store::create_queued_scratch(&s, &spec(&["aarch64"], 0))
+    let queued = slipway_store::create_queued_scratch(s, &spec(&["aarch64"], 0))
         .await
         .unwrap()
         .id;
@@ -305,13 +315,11 @@ async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds() {
     );
 }
 
-#[tokio::test]
-async fn restart_requeues_unfinished_worker_builds_with_their_build() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite");
+async fn restart_requeues_unfinished_worker_builds_with_their_build(db: &Db) {
     let c = clusters(&[("x86_64", "x", 4, true), ("aarch64", "arm", 4, true)]);
-    let s = SqliteStore::open(&path).await.unwrap();
-    let id = slipway_store::create_queued_scratch(&s, &spec(&["x86_64", "aarch64"], 0))
+    let s = db.open().await;
+    let s = &*s;
+    let id = slipway_store::create_queued_scratch(s, &spec(&["x86_64", "aarch64"], 0))
         .await
         .unwrap()
         .id;
@@ -331,8 +339,8 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
     s.add_worker_token(arm.worker, "before-restart", later)
         .await
         .unwrap();
-    drop(s);
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = db.open().await;
+    let s = &*s;
     assert_eq!(
         s.recover_interrupted().await.unwrap(),
         vec![(id, RestartDecision::Requeue)]
@@ -357,16 +365,16 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build() {
     assert_eq!(placed.len(), 1);
     let b = s.get_build(id).await.unwrap().unwrap();
     assert_eq!((b.phase, b.attempts), (BuildPhase::Running, 2));
-    drop(s);
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = db.open().await;
+    let s = &*s;
     s.recover_interrupted().await.unwrap();
     let w = s.worker_builds(id).await.unwrap();
     assert_eq!(w[1].phase, BuildPhase::Error);
 }
 
-#[tokio::test]
-async fn cluster_overrides_are_kept() {
-    let (_d, s) = open().await;
+async fn cluster_overrides_are_kept(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     assert!(s.cluster_overrides().await.unwrap().is_empty());
     s.set_cluster_enabled("a", false).await.unwrap();
     s.set_cluster_enabled("b", false).await.unwrap();
@@ -377,11 +385,11 @@ async fn cluster_overrides_are_kept() {
     );
 }
 
-#[tokio::test]
-async fn worker_tokens_expire_and_are_revoked() {
-    let (_d, s) = open().await;
+async fn worker_tokens_expire_and_are_revoked(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
     let c = clusters(&[("x86_64", "x", 1, true)]);
-    slipway_store::create_queued_scratch(&s, &spec(&["x86_64"], 0))
+    slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
         .await
         .unwrap();
     let w = s.place_queued(&c, 1).await.unwrap()[0].worker;
@@ -396,4 +404,123 @@ async fn worker_tokens_expire_and_are_revoked() {
     assert_eq!(s.principal("live").await.unwrap(), None);
     s.drop_worker_tokens(w).await.unwrap();
     assert_eq!(s.worker_token("live").await.unwrap(), None, "revoked");
+}
+
+/// Four stores on one database place and end builds at once: every
+/// worker build is placed once, and no cluster ever runs more than its
+/// maximum (sampled after every placement).
+async fn servers_placing_at_once_never_overfill_nor_place_twice(db: &Db) {
+    use std::sync::{Arc, Mutex};
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::from(db.open().await));
+    }
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(
+            slipway_store::create_queued_scratch(&*stores[0], &spec(&["x86_64"], 0))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let c = clusters(&[("x86_64", "a", 3, true), ("x86_64", "b", 2, true)]);
+    let placed: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let worst: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let (s, c, placed, worst) = (s.clone(), c.clone(), placed.clone(), worst.clone());
+            tokio::spawn(async move {
+                for _ in 0..400 {
+                    let got = s.place_queued(&c, 3).await.unwrap();
+                    for (cluster, n) in s.active_per_cluster().await.unwrap() {
+                        let mut w = worst.lock().unwrap();
+                        let e = w.entry(cluster).or_insert(0);
+                        *e = (*e).max(n);
+                    }
+                    for p in &got {
+                        placed.lock().unwrap().push(p.worker);
+                        let end = s
+                            .finish_worker_build(p.worker, BuildPhase::Complete, None, None)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        assert_eq!(end.remaining, 0);
+                        assert!(
+                            s.finish(p.build, BuildPhase::Complete, None, None)
+                                .await
+                                .unwrap()
+                        );
+                    }
+                    if placed.lock().unwrap().len() == 40 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut placed = placed.lock().unwrap().clone();
+    placed.sort_unstable();
+    let n = placed.len();
+    placed.dedup();
+    assert_eq!(n, placed.len(), "a worker build was placed twice");
+    assert_eq!(n, 40, "every worker build placed");
+    let worst = worst.lock().unwrap().clone();
+    assert!(worst.get("a").copied().unwrap_or(0) <= 3, "{worst:?}");
+    assert!(worst.get("b").copied().unwrap_or(0) <= 2, "{worst:?}");
+    for id in ids {
+        let b = stores[0].get_build(id).await.unwrap().unwrap();
+        assert_eq!(b.phase, BuildPhase::Complete);
+        let placements = b
+            .events
+            .iter()
+            .filter(|e| e.message.contains("placed on cluster"))
+            .count();
+        assert_eq!(placements, 1, "build {id}: {:?}", b.events);
+    }
+}
+
+/// Two platforms of one build ending at once, from two servers: exactly
+/// one of them is told nothing remains (and so ends the build).
+async fn sibling_platforms_ending_at_once_leave_exactly_one_last(db: &Db) {
+    use std::sync::Arc;
+    let a: Arc<dyn Store> = Arc::from(db.open().await);
+    let b: Arc<dyn Store> = Arc::from(db.open().await);
+    let c = clusters(&[("x86_64", "x", 50, true), ("aarch64", "y", 50, true)]);
+    for _ in 0..15 {
+        let build = slipway_store::create_queued_scratch(&*a, &spec(&["x86_64", "aarch64"], 0))
+            .await
+            .unwrap();
+        a.place_queued(&c, 10).await.unwrap();
+        let workers = a.worker_builds(build.id).await.unwrap();
+        assert!(workers.iter().all(|w| w.phase == BuildPhase::Running));
+        let ends: Vec<_> = [(a.clone(), workers[0].id), (b.clone(), workers[1].id)]
+            .into_iter()
+            .map(|(s, w)| {
+                tokio::spawn(async move {
+                    s.finish_worker_build(w, BuildPhase::Complete, None, None)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .remaining
+                })
+            })
+            .collect();
+        let mut remaining = Vec::new();
+        for e in ends {
+            remaining.push(e.await.unwrap());
+        }
+        remaining.sort_unstable();
+        assert_eq!(remaining, vec![0, 1], "build {}", build.id);
+        assert!(
+            a.finish(build.id, BuildPhase::Complete, None, None)
+                .await
+                .unwrap()
+        );
+    }
 }

@@ -13,6 +13,10 @@ const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 #[async_trait]
 impl LeaseStore for PgStore {
+    fn holder(&self) -> &str {
+        &self.holder
+    }
+
     async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {
         let held = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, {NOW_MS} + $3) \

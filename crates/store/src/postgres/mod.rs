@@ -1,14 +1,12 @@
 //! The PostgreSQL store, for several servers sharing one database (issue
 //! 24). Built area by area beside the SQLite one, with the same traits and
-//! the same tests (`tests/backends.rs`); the areas done so far: access
-//! (tokens, projects, quotas, audit, blob links), identities, the change
-//! feed, leases, notifications, Koji, scans and SBOMs, secrets, registry logins,
-//! the registry's metadata (manifests, tags, their history and locks; what
-//! its transactions lock is in `tags.rs`), webhook deliveries, test-stage
-//! results, rebuilds (configs, waves, history limits), and the phase
-//! changes every area that moves a build shares (`phase`). Builds,
-//! workers and placement are left; it becomes a [`crate::Store`] once
-//! every area is.
+//! the same tests (`tests/backends.rs` and the area tests on both
+//! backends): every area of [`crate::Store`], plus the build logs
+//! ([`crate::LogStore`]) servers sharing the database keep in it. What each
+//! area locks where SQLite's single writer made a read-then-write safe is
+//! in its module's doc (`workers` for placement, `builds` for releases,
+//! `tags` for the registry, `rebuilds` for configs and waves, `phase` for
+//! the order rows are locked in).
 //!
 //! Schema in `migrations/postgres` (SQLite's squashed, see its header).
 //! Times are `timestamptz`, read and written through `jiff-sqlx`; flags
@@ -16,10 +14,12 @@
 //! key and associated data, so rows move between the two as they are.
 
 mod access;
+mod builds;
 mod feed;
 mod identities;
 mod koji;
 mod leases;
+mod logs;
 mod notifications;
 pub(crate) mod phase;
 mod rebuild_rows;
@@ -28,6 +28,7 @@ mod registry;
 mod scans;
 mod small;
 mod tags;
+mod workers;
 
 use crate::seal::Sealer;
 use crate::{Result, StoreError};
@@ -40,6 +41,8 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgr
 pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) sealer: Sealer,
+    /// See [`crate::LeaseStore::holder`].
+    pub(crate) holder: String,
 }
 
 impl PgStore {
@@ -47,15 +50,32 @@ impl PgStore {
     /// its `sslmode` says, against the system's roots) and run the
     /// migrations; `key` seals the columns that can hold secrets.
     pub async fn open(url: &str, key: Option<&[u8; 32]>) -> Result<Self> {
+        Self::connect(url, None, key).await
+    }
+
+    /// [`PgStore::open`] with the password given apart from the URL (a
+    /// URL is shown in errors and process lists; a password must not be).
+    /// Without one, libpq's `PGPASSWORD` and `~/.pgpass` apply.
+    pub async fn connect(
+        url: &str,
+        password: Option<&str>,
+        key: Option<&[u8; 32]>,
+    ) -> Result<Self> {
+        let mut options: sqlx::postgres::PgConnectOptions = url.parse()?;
+        if let Some(p) = password {
+            options = options.password(p);
+        }
+        let options = options.application_name("slipway");
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await?;
         MIGRATIONS.run(&pool).await?;
         Ok(PgStore {
             pool,
             sealer: Sealer::new(key)?,
+            holder: crate::leases::new_holder(),
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct SqliteStore {
     pub(crate) sealer: Sealer,
     /// Tokens recently looked up, and the projects (see `access`).
     pub(crate) access: crate::access::AccessCache,
+    /// See [`crate::LeaseStore::holder`].
+    pub(crate) holder: String,
 }
 
 impl SqliteStore {
@@ -75,6 +77,7 @@ impl SqliteStore {
             reads: crate::read::ReadPool::new(path),
             sealer: Sealer::new(key)?,
             access: crate::access::AccessCache::default(),
+            holder: crate::leases::new_holder(),
         };
         store.fill_summaries().await?;
         Ok(store)

@@ -165,14 +165,15 @@ impl WorkerStore for SqliteStore {
         for (cluster, ids) in by_cluster {
             for chunk in ids.chunks(BATCH) {
                 let sql = format!(
-                    "UPDATE worker_builds SET phase = 'Running', cluster = ?, started_at = ? \
+                    "UPDATE worker_builds SET phase = 'Running', cluster = ?, started_at = ?, owner = ? \
                      WHERE phase = 'Pending' AND id IN ({})",
                     vec!["?"; chunk.len()].join(", ")
                 );
                 // Only placeholders are formatted into the SQL.
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(cluster)
-                    .bind(&at);
+                    .bind(&at)
+                    .bind(&self.holder);
                 for id in chunk {
                     q = q.bind(id);
                 }

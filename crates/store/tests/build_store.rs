@@ -1,9 +1,24 @@
-//! The SQLite store against a real database file.
+//! Builds on both backends (see `common`).
 
 use slipway_core::build::phase::RestartDecision;
 use slipway_core::build::{SourceRequest, Stage, StageTiming};
 use slipway_core::{BuildPhase, BuildRequest, BuildSpec, PushedImage};
-use slipway_store::{CancelOutcome, FeedStore, SqliteStore, Store, WorkerStore};
+use slipway_store::{CancelOutcome, Store};
+
+mod common;
+use common::Db;
+
+on_both_backends!(
+    create_claim_finish,
+    claims_oldest_first,
+    cancel_in_each_phase,
+    restart_requeues_once_then_gives_up,
+    tokens_by_hash_with_binding_expiry_and_revocation,
+    sboms_are_kept_per_build_and_format_and_replaced,
+    tracked_repositories_keep_their_last_read,
+    deliveries_are_retried_until_delivered_and_builds_announced_once,
+    build_events_reach_the_feed_in_order_and_age_out,
+);
 
 fn spec() -> BuildSpec {
     BuildRequest {
@@ -18,17 +33,9 @@ fn spec() -> BuildSpec {
     .unwrap()
 }
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-        .await
-        .unwrap();
-    (dir, store)
-}
-
 /// Place the oldest queued worker build on a roomy local cluster and return
 /// its build, as the scheduler does.
-async fn claim(s: &SqliteStore) -> Option<slipway_core::Build> {
+async fn claim(s: &dyn Store) -> Option<slipway_core::Build> {
     let placed = s
         .place_queued(&slipway_core::Clusters::local_default(100), 1)
         .await
@@ -43,10 +50,10 @@ fn phases(b: &slipway_core::Build) -> Vec<BuildPhase> {
     b.events.iter().filter_map(|e| e.phase).collect()
 }
 
-#[tokio::test]
-async fn create_claim_finish() {
-    let (_d, s) = open().await;
-    let b = slipway_store::create_queued_scratch(&s, &spec())
+async fn create_claim_finish(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let b = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
     assert_eq!(b.phase, BuildPhase::Pending);
@@ -54,12 +61,12 @@ async fn create_claim_finish() {
     assert_eq!(b.spec.source, spec().source);
     assert_eq!(b.spec.tags, [format!("{}-test", b.id)]);
 
-    let c = claim(&s).await.unwrap();
+    let c = claim(s).await.unwrap();
     assert_eq!(c.id, b.id);
     assert_eq!(c.phase, BuildPhase::Running);
     assert_eq!(c.attempts, 1);
     assert!(c.started_at.is_some());
-    assert!(claim(&s).await.is_none(), "claimed twice");
+    assert!(claim(s).await.is_none(), "claimed twice");
 
     assert_eq!(s.set_commit_once(b.id, "abc").await.unwrap(), "abc");
     assert_eq!(s.set_commit_once(b.id, "def").await.unwrap(), "abc");
@@ -120,17 +127,17 @@ async fn create_claim_finish() {
     );
 }
 
-#[tokio::test]
-async fn claims_oldest_first() {
-    let (_d, s) = open().await;
-    let a = slipway_store::create_queued_scratch(&s, &spec())
+async fn claims_oldest_first(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let a = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
-    let b = slipway_store::create_queued_scratch(&s, &spec())
+    let b = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
-    assert_eq!(claim(&s).await.unwrap().id, a.id);
-    assert_eq!(claim(&s).await.unwrap().id, b.id);
+    assert_eq!(claim(s).await.unwrap().id, a.id);
+    assert_eq!(claim(s).await.unwrap().id, b.id);
     let q = |limit, before| slipway_core::api::BuildQuery {
         limit,
         before,
@@ -154,10 +161,10 @@ async fn claims_oldest_first() {
     assert_eq!(next[0].output, spec().output.to_string());
 }
 
-#[tokio::test]
-async fn cancel_in_each_phase() {
-    let (_d, s) = open().await;
-    let queued = slipway_store::create_queued_scratch(&s, &spec())
+async fn cancel_in_each_phase(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let queued = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
     assert_eq!(
@@ -173,12 +180,12 @@ async fn cancel_in_each_phase() {
         CancelOutcome::AlreadyFinal(BuildPhase::Cancelled)
     );
     // A cancelled build is never claimed.
-    assert!(claim(&s).await.is_none());
+    assert!(claim(s).await.is_none());
 
-    let running = slipway_store::create_queued_scratch(&s, &spec())
+    let running = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
-    claim(&s).await.unwrap();
+    claim(s).await.unwrap();
     assert!(!s.cancel_requested(running.id).await.unwrap());
     assert_eq!(
         s.request_cancel(running.id).await.unwrap(),
@@ -202,24 +209,23 @@ async fn cancel_in_each_phase() {
     );
 }
 
-#[tokio::test]
-async fn restart_requeues_once_then_gives_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite");
+async fn restart_requeues_once_then_gives_up(db: &Db) {
     let id;
     {
-        let s = SqliteStore::open(&path).await.unwrap();
-        id = slipway_store::create_queued_scratch(&s, &spec())
+        let s = db.open().await;
+        let s = &*s;
+        id = slipway_store::create_queued_scratch(s, &spec())
             .await
             .unwrap()
             .id;
-        let queued = slipway_store::create_queued_scratch(&s, &spec())
+        let queued = slipway_store::create_queued_scratch(s, &spec())
             .await
             .unwrap()
             .id;
-        claim(&s).await.unwrap();
+        claim(s).await.unwrap();
         // "crash": reopen the file.
-        let s = SqliteStore::open(&path).await.unwrap();
+        let s = db.open().await;
+        let s = &*s;
         assert_eq!(
             s.recover_interrupted().await.unwrap(),
             vec![(id, RestartDecision::Requeue)]
@@ -232,9 +238,10 @@ async fn restart_requeues_once_then_gives_up() {
             s.get_build(queued).await.unwrap().unwrap().phase,
             BuildPhase::Pending
         );
-        assert_eq!(claim(&s).await.unwrap().attempts, 2);
+        assert_eq!(claim(s).await.unwrap().attempts, 2);
     }
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = db.open().await;
+    let s = &*s;
     assert_eq!(
         s.recover_interrupted().await.unwrap(),
         vec![(id, RestartDecision::GiveUp)]
@@ -244,12 +251,12 @@ async fn restart_requeues_once_then_gives_up() {
     assert_eq!(b.reason.as_deref(), Some("interrupted by server restart"));
 }
 
-#[tokio::test]
-async fn tokens_by_hash_with_binding_expiry_and_revocation() {
+async fn tokens_by_hash_with_binding_expiry_and_revocation(db: &Db) {
     use slipway_core::access::{Binding, Role};
     use slipway_core::api::access::TokenKind;
-    use slipway_store::{AccessStore, NewToken};
-    let (_d, s) = open().await;
+    use slipway_store::NewToken;
+    let s = db.open().await;
+    let s = &*s;
     assert_eq!(s.token_count().await.unwrap(), 0);
     let token = |name, hash, binding, expires_at| NewToken {
         name,
@@ -310,12 +317,11 @@ async fn tokens_by_hash_with_binding_expiry_and_revocation() {
     assert!(s.set_anonymous_pull("nope", true).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn sboms_are_kept_per_build_and_format_and_replaced() {
+async fn sboms_are_kept_per_build_and_format_and_replaced(db: &Db) {
     use slipway_core::scan::sbom::{SbomFormat, StoredSbom};
-    use slipway_store::ScanStore;
-    let (_d, s) = open().await;
-    let b = slipway_store::create_queued_scratch(&s, &spec())
+    let s = db.open().await;
+    let s = &*s;
+    let b = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
     let sbom = |format: SbomFormat, reference: Option<&str>| StoredSbom {
@@ -384,12 +390,11 @@ async fn sboms_are_kept_per_build_and_format_and_replaced() {
     );
 }
 
-#[tokio::test]
-async fn tracked_repositories_keep_their_last_read() {
+async fn tracked_repositories_keep_their_last_read(db: &Db) {
     use slipway_core::scan::TrackedRepository;
     use slipway_core::scan::inventory::Ecosystem;
-    use slipway_store::ScanStore;
-    let (_d, s) = open().await;
+    let s = db.open().await;
+    let s = &*s;
     assert_eq!(s.tracked_repository("file:///r").await.unwrap(), None);
     let mut repo = TrackedRepository {
         url: "file:///r".into(),
@@ -429,12 +434,12 @@ async fn tracked_repositories_keep_their_last_read() {
     );
 }
 
-#[tokio::test]
-async fn deliveries_are_retried_until_delivered_and_builds_announced_once() {
+async fn deliveries_are_retried_until_delivered_and_builds_announced_once(db: &Db) {
     use slipway_core::notify::{DeliveryState, Message, NotifyTarget};
-    use slipway_store::{NewDelivery, NotificationStore};
-    let (_d, s) = open().await;
-    let b = slipway_store::create_queued_scratch(&s, &spec())
+    use slipway_store::NewDelivery;
+    let s = db.open().await;
+    let s = &*s;
+    let b = slipway_store::create_queued_scratch(s, &spec())
         .await
         .unwrap();
     assert!(
@@ -498,9 +503,9 @@ async fn deliveries_are_retried_until_delivered_and_builds_announced_once() {
 }
 
 /// The change feed: triggers write one row per build event, in order.
-#[tokio::test]
-async fn build_events_reach_the_feed_in_order_and_age_out() {
-    let (_dir, store) = open().await;
+async fn build_events_reach_the_feed_in_order_and_age_out(db: &Db) {
+    let store = db.open().await;
+    let store = &*store;
     let head = store.feed_head().await.unwrap();
     let b = store.create_build(&spec()).await.unwrap();
     store.record_event(b.id, "hello").await.unwrap();
