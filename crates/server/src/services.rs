@@ -79,6 +79,9 @@ pub struct Services {
     pub commit: Option<String>,
     /// Open `GET /api/v1/events` streams, at most `api::events::MAX_STREAMS`.
     pub event_streams: Arc<tokio::sync::Semaphore>,
+    /// Whether other servers may share the database (PostgreSQL): the
+    /// builds of a server that stops are recovered by the others.
+    pub shared_database: bool,
     /// The web console's signed-in sessions.
     pub console_sessions: crate::console::session::Sessions,
 }

@@ -13,7 +13,7 @@ use slipway_core::build::phase::RestartDecision;
 use slipway_registry::Registry;
 use slipway_registry::auth::RegistryAuth;
 use slipway_registry::storage::BlobStore;
-use slipway_store::{SqliteStore, Store};
+use slipway_store::{LogStore, PgStore, RegistryStore, SqliteStore, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -33,6 +33,10 @@ pub enum ServerError {
     Locked(PathBuf),
     #[error(transparent)]
     Store(#[from] slipway_store::StoreError),
+    #[error(
+        "cannot use the database {0}: {1}; check that PostgreSQL runs there, the user may log in (password_file, PGPASSWORD or ~/.pgpass) and the database exists"
+    )]
+    Database(String, slipway_store::StoreError),
     #[error(transparent)]
     Token(#[from] tokens::BootstrapError),
     #[error(
@@ -96,12 +100,42 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
 
     let key = secret_key(data, config.secret_key_file.as_deref())?;
-    let sqlite = Arc::new(SqliteStore::open_sealed(&data.join("slipway.db"), Some(&key)).await?);
-    let sealed = sqlite.seal_existing().await?;
-    if sealed > 0 {
-        tracing::info!("sealed {sealed} stored values that held secrets in plain text");
-    }
-    let store: Arc<dyn Store> = sqlite.clone();
+    #[allow(clippy::type_complexity)]
+    let (store, meta, db_logs): (
+        Arc<dyn Store>,
+        Arc<dyn RegistryStore>,
+        Option<Arc<dyn LogStore>>,
+    ) = match &config.database {
+        None => {
+            let sqlite =
+                Arc::new(SqliteStore::open_sealed(&data.join("slipway.db"), Some(&key)).await?);
+            let sealed = sqlite.seal_existing().await?;
+            if sealed > 0 {
+                tracing::info!("sealed {sealed} stored values that held secrets in plain text");
+            }
+            (sqlite.clone(), sqlite, None)
+        }
+        Some(db) => {
+            let password = db.password().map_err(ServerError::Config)?;
+            let pg = Arc::new(
+                PgStore::connect(&db.url, password.as_deref(), Some(&key))
+                    .await
+                    .map_err(|e| ServerError::Database(db.url.clone(), e))?,
+            );
+            tracing::info!("state kept in PostgreSQL at {}", db.url);
+            (pg.clone(), pg.clone(), Some(pg))
+        }
+    };
+    // This server's own lease, before it places anything (see
+    // `controllers::leases`).
+    store
+        .take_lease(
+            &format!("{}{}", slipway_store::SERVER_LEASE_PREFIX, store.holder()),
+            store.holder(),
+            crate::controllers::leases::SERVER_TTL,
+        )
+        .await?;
+    tracing::info!("this server is {}", store.holder());
     for (id, decision) in store.recover_interrupted().await? {
         match decision {
             RestartDecision::Requeue => {
@@ -194,10 +228,14 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
     let registry = Arc::new(Registry {
         blobs: BlobStore::open(&data.join("registry")).map_err(data_dir_error(data))?,
-        meta: sqlite,
+        meta,
         auth: RegistryAuth::new(
             store.clone(),
-            registry_key(data)?,
+            match &config.database {
+                None => registry_key(data)?,
+                // Every server checks the tokens any of them issued.
+                Some(_) => shared_registry_key(&key),
+            },
             config.registry_anonymous_pull,
         )
         .with_env_prefixes(
@@ -221,7 +259,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .unwrap_or_else(|| own_registry.clone());
     let services = Arc::new(Services {
         store,
-        logs: Arc::new(LogHub::new(data.join("logs")).map_err(data_dir_error(data))?),
+        logs: Arc::new(LogHub::new(data.join("logs"), db_logs).map_err(data_dir_error(data))?),
         buildah,
         work_dir,
         mirrors: slipway_source::Mirrors::new(data.join("git")),
@@ -272,6 +310,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         worker_scans: Default::default(),
         metrics: crate::metrics::Metrics::new(),
         console_sessions: Default::default(),
+        shared_database: config.database.is_some(),
         event_streams: Arc::new(tokio::sync::Semaphore::new(crate::api::events::MAX_STREAMS)),
         commit: config.commit.clone(),
     });
@@ -461,6 +500,17 @@ fn secret_key(
             path.display()
         ))),
     }
+}
+
+/// The key that signs registry tokens when servers share a database: one
+/// they all derive from the secret key they share (never the secret key
+/// itself).
+fn shared_registry_key(secret: &[u8; 32]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"slipway registry token key\0");
+    h.update(secret);
+    h.finalize().to_vec()
 }
 
 /// The key that signs registry tokens: made once, kept in the data dir (0600).

@@ -54,6 +54,11 @@ struct ServeArgs {
     /// YAML config file (insecure_registries, default_registry, storage_driver, clusters_file, …)
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Keep state in PostgreSQL (postgres://user@host/db; the password from
+    /// the config file's database:, PGPASSWORD or ~/.pgpass, never the URL)
+    /// instead of the SQLite file in the data dir
+    #[arg(long, env = "SLIPWAY_DATABASE", value_name = "URL")]
+    database: Option<String>,
     /// Log lines on stderr: text (colored only on a terminal) or json (one
     /// object per line, with the build id of a build's lines in its span)
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SLIPWAY_LOG_FORMAT")]
@@ -163,10 +168,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
     }
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),
     };
+    if let Some(url) = args.database {
+        file.database.get_or_insert_with(Default::default).url = url;
+    }
     let mut config = ServerConfig::new(args.data_dir, args.listen, args.workers, file)
         .map_err(anyhow::Error::msg)?;
     if let Some(c) = args.clusters {

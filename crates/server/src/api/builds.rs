@@ -219,6 +219,7 @@ pub(super) async fn log(
         let data = s
             .logs
             .snapshot(build.id, offset)
+            .await
             .map_err(ApiError::internal)?;
         Ok((headers, data).into_response())
     }

@@ -82,6 +82,70 @@ pub struct ConfigFile {
     /// first start).
     #[serde(default)]
     pub secret_key_file: Option<PathBuf>,
+    /// PostgreSQL instead of the embedded SQLite file: what several
+    /// servers share (see README, "Running several servers").
+    #[serde(default)]
+    pub database: Option<DatabaseSettings>,
+}
+
+/// `database:` in the config file. The URL carries no password: it is
+/// read from `password_file` or `password_env` (or libpq's `PGPASSWORD`,
+/// `~/.pgpass`), so it never shows in a process list or a log line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user@host[:port]/database[?sslmode=verify-full]`
+    pub url: String,
+    /// A file holding the password (first line), or …
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// … an environment variable of the server holding it.
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+impl DatabaseSettings {
+    /// Refuse what would leak or cannot work: another scheme, or a
+    /// password in the URL.
+    pub fn check(&self) -> Result<(), String> {
+        let rest = self
+            .url
+            .strip_prefix("postgres://")
+            .or_else(|| self.url.strip_prefix("postgresql://"))
+            .ok_or_else(|| {
+                "database: the URL must start with postgres:// (SQLite needs no URL: leave database: out)"
+                    .to_string()
+            })?;
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        if let Some((user_info, _)) = authority.rsplit_once('@')
+            && user_info.contains(':')
+        {
+            return Err("database: the URL holds a password, which would show in process lists and logs; put it in password_file or password_env (or PGPASSWORD / ~/.pgpass) and remove it from the URL".into());
+        }
+        if self.password_file.is_some() && self.password_env.is_some() {
+            return Err("database: give password_file or password_env, not both".into());
+        }
+        Ok(())
+    }
+
+    /// The password, if one is configured.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "cannot read the database password file {}: {e}",
+                    path.display()
+                )
+            })?;
+            return Ok(Some(text.lines().next().unwrap_or_default().to_string()));
+        }
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).map(Some).map_err(|_| {
+                format!("database: password_env names {var}, which is not set in the server's environment")
+            });
+        }
+        Ok(None)
+    }
 }
 
 /// Git's timeouts for network calls (`git:` in the config file).
@@ -187,6 +251,8 @@ pub struct ServerConfig {
     /// Bytes of free space under which `/readyz` says not ready.
     pub min_free_bytes: u64,
     pub secret_key_file: Option<PathBuf>,
+    /// PostgreSQL; `None`: the SQLite file in the data dir.
+    pub database: Option<DatabaseSettings>,
     pub koji: Option<KojiSettings>,
     /// Between scheduled registry garbage collections; `None`: never.
     pub registry_gc_interval: Option<std::time::Duration>,
@@ -371,6 +437,12 @@ impl ServerConfig {
         if workers == 0 {
             return Err("--workers must be at least 1".into());
         }
+        if let Some(db) = &file.database {
+            db.check()?;
+            if file.secret_key_file.is_none() {
+                return Err("database: servers sharing a database must share the key that seals its secrets; set secret_key_file to a file every server reads (64 hex digits; `openssl rand -hex 32` makes one)".into());
+            }
+        }
         if file.tls.is_none() && !file.allow_plain_http {
             for addr in std::iter::once(listen).chain(file.registry_listen) {
                 if !addr.ip().is_loopback() {
@@ -410,6 +482,7 @@ impl ServerConfig {
                 .unwrap_or(DEFAULT_MIN_FREE_SPACE_MB)
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
+            database: file.database,
             koji: file.koji.filter(|k| k.import),
             environments: file.environments,
             tls: file.tls,
@@ -424,6 +497,44 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_database(yaml: &str) -> Result<ServerConfig, String> {
+        let file = ConfigFile::parse(yaml)?;
+        ServerConfig::new(
+            PathBuf::from("/tmp/x"),
+            "127.0.0.1:8080".parse().unwrap(),
+            2,
+            file,
+        )
+    }
+
+    #[test]
+    fn a_database_url_never_holds_a_password_and_servers_share_a_key() {
+        let e = with_database(
+            "database: {url: 'postgres://slipway:hunter2@db/slipway'}\nsecret_key_file: /k",
+        )
+        .unwrap_err();
+        assert!(e.contains("password_file") && !e.contains("hunter2"), "{e}");
+        let e = with_database("database: {url: 'mysql://db/x'}\nsecret_key_file: /k").unwrap_err();
+        assert!(e.contains("postgres://"), "{e}");
+        let e = with_database("database: {url: 'postgres://slipway@db/slipway'}").unwrap_err();
+        assert!(e.contains("secret_key_file"), "{e}");
+        let c = with_database(
+            "database: {url: 'postgres://slipway@db:5432/slipway?sslmode=verify-full', password_env: PGPASS_X}\nsecret_key_file: /k",
+        )
+        .unwrap();
+        let db = c.database.unwrap();
+        assert_eq!(db.password_env.as_deref(), Some("PGPASS_X"));
+        // An @ in the path or query is not a password.
+        assert!(
+            DatabaseSettings {
+                url: "postgres://db/slipway?options=a:b@c".into(),
+                ..Default::default()
+            }
+            .check()
+            .is_ok()
+        );
+    }
 
     #[test]
     fn parses_and_rejects_unknown_keys() {

@@ -135,7 +135,7 @@ pub(super) async fn show(
             slipway_core::access::Permission::Build,
         )
         .is_ok();
-    let (log, log_start, log_end) = window(&s.logs.path(b.id), None, LOG_WINDOW).await;
+    let (log, log_start, log_end) = s.logs.window(b.id, None, LOG_WINDOW).await;
     let scans = s
         .store
         .scans_of_build(b.id)
@@ -204,33 +204,6 @@ pub(super) async fn show(
     })
 }
 
-/// Up to `max` bytes of the file at `path` that end at `end` (default:
-/// the file's end), starting at a line start, with where they start and
-/// end; nothing when it cannot be read.
-async fn window(path: &std::path::Path, end: Option<u64>, max: u64) -> (String, u64, u64) {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let Ok(mut f) = tokio::fs::File::open(path).await else {
-        return (String::new(), 0, 0);
-    };
-    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let end = end.map_or(len, |e| e.min(len));
-    let start = end.saturating_sub(max);
-    if f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return (String::new(), 0, 0);
-    }
-    let mut bytes = Vec::new();
-    let _ = f.take(end - start).read_to_end(&mut bytes).await;
-    let end = start + bytes.len() as u64;
-    // From the first whole line (the file's start is one).
-    let skip = match (start > 0, bytes.iter().position(|b| *b == b'\n')) {
-        (true, Some(i)) => i + 1,
-        (true, None) => bytes.len(),
-        (false, _) => 0,
-    };
-    let text = String::from_utf8_lossy(&bytes[skip..]).into_owned();
-    (text, start + skip as u64, end)
-}
-
 #[derive(Deserialize)]
 pub(super) struct OlderQuery {
     before: u64,
@@ -256,7 +229,7 @@ pub(super) async fn older(
         Ok(b) => b,
         Err(e) => return refused(e),
     };
-    let (text, start, _) = window(&s.logs.path(b.id), Some(q.before), LOG_WINDOW).await;
+    let (text, start, _) = s.logs.window(b.id, Some(q.before), LOG_WINDOW).await;
     (
         [
             (

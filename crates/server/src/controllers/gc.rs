@@ -22,6 +22,11 @@ pub async fn run(services: Arc<Services>) {
     };
     loop {
         tokio::time::sleep(every).await;
+        // Once per interval across the servers (another takes over when
+        // this one stops).
+        if !super::leases::leads(&services, "gc", every.mul_f64(0.9)).await {
+            continue;
+        }
         let collected =
             slipway_registry::gc::collect(&services.registry, false, GRACE, UPLOAD_AGE).await;
         services.metrics.gc_run(collected.is_ok());
@@ -72,7 +77,9 @@ const FEED_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24)
 /// Prune the event feed every hour.
 pub async fn prune_feed(services: Arc<Services>) {
     loop {
-        if let Ok(before) = jiff::Timestamp::now().checked_sub(FEED_KEPT) {
+        if super::leases::leads(&services, "prune-feed", Duration::from_secs(3000)).await
+            && let Ok(before) = jiff::Timestamp::now().checked_sub(FEED_KEPT)
+        {
             match services.store.prune_feed(before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("event feed: pruned {n} changes older than a week"),

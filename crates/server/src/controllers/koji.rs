@@ -37,6 +37,11 @@ pub async fn run(services: Arc<Services>) {
         return;
     };
     loop {
+        // Imports upload whole images: the lease outlasts a long one.
+        if !super::leases::leads(&services, "koji", Duration::from_secs(600)).await {
+            let _ = tokio::time::timeout(TICK, services.events.koji.notified()).await;
+            continue;
+        }
         match services
             .store
             .due_koji_refunds(Timestamp::now(), BATCH)
@@ -267,7 +272,9 @@ async fn prepare(
         let kept = crate::steps::koji::files_dir(services, id).join(&name);
         let source = match o["type"].as_str() {
             Some("log") => Source::Bytes(
-                tokio::fs::read(services.logs.path(id))
+                services
+                    .logs
+                    .snapshot(id, 0)
                     .await
                     .map_err(|e| format!("cannot read the build log: {e}"))?,
             ),

@@ -15,10 +15,19 @@
 //! | `clusters`      | SIGHUP                        | reloads the cluster file               |
 //! | `koji`          | `koji`, 2 s                   | imports Complete builds into Koji      |
 //! | `gc`            | `registry_gc_interval_hours`  | registry garbage collection, its report in the log |
+//! | `leases`        | 5 s, 10 s                     | this server's own lease; recovers the builds of stopped servers |
+//!
+//! With several servers on one database (PostgreSQL), `waves`, `timers`,
+//! `rescans`, `tracking`, `notifications`, `koji`, `gc` and the feed's
+//! pruning run a tick only on the server holding their lease
+//! (`leases::leads`); a build is prepared by the server that takes its
+//! `prepare:<id>` lease; every server places (the store serialises
+//! placement) and runs what it placed.
 
 mod clusters;
 mod gc;
 mod koji;
+pub(crate) mod leases;
 mod notifications;
 mod orchestrator;
 mod prepare;
@@ -48,4 +57,6 @@ pub fn spawn_all(services: &Arc<Services>) {
     tokio::spawn(gc::run(services.clone()));
     tokio::spawn(gc::prune_mirrors(services.clone()));
     tokio::spawn(gc::prune_feed(services.clone()));
+    tokio::spawn(leases::heartbeat(services.clone()));
+    tokio::spawn(leases::recovery(services.clone()));
 }

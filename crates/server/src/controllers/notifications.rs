@@ -32,11 +32,13 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The outbox loop.
 pub async fn run(services: Arc<Services>) {
     loop {
-        if let Err(e) = announce_builds(&services).await {
-            tracing::error!("notifications: {e}");
-        }
-        if let Err(e) = send_due(&services).await {
-            tracing::error!("notifications: {e}");
+        if super::leases::leads(&services, "notifications", Duration::from_secs(60)).await {
+            if let Err(e) = announce_builds(&services).await {
+                tracing::error!("notifications: {e}");
+            }
+            if let Err(e) = send_due(&services).await {
+                tracing::error!("notifications: {e}");
+            }
         }
         let _ =
             tokio::time::timeout(Duration::from_secs(1), services.events.outbox.notified()).await;

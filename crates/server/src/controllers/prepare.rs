@@ -84,6 +84,15 @@ pub async fn run(services: Arc<Services>) {
             Ok(ids) => {
                 for id in ids {
                     let fresh = in_flight.lock().is_ok_and(|mut f| f.insert(id));
+                    // One server prepares a build, whichever saw it first
+                    // (several may share the database).
+                    let lease = format!("prepare:{id}");
+                    if fresh && !super::leases::claim(&services, &lease, PREPARE_LEASE).await {
+                        if let Ok(mut f) = in_flight.lock() {
+                            f.remove(&id);
+                        }
+                        continue;
+                    }
                     if fresh {
                         let (services, in_flight) = (services.clone(), in_flight.clone());
                         let span = tracing::info_span!("build", id);
@@ -92,6 +101,7 @@ pub async fn run(services: Arc<Services>) {
                                 if let Ok(_slot) = services.preparations.acquire().await {
                                     prepare(&services, id).await;
                                 }
+                                super::leases::release(&services, &lease).await;
                                 if let Ok(mut f) = in_flight.lock() {
                                     f.remove(&id);
                                 }
@@ -106,6 +116,10 @@ pub async fn run(services: Arc<Services>) {
         let _ = tokio::time::timeout(PREPARE_TICK, services.events.prepare.notified()).await;
     }
 }
+
+/// How long a server may take to prepare a build before another may take
+/// it over (a clone of a large repository, under a queue of others).
+const PREPARE_LEASE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// How often the preparer looks for New builds without being woken.
 const PREPARE_TICK: std::time::Duration = std::time::Duration::from_secs(5);

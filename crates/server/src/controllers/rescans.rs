@@ -14,6 +14,10 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 /// The rescan loop.
 pub async fn run(services: Arc<Services>) {
     loop {
+        if !super::leases::leads(&services, "rescans", std::time::Duration::from_secs(120)).await {
+            tokio::time::sleep(TICK).await;
+            continue;
+        }
         match services.store.list_configs().await {
             Ok(configs) => {
                 for s in &configs {

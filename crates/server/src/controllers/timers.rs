@@ -18,7 +18,9 @@ const TRIGGER_TICK: Duration = Duration::from_secs(5);
 /// came due, or whose tracked repositories have newer packages.
 pub async fn run(services: Arc<Services>) {
     loop {
-        if let Err(e) = tick_timers(&services).await {
+        if super::leases::leads(&services, "timers", Duration::from_secs(60)).await
+            && let Err(e) = tick_timers(&services).await
+        {
             tracing::error!("rebuild timers: {}", e.message);
         }
         // Each tick reads every config: hand what it freed back.

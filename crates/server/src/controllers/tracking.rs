@@ -33,6 +33,10 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 /// The tracking loop.
 pub async fn run(services: Arc<Services>) {
     loop {
+        if !super::leases::leads(&services, "tracking", std::time::Duration::from_secs(120)).await {
+            tokio::time::sleep(TICK).await;
+            continue;
+        }
         match services.store.list_configs().await {
             Ok(configs) => tick(&services, &configs).await,
             Err(e) => tracing::error!("tracking: cannot list the configs: {e}"),

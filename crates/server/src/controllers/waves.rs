@@ -35,7 +35,9 @@ const DEFAULT_ESTIMATE_SECONDS: u64 = 300;
 /// The wave driver: forms and advances waves, every second and when woken.
 pub async fn run(services: Arc<Services>) {
     loop {
-        if let Err(e) = drive(&services).await {
+        if super::leases::leads(&services, "waves", Duration::from_secs(30)).await
+            && let Err(e) = drive(&services).await
+        {
             tracing::error!("rebuild waves: {}", e.message);
         }
         let _ =

@@ -185,7 +185,7 @@ pub async fn served(services: &Services, id: BuildId) -> Result<Option<serde_jso
     else {
         return Ok(None);
     };
-    if let Ok(bytes) = tokio::fs::read(services.logs.path(id)).await {
+    if let Ok(bytes) = services.logs.snapshot(id, 0).await {
         let sum = hex::encode(Sha256::digest(&bytes));
         if let Some(out) = doc.get_mut("output").and_then(|o| o.as_array_mut()) {
             out.push(koji::log_output(bytes.len() as u64, &sum));

@@ -26,7 +26,7 @@ pub async fn prune(
     for build in &pruned {
         let (tags, manifests) = remove_tags(services, build, dry_run).await?;
         if !dry_run {
-            services.logs.remove(build.id);
+            services.logs.remove(build.id).await;
         }
         out.push(PrunedBuild {
             build: build.id,

@@ -1,0 +1,113 @@
+//! Several servers on one database: which of them runs what.
+//!
+//! Each server renews a lease under its own name (`server:<holder>`)
+//! every few seconds; the worker builds it places carry that name. A
+//! loop that must run once across the servers (timers, waves,
+//! notifications, …) runs a tick only while its server holds the loop's
+//! lease, renewed by each tick; when that server stops, another takes the
+//! lease once it expires. On PostgreSQL the recovery loop ends or
+//! re-queues the builds of a server whose lease expired, as a restart
+//! does for one server (on SQLite there is one server, and recovery runs
+//! once at start).
+
+use crate::Services;
+use slipway_store::SERVER_LEASE_PREFIX;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a server's own lease lasts without renewal: after this, its
+/// running builds are recovered by another server.
+pub const SERVER_TTL: Duration = Duration::from_secs(30);
+/// How often a server renews its own lease.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often the recovery loop looks for builds of stopped servers.
+const RECOVERY_TICK: Duration = Duration::from_secs(10);
+
+/// Take (or renew) this server's own lease. Called once before anything
+/// is placed, then by [`heartbeat`].
+pub async fn renew_own(services: &Services) -> bool {
+    let holder = services.store.holder();
+    match services
+        .store
+        .take_lease(
+            &format!("{SERVER_LEASE_PREFIX}{holder}"),
+            holder,
+            SERVER_TTL,
+        )
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::error!("cannot renew this server's lease: {e}");
+            false
+        }
+    }
+}
+
+pub async fn heartbeat(services: Arc<Services>) {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        renew_own(&services).await;
+    }
+}
+
+/// Whether this server runs loop `name`'s next tick: it holds the loop's
+/// lease (taken or renewed now for `ttl`, which must outlast a tick).
+pub async fn leads(services: &Services, name: &str, ttl: Duration) -> bool {
+    claim(services, &format!("loop:{name}"), ttl).await
+}
+
+/// Take lease `name` for this server (or renew it) for `ttl`; whether it
+/// holds it now.
+pub async fn claim(services: &Services, name: &str, ttl: Duration) -> bool {
+    let holder = services.store.holder();
+    match services.store.take_lease(name, holder, ttl).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!("cannot take the lease {name}: {e}");
+            false
+        }
+    }
+}
+
+/// Give lease `name` up (the work it guarded is done).
+pub async fn release(services: &Services, name: &str) {
+    if let Err(e) = services
+        .store
+        .release_lease(name, services.store.holder())
+        .await
+    {
+        tracing::warn!("cannot give the lease {name} up: {e}");
+    }
+}
+
+/// Re-queue or end the builds of servers that stopped (shared database
+/// only).
+pub async fn recovery(services: Arc<Services>) {
+    if !services.shared_database {
+        return;
+    }
+    loop {
+        tokio::time::sleep(RECOVERY_TICK).await;
+        if !leads(&services, "recovery", RECOVERY_TICK * 3).await {
+            continue;
+        }
+        match services.store.recover_interrupted().await {
+            Ok(list) if !list.is_empty() => {
+                for (id, decision) in &list {
+                    tracing::warn!(
+                        "build {id}: the server running it stopped; {}",
+                        match decision {
+                            slipway_core::build::phase::RestartDecision::Requeue => "re-queued",
+                            slipway_core::build::phase::RestartDecision::GiveUp =>
+                                "marked Error (interrupted twice)",
+                        }
+                    );
+                }
+                services.events.queue.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot recover the builds of stopped servers: {e}"),
+        }
+    }
+}
