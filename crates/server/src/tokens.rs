@@ -15,7 +15,19 @@ pub fn new_token() -> String {
 /// On first start (no tokens in the store), create the admin token and write
 /// it to `path`, readable by its owner only. Returns whether one was created.
 pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<bool, BootstrapError> {
+    // Servers sharing a database may start at once: one of them makes
+    // the first token (the others find it made, or wait their turn).
+    let lease = "bootstrap-admin-token";
+    let ttl = std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + ttl;
+    while !store.take_lease(lease, store.holder(), ttl).await? {
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     if store.token_count().await? > 0 {
+        store.release_lease(lease, store.holder()).await?;
         return Ok(false);
     }
     let token = new_token();
@@ -31,6 +43,7 @@ pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<boo
             identity: None,
         })
         .await?;
+    store.release_lease(lease, store.holder()).await?;
     Ok(true)
 }
 

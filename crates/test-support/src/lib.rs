@@ -397,6 +397,7 @@ impl GitRepo {
     }
 }
 
+mod balancer;
 mod http;
 mod koji;
 mod postgres;
@@ -404,6 +405,7 @@ mod server;
 
 pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 
+pub use balancer::Balancer;
 pub use http::{HttpResponse, http, http_raw, http_status};
 pub use postgres::Postgres;
 pub use server::Server;
