@@ -137,3 +137,167 @@ fn replicas_share_builds_placement_and_logs() {
         assert!(r.body.contains("built-on-some-replica"));
     }
 }
+
+/// The name a replica's leases and placements carry (its log says it).
+fn holder(s: &Server) -> String {
+    let log = s.server_log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("this server is "))
+        .unwrap_or_else(|| panic!("no holder in the log: {log}"));
+    line.rsplit("this server is ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
+    let registry = Registry::start();
+    let base = registry.push_base_image();
+    let mut fleet = Fleet::start(
+        3,
+        "clusters:\n  x86_64:\n  - name: a\n    max_concurrent_builds: 2\n  - name: b\n    max_concurrent_builds: 1\n",
+        "",
+    );
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nLABEL name=test/ha version=1.0 component=ha-container\nRUN echo ha-build-ran && sleep 2\n"
+        ),
+    )]);
+    // A config fired by cron every minute: whoever holds the timers'
+    // lease fires it, once a minute, also across the kill.
+    fleet.servers[1].apply(&format!(
+        "name: cron\nsource: {{ url: {} }}\noutput: {}/cron\ntriggers:\n  schedule: {{ cron: \"* * * * *\", timezone: UTC }}\n",
+        repo.path().display(),
+        registry.host()
+    ));
+    let image = format!("{}/ha:1", registry.host());
+    let ids: Vec<i64> = (0..60)
+        .map(|i| fleet.servers[i % 3].queue(&repo, &image, &[]))
+        .collect();
+
+    // Sample each cluster's running worker builds while everything runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        let pg = fleet.pg.psql_command("slipway");
+        std::thread::spawn(move || {
+            let mut worst: std::collections::HashMap<String, u32> = Default::default();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = pg(
+                    "SELECT cluster || ' ' || count(*) FROM worker_builds WHERE phase = 'Running' GROUP BY cluster",
+                );
+                for line in out.lines().filter(|l| !l.trim().is_empty()) {
+                    let (c, n) = line.trim().split_once(' ').unwrap();
+                    let n: u32 = n.parse().unwrap();
+                    let w = worst.entry(c.to_string()).or_default();
+                    *w = (*w).max(n);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            worst
+        })
+    };
+
+    // Kill the first replica once it runs something.
+    let victim = holder(&fleet.servers[0]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mine: u32 = fleet
+            .sql(&format!(
+                "SELECT count(*) FROM worker_builds WHERE phase = 'Running' AND owner = '{victim}'"
+            ))
+            .parse()
+            .unwrap();
+        if mine > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first replica never ran a build"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let interrupted: Vec<i64> = fleet
+        .sql(&format!(
+            "SELECT build_id FROM worker_builds WHERE phase = 'Running' AND owner = '{victim}' ORDER BY 1"
+        ))
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    fleet.servers[0].kill9();
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let open: u32 = fleet
+            .sql(&format!(
+                "SELECT count(*) FROM builds WHERE id IN ({}) AND phase NOT IN ('Complete','Failed','Error','Cancelled','Skipped')",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ))
+            .parse()
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} builds never ended");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let worst = sampler.join().unwrap();
+    assert!(worst.get("a").copied().unwrap_or(0) <= 2, "{worst:?}");
+    assert!(worst.get("b").copied().unwrap_or(0) <= 1, "{worst:?}");
+
+    let live = &fleet.servers[1];
+    for id in &ids {
+        let b = live.build_json(*id);
+        assert_eq!(b["phase"], "Complete", "build {id}: {b}");
+        // Placed once per attempt: a worker build never ran twice at once.
+        let events: Vec<&str> = b["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        let placed = events
+            .iter()
+            .filter(|m| m.contains("placed on cluster"))
+            .count();
+        let requeued = events.iter().filter(|m| m.contains("re-queued")).count();
+        assert_eq!(placed, 1 + requeued, "build {id}: {events:?}");
+        assert_eq!(b["attempts"].as_u64().unwrap() as usize, 1 + requeued);
+    }
+    // The builds the dead replica ran were re-queued, ran again, and their
+    // logs (both attempts') are readable from the replicas left.
+    assert!(!interrupted.is_empty());
+    for id in &interrupted {
+        let b = live.build_json(*id);
+        let requeued = b["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("re-queued"));
+        assert!(
+            requeued,
+            "build {id} was running on the killed replica: {b}"
+        );
+        for s in &fleet.servers[1..] {
+            let log = s.log(*id);
+            assert!(
+                log.matches("preparing build").count() >= 1 && log.contains("ha-build-ran"),
+                "build {id}: {log}"
+            );
+        }
+    }
+    // Cron fired at most once per minute, whichever replica held its lease.
+    let fired = fleet
+        .sql("SELECT to_char(created_at, 'HH24:MI') FROM builds WHERE config = 'cron' ORDER BY id");
+    let minutes: Vec<&str> = fired.lines().map(str::trim).collect();
+    let mut distinct = minutes.clone();
+    distinct.dedup();
+    assert_eq!(minutes, distinct, "a minute fired twice");
+    assert!(!minutes.is_empty(), "the cron trigger never fired");
+}

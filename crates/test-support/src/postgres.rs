@@ -155,24 +155,14 @@ impl Postgres {
     /// Run `sql` in database `db` with `psql`; its output (unaligned, no
     /// headers). Panics when it fails.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(bin_dir().join("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "slipway",
-            ])
-            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-            .output()
-            .expect("run psql");
-        assert!(
-            out.status.success(),
-            "psql failed on {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        run_psql(self.port, db, sql)
+    }
+
+    /// [`Postgres::psql`] on `db` as a function another thread may keep
+    /// (while this server runs).
+    pub fn psql_command(&self, db: &str) -> impl Fn(&str) -> String + Send + 'static {
+        let (port, db) = (self.port, db.to_string());
+        move |sql| run_psql(port, &db, sql)
     }
 
     /// Run the SQL file at `path` in database `db` (one transaction).
@@ -240,4 +230,18 @@ impl Drop for Postgres {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn run_psql(port: u16, db: &str, sql: &str) -> String {
+    let out = Command::new(bin_dir().join("psql"))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "slipway"])
+        .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
