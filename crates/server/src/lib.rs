@@ -32,13 +32,14 @@ mod listener;
 mod logs;
 mod memory;
 mod metrics;
+pub mod migrate;
 mod services;
 mod startup;
 mod steps;
 mod tokens;
 
 pub use api::{Access, RouteInfo};
-pub use config::{ConfigFile, ServerConfig};
+pub use config::{ConfigFile, DatabaseSettings, ServerConfig};
 
 /// Every HTTP route of the API, with who may call it: the table the
 /// router is built from (the auth-matrix test walks it).

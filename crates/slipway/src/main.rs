@@ -28,6 +28,9 @@ enum Top {
     Serve(ServeArgs),
     /// Run one worker build for a server (what a Kubernetes Job runs)
     Worker(WorkerArgs),
+    /// Move an all-in-one server's state (builds, configs, tags, tokens,
+    /// scans, notifications) into PostgreSQL, for several servers to share
+    Migrate(MigrateArgs),
     /// Print a shell completion script: `slipway completions bash > /etc/bash_completion.d/slipway`
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -63,6 +66,24 @@ struct ServeArgs {
     /// object per line, with the build id of a build's lines in its span)
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SLIPWAY_LOG_FORMAT")]
     log_format: LogFormat,
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    /// The data dir of the server to move (stopped)
+    #[arg(long, value_name = "DATA_DIR")]
+    from: PathBuf,
+    /// The PostgreSQL database to move it into: new and empty
+    /// (postgres://user@host/db; the password from --password-file,
+    /// PGPASSWORD or ~/.pgpass, never the URL)
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// A file holding the database password (first line)
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Output: text, or json (the tables and their row counts)
+    #[arg(short = 'o', long, default_value = "text")]
+    output: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -119,6 +140,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Top::Migrate(args) => match runtime.block_on(migrate(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
                 ExitCode::FAILURE
             }
         },
@@ -183,6 +211,49 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.state_file = slipway_cli::client::local_server_state_path();
     config.commit = option_env!("SLIPWAY_COMMIT").map(str::to_string);
     slipway_server::serve(config).await?;
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> Result<(), String> {
+    let json = match args.output.as_str() {
+        "json" => true,
+        "text" => false,
+        other => return Err(format!("-o {other}: give text or json")),
+    };
+    let to = slipway_server::DatabaseSettings {
+        url: args.to,
+        password_file: args.password_file,
+        password_env: None,
+    };
+    let progress = |table: &str, n: u64| {
+        if !json {
+            eprintln!("  {table}: {n} rows");
+        }
+    };
+    if !json {
+        eprintln!(
+            "copying {} into {} (one transaction)",
+            args.from.display(),
+            to.url
+        );
+    }
+    let report = slipway_server::migrate::sqlite_to_postgres(&args.from, &to, &progress).await?;
+    if json {
+        let tables: serde_json::Map<String, serde_json::Value> = report
+            .tables
+            .iter()
+            .map(|(t, n)| (t.clone(), (*n).into()))
+            .collect();
+        println!("{}", serde_json::json!({ "tables": tables }));
+    } else {
+        let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
+        println!(
+            "moved {rows} rows in {} tables. Start the servers with database: {{url: {}}} and secret_key_file: {} (copy that key to every server; it reads the secrets moved)",
+            report.tables.len(),
+            to.url,
+            args.from.join("secret-key").display()
+        );
+    }
     Ok(())
 }
 

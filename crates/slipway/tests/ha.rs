@@ -301,3 +301,119 @@ fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
     assert_eq!(minutes, distinct, "a minute fired twice");
     assert!(!minutes.is_empty(), "the cron trigger never fired");
 }
+
+#[test]
+fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
+    require_tools();
+    let mut old = Server::start(Path::new(BIN), 1);
+    let base = old.push_base_image();
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {base}\nLABEL name=team/moved version=2.0 component=moved-container\n"),
+    )]);
+    old.apply(&format!(
+        "name: moved\nsource: {{ url: {} }}\noutput: team/moved\n",
+        repo.path().display()
+    ));
+    let image = format!("{}/team/moved", old.host());
+    let id = old.queue(&repo, &image, &[]);
+    assert_eq!(old.wait_final(id)["phase"], "Complete");
+    let out = old.cli(&["token", "create", "--name", "ci", "--role", "viewer", "-q"]);
+    assert!(out.status.success());
+    let viewer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let admin = old.token();
+    let builds_before = old.cli_json(&["builds", "-o", "json"]);
+    let build_before = old.build_json(id);
+    let tags_before = old.registry(
+        "GET",
+        "/v2/team/moved/tags/list",
+        "repository:team/moved:pull",
+    );
+    assert_eq!(tags_before.status, 200);
+    old.sigterm();
+
+    let pg = Postgres::start();
+    let url = pg.create_database("moved");
+    // Refused while the server runs: tested by starting it again.
+    old.start_again();
+    let running = std::process::Command::new(BIN)
+        .args(["migrate", "--from"])
+        .arg(old.data_dir())
+        .args(["--to", &url])
+        .output()
+        .unwrap();
+    assert!(!running.status.success());
+    assert!(String::from_utf8_lossy(&running.stderr).contains("stop it first"));
+    old.sigterm();
+    let moved = std::process::Command::new(BIN)
+        .args(["migrate", "--from"])
+        .arg(old.data_dir())
+        .args(["--to", &url, "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
+    assert_eq!(report["tables"]["builds"], 1, "{report}");
+    assert!(
+        report["tables"]["api_tokens"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
+    // Into a database that holds builds already: refused, nothing changed.
+    let again = std::process::Command::new(BIN)
+        .args(["migrate", "--from"])
+        .arg(old.data_dir())
+        .args(["--to", &url])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
+
+    // A server on PostgreSQL with the old key: the old tokens work, and
+    // everything is there.
+    let config = format!(
+        "database: {{url: '{url}'}}\nsecret_key_file: {}\n",
+        old.data_dir().join("secret-key").display()
+    );
+    let new = Server::start_with_config(Path::new(BIN), 1, Some(&config));
+    assert!(
+        !new.data_dir().join("admin-token").exists(),
+        "no new admin token made"
+    );
+    let get = |token: &str, path: &str| {
+        slipway_test_support::http(new.port, "GET", path, Some(token), None)
+    };
+    let builds = get(&admin, "/api/v1/builds");
+    assert_eq!(builds.status, 200, "{}", builds.body);
+    let after: serde_json::Value = builds.json();
+    assert_eq!(after[0]["id"], builds_before[0]["id"]);
+    assert_eq!(after[0]["phase"], "Complete");
+    assert_eq!(get(&viewer, &format!("/api/v1/builds/{id}")).status, 200);
+    let configs = get(&viewer, "/api/v1/configs");
+    assert!(configs.body.contains("\"moved\""), "{}", configs.body);
+    let b = get(&admin, &format!("/api/v1/builds/{id}")).json();
+    assert_eq!(b["events"], build_before["events"]);
+    assert_eq!(
+        b["spec"], build_before["spec"],
+        "the sealed spec reads with the old key"
+    );
+    // The registry's tags (the blobs move with object storage).
+    std::fs::copy(
+        old.data_dir().join("admin-token"),
+        new.data_dir().join("admin-token"),
+    )
+    .unwrap();
+    let tags = new.registry(
+        "GET",
+        "/v2/team/moved/tags/list",
+        "repository:team/moved:pull",
+    );
+    assert_eq!(tags.status, 200, "{}", tags.body);
+    assert_eq!(tags.json(), tags_before.json());
+    // New builds number on after the moved ones.
+    let next = new.queue(&repo, &format!("{}/team/moved", new.host()), &["--scratch"]);
+    assert!(next > id);
+}

@@ -18,6 +18,7 @@ mod koji;
 mod leases;
 mod logins;
 mod logs;
+pub mod migrate;
 mod notifications;
 mod postgres;
 mod read;

@@ -1,0 +1,53 @@
+//! `slipway migrate --from DATA_DIR --to postgres://…`: move an
+//! all-in-one server's state into PostgreSQL, for servers that will share
+//! it (see `slipway_store::migrate` for what is copied and how).
+
+use crate::config::DatabaseSettings;
+use slipway_store::PgStore;
+use slipway_store::migrate::MigrationReport;
+use std::path::Path;
+
+/// Copy `data`'s database into `to`. The server of `data` must be
+/// stopped (its lock is taken for the copy). `progress` hears each table.
+pub async fn sqlite_to_postgres(
+    data: &Path,
+    to: &DatabaseSettings,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<MigrationReport, String> {
+    to.check()?;
+    let db = data.join("slipway.db");
+    if !db.is_file() {
+        return Err(format!(
+            "{} holds no Slipway database (slipway.db); give the data dir of the server to move (--from)",
+            data.display()
+        ));
+    }
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(data.join("lock"))
+        .map_err(|e| format!("cannot open {}: {e}", data.join("lock").display()))?;
+    if lock.try_lock().is_err() {
+        return Err(format!(
+            "a server is running on {}; stop it first, so nothing changes during the copy",
+            data.display()
+        ));
+    }
+    let key_path = data.join("secret-key");
+    let key = std::fs::read_to_string(&key_path)
+        .ok()
+        .and_then(|t| hex::decode(t.trim()).ok())
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .ok_or_else(|| {
+            format!(
+                "cannot read the secret key {} (64 hex digits); the servers on PostgreSQL need it to read the secrets being moved",
+                key_path.display()
+            )
+        })?;
+    let password = to.password()?;
+    let target = PgStore::connect(&to.url, password.as_deref(), Some(&key))
+        .await
+        .map_err(|e| format!("cannot use the database {}: {e}", to.url))?;
+    slipway_store::migrate::sqlite_to_postgres(&db, &target, progress)
+        .await
+        .map_err(|e| format!("the copy failed and nothing was kept: {e}"))
+}
