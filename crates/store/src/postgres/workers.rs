@@ -25,6 +25,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use std::collections::{HashMap, HashSet};
 
+/// Queued worker builds read at a time by a placement pass.
+const QUEUE_PAGE: i64 = 2000;
+
 /// The advisory lock one placement pass holds, on any replica.
 const PLACEMENT_LOCK: i64 = 0x736c_7077_706c_6163; // "slpwplac"
 
@@ -65,16 +68,6 @@ impl WorkerStore for PgStore {
             .await?;
         let active = active_counts(&mut tx).await?;
         let mut placer = Placer::new(clusters, &active);
-        let queued = sqlx::query(
-            "SELECT w.id, w.build_id, w.platform, w.tried, w.created_at, b.phase AS build_phase, b.project, \
-                    p.max_concurrent_builds AS quota \
-             FROM worker_builds w JOIN builds b ON b.id = w.build_id \
-             LEFT JOIN projects p ON p.name = b.project \
-             WHERE w.phase = 'Pending' AND b.cancel_requested = 0 \
-             ORDER BY w.priority DESC, w.build_id, w.id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
         // A project's quota of concurrent builds: a build that has not
         // started waits while its project runs that many.
         let mut running: HashMap<String, i64> = HashMap::new();
@@ -92,62 +85,92 @@ impl WorkerStore for PgStore {
         let mut loads_after = Vec::new();
         // Platforms whose clusters are all full: nothing later can go there.
         let mut full: HashSet<String> = HashSet::new();
-        for r in &queued {
-            if placed.len() >= limit {
-                break;
-            }
-            let platform_name: String = r.try_get("platform")?;
-            if full.contains(&platform_name) {
-                continue;
-            }
-            let platform =
-                Platform::parse(&platform_name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let tried: Vec<String> = from_json(&r.try_get::<String, _>("tried")?)?;
-            let tried: Vec<&str> = tried.iter().map(String::as_str).collect();
-            let build: BuildId = r.try_get("build_id")?;
-            let project: String = r.try_get("project")?;
-            let new_build =
-                r.try_get::<String, _>("build_phase")? == "Pending" && !starting.contains(&build);
-            if new_build && let Some(quota) = r.try_get::<Option<i64>, _>("quota")? {
-                let n = running.get(&project).copied().unwrap_or(0);
-                if n >= quota {
-                    if !waiting.iter().any(|(b, _)| *b == build) {
-                        waiting.push((
+        // The queue in pages (in queue order), as far as this pass
+        // places: a deep queue is not read whole for each batch.
+        let mut after: Option<(i64, BuildId, WorkerBuildId)> = None;
+        'pages: loop {
+            let queued = sqlx::query(
+                "SELECT w.id, w.build_id, w.platform, w.tried, w.created_at, w.priority, \
+                        b.phase AS build_phase, b.project, p.max_concurrent_builds AS quota \
+                 FROM worker_builds w JOIN builds b ON b.id = w.build_id \
+                 LEFT JOIN projects p ON p.name = b.project \
+                 WHERE w.phase = 'Pending' AND b.cancel_requested = 0 \
+                   AND ($1::bigint IS NULL OR w.priority < $1 \
+                        OR (w.priority = $1 AND (w.build_id, w.id) > ($2, $3))) \
+                 ORDER BY w.priority DESC, w.build_id, w.id LIMIT $4",
+            )
+            .bind(after.map(|a| a.0))
+            .bind(after.map(|a| a.1))
+            .bind(after.map(|a| a.2))
+            .bind(QUEUE_PAGE)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = queued.last() else { break };
+            after = Some((
+                last.try_get("priority")?,
+                last.try_get("build_id")?,
+                last.try_get("id")?,
+            ));
+            for r in &queued {
+                if placed.len() >= limit {
+                    break 'pages;
+                }
+                let platform_name: String = r.try_get("platform")?;
+                if full.contains(&platform_name) {
+                    continue;
+                }
+                let platform = Platform::parse(&platform_name)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let tried: Vec<String> = from_json(&r.try_get::<String, _>("tried")?)?;
+                let tried: Vec<&str> = tried.iter().map(String::as_str).collect();
+                let build: BuildId = r.try_get("build_id")?;
+                let project: String = r.try_get("project")?;
+                let new_build = r.try_get::<String, _>("build_phase")? == "Pending"
+                    && !starting.contains(&build);
+                if new_build && let Some(quota) = r.try_get::<Option<i64>, _>("quota")? {
+                    let n = running.get(&project).copied().unwrap_or(0);
+                    if n >= quota {
+                        if !waiting.iter().any(|(b, _)| *b == build) {
+                            waiting.push((
                             build,
                             format!(
                                 "waiting: project {project} runs {n} of its {quota} concurrent builds (quota)"
                             ),
                         ));
+                        }
+                        continue;
                     }
-                    continue;
+                }
+                match placer.place(&platform, &tried) {
+                    Some(cluster) => {
+                        if new_build {
+                            starting.insert(build);
+                            *running.entry(project).or_insert(0) += 1;
+                        }
+                        let cluster = cluster.to_string();
+                        let load = placer
+                            .loads(&platform)
+                            .iter()
+                            .find(|c| c.name == cluster)
+                            .map(|c| format!(" ({}/{} active)", c.active, c.max))
+                            .unwrap_or_default();
+                        loads_after.push(load);
+                        placed.push(Placement {
+                            worker: r.try_get("id")?,
+                            build,
+                            platform,
+                            cluster,
+                            queued_at: Some(time(r, "created_at")?),
+                        });
+                    }
+                    None if tried.is_empty() => {
+                        full.insert(platform_name);
+                    }
+                    None => {}
                 }
             }
-            match placer.place(&platform, &tried) {
-                Some(cluster) => {
-                    if new_build {
-                        starting.insert(build);
-                        *running.entry(project).or_insert(0) += 1;
-                    }
-                    let cluster = cluster.to_string();
-                    let load = placer
-                        .loads(&platform)
-                        .iter()
-                        .find(|c| c.name == cluster)
-                        .map(|c| format!(" ({}/{} active)", c.active, c.max))
-                        .unwrap_or_default();
-                    loads_after.push(load);
-                    placed.push(Placement {
-                        worker: r.try_get("id")?,
-                        build,
-                        platform,
-                        cluster,
-                        queued_at: Some(time(r, "created_at")?),
-                    });
-                }
-                None if tried.is_empty() => {
-                    full.insert(platform_name);
-                }
-                None => {}
+            if queued.len() < QUEUE_PAGE as usize {
+                break;
             }
         }
         let at = now();
@@ -163,38 +186,10 @@ impl WorkerStore for PgStore {
                 insert_event(&mut tx, *build, None, why).await?;
             }
         }
-        // The builds first, then their worker builds (see `phase`).
-        let mut builds: Vec<BuildId> = placed.iter().map(|p| p.build).collect();
-        builds.sort_unstable();
-        builds.dedup();
-        sqlx::query("SELECT id FROM builds WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-            .bind(&builds)
-            .execute(&mut *tx)
-            .await?;
-        let mut by_cluster: HashMap<&str, Vec<WorkerBuildId>> = HashMap::new();
-        for p in &placed {
-            by_cluster.entry(&p.cluster).or_default().push(p.worker);
-        }
-        let mut updated: HashSet<WorkerBuildId> = HashSet::new();
-        for (cluster, ids) in by_cluster {
-            let rows: Vec<WorkerBuildId> = sqlx::query_scalar(
-                "UPDATE worker_builds SET phase = 'Running', cluster = $1, started_at = $2, owner = $4 \
-                 WHERE phase = 'Pending' AND id = ANY($3) RETURNING id",
-            )
-            .bind(cluster)
-            .bind(at)
-            .bind(&ids)
-            .bind(&self.holder)
-            .fetch_all(&mut *tx)
-            .await?;
-            updated.extend(rows);
-        }
-        let (placed, loads_after): (Vec<Placement>, Vec<String>) = placed
-            .into_iter()
-            .zip(loads_after)
-            .filter(|(p, _)| updated.contains(&p.worker))
-            .unzip();
-        // Builds whose first worker build was just placed start now.
+        // The builds first, then their worker builds (see `phase`): the
+        // builds this pass starts are locked by starting them. A build
+        // cancelled meanwhile was locked by its cancel, which ended its
+        // queued worker builds too, so neither changes here.
         let mut builds: Vec<BuildId> = placed.iter().map(|p| p.build).collect();
         builds.sort_unstable();
         builds.dedup();
@@ -206,6 +201,27 @@ impl WorkerStore for PgStore {
         .bind(&builds)
         .fetch_all(&mut *tx)
         .await?;
+        // One statement for every placement of the pass.
+        let ids: Vec<WorkerBuildId> = placed.iter().map(|p| p.worker).collect();
+        let on: Vec<&str> = placed.iter().map(|p| p.cluster.as_str()).collect();
+        let updated: HashSet<WorkerBuildId> = sqlx::query_scalar(
+            "UPDATE worker_builds w SET phase = 'Running', cluster = t.c, started_at = $1, owner = $2 \
+             FROM unnest($3::bigint[], $4::text[]) AS t(id, c) \
+             WHERE w.id = t.id AND w.phase = 'Pending' RETURNING w.id",
+        )
+        .bind(at)
+        .bind(&self.holder)
+        .bind(&ids)
+        .bind(&on)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let (placed, loads_after): (Vec<Placement>, Vec<String>) = placed
+            .into_iter()
+            .zip(loads_after)
+            .filter(|(p, _)| updated.contains(&p.worker))
+            .unzip();
         // Events: one per started build and one per placement, at once.
         let mut ids: Vec<BuildId> = Vec::new();
         let mut phases: Vec<Option<&str>> = Vec::new();
