@@ -400,12 +400,14 @@ impl GitRepo {
 mod http;
 mod koji;
 mod postgres;
+mod s3;
 mod server;
 
 pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 
 pub use http::{HttpResponse, http, http_raw, http_status};
 pub use postgres::Postgres;
+pub use s3::{S3Server, moto_server};
 pub use server::Server;
 
 /// Text of a command's stdout / stderr.
