@@ -18,7 +18,7 @@ mod config;
 pub mod fs;
 pub mod s3;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{BlobBackendConfig, S3Config, SecretSource};
 

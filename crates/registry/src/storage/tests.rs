@@ -10,7 +10,12 @@ use slipway_test_support::S3Server;
 /// another server sharing the same storage would.
 pub(crate) enum Place {
     Fs(tempfile::TempDir),
-    S3(S3Server, S3Config),
+    S3(Box<OnS3>),
+}
+
+pub(crate) struct OnS3 {
+    server: S3Server,
+    config: S3Config,
 }
 
 impl Place {
@@ -27,7 +32,7 @@ impl Place {
         let server = S3Server::start();
         server.create_bucket("blobs");
         let config = Place::s3_config(&server, "blobs", prefix);
-        Place::S3(server, config)
+        Place::S3(Box::new(OnS3 { server, config }))
     }
 
     pub(crate) fn s3_config(server: &S3Server, bucket: &str, prefix: Option<&str>) -> S3Config {
@@ -44,7 +49,7 @@ impl Place {
     pub(crate) fn open(&self) -> BlobStore {
         match self {
             Place::Fs(d) => BlobStore::open(d.path()).unwrap(),
-            Place::S3(_, c) => BlobStore::open_s3(c).unwrap(),
+            Place::S3(s) => BlobStore::open_s3(&s.config).unwrap(),
         }
     }
 }
@@ -253,9 +258,9 @@ async fn large_blob_in_parts(place: &Place) {
     let blobs = s.list_blobs().await.unwrap();
     assert_eq!(blobs.len(), 1, "only the first blob: {blobs:?}");
     assert_eq!(s.list_uploads().await.unwrap(), vec![]);
-    if let Place::S3(server, _) = place {
+    if let Place::S3(s3) = place {
         assert_eq!(
-            server.multipart_uploads("blobs"),
+            s3.server.multipart_uploads("blobs"),
             0,
             "aborted multipart uploads"
         );
@@ -411,9 +416,10 @@ on_both_backends!(
 #[tokio::test]
 async fn s3_prefixes_keep_stores_apart() {
     let place = Place::s3_with_prefix(None);
-    let Place::S3(_, root_config) = &place else {
+    let Place::S3(s3) = &place else {
         unreachable!()
     };
+    let root_config = &s3.config;
     let root = place.open();
     let mut other = root_config.clone();
     other.prefix = Some("team-b".into());
@@ -429,9 +435,10 @@ async fn s3_prefixes_keep_stores_apart() {
 #[tokio::test]
 async fn s3_check_finds_a_missing_bucket() {
     let place = Place::s3();
-    let Place::S3(server, config) = &place else {
+    let Place::S3(s3) = &place else {
         unreachable!()
     };
+    let (server, config) = (&s3.server, &s3.config);
     place.open().check().await.unwrap();
     let missing = BlobStore::open_s3(&Place::s3_config(server, "no-such-bucket", None)).unwrap();
     assert!(missing.check().await.is_err());
