@@ -537,3 +537,7 @@ fn not_found(d: &Digest) -> StorageError {
         format!("blob {d} does not exist"),
     ))
 }
+
+#[cfg(test)]
+#[path = "s3_tests.rs"]
+mod tests;
