@@ -23,6 +23,9 @@ if [ ! -x target/interop-venv/bin/python ] || ! target/interop-venv/bin/python -
   python3 -m venv target/interop-venv
   target/interop-venv/bin/pip install --quiet oras jsonschema aiosmtpd
 fi
+# moto (PyPI), the S3 server the registry's S3 blob store is tested
+# against, is installed by its test fixture (slipway_test_support::S3Server)
+# into target/moto-venv on first use.
 # Microsoft's SARIF Multitool (npm) validates `slipway lint -f sarif` against
 # the SARIF 2.1.0 schema.
 if [ ! -x target/sarif-tools/node_modules/.bin/sarif-multitool ]; then

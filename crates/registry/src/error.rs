@@ -111,8 +111,9 @@ impl From<crate::storage::StorageError> for RegistryError {
             e @ S::DigestMismatch { .. } => RegistryError::digest_invalid(e.to_string()),
             e @ S::OutOfOrder { .. } => RegistryError::range_not_satisfiable(e.to_string()),
             e @ S::Stream(_) => RegistryError::blob_upload_invalid(e.to_string()),
+            e @ S::Inconsistent { .. } => RegistryError::blob_upload_invalid(e.to_string()),
             S::Io(e) if is_storage_full(&e) => RegistryError::storage_full(),
-            e @ S::Io(_) => RegistryError::internal(e),
+            e @ (S::Io(_) | S::Remote(_) | S::Config(_)) => RegistryError::internal(e),
         }
     }
 }

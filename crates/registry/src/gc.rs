@@ -1,14 +1,20 @@
 //! Garbage collection: remove blobs that no manifest in any repository
-//! references, and upload sessions left behind.
+//! references, and upload sessions left behind (those the metadata store
+//! lists as old, and data in the blob store that no session owns any more).
+//! Blobs are listed from the blob store's backend (files or S3 objects).
 //!
 //! Safety: GC holds the registry's write lock while it decides and deletes;
 //! manifest pushes and blob commits hold the read lock, so no manifest can
 //! start referencing a blob between "unreferenced" and "deleted". Blobs
 //! younger than the grace period are kept, because a client pushes layers
 //! before the manifest that references them.
+//!
+//! The lock is this process's: when several servers share one bucket and
+//! one database, only one of them may collect at a time, and its lock does
+//! not hold back the others' pushes (only the grace period does).
 
 use crate::Registry;
-use crate::digest::Digest;
+use crate::storage::StorageError;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -31,6 +37,8 @@ pub enum GcError {
     Store(#[from] slipway_store::StoreError),
     #[error("cannot read the blob store: {0}")]
     Io(#[from] std::io::Error),
+    #[error("blob store: {0}")]
+    Storage(#[from] StorageError),
 }
 
 /// Collect garbage. `grace`: keep unreferenced blobs younger than this;
@@ -48,29 +56,18 @@ pub async fn collect(
     };
     let live: HashSet<String> = reg.meta.live_digests().await?.into_iter().collect();
     let now = SystemTime::now();
-    for (digest, path) in reg.blobs.all_blobs()? {
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(_) => continue,
-        };
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .unwrap_or_default();
-        let d = digest.to_string();
+    for blob in reg.blobs.list_blobs().await? {
+        let age = now.duration_since(blob.modified).unwrap_or_default();
+        let d = blob.digest.to_string();
         if live.contains(&d) || age < grace {
             report.kept_blobs += 1;
             continue;
         }
         if !dry_run {
             reg.meta.unlink_everywhere(&d).await?;
-            reg.blobs
-                .delete_blob(&digest)
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            reg.blobs.delete_blob(&blob.digest).await?;
         }
-        report.freed_bytes += meta.len();
+        report.freed_bytes += blob.size;
         report.deleted_blobs.push(d);
     }
     let cutoff = jiff::Timestamp::now()
@@ -78,38 +75,32 @@ pub async fn collect(
             jiff::SignedDuration::try_from(upload_age).unwrap_or(jiff::SignedDuration::ZERO),
         )
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let mut stale = HashSet::new();
     for id in reg.meta.uploads_before(&cutoff.to_string()).await? {
         if !dry_run {
             reg.blobs.discard_upload(&id).await;
             reg.meta.upload_finished(&id).await?;
         }
+        stale.insert(id.clone());
         report.stale_uploads.push(id);
     }
-    report.deleted_blobs.sort();
-    Ok(report)
-}
-
-impl crate::storage::BlobStore {
-    /// Every committed blob with its path.
-    pub fn all_blobs(&self) -> std::io::Result<Vec<(Digest, std::path::PathBuf)>> {
-        let mut out = Vec::new();
-        let root = self.blobs_root();
-        for algo in std::fs::read_dir(&root)? {
-            let algo = algo?;
-            for prefix in std::fs::read_dir(algo.path())? {
-                for file in std::fs::read_dir(prefix?.path())? {
-                    let file = file?;
-                    let name = format!(
-                        "{}:{}",
-                        algo.file_name().to_string_lossy(),
-                        file.file_name().to_string_lossy()
-                    );
-                    if let Ok(d) = name.parse::<Digest>() {
-                        out.push((d, file.path()));
-                    }
-                }
-            }
+    // Data no session owns (a server stopped between writing it and
+    // recording the session, or a session forgotten without its data),
+    // once it is as old as a stale session.
+    for upload in reg.blobs.list_uploads().await? {
+        let age = now.duration_since(upload.modified).unwrap_or_default();
+        if age < upload_age
+            || stale.contains(&upload.id)
+            || reg.meta.upload_repository(&upload.id).await?.is_some()
+        {
+            continue;
         }
-        Ok(out)
+        if !dry_run {
+            reg.blobs.discard_upload(&upload.id).await;
+        }
+        report.stale_uploads.push(upload.id);
     }
+    report.deleted_blobs.sort();
+    report.stale_uploads.sort();
+    Ok(report)
 }

@@ -1,6 +1,7 @@
 //! Slipway's embedded OCI distribution registry (spec v1.1).
 //!
-//! - [`storage`]: one content-addressed blob store for all repositories;
+//! - [`storage`]: one content-addressed blob store for all repositories,
+//!   on the local file system (the default) or in an S3-compatible bucket;
 //!   uploads are verified before they become visible, commits are atomic.
 //! - [`routes`]: the `/v2/` API and `/auth/token`.
 //! - [`auth`]: API tokens, Basic auth and the Docker token flow.
@@ -10,7 +11,8 @@
 //!   upload sessions) lives in the store behind `slipway_store::RegistryStore`.
 //!
 //! Architecture invariant: the registry knows nothing about builds; the
-//! server mounts its router and hands it the store and the blob root.
+//! server mounts its router and hands it the store and the blob store
+//! (`storage::BlobStore::from_config`).
 
 pub mod auth;
 mod quota;

@@ -401,6 +401,7 @@ mod balancer;
 mod http;
 mod koji;
 mod postgres;
+mod s3;
 mod server;
 
 pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
@@ -408,6 +409,7 @@ pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 pub use balancer::Balancer;
 pub use http::{HttpResponse, http, http_raw, http_status};
 pub use postgres::Postgres;
+pub use s3::{S3Server, moto_server};
 pub use server::Server;
 
 /// Text of a command's stdout / stderr.

@@ -1,6 +1,7 @@
 //! Blobs and upload sessions (monolithic, chunked, cross-repository mount).
 
 use super::*;
+use crate::storage::BlobBody;
 
 /// `Range: bytes=start-end` / `bytes=start-` against a blob of `size` bytes.
 pub(super) fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
@@ -37,7 +38,7 @@ pub(super) async fn get_blob(
     if !reg.meta.blob_visible(name, &digest.to_string()).await? {
         return Err(unknown());
     }
-    let size = reg.blobs.stat(&digest).await.ok_or_else(unknown)?;
+    let size = reg.blobs.stat(&digest).await?.ok_or_else(unknown)?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, len) = match range {
         Some(v) => match parse_range(v, size) {
@@ -56,7 +57,10 @@ pub(super) async fn get_blob(
     let body = if head {
         Body::empty()
     } else {
-        Body::from(reg.blobs.map(&digest, start, len).await?)
+        match reg.blobs.read(&digest, start, len).await? {
+            BlobBody::Bytes(b) => Body::from(b),
+            BlobBody::Stream(s) => Body::from_stream(s),
+        }
     };
     let mut r = (status, body).into_response();
     header(&mut r, "content-type", "application/octet-stream");
@@ -129,7 +133,7 @@ pub(super) async fn start_upload(
                     && allowed(grants, slipway_core::token::ANY_REPOSITORY, Action::Pull)
             }
         };
-        if allowed && let Some(size) = reg.blobs.stat(&digest).await {
+        if allowed && let Some(size) = reg.blobs.stat(&digest).await? {
             reg.auth
                 .check_storage(name, &digest.to_string(), size)
                 .await

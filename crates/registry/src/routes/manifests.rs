@@ -155,7 +155,7 @@ pub(super) async fn put_manifest(
     }
     for b in &parsed.blobs {
         if !reg.meta.blob_visible(name, b).await?
-            || reg.blobs.stat(&parse_digest(b)?).await.is_none()
+            || reg.blobs.stat(&parse_digest(b)?).await?.is_none()
         {
             return Err(RegistryError::manifest_blob_unknown(format!(
                 "blob {b} is not in repository {name}"

@@ -22,6 +22,8 @@ use slipway_store::{ManifestRecord, TagMove};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+#[cfg(test)]
+mod backend_tests;
 mod blobs;
 mod manifests;
 

@@ -1,4 +1,4 @@
-//! The content-addressed blob store, shared by every repository.
+//! The filesystem backend of the blob store (the default).
 //!
 //! ```text
 //! <root>/blobs/<algorithm>/<first two hex>/<hex>   committed, immutable blobs
@@ -10,6 +10,7 @@
 //! that can be read is always complete and correct, also after a crash, and a
 //! blob pushed to many repositories is stored once.
 
+use super::{BlobBody, BlobInfo, StorageError, UploadInfo, new_id, range_inside};
 use crate::digest::{Algorithm, Digest, Hasher};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -18,20 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("upload {0} does not exist")]
-    UploadUnknown(String),
-    #[error("content does not match digest {expected} (got {actual})")]
-    DigestMismatch { expected: String, actual: String },
-    #[error("chunk starts at {got} but the upload has {expected} bytes")]
-    OutOfOrder { expected: u64, got: u64 },
-    #[error("the upload stream failed: {0}")]
-    Stream(String),
-    #[error("storage I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}
-
 /// The running state of one upload: what has been written and, while the
 /// server keeps running, a SHA-256 of it so far (to avoid re-reading at commit).
 struct UploadState {
@@ -39,25 +26,30 @@ struct UploadState {
     sha256: Option<Hasher>,
 }
 
-pub struct BlobStore {
+pub struct FsBlobs {
     root: PathBuf,
     uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
 }
 
 const READ_BUF: usize = 256 * 1024;
 
-impl BlobStore {
+impl FsBlobs {
     pub fn open(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("uploads"))?;
-        Ok(BlobStore {
+        Ok(FsBlobs {
             root: root.to_path_buf(),
             uploads: Mutex::new(HashMap::new()),
         })
     }
 
-    pub fn blobs_root(&self) -> PathBuf {
-        self.root.join("blobs")
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub async fn check(&self) -> Result<(), StorageError> {
+        tokio::fs::metadata(self.root.join("blobs")).await?;
+        Ok(())
     }
 
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
@@ -73,11 +65,24 @@ impl BlobStore {
     }
 
     /// The size of a committed blob, if it exists.
-    pub async fn stat(&self, d: &Digest) -> Option<u64> {
-        tokio::fs::metadata(self.blob_path(d))
-            .await
-            .ok()
-            .map(|m| m.len())
+    pub async fn stat(&self, d: &Digest) -> Result<Option<u64>, StorageError> {
+        match tokio::fs::metadata(self.blob_path(d)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn local_file(
+        &self,
+        d: &Digest,
+        _scratch: &Path,
+    ) -> Result<Option<PathBuf>, StorageError> {
+        Ok(self.stat(d).await?.map(|_| self.blob_path(d)))
+    }
+
+    pub async fn read(&self, d: &Digest, start: u64, len: u64) -> Result<BlobBody, StorageError> {
+        Ok(BlobBody::Bytes(self.map(d, start, len).await?))
     }
 
     /// A committed blob's bytes `start..start+len`, memory-mapped: the body is
@@ -95,9 +100,9 @@ impl BlobStore {
         })
         .await
         .map_err(std::io::Error::other)??;
-        let (start, end) = (usize::try_from(start), usize::try_from(start + len));
-        match (start, end) {
-            (Ok(s), Ok(e)) if e <= map.len() => Ok(Bytes::from_owner(map).slice(s..e)),
+        range_inside(start, len, map.len() as u64)?;
+        match (usize::try_from(start), usize::try_from(start + len)) {
+            (Ok(s), Ok(e)) => Ok(Bytes::from_owner(map).slice(s..e)),
             _ => Err(StorageError::Io(std::io::Error::other(
                 "range outside the blob",
             ))),
@@ -149,7 +154,7 @@ impl BlobStore {
         mut body: S,
     ) -> Result<u64, StorageError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,
     {
         let on_disk = self.upload_size(id).await?;
@@ -245,7 +250,7 @@ impl BlobStore {
     /// Store `data` as a blob directly (manifests, small monolithic pushes).
     pub async fn put(&self, data: &[u8], algorithm: Algorithm) -> Result<Digest, StorageError> {
         let digest = crate::digest::digest_of(algorithm, data);
-        if self.stat(&digest).await == Some(data.len() as u64) {
+        if self.stat(&digest).await? == Some(data.len() as u64) {
             return Ok(digest);
         }
         let id = new_id();
@@ -280,21 +285,63 @@ impl BlobStore {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Every committed blob: `blobs/<algorithm>/<xx>/<hex>`.
+    pub async fn list_blobs(&self) -> Result<Vec<BlobInfo>, StorageError> {
+        let root = self.root.join("blobs");
+        let list = tokio::task::spawn_blocking(move || list_blob_files(&root))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(list)
+    }
+
+    /// Every upload file (also the temporary files of [`FsBlobs::put`]).
+    pub async fn list_uploads(&self) -> Result<Vec<UploadInfo>, StorageError> {
+        let mut out = Vec::new();
+        let mut dir = tokio::fs::read_dir(self.root.join("uploads")).await?;
+        while let Some(e) = dir.next_entry().await? {
+            let id = e.file_name().to_string_lossy().into_owned();
+            // Gone since the listing (committed or discarded): skip it.
+            let Ok(meta) = e.metadata().await else {
+                continue;
+            };
+            out.push(UploadInfo {
+                id,
+                modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+            });
+        }
+        Ok(out)
+    }
 }
 
-fn new_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-/// Whether `id` looks like an upload id we issued (so it is safe in a path).
-pub fn valid_upload_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .chars()
-            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+fn list_blob_files(root: &Path) -> std::io::Result<Vec<BlobInfo>> {
+    let mut out = Vec::new();
+    for algo in std::fs::read_dir(root)? {
+        let algo = algo?;
+        for prefix in std::fs::read_dir(algo.path())? {
+            for file in std::fs::read_dir(prefix?.path())? {
+                let file = file?;
+                let name = format!(
+                    "{}:{}",
+                    algo.file_name().to_string_lossy(),
+                    file.file_name().to_string_lossy()
+                );
+                let Ok(digest) = name.parse::<Digest>() else {
+                    continue;
+                };
+                // Deleted since the listing: not a blob any more.
+                let Ok(meta) = file.metadata() else {
+                    continue;
+                };
+                out.push(BlobInfo {
+                    digest,
+                    size: meta.len(),
+                    modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn hash_file(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageError> {
@@ -314,136 +361,5 @@ async fn hash_file(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageE
 async fn sync_dir(dir: &Path) {
     if let Ok(d) = tokio::fs::File::open(dir).await {
         let _ = d.sync_all().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::digest::digest_of;
-
-    fn chunks(
-        parts: &[&'static [u8]],
-    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
-        futures::stream::iter(
-            parts
-                .iter()
-                .map(|p| Ok(Bytes::from_static(p)))
-                .collect::<Vec<_>>(),
-        )
-    }
-
-    #[tokio::test]
-    async fn chunked_upload_commits_once_verified() {
-        let d = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(d.path()).unwrap();
-        let id = s.start_upload().await.unwrap();
-        assert_eq!(
-            s.append(&id, Some(0), chunks(&[b"hello ", b"wor"]))
-                .await
-                .unwrap(),
-            9
-        );
-        let e = s.append(&id, Some(3), chunks(&[b"x"])).await.unwrap_err();
-        assert!(matches!(
-            e,
-            StorageError::OutOfOrder {
-                expected: 9,
-                got: 3
-            }
-        ));
-        assert_eq!(s.append(&id, Some(9), chunks(&[b"ld"])).await.unwrap(), 11);
-        let want = digest_of(Algorithm::Sha256, b"hello world");
-        assert_eq!(s.stat(&want).await, None, "visible before commit");
-        assert_eq!(s.commit(&id, &want).await.unwrap(), 11);
-        assert_eq!(s.read_all(&want).await.unwrap(), b"hello world");
-        assert!(matches!(
-            s.upload_size(&id).await,
-            Err(StorageError::UploadUnknown(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn mismatch_stores_nothing() {
-        let d = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(d.path()).unwrap();
-        let id = s.start_upload().await.unwrap();
-        s.append(&id, None, chunks(&[b"data"])).await.unwrap();
-        let wrong = digest_of(Algorithm::Sha256, b"other");
-        assert!(matches!(
-            s.commit(&id, &wrong).await,
-            Err(StorageError::DigestMismatch { .. })
-        ));
-        assert_eq!(s.stat(&wrong).await, None);
-        assert_eq!(
-            std::fs::read_dir(d.path().join("uploads")).unwrap().count(),
-            0
-        );
-        assert_eq!(
-            std::fs::read_dir(d.path().join("blobs")).unwrap().count(),
-            0
-        );
-    }
-
-    #[tokio::test]
-    async fn resumes_after_restart_and_supports_sha512() {
-        let d = tempfile::tempdir().unwrap();
-        let id = {
-            let s = BlobStore::open(d.path()).unwrap();
-            let id = s.start_upload().await.unwrap();
-            s.append(&id, None, chunks(&[b"part one,"])).await.unwrap();
-            id
-        };
-        // A new store: no in-memory hash; the file is the truth.
-        let s = BlobStore::open(d.path()).unwrap();
-        assert_eq!(s.upload_size(&id).await.unwrap(), 9);
-        s.append(&id, Some(9), chunks(&[b" part two"]))
-            .await
-            .unwrap();
-        let want = digest_of(Algorithm::Sha512, b"part one, part two");
-        s.commit(&id, &want).await.unwrap();
-        assert_eq!(s.read_all(&want).await.unwrap(), b"part one, part two");
-    }
-
-    #[tokio::test]
-    async fn reads_ranges_and_puts_small_blobs() {
-        let d = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(d.path()).unwrap();
-        let dg = s.put(b"0123456789", Algorithm::Sha256).await.unwrap();
-        assert_eq!(&s.map(&dg, 2, 5).await.unwrap()[..], b"23456");
-        assert_eq!(&s.map(&dg, 0, 10).await.unwrap()[..], b"0123456789");
-        assert!(s.map(&dg, 8, 5).await.is_err(), "past the end");
-        assert_eq!(
-            s.put(b"0123456789", Algorithm::Sha256).await.unwrap(),
-            dg,
-            "idempotent"
-        );
-        assert!(s.delete_blob(&dg).await.unwrap());
-        assert!(!s.delete_blob(&dg).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn broken_stream_keeps_what_was_written() {
-        let d = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(d.path()).unwrap();
-        let id = s.start_upload().await.unwrap();
-        let body = futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"abc")),
-            Err("connection reset"),
-        ]);
-        assert!(matches!(
-            s.append(&id, None, body).await,
-            Err(StorageError::Stream(_))
-        ));
-        assert_eq!(s.upload_size(&id).await.unwrap(), 3);
-        // The interrupted upload is never visible as a blob.
-        assert_eq!(
-            std::fs::read_dir(d.path().join("blobs")).unwrap().count(),
-            0
-        );
-        s.append(&id, Some(3), chunks(&[b"def"])).await.unwrap();
-        s.commit(&id, &digest_of(Algorithm::Sha256, b"abcdef"))
-            .await
-            .unwrap();
     }
 }
