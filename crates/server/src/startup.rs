@@ -195,11 +195,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    // Builds reach the embedded registry over loopback.
-    let own_registry = if addr.ip().is_unspecified() {
-        format!("127.0.0.1:{}", addr.port())
-    } else {
-        addr.to_string()
+    // Builds reach the embedded registry over loopback, or by the name
+    // all servers share (a load balancer in front of them).
+    let own_registry = match &config.registry_host {
+        Some(host) => host.clone(),
+        None if addr.ip().is_unspecified() => format!("127.0.0.1:{}", addr.port()),
+        None => addr.to_string(),
     };
 
     let (clusters, kube) = match &config.clusters_file {
@@ -226,8 +227,24 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         tracing::warn!("cleaned up after the last run: {cleaned}");
         eprintln!("slipway: cleaned up after the last run: {cleaned}");
     }
+    let blobs = BlobStore::from_config(&config.registry_storage, &data.join("registry"))
+        .map_err(|e| ServerError::Config(format!("registry_storage: {e}")))?;
+    blobs.check().await.map_err(|e| {
+        ServerError::Config(format!("registry_storage ({}): {e}", blobs.describe()))
+    })?;
+    tracing::info!("registry blobs: {}", blobs.describe());
+    if config.database.is_some()
+        && matches!(
+            config.registry_storage,
+            slipway_registry::storage::BlobBackendConfig::Filesystem { .. }
+        )
+    {
+        tracing::warn!(
+            "the database is shared but the registry's blobs are files of this server: other servers cannot serve them unless that directory is shared too (set registry_storage: {{backend: s3, …}})"
+        );
+    }
     let registry = Arc::new(Registry {
-        blobs: BlobStore::open(&data.join("registry")).map_err(data_dir_error(data))?,
+        blobs,
         meta,
         auth: RegistryAuth::new(
             store.clone(),

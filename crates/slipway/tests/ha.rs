@@ -4,17 +4,22 @@
 //! runs a worker build twice, and a replica killed mid-run leaves its
 //! builds to the others.
 
-use slipway_test_support::{Balancer, GitRepo, Postgres, Registry, Server, require_tools};
+use slipway_test_support::{
+    Balancer, GitRepo, Postgres, Registry, S3Server, Server, http, require_tools,
+};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// Replicas sharing `pg`'s database `slipway`, a secret key and a cluster
-/// file; the first one's admin token is copied to the others' data dirs
-/// (the CLI of each finds it there).
+/// Replicas sharing `pg`'s database `slipway`, a bucket of `s3` for the
+/// registry's blobs, a secret key and a cluster file, behind `lb`, which
+/// is also the registry builds push to; the first one's admin token is
+/// copied to the others' data dirs (the CLI of each finds it there).
 struct Fleet {
     pg: Postgres,
+    _s3: S3Server,
+    lb: Balancer,
     servers: Vec<Server>,
     _shared: tempfile::TempDir,
 }
@@ -24,6 +29,16 @@ impl Fleet {
         require_tools();
         let pg = Postgres::start();
         let url = pg.create_database("slipway");
+        let s3 = S3Server::start();
+        s3.create_bucket("slipway");
+        let lb = Balancer::start(Vec::new());
+        let extra_config = format!(
+            "{extra_config}registry_host: {}\nregistry_storage:\n  backend: s3\n  bucket: slipway\n  endpoint: {}\n  allow_http: true\n  access_key_id: {{file: {}}}\n  secret_access_key: {{file: {}}}\n",
+            lb.host(),
+            s3.endpoint(),
+            s3.access_key_id_file().display(),
+            s3.secret_access_key_file().display()
+        );
         let shared = tempfile::tempdir().unwrap();
         let key = shared.path().join("secret-key");
         std::fs::write(&key, "ab".repeat(32)).unwrap();
@@ -46,8 +61,11 @@ impl Fleet {
             }
             servers.push(s);
         }
+        lb.set_backends(servers.iter().map(|s| s.port).collect());
         Fleet {
             pg,
+            _s3: s3,
+            lb,
             servers,
             _shared: shared,
         }
@@ -67,8 +85,7 @@ fn replicas_share_builds_placement_and_logs() {
         "clusters:\n  x86_64:\n  - name: a\n    max_concurrent_builds: 1\n  - name: b\n    max_concurrent_builds: 1\n",
         "",
     );
-    let ports: Vec<u16> = fleet.servers.iter().map(|s| s.port).collect();
-    let lb = Balancer::start(ports);
+    let lb = &fleet.lb;
     let repo = GitRepo::new(&[(
         "Dockerfile",
         &format!(
@@ -127,7 +144,7 @@ fn replicas_share_builds_placement_and_logs() {
             let log = s.log(*id);
             assert!(log.contains("built-on-some-replica"), "build {id}: {log}");
         }
-        let r = slipway_test_support::http(
+        let r = http(
             lb.port,
             "GET",
             &format!("/api/v1/builds/{id}/log"),
@@ -170,11 +187,12 @@ fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
     // A config fired by cron every minute: whoever holds the timers'
     // lease fires it, once a minute, also across the kill.
     fleet.servers[1].apply(&format!(
-        "name: cron\nsource: {{ url: {} }}\noutput: {}/cron\ntriggers:\n  schedule: {{ cron: \"* * * * *\", timezone: UTC }}\n",
+        "name: cron\nsource: {{ url: {} }}\noutput: team/cron\ntriggers:\n  schedule: {{ cron: \"* * * * *\", timezone: UTC }}\n",
         repo.path().display(),
-        registry.host()
     ));
-    let image = format!("{}/ha:1", registry.host());
+    // Pushed through the balancer into the embedded registry, whose
+    // blobs are in the shared bucket.
+    let image = format!("{}/team/ha", fleet.lb.host());
     let ids: Vec<i64> = (0..60)
         .map(|i| fleet.servers[i % 3].queue(&repo, &image, &[]))
         .collect();
@@ -291,6 +309,53 @@ fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
                 "build {id}: {log}"
             );
         }
+    }
+    // Every image pulls byte for byte the same from every replica left:
+    // its manifest and each blob it names.
+    for id in ids.iter().step_by(7) {
+        let b = live.build_json(*id);
+        let digest = b["image"]["digest"].as_str().unwrap().to_string();
+        let tag = b["spec"]["tags"][0].as_str().unwrap().to_string();
+        let mut manifests = Vec::new();
+        for s in &fleet.servers[1..] {
+            let r = s.registry(
+                "GET",
+                &format!("/v2/team/ha/manifests/{tag}"),
+                "repository:team/ha:pull",
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            manifests.push(r.body.clone());
+        }
+        assert!(manifests.windows(2).all(|w| w[0] == w[1]));
+        let m: serde_json::Value = serde_json::from_str(&manifests[0]).unwrap();
+        let mut blobs: Vec<String> = vec![m["config"]["digest"].as_str().unwrap().to_string()];
+        for l in m["layers"].as_array().unwrap() {
+            blobs.push(l["digest"].as_str().unwrap().to_string());
+        }
+        for blob in &blobs {
+            let bodies: Vec<Vec<u8>> = fleet.servers[1..]
+                .iter()
+                .map(|s| {
+                    let token = s.registry_token("repository:team/ha:pull");
+                    let (status, bytes) = slipway_test_support::http_bytes(
+                        s.port,
+                        "GET",
+                        &format!("/v2/team/ha/blobs/{blob}"),
+                        &[("Authorization", &format!("Bearer {token}"))],
+                    );
+                    assert_eq!(status, 200, "blob {blob}");
+                    bytes
+                })
+                .collect();
+            assert!(
+                bodies.windows(2).all(|w| w[0] == w[1]),
+                "blob {blob} differs"
+            );
+            use sha2::Digest as _;
+            let sum = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bodies[0])));
+            assert_eq!(&sum, blob);
+        }
+        assert!(digest.starts_with("sha256:"));
     }
     // Cron fired at most once per minute, whichever replica held its lease.
     let fired = fleet

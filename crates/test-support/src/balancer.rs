@@ -6,13 +6,14 @@
 
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct Balancer {
     pub port: u16,
     stop: Arc<AtomicBool>,
+    backends: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Balancer {
@@ -22,17 +23,32 @@ impl Balancer {
         let stop = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicUsize::new(0));
         let stopping = stop.clone();
+        let backends = Arc::new(Mutex::new(backends));
+        let shared = backends.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stopping.load(Ordering::Relaxed) {
                     return;
                 }
                 let Ok(client) = conn else { continue };
-                let (backends, next) = (backends.clone(), next.clone());
+                let backends = shared.lock().map(|b| b.clone()).unwrap_or_default();
+                let next = next.clone();
                 std::thread::spawn(move || forward(client, &backends, &next));
             }
         });
-        Balancer { port, stop }
+        Balancer {
+            port,
+            stop,
+            backends,
+        }
+    }
+
+    /// Send new connections to these ports from now on (servers whose
+    /// ports are known only once the balancer's is).
+    pub fn set_backends(&self, ports: Vec<u16>) {
+        if let Ok(mut b) = self.backends.lock() {
+            *b = ports;
+        }
     }
 
     /// `127.0.0.1:<port>`.
@@ -50,6 +66,10 @@ impl Drop for Balancer {
 }
 
 fn forward(client: TcpStream, backends: &[u16], next: &AtomicUsize) {
+    if backends.is_empty() {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
     let start = next.fetch_add(1, Ordering::Relaxed);
     let backend = (0..backends.len()).find_map(|i| {
         let port = backends[(start + i) % backends.len()];

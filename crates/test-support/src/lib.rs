@@ -407,7 +407,7 @@ mod server;
 pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 
 pub use balancer::Balancer;
-pub use http::{HttpResponse, http, http_raw, http_status};
+pub use http::{HttpResponse, http, http_bytes, http_raw, http_status};
 pub use postgres::Postgres;
 pub use s3::{S3Server, moto_server};
 pub use server::Server;

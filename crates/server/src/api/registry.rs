@@ -35,6 +35,16 @@ pub(super) async fn gc(State(s): State<Arc<Services>>, body: Bytes) -> Result<Re
     };
     let grace = std::time::Duration::from_secs(req.grace_seconds.unwrap_or(3600));
     let upload_age = std::time::Duration::from_secs(req.upload_max_age_seconds.unwrap_or(86400));
+    // One collection at a time across servers sharing the blobs (the
+    // scheduled one takes the same lease).
+    if !req.dry_run
+        && !crate::controllers::leases::claim(&s, "loop:gc", std::time::Duration::from_secs(3600))
+            .await
+    {
+        return Err(ApiError::conflict(
+            "another server is collecting garbage now; try again when it is done",
+        ));
+    }
     let collected =
         slipway_registry::gc::collect(&s.registry, req.dry_run, grace, upload_age).await;
     if !req.dry_run {

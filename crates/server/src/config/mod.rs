@@ -30,6 +30,12 @@ pub struct ConfigFile {
     /// the API's port too).
     #[serde(default)]
     pub registry_listen: Option<std::net::SocketAddr>,
+    /// The name (`host[:port]`) builds and clients reach the embedded
+    /// registry by, when it is not this server's listen address: the load
+    /// balancer in front of several servers (which then share
+    /// `registry_storage` and the database). Images are named with it.
+    #[serde(default)]
+    pub registry_host: Option<String>,
     /// Concurrent registry write requests before clients get 429 (default 256).
     #[serde(default)]
     pub registry_max_concurrent_writes: Option<usize>,
@@ -86,6 +92,10 @@ pub struct ConfigFile {
     /// servers share (see README, "Running several servers").
     #[serde(default)]
     pub database: Option<DatabaseSettings>,
+    /// Where the embedded registry keeps its blobs: files in the data dir
+    /// (default) or an S3-compatible bucket every server shares.
+    #[serde(default)]
+    pub registry_storage: slipway_registry::storage::BlobBackendConfig,
 }
 
 /// `database:` in the config file. The URL carries no password: it is
@@ -234,6 +244,8 @@ pub struct ServerConfig {
     pub registry_anonymous_pull: bool,
     pub registry_listen: Option<SocketAddr>,
     pub registry_max_concurrent_writes: usize,
+    /// See [`ConfigFile::registry_host`].
+    pub registry_host: Option<String>,
     /// Worker clusters per platform; without it, one local cluster for the
     /// host's platform with `workers` slots.
     pub clusters_file: Option<PathBuf>,
@@ -253,6 +265,7 @@ pub struct ServerConfig {
     pub secret_key_file: Option<PathBuf>,
     /// PostgreSQL; `None`: the SQLite file in the data dir.
     pub database: Option<DatabaseSettings>,
+    pub registry_storage: slipway_registry::storage::BlobBackendConfig,
     pub koji: Option<KojiSettings>,
     /// Between scheduled registry garbage collections; `None`: never.
     pub registry_gc_interval: Option<std::time::Duration>,
@@ -437,6 +450,10 @@ impl ServerConfig {
         if workers == 0 {
             return Err("--workers must be at least 1".into());
         }
+        if let Some(h) = &file.registry_host {
+            slipway_core::image_ref::check_registry_host(h)
+                .map_err(|e| format!("registry_host: {e}"))?;
+        }
         if let Some(db) = &file.database {
             db.check()?;
             if file.secret_key_file.is_none() {
@@ -461,6 +478,7 @@ impl ServerConfig {
             storage_driver: file.storage_driver.unwrap_or_else(|| "vfs".into()),
             registry_anonymous_pull: file.registry_anonymous_pull,
             registry_listen: file.registry_listen,
+            registry_host: file.registry_host,
             registry_max_concurrent_writes: file
                 .registry_max_concurrent_writes
                 .unwrap_or(slipway_registry::DEFAULT_MAX_CONCURRENT_WRITES)
@@ -483,6 +501,7 @@ impl ServerConfig {
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
             database: file.database,
+            registry_storage: file.registry_storage,
             koji: file.koji.filter(|k| k.import),
             environments: file.environments,
             tls: file.tls,

@@ -186,14 +186,24 @@ async fn in_own_registry(
     };
     let registry = services.registry.clone();
     let reference = reference.to_string();
+    // Blobs in object storage are fetched into a scratch dir of the
+    // scan's own (files on disk are read where they are).
+    let scratch = match services.scratch_dir("scan-blobs").await {
+        Ok(d) => d,
+        Err(e) => return Some(Err((ScanOutcome::Error, e))),
+    };
+    let dir = scratch.clone();
+    let rt = tokio::runtime::Handle::current();
     let read = tokio::task::spawn_blocking(move || {
         slipway_scan::image::read_store(&reference, &digest, None, &|algo, hex| {
             let d: slipway_core::oci::digest::Digest = format!("{algo}:{hex}").parse().ok()?;
-            let path = registry.blobs.blob_path(&d);
-            path.is_file().then_some(path)
+            rt.block_on(registry.blobs.local_file(&d, &dir))
+                .ok()
+                .flatten()
         })
     })
     .await;
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
     Some(match read {
         Ok(Ok(img)) => Ok(img),
         Ok(Err(e)) => Err((ScanOutcome::Error, e.to_string())),
