@@ -51,3 +51,26 @@ pub async fn sqlite_to_postgres(
         .await
         .map_err(|e| format!("the copy failed and nothing was kept: {e}"))
 }
+
+/// Copy the registry's blobs from `data`'s files into `to` (the storage
+/// the servers sharing the database use). Returns (blobs, bytes) copied;
+/// blobs already there are skipped, so it may run again after a failure.
+pub async fn blobs(
+    data: &Path,
+    to: &slipway_registry::storage::BlobBackendConfig,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<(u64, u64), String> {
+    use slipway_registry::storage::{BlobBackendConfig, BlobStore};
+    if matches!(to, BlobBackendConfig::Filesystem { .. }) {
+        return Ok((0, 0));
+    }
+    let from = BlobStore::open(&data.join("registry"))
+        .map_err(|e| format!("cannot open {}: {e}", data.join("registry").display()))?;
+    let to = BlobStore::from_config(to, &data.join("registry")).map_err(|e| e.to_string())?;
+    to.check()
+        .await
+        .map_err(|e| format!("cannot use {}: {e}", to.describe()))?;
+    from.copy_to(&to, &|d, n| progress(&d.to_string(), n))
+        .await
+        .map_err(|e| format!("copying the registry's blobs to {} failed: {e} (run it again: blobs copied are kept)", to.describe()))
+}

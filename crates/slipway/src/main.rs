@@ -81,6 +81,10 @@ struct MigrateArgs {
     /// A file holding the database password (first line)
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// The config file the servers on PostgreSQL will use: its
+    /// registry_storage (an S3 bucket) receives the registry's blobs
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Output: text, or json (the tables and their row counts)
     #[arg(short = 'o', long, default_value = "text")]
     output: String,
@@ -237,16 +241,37 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
             to.url
         );
     }
+    let storage = match &args.config {
+        Some(p) => {
+            ConfigFile::load(p)
+                .map_err(|e| format!("{e}"))?
+                .registry_storage
+        }
+        None => Default::default(),
+    };
     let report = slipway_server::migrate::sqlite_to_postgres(&args.from, &to, &progress).await?;
+    let blob_progress = |digest: &str, n: u64| {
+        if !json {
+            eprintln!("  blob {digest}: {n} bytes");
+        }
+    };
+    let (blobs, blob_bytes) =
+        slipway_server::migrate::blobs(&args.from, &storage, &blob_progress).await?;
     if json {
         let tables: serde_json::Map<String, serde_json::Value> = report
             .tables
             .iter()
             .map(|(t, n)| (t.clone(), (*n).into()))
             .collect();
-        println!("{}", serde_json::json!({ "tables": tables }));
+        println!(
+            "{}",
+            serde_json::json!({ "tables": tables, "blobs": blobs, "blob_bytes": blob_bytes })
+        );
     } else {
         let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
+        if blobs > 0 {
+            println!("copied {blobs} registry blobs ({blob_bytes} bytes) to object storage");
+        }
         println!(
             "moved {rows} rows in {} tables. Start the servers with database: {{url: {}}} and secret_key_file: {} (copy that key to every server; it reads the secrets moved)",
             report.tables.len(),

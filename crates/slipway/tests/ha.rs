@@ -395,6 +395,12 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
         "repository:team/moved:pull",
     );
     assert_eq!(tags_before.status, 200);
+    let manifest_before = old.registry(
+        "GET",
+        "/v2/team/moved/manifests/latest",
+        "repository:team/moved:pull",
+    );
+    assert_eq!(manifest_before.status, 200);
     old.sigterm();
 
     let pg = Postgres::start();
@@ -410,10 +416,23 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     assert!(!running.status.success());
     assert!(String::from_utf8_lossy(&running.stderr).contains("stop it first"));
     old.sigterm();
+    // The servers' config: the database, the old key, the blobs in S3.
+    let s3 = S3Server::start();
+    s3.create_bucket("moved");
+    let config = format!(
+        "database: {{url: '{url}'}}\nsecret_key_file: {}\nregistry_storage:\n  backend: s3\n  bucket: moved\n  endpoint: {}\n  allow_http: true\n  access_key_id: {{file: {}}}\n  secret_access_key: {{file: {}}}\n",
+        old.data_dir().join("secret-key").display(),
+        s3.endpoint(),
+        s3.access_key_id_file().display(),
+        s3.secret_access_key_file().display()
+    );
+    let config_file = old.home.path().join("new-config.yaml");
+    std::fs::write(&config_file, &config).unwrap();
     let moved = std::process::Command::new(BIN)
         .args(["migrate", "--from"])
         .arg(old.data_dir())
-        .args(["--to", &url, "-o", "json"])
+        .args(["--to", &url, "-o", "json", "--config"])
+        .arg(&config_file)
         .output()
         .unwrap();
     assert!(
@@ -427,6 +446,7 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
         report["tables"]["api_tokens"].as_u64().unwrap() >= 2,
         "{report}"
     );
+    assert!(report["blobs"].as_u64().unwrap() >= 2, "{report}");
     // Into a database that holds builds already: refused, nothing changed.
     let again = std::process::Command::new(BIN)
         .args(["migrate", "--from"])
@@ -437,12 +457,8 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
 
-    // A server on PostgreSQL with the old key: the old tokens work, and
-    // everything is there.
-    let config = format!(
-        "database: {{url: '{url}'}}\nsecret_key_file: {}\n",
-        old.data_dir().join("secret-key").display()
-    );
+    // A server on PostgreSQL with the old key and the bucket: the old
+    // tokens work, and everything is there.
     let new = Server::start_with_config(Path::new(BIN), 1, Some(&config));
     assert!(
         !new.data_dir().join("admin-token").exists(),
@@ -478,6 +494,30 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     );
     assert_eq!(tags.status, 200, "{}", tags.body);
     assert_eq!(tags.json(), tags_before.json());
+    // The image pulls from the new server, its blobs from the bucket.
+    let manifest = new.registry(
+        "GET",
+        "/v2/team/moved/manifests/latest",
+        "repository:team/moved:pull",
+    );
+    assert_eq!(manifest.body, manifest_before.body);
+    let m = manifest.json();
+    let token = new.registry_token("repository:team/moved:pull");
+    for l in m["layers"].as_array().unwrap() {
+        let digest = l["digest"].as_str().unwrap();
+        let (status, bytes) = slipway_test_support::http_bytes(
+            new.port,
+            "GET",
+            &format!("/v2/team/moved/blobs/{digest}"),
+            &[("Authorization", &format!("Bearer {token}"))],
+        );
+        assert_eq!(status, 200);
+        use sha2::Digest as _;
+        assert_eq!(
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes))),
+            digest
+        );
+    }
     // New builds number on after the moved ones.
     let next = new.queue(&repo, &format!("{}/team/moved", new.host()), &["--scratch"]);
     assert!(next > id);

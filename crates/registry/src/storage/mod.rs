@@ -256,6 +256,43 @@ impl BlobStore {
     }
 
     /// Every committed blob, for garbage collection.
+    /// Copy every blob of this store that `to` lacks into `to` (moving an
+    /// installation's blobs to object storage), each streamed through an
+    /// upload of `to` and verified against its digest there; a blob `to`
+    /// has already is skipped, so a copy that stopped can run again.
+    /// `progress` hears each blob copied. Returns (blobs copied, bytes).
+    pub async fn copy_to(
+        &self,
+        to: &BlobStore,
+        progress: &(dyn Fn(&Digest, u64) + Sync),
+    ) -> Result<(u64, u64), StorageError> {
+        let (mut n, mut bytes) = (0, 0);
+        for blob in self.list_blobs().await? {
+            if to.stat(&blob.digest).await? == Some(blob.size) {
+                continue;
+            }
+            let id = to.start_upload().await?;
+            let body: BoxStream<'static, Result<Bytes, StorageError>> =
+                match self.read(&blob.digest, 0, blob.size).await? {
+                    BlobBody::Bytes(b) => Box::pin(futures::stream::once(async move { Ok(b) })),
+                    BlobBody::Stream(s) => s,
+                };
+            let copied = async {
+                to.append(&id, Some(0), body).await?;
+                to.commit(&id, &blob.digest).await
+            }
+            .await;
+            if let Err(e) = copied {
+                to.discard_upload(&id).await;
+                return Err(e);
+            }
+            n += 1;
+            bytes += blob.size;
+            progress(&blob.digest, blob.size);
+        }
+        Ok((n, bytes))
+    }
+
     pub async fn list_blobs(&self) -> Result<Vec<BlobInfo>, StorageError> {
         each!(self, b => b.list_blobs().await)
     }
