@@ -82,8 +82,6 @@ pub struct Services {
     /// Whether other servers may share the database (PostgreSQL): the
     /// builds of a server that stops are recovered by the others.
     pub shared_database: bool,
-    /// The web console's signed-in sessions.
-    pub console_sessions: crate::console::session::Sessions,
 }
 
 impl Services {

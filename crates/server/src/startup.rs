@@ -326,7 +326,6 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         worker_ca_file: config.tls.as_ref().and_then(|t| t.ca_file.clone()),
         worker_scans: Default::default(),
         metrics: crate::metrics::Metrics::new(),
-        console_sessions: Default::default(),
         shared_database: config.database.is_some(),
         event_streams: Arc::new(tokio::sync::Semaphore::new(crate::api::events::MAX_STREAMS)),
         commit: config.commit.clone(),

@@ -153,6 +153,56 @@ fn replicas_share_builds_placement_and_logs() {
         );
         assert!(r.body.contains("built-on-some-replica"));
     }
+    // A console session made on one replica is good on the other, and
+    // signing out there ends it everywhere.
+    let token = fleet.servers[0].token();
+    let login = slipway_test_support::http_raw(
+        fleet.servers[0].port,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={token}").as_bytes(),
+    );
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = |port: u16| {
+        slipway_test_support::http_raw(port, "GET", "/builds", &[("Cookie", &cookie)], b"")
+    };
+    let other = page(fleet.servers[1].port);
+    assert_eq!(other.status, 200, "{}", other.headers);
+    assert!(other.body.contains("built") || other.body.contains("Complete"));
+    // The sign-out form's CSRF value, made on the other replica from
+    // the session's secret in the database.
+    let csrf = other
+        .body
+        .split("action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let out = slipway_test_support::http_raw(
+        fleet.servers[0].port,
+        "POST",
+        "/logout",
+        &[
+            ("Cookie", &cookie),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!("csrf={csrf}").as_bytes(),
+    );
+    assert!(out.status < 400, "{}", out.status);
+    assert_eq!(
+        page(fleet.servers[1].port).status,
+        303,
+        "signed out everywhere"
+    );
 }
 
 /// The name a replica's leases and placements carry (its log says it).

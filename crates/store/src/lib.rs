@@ -27,6 +27,7 @@ mod registry;
 mod scans;
 mod seal;
 mod secrets;
+mod sessions;
 mod sqlite;
 mod summaries;
 mod tags;
@@ -47,6 +48,7 @@ pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
 pub use scans::ScanStore;
 pub use secrets::SecretStore;
+pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use tests_store::TestStore;
 pub use webhooks::{DELIVERY_MEMORY_DAYS, WebhookStore};
@@ -145,6 +147,7 @@ pub trait Store:
     + SecretStore
     + RegistryLoginStore
     + LeaseStore
+    + SessionStore
     + Send
     + Sync
     + 'static

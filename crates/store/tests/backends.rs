@@ -14,7 +14,7 @@ use slipway_core::scan::{ScanOutcome, ScanReason, ScanReport, TrackedRepository}
 use slipway_store::{
     AccessStore, FeedStore, IdentityStore, ImportAttempt, KojiReservation, KojiStore, LeaseStore,
     NewDelivery, NewToken, NotificationStore, PgStore, RebuildStore, RegistryLoginStore, ScanStore,
-    SecretStore, SqliteStore, StoreError, TestStore, WebhookStore,
+    SecretStore, SessionStore, SqliteStore, StoreError, TestStore, WebhookStore,
 };
 use slipway_test_support::Postgres;
 use std::path::PathBuf;
@@ -36,6 +36,7 @@ trait Areas:
     + ScanStore
     + AccessStore
     + LeaseStore
+    + SessionStore
     + RebuildStore
     + Send
     + Sync
@@ -53,6 +54,7 @@ impl<
         + ScanStore
         + AccessStore
         + LeaseStore
+        + SessionStore
         + RebuildStore
         + Send
         + Sync,
@@ -988,4 +990,36 @@ async fn servers_racing_for_a_lease_leave_one_holder() {
         won += usize::from(t.await.unwrap());
     }
     assert_eq!(won, 1);
+}
+
+#[tokio::test]
+async fn console_sessions_are_touched_expire_and_end() {
+    use std::time::Duration;
+    for b in backends().await {
+        let s = &b.store;
+        let day = Duration::from_secs(86400);
+        s.put_session("k1", "token-hash", "ab12", day)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.touch_session("k1", day).await.unwrap(),
+            Some(("token-hash".to_string(), "ab12".to_string())),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.touch_session("nope", day).await.unwrap(), None);
+        // Unused for longer than its idle time: gone.
+        s.put_session("k2", "t", "cd", Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            s.touch_session("k2", day).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        s.drop_session("k1").await.unwrap();
+        assert_eq!(s.touch_session("k1", day).await.unwrap(), None);
+    }
 }

@@ -212,6 +212,14 @@ async fn delete_config(
 ) -> Result<StatusCode, ApiError> {
     require_config(&s, &caller, &name, Permission::Manage).await?;
     let _one_at_a_time = s.apply_lock.lock().await;
+    let _on_one_server = crate::controllers::leases::hold(
+        &s,
+        "apply",
+        crate::steps::configs::APPLY_LEASE,
+        crate::steps::configs::APPLY_LEASE,
+    )
+    .await
+    .map_err(ApiError::conflict)?;
     let (_, graph) = rebuilds::current_graph(&s).await?;
     if let Some(i) = graph.index_of(&name)
         && !graph.children(i).is_empty()

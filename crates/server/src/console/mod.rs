@@ -89,11 +89,11 @@ pub(crate) async fn signed(s: &Services, headers: &HeaderMap) -> Option<Signed> 
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(session::from_cookie_header)?;
-    let session = s.console_sessions.get(id)?;
+    let session = Sessions::get(s.store.as_ref(), id).await?;
     match s.store.principal(&session.token_hash).await {
         Ok(Some(principal)) => Some(Signed { session, principal }),
         _ => {
-            s.console_sessions.close(id);
+            Sessions::close(s.store.as_ref(), id).await;
             None
         }
     }
@@ -194,7 +194,10 @@ async fn login(State(s): State<Arc<Services>>, Form(f): Form<LoginForm>) -> Resp
     let hash = crate::tokens::hash_token(f.token.trim());
     match s.store.principal(&hash).await {
         Ok(Some(_)) => {
-            let id = s.console_sessions.open(hash);
+            let id = match Sessions::open(s.store.as_ref(), &hash).await {
+                Ok(id) => id,
+                Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            };
             (
                 [(
                     header::SET_COOKIE,
@@ -238,7 +241,7 @@ async fn logout(
         .and_then(|v| v.to_str().ok())
         .and_then(session::from_cookie_header)
     {
-        s.console_sessions.close(id);
+        Sessions::close(s.store.as_ref(), id).await;
     }
     (
         [(header::SET_COOKIE, Sessions::cleared())],

@@ -1,29 +1,26 @@
 //! Console sessions: a token given once at sign-in becomes an HttpOnly,
-//! SameSite=Strict cookie naming a random session; the server keeps only
+//! SameSite=Strict cookie naming a random session; the store keeps only
 //! the session id's hash, the token's hash (so each request is checked as
 //! the API checks a token: revoked or expired tokens end their sessions)
-//! and a CSRF secret. Sessions live in memory (signing in again after a
-//! restart is the cost), idle ones expire, and there is a cap.
+//! and a CSRF secret. Sessions are in the store, so every server sharing
+//! the database knows them (and they survive a restart); one unused for
+//! [`IDLE`] is gone.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use slipway_store::Store;
+use std::time::Duration;
 
 /// The cookie's name.
 pub const COOKIE: &str = "slipway_session";
 /// A session unused this long is gone.
 pub const IDLE: Duration = Duration::from_secs(8 * 3600);
-/// Sessions kept at most (the oldest-used go first).
-const MAX: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct Session {
     /// The hash of the token signed in with (`slipway_core::token`'s).
     pub token_hash: String,
     csrf: [u8; 32],
-    used: Instant,
 }
 
 impl Session {
@@ -52,69 +49,50 @@ fn csrf_value(secret: &[u8; 32], path: &str) -> String {
     hex::encode(h.finalize())
 }
 
-fn key(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+/// What the store knows a session by: the hash of its cookie's id.
+fn key(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
 }
 
-#[derive(Default)]
-pub struct Sessions {
-    inner: Mutex<HashMap<[u8; 32], Session>>,
-}
+pub struct Sessions;
 
 impl Sessions {
     /// A new session for the token whose hash is `token_hash`; returns the
     /// cookie value (64 hex digits), never stored.
-    pub fn open(&self, token_hash: String) -> String {
+    pub async fn open(store: &dyn Store, token_hash: &str) -> slipway_store::Result<String> {
         let mut id = [0u8; 32];
         rand::rng().fill_bytes(&mut id);
         let mut csrf = [0u8; 32];
         rand::rng().fill_bytes(&mut csrf);
         let id = hex::encode(id);
-        if let Ok(mut m) = self.inner.lock() {
-            let now = Instant::now();
-            m.retain(|_, s| now.duration_since(s.used) < IDLE);
-            if m.len() >= MAX
-                && let Some(oldest) = m.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| *k)
-            {
-                m.remove(&oldest);
-            }
-            m.insert(
-                key(&id),
-                Session {
-                    token_hash,
-                    csrf,
-                    used: now,
-                },
-            );
-        }
-        id
+        store
+            .put_session(&key(&id), token_hash, &hex::encode(csrf), IDLE)
+            .await?;
+        Ok(id)
     }
 
     /// The live session the cookie value `id` names, marked used.
-    pub fn get(&self, id: &str) -> Option<Session> {
+    pub async fn get(store: &dyn Store, id: &str) -> Option<Session> {
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        let mut m = self.inner.lock().ok()?;
-        let k = key(id);
-        let now = Instant::now();
-        match m.get_mut(&k) {
-            Some(s) if now.duration_since(s.used) < IDLE => {
-                s.used = now;
-                Some(s.clone())
+        let (token_hash, csrf) = match store.touch_session(&key(id), IDLE).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!("console: cannot read a session: {e}");
+                return None;
             }
-            Some(_) => {
-                m.remove(&k);
-                None
-            }
-            None => None,
-        }
+        };
+        let csrf = hex::decode(csrf)
+            .ok()
+            .and_then(|c| <[u8; 32]>::try_from(c).ok())?;
+        Some(Session { token_hash, csrf })
     }
 
     /// End the session `id` names.
-    pub fn close(&self, id: &str) {
-        if let Ok(mut m) = self.inner.lock() {
-            m.remove(&key(id));
+    pub async fn close(store: &dyn Store, id: &str) {
+        if let Err(e) = store.drop_session(&key(id)).await {
+            tracing::warn!("console: cannot end a session: {e}");
         }
     }
 
@@ -145,24 +123,41 @@ pub fn from_cookie_header(header: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_session_is_found_by_its_cookie_only() {
-        let s = Sessions::default();
-        let id = s.open("hash-of-token".into());
-        assert_eq!(id.len(), 64);
-        assert_eq!(s.get(&id).unwrap().token_hash, "hash-of-token");
-        // Another id, a malformed one: nothing.
-        assert!(s.get(&"0".repeat(64)).is_none());
-        assert!(s.get("x; DROP").is_none());
-        s.close(&id);
-        assert!(s.get(&id).is_none());
+    async fn store() -> (tempfile::TempDir, slipway_store::SqliteStore) {
+        let d = tempfile::tempdir().unwrap();
+        let s = slipway_store::SqliteStore::open(&d.path().join("db"))
+            .await
+            .unwrap();
+        (d, s)
     }
 
-    #[test]
-    fn csrf_values_are_per_session_and_per_path() {
-        let s = Sessions::default();
-        let (a, b) = (s.open("t".into()), s.open("t".into()));
-        let (a, b) = (s.get(&a).unwrap(), s.get(&b).unwrap());
+    #[tokio::test]
+    async fn a_session_is_found_by_its_cookie_only() {
+        let (_d, s) = store().await;
+        let id = Sessions::open(&s, "hash-of-token").await.unwrap();
+        assert_eq!(id.len(), 64);
+        assert_eq!(
+            Sessions::get(&s, &id).await.unwrap().token_hash,
+            "hash-of-token"
+        );
+        // Another id, a malformed one: nothing.
+        assert!(Sessions::get(&s, &"0".repeat(64)).await.is_none());
+        assert!(Sessions::get(&s, "x; DROP").await.is_none());
+        Sessions::close(&s, &id).await;
+        assert!(Sessions::get(&s, &id).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn csrf_values_are_per_session_and_per_path() {
+        let (_d, s) = store().await;
+        let (a, b) = (
+            Sessions::open(&s, "t").await.unwrap(),
+            Sessions::open(&s, "t").await.unwrap(),
+        );
+        let (a, b) = (
+            Sessions::get(&s, &a).await.unwrap(),
+            Sessions::get(&s, &b).await.unwrap(),
+        );
         let v = a.csrf_for("/builds/7/cancel");
         assert!(a.csrf_ok("/builds/7/cancel", &v));
         assert!(!a.csrf_ok("/builds/8/cancel", &v), "another form");

@@ -111,3 +111,43 @@ pub async fn recovery(services: Arc<Services>) {
         }
     }
 }
+
+/// A lease held across servers for one piece of work (see [`hold`]);
+/// given up when dropped.
+pub struct Held {
+    services: Arc<Services>,
+    name: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let (services, name) = (self.services.clone(), std::mem::take(&mut self.name));
+        tokio::spawn(async move { release(&services, &name).await });
+    }
+}
+
+/// Wait (up to `wait`) until this server holds lease `name` for `ttl`:
+/// work one server at a time among those sharing the database (applying
+/// configs checks the whole graph before writing it). Within a server the
+/// caller keeps its own lock too: the lease is the server's.
+pub async fn hold(
+    services: &Arc<Services>,
+    name: &str,
+    ttl: Duration,
+    wait: Duration,
+) -> Result<Held, String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !claim(services, name, ttl).await {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "another server has been doing {name} for over {}s; try again",
+                wait.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(Held {
+        services: services.clone(),
+        name: name.to_string(),
+    })
+}

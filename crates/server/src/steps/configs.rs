@@ -149,6 +149,9 @@ async fn read_base_images(
     result
 }
 
+/// How long one apply may hold the other servers' applies back.
+pub const APPLY_LEASE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Create, update and (with `prune`) delete configs. Every config is
 /// checked, its Dockerfile's FROM lines read at its branch head, and the
 /// resulting graph checked for cycles before anything is written.
@@ -158,6 +161,10 @@ pub async fn apply(
     req: ApplyRequest,
 ) -> Result<ApplyResponse, ApiError> {
     let _one_at_a_time = services.apply_lock.lock().await;
+    let _on_one_server =
+        crate::controllers::leases::hold(services, "apply", APPLY_LEASE, APPLY_LEASE)
+            .await
+            .map_err(ApiError::conflict)?;
     let projects = crate::steps::projects::names(services).await?;
     let stored = services.store.list_configs().await?;
     let project_of = |c: &ImageConfig| {
