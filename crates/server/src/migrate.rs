@@ -47,9 +47,60 @@ pub async fn sqlite_to_postgres(
     let target = PgStore::connect(&to.url, password.as_deref(), Some(&key))
         .await
         .map_err(|e| format!("cannot use the database {}: {e}", to.url))?;
-    slipway_store::migrate::sqlite_to_postgres(&db, &target, progress)
+    let mut report = slipway_store::migrate::sqlite_to_postgres(&db, &target, progress)
         .await
-        .map_err(|e| format!("the copy failed and nothing was kept: {e}"))
+        .map_err(|e| format!("the copy failed and nothing was kept: {e}"))?;
+    let logs = copy_logs(&data.join("logs"), &target).await?;
+    progress("build logs", logs);
+    report.tables.push(("build logs".into(), logs));
+    Ok(report)
+}
+
+/// Copy the build logs (`<data>/logs/<id>.log`) into the database, where
+/// servers sharing it keep them, in chunks of whole lines. A build whose
+/// log is there already (a copy run again) is skipped.
+async fn copy_logs(dir: &Path, target: &PgStore) -> Result<u64, String> {
+    use slipway_store::LogStore;
+    const CHUNK: usize = 64 * 1024;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    let mut n = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name
+            .strip_suffix(".log")
+            .and_then(|i| i.parse::<slipway_core::BuildId>().ok())
+        else {
+            continue;
+        };
+        let fail = |e: String| format!("cannot copy the log of build {id}: {e}");
+        if target.log_len(id).await.map_err(|e| fail(e.to_string()))? > 0 {
+            continue;
+        }
+        let bytes = tokio::fs::read(entry.path())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let mut rest: &[u8] = &bytes;
+        while !rest.is_empty() {
+            // Up to CHUNK bytes, ending after a newline where one is.
+            let mut end = rest.len().min(CHUNK);
+            if end < rest.len()
+                && let Some(nl) = rest[..end].iter().rposition(|b| *b == b'\n')
+            {
+                end = nl + 1;
+            }
+            target
+                .append_log(id, &rest[..end])
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            rest = &rest[end..];
+        }
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Copy the registry's blobs from `data`'s files into `to` (the storage

@@ -126,6 +126,11 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             (pg.clone(), pg.clone(), Some(pg))
         }
     };
+    // Alone on its database, a server holds nothing an earlier run held
+    // (a build it was preparing is prepared again at once).
+    if config.database.is_none() {
+        store.clear_leases().await?;
+    }
     // This server's own lease, before it places anything (see
     // `controllers::leases`).
     store

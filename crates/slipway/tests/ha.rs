@@ -270,25 +270,25 @@ fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
         })
     };
 
-    // Kill the first replica once it runs something.
-    let victim = holder(&fleet.servers[0]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mine: u32 = fleet
-            .sql(&format!(
-                "SELECT count(*) FROM worker_builds WHERE phase = 'Running' AND owner = '{victim}'"
-            ))
-            .parse()
-            .unwrap();
-        if mine > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the first replica never ran a build"
+    // Kill a replica while it runs builds: whichever placed the first one
+    // seen running (it goes to index 0; the others live on).
+    let holders: Vec<String> = fleet.servers.iter().map(holder).collect();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let victim = loop {
+        let owner = fleet.sql(
+            "SELECT owner FROM worker_builds WHERE phase = 'Running' AND owner IS NOT NULL LIMIT 1",
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        if let Some(k) = holders.iter().position(|h| *h == owner) {
+            break k;
+        }
+        assert!(Instant::now() < deadline, "no replica ever ran a build");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    fleet.servers.swap(0, victim);
+    let victim = holders[victim].clone();
+    fleet.servers[0].kill9();
+    // What it was running when it died (nobody else changes those rows
+    // until its lease has expired).
     let interrupted: Vec<i64> = fleet
         .sql(&format!(
             "SELECT build_id FROM worker_builds WHERE phase = 'Running' AND owner = '{victim}' ORDER BY 1"
@@ -296,8 +296,6 @@ fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
         .lines()
         .map(|l| l.trim().parse().unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    fleet.servers[0].kill9();
 
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
@@ -311,7 +309,16 @@ fn a_replica_killed_mid_run_leaves_its_builds_to_the_others() {
         if open == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{open} builds never ended");
+        assert!(
+            Instant::now() < deadline,
+            "{open} builds never ended: {}\nleases: {}",
+            fleet.sql(
+                "SELECT b.id || ' ' || b.phase || ' ' || coalesce(string_agg(w.phase || '@' || coalesce(w.owner, '-'), ','), '') \
+                 FROM builds b LEFT JOIN worker_builds w ON w.build_id = b.id \
+                 WHERE b.phase NOT IN ('Complete','Failed','Error','Cancelled','Skipped') GROUP BY b.id, b.phase"
+            ),
+            fleet.sql("SELECT name || ' ' || holder || ' ' || expires_ms FROM leases")
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -439,6 +446,8 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     let admin = old.token();
     let builds_before = old.cli_json(&["builds", "-o", "json"]);
     let build_before = old.build_json(id);
+    let log_before = old.log(id);
+    assert!(log_before.contains("preparing build"), "{log_before}");
     let tags_before = old.registry(
         "GET",
         "/v2/team/moved/tags/list",
@@ -492,6 +501,7 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     );
     let report: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
     assert_eq!(report["tables"]["builds"], 1, "{report}");
+    assert_eq!(report["tables"]["build logs"], 1, "{report}");
     assert!(
         report["tables"]["api_tokens"].as_u64().unwrap() >= 2,
         "{report}"
@@ -527,6 +537,10 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     assert!(configs.body.contains("\"moved\""), "{}", configs.body);
     let b = get(&admin, &format!("/api/v1/builds/{id}")).json();
     assert_eq!(b["events"], build_before["events"]);
+    // Its log moved into the database with it.
+    let log = get(&admin, &format!("/api/v1/builds/{id}/log"));
+    assert_eq!(log.status, 200);
+    assert_eq!(log.body, log_before);
     assert_eq!(
         b["spec"], build_before["spec"],
         "the sealed spec reads with the old key"

@@ -17,9 +17,16 @@ pub trait LeaseStore: Send + Sync {
     fn holder(&self) -> &str;
     /// Take lease `name` for `holder`, or renew it, for `ttl`; whether
     /// `holder` holds it now (false: another holder's has not expired).
+    /// A lease whose holder's own `server:` lease has expired is free
+    /// too: work a dead server held (a build it was preparing) is taken
+    /// over as soon as the server is known dead, not when that work's
+    /// (longer) lease would run out.
     async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool>;
     /// Give lease `name` up, when `holder` holds it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Forget every lease: a server alone on its database (SQLite, its
+    /// data dir locked) starting; what an earlier run held is not held.
+    async fn clear_leases(&self) -> Result<()>;
 }
 
 /// The lease a running server renews under its [`LeaseStore::holder`]
@@ -64,6 +71,8 @@ impl LeaseStore for SqliteStore {
             "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, ?3) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms \
              WHERE leases.holder = excluded.holder OR leases.expires_ms < ?4 \
+                OR NOT EXISTS (SELECT 1 FROM leases s WHERE s.name = 'server:' || leases.holder \
+                               AND s.expires_ms >= ?4) \
              RETURNING holder",
         )
         .bind(name)
@@ -73,6 +82,13 @@ impl LeaseStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(held.is_some())
+    }
+
+    async fn clear_leases(&self) -> Result<()> {
+        sqlx::query("DELETE FROM leases")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {

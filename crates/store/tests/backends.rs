@@ -926,6 +926,10 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_given_up() {
     for b in backends().await {
         let s = &b.store;
         let long = Duration::from_secs(60);
+        // Two live servers, a and b (each renews its own lease).
+        for h in ["a", "b"] {
+            assert!(s.take_lease(&format!("server:{h}"), h, long).await.unwrap());
+        }
         assert!(
             s.take_lease("timers", "a", long).await.unwrap(),
             "{}",
@@ -959,6 +963,27 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_given_up() {
             b.name
         );
         assert!(!s.take_lease("timers", "b", long).await.unwrap());
+        // A dead server's leases are free at once: c takes "rescans", then
+        // stops renewing its own lease.
+        assert!(
+            s.take_lease("server:c", "c", Duration::from_millis(100))
+                .await
+                .unwrap()
+        );
+        assert!(s.take_lease("rescans", "c", long).await.unwrap());
+        assert!(
+            !s.take_lease("rescans", "b", long).await.unwrap(),
+            "c is alive"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            s.take_lease("rescans", "b", long).await.unwrap(),
+            "{}: c is dead, its hour-long lease with it",
+            b.name
+        );
+        // A server alone on its database forgets what an earlier run held.
+        s.clear_leases().await.unwrap();
+        assert!(s.take_lease("timers", "z", long).await.unwrap());
     }
 }
 
@@ -971,6 +996,20 @@ async fn servers_racing_for_a_lease_leave_one_holder() {
     let mut stores = Vec::new();
     for _ in 0..4 {
         stores.push(Arc::new(PgStore::open(&url, None).await.unwrap()));
+    }
+    // Twenty live servers (each holds its own lease) race for one.
+    for i in 0..20 {
+        let holder = format!("server-{i}");
+        assert!(
+            stores[0]
+                .take_lease(
+                    &format!("server:{holder}"),
+                    &holder,
+                    std::time::Duration::from_secs(60)
+                )
+                .await
+                .unwrap()
+        );
     }
     let mut tasks = Vec::new();
     for i in 0..20 {

@@ -22,6 +22,8 @@ impl LeaseStore for PgStore {
             "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, {NOW_MS} + $3) \
              ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_ms = EXCLUDED.expires_ms \
              WHERE leases.holder = EXCLUDED.holder OR leases.expires_ms < {NOW_MS} \
+                OR NOT EXISTS (SELECT 1 FROM leases s WHERE s.name = 'server:' || leases.holder \
+                               AND s.expires_ms >= {NOW_MS}) \
              RETURNING holder"
         )))
         .bind(name)
@@ -30,6 +32,13 @@ impl LeaseStore for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(held.is_some())
+    }
+
+    async fn clear_leases(&self) -> Result<()> {
+        sqlx::query("DELETE FROM leases")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
