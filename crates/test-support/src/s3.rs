@@ -70,15 +70,17 @@ impl S3Server {
             .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
         crate::wait_for_port(port, "moto_server", &mut child);
         let server = S3Server { port, child, dir };
-        // Listening is serving, for werkzeug: an S3 answer (the bucket list).
-        let r = crate::http_raw(port, "GET", "/", &[], b"");
-        assert_eq!(
-            r.status,
-            200,
-            "moto_server answers {}: {}",
-            r.status,
-            server.log()
-        );
+        // Listening is not serving, for werkzeug (a loaded machine resets
+        // the first connections): wait for an S3 answer (the bucket list).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !answers_200(port) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server never answered: {}",
+                server.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
         server
     }
 
@@ -127,4 +129,19 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether `GET /` on `port` answers 200 (any failure: not yet).
+fn answers_200(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let req = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
