@@ -9,9 +9,9 @@ use super::phase::{
     cancel_queued_workers, create_workers, end_workers, insert_event, lock_build, requeue_workers,
     transition,
 };
-use super::{PgStore, now, time};
+use super::{PgStore, now, time, time_opt};
 use crate::codec::{from_json, parse_phase, to_json};
-use crate::seal::Column;
+use crate::seal::{Column, Sealer};
 use crate::{BuildPage, CancelOutcome, Gauges, Queued, Result, Store, StoreError};
 use async_trait::async_trait;
 use slipway_core::api::{BuildQuery, BuildSummary};
@@ -22,7 +22,7 @@ use slipway_core::{Build, BuildId, BuildPhase, BuildSpec, PushedImage};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-/// One build with its events and worker builds, in one row (times in the
+/// Builds with their events and worker builds, one row each (times in the
 /// JSON are RFC 3339 with an offset, which the types read).
 const BUILD_QUERY: &str = "SELECT b.*,
     (SELECT coalesce(json_agg(json_build_object('at', at, 'phase', phase, 'message', message) ORDER BY id), '[]')::text
@@ -33,7 +33,7 @@ const BUILD_QUERY: &str = "SELECT b.*,
          'image', image::json, 'created_at', created_at, 'started_at', started_at,
          'finished_at', finished_at) ORDER BY id), '[]')::text
        FROM worker_builds WHERE build_id = b.id) AS workers_json
-  FROM builds b WHERE b.id = $1";
+  FROM builds b WHERE b.id = ANY($1) ORDER BY b.id";
 
 /// A page of build summaries as one JSON array, keys in the order
 /// SQLite's page has them.
@@ -54,37 +54,50 @@ const LIST_QUERY: &str =
              AND ($6::text IS NULL OR coalesce(trigger_kind, 'manual') = $6)
            ORDER BY id DESC LIMIT $3) page";
 
-impl PgStore {
-    fn build_from_row(&self, r: &PgRow) -> Result<Build> {
-        let text = |c: &str| -> Result<String> { Ok(r.try_get::<String, _>(c)?) };
-        let opt = |c: &str| -> Result<Option<String>> { Ok(r.try_get::<Option<String>, _>(c)?) };
-        let opt_time = |c: &str| -> Result<Option<jiff::Timestamp>> {
-            Ok(r.try_get::<Option<jiff_sqlx::Timestamp>, _>(c)?
-                .map(|t| t.to_jiff()))
-        };
-        let spec = self.sealer.open(Column::BuildSpec, &text("spec")?)?;
-        let mut spec: BuildSpec = from_json(&spec)?;
-        spec.project = Some(text("project")?);
-        let attempts: i64 = r.try_get("attempts")?;
-        Ok(Build {
-            id: r.try_get("id")?,
-            phase: parse_phase(&text("phase")?)?,
-            reason: opt("reason")?,
-            spec,
-            commit: opt("git_commit")?,
-            image: opt("image")?.as_deref().map(from_json).transpose()?,
-            stages: from_json(&text("stages")?)?,
-            events: from_json(&text("events_json")?)?,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            workers: from_json(&text("workers_json")?)?,
-            lint: opt("lint")?.as_deref().map(from_json).transpose()?,
-            repo_config: opt("repo_config")?.as_deref().map(from_json).transpose()?,
-            created_at: time(r, "created_at")?,
-            started_at: opt_time("started_at")?,
-            finished_at: opt_time("finished_at")?,
-        })
-    }
+/// The builds `ids` as they are, by id, read through `conn` (the pool,
+/// or a caller's transaction).
+pub(super) async fn builds_in<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    sealer: &Sealer,
+    ids: &[BuildId],
+) -> Result<Vec<Build>> {
+    sqlx::query(BUILD_QUERY)
+        .bind(ids)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| build_from_row(r, sealer))
+        .collect()
+}
 
+fn build_from_row(r: &PgRow, sealer: &Sealer) -> Result<Build> {
+    let text = |c: &str| -> Result<String> { Ok(r.try_get::<String, _>(c)?) };
+    let opt = |c: &str| -> Result<Option<String>> { Ok(r.try_get::<Option<String>, _>(c)?) };
+    let spec = sealer.open(Column::BuildSpec, &text("spec")?)?;
+    let mut spec: BuildSpec = from_json(&spec)?;
+    // The column decides: a project made later adopts builds.
+    spec.project = Some(text("project")?);
+    let attempts: i64 = r.try_get("attempts")?;
+    Ok(Build {
+        id: r.try_get("id")?,
+        phase: parse_phase(&text("phase")?)?,
+        reason: opt("reason")?,
+        spec,
+        commit: opt("git_commit")?,
+        image: opt("image")?.as_deref().map(from_json).transpose()?,
+        stages: from_json(&text("stages")?)?,
+        events: from_json(&text("events_json")?)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        workers: from_json(&text("workers_json")?)?,
+        lint: opt("lint")?.as_deref().map(from_json).transpose()?,
+        repo_config: opt("repo_config")?.as_deref().map(from_json).transpose()?,
+        created_at: time(r, "created_at")?,
+        started_at: time_opt(r, "started_at")?,
+        finished_at: time_opt(r, "finished_at")?,
+    })
+}
+
+impl PgStore {
     async fn phase_of(&self, conn: &mut sqlx::PgConnection, id: BuildId) -> Result<BuildPhase> {
         let phase: String = sqlx::query_scalar("SELECT phase FROM builds WHERE id = $1")
             .bind(id)
@@ -296,12 +309,7 @@ impl Store for PgStore {
     }
 
     async fn get_build(&self, id: BuildId) -> Result<Option<Build>> {
-        sqlx::query(BUILD_QUERY)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| self.build_from_row(&r))
-            .transpose()
+        Ok(builds_in(&self.pool, &self.sealer, &[id]).await?.pop())
     }
 
     async fn list_builds(&self, q: &BuildQuery) -> Result<Vec<BuildSummary>> {

@@ -95,6 +95,13 @@ pub(crate) fn time(r: &PgRow, column: &str) -> Result<Timestamp> {
     Ok(r.try_get::<jiff_sqlx::Timestamp, _>(column)?.to_jiff())
 }
 
+/// A `timestamptz` column that may be NULL.
+pub(crate) fn time_opt(r: &PgRow, column: &str) -> Result<Option<Timestamp>> {
+    use sqlx::Row;
+    Ok(r.try_get::<Option<jiff_sqlx::Timestamp>, _>(column)?
+        .map(|t| t.to_jiff()))
+}
+
 /// A `timestamptz` column as answers show it: RFC 3339 to the second.
 pub(crate) fn shown_time(r: &PgRow, column: &str) -> Result<String> {
     Ok(slipway_core::api::time::to_second(time(r, column)?).to_string())

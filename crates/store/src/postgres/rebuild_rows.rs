@@ -2,15 +2,14 @@
 //! waves with their members, and the builds `prune_history` answers with;
 //! and the advisory locks the rebuild area takes.
 
-use super::time;
-use crate::codec::{from_json, parse_phase};
+use super::{time, time_opt};
+use crate::codec::from_json;
 use crate::rebuilds::StoredConfig;
 use crate::seal::{Column, Sealer};
 use crate::{Result, StoreError};
-use jiff::Timestamp;
+use slipway_core::BuildId;
 use slipway_core::rebuild::image_config::HistoryLimits;
 use slipway_core::rebuild::{Wave, WaveMemberRecord, WaveState};
-use slipway_core::{Build, BuildId, BuildSpec};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
@@ -34,11 +33,6 @@ pub(super) async fn lock(conn: &mut PgConnection, key: i64, shared: bool) -> Res
     };
     sqlx::query(sql).bind(key).execute(conn).await?;
     Ok(())
-}
-
-fn time_opt(r: &PgRow, column: &str) -> Result<Option<Timestamp>> {
-    Ok(r.try_get::<Option<jiff_sqlx::Timestamp>, _>(column)?
-        .map(|t| t.to_jiff()))
 }
 
 pub(super) fn config_from_row(r: &PgRow, sealer: &Sealer) -> Result<StoredConfig> {
@@ -156,59 +150,4 @@ pub(super) async fn prune_candidates(
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<Vec<BuildId>, _>>()?)
-}
-
-/// The builds `ids` as they are, read on the caller's transaction, by id.
-///
-/// The PostgreSQL store has no `get_build` yet (builds are ported
-/// separately); once it has, this can give way to it.
-pub(super) async fn builds_in(
-    conn: &mut PgConnection,
-    sealer: &Sealer,
-    ids: &[BuildId],
-) -> Result<Vec<Build>> {
-    let rows = sqlx::query(
-        "SELECT b.*,
-           (SELECT COALESCE(json_agg(json_build_object(
-                'at', at, 'phase', phase, 'message', message) ORDER BY id), '[]')
-              FROM build_events WHERE build_id = b.id)::text AS events_json,
-           (SELECT COALESCE(json_agg(json_build_object(
-                'id', id, 'build_id', build_id, 'platform', platform, 'priority', priority,
-                'phase', phase, 'cluster', cluster, 'tried', tried::json, 'reason', reason,
-                'image', image::json, 'created_at', created_at, 'started_at', started_at,
-                'finished_at', finished_at) ORDER BY id), '[]')
-              FROM worker_builds WHERE build_id = b.id)::text AS workers_json
-         FROM builds b WHERE b.id = ANY($1) ORDER BY b.id",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| build_from_row(r, sealer)).collect()
-}
-
-fn build_from_row(r: &PgRow, sealer: &Sealer) -> Result<Build> {
-    let opt = |c: &str| -> Result<Option<String>> { Ok(r.try_get::<Option<String>, _>(c)?) };
-    let text = |c: &str| -> Result<String> { Ok(r.try_get::<String, _>(c)?) };
-    let spec = sealer.open(Column::BuildSpec, &text("spec")?)?;
-    let mut spec: BuildSpec = from_json(&spec)?;
-    // The column decides: a project made later adopts builds.
-    spec.project = Some(text("project")?);
-    let attempts: i64 = r.try_get("attempts")?;
-    Ok(Build {
-        id: r.try_get("id")?,
-        phase: parse_phase(&text("phase")?)?,
-        reason: opt("reason")?,
-        spec,
-        commit: opt("git_commit")?,
-        image: opt("image")?.as_deref().map(from_json).transpose()?,
-        stages: from_json(&text("stages")?)?,
-        events: from_json(&text("events_json")?)?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        workers: from_json(&text("workers_json")?)?,
-        lint: opt("lint")?.as_deref().map(from_json).transpose()?,
-        repo_config: opt("repo_config")?.as_deref().map(from_json).transpose()?,
-        created_at: time(r, "created_at")?,
-        started_at: time_opt(r, "started_at")?,
-        finished_at: time_opt(r, "finished_at")?,
-    })
 }

@@ -31,8 +31,7 @@
 //! does by design (replacing the trigger of a root it has).
 
 use super::rebuild_rows::{
-    CONFIGS_LOCK, WAVES_LOCK, builds_in, config_from_row, lock, prune_candidates, waves_from_rows,
-    waves_query,
+    CONFIGS_LOCK, WAVES_LOCK, config_from_row, lock, prune_candidates, waves_from_rows, waves_query,
 };
 use super::{PgStore, at, now, phase, time};
 use crate::codec::{from_json, to_json};
@@ -576,7 +575,7 @@ impl RebuildStore for PgStore {
         lock(&mut tx, WAVES_LOCK, false).await?;
         let ids = prune_candidates(&mut tx, config, keep).await?;
         // As they were, read before they go.
-        let pruned = builds_in(&mut tx, &self.sealer, &ids).await?;
+        let pruned = super::builds::builds_in(&mut *tx, &self.sealer, &ids).await?;
         if dry_run || ids.is_empty() {
             return Ok(pruned);
         }

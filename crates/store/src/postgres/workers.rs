@@ -12,7 +12,7 @@
 //! 'Pending'` returned it: one cancelled meanwhile is not.
 
 use super::phase::{insert_event, lock_build};
-use super::{PgStore, at, now, time};
+use super::{PgStore, at, now, time, time_opt};
 use crate::codec::{from_json, parse_phase, to_json};
 use crate::workers::*;
 use crate::{Result, StoreError};
@@ -48,14 +48,9 @@ pub(crate) fn worker_from_row(r: &PgRow) -> Result<WorkerBuild> {
         reason: r.try_get("reason")?,
         image: image.as_deref().map(from_json).transpose()?,
         created_at: time(r, "created_at")?,
-        started_at: opt_time(r, "started_at")?,
-        finished_at: opt_time(r, "finished_at")?,
+        started_at: time_opt(r, "started_at")?,
+        finished_at: time_opt(r, "finished_at")?,
     })
-}
-
-fn opt_time(r: &PgRow, column: &str) -> Result<Option<jiff::Timestamp>> {
-    Ok(r.try_get::<Option<jiff_sqlx::Timestamp>, _>(column)?
-        .map(|t| t.to_jiff()))
 }
 
 #[async_trait]
