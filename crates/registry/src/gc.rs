@@ -9,9 +9,16 @@
 //! younger than the grace period are kept, because a client pushes layers
 //! before the manifest that references them.
 //!
-//! The lock is this process's: when several servers share one bucket and
-//! one database, only one of them may collect at a time, and its lock does
-//! not hold back the others' pushes (only the grace period does).
+//! That lock is this process's. Servers sharing one database and one
+//! bucket also take the store's blob gate ([`slipway_store::BlobGate`], an
+//! advisory lock on PostgreSQL): GC exclusive for the whole collection, a
+//! write shared from the moment it relies on a blob being there until the
+//! database records it (a manifest's checks to its row, a mount's look to
+//! its link, an upload's commit to its link). So a push on another server
+//! cannot make a blob GC has found unreferenced referenced again before
+//! GC deletes it: it waits, then finds the blob gone and is refused
+//! (`MANIFEST_BLOB_UNKNOWN`, the client pushes the blob again) or, an
+//! upload, writes it anew.
 
 use crate::Registry;
 use crate::storage::StorageError;
@@ -50,6 +57,18 @@ pub async fn collect(
     upload_age: Duration,
 ) -> Result<GcReport, GcError> {
     let _exclusive = reg.gc_lock.write().await;
+    let gate = reg.meta.blob_gate(true).await?;
+    let report = collect_gated(reg, dry_run, grace, upload_age).await;
+    gate.release().await;
+    report
+}
+
+async fn collect_gated(
+    reg: &Registry,
+    dry_run: bool,
+    grace: Duration,
+    upload_age: Duration,
+) -> Result<GcReport, GcError> {
     let mut report = GcReport {
         dry_run,
         ..GcReport::default()

@@ -45,7 +45,9 @@ pub use logs::LogStore;
 pub use notifications::{NewDelivery, NotificationStore};
 pub use postgres::PgStore;
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
-pub use registry::{ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove};
+pub use registry::{
+    BlobGate, ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove,
+};
 pub use scans::ScanStore;
 pub use secrets::SecretStore;
 pub use sessions::SessionStore;

@@ -20,8 +20,46 @@ pub struct ManifestRecord {
     pub annotations: Option<String>,
 }
 
+/// Held by a registry write from the moment it relies on a blob being
+/// there (a manifest naming it, a mount, a committed upload, a manifest's
+/// own bytes) until the database records it, shared; and by garbage
+/// collection while it decides and deletes, exclusive. So no write can
+/// start to need a blob between GC finding it unreferenced and deleting
+/// it, on any server. One server alone on SQLite has its registry's
+/// in-process lock for that, and its gate holds nothing; on PostgreSQL it
+/// is an advisory lock held across every server sharing the database.
+#[must_use = "a gate is held until released"]
+pub struct BlobGate {
+    held: Option<crate::postgres::gate::Held>,
+}
+
+impl BlobGate {
+    /// A gate that holds nothing (a store no other server shares).
+    pub fn open() -> Self {
+        BlobGate { held: None }
+    }
+
+    pub(crate) fn held(held: crate::postgres::gate::Held) -> Self {
+        BlobGate { held: Some(held) }
+    }
+
+    /// Let others in. (Dropped instead, by a cancelled request, the lock
+    /// ends with its connection.)
+    pub async fn release(self) {
+        if let Some(h) = self.held {
+            h.release().await;
+        }
+    }
+}
+
 #[async_trait]
 pub trait RegistryStore: Send + Sync + 'static {
+    /// Take the [`BlobGate`], shared (a write) or exclusive (GC); waits
+    /// for the other kind to be released.
+    async fn blob_gate(&self, _exclusive: bool) -> Result<BlobGate> {
+        Ok(BlobGate::open())
+    }
+
     async fn upload_started(&self, id: &str, repository: &str) -> Result<()>;
     /// The repository an upload session belongs to.
     async fn upload_repository(&self, id: &str) -> Result<Option<String>>;

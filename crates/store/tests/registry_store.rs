@@ -883,3 +883,60 @@ async fn pruning_while_a_tag_moves_leaves_no_tag_dangling() {
         );
     }
 }
+
+/// The blob gate across servers: GC's exclusive gate holds back every
+/// server's writes (and theirs GC), shared gates do not hold back each
+/// other, and a gate dropped without release (a cancelled request) is
+/// let go with its connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_blob_gate_holds_back_writes_on_every_server_while_gc_runs() {
+    use std::time::Duration;
+    let pg = Postgres::start();
+    let url = pg.create_database("t");
+    let gc = Arc::new(PgStore::open(&url, None).await.unwrap());
+    let writer = Arc::new(PgStore::open(&url, None).await.unwrap());
+    let waits = |s: Arc<PgStore>, exclusive: bool| {
+        tokio::spawn(async move { s.blob_gate(exclusive).await.unwrap() })
+    };
+    // Writes on two servers at once.
+    let w1 = writer.blob_gate(false).await.unwrap();
+    let w2 = gc.blob_gate(false).await.unwrap();
+    // GC waits for both.
+    let mut collecting = waits(gc.clone(), true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!collecting.is_finished(), "GC went in past two writes");
+    w1.release().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!collecting.is_finished(), "GC went in past a write");
+    w2.release().await;
+    let held = tokio::time::timeout(Duration::from_secs(10), &mut collecting)
+        .await
+        .expect("GC never got the gate once the writes were done")
+        .unwrap();
+    // While GC holds it, a write on the other server waits, and so does
+    // another GC (queued after the write: the database grants in order).
+    let mut write = waits(writer.clone(), false);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut second_gc = waits(writer.clone(), true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!write.is_finished(), "a write went in while GC ran");
+    assert!(!second_gc.is_finished(), "two GCs at once");
+    held.release().await;
+    let w = tokio::time::timeout(Duration::from_secs(10), &mut write)
+        .await
+        .expect("the write never went in after GC")
+        .unwrap();
+    // Cancelled while holding it: dropped, not released.
+    drop(w);
+    let g = tokio::time::timeout(Duration::from_secs(10), &mut second_gc)
+        .await
+        .expect("a gate dropped without release was never let go")
+        .unwrap();
+    g.release().await;
+    // Released gates go back to their pool: many more rounds than the
+    // pool has connections.
+    for _ in 0..40 {
+        writer.blob_gate(false).await.unwrap().release().await;
+        gc.blob_gate(true).await.unwrap().release().await;
+    }
+}

@@ -133,13 +133,15 @@ pub(super) async fn start_upload(
                     && allowed(grants, slipway_core::token::ANY_REPOSITORY, Action::Pull)
             }
         };
-        if allowed && let Some(size) = reg.blobs.stat(&digest).await? {
-            reg.auth
-                .check_storage(name, &digest.to_string(), size)
-                .await
-                .map_err(RegistryError::denied)?;
-            reg.meta.link_blob(name, &digest.to_string(), size).await?;
-            return Ok(blob_created(name, &digest));
+        if allowed {
+            // Gated from the look to the link: GC must not delete the
+            // blob in between (on this server or another).
+            let gate = reg.meta.blob_gate(false).await?;
+            let mounted = mount_blob(reg, name, &digest).await;
+            gate.release().await;
+            if mounted? {
+                return Ok(blob_created(name, &digest));
+            }
         }
     }
     let id = reg.blobs.start_upload().await?;
@@ -154,6 +156,19 @@ pub(super) async fn start_upload(
         return commit_upload(reg, name, &id, &digest, body).await;
     }
     Ok(upload_response(StatusCode::ACCEPTED, name, &id, 0))
+}
+
+/// Link `digest` into `name` if the blob store has it; whether it did.
+async fn mount_blob(reg: &Registry, name: &str, digest: &Digest) -> Result<bool> {
+    let Some(size) = reg.blobs.stat(digest).await? else {
+        return Ok(false);
+    };
+    reg.auth
+        .check_storage(name, &digest.to_string(), size)
+        .await
+        .map_err(RegistryError::denied)?;
+    reg.meta.link_blob(name, &digest.to_string(), size).await?;
+    Ok(true)
 }
 
 /// The upload `id` must exist and belong to `name`.
@@ -254,6 +269,16 @@ pub(super) async fn commit_upload(
         reg.meta.upload_finished(id).await?;
         return Err(RegistryError::denied(why));
     }
+    // Gated from writing the blob to linking it: GC deciding meanwhile
+    // that an older copy of the same blob is garbage would delete it.
+    let gate = reg.meta.blob_gate(false).await?;
+    let linked = commit_and_link(reg, name, id, digest).await;
+    gate.release().await;
+    linked?;
+    Ok(blob_created(name, digest))
+}
+
+async fn commit_and_link(reg: &Registry, name: &str, id: &str, digest: &Digest) -> Result<()> {
     let committed = reg.blobs.commit(id, digest).await;
     // Whatever happened, the session is over: a bad digest discards the data.
     if committed.is_ok()
@@ -266,7 +291,7 @@ pub(super) async fn commit_upload(
     }
     let size = drop_if_full(reg, id, committed).await?;
     reg.meta.link_blob(name, &digest.to_string(), size).await?;
-    Ok(blob_created(name, digest))
+    Ok(())
 }
 
 /// A write to upload `id` that ran out of disk ends the upload: its

@@ -153,6 +153,46 @@ pub(super) async fn put_manifest(
             "manifest digest is {digest}, not {d} as the URL says"
         )));
     }
+    // Gated from the checks to the record: GC must not delete a blob
+    // this manifest names, or its own bytes, in between (on any server).
+    let gate = reg.meta.blob_gate(false).await?;
+    let recorded = record_manifest(
+        reg,
+        name,
+        &body,
+        &parsed,
+        &digest,
+        by_digest.is_none().then_some(reference),
+        access,
+    )
+    .await;
+    gate.release().await;
+    recorded?;
+    let mut r = empty(StatusCode::CREATED);
+    header(
+        &mut r,
+        "location",
+        &format!("/v2/{name}/manifests/{digest}"),
+    );
+    header(&mut r, "docker-content-digest", &digest.to_string());
+    if let Some(s) = &parsed.subject {
+        header(&mut r, "oci-subject", s);
+    }
+    Ok(r)
+}
+
+/// Check that the repository has everything `parsed` names, store its
+/// bytes and record it (pointing `tag` at it).
+async fn record_manifest(
+    reg: &Registry,
+    name: &str,
+    body: &[u8],
+    parsed: &manifest::ParsedManifest,
+    digest: &Digest,
+    tag: Option<&str>,
+    access: &Access,
+) -> Result<()> {
+    let algorithm = digest.algorithm;
     for b in &parsed.blobs {
         if !reg.meta.blob_visible(name, b).await?
             || reg.blobs.stat(&parse_digest(b)?).await?.is_none()
@@ -169,7 +209,7 @@ pub(super) async fn put_manifest(
             )));
         }
     }
-    reg.blobs.put(&body, algorithm).await?;
+    reg.blobs.put(body, algorithm).await?;
     let record = ManifestRecord {
         digest: digest.to_string(),
         media_type: parsed.media_type.clone(),
@@ -184,25 +224,10 @@ pub(super) async fn put_manifest(
         .chain(&parsed.manifests)
         .cloned()
         .collect();
-    let tag = if by_digest.is_none() {
-        Some(reference)
-    } else {
-        None
-    };
     reg.meta
         .put_manifest(name, &record, &references, tag, &mover(access, "push"))
         .await?;
-    let mut r = empty(StatusCode::CREATED);
-    header(
-        &mut r,
-        "location",
-        &format!("/v2/{name}/manifests/{digest}"),
-    );
-    header(&mut r, "docker-content-digest", &digest.to_string());
-    if let Some(s) = &parsed.subject {
-        header(&mut r, "oci-subject", s);
-    }
-    Ok(r)
+    Ok(())
 }
 
 pub(super) async fn delete_manifest(

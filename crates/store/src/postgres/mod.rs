@@ -16,6 +16,7 @@
 mod access;
 mod builds;
 mod feed;
+pub(crate) mod gate;
 mod identities;
 mod koji;
 mod leases;
@@ -43,6 +44,8 @@ pub struct PgStore {
     pub(crate) sealer: Sealer,
     /// See [`crate::LeaseStore::holder`].
     pub(crate) holder: String,
+    /// Connections holding the registry's blob gate (see [`gate`]).
+    pub(crate) gates: PgPool,
 }
 
 impl PgStore {
@@ -69,11 +72,17 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATIONS.run(&pool).await?;
+        let gates = PgPoolOptions::new()
+            .max_connections(gate::GATE_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect_lazy_with(options);
         Ok(PgStore {
             pool,
+            gates,
             sealer: Sealer::new(key)?,
             holder: crate::leases::new_holder(),
         })

@@ -38,6 +38,10 @@ fn bigint(v: u64) -> i64 {
 
 #[async_trait]
 impl RegistryStore for PgStore {
+    async fn blob_gate(&self, exclusive: bool) -> Result<BlobGate> {
+        Ok(BlobGate::held(self.gate(exclusive).await?))
+    }
+
     async fn upload_started(&self, id: &str, repository: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO registry_uploads (id, repository, created_at) VALUES ($1, $2, $3)",
