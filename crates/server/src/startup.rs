@@ -133,14 +133,15 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
     // This server's own lease, before it places anything (see
     // `controllers::leases`).
+    let holder = store.holder();
     store
         .take_lease(
-            &format!("{}{}", slipway_store::SERVER_LEASE_PREFIX, store.holder()),
-            store.holder(),
+            &format!("{}{holder}", slipway_store::SERVER_LEASE_PREFIX),
+            &holder,
             crate::controllers::leases::SERVER_TTL,
         )
         .await?;
-    tracing::info!("this server is {}", store.holder());
+    tracing::info!("this server is {holder}");
     for (id, decision) in store.recover_interrupted().await? {
         match decision {
             RestartDecision::Requeue => {

@@ -20,14 +20,14 @@ pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<boo
     let lease = "bootstrap-admin-token";
     let ttl = std::time::Duration::from_secs(60);
     let deadline = std::time::Instant::now() + ttl;
-    while !store.take_lease(lease, store.holder(), ttl).await? {
+    while !store.take_lease(lease, &store.holder(), ttl).await? {
         if std::time::Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     if store.token_count().await? > 0 {
-        store.release_lease(lease, store.holder()).await?;
+        store.release_lease(lease, &store.holder()).await?;
         return Ok(false);
     }
     let token = new_token();
@@ -43,7 +43,7 @@ pub async fn bootstrap_admin_token(store: &dyn Store, path: &Path) -> Result<boo
             identity: None,
         })
         .await?;
-    store.release_lease(lease, store.holder()).await?;
+    store.release_lease(lease, &store.holder()).await?;
     Ok(true)
 }
 

@@ -18,7 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 /// copied to the others' data dirs (the CLI of each finds it there).
 struct Fleet {
     pg: Postgres,
-    _s3: S3Server,
+    s3: Option<S3Server>,
     lb: Balancer,
     servers: Vec<Server>,
     _shared: tempfile::TempDir,
@@ -64,7 +64,7 @@ impl Fleet {
         lb.set_backends(servers.iter().map(|s| s.port).collect());
         Fleet {
             pg,
-            _s3: s3,
+            s3: Some(s3),
             lb,
             servers,
             _shared: shared,
@@ -202,6 +202,22 @@ fn replicas_share_builds_placement_and_logs() {
         page(fleet.servers[1].port).status,
         303,
         "signed out everywhere"
+    );
+
+    // Ready while the bucket answers; not once it is gone (a balancer
+    // then sends pulls elsewhere), saying why.
+    let mut fleet = fleet;
+    for s in &fleet.servers {
+        let r = http(s.port, "GET", "/readyz", None, None);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    drop(fleet.s3.take());
+    let r = http(fleet.servers[1].port, "GET", "/readyz", None, None);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(
+        r.body.contains("NOT_READY") && r.body.contains("bucket"),
+        "{}",
+        r.body
     );
 }
 

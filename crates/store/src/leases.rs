@@ -14,7 +14,9 @@ pub trait LeaseStore: Send + Sync {
     /// This store's server, as leases and placements name it: made when
     /// the store is opened (host, process and a random part), so a
     /// restarted server is another holder.
-    fn holder(&self) -> &str;
+    fn holder(&self) -> String;
+    /// Become another holder (see [`Holder::replace`]); the new name.
+    fn become_new_holder(&self) -> String;
     /// Take lease `name` for `holder`, or renew it, for `ttl`; whether
     /// `holder` holds it now (false: another holder's has not expired).
     /// A lease whose holder's own `server:` lease has expired is free
@@ -39,8 +41,32 @@ pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A store's holder name. A server that could not renew its own lease
+/// for as long as it lasts may have been declared dead by the others
+/// (its builds re-queued, re-placed, perhaps on itself): it carries on
+/// under a new name, so that nothing it still does under the old one
+/// (a build it ran ending late) is taken for its new work, and its old
+/// name's builds are recovered as a dead server's.
+pub(crate) struct Holder(std::sync::RwLock<String>);
+
+impl Holder {
+    pub(crate) fn new() -> Self {
+        Holder(std::sync::RwLock::new(new_holder()))
+    }
+
+    pub(crate) fn get(&self) -> String {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn replace(&self) -> String {
+        let name = new_holder();
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = name.clone();
+        name
+    }
+}
+
 /// A holder name no other server (or earlier run of this one) has.
-pub(crate) fn new_holder() -> String {
+fn new_holder() -> String {
     use ring::rand::SecureRandom;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -60,8 +86,12 @@ pub(crate) fn new_holder() -> String {
 
 #[async_trait]
 impl LeaseStore for SqliteStore {
-    fn holder(&self) -> &str {
-        &self.holder
+    fn holder(&self) -> String {
+        self.holder.get()
+    }
+
+    fn become_new_holder(&self) -> String {
+        self.holder.replace()
     }
 
     async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {

@@ -27,6 +27,9 @@ pub struct Placement {
     /// When it was queued (its placement's wait, for metrics); `None`
     /// where a placement is rebuilt from a worker build.
     pub queued_at: Option<jiff::Timestamp>,
+    /// The holder that placed it ([`crate::LeaseStore::holder`]); `None`
+    /// where a placement is rebuilt from a worker build.
+    pub owner: Option<String>,
 }
 
 /// What ending a worker build did.
@@ -53,13 +56,19 @@ pub trait WorkerStore: Send + Sync + 'static {
     /// be placed on another cluster, or Error once
     /// [`MAX_SUBMIT_ATTEMPTS`] clusters have failed. Returns the new phase.
     async fn submission_failed(&self, id: WorkerBuildId, reason: &str) -> Result<BuildPhase>;
-    /// End a Running worker build; `None` if it was not Running.
+    /// End a Running worker build; `None` if it was not Running. With
+    /// `owner`, only while it is still that holder's placement: a server's
+    /// own backends report so, and an end from a run the server was
+    /// declared dead for (it was re-queued, then placed again) is not the
+    /// new placement's. Reports over the API pass `None`: their tokens are
+    /// revoked when a worker build is re-queued.
     async fn finish_worker_build(
         &self,
         id: WorkerBuildId,
         phase: BuildPhase,
         reason: Option<&str>,
         image: Option<&PushedImage>,
+        owner: Option<&str>,
     ) -> Result<Option<WorkerEnd>>;
     /// A token for one worker build's calls to the API, valid until `expires`.
     async fn add_worker_token(

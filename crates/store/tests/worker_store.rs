@@ -23,6 +23,7 @@ on_both_backends!(
     worker_tokens_expire_and_are_revoked,
     servers_placing_at_once_never_overfill_nor_place_twice,
     sibling_platforms_ending_at_once_leave_exactly_one_last,
+    a_late_end_from_a_run_declared_dead_is_not_the_new_placements,
 );
 
 fn spec(platforms: &[&str], priority: i32) -> BuildSpec {
@@ -135,12 +136,12 @@ async fn placement_fills_by_least_load_and_never_exceeds_a_maximum(db: &Db) {
     // The worker build on "one" ends: the oldest queued build goes there.
     let w = s.worker_builds(ids[0]).await.unwrap()[0].id;
     let end = s
-        .finish_worker_build(w, BuildPhase::Complete, None, None)
+        .finish_worker_build(w, BuildPhase::Complete, None, None, None)
         .await
         .unwrap();
     assert_eq!(end.map(|e| e.remaining), Some(0));
     assert_eq!(
-        s.finish_worker_build(w, BuildPhase::Failed, None, None)
+        s.finish_worker_build(w, BuildPhase::Failed, None, None, None)
             .await
             .unwrap(),
         None,
@@ -202,7 +203,7 @@ async fn higher_priority_first_then_fifo(db: &Db) {
         let p = s.place_queued(&c, 10).await.unwrap();
         assert_eq!(p.len(), 1);
         order.push(p[0].build);
-        s.finish_worker_build(p[0].worker, BuildPhase::Complete, None, None)
+        s.finish_worker_build(p[0].worker, BuildPhase::Complete, None, None, None)
             .await
             .unwrap();
     }
@@ -296,7 +297,7 @@ async fn ending_or_cancelling_a_build_ends_its_queued_worker_builds(db: &Db) {
     assert_eq!(w[1].phase, BuildPhase::Cancelled);
     // The slot of `busy` frees: the cancelled build's aarch64 never runs.
     let bw = s.worker_builds(busy).await.unwrap()[0].id;
-    s.finish_worker_build(bw, BuildPhase::Complete, None, None)
+    s.finish_worker_build(bw, BuildPhase::Complete, None, None, None)
         .await
         .unwrap();
     assert!(s.place_queued(&c, 10).await.unwrap().is_empty());
@@ -328,7 +329,7 @@ async fn restart_requeues_unfinished_worker_builds_with_their_build(db: &Db) {
         .iter()
         .find(|p| p.platform.as_str() == "x86_64")
         .unwrap();
-    s.finish_worker_build(done.worker, BuildPhase::Complete, None, None)
+    s.finish_worker_build(done.worker, BuildPhase::Complete, None, None, None)
         .await
         .unwrap();
     let arm = placed
@@ -442,7 +443,7 @@ async fn servers_placing_at_once_never_overfill_nor_place_twice(db: &Db) {
                     for p in &got {
                         placed.lock().unwrap().push(p.worker);
                         let end = s
-                            .finish_worker_build(p.worker, BuildPhase::Complete, None, None)
+                            .finish_worker_build(p.worker, BuildPhase::Complete, None, None, None)
                             .await
                             .unwrap()
                             .unwrap();
@@ -503,7 +504,7 @@ async fn sibling_platforms_ending_at_once_leave_exactly_one_last(db: &Db) {
             .into_iter()
             .map(|(s, w)| {
                 tokio::spawn(async move {
-                    s.finish_worker_build(w, BuildPhase::Complete, None, None)
+                    s.finish_worker_build(w, BuildPhase::Complete, None, None, None)
                         .await
                         .unwrap()
                         .unwrap()
@@ -523,4 +524,57 @@ async fn sibling_platforms_ending_at_once_leave_exactly_one_last(db: &Db) {
                 .unwrap()
         );
     }
+}
+
+/// A server cut off from the database long enough to be declared dead
+/// carries on under a new holder name; its worker build was re-queued and
+/// placed again (here on itself). The old run ending late is refused: it
+/// is not the new placement's. The new run's end counts.
+async fn a_late_end_from_a_run_declared_dead_is_not_the_new_placements(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let c = clusters(&[("x86_64", "only", 1, true)]);
+    let id = slipway_store::create_queued_scratch(s, &spec(&["x86_64"], 0))
+        .await
+        .unwrap()
+        .id;
+    let old = s.holder();
+    let first = s.place_queued(&c, 10).await.unwrap().remove(0);
+    assert_eq!(first.owner.as_deref(), Some(old.as_str()));
+    // No lease renewed under the old name: it is a dead server's.
+    let new = s.become_new_holder();
+    assert_ne!(new, old);
+    assert_eq!(s.holder(), new);
+    let recovered = s.recover_interrupted().await.unwrap();
+    assert_eq!(recovered, vec![(id, RestartDecision::Requeue)]);
+    let again = s.place_queued(&c, 10).await.unwrap().remove(0);
+    assert_eq!(
+        (again.worker, again.owner.as_deref()),
+        (first.worker, Some(new.as_str()))
+    );
+    let late = s
+        .finish_worker_build(
+            first.worker,
+            BuildPhase::Complete,
+            None,
+            None,
+            first.owner.as_deref(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(late, None, "the old run's end was taken for the new one's");
+    let w = s.get_worker_build(first.worker).await.unwrap().unwrap();
+    assert_eq!(w.phase, BuildPhase::Running);
+    let end = s
+        .finish_worker_build(
+            again.worker,
+            BuildPhase::Complete,
+            None,
+            None,
+            again.owner.as_deref(),
+        )
+        .await
+        .unwrap()
+        .expect("the new run's end");
+    assert_eq!(end.remaining, 0);
 }

@@ -212,6 +212,9 @@ async fn json_errors(resp: axum::response::Response) -> axum::response::Response
 /// migrations ran), its clusters are loaded and serve some platform, and
 /// its data dir has at least `min_free_space_mb` free. `/healthz` only
 /// says the process is alive.
+/// How long `/readyz` waits for the registry's bucket.
+const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn readyz(State(s): State<Arc<Services>>) -> axum::response::Response {
     let not_ready = |message: String| {
         ApiError::new(
@@ -223,6 +226,25 @@ async fn readyz(State(s): State<Arc<Services>>) -> axum::response::Response {
     };
     if let Err(e) = s.store.token_count().await {
         return not_ready(format!("the database does not answer: {e}"));
+    }
+    // Blobs in a bucket: a replica that cannot reach it cannot serve pulls.
+    if matches!(
+        s.registry.blobs,
+        slipway_registry::storage::BlobStore::S3(_)
+    ) {
+        let check = tokio::time::timeout(READY_CHECK_TIMEOUT, s.registry.blobs.check()).await;
+        match check {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return not_ready(format!("the registry's bucket does not answer: {e}"));
+            }
+            Err(_) => {
+                return not_ready(format!(
+                    "the registry's bucket did not answer within {}s",
+                    READY_CHECK_TIMEOUT.as_secs()
+                ));
+            }
+        }
     }
     let clusters = match s.effective_clusters().await {
         Ok(c) => c.all().count(),

@@ -311,6 +311,9 @@ async fn finish(
         platform: w.platform.clone(),
         cluster: w.cluster.clone().unwrap_or_default(),
         queued_at: None,
+        // Any server takes a worker's report; the worker's token is what
+        // says it is still this placement's (revoked on a re-queue).
+        owner: None,
     };
     let recorded =
         crate::backends::record_end(&s, &p, r.phase, r.reason.as_deref(), r.image.as_ref()).await;

@@ -122,7 +122,13 @@ async fn run(services: Arc<Services>, p: Placement) {
             };
             let _ = services
                 .store
-                .finish_worker_build(p.worker, BuildPhase::Error, Some(&reason), None)
+                .finish_worker_build(
+                    p.worker,
+                    BuildPhase::Error,
+                    Some(&reason),
+                    None,
+                    p.owner.as_deref(),
+                )
                 .await;
             services.events.queue.notify_one();
             return;

@@ -370,7 +370,7 @@ pub(crate) async fn record_end(
 ) -> bool {
     let end = services
         .store
-        .finish_worker_build(p.worker, phase, reason, image)
+        .finish_worker_build(p.worker, phase, reason, image, p.owner.as_deref())
         .await;
     if let Ok(mut running) = services.running.lock() {
         running.remove(&p.worker);

@@ -9,6 +9,14 @@
 //! re-queues the builds of a server whose lease expired, as a restart
 //! does for one server (on SQLite there is one server, and recovery runs
 //! once at start).
+//!
+//! A server cut off from the database for as long as its own lease lasts
+//! may have been declared dead meanwhile: its builds re-queued and placed
+//! again, perhaps on itself. It then carries on under a new holder name
+//! ([`slipway_store::LeaseStore::become_new_holder`]): the worker builds it
+//! still runs under the old name end only while they are still that
+//! name's placements (ends are recorded with their owner), and the old
+//! name's builds are recovered like a dead server's.
 
 use crate::Services;
 use slipway_store::SERVER_LEASE_PREFIX;
@@ -20,6 +28,9 @@ use std::time::Duration;
 pub const SERVER_TTL: Duration = Duration::from_secs(30);
 /// How often a server renews its own lease.
 const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A server whose last renewal started longer ago than this may have
+/// lost its lease (the database's clock may run a little ahead of ours).
+const LAPSE: Duration = Duration::from_secs(SERVER_TTL.as_secs() - HEARTBEAT.as_secs());
 /// How often the recovery loop looks for builds of stopped servers.
 const RECOVERY_TICK: Duration = Duration::from_secs(10);
 
@@ -31,7 +42,7 @@ pub async fn renew_own(services: &Services) -> bool {
         .store
         .take_lease(
             &format!("{SERVER_LEASE_PREFIX}{holder}"),
-            holder,
+            &holder,
             SERVER_TTL,
         )
         .await
@@ -45,10 +56,30 @@ pub async fn renew_own(services: &Services) -> bool {
 }
 
 pub async fn heartbeat(services: Arc<Services>) {
+    let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(HEARTBEAT).await;
-        renew_own(&services).await;
+        let started = tokio::time::Instant::now();
+        if services.shared_database && lapsed(started - renewed) {
+            let old = services.store.holder();
+            let new = services.store.become_new_holder();
+            tracing::error!(
+                "this server could not renew its lease for {}s: the others may have taken \
+                 its builds over; it carries on as {new} (what it placed as {old} is \
+                 recovered like a dead server's)",
+                (started - renewed).as_secs()
+            );
+        }
+        if renew_own(&services).await {
+            renewed = started;
+        }
     }
+}
+
+/// Whether a server whose last successful renewal started `since` ago
+/// must take it that its lease expired.
+fn lapsed(since: Duration) -> bool {
+    since >= LAPSE
 }
 
 /// Whether this server runs loop `name`'s next tick: it holds the loop's
@@ -61,7 +92,7 @@ pub async fn leads(services: &Services, name: &str, ttl: Duration) -> bool {
 /// holds it now.
 pub async fn claim(services: &Services, name: &str, ttl: Duration) -> bool {
     let holder = services.store.holder();
-    match services.store.take_lease(name, holder, ttl).await {
+    match services.store.take_lease(name, &holder, ttl).await {
         Ok(held) => held,
         Err(e) => {
             tracing::warn!("cannot take the lease {name}: {e}");
@@ -74,7 +105,7 @@ pub async fn claim(services: &Services, name: &str, ttl: Duration) -> bool {
 pub async fn release(services: &Services, name: &str) {
     if let Err(e) = services
         .store
-        .release_lease(name, services.store.holder())
+        .release_lease(name, &services.store.holder())
         .await
     {
         tracing::warn!("cannot give the lease {name} up: {e}");
@@ -150,4 +181,21 @@ pub async fn hold(
         services: services.clone(),
         name: name.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_takes_its_lease_for_lost_before_it_can_have_expired() {
+        // Renewed on time (a heartbeat late by a few seconds): still held.
+        assert!(!lapsed(HEARTBEAT));
+        assert!(!lapsed(HEARTBEAT * 4));
+        // By the time the database could expire it, the server has
+        // already changed its name.
+        assert!(lapsed(LAPSE));
+        assert!(lapsed(SERVER_TTL));
+        assert!(LAPSE < SERVER_TTL && LAPSE > HEARTBEAT * 2);
+    }
 }

@@ -13,8 +13,12 @@ const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 #[async_trait]
 impl LeaseStore for PgStore {
-    fn holder(&self) -> &str {
-        &self.holder
+    fn holder(&self) -> String {
+        self.holder.get()
+    }
+
+    fn become_new_holder(&self) -> String {
+        self.holder.replace()
     }
 
     async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {

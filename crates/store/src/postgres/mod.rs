@@ -43,7 +43,7 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) sealer: Sealer,
     /// See [`crate::LeaseStore::holder`].
-    pub(crate) holder: String,
+    pub(crate) holder: crate::leases::Holder,
     /// Connections holding the registry's blob gate (see [`gate`]).
     pub(crate) gates: PgPool,
 }
@@ -84,7 +84,7 @@ impl PgStore {
             pool,
             gates,
             sealer: Sealer::new(key)?,
-            holder: crate::leases::new_holder(),
+            holder: crate::leases::Holder::new(),
         })
     }
 }

@@ -56,6 +56,7 @@ pub(crate) fn worker_from_row(r: &PgRow) -> Result<WorkerBuild> {
 #[async_trait]
 impl WorkerStore for PgStore {
     async fn place_queued(&self, clusters: &Clusters, limit: usize) -> Result<Vec<Placement>> {
+        let holder = self.holder.get();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(PLACEMENT_LOCK)
@@ -156,6 +157,7 @@ impl WorkerStore for PgStore {
                             platform,
                             cluster,
                             queued_at: Some(time(r, "created_at")?),
+                            owner: Some(holder.clone()),
                         });
                     }
                     None if tried.is_empty() => {
@@ -205,7 +207,7 @@ impl WorkerStore for PgStore {
              WHERE w.id = t.id AND w.phase = 'Pending' RETURNING w.id",
         )
         .bind(at)
-        .bind(&self.holder)
+        .bind(&holder)
         .bind(&ids)
         .bind(&on)
         .fetch_all(&mut *tx)
@@ -348,6 +350,7 @@ impl WorkerStore for PgStore {
         phase: BuildPhase,
         reason: Option<&str>,
         image: Option<&PushedImage>,
+        owner: Option<&str>,
     ) -> Result<Option<WorkerEnd>> {
         debug_assert!(phase.is_final());
         let mut tx = self.pool.begin().await?;
@@ -366,13 +369,15 @@ impl WorkerStore for PgStore {
         lock_build(&mut tx, build).await?;
         let row = sqlx::query(
             "UPDATE worker_builds SET phase = $1, reason = $2, image = $3, finished_at = $4 \
-             WHERE id = $5 AND phase = 'Running' RETURNING platform",
+             WHERE id = $5 AND phase = 'Running' AND ($6::text IS NULL OR owner = $6) \
+             RETURNING platform",
         )
         .bind(phase.as_str())
         .bind(reason.map(slipway_core::build::short_reason))
         .bind(image.map(to_json).transpose()?)
         .bind(now())
         .bind(id)
+        .bind(owner)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

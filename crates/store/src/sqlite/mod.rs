@@ -24,7 +24,7 @@ pub struct SqliteStore {
     /// Tokens recently looked up, and the projects (see `access`).
     pub(crate) access: crate::access::AccessCache,
     /// See [`crate::LeaseStore::holder`].
-    pub(crate) holder: String,
+    pub(crate) holder: crate::leases::Holder,
 }
 
 impl SqliteStore {
@@ -77,7 +77,7 @@ impl SqliteStore {
             reads: crate::read::ReadPool::new(path),
             sealer: Sealer::new(key)?,
             access: crate::access::AccessCache::default(),
-            holder: crate::leases::new_holder(),
+            holder: crate::leases::Holder::new(),
         };
         store.fill_summaries().await?;
         Ok(store)

@@ -40,6 +40,7 @@ const BATCH: usize = 400;
 #[async_trait]
 impl WorkerStore for SqliteStore {
     async fn place_queued(&self, clusters: &Clusters, limit: usize) -> Result<Vec<Placement>> {
+        let holder = self.holder.get();
         // IMMEDIATE: take the write lock before reading the loads, so the
         // counts cannot go stale before the updates land.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -126,6 +127,7 @@ impl WorkerStore for SqliteStore {
                             .try_get::<String, _>("created_at")
                             .ok()
                             .and_then(|t| t.parse().ok()),
+                        owner: Some(holder.clone()),
                     });
                 }
                 None if tried.is_empty() => {
@@ -173,7 +175,7 @@ impl WorkerStore for SqliteStore {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(cluster)
                     .bind(&at)
-                    .bind(&self.holder);
+                    .bind(&holder);
                 for id in chunk {
                     q = q.bind(id);
                 }
@@ -331,18 +333,22 @@ impl WorkerStore for SqliteStore {
         phase: BuildPhase,
         reason: Option<&str>,
         image: Option<&PushedImage>,
+        owner: Option<&str>,
     ) -> Result<Option<WorkerEnd>> {
         debug_assert!(phase.is_final());
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "UPDATE worker_builds SET phase = ?, reason = ?, image = ?, finished_at = ? \
-             WHERE id = ? AND phase = 'Running' RETURNING build_id, platform",
+             WHERE id = ? AND phase = 'Running' AND (? IS NULL OR owner = ?) \
+             RETURNING build_id, platform",
         )
         .bind(phase.as_str())
         .bind(reason.map(slipway_core::build::short_reason))
         .bind(image.map(to_json).transpose()?)
         .bind(now())
         .bind(id)
+        .bind(owner)
+        .bind(owner)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
