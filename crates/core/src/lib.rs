@@ -12,6 +12,8 @@
 //! - [`scan`]: what an image contains, what scanning found in it, and its
 //!   SBOMs;
 //! - [`koji`]: Koji content-generator metadata;
+//! - [`supply`]: provenance statements, DSSE envelopes and image
+//!   signature payloads;
 //! - [`notify`]: who hears about builds and scans, and what they are told;
 //! - [`oci`]: digests and manifests as the registry validates them;
 //! - shared by all: image references ([`image_ref`]), user-given paths
@@ -33,6 +35,7 @@ pub mod paths;
 pub mod promotion;
 pub mod rebuild;
 pub mod scan;
+pub mod supply;
 pub mod token;
 
 pub use build::phase::BuildPhase;

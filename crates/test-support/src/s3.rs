@@ -26,22 +26,7 @@ pub fn moto_server() -> PathBuf {
     if let Some(p) = std::env::var_os("SLIPWAY_MOTO_SERVER") {
         return PathBuf::from(p);
     }
-    let target = crate::workspace_root().join("target");
-    let venv = target.join("moto-venv");
-    let bin = venv.join("bin/moto_server");
-    let stamp = venv.join(".slipway-installed");
-    let ready = || std::fs::read_to_string(&stamp).is_ok_and(|s| s == MOTO);
-    if ready() {
-        return bin;
-    }
-    std::fs::create_dir_all(&target).expect("create target/");
-    let lock = std::fs::File::create(target.join("moto-venv.lock")).expect("moto venv lock");
-    lock.lock().expect("lock the moto venv");
-    if !ready() {
-        crate::python_venv(&venv, &[MOTO]);
-        std::fs::write(&stamp, MOTO).expect("mark the moto venv");
-    }
-    bin
+    crate::pinned_venv("moto-venv", &[MOTO]).join("moto_server")
 }
 
 impl S3Server {
