@@ -25,6 +25,7 @@ pub mod layers;
 pub mod ownership;
 pub mod referrer;
 pub mod rootfs;
+pub mod signature;
 pub mod updates;
 pub mod version;
 

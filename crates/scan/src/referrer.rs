@@ -135,7 +135,7 @@ pub fn attach(
 
 impl Session {
     /// Upload `content` unless the repository has it; its digest.
-    fn push_blob(&mut self, content: &[u8]) -> Result<String, String> {
+    pub(crate) fn push_blob(&mut self, content: &[u8]) -> Result<String, String> {
         let digest = sha256(content);
         let head = self.request("HEAD", &format!("/blobs/{digest}"), &[], None)?;
         if head.status == 200 {

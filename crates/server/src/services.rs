@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 /// Everything a request handler or worker needs, shared.
 pub struct Services {
     pub store: Arc<dyn Store>,
+    /// Signs images and their provenance (`steps::signing`).
+    pub signing: Arc<slipway_signing::SigningKey>,
     pub logs: Arc<LogHub>,
     pub buildah: Buildah,
     pub work_dir: PathBuf,

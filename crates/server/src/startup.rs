@@ -100,6 +100,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     }
 
     let key = secret_key(data, config.secret_key_file.as_deref())?;
+    let signing = signing_key(data, config.signing_key_file.as_deref())?;
     #[allow(clippy::type_complexity)]
     let (store, meta, db_logs): (
         Arc<dyn Store>,
@@ -335,6 +336,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         shared_database: config.database.is_some(),
         event_streams: Arc::new(tokio::sync::Semaphore::new(crate::api::events::MAX_STREAMS)),
         commit: config.commit.clone(),
+        signing,
     });
     controllers::spawn_all(&services);
 
@@ -522,6 +524,21 @@ fn secret_key(
             path.display()
         ))),
     }
+}
+
+/// The key that signs images and provenance: the configured file (which
+/// must exist), or `<data-dir>/signing-key`, made on first start.
+fn signing_key(
+    data: &std::path::Path,
+    configured: Option<&std::path::Path>,
+) -> Result<Arc<slipway_signing::SigningKey>, ServerError> {
+    let key = match configured {
+        Some(path) => slipway_signing::SigningKey::load(path),
+        None => slipway_signing::SigningKey::load_or_create(&data.join("signing-key")),
+    }
+    .map_err(|e| ServerError::SecretKey(e.to_string()))?;
+    tracing::info!("images are signed with key {}", key.public().keyid());
+    Ok(Arc::new(key))
 }
 
 /// The key that signs registry tokens when servers share a database: one

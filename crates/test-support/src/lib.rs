@@ -419,6 +419,7 @@ impl GitRepo {
 }
 
 mod balancer;
+mod debian;
 mod http;
 mod koji;
 mod postgres;
@@ -428,6 +429,7 @@ mod server;
 pub use koji::{KojiHub, fixture_dir as fixture_dir_of_koji};
 
 pub use balancer::Balancer;
+pub use debian::Debian13Tools;
 pub use http::{HttpResponse, http, http_bytes, http_raw, http_status};
 pub use postgres::Postgres;
 pub use s3::{S3Server, moto_server};

@@ -9,6 +9,20 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// `GET /api/v1/signing-key`: the key images and provenance are signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyInfo {
+    /// SHA-256 of the key's DER SubjectPublicKeyInfo, hex (the DSSE keyid).
+    pub key_id: String,
+    pub algorithm: String,
+    /// `-----BEGIN PUBLIC KEY-----` PEM.
+    pub public_key: String,
+}
+
+impl SigningKeyInfo {
+    pub const ALGORITHM: &'static str = "ecdsa-p256-sha256";
+}
+
 /// The stable error codes of the API.
 pub mod codes {
     pub const UNAUTHORIZED: &str = "UNAUTHORIZED";

@@ -19,6 +19,7 @@ mod logins;
 mod registry;
 pub(crate) mod scans;
 mod secrets;
+mod signing;
 mod table;
 mod testing;
 pub(crate) mod version;
@@ -48,6 +49,12 @@ pub(crate) fn table() -> Table {
     t.add(Token(Build), "/builds", &["POST"], post(builds::create));
     t.add(Token(Read), "/builds", &["GET"], get(builds::list));
     t.add(Token(Read), "/version", &["GET"], get(version::get));
+    t.add(
+        table::Access::Public,
+        "/signing-key",
+        &["GET"],
+        get(signing::get),
+    );
     t.add(Token(Read), "/events", &["GET"], get(events::stream));
     t.add(Token(Read), "/builds/{id}", &["GET"], get(builds::get));
     t.add(

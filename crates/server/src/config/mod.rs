@@ -88,6 +88,11 @@ pub struct ConfigFile {
     /// first start).
     #[serde(default)]
     pub secret_key_file: Option<PathBuf>,
+    /// The key that signs images and their provenance (a PKCS#8 PEM P-256
+    /// key, mode 0600; default: `<data-dir>/signing-key`, made on first
+    /// start).
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
     /// PostgreSQL instead of the embedded SQLite file: what several
     /// servers share (see README, "Running several servers").
     #[serde(default)]
@@ -263,6 +268,7 @@ pub struct ServerConfig {
     /// Bytes of free space under which `/readyz` says not ready.
     pub min_free_bytes: u64,
     pub secret_key_file: Option<PathBuf>,
+    pub signing_key_file: Option<PathBuf>,
     /// PostgreSQL; `None`: the SQLite file in the data dir.
     pub database: Option<DatabaseSettings>,
     pub registry_storage: slipway_registry::storage::BlobBackendConfig,
@@ -459,6 +465,9 @@ impl ServerConfig {
             if file.secret_key_file.is_none() {
                 return Err("database: servers sharing a database must share the key that seals its secrets; set secret_key_file to a file every server reads (64 hex digits; `openssl rand -hex 32` makes one)".into());
             }
+            if file.signing_key_file.is_none() {
+                return Err("database: servers sharing a database must sign with one key; set signing_key_file to a file every server reads (`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out FILE`, then `chmod 600 FILE`)".into());
+            }
         }
         if file.tls.is_none() && !file.allow_plain_http {
             for addr in std::iter::once(listen).chain(file.registry_listen) {
@@ -500,6 +509,7 @@ impl ServerConfig {
                 .unwrap_or(DEFAULT_MIN_FREE_SPACE_MB)
                 .saturating_mul(1024 * 1024),
             secret_key_file: file.secret_key_file,
+            signing_key_file: file.signing_key_file,
             database: file.database,
             registry_storage: file.registry_storage,
             koji: file.koji.filter(|k| k.import),

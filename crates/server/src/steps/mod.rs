@@ -3,7 +3,7 @@
 //! triggers that will most likely build nothing (`noop`), a
 //! config build's input key and the parts of it that need the world
 //! (`inputs`), publishing a build (`publish`), scanning (`scanning`) and
-//! attaching SBOMs (`sboms`), the test stage (`testing`), Koji metadata (`metadata`) and reservations
+//! attaching SBOMs (`sboms`), signing images and attaching their provenance (`signing`), the test stage (`testing`), Koji metadata (`metadata`) and reservations
 //! and hub calls (`koji`), filling the outbox (`notify`), and repository
 //! ownership and immutable tags (`ownership`), promotion (`promotion`),
 //! and retention
@@ -24,4 +24,5 @@ pub(crate) mod publish;
 pub(crate) mod retention;
 pub(crate) mod sboms;
 pub(crate) mod scanning;
+pub(crate) mod signing;
 pub(crate) mod testing;

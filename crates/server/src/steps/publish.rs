@@ -87,6 +87,17 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
             &published.digest,
         )
         .await?;
+        // Signed, with its provenance attached, before any other tag
+        // names it.
+        crate::steps::signing::sign(
+            services,
+            build,
+            &platforms,
+            &published,
+            auth.as_deref(),
+            log,
+        )
+        .await?;
         // Scan before the other tags move: an image that fails the
         // config's policy keeps only its unique tag. Each platform's
         // image is scanned (and gets its SBOMs) on its own.

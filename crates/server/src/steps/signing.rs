@@ -1,0 +1,172 @@
+//! Signing a published build: every manifest it pushed (each platform's
+//! image and, with several, their index) gets a sigstore signature by the
+//! server's key, and the image gets its SLSA provenance as a signed DSSE
+//! envelope attached as an OCI referrer. Done before any tag but the
+//! unique one moves: an image under a primary or floating tag is signed.
+
+use crate::Services;
+use slipway_builder::LogSink;
+use slipway_core::supply::dsse::{ENVELOPE_MEDIA_TYPE, Envelope, IN_TOTO_PAYLOAD_TYPE};
+use slipway_core::supply::provenance::{Facts, statement};
+use slipway_core::supply::simple_signing::Payload;
+use slipway_core::{Build, PushedImage, WorkerBuild};
+use slipway_scan::image::FetchOptions;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The annotations buildah gives an image about its base.
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// Sign what `build` pushed and attach its provenance to `published`
+/// (the image under the unique tag). Returns the provenance envelope.
+pub async fn sign(
+    services: &Arc<Services>,
+    build: &Build,
+    platforms: &[(&WorkerBuild, &PushedImage)],
+    published: &PushedImage,
+    auth: Option<&Path>,
+    log: &dyn LogSink,
+) -> Result<Envelope, String> {
+    let output = &build.spec.output;
+    let repository = format!("{}/{}", output.registry, output.repository);
+    let opts = FetchOptions {
+        authfile: auth.map(Path::to_path_buf),
+        tls_verify: services.buildah.tls_verify(&output.to_string()),
+        ..Default::default()
+    };
+    let mut digests = vec![published.digest.clone()];
+    for (_, image) in platforms {
+        if !digests.contains(&image.digest) {
+            digests.push(image.digest.clone());
+        }
+    }
+    let key = services.signing.clone();
+    let creator = format!("Slipway {}", env!("CARGO_PKG_VERSION"));
+    let now = jiff::Timestamp::now();
+    for digest in &digests {
+        let image = format!("{repository}@{digest}");
+        log.line(&format!("--> signing {image}"));
+        let payload = Payload::new(&repository, digest, &creator, now.as_second()).to_bytes();
+        let signature = key.sign(&payload).map_err(|e| e.to_string())?;
+        let signature = slipway_core::supply::dsse::base64_encode(&signature);
+        let opts = opts.clone();
+        let pushed = tokio::task::spawn_blocking(move || {
+            slipway_scan::signature::push(&image, &payload, &signature, &opts)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        pushed.map_err(|e| format!("cannot sign {repository}@{digest}: {e}"))?;
+    }
+
+    let facts = facts(services, build, platforms, published, &repository, &opts).await;
+    let payload = serde_json::to_vec(&statement(&facts)).map_err(|e| e.to_string())?;
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &payload, &key.public().keyid(), |m| {
+        key.sign(m)
+    })
+    .map_err(|e| e.to_string())?;
+    let content = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
+    let image = format!("{repository}@{}", published.digest);
+    log.line(&format!("--> attaching provenance to {image}"));
+    let attached = tokio::task::spawn_blocking(move || {
+        let artifact = slipway_scan::referrer::Artifact {
+            artifact_type: ENVELOPE_MEDIA_TYPE,
+            file_name: "provenance.intoto.json",
+            content: &content,
+            annotations: BTreeMap::from([(
+                "in-toto.io/predicate-type".to_string(),
+                slipway_core::supply::provenance::PREDICATE_TYPE.to_string(),
+            )]),
+        };
+        slipway_scan::referrer::attach(&image, &artifact, &opts)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    attached.map_err(|e| format!("cannot attach the provenance: {e}"))?;
+    Ok(envelope)
+}
+
+/// The provenance's facts: the build's inputs, the base images by digest
+/// (as buildah annotated each platform's image, and parents pinned by a
+/// wave), the run.
+async fn facts(
+    services: &Services,
+    build: &Build,
+    platforms: &[(&WorkerBuild, &PushedImage)],
+    published: &PushedImage,
+    repository: &str,
+    opts: &FetchOptions,
+) -> Facts {
+    let mut subjects = vec![(repository.to_string(), published.digest.clone())];
+    let mut base_images: Vec<(String, String)> = Vec::new();
+    for (_, image) in platforms {
+        if image.digest != published.digest {
+            subjects.push((repository.to_string(), image.digest.clone()));
+        }
+        let reference = format!("{repository}@{}", image.digest);
+        let opts = opts.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            slipway_scan::distribution::read_manifest(&reference, &opts)
+        })
+        .await;
+        if let Ok(Ok((bytes, _))) = read
+            && let Ok(m) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && let (Some(name), Some(digest)) = (
+                m["annotations"][BASE_NAME].as_str(),
+                m["annotations"][BASE_DIGEST].as_str(),
+            )
+        {
+            let base = (name.to_string(), digest.to_string());
+            if !base_images.contains(&base) {
+                base_images.push(base);
+            }
+        }
+    }
+    for (name, pinned) in &build.spec.parent_digests {
+        if let Some((_, digest)) = pinned.rsplit_once('@') {
+            let base = (name.clone(), digest.to_string());
+            if !base_images.contains(&base) {
+                base_images.push(base);
+            }
+        }
+    }
+    let source = &build.spec.source;
+    let location = match &source.location {
+        slipway_core::build::source::SourceLocation::Url(u) => u.clone(),
+        slipway_core::build::source::SourceLocation::Path(p) => format!("file://{p}"),
+    };
+    let time =
+        |t: Option<jiff::Timestamp>| t.map(|t| slipway_core::api::time::to_second(t).to_string());
+    Facts {
+        builder_id: services.notifier.public_url.clone(),
+        builder_version: env!("CARGO_PKG_VERSION").to_string(),
+        subjects,
+        source_url: location,
+        git_ref: source.git_ref.clone(),
+        commit: build.commit.clone(),
+        context_dir: source.context_dir.clone(),
+        dockerfile: source.dockerfile.clone(),
+        build_args: build.spec.build_args.clone(),
+        secret_args: Vec::new(),
+        platforms: build
+            .spec
+            .platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        base_images,
+        build_id: build.id,
+        invocation: format!(
+            "{}/api/v1/builds/{}",
+            services.notifier.public_url.trim_end_matches('/'),
+            build.id
+        ),
+        started: time(build.started_at),
+        finished: time(Some(jiff::Timestamp::now())),
+        clusters: platforms
+            .iter()
+            .filter_map(|(w, _)| Some((w.platform.to_string(), w.cluster.clone()?)))
+            .collect(),
+    }
+}

@@ -1,0 +1,313 @@
+//! Signed images and provenance, checked with tools that are not
+//! Slipway's: skopeo with a `policy.json` requiring Slipway's sigstore
+//! signature copies a Slipway-built image and refuses an unsigned one and
+//! one whose manifest was pushed again without a signature; cosign
+//! verifies the signature too; the provenance attached to the image
+//! verifies with Python securesystemslib and validates against the in-toto
+//! and SLSA schemas.
+//!
+//! Debian 12's skopeo and podman are built with sigstore disabled (this
+//! test checks that they still say so), so the policy is enforced by
+//! Debian 13's skopeo and cosign, unpacked by test-support.
+
+use slipway_test_support::{Debian13Tools, GitRepo, Server, require_tools};
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+const LABELS: &str = "LABEL name=t/app version=1 component=app-container";
+
+/// skopeo with a policy that accepts only images signed by `key_pem`
+/// from `host`, finding signatures as sigstore attachments.
+struct Verifier {
+    dir: tempfile::TempDir,
+    tools: Debian13Tools,
+}
+
+impl Verifier {
+    fn new(host: &str, key_pem: &str) -> Verifier {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("slipway.pub");
+        std::fs::write(&key, key_pem).unwrap();
+        let policy = serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {
+                "docker": {
+                    host: [{
+                        "type": "sigstoreSigned",
+                        "keyPath": key,
+                        "signedIdentity": {"type": "matchRepository"},
+                    }]
+                },
+                "oci": {"": [{"type": "insecureAcceptAnything"}]},
+            }
+        });
+        std::fs::write(dir.path().join("policy.json"), policy.to_string()).unwrap();
+        let registries = dir.path().join("registries.d");
+        std::fs::create_dir_all(&registries).unwrap();
+        std::fs::write(
+            registries.join("slipway.yaml"),
+            format!("docker:\n  {host}:\n    use-sigstore-attachments: true\n"),
+        )
+        .unwrap();
+        Verifier {
+            dir,
+            tools: Debian13Tools::get(),
+        }
+    }
+
+    /// `skopeo copy` of `image` into an OCI layout under this policy:
+    /// whether it was allowed, and what skopeo said.
+    fn copy(&self, server: &Server, image: &str) -> (bool, String) {
+        self.copy_with(self.tools.skopeo(), server, image)
+    }
+
+    fn copy_with(&self, mut skopeo: Command, server: &Server, image: &str) -> (bool, String) {
+        let dest = self.dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&dest);
+        let out = skopeo
+            .arg("--policy")
+            .arg(self.dir.path().join("policy.json"))
+            .arg("--registries.d")
+            .arg(self.dir.path().join("registries.d"))
+            .args([
+                "copy",
+                "--remove-signatures",
+                "--src-tls-verify=false",
+                "--src-creds",
+            ])
+            .arg(format!("ci:{}", server.token()))
+            .arg(format!("docker://{image}"))
+            .arg(format!("oci:{}:x", dest.display()))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+/// A docker config dir with the admin token as `ci`'s password for the
+/// server's registry (what cosign reads).
+fn docker_config(v: &Verifier, server: &Server) -> std::path::PathBuf {
+    use base64::Engine;
+    let dir = v.dir.path().join("docker");
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{}", server.token()));
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::json!({"auths": {server.host(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    dir
+}
+
+fn skopeo(server: &Server, args: &[&str]) -> String {
+    let out = Command::new("skopeo")
+        .args(args)
+        .arg("--creds")
+        .arg(format!("ci:{}", server.token()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently() {
+    require_tools();
+    let server = Server::start(Path::new(BIN), 1);
+    let base = server.push_base_image();
+    let host = server.host();
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {base}\n{LABELS}\nRUN echo signed > /signed\n"),
+    )]);
+    let image = format!("{host}/t/app:1");
+    let id = server.queue(&repo, &image, &[]);
+    let build = server.wait_final(id);
+    assert_eq!(build["phase"], "Complete", "{build}");
+    let digest = build["image"]["digest"].as_str().unwrap().to_string();
+    let log = server
+        .api("GET", &format!("/api/v1/builds/{id}/log"), None)
+        .body;
+    assert!(
+        log.contains("--> signing") && log.contains("--> attaching provenance"),
+        "{log}"
+    );
+
+    // The public key, for anyone (no token).
+    let key = slipway_test_support::http(server.port, "GET", "/api/v1/signing-key", None, None);
+    assert_eq!(key.status, 200, "{}", key.body);
+    let key = key.json();
+    let pem = key["public_key"].as_str().unwrap().to_string();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    assert_eq!(key["algorithm"], "ecdsa-p256-sha256");
+
+    // Signed: skopeo copies it, by tag and by digest.
+    let verifier = Verifier::new(&host, &pem);
+    let (ok, said) = verifier.copy(&server, &image);
+    assert!(ok, "the signed image was refused: {said}");
+    let (ok, said) = verifier.copy(&server, &format!("{host}/t/app@{digest}"));
+    assert!(ok, "the signed image by digest was refused: {said}");
+
+    // Debian 12's own skopeo cannot check it (and says why).
+    let (ok, said) = verifier.copy_with(Command::new("skopeo"), &server, &image);
+    assert!(!ok && said.contains("sigstore disabled"), "{said}");
+
+    // cosign, with the key (no transparency log: Slipway signs with its
+    // own key and publishes to none).
+    let key_file = verifier.dir.path().join("slipway.pub");
+    let out = verifier
+        .tools
+        .cosign()
+        .args([
+            "verify",
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+            "--key",
+        ])
+        .arg(&key_file)
+        .arg(&image)
+        .env("HOME", verifier.dir.path())
+        .env("DOCKER_CONFIG", docker_config(&verifier, &server))
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "cosign verify: {said}");
+    assert!(said.contains(&digest), "{said}");
+
+    // Another key: refused.
+    let other = slipway_signing::SigningKey::load_or_create(&verifier.dir.path().join("other"))
+        .unwrap()
+        .public()
+        .to_pem();
+    let (ok, said) = Verifier::new(&host, &other).copy(&server, &image);
+    assert!(!ok, "accepted under another key: {said}");
+
+    // Unsigned: the base image, pushed by a script, not built here.
+    let (ok, said) = verifier.copy(&server, &base);
+    assert!(!ok, "an unsigned image was accepted: {said}");
+    assert!(said.contains("signature"), "{said}");
+
+    // The built image's manifest pushed again, changed (an annotation),
+    // under its tag: a new digest that nobody signed.
+    let raw = skopeo(
+        &server,
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ],
+    );
+    let mut manifest: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    manifest["annotations"] = serde_json::json!({"tampered": "yes"});
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("layout");
+    let out = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--src-creds"])
+        .arg(format!("ci:{}", server.token()))
+        .arg(format!("docker://{image}"))
+        .arg(format!("dir:{}", layout.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(layout.join("manifest.json"), manifest.to_string()).unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--dest-creds"])
+        .arg(format!("ci:{}", server.token()))
+        .arg(format!("dir:{}", layout.display()))
+        .arg(format!("docker://{image}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, said) = verifier.copy(&server, &image);
+    assert!(
+        !ok,
+        "a manifest pushed again without a signature was accepted: {said}"
+    );
+
+    // The provenance: the DSSE referrer of the built image.
+    let referrers = server.registry(
+        "GET",
+        &format!("/v2/t/app/referrers/{digest}"),
+        "repository:t/app:pull",
+    );
+    assert_eq!(referrers.status, 200, "{}", referrers.body);
+    let index: serde_json::Value = serde_json::from_str(&referrers.body).unwrap();
+    let provenance = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.dsse.envelope.v1+json")
+        .unwrap_or_else(|| panic!("no provenance referrer: {index}"));
+    let manifest = server.registry(
+        "GET",
+        &format!(
+            "/v2/t/app/manifests/{}",
+            provenance["digest"].as_str().unwrap()
+        ),
+        "repository:t/app:pull",
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&manifest.body).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let envelope = server.registry(
+        "GET",
+        &format!("/v2/t/app/blobs/{layer}"),
+        "repository:t/app:pull",
+    );
+    assert_eq!(envelope.status, 200);
+    let python = slipway_test_support::pinned_venv(
+        "dsse-venv",
+        &[
+            "securesystemslib[crypto]==1.6.0",
+            "cryptography==50.0.2",
+            "jsonschema==4.25.1",
+        ],
+    )
+    .join("python");
+    std::fs::write(work.path().join("envelope.json"), &envelope.body).unwrap();
+    std::fs::write(work.path().join("key.pem"), &pem).unwrap();
+    let root = slipway_test_support::workspace_root();
+    let out = Command::new(python)
+        .arg(root.join("crates/signing/tests/verify_dsse.py"))
+        .arg(work.path().join("envelope.json"))
+        .arg(work.path().join("key.pem"))
+        .arg(key["key_id"].as_str().unwrap())
+        .arg(root.join("schemas"))
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("{host}/t/app"))
+            && said.contains(digest.trim_start_matches("sha256:")),
+        "{said}"
+    );
+}
