@@ -1,7 +1,7 @@
 //! A provenance envelope signed with Slipway's key verifies with an
 //! implementation that is not Slipway's (Python securesystemslib, from
 //! PyPI), and its statement validates against the in-toto Statement v1
-//! and SLSA Provenance v1 JSON schemas kept in `schemas/`. A changed
+//! and SLSA Provenance v1 JSON schemas kept in `docs/schemas/supply-chain/`. A changed
 //! payload, another key and another payload type are refused by it.
 
 use slipway_core::supply::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
@@ -56,7 +56,7 @@ fn verify(dir: &Path, envelope: &Envelope, key: &SigningKey) -> (bool, String) {
         .arg(&env_file)
         .arg(&key_file)
         .arg(key.public().keyid())
-        .arg(root.join("schemas"))
+        .arg(root.join("docs/schemas/supply-chain"))
         .output()
         .expect("run the verifier");
     let text = format!(

@@ -296,7 +296,7 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
         .arg(work.path().join("envelope.json"))
         .arg(work.path().join("key.pem"))
         .arg(key["key_id"].as_str().unwrap())
-        .arg(root.join("schemas"))
+        .arg(root.join("docs/schemas/supply-chain"))
         .output()
         .unwrap();
     let said = format!(
