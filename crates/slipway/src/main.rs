@@ -273,10 +273,11 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
             println!("copied {blobs} registry blobs ({blob_bytes} bytes) to object storage");
         }
         println!(
-            "moved {rows} rows in {} tables. Start the servers with database: {{url: {}}} and secret_key_file: {} (copy that key to every server; it reads the secrets moved)",
+            "moved {rows} rows in {} tables. Start the servers with database: {{url: {}}}, secret_key_file: {} (copy that key to every server; it reads the secrets moved) and signing_key_file: {} (the key consumers trust images by)",
             report.tables.len(),
             to.url,
-            args.from.join("secret-key").display()
+            args.from.join("secret-key").display(),
+            args.from.join("signing-key").display()
         );
     }
     Ok(())

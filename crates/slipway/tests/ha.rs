@@ -42,11 +42,15 @@ impl Fleet {
         let shared = tempfile::tempdir().unwrap();
         let key = shared.path().join("secret-key");
         std::fs::write(&key, "ab".repeat(32)).unwrap();
+        // One signing key for every replica.
+        let signing = shared.path().join("signing-key");
+        slipway_signing::SigningKey::load_or_create(&signing).unwrap();
         let cluster_file = shared.path().join("clusters.yaml");
         std::fs::write(&cluster_file, clusters).unwrap();
         let config = format!(
-            "database: {{url: '{url}'}}\nsecret_key_file: {}\nclusters_file: {}\n{extra_config}",
+            "database: {{url: '{url}'}}\nsecret_key_file: {}\nsigning_key_file: {}\nclusters_file: {}\n{extra_config}",
             key.display(),
+            signing.display(),
             cluster_file.display()
         );
         let mut servers: Vec<Server> = Vec::new();
@@ -495,8 +499,9 @@ fn an_all_in_one_server_moves_to_postgresql_with_everything_and_its_tokens() {
     let s3 = S3Server::start();
     s3.create_bucket("moved");
     let config = format!(
-        "database: {{url: '{url}'}}\nsecret_key_file: {}\nregistry_storage:\n  backend: s3\n  bucket: moved\n  endpoint: {}\n  allow_http: true\n  access_key_id: {{file: {}}}\n  secret_access_key: {{file: {}}}\n",
+        "database: {{url: '{url}'}}\nsecret_key_file: {}\nsigning_key_file: {}\nregistry_storage:\n  backend: s3\n  bucket: moved\n  endpoint: {}\n  allow_http: true\n  access_key_id: {{file: {}}}\n  secret_access_key: {{file: {}}}\n",
         old.data_dir().join("secret-key").display(),
+        old.data_dir().join("signing-key").display(),
         s3.endpoint(),
         s3.access_key_id_file().display(),
         s3.secret_access_key_file().display()

@@ -22,6 +22,19 @@ pub fn signature_tag(manifest_digest: &str) -> Option<String> {
         .then(|| format!("{algorithm}-{hex}.sig"))
 }
 
+/// Whether `tag` is a signature manifest's (`<algorithm>-<hex>.sig`): the
+/// place of an image's signatures, not a name of an image.
+pub fn is_signature_tag(tag: &str) -> bool {
+    tag.strip_suffix(".sig")
+        .and_then(|t| t.split_once('-'))
+        .is_some_and(|(algorithm, hex)| {
+            !algorithm.is_empty()
+                && algorithm.chars().all(|c| c.is_ascii_alphanumeric())
+                && hex.len() >= 32
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+        })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
     pub critical: Critical,
@@ -155,5 +168,16 @@ mod tests {
         );
         assert_eq!(signature_tag("sha256"), None);
         assert_eq!(signature_tag("sha256:../x"), None);
+        let tag = signature_tag(&format!("sha256:{}", "0a".repeat(32))).unwrap();
+        assert!(is_signature_tag(&tag));
+        for not in [
+            "latest",
+            "1.0-1",
+            "sha256-abc.sig",
+            "v1.sig",
+            "-0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a.sig",
+        ] {
+            assert!(!is_signature_tag(not), "{not}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use slipway_core::api::images::{
     ImageSummary, PruneReport, PruneRequest, RollbackRequest, TagMoveResult, TagRequest,
     UntagRequest,
 };
+use slipway_core::supply::simple_signing::is_signature_tag;
 use slipway_store::{TagDigest, TagEvent, TagMove};
 use std::sync::Arc;
 
@@ -105,7 +106,11 @@ pub(crate) async fn images_for(
             out.push(ImageSummary {
                 repository: full,
                 owner,
-                tags: tags.into_iter().map(|t| t.tag).collect(),
+                tags: tags
+                    .into_iter()
+                    .map(|t| t.tag)
+                    .filter(|t| !is_signature_tag(t))
+                    .collect(),
             });
         }
         last = Some(end);
@@ -142,7 +147,11 @@ pub(crate) async fn tags_for(
             r.name()
         )));
     }
-    Ok(s.registry.meta.tag_digests(&r.repository).await?)
+    let mut tags = s.registry.meta.tag_digests(&r.repository).await?;
+    // Signatures live under tags of their own (as cosign puts them); they
+    // name no image.
+    tags.retain(|t| !is_signature_tag(&t.tag));
+    Ok(tags)
 }
 
 #[derive(Deserialize)]

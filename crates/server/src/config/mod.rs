@@ -548,8 +548,15 @@ mod tests {
         assert!(e.contains("postgres://"), "{e}");
         let e = with_database("database: {url: 'postgres://slipway@db/slipway'}").unwrap_err();
         assert!(e.contains("secret_key_file"), "{e}");
+        let e =
+            with_database("database: {url: 'postgres://slipway@db/slipway'}\nsecret_key_file: /k")
+                .unwrap_err();
+        assert!(
+            e.contains("signing_key_file") && e.contains("openssl genpkey"),
+            "{e}"
+        );
         let c = with_database(
-            "database: {url: 'postgres://slipway@db:5432/slipway?sslmode=verify-full', password_env: PGPASS_X}\nsecret_key_file: /k",
+            "database: {url: 'postgres://slipway@db:5432/slipway?sslmode=verify-full', password_env: PGPASS_X}\nsecret_key_file: /k\nsigning_key_file: /s",
         )
         .unwrap();
         let db = c.database.unwrap();
