@@ -18,6 +18,7 @@ pub mod lint;
 mod rebuilds;
 mod registry;
 mod scans;
+mod supply;
 mod watch;
 
 pub use builds::BuildArgs;
@@ -96,6 +97,9 @@ pub enum Command {
         /// (default: the build's first)
         #[arg(long, requires = "sbom")]
         platform: Option<String>,
+        /// Print the build's provenance (SLSA, signed by the server) instead
+        #[arg(long, conflicts_with_all = ["scan", "metadata", "sbom"])]
+        provenance: bool,
     },
     /// Scan an image in any registry the server can reach
     Scan(scans::ScanArgs),
@@ -410,6 +414,12 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             output,
             ..
         } => scans::of_build(&client, build_id(&build)?, output).await,
+        Command::Show {
+            build,
+            provenance: true,
+            output,
+            ..
+        } => supply::provenance(&client, build_id(&build)?, output).await,
         Command::Show {
             build,
             sbom: Some(format),

@@ -145,6 +145,30 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
         "{log}"
     );
 
+    // Kept with the build, and shown.
+    let shown = server.cli_json(&["show", &id.to_string(), "--provenance", "-o", "json"]);
+    assert_eq!(shown["verified_with_current_key"], true, "{shown}");
+    assert_eq!(
+        shown["statement"]["subject"][0]["digest"]["sha256"],
+        digest.trim_start_matches("sha256:"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["statement"]["predicate"]["buildDefinition"]["externalParameters"]["source"]["commit"],
+        build["commit"],
+        "{shown}"
+    );
+    let out = server.cli(&["show", &id.to_string(), "--provenance"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("verifies with the server's key"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("image:        {host}/t/app@{digest}")),
+        "{text}"
+    );
+
     // The public key, for anyone (no token).
     let key = slipway_test_support::http(server.port, "GET", "/api/v1/signing-key", None, None);
     assert_eq!(key.status, 200, "{}", key.body);

@@ -21,6 +21,7 @@ mod logs;
 pub mod migrate;
 mod notifications;
 mod postgres;
+mod provenance;
 mod read;
 mod rebuilds;
 mod registry;
@@ -44,6 +45,7 @@ pub use logins::RegistryLoginStore;
 pub use logs::LogStore;
 pub use notifications::{NewDelivery, NotificationStore};
 pub use postgres::PgStore;
+pub use provenance::ProvenanceStore;
 pub use rebuilds::{ConfigWrite, PrunedBuild, RebuildStore, StoredConfig};
 pub use registry::{
     BlobGate, ManifestRecord, RegistryStore, TagDigest, TagEvent, TagLock, TagMove,
@@ -150,6 +152,7 @@ pub trait Store:
     + RegistryLoginStore
     + LeaseStore
     + SessionStore
+    + ProvenanceStore
     + Send
     + Sync
     + 'static

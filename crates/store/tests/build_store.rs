@@ -18,6 +18,7 @@ on_both_backends!(
     tracked_repositories_keep_their_last_read,
     deliveries_are_retried_until_delivered_and_builds_announced_once,
     build_events_reach_the_feed_in_order_and_age_out,
+    provenance_is_kept_per_build_and_replaced,
 );
 
 fn spec() -> BuildSpec {
@@ -527,4 +528,31 @@ async fn build_events_reach_the_feed_in_order_and_age_out(db: &Db) {
         .unwrap();
     assert!(store.prune_feed(later).await.unwrap() >= rows.len() as u64);
     assert!(store.feed_after(0, 100).await.unwrap().is_empty());
+}
+
+async fn provenance_is_kept_per_build_and_replaced(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let a = slipway_store::create_queued_scratch(s, &spec())
+        .await
+        .unwrap()
+        .id;
+    let b = slipway_store::create_queued_scratch(s, &spec())
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(s.provenance(a).await.unwrap(), None);
+    s.put_provenance(a, r#"{"payload":"e30=","payloadType":"t","signatures":[]}"#)
+        .await
+        .unwrap();
+    s.put_provenance(a, r#"{"payload":"W10=","payloadType":"t","signatures":[]}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.provenance(a).await.unwrap().as_deref(),
+        Some(r#"{"payload":"W10=","payloadType":"t","signatures":[]}"#)
+    );
+    assert_eq!(s.provenance(b).await.unwrap(), None);
+    // Only for builds that exist.
+    assert!(s.put_provenance(b + 100, "{}").await.is_err());
 }

@@ -128,15 +128,16 @@ fn download(url: &str, to: &Path) {
 
 /// `(package, Filename, SHA256)` of every stanza of a `Packages.xz`.
 fn files_of(index: &Path) -> Vec<(String, String, String)> {
-    let child = Command::new("xz")
+    let mut child = Command::new("xz")
         .arg("-dc")
         .arg(index)
         .stdout(Stdio::piped())
         .spawn()
         .expect("xz");
+    let stdout = child.stdout.take().expect("xz output");
     let mut out = Vec::new();
     let (mut name, mut file, mut sum) = (String::new(), String::new(), String::new());
-    for line in std::io::BufReader::new(child.stdout.expect("xz output")).lines() {
+    for line in std::io::BufReader::new(stdout).lines() {
         let line = line.expect("read the index");
         if line.is_empty() {
             if !name.is_empty() && !file.is_empty() {
@@ -154,5 +155,7 @@ fn files_of(index: &Path) -> Vec<(String, String, String)> {
     if !name.is_empty() && !file.is_empty() {
         out.push((name, file, sum));
     }
+    let status = child.wait().expect("wait for xz");
+    assert!(status.success(), "xz -dc {}: {status}", index.display());
     out
 }

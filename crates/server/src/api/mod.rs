@@ -55,6 +55,12 @@ pub(crate) fn table() -> Table {
         &["GET"],
         get(signing::get),
     );
+    t.add(
+        Token(Read),
+        "/builds/{id}/provenance",
+        &["GET"],
+        get(signing::provenance),
+    );
     t.add(Token(Read), "/events", &["GET"], get(events::stream));
     t.add(Token(Read), "/builds/{id}", &["GET"], get(builds::get));
     t.add(

@@ -17,3 +17,41 @@ pub(super) async fn get(State(s): State<Arc<Services>>) -> Json<SigningKeyInfo> 
         public_key: public.to_pem(),
     })
 }
+
+/// `GET /api/v1/builds/{id}/provenance`: the build's provenance as kept
+/// with it: the DSSE envelope, the statement it carries, and whether its
+/// signature verifies with this server's key now (false after a key
+/// rotation, for builds signed before).
+pub(super) async fn provenance(
+    State(s): State<Arc<Services>>,
+    axum::Extension(caller): axum::Extension<super::auth::Caller>,
+    axum::extract::Path(raw): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, crate::error::ApiError> {
+    use slipway_core::supply::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+    let build = super::load(&s, &caller, &raw, slipway_core::access::Permission::Read).await?;
+    let Some(text) = s.store.provenance(build.id).await? else {
+        return Err(crate::error::ApiError::not_found(format!(
+            "build {} has no provenance: it is made when a build's image is published",
+            build.id
+        )));
+    };
+    let envelope = Envelope::parse(text.as_bytes())
+        .map_err(|e| crate::error::ApiError::internal(format!("the stored provenance: {e}")))?;
+    let opened = envelope
+        .open(IN_TOTO_PAYLOAD_TYPE)
+        .map_err(|e| crate::error::ApiError::internal(format!("the stored provenance: {e}")))?;
+    let public = s.signing.public();
+    let verified = opened
+        .signatures
+        .iter()
+        .any(|(_, sig)| public.verify(&opened.signed, sig));
+    let statement: serde_json::Value = serde_json::from_slice(&opened.payload)
+        .map_err(|e| crate::error::ApiError::internal(format!("the stored statement: {e}")))?;
+    Ok(Json(serde_json::json!({
+        "build": build.id,
+        "key_id": envelope.signatures.first().map(|s| s.keyid.clone()),
+        "verified_with_current_key": verified,
+        "statement": statement,
+        "envelope": envelope,
+    })))
+}

@@ -84,6 +84,12 @@ pub async fn sign(
     .await
     .map_err(|e| e.to_string())?;
     attached.map_err(|e| format!("cannot attach the provenance: {e}"))?;
+    let kept = serde_json::to_string(&envelope).map_err(|e| e.to_string())?;
+    services
+        .store
+        .put_provenance(build.id, &kept)
+        .await
+        .map_err(|e| format!("cannot keep the provenance with the build: {e}"))?;
     Ok(envelope)
 }
 
