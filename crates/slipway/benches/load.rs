@@ -40,6 +40,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     require_tools();
+    // reqwest is built without a default crypto provider (rustls on ring).
+    slipway_tls::install_default_provider();
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

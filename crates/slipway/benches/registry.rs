@@ -229,6 +229,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // reqwest is built without a default crypto provider (rustls on ring).
+    slipway_tls::install_default_provider();
     require_tools();
     let quick = std::env::var_os("BENCH_QUICK").is_some();
     let peer = Registry::start();
