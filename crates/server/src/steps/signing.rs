@@ -52,12 +52,11 @@ pub async fn sign(
         let signature = key.sign(&payload).map_err(|e| e.to_string())?;
         let signature = slipway_core::supply::dsse::base64_encode(&signature);
         let opts = opts.clone();
-        let pushed = tokio::task::spawn_blocking(move || {
-            slipway_scan::signature::push(&image, &payload, &signature, &opts)
+        retried(log, move || {
+            slipway_scan::signature::push(&image, &payload, &signature, &opts).map(|_| ())
         })
         .await
-        .map_err(|e| e.to_string())?;
-        pushed.map_err(|e| format!("cannot sign {repository}@{digest}: {e}"))?;
+        .map_err(|e| format!("cannot sign {repository}@{digest}: {e}"))?;
     }
 
     let facts = facts(services, build, platforms, published, &repository, &opts).await;
@@ -69,7 +68,7 @@ pub async fn sign(
     let content = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
     let image = format!("{repository}@{}", published.digest);
     log.line(&format!("--> attaching provenance to {image}"));
-    let attached = tokio::task::spawn_blocking(move || {
+    let attached = retried(log, move || {
         let artifact = slipway_scan::referrer::Artifact {
             artifact_type: ENVELOPE_MEDIA_TYPE,
             file_name: "provenance.intoto.json",
@@ -80,9 +79,10 @@ pub async fn sign(
             )]),
         };
         slipway_scan::referrer::attach(&image, &artifact, &opts)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await;
     attached.map_err(|e| format!("cannot attach the provenance: {e}"))?;
     let kept = serde_json::to_string(&envelope).map_err(|e| e.to_string())?;
     services
@@ -91,6 +91,39 @@ pub async fn sign(
         .await
         .map_err(|e| format!("cannot keep the provenance with the build: {e}"))?;
     Ok(envelope)
+}
+
+/// Tries a registry write gets: the registry may be several servers
+/// behind a balancer, and one of them may be going away (each try opens
+/// new connections, which the balancer sends to another).
+const TRIES: u32 = 4;
+
+/// Run the blocking registry write `write` until it succeeds, [`TRIES`]
+/// times at most, 1, 2, then 4 s apart; the last error.
+async fn retried<F>(log: &dyn LogSink, write: F) -> Result<(), String>
+where
+    F: Fn() -> Result<(), String> + Send + Sync + 'static,
+{
+    let write = Arc::new(write);
+    let mut wait = std::time::Duration::from_secs(1);
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let w = write.clone();
+        let result = tokio::task::spawn_blocking(move || w())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if tried >= TRIES => return Err(e),
+            Err(e) => {
+                log.line(&format!("--> {e}; trying again in {}s", wait.as_secs()));
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
 }
 
 /// The provenance's facts: the build's inputs, the base images by digest
