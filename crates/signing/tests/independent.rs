@@ -8,14 +8,6 @@ use slipway_core::supply::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use slipway_core::supply::provenance::{Facts, statement};
 use slipway_signing::SigningKey;
 use std::path::Path;
-use std::process::Command;
-
-/// The verifier's pins.
-const PACKAGES: &[&str] = &[
-    "securesystemslib[crypto]==1.6.0",
-    "cryptography==50.0.2",
-    "jsonschema==4.25.1",
-];
 
 fn facts() -> Facts {
     Facts {
@@ -45,26 +37,11 @@ fn facts() -> Facts {
 }
 
 fn verify(dir: &Path, envelope: &Envelope, key: &SigningKey) -> (bool, String) {
-    let python = slipway_test_support::pinned_venv("dsse-venv", PACKAGES).join("python");
     let env_file = dir.join("envelope.json");
     std::fs::write(&env_file, serde_json::to_vec(envelope).unwrap()).unwrap();
     let key_file = dir.join("public.pem");
     std::fs::write(&key_file, key.public().to_pem()).unwrap();
-    let root = slipway_test_support::workspace_root();
-    let out = Command::new(python)
-        .arg(root.join("crates/signing/tests/verify_dsse.py"))
-        .arg(&env_file)
-        .arg(&key_file)
-        .arg(key.public().keyid())
-        .arg(root.join("docs/schemas/supply-chain"))
-        .output()
-        .expect("run the verifier");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    slipway_test_support::verify_dsse(&env_file, &key_file, &key.public().keyid())
 }
 
 #[test]

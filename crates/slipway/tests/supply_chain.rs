@@ -303,32 +303,14 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
         "repository:t/app:pull",
     );
     assert_eq!(envelope.status, 200);
-    let python = slipway_test_support::pinned_venv(
-        "dsse-venv",
-        &[
-            "securesystemslib[crypto]==1.6.0",
-            "cryptography==50.0.2",
-            "jsonschema==4.25.1",
-        ],
-    )
-    .join("python");
     std::fs::write(work.path().join("envelope.json"), &envelope.body).unwrap();
     std::fs::write(work.path().join("key.pem"), &pem).unwrap();
-    let root = slipway_test_support::workspace_root();
-    let out = Command::new(python)
-        .arg(root.join("crates/signing/tests/verify_dsse.py"))
-        .arg(work.path().join("envelope.json"))
-        .arg(work.path().join("key.pem"))
-        .arg(key["key_id"].as_str().unwrap())
-        .arg(root.join("docs/schemas/supply-chain"))
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (ok, said) = slipway_test_support::verify_dsse(
+        &work.path().join("envelope.json"),
+        &work.path().join("key.pem"),
+        key["key_id"].as_str().unwrap(),
     );
-    assert!(out.status.success(), "{said}");
+    assert!(ok, "{said}");
     assert!(
         said.contains(&format!("{host}/t/app"))
             && said.contains(digest.trim_start_matches("sha256:")),

@@ -348,6 +348,38 @@ pub fn pinned_venv(name: &str, packages: &[&str]) -> PathBuf {
     venv.join("bin")
 }
 
+/// Verify the DSSE envelope in `envelope` (a file) with the P-256 public
+/// key in `key_pem` (a file) under `keyid`, with Python securesystemslib
+/// (`crates/signing/tests/verify_dsse.py`), and validate its statement
+/// against `docs/schemas/supply-chain`: whether all held, and what the
+/// verifier printed (the subjects, or what failed).
+pub fn verify_dsse(envelope: &Path, key_pem: &Path, keyid: &str) -> (bool, String) {
+    let python = pinned_venv(
+        "dsse-venv",
+        &[
+            "securesystemslib[crypto]==1.6.0",
+            "cryptography==50.0.2",
+            "jsonschema==4.25.1",
+        ],
+    )
+    .join("python");
+    let root = workspace_root();
+    let out = Command::new(python)
+        .arg(root.join("crates/signing/tests/verify_dsse.py"))
+        .arg(envelope)
+        .arg(key_pem)
+        .arg(keyid)
+        .arg(root.join("docs/schemas/supply-chain"))
+        .output()
+        .expect("run the DSSE verifier");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// A fresh Python venv at `venv` with `packages` from PyPI.
 pub fn python_venv(venv: &Path, packages: &[&str]) {
     let _ = std::fs::remove_dir_all(venv);
