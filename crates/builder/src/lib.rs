@@ -78,7 +78,17 @@ pub struct BuildJob {
     /// Build secrets: id and the file (0600) holding the value, mounted
     /// only into the `RUN` steps that ask (`--secret`); never in a layer.
     pub secrets: Vec<(String, PathBuf)>,
+    /// Seconds since the epoch (the commit's time): buildah's
+    /// `--timestamp`, the created time of the image and its history and
+    /// the time of every file in every layer; and the build argument
+    /// `SOURCE_DATE_EPOCH` for a Dockerfile that declares it (unless the
+    /// build gives it another value).
+    pub timestamp: Option<i64>,
 }
+
+/// The build argument that tells tools in RUN steps which time to use
+/// (<https://reproducible-builds.org/specs/source-date-epoch/>).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
 pub struct Buildah {
     config: BuildahConfig,
@@ -177,6 +187,24 @@ impl Buildah {
         succeeded(&out, format!("cannot name {source} {name}"))
     }
 
+    /// Take the name `name` off a local image that has another (`buildah
+    /// rmi` of one of several names only untags). A base pulled by digest
+    /// and named as its FROM line says loses its digest name, so buildah
+    /// records the FROM name in the image's history (`FROM repo:tag`), as
+    /// it does for a base pulled by that name: the image does not depend
+    /// on whether its base was pinned.
+    pub async fn untag(
+        &self,
+        name: &str,
+        log: &dyn LogSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), BuilderError> {
+        let mut args = self.global_args();
+        args.extend(["rmi".into(), name.to_string()]);
+        let out = run("buildah", &args, log, cancel).await?;
+        succeeded(&out, format!("cannot take the name {name} off its image"))
+    }
+
     /// Build the image. RUN steps get no network unless `job.network`.
     ///
     /// `buildah bud` runs under `unshare --pid --fork --kill-child
@@ -214,7 +242,20 @@ impl Buildah {
             "-t".into(),
             job.local_tag.clone(),
         ]);
-        for k in job.build_args.keys() {
+        let mut build_args = job.build_args.clone();
+        if let Some(t) = job.timestamp {
+            args.push("--timestamp".into());
+            args.push(t.to_string());
+            // Only for a Dockerfile that uses it: buildah warns about a
+            // build argument no ARG consumes.
+            let declared = tokio::fs::read_to_string(&job.dockerfile)
+                .await
+                .is_ok_and(|text| text.contains(SOURCE_DATE_EPOCH));
+            if declared && !build_args.contains_key(SOURCE_DATE_EPOCH) {
+                build_args.insert(SOURCE_DATE_EPOCH.into(), t.to_string());
+            }
+        }
+        for k in build_args.keys() {
             args.push("--build-arg".into());
             args.push(k.clone());
         }
@@ -227,8 +268,7 @@ impl Buildah {
             args.push(format!("id={id},src={}", file.display()));
         }
         args.push(job.context.display().to_string());
-        let env: Vec<(String, String)> = job
-            .build_args
+        let env: Vec<(String, String)> = build_args
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();

@@ -100,6 +100,10 @@ pub enum Command {
         /// Print the build's provenance (SLSA, signed by the server) instead
         #[arg(long, conflicts_with_all = ["scan", "metadata", "sbom"])]
         provenance: bool,
+        /// Print what rebuilds found (`slipway rebuild --verify`): whether
+        /// the build's image is reproducible, and where it differed
+        #[arg(long, conflicts_with_all = ["scan", "metadata", "sbom", "provenance"])]
+        reproductions: bool,
     },
     /// Scan an image in any registry the server can reach
     Scan(scans::ScanArgs),
@@ -234,6 +238,28 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Rebuild a complete build's inputs (same commit, labels, base image
+    /// digests, SOURCE_DATE_EPOCH) and check the image comes out identical;
+    /// when it does not, name the first differing layer and the step that
+    /// made it. Exits non-zero unless identical.
+    Rebuild {
+        /// The build to check
+        build: String,
+        /// Compare the rebuilt image with the build's (required: the
+        /// rebuild publishes only a unique tag; `slipway start` or `slipway
+        /// build` build anew)
+        #[arg(long)]
+        verify: bool,
+        /// Print the rebuild's log as it comes
+        #[arg(short, long)]
+        follow: bool,
+        /// Queue the rebuild and return (see `slipway rebuild --verify
+        /// BUILD` results with `slipway show BUILD --reproductions`)
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
     /// Show the parent→child graph of configs (all, or around one config)
     Graph {
         config: Option<String>,
@@ -301,6 +327,9 @@ pub enum CliError {
         id: i64,
         outcome: slipway_core::scan::ScanOutcome,
     },
+    /// A rebuild found the build's image is not reproducible; printed.
+    #[error("build {build} is not reproducible")]
+    NotReproducible { build: i64 },
     /// Ctrl-C while waiting; what became of the build was printed.
     #[error("interrupted")]
     Interrupted,
@@ -420,6 +449,26 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             output,
             ..
         } => supply::provenance(&client, build_id(&build)?, output).await,
+        Command::Show {
+            build,
+            reproductions: true,
+            output,
+            ..
+        } => supply::reproductions(&client, build_id(&build)?, output).await,
+        Command::Rebuild {
+            build,
+            verify,
+            follow,
+            no_wait,
+            output,
+        } => {
+            if !verify {
+                return Err(CliError::Usage(
+                    "slipway rebuild checks a build: give --verify (to build again, use `slipway start CONFIG` or `slipway build`)".into(),
+                ));
+            }
+            supply::verify_rebuild(&client, build_id(&build)?, (follow, no_wait), output).await
+        }
         Command::Show {
             build,
             sbom: Some(format),

@@ -171,7 +171,8 @@ fn main() -> ExitCode {
             Err(
                 CliError::BuildDidNotComplete { .. }
                 | CliError::LintFailed
-                | CliError::ScanDidNotPass { .. },
+                | CliError::ScanDidNotPass { .. }
+                | CliError::NotReproducible { .. },
             ) => ExitCode::FAILURE,
             // Ctrl-C, as shells expect.
             Err(CliError::Interrupted) => ExitCode::from(130),

@@ -317,3 +317,186 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
         "{said}"
     );
 }
+
+/// The image config and labels of `image`, as skopeo reads them.
+fn inspect(server: &Server, image: &str) -> serde_json::Value {
+    let text = skopeo(
+        server,
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ],
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn the_same_commit_gives_the_same_image_and_rebuild_verify_names_the_differing_layer() {
+    require_tools();
+    let server = Server::start(Path::new(BIN), 2);
+    let base = server.push_base_image();
+    let host = server.host();
+    let steady = format!(
+        "FROM {base}\n{LABELS}\nARG SOURCE_DATE_EPOCH\nRUN echo \"built from $SOURCE_DATE_EPOCH\" > /epoch && mkdir -p /srv/app\nCOPY app.txt /srv/app/\n"
+    );
+    let dated = format!(
+        "FROM {base}\n{LABELS}\nRUN echo steady > /steady\nRUN date > /built-at\nRUN echo after > /after\n"
+    );
+    let repo = GitRepo::new(&[
+        ("Dockerfile", steady.as_str()),
+        ("app.txt", "hello\n"),
+        ("dated/Dockerfile", dated.as_str()),
+    ]);
+    let commit_time: i64 = repo
+        .git(&["show", "-s", "--format=%ct", "HEAD"])
+        .parse()
+        .unwrap();
+    let commit_date = jiff::Timestamp::from_second(commit_time)
+        .unwrap()
+        .to_string();
+
+    // The same commit built twice (scratch builds: no release of their
+    // own) gives the same image, however far apart in time.
+    let a = server.queue(&repo, &format!("{host}/t/same"), &["--scratch"]);
+    let first = server.wait_final(a);
+    assert_eq!(first["phase"], "Complete", "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = server.queue(&repo, &format!("{host}/t/same"), &["--scratch"]);
+    let second = server.wait_final(b);
+    assert_eq!(second["phase"], "Complete", "{second}");
+    let digest = first["image"]["digest"].as_str().unwrap().to_string();
+    assert_eq!(second["image"]["digest"], digest.as_str(), "{second}");
+    // The one time it carries is the commit's.
+    let seen = inspect(&server, &format!("{host}/t/same@{digest}"));
+    assert_eq!(seen["Created"], commit_date.as_str(), "{seen}");
+    assert_eq!(seen["Labels"]["build-date"], commit_date.as_str(), "{seen}");
+    assert!(
+        seen["Labels"].get("io.slipway.build-id").is_none(),
+        "{seen}"
+    );
+
+    // A release build, and its rebuild: identical (same release label).
+    let rel = server.queue(&repo, &format!("{host}/t/same"), &[]);
+    let released = server.wait_final(rel);
+    assert_eq!(released["phase"], "Complete", "{released}");
+    let out = server.cli(&["rebuild", "--verify", &rel.to_string(), "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "rebuild --verify of a reproducible build failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["identical"], true, "{r}");
+    assert_eq!(r["build"], rel, "{r}");
+    assert_eq!(r["original"], released["image"]["digest"], "{r}");
+    assert_eq!(r["rebuilt"], r["original"], "{r}");
+    let rebuild = server.build_json(r["rebuild"].as_i64().unwrap());
+    assert_eq!(rebuild["phase"], "Complete", "{rebuild}");
+    assert_eq!(rebuild["commit"], released["commit"], "{rebuild}");
+    // The rebuild moved no tag of the build's: only its unique tag.
+    assert_eq!(
+        rebuild["spec"]["tags"].as_array().map(Vec::len),
+        Some(1),
+        "{rebuild}"
+    );
+    // A rebuild is not checked again.
+    let again = server.api(
+        "POST",
+        &format!("/api/v1/builds/{}/reproduce", r["rebuild"]),
+        Some("{}"),
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("itself a rebuild"), "{}", again.body);
+    // Without --verify, the CLI says what to do.
+    let out = server.cli(&["rebuild", &rel.to_string()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A Dockerfile that writes `date` into a file: not reproducible, and
+    // the rebuild names the layer and the step.
+    let d = server.queue(
+        &repo,
+        &format!("{host}/t/dated"),
+        &["--scratch", "--file", "dated/Dockerfile"],
+    );
+    let dated_build = server.wait_final(d);
+    assert_eq!(dated_build["phase"], "Complete", "{dated_build}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = server.cli(&["rebuild", "--verify", &d.to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("is not reproducible"), "{text}");
+    assert!(
+        text.contains("made by") && text.contains("date > /built-at"),
+        "{text}"
+    );
+    let shown = server.cli_json(&["show", &d.to_string(), "--reproductions", "-o", "json"]);
+    let found = &shown[0];
+    assert_eq!(found["identical"], false, "{shown}");
+    let diff = &found["platforms"][0]["difference"];
+    assert_eq!(diff["what"], "layer", "{shown}");
+    let layers = inspect(
+        &server,
+        &format!(
+            "{host}/t/dated@{}",
+            dated_build["image"]["digest"].as_str().unwrap()
+        ),
+    )["Layers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // The base's layers are the same; buildah commits the Dockerfile's own
+    // steps as one layer, the last, which names the steps that made it.
+    let n = diff["layer"].as_u64().unwrap() as usize;
+    assert_eq!(n, layers.len(), "{shown}");
+    assert_eq!(diff["original"], layers[n - 1], "{shown}");
+    let steps: Vec<&str> = diff["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("date > /built-at")),
+        "{shown}"
+    );
+    // The failed rebuild says so too.
+    let failed = server.build_json(found["rebuild"].as_i64().unwrap());
+    assert_eq!(failed["phase"], "Failed", "{failed}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not reproducible"),
+        "{failed}"
+    );
+
+    // A config may ask for it after every build.
+    server.apply(&format!(
+        "name: steady\nsource: {{ url: {} }}\noutput: t/steady\nverify_reproducible: true\n",
+        repo.path().display()
+    ));
+    let started = server.cli_json(&["start", "steady", "--wait", "-o", "json"]);
+    assert_eq!(started["phase"], "Complete", "{started}");
+    let id = started["id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let found = loop {
+        let r = server.cli_json(&["show", &id.to_string(), "--reproductions", "-o", "json"]);
+        if let Some(first) = r.as_array().and_then(|a| a.first()) {
+            break first.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rebuild of config build {id} was compared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(found["identical"], true, "{found}");
+    assert_eq!(found["original"], started["image"]["digest"], "{found}");
+}

@@ -374,6 +374,40 @@ pub async fn tree_id(dir: &Path, path: &str) -> Result<String, SourceError> {
         })
 }
 
+/// When `rev` of the checkout `dir` was committed (seconds since the
+/// epoch): a build's `SOURCE_DATE_EPOCH`, the one time its image carries.
+pub async fn commit_time(dir: &Path, rev: &str) -> Result<i64, SourceError> {
+    commit_time_in(Some(dir), &[], rev, &dir.display().to_string()).await
+}
+
+async fn commit_time_in(
+    dir: Option<&Path>,
+    git_dir: &[&str],
+    rev: &str,
+    shown: &str,
+) -> Result<i64, SourceError> {
+    let mut args = git_dir.to_vec();
+    let spec = format!("{rev}^{{commit}}");
+    args.extend(["show", "-s", "--format=%ct", &spec]);
+    let out = git("show", dir, &args, None, false, &[]).await?;
+    let text = out.text();
+    out.ok
+        .then(|| text.trim().parse::<i64>().ok())
+        .flatten()
+        .ok_or_else(|| SourceError::Git {
+            action: "show",
+            url: shown.to_string(),
+            detail: format!(
+                "cannot read the commit time of {rev}: {}",
+                if out.ok {
+                    text.trim()
+                } else {
+                    out.stderr.trim()
+                }
+            ),
+        })
+}
+
 /// `git-tree:<id>` of `path` in `rev` (git run in `dir` with `git_dir`
 /// arguments), or `None` when the revision has no such path. A checkout
 /// and a mirror give the same string for the same commit.

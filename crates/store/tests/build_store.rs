@@ -19,6 +19,7 @@ on_both_backends!(
     deliveries_are_retried_until_delivered_and_builds_announced_once,
     build_events_reach_the_feed_in_order_and_age_out,
     provenance_is_kept_per_build_and_replaced,
+    reproductions_are_kept_newest_first,
 );
 
 fn spec() -> BuildSpec {
@@ -555,4 +556,44 @@ async fn provenance_is_kept_per_build_and_replaced(db: &Db) {
     assert_eq!(s.provenance(b).await.unwrap(), None);
     // Only for builds that exist.
     assert!(s.put_provenance(b + 100, "{}").await.is_err());
+}
+
+async fn reproductions_are_kept_newest_first(db: &Db) {
+    let s = db.open().await;
+    let s = &*s;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(
+            slipway_store::create_queued_scratch(s, &spec())
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let (build, r1, r2, other) = (ids[0], ids[1], ids[2], ids[3]);
+    assert!(s.reproductions(build).await.unwrap().is_empty());
+    s.put_reproduction(build, r1, false, r#"{"n":1}"#)
+        .await
+        .unwrap();
+    s.put_reproduction(build, r2, true, r#"{"n":2}"#)
+        .await
+        .unwrap();
+    // The same rebuild recorded again replaces its row.
+    s.put_reproduction(build, r1, false, r#"{"n":3}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reproductions(build).await.unwrap(),
+        vec![
+            (true, r#"{"n":2}"#.to_string()),
+            (false, r#"{"n":3}"#.to_string())
+        ]
+    );
+    assert!(s.reproductions(other).await.unwrap().is_empty());
+    // Only between builds that exist.
+    assert!(
+        s.put_reproduction(build, other + 100, true, "{}")
+            .await
+            .is_err()
+    );
 }

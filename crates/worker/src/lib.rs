@@ -366,6 +366,9 @@ pub async fn run(
                         .pull(pinned, &oci_platform, auth, log, cancel)
                         .await?;
                     buildah.tag(pinned, base, log, cancel).await?;
+                    if pinned != base && !base.contains('@') {
+                        buildah.untag(pinned, log, cancel).await?;
+                    }
                 }
                 None => buildah.pull(base, &oci_platform, auth, log, cancel).await?,
             }
@@ -401,6 +404,7 @@ pub async fn run(
                 labels
             },
             secrets: secrets.files.clone(),
+            timestamp: spec.source_date_epoch,
         };
         buildah.build(&job, &masked, cancel).await
     })

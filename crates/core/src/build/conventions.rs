@@ -310,7 +310,9 @@ pub fn next_release<'a>(taken: impl IntoIterator<Item = &'a str>) -> String {
 /// What the added labels are made from.
 #[derive(Debug, Clone)]
 pub struct LabelSource<'a> {
-    pub build_id: i64,
+    /// The commit's time (the build's `SOURCE_DATE_EPOCH`), not the
+    /// build's: two builds of one commit carry the same date, so their
+    /// images can be identical.
     pub build_date: Timestamp,
     /// The source URL without credentials.
     pub vcs_url: &'a str,
@@ -321,6 +323,8 @@ pub struct LabelSource<'a> {
 
 /// The labels Slipway adds to every image of a build (the per-platform
 /// `architecture` label is added by the worker, see [`architecture_label`]).
+/// Nothing in them is the build's own (no build id, no clock time): the
+/// image says what it was built from, its provenance says by which build.
 pub fn added_labels(s: &LabelSource<'_>) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     let date = s
@@ -331,7 +335,6 @@ pub fn added_labels(s: &LabelSource<'_>) -> BTreeMap<String, String> {
     l.insert("vcs-type".into(), "git".into());
     l.insert("vcs-url".into(), s.vcs_url.to_string());
     l.insert("vcs-ref".into(), s.commit.to_string());
-    l.insert("io.slipway.build-id".into(), s.build_id.to_string());
     if let Some(r) = s.release {
         l.insert("release".into(), r.to_string());
     }
@@ -617,7 +620,6 @@ mod tests {
         let at: Timestamp = "2026-11-23T10:15:00.6Z".parse().unwrap();
         assert_eq!(unique_tag(12, at), "12-20261123101500");
         let l = added_labels(&LabelSource {
-            build_id: 12,
             build_date: at,
             vcs_url: "https://git.example.com/app.git",
             commit: "abc",
@@ -626,7 +628,7 @@ mod tests {
         assert_eq!(l["build-date"], "2026-11-23T10:15:01Z");
         assert_eq!(l["vcs-type"], "git");
         assert_eq!(l["vcs-ref"], "abc");
-        assert_eq!(l["io.slipway.build-id"], "12");
+        assert!(!l.contains_key("io.slipway.build-id"));
         assert_eq!(l["release"], "2");
     }
 

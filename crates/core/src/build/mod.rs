@@ -145,6 +145,18 @@ pub struct BuildSpec {
     /// token may pull these repositories and no others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_images: Vec<String>,
+    /// Set by preparation: the commit's time, seconds since the epoch.
+    /// Workers build with it as buildah's `--timestamp` (the created time
+    /// of the image, its history and every file of every layer) and as the
+    /// build argument `SOURCE_DATE_EPOCH`, so the same inputs give the same
+    /// image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<i64>,
+    /// This build rebuilds that build's inputs to check they give the same
+    /// image (`slipway rebuild --verify`): it publishes only its unique tag
+    /// and is compared with it, not signed, scanned or imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduces: Option<BuildId>,
 }
 
 impl BuildSpec {
@@ -369,6 +381,8 @@ impl BuildRequest {
             parent_digests: BTreeMap::new(),
             input_key: None,
             base_images: Vec::new(),
+            source_date_epoch: None,
+            reproduces: None,
         })
     }
 }

@@ -215,6 +215,7 @@ pub fn import(files: &[IndexSource<'_>], registry: Option<&str>) -> Result<Impor
                 project: None,
                 notify,
                 promote: None,
+                verify_reproducible: false,
             });
         }
     }

@@ -77,6 +77,10 @@ pub struct ImageConfig {
     /// Promote each complete build to an environment on its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote: Option<crate::promotion::AutoPromote>,
+    /// Rebuild each complete build once more from the same inputs and
+    /// check the images are identical (`slipway rebuild --verify`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub verify_reproducible: bool,
 }
 
 fn is_default_scan(p: &ScanPolicy) -> bool {

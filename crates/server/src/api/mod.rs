@@ -61,6 +61,18 @@ pub(crate) fn table() -> Table {
         &["GET"],
         get(signing::provenance),
     );
+    t.add(
+        Token(Build),
+        "/builds/{id}/reproduce",
+        &["POST"],
+        post(signing::reproduce),
+    );
+    t.add(
+        Token(Read),
+        "/builds/{id}/reproductions",
+        &["GET"],
+        get(signing::reproductions),
+    );
     t.add(Token(Read), "/events", &["GET"], get(events::stream));
     t.add(Token(Read), "/builds/{id}", &["GET"], get(builds::get));
     t.add(

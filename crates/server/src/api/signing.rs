@@ -1,7 +1,8 @@
-//! `GET /api/v1/signing-key`: the public key images and provenance are
-//! signed with, for anyone (what `policy.json`'s `keyPath`, `cosign verify
-//! --key` and `slipway verify` check against). Public by nature: it lets
-//! nobody sign.
+//! The supply chain's API: `GET /api/v1/signing-key`, the public key
+//! images and provenance are signed with, for anyone (what `policy.json`'s
+//! `keyPath`, `cosign verify --key` and `slipway verify` check against;
+//! public by nature: it lets nobody sign); a build's provenance; and
+//! rebuilds that check a build is reproducible.
 
 use crate::Services;
 use axum::Json;
@@ -54,4 +55,51 @@ pub(super) async fn provenance(
         "statement": statement,
         "envelope": envelope,
     })))
+}
+
+/// `POST /api/v1/builds/{id}/reproduce`: queue a rebuild of the complete
+/// build's inputs that checks its images come out identical (201 with the
+/// rebuild). Needs the right to build in the build's project; 409 when
+/// the build cannot be rebuilt (not complete, itself a rebuild, or built
+/// before commit times were recorded).
+pub(super) async fn reproduce(
+    State(s): State<Arc<Services>>,
+    axum::Extension(caller): axum::Extension<super::auth::Caller>,
+    axum::extract::Path(raw): axum::extract::Path<String>,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use crate::steps::reproduce::RebuildError;
+    use axum::response::IntoResponse;
+    let original = super::load(&s, &caller, &raw, slipway_core::access::Permission::Build).await?;
+    crate::steps::projects::check_build_rate(&s, original.spec.project_name()).await?;
+    match crate::steps::reproduce::queue(&s, &original).await {
+        Ok(rebuild) => {
+            tracing::info!(
+                "build {}: rebuild {} queued to verify it",
+                original.id,
+                rebuild.id
+            );
+            Ok((axum::http::StatusCode::CREATED, Json(rebuild.redacted())).into_response())
+        }
+        Err(RebuildError::Refused(why)) => Err(crate::error::ApiError::conflict(why)),
+        Err(RebuildError::Store(e)) => Err(crate::error::ApiError::internal(e)),
+    }
+}
+
+/// `GET /api/v1/builds/{id}/reproductions`: what rebuilds found about the
+/// build, newest first.
+pub(super) async fn reproductions(
+    State(s): State<Arc<Services>>,
+    axum::Extension(caller): axum::Extension<super::auth::Caller>,
+    axum::extract::Path(raw): axum::extract::Path<String>,
+) -> Result<Json<Vec<slipway_core::supply::reproduce::Reproduction>>, crate::error::ApiError> {
+    let build = super::load(&s, &caller, &raw, slipway_core::access::Permission::Read).await?;
+    let mut out = Vec::new();
+    for (_, detail) in s.store.reproductions(build.id).await? {
+        out.push(
+            serde_json::from_str(&detail).map_err(|e| {
+                crate::error::ApiError::internal(format!("a stored comparison: {e}"))
+            })?,
+        );
+    }
+    Ok(Json(out))
 }

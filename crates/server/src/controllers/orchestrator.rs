@@ -119,6 +119,7 @@ async fn worker_ended(services: &Arc<Services>, id: BuildId, last: bool) {
         && let Some(config) = &build.spec.config
     {
         crate::steps::promotion::auto(services, id, config).await;
+        crate::steps::reproduce::auto(services, id, config).await;
     }
     // A wave may be waiting for this build.
     services.events.waves.notify_one();

@@ -494,10 +494,21 @@ async fn decide(
         }
     };
     let vcs_url = spec.source.location.redacted();
+    // The commit's time is the one time the image carries (reproducible
+    // builds: SOURCE_DATE_EPOCH).
+    let epoch = match &mirror {
+        Some(m) => m.commit_time(&commit).await,
+        None => slipway_source::commit_time(&src, &commit).await,
+    }
+    .map_err(|e| refuse(e.to_string()))?;
+    let build_date = jiff::Timestamp::from_second(epoch).map_err(|e| {
+        refuse(format!(
+            "commit {commit} has an impossible time {epoch}: {e}"
+        ))
+    })?;
     let mut labels = spec.labels.clone();
     labels.extend(added_labels(&LabelSource {
-        build_id: id,
-        build_date: jiff::Timestamp::now(),
+        build_date,
         vcs_url: &vcs_url,
         commit: &commit,
         release: None,
@@ -530,6 +541,7 @@ async fn decide(
     prepared.platforms = platforms;
     prepared.build_args = build_args;
     prepared.labels = labels;
+    prepared.source_date_epoch = Some(epoch);
     prepared.prebuild = config.prebuild.clone();
     prepared.command_secrets = config.secrets.clone();
     // The repositories its registry token may pull.

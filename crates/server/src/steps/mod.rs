@@ -3,11 +3,12 @@
 //! triggers that will most likely build nothing (`noop`), a
 //! config build's input key and the parts of it that need the world
 //! (`inputs`), publishing a build (`publish`), scanning (`scanning`) and
-//! attaching SBOMs (`sboms`), signing images and attaching their provenance (`signing`), the test stage (`testing`), Koji metadata (`metadata`) and reservations
-//! and hub calls (`koji`), filling the outbox (`notify`), and repository
-//! ownership and immutable tags (`ownership`), promotion (`promotion`),
-//! and retention
-//! (`retention`). A step reads and writes the
+//! attaching SBOMs (`sboms`), signing images and attaching their
+//! provenance (`signing`), rebuilding a build to check it is reproducible
+//! (`reproduce`), the test stage (`testing`), Koji metadata (`metadata`)
+//! and reservations and hub calls (`koji`), filling the outbox
+//! (`notify`), repository ownership and immutable tags (`ownership`),
+//! promotion (`promotion`), and retention (`retention`). A step reads and writes the
 //! store, may run other steps, and wakes controllers only through the
 //! event bus.
 pub(crate) mod configs;
@@ -21,6 +22,7 @@ pub(crate) mod projects;
 pub(crate) mod promote_external;
 pub(crate) mod promotion;
 pub(crate) mod publish;
+pub(crate) mod reproduce;
 pub(crate) mod retention;
 pub(crate) mod sboms;
 pub(crate) mod scanning;

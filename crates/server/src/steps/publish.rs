@@ -1,7 +1,8 @@
 //! Publishing a build whose platforms all completed: the unique tag (the
 //! one platform's image, or an OCI image index of all of them), the scan
 //! and the test stage before any other tag moves, then the primary,
-//! floating and extra tags, and the Koji metadata.
+//! floating and extra tags, and the Koji metadata. A rebuild that checks
+//! another build (`steps::reproduce`) is compared with it instead.
 
 use crate::Services;
 use slipway_builder::LogSink;
@@ -87,6 +88,21 @@ pub async fn publish(services: &Arc<Services>, build: &Build) -> Result<PushedIm
             &published.digest,
         )
         .await?;
+        // A rebuild that checks another build is compared with it, and
+        // that is all: it is neither signed nor scanned, and it has no
+        // other tag.
+        if build.spec.reproduces.is_some() {
+            crate::steps::reproduce::compare(
+                services,
+                build,
+                &platforms,
+                &published,
+                auth.as_deref(),
+                log,
+            )
+            .await?;
+            return Ok(published);
+        }
         // Signed, with its provenance attached, before any other tag
         // names it.
         crate::steps::signing::sign(

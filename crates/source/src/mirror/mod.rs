@@ -379,6 +379,17 @@ impl Mirror {
             })
     }
 
+    /// When `commit` (fetched before) was committed, seconds since the epoch.
+    pub async fn commit_time(&self, commit: &str) -> Result<i64, SourceError> {
+        crate::commit_time_in(
+            None,
+            &["--git-dir", path_str(&self.dir)?],
+            commit,
+            &self.location.redacted(),
+        )
+        .await
+    }
+
     /// Write `commit` (fetched before) into the empty or missing directory
     /// `dest`, for a build or for reading: only the files `only` names when
     /// given and they allow it ([`Mirror::checkout_files`]), else the whole

@@ -1,0 +1,11 @@
+-- What a rebuild (`slipway rebuild --verify`) found about a build: the
+-- comparison as JSON (core::supply::reproduce::Reproduction). It goes
+-- when either build does.
+CREATE TABLE build_reproductions (
+    rebuild_id INTEGER PRIMARY KEY REFERENCES builds(id) ON DELETE CASCADE,
+    build_id   INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+    identical  INTEGER NOT NULL,
+    detail     TEXT NOT NULL,
+    checked_at TEXT NOT NULL
+);
+CREATE INDEX build_reproductions_build ON build_reproductions (build_id);
