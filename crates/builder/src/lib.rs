@@ -187,24 +187,6 @@ impl Buildah {
         succeeded(&out, format!("cannot name {source} {name}"))
     }
 
-    /// Take the name `name` off a local image that has another (`buildah
-    /// rmi` of one of several names only untags). A base pulled by digest
-    /// and named as its FROM line says loses its digest name, so buildah
-    /// records the FROM name in the image's history (`FROM repo:tag`), as
-    /// it does for a base pulled by that name: the image does not depend
-    /// on whether its base was pinned.
-    pub async fn untag(
-        &self,
-        name: &str,
-        log: &dyn LogSink,
-        cancel: &CancellationToken,
-    ) -> Result<(), BuilderError> {
-        let mut args = self.global_args();
-        args.extend(["rmi".into(), name.to_string()]);
-        let out = run("buildah", &args, log, cancel).await?;
-        succeeded(&out, format!("cannot take the name {name} off its image"))
-    }
-
     /// Build the image. RUN steps get no network unless `job.network`.
     ///
     /// `buildah bud` runs under `unshare --pid --fork --kill-child

@@ -366,9 +366,6 @@ pub async fn run(
                         .pull(pinned, &oci_platform, auth, log, cancel)
                         .await?;
                     buildah.tag(pinned, base, log, cancel).await?;
-                    if pinned != base && !base.contains('@') {
-                        buildah.untag(pinned, log, cancel).await?;
-                    }
                 }
                 None => buildah.pull(base, &oci_platform, auth, log, cancel).await?,
             }

@@ -3,64 +3,27 @@
 //!
 //! A rebuild (`slipway rebuild --verify`) runs the original's prepared
 //! spec again: the same commit, labels (the release included), build
-//! arguments and platforms, its base images pinned to the digests its
-//! provenance names, and the same `SOURCE_DATE_EPOCH`. Its images are then
-//! compared platform by platform: the manifest digests, and when they
-//! differ the layers in order (the first differing layer, and the history
-//! step that made it) or else the config (which of its fields differ).
+//! arguments and platforms, the same `SOURCE_DATE_EPOCH`, and its base
+//! images named as the original named them (by tag, or pinned to a
+//! digest when a wave pinned them: buildah writes the name it used into
+//! the image's history). Its images are then compared platform by
+//! platform: the manifest digests, and when they differ the base image
+//! (a tag that moved since), the layers in order (the first differing
+//! layer, and the steps that made it) or else the config (which of its
+//! fields differ).
 
-use crate::image_ref::ImageRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
-/// `(registry, repository, tag)` of an image name, Docker Hub's short
-/// names spelled out (`busybox` → `docker.io/library/busybox:latest`).
-fn normalised(name: &str) -> Option<(String, String, String)> {
-    let r = ImageRef::parse_with_default(name, Some("docker.io")).ok()?;
-    let repository = if r.registry == "docker.io" && !r.repository.contains('/') {
-        format!("library/{}", r.repository)
-    } else {
-        r.repository
-    };
-    Some((
-        r.registry,
-        repository,
-        r.tag.unwrap_or_else(|| "latest".into()),
-    ))
-}
-
-/// The pins a rebuild builds on: for each base image as the Dockerfile
-/// names it (`from_names`), the digest the original build used, from its
-/// provenance's `(name, sha256:…)` pairs, as `registry/repository@digest`.
-/// Names the provenance does not cover are left out (and float).
-pub fn pins(
-    from_names: &[String],
-    provenance_bases: &[(String, String)],
-) -> BTreeMap<String, String> {
-    let mut pinned = BTreeMap::new();
-    for from in from_names {
-        // Pinned by the Dockerfile itself.
-        if from.contains('@') {
-            continue;
-        }
-        let Some(want) = normalised(from) else {
-            continue;
-        };
-        let found = provenance_bases
-            .iter()
-            .find(|(name, _)| normalised(name).as_ref() == Some(&want));
-        if let Some((_, digest)) = found {
-            pinned.insert(from.clone(), format!("{}/{}@{digest}", want.0, want.1));
-        }
-    }
-    pinned
-}
+/// The annotations buildah gives an image about its base.
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 /// Where two images of one platform first differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
-    /// `layer` or `config`.
+    /// `base` (the base image's tag names another image now), `layer` or
+    /// `config`.
     pub what: String,
     /// The layer's position, 1 for the base layer (for `layer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +62,12 @@ impl Difference {
                     shown(&self.rebuilt)
                 )
             }
+            "base" => format!(
+                "the base image {} moved: the original was built on {}, the rebuild on {}; a build on a moving tag is reproducible only while the tag stays",
+                self.steps.first().map(String::as_str).unwrap_or("?"),
+                self.original.as_deref().unwrap_or("?"),
+                self.rebuilt.as_deref().unwrap_or("?")
+            ),
             _ => format!(
                 "the layers are identical; the image config differs in {}",
                 if self.fields.is_empty() {
@@ -192,6 +161,22 @@ pub fn first_difference(
     original: (&Value, &Value),
     rebuilt: (&Value, &Value),
 ) -> Option<Difference> {
+    let base = |m: &Value| m["annotations"][BASE_DIGEST].as_str().map(str::to_string);
+    if let (Some(a), Some(b)) = (base(original.0), base(rebuilt.0))
+        && a != b
+    {
+        return Some(Difference {
+            what: "base".into(),
+            layer: None,
+            original: Some(a),
+            rebuilt: Some(b),
+            steps: rebuilt.0["annotations"][BASE_NAME]
+                .as_str()
+                .map(|n| vec![n.to_string()])
+                .unwrap_or_default(),
+            fields: Vec::new(),
+        });
+    }
     let (a, b) = (layer_digests(original.0), layer_digests(rebuilt.0));
     let steps = layer_steps(rebuilt.1);
     for i in 0..a.len().max(b.len()) {
@@ -286,32 +271,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn pins_match_names_as_written_and_as_annotated() {
-        let from = vec![
-            "busybox".to_string(),
-            "127.0.0.1:5000/team/base:1".to_string(),
-            "quay.io/x/y:2".to_string(),
-        ];
-        let prov = vec![
-            (
-                "docker.io/library/busybox:latest".to_string(),
-                "sha256:aa".to_string(),
-            ),
-            (
-                "127.0.0.1:5000/team/base:1".to_string(),
-                "sha256:bb".to_string(),
-            ),
-        ];
-        let p = pins(&from, &prov);
-        assert_eq!(p["busybox"], "docker.io/library/busybox@sha256:aa");
-        assert_eq!(
-            p["127.0.0.1:5000/team/base:1"],
-            "127.0.0.1:5000/team/base@sha256:bb"
-        );
-        assert!(!p.contains_key("quay.io/x/y:2"), "not in the provenance");
-    }
-
     fn image(layers: &[&str], steps: &[(&str, bool)], label: &str) -> (Value, Value) {
         let manifest = json!({
             "config": {"digest": format!("sha256:c-{label}")},
@@ -357,6 +316,23 @@ mod tests {
         );
         let d = first_difference((&a.0, &a.1), (&c.0, &c.1)).unwrap();
         assert_eq!((d.layer, d.original.as_deref()), (Some(4), None));
+    }
+
+    #[test]
+    fn a_moved_base_is_said_first() {
+        let mut a = image(&["sha256:1", "sha256:2"], &[("COPY x", false)], "1");
+        let mut b = image(&["sha256:9", "sha256:2"], &[("COPY x", false)], "1");
+        a.0["annotations"] = json!({BASE_NAME: "r/base:1", BASE_DIGEST: "sha256:aa"});
+        b.0["annotations"] = json!({BASE_NAME: "r/base:1", BASE_DIGEST: "sha256:bb"});
+        let d = first_difference((&a.0, &a.1), (&b.0, &b.1)).unwrap();
+        assert_eq!(d.what, "base");
+        assert!(d.describe().contains("r/base:1 moved"), "{}", d.describe());
+        // The same base: the layers are compared.
+        b.0["annotations"] = a.0["annotations"].clone();
+        assert_eq!(
+            first_difference((&a.0, &a.1), (&b.0, &b.1)).unwrap().what,
+            "layer"
+        );
     }
 
     #[test]

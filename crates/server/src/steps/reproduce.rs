@@ -4,15 +4,16 @@
 //!
 //! The rebuild is a scratch build of the original's prepared spec: the
 //! same commit, labels (its release too), build arguments, platforms and
-//! `SOURCE_DATE_EPOCH`, its base images pinned to the digests the
-//! original's provenance names. It publishes only its unique tag, is not
+//! `SOURCE_DATE_EPOCH`, its base images named as the original named them
+//! (a wave's pins kept; a tag that moved since is reported as the
+//! difference). It publishes only its unique tag, is not
 //! signed, scanned, tested or imported, and ends Failed when its images
 //! differ, naming the first differing layer and the step that made it.
 
 use crate::Services;
 use slipway_builder::LogSink;
 use slipway_core::build::conventions::BuildKind;
-use slipway_core::supply::reproduce::{PlatformResult, Reproduction, first_difference, pins};
+use slipway_core::supply::reproduce::{PlatformResult, Reproduction, first_difference};
 use slipway_core::{Build, BuildPhase, PushedImage, WorkerBuild};
 use slipway_scan::image::FetchOptions;
 use std::path::Path;
@@ -46,11 +47,6 @@ pub async fn queue(services: &Arc<Services>, original: &Build) -> Result<Build, 
     if let Some(why) = refusal(original) {
         return Err(RebuildError::Refused(why));
     }
-    let provenance_bases = match services.store.provenance(original.id).await {
-        Ok(Some(text)) => read_bases(&text).unwrap_or_default(),
-        Ok(None) => Vec::new(),
-        Err(e) => return Err(RebuildError::Store(e.to_string())),
-    };
     let mut spec = original.spec.clone();
     spec.reproduces = Some(original.id);
     spec.kind = BuildKind::Scratch;
@@ -66,9 +62,9 @@ pub async fn queue(services: &Arc<Services>, original: &Build) -> Result<Build, 
     spec.output.digest = None;
     // The same commit, whatever the branch says now.
     spec.source.git_ref = original.commit.clone();
-    // The base images the original built on, by digest (a wave's pins
-    // are in its provenance too).
-    spec.parent_digests = pins(&original.spec.base_images, &provenance_bases);
+    // The base images as the original named them: pinning one the
+    // original pulled by tag would change the image (buildah records the
+    // name it pulled in the history); a wave's pins stay.
     let build = services
         .store
         .create_build(&spec)
@@ -90,18 +86,6 @@ pub async fn queue(services: &Arc<Services>, original: &Build) -> Result<Build, 
 pub enum RebuildError {
     Refused(String),
     Store(String),
-}
-
-fn read_bases(envelope: &str) -> Option<Vec<(String, String)>> {
-    use slipway_core::supply::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-    let envelope = Envelope::parse(envelope.as_bytes()).ok()?;
-    let opened = envelope.open(IN_TOTO_PAYLOAD_TYPE).ok()?;
-    let statement: serde_json::Value = serde_json::from_slice(&opened.payload).ok()?;
-    Some(
-        slipway_core::supply::provenance::read(&statement)
-            .ok()?
-            .base_digests,
-    )
 }
 
 /// After a complete build of a config that asks for it

@@ -15,9 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The annotations buildah gives an image about its base.
-const BASE_NAME: &str = "org.opencontainers.image.base.name";
-const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+use slipway_core::supply::reproduce::{BASE_DIGEST, BASE_NAME};
 
 /// Sign what `build` pushed and attach its provenance to `published`
 /// (the image under the unique tag). Returns the provenance envelope.
