@@ -500,3 +500,132 @@ fn the_same_commit_gives_the_same_image_and_rebuild_verify_names_the_differing_l
     assert_eq!(found["identical"], true, "{found}");
     assert_eq!(found["original"], started["image"]["digest"], "{found}");
 }
+
+#[test]
+fn promotion_is_refused_by_each_policy_rule_and_supply_chain_gate_then_allowed() {
+    require_tools();
+    let server = Server::start_configured(Path::new(BIN), 1, |port, _| {
+        format!(
+            "environments:
+  hosts: {{ prefix: hosts, gates: [], policy: {{ source_hosts: [git.example.com] }} }}
+  bases: {{ prefix: bases, gates: [], policy: {{ base_repositories: [quay.io/fedora/] }} }}
+  findings: {{ prefix: findings, gates: [], policy: {{ max_findings: {{ capabilities: 0 }} }} }}
+  signed: {{ prefix: signed, gates: [signed] }}
+  provenance: {{ prefix: provenance, gates: [provenance] }}
+  reproducible: {{ prefix: reproducible, gates: [reproducible] }}
+  prod:
+    prefix: prod
+    gates: [signed, provenance, reproducible]
+    policy:
+      source_hosts: [localhost]
+      base_repositories: [\"127.0.0.1:{port}/slipway/\"]
+      max_findings: {{ capabilities: 1, integrity: 0 }}
+"
+        )
+    });
+    let base = server.push_base_image();
+    let host = server.host();
+    let repo = GitRepo::new(&[(
+        "Dockerfile",
+        &format!("FROM {base}\n{LABELS}\nRUN echo policy > /policy\n"),
+    )]);
+    let id = server.queue(&repo, &format!("{host}/t/app"), &[]);
+    let build = server.wait_final(id);
+    assert_eq!(build["phase"], "Complete", "{build}");
+    let digest = build["image"]["digest"].as_str().unwrap().to_string();
+    let promote = |to: &str| {
+        let out = server.cli(&["promote", &id.to_string(), "--to", to]);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // Each rule refuses, named, with why.
+    for (env, says) in [
+        ("hosts", "policy rule source_hosts failed: its source"),
+        (
+            "bases",
+            "policy rule base_repositories failed: its base image",
+        ),
+        (
+            "findings",
+            "policy rule max_findings.capabilities failed: its newest scan has 1 capabilities findings, at most 0 allowed",
+        ),
+        (
+            "reproducible",
+            "gate reproducible failed: it was never rebuilt",
+        ),
+        ("prod", "gate reproducible failed"),
+    ] {
+        let (ok, said) = promote(env);
+        assert!(!ok, "{env}: promoted: {said}");
+        assert!(said.contains(says), "{env}: {said}");
+    }
+    let (_, said) = promote("hosts");
+    assert!(
+        said.contains("is on localhost, not on git.example.com"),
+        "{said}"
+    );
+
+    // Rebuilt and found identical: the gate opens, and prod (every
+    // supply-chain gate and rule) takes it.
+    let out = server.cli(&["rebuild", "--verify", &id.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for env in ["reproducible", "prod"] {
+        let (ok, said) = promote(env);
+        assert!(ok, "{env}: {said}");
+    }
+
+    // The signature taken away: `signed` refuses.
+    let hex = digest.trim_start_matches("sha256:");
+    let gone = server.registry(
+        "DELETE",
+        &format!("/v2/t/app/manifests/sha256-{hex}.sig"),
+        "repository:t/app:delete",
+    );
+    assert!(gone.status == 202 || gone.status == 200, "{}", gone.body);
+    let (ok, said) = promote("signed");
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("gate signed failed: no signature by this server's key"),
+        "{said}"
+    );
+    // The provenance taken off the image: `provenance` refuses.
+    let referrers = server.registry(
+        "GET",
+        &format!("/v2/t/app/referrers/{digest}"),
+        "repository:t/app:pull",
+    );
+    assert_eq!(referrers.status, 200, "{}", referrers.body);
+    let index: serde_json::Value = serde_json::from_str(&referrers.body).unwrap();
+    let envelope = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.dsse.envelope.v1+json")
+        .unwrap_or_else(|| panic!("no provenance referrer: {index}"))["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gone = server.registry(
+        "DELETE",
+        &format!("/v2/t/app/manifests/{envelope}"),
+        "repository:t/app:delete",
+    );
+    assert!(gone.status == 202 || gone.status == 200, "{}", gone.body);
+    let (ok, said) = promote("provenance");
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("gate provenance failed: its provenance is not attached"),
+        "{said}"
+    );
+}

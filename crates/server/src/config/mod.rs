@@ -311,9 +311,12 @@ pub struct EnvironmentSettings {
     /// only developer).
     #[serde(default)]
     pub protected: bool,
-    /// Default: every gate.
-    #[serde(default = "all_gates")]
+    /// Default: every gate but `reproducible`.
+    #[serde(default = "default_gates")]
     pub gates: Vec<slipway_core::promotion::Gate>,
+    /// Rules on the image's provenance and newest scan.
+    #[serde(default)]
+    pub policy: slipway_core::promotion::policy::Policy,
 }
 
 impl EnvironmentSettings {
@@ -327,8 +330,8 @@ impl EnvironmentSettings {
     }
 }
 
-fn all_gates() -> Vec<slipway_core::promotion::Gate> {
-    slipway_core::promotion::Gate::ALL.to_vec()
+fn default_gates() -> Vec<slipway_core::promotion::Gate> {
+    slipway_core::promotion::Gate::DEFAULT.to_vec()
 }
 
 impl EnvironmentSettings {
@@ -436,6 +439,9 @@ impl ConfigFile {
                     env.prefix
                 ));
             }
+            env.policy
+                .check()
+                .map_err(|e| format!("environments.{name}.policy.{e}"))?;
         }
         if let Some(r) = &file.default_registry {
             ImageRef::parse(&format!("{r}/probe")).map_err(|e| {
@@ -612,7 +618,8 @@ mod tests {
             f.environments["stable"].repository("team/app"),
             "stable/team/app"
         );
-        assert_eq!(f.environments["stable"].gates.len(), 3);
+        assert_eq!(f.environments["stable"].gates.len(), 5);
+        assert!(f.environments["stable"].policy.is_empty());
         assert_eq!(
             f.environments["ext"].registry.as_deref(),
             Some("reg.lan:5000")
@@ -636,7 +643,15 @@ mod tests {
                 "environments.x.registry",
             ),
             ("{ prefix: s, registry: nodots }", "environments.x.registry"),
-            ("{ prefix: s, gates: [signed] }", "gates"),
+            ("{ prefix: s, gates: [signed-twice] }", "gates"),
+            (
+                "{ prefix: s, policy: { base_repositories: [fedora] } }",
+                "environments.x.policy.base_repositories",
+            ),
+            (
+                "{ prefix: s, policy: { max_findings: { viruses: 1 } } }",
+                "viruses",
+            ),
         ] {
             let e = ConfigFile::parse(&format!("environments:\n  x: {bad}\n")).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");

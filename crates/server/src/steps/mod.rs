@@ -8,10 +8,12 @@
 //! (`reproduce`), the test stage (`testing`), Koji metadata (`metadata`)
 //! and reservations and hub calls (`koji`), filling the outbox
 //! (`notify`), repository ownership and immutable tags (`ownership`),
-//! promotion (`promotion`), and retention (`retention`). A step reads and writes the
+//! promotion (`promotion`) and the evidence its gates read
+//! (`evidence`), and retention (`retention`). A step reads and writes the
 //! store, may run other steps, and wakes controllers only through the
 //! event bus.
 pub(crate) mod configs;
+pub(crate) mod evidence;
 pub(crate) mod inputs;
 pub(crate) mod koji;
 pub(crate) mod metadata;

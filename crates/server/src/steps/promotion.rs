@@ -4,12 +4,14 @@
 //! operation — the manifests become the target repository's too, the tags
 //! move there — so it takes the same time whatever the image's size; to
 //! another registry it is a copy (`promote_external`). Every tag it moves
-//! is in the tag's history (`promote`).
+//! is in the tag's history (`promote`). The gates and the environment's
+//! policy rules read the image's evidence as it is now (`evidence`).
 
 use crate::Services;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use slipway_core::access::Permission;
+use slipway_core::promotion::policy::{PolicyInputs, failed_rule};
 use slipway_core::promotion::{GateInputs, Promotion, failed_gate};
 use slipway_core::{Build, BuildPhase};
 use slipway_store::TagMove;
@@ -73,6 +75,15 @@ pub async fn promote(
             build.id,
             gate.as_str()
         )));
+    }
+    if !env.policy.is_empty() {
+        let inputs = policy_inputs(services, &build).await?;
+        if let Some((rule, why)) = failed_rule(&env.policy, &inputs) {
+            return Err(ApiError::conflict(format!(
+                "build {} may not enter {to}: policy rule {rule} failed: {why}",
+                build.id
+            )));
+        }
     }
     let target = env.repository(&output.repository);
     let by = TagMove::new(who, Some(build.id), "promote");
@@ -200,11 +211,45 @@ async fn gate_inputs(services: &Services, build: &Build) -> Result<GateInputs, A
             with_sbom += 1;
         }
     }
+    // Signatures as the registry has them now, each verified.
+    let manifests = crate::steps::evidence::manifests(build);
+    let mut signed = 0;
+    for digest in &manifests {
+        if crate::steps::evidence::signed(services, &build.spec.output.repository, digest).await? {
+            signed += 1;
+        }
+    }
+    let read = crate::steps::evidence::provenance(services, build).await?;
+    let provenance_problem =
+        crate::steps::evidence::provenance_problem(services, build, &read).await?;
     Ok(GateInputs {
         test_passed,
         scan_outcome,
         platform_images: images.len(),
         with_sbom,
+        manifests: manifests.len(),
+        signed,
+        provenance_problem,
+        reproducible: crate::steps::evidence::reproducible(services, build).await?,
+    })
+}
+
+/// What the environment's policy rules read: the verified provenance and
+/// the newest scan's findings.
+async fn policy_inputs(services: &Services, build: &Build) -> Result<PolicyInputs, ApiError> {
+    let provenance = crate::steps::evidence::provenance(services, build)
+        .await?
+        .ok();
+    let findings = services
+        .store
+        .scans_of_build(build.id)
+        .await?
+        .into_iter()
+        .max_by_key(|s| s.id)
+        .map(|s| s.report.findings);
+    Ok(PolicyInputs {
+        provenance,
+        findings,
     })
 }
 

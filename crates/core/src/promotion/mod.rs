@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod policy;
+
 /// A condition an image must meet to enter an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -14,16 +16,45 @@ pub enum Gate {
     ScanClean,
     /// SBOMs are attached to the image.
     SbomAttached,
+    /// Every manifest of the image (each platform's and their index) has a
+    /// signature in the registry that verifies with the server's key.
+    Signed,
+    /// The image's provenance is kept with the build, verifies with the
+    /// server's key, names the image, and is attached to it.
+    Provenance,
+    /// A rebuild of the build's inputs gave the same image (the newest
+    /// one, `slipway rebuild --verify`).
+    Reproducible,
 }
 
 impl Gate {
-    pub const ALL: [Gate; 3] = [Gate::TestsPassed, Gate::ScanClean, Gate::SbomAttached];
+    pub const ALL: [Gate; 6] = [
+        Gate::TestsPassed,
+        Gate::ScanClean,
+        Gate::SbomAttached,
+        Gate::Signed,
+        Gate::Provenance,
+        Gate::Reproducible,
+    ];
+
+    /// An environment's gates when it names none: all but `reproducible`
+    /// (which needs a rebuild of each build).
+    pub const DEFAULT: [Gate; 5] = [
+        Gate::TestsPassed,
+        Gate::ScanClean,
+        Gate::SbomAttached,
+        Gate::Signed,
+        Gate::Provenance,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Gate::TestsPassed => "tests-passed",
             Gate::ScanClean => "scan-clean",
             Gate::SbomAttached => "sbom-attached",
+            Gate::Signed => "signed",
+            Gate::Provenance => "provenance",
+            Gate::Reproducible => "reproducible",
         }
     }
 }
@@ -41,6 +72,16 @@ pub struct GateInputs {
     /// deleted SBOM no longer counts).
     pub platform_images: usize,
     pub with_sbom: usize,
+    /// The image's manifests (each platform's and their index), and how
+    /// many have a signature in the registry that verifies with the
+    /// server's key now.
+    pub manifests: usize,
+    pub signed: usize,
+    /// Why the provenance does not do (`None`: it does): none kept, it
+    /// does not verify, names another image, or is not attached.
+    pub provenance_problem: Option<String>,
+    /// The newest rebuild's verdict (`None`: never rebuilt to check).
+    pub reproducible: Option<bool>,
 }
 
 /// The first gate of `gates` that the build does not pass, and why.
@@ -63,6 +104,22 @@ pub fn failed_gate(gates: &[Gate], inputs: &GateInputs) -> Option<(Gate, String)
                 (with, all) => format!(
                     "only {with} of its {all} platform images have an SBOM attached (a rescan attaches them again)"
                 ),
+            },
+            Gate::Signed => match (inputs.signed, inputs.manifests) {
+                (signed, all) if all > 0 && signed >= all => return None,
+                (0, _) => "no signature by this server's key is in the registry for it".to_string(),
+                (signed, all) => format!(
+                    "only {signed} of its {all} manifests have a signature by this server's key"
+                ),
+            },
+            Gate::Provenance => match &inputs.provenance_problem {
+                None => return None,
+                Some(why) => why.clone(),
+            },
+            Gate::Reproducible => match inputs.reproducible {
+                Some(true) => return None,
+                Some(false) => "its newest rebuild gave another image (`slipway show BUILD --reproductions` says where)".to_string(),
+                None => "it was never rebuilt to check (`slipway rebuild --verify BUILD`, or verify_reproducible: true in its config)".to_string(),
             },
         };
         Some((g, why))
@@ -174,6 +231,10 @@ mod tests {
             scan_outcome: Some("passed".into()),
             platform_images: 2,
             with_sbom: 2,
+            manifests: 3,
+            signed: 3,
+            provenance_problem: None,
+            reproducible: Some(true),
         };
         assert_eq!(failed_gate(&Gate::ALL, &ok), None);
         let untested = GateInputs {
@@ -197,6 +258,33 @@ mod tests {
         let (g, why) = failed_gate(&Gate::ALL, &bare).unwrap();
         assert_eq!(g, Gate::SbomAttached);
         assert!(why.starts_with("no SBOM is attached"), "{why}");
+        // The supply-chain gates.
+        let unsigned = GateInputs {
+            signed: 2,
+            ..ok.clone()
+        };
+        let (g, why) = failed_gate(&Gate::ALL, &unsigned).unwrap();
+        assert_eq!(g, Gate::Signed);
+        assert!(why.contains("only 2 of its 3 manifests"), "{why}");
+        let no_provenance = GateInputs {
+            provenance_problem: Some("none is kept with the build".into()),
+            ..ok.clone()
+        };
+        assert_eq!(
+            failed_gate(&Gate::ALL, &no_provenance),
+            Some((Gate::Provenance, "none is kept with the build".into()))
+        );
+        for (verdict, says) in [(None, "never rebuilt"), (Some(false), "another image")] {
+            let i = GateInputs {
+                reproducible: verdict,
+                ..ok.clone()
+            };
+            let (g, why) = failed_gate(&Gate::ALL, &i).unwrap();
+            assert_eq!(g, Gate::Reproducible);
+            assert!(why.contains(says), "{why}");
+            // Not a default gate.
+            assert_eq!(failed_gate(&Gate::DEFAULT, &i), None);
+        }
         let half = GateInputs { with_sbom: 1, ..ok };
         let (_, why) = failed_gate(&[Gate::SbomAttached], &half).unwrap();
         assert!(why.contains("only 1 of its 2 platform images"), "{why}");
