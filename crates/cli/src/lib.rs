@@ -19,6 +19,7 @@ mod rebuilds;
 mod registry;
 mod scans;
 mod supply;
+mod verify;
 mod watch;
 
 pub use builds::BuildArgs;
@@ -238,6 +239,10 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Check that an image was signed by the server's key and that its
+    /// provenance verifies and names it, reading the registry as any
+    /// consumer would. Exits non-zero unless both hold.
+    Verify(verify::VerifyArgs),
     /// Rebuild a complete build's inputs (same commit, labels, base image
     /// digests, SOURCE_DATE_EPOCH) and check the image comes out identical;
     /// when it does not, name the first differing layer and the step that
@@ -327,6 +332,9 @@ pub enum CliError {
         id: i64,
         outcome: slipway_core::scan::ScanOutcome,
     },
+    /// An image's signature or provenance did not verify; printed.
+    #[error("the image did not verify")]
+    NotVerified,
     /// A rebuild found the build's image is not reproducible; printed.
     #[error("build {build} is not reproducible")]
     NotReproducible { build: i64 },
@@ -455,6 +463,7 @@ pub async fn run(command: Command, connect: ConnectArgs) -> Result<(), CliError>
             output,
             ..
         } => supply::reproductions(&client, build_id(&build)?, output).await,
+        Command::Verify(args) => verify::verify(&client, args).await,
         Command::Rebuild {
             build,
             verify,

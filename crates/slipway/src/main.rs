@@ -172,7 +172,8 @@ fn main() -> ExitCode {
                 CliError::BuildDidNotComplete { .. }
                 | CliError::LintFailed
                 | CliError::ScanDidNotPass { .. }
-                | CliError::NotReproducible { .. },
+                | CliError::NotReproducible { .. }
+                | CliError::NotVerified,
             ) => ExitCode::FAILURE,
             // Ctrl-C, as shells expect.
             Err(CliError::Interrupted) => ExitCode::from(130),

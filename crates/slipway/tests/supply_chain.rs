@@ -222,6 +222,61 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
     let (ok, said) = Verifier::new(&host, &other).copy(&server, &image);
     assert!(!ok, "accepted under another key: {said}");
 
+    // `slipway verify`, reading the registry as a consumer: signed and
+    // with provenance, against the server's key or a key file; not
+    // against another key; the unsigned base image neither.
+    let verified = server.cli_json(&["verify", &image, "-o", "json"]);
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["digest"], digest.as_str(), "{verified}");
+    assert_eq!(verified["key_id"], key["key_id"], "{verified}");
+    assert_eq!(
+        verified["provenance"]["commit"], build["commit"],
+        "{verified}"
+    );
+    let out = server.cli(&["verify", &format!("t/app@{digest}")]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("provenance:  ok, built by") && text.ends_with("verified\n"),
+        "{text}"
+    );
+    let with_file = server.cli(&[
+        "verify",
+        &image,
+        "--key",
+        &verifier
+            .dir
+            .path()
+            .join("slipway.pub")
+            .display()
+            .to_string(),
+    ]);
+    assert!(with_file.status.success());
+    let other_file = verifier.dir.path().join("other.pub");
+    std::fs::write(&other_file, &other).unwrap();
+    let out = server.cli(&["verify", &image, "--key", &other_file.display().to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("signature:   FAILED") && text.contains("does not verify with this key"),
+        "{text}"
+    );
+    let out = server.cli(&["verify", &base, "-o", "json"]);
+    assert!(!out.status.success());
+    let unsigned: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(unsigned["verified"], false, "{unsigned}");
+    assert!(
+        unsigned["signatures"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .starts_with("no signature"),
+        "{unsigned}"
+    );
+    assert_eq!(
+        unsigned["provenance"]["problem"], "no provenance is attached to it",
+        "{unsigned}"
+    );
+
     // Unsigned: the base image, pushed by a script, not built here.
     let (ok, said) = verifier.copy(&server, &base);
     assert!(!ok, "an unsigned image was accepted: {said}");
@@ -271,6 +326,12 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
     assert!(
         !ok,
         "a manifest pushed again without a signature was accepted: {said}"
+    );
+    let out = server.cli(&["verify", &image]);
+    assert!(
+        !out.status.success(),
+        "slipway verify accepted the re-pushed manifest: {}",
+        String::from_utf8_lossy(&out.stdout)
     );
 
     // The provenance: the DSSE referrer of the built image.
