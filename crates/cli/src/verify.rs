@@ -6,7 +6,7 @@
 //! The key is the server's (`GET /api/v1/signing-key`) or a PEM file
 //! (`--key`), so an image copied elsewhere can be checked against a key
 //! kept apart. The server's own registry is read with the CLI's token;
-//! another registry anonymously. Every answer read is size-bounded and
+//! another registry anonymously (over https; plain HTTP on loopback). Every answer read is size-bounded and
 //! checked against its digest.
 
 use crate::client::{Client, ClientError, http_client};
@@ -230,13 +230,27 @@ async fn check_provenance(reader: &Reader, digest: &str, key: &PublicKey) -> Pro
         base_images: Vec::new(),
     };
     let found = async {
-        let index = reader
+        // The referrers API, else the spec's fallback: an index tagged
+        // `sha256-<hex>` (registries without the API).
+        let index = match reader
             .get(
                 &format!("referrers/{digest}"),
                 "application/vnd.oci.image.index.v1+json",
             )
             .await?
-            .ok_or("the registry has no referrers API answer for it")?;
+        {
+            Some(index) => index,
+            None => {
+                let tag = digest.replacen(':', "-", 1);
+                reader
+                    .get(
+                        &format!("manifests/{tag}"),
+                        "application/vnd.oci.image.index.v1+json",
+                    )
+                    .await?
+                    .ok_or("no provenance is attached to it (no referrers, no referrers tag)")?
+            }
+        };
         let index: Value = serde_json::from_slice(&index)
             .map_err(|e| format!("the referrers are not JSON: {e}"))?;
         let mut why = "no provenance is attached to it".to_string();
@@ -323,8 +337,12 @@ pub async fn verify(client: &Client, args: VerifyArgs) -> Result<(), CliError> {
         }
     };
     let own = image.registry == server_host;
+    // Another registry: https, but plain HTTP on loopback (as buildah and
+    // skopeo treat a registry on this machine).
     let base = if own {
         format!("{scheme}://{}", image.registry)
+    } else if image.is_loopback() {
+        format!("http://{}", image.registry)
     } else {
         format!("https://{}", image.registry)
     };

@@ -645,6 +645,17 @@ fn promotion_is_refused_by_each_policy_rule_and_supply_chain_gate_then_allowed()
         let (ok, said) = promote(env);
         assert!(ok, "{env}: {said}");
     }
+    // The promoted image is signed for its new repository: skopeo under a
+    // sigstoreSigned policy and `slipway verify` accept it there.
+    let key =
+        slipway_test_support::http(server.port, "GET", "/api/v1/signing-key", None, None).json();
+    let verifier = Verifier::new(&host, key["public_key"].as_str().unwrap());
+    let promoted = format!("{host}/prod/t/app:1");
+    let (ok, said) = verifier.copy(&server, &promoted);
+    assert!(ok, "the promoted image was refused: {said}");
+    let verified = server.cli_json(&["verify", &promoted, "-o", "json"]);
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["digest"], digest.as_str(), "{verified}");
 
     // The signature taken away: `signed` refuses.
     let hex = digest.trim_start_matches("sha256:");

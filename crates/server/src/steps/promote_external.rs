@@ -4,7 +4,8 @@
 //! knows where they are), after checking that the primary tag is free or
 //! already names the image — a primary tag is never overwritten, in any
 //! registry. Every tag it moves there is recorded in the history under
-//! `host/repository`.
+//! `host/repository`. The copy gets signatures of its own, naming its
+//! repository there, and its provenance attached (`signing::sign_copy`).
 
 use crate::Services;
 use crate::error::ApiError;
@@ -94,14 +95,17 @@ async fn copy_in(
             dest(tag)
         )));
     }
+    let log = services.logs.open_or_discard(build.id);
+    let log = log.as_ref();
+    let full = format!("{}/{}", to.host, to.target);
     if before
         .iter()
         .all(|b| b.as_deref() == Some(image.digest.as_str()))
     {
-        return Ok(()); // promoted before: nothing moves
+        // Promoted before: nothing moves; its signatures there are made
+        // again (a promotion that could not sign them is tried again so).
+        return sign_there(services, build, &full, dest_auth.as_deref(), log).await;
     }
-    let log = services.logs.open_or_discard(build.id);
-    let log = log.as_ref();
     let source = format!("{}/{}@{}", output.registry, output.repository, image.digest);
     let auth = slipway_worker::own_auth_for(&host, &services.own_registry_hosts(), &source, work)
         .await
@@ -125,12 +129,28 @@ async fn copy_in(
             .copy_image(from, &dest(tag), auth, dest_auth.as_deref(), log, &never)
             .await
             .map_err(|e| ApiError::upstream(e.to_string()))?;
-        let full = format!("{}/{}", to.host, to.target);
         services
             .registry
             .meta
             .record_external_move(&full, tag, before[i].as_deref(), Some(&image.digest), by)
             .await?;
     }
-    Ok(())
+    sign_there(services, build, &full, dest_auth.as_deref(), log).await
+}
+
+/// The copy's own signatures and provenance, for its repository there.
+async fn sign_there(
+    services: &Services,
+    build: &Build,
+    repository: &str,
+    auth: Option<&std::path::Path>,
+    log: &dyn slipway_builder::LogSink,
+) -> Result<(), ApiError> {
+    crate::steps::signing::sign_copy(services, build, repository, auth, log)
+        .await
+        .map_err(|e| {
+            ApiError::upstream(format!(
+                "the image was copied to {repository} but could not be signed there: {e}; promote it again to try again"
+            ))
+        })
 }

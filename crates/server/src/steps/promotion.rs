@@ -110,7 +110,8 @@ pub async fn promote(
             crate::steps::promote_external::copy(services, &build, &image, &to, &by).await?;
             host.to_string()
         }
-        // The embedded registry: a metadata operation, all or nothing.
+        // The embedded registry: a metadata operation, all or nothing;
+        // then the image's signatures for its new repository.
         None => {
             let lock = primary.then(|| (tags[0].as_str(), build.id));
             services
@@ -118,6 +119,7 @@ pub async fn promote(
                 .meta
                 .promote(&output.repository, &image.digest, &target, &tags, lock, &by)
                 .await?;
+            sign_in_environment(services, &build, &target).await?;
             services.own_registry.clone()
         }
     };
@@ -231,6 +233,52 @@ async fn gate_inputs(services: &Services, build: &Build) -> Result<GateInputs, A
         signed,
         provenance_problem,
         reproducible: crate::steps::evidence::reproducible(services, build).await?,
+    })
+}
+
+/// Sign a build's image promoted within the embedded registry for the
+/// environment's repository `target` (a signature names its repository),
+/// with a registry token that may push there only.
+async fn sign_in_environment(
+    services: &Services,
+    build: &Build,
+    target: &str,
+) -> Result<(), ApiError> {
+    let work = services
+        .scratch_dir(&format!("{}-sign", build.id))
+        .await
+        .map_err(ApiError::internal)?;
+    let signed = async {
+        let host = crate::backends::LocalHost {
+            services,
+            build: build.id,
+            reach: crate::backends::Reach::Attach(target.to_string()),
+        };
+        let repository = format!("{}/{target}", services.own_registry);
+        let auth = slipway_worker::own_auth_for(
+            &host,
+            &services.own_registry_hosts(),
+            &format!("{repository}:x"),
+            &work,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let log = services.logs.open_or_discard(build.id);
+        crate::steps::signing::sign_copy(
+            services,
+            build,
+            &repository,
+            auth.as_deref(),
+            log.as_ref(),
+        )
+        .await
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    signed.map_err(|e| {
+        ApiError::upstream(format!(
+            "the image was promoted to {target} but could not be signed there: {e}; promote it again to try again"
+        ))
     })
 }
 

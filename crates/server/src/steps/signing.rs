@@ -40,13 +40,48 @@ pub async fn sign(
             digests.push(image.digest.clone());
         }
     }
+    push_signatures(services, &repository, &digests, &opts, log).await?;
+
+    let facts = facts(services, build, platforms, published, &repository, &opts).await;
+    let payload = serde_json::to_vec(&statement(&facts)).map_err(|e| e.to_string())?;
+    let key = services.signing.clone();
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &payload, &key.public().keyid(), |m| {
+        key.sign(m)
+    })
+    .map_err(|e| e.to_string())?;
+    let content = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
+    attach_provenance(
+        &format!("{repository}@{}", published.digest),
+        content,
+        &opts,
+        log,
+    )
+    .await?;
+    let kept = serde_json::to_string(&envelope).map_err(|e| e.to_string())?;
+    services
+        .store
+        .put_provenance(build.id, &kept)
+        .await
+        .map_err(|e| format!("cannot keep the provenance with the build: {e}"))?;
+    Ok(envelope)
+}
+
+/// Sign each of `digests` for `repository` (`host/path`) with the
+/// server's key and push the signatures there.
+async fn push_signatures(
+    services: &Services,
+    repository: &str,
+    digests: &[String],
+    opts: &FetchOptions,
+    log: &dyn LogSink,
+) -> Result<(), String> {
     let key = services.signing.clone();
     let creator = format!("Slipway {}", env!("CARGO_PKG_VERSION"));
     let now = jiff::Timestamp::now();
-    for digest in &digests {
+    for digest in digests {
         let image = format!("{repository}@{digest}");
         log.line(&format!("--> signing {image}"));
-        let payload = Payload::new(&repository, digest, &creator, now.as_second()).to_bytes();
+        let payload = Payload::new(repository, digest, &creator, now.as_second()).to_bytes();
         let signature = key.sign(&payload).map_err(|e| e.to_string())?;
         let signature = slipway_core::supply::dsse::base64_encode(&signature);
         let opts = opts.clone();
@@ -56,17 +91,19 @@ pub async fn sign(
         .await
         .map_err(|e| format!("cannot sign {repository}@{digest}: {e}"))?;
     }
+    Ok(())
+}
 
-    let facts = facts(services, build, platforms, published, &repository, &opts).await;
-    let payload = serde_json::to_vec(&statement(&facts)).map_err(|e| e.to_string())?;
-    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &payload, &key.public().keyid(), |m| {
-        key.sign(m)
-    })
-    .map_err(|e| e.to_string())?;
-    let content = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
-    let image = format!("{repository}@{}", published.digest);
+/// Attach the provenance envelope `content` to `image` (`host/path@digest`).
+async fn attach_provenance(
+    image: &str,
+    content: Vec<u8>,
+    opts: &FetchOptions,
+    log: &dyn LogSink,
+) -> Result<(), String> {
     log.line(&format!("--> attaching provenance to {image}"));
-    let attached = retried(log, move || {
+    let (target, opts) = (image.to_string(), opts.clone());
+    retried(log, move || {
         let artifact = slipway_scan::referrer::Artifact {
             artifact_type: ENVELOPE_MEDIA_TYPE,
             file_name: "provenance.intoto.json",
@@ -76,19 +113,50 @@ pub async fn sign(
                 slipway_core::supply::provenance::PREDICATE_TYPE.to_string(),
             )]),
         };
-        slipway_scan::referrer::attach(&image, &artifact, &opts)
+        slipway_scan::referrer::attach(&target, &artifact, &opts)
             .map(|_| ())
             .map_err(|e| e.to_string())
     })
-    .await;
-    attached.map_err(|e| format!("cannot attach the provenance: {e}"))?;
-    let kept = serde_json::to_string(&envelope).map_err(|e| e.to_string())?;
-    services
-        .store
-        .put_provenance(build.id, &kept)
-        .await
-        .map_err(|e| format!("cannot keep the provenance with the build: {e}"))?;
-    Ok(envelope)
+    .await
+    .map_err(|e| format!("cannot attach the provenance to {image}: {e}"))
+}
+
+/// Sign a promoted build's image where the promotion put it
+/// (`repository`: `host/path`, in the embedded registry or another), and
+/// attach its provenance there: a signature names its repository, so a
+/// copy in another repository needs its own to pass a `matchRepository`
+/// policy. The same signatures again replace them; the same envelope
+/// again is the same referrer.
+pub async fn sign_copy(
+    services: &Services,
+    build: &Build,
+    repository: &str,
+    auth: Option<&Path>,
+    log: &dyn LogSink,
+) -> Result<(), String> {
+    let digests = crate::steps::evidence::manifests(build);
+    let Some(published) = digests.first() else {
+        return Ok(());
+    };
+    let opts = FetchOptions {
+        authfile: auth.map(Path::to_path_buf),
+        tls_verify: services.buildah.tls_verify(repository),
+        ..Default::default()
+    };
+    push_signatures(services, repository, &digests, &opts, log).await?;
+    match services.store.provenance(build.id).await {
+        Ok(Some(envelope)) => {
+            attach_provenance(
+                &format!("{repository}@{published}"),
+                envelope.into_bytes(),
+                &opts,
+                log,
+            )
+            .await
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("cannot read the build's provenance: {e}")),
+    }
 }
 
 /// Tries a registry write gets: the registry may be several servers

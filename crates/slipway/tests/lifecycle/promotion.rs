@@ -401,6 +401,11 @@ fn gates_read_the_image_as_it_is_now_and_another_registry_gets_a_copy() {
     // Again: nothing moves.
     server.cli_json(&["promote", &id.to_string(), "--to", "ext", "-o", "json"]);
     assert_eq!(history(&server, &format!("{there}:latest")).len(), 1);
+    // The copy is signed for its repository there, its provenance
+    // attached: `slipway verify` reads the other registry and accepts it.
+    let verified = server.cli_json(&["verify", &format!("{there}:1.0-1"), "-o", "json"]);
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["digest"], candidate.as_str(), "{verified}");
 
     // A sibling on the same base: the base layer, already in the other
     // registry under stable/team/gated, is mounted from there, not sent.
