@@ -149,6 +149,24 @@ impl ImageRef {
     }
 }
 
+/// `registry/repository:tag` of an image name as written in a FROM line
+/// (`busybox` → `docker.io/library/busybox:latest`), digest dropped: two
+/// spellings of one image compare equal. `None` when it is not an image
+/// name.
+pub fn canonical_name(name: &str) -> Option<String> {
+    let r = ImageRef::parse_with_default(name, Some("docker.io")).ok()?;
+    let repository = if r.registry == "docker.io" && !r.repository.contains('/') {
+        format!("library/{}", r.repository)
+    } else {
+        r.repository
+    };
+    Some(format!(
+        "{}/{repository}:{}",
+        r.registry,
+        r.tag.as_deref().unwrap_or("latest")
+    ))
+}
+
 /// The host part of `host[:port]` (brackets kept off IPv6 literals).
 pub fn host_of(registry: &str) -> &str {
     if let Some(rest) = registry.strip_prefix('[') {
@@ -260,6 +278,25 @@ impl From<ImageRef> for String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn canonical_names_compare_spellings() {
+        use super::canonical_name;
+        assert_eq!(
+            canonical_name("busybox").as_deref(),
+            Some("docker.io/library/busybox:latest")
+        );
+        assert_eq!(
+            canonical_name("docker.io/library/busybox:latest"),
+            canonical_name("busybox")
+        );
+        assert_eq!(
+            canonical_name("127.0.0.1:5000/t/base:1@sha256:0000000000000000000000000000000000000000000000000000000000000000")
+                .as_deref(),
+            Some("127.0.0.1:5000/t/base:1")
+        );
+        assert_eq!(canonical_name("Not An Image"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -586,14 +586,51 @@ fn promotion_is_refused_by_each_policy_rule_and_supply_chain_gate_then_allowed()
     });
     let base = server.push_base_image();
     let host = server.host();
+    // A second image, for a `COPY --from` (buildah annotates only the
+    // final stage's base; the provenance names it too).
+    let tool = format!("{host}/slipway/tool:1");
+    let creds = format!("ci:{}", server.token());
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--src-creds",
+            &creds,
+            "--dest-creds",
+            &creds,
+            &format!("docker://{base}"),
+            &format!("docker://{tool}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let repo = GitRepo::new(&[(
         "Dockerfile",
-        &format!("FROM {base}\n{LABELS}\nRUN echo policy > /policy\n"),
+        &format!(
+            "FROM {base}\n{LABELS}\nCOPY --from={tool} /bin/busybox /tool\nRUN echo policy > /policy\n"
+        ),
     )]);
     let id = server.queue(&repo, &format!("{host}/t/app"), &[]);
     let build = server.wait_final(id);
     assert_eq!(build["phase"], "Complete", "{build}");
     let digest = build["image"]["digest"].as_str().unwrap().to_string();
+    let shown = server.cli_json(&["show", &id.to_string(), "--provenance", "-o", "json"]);
+    let deps = shown["statement"]["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for name in [&base, &tool] {
+        assert!(
+            deps.iter()
+                .any(|d| d["name"] == name.as_str() && d["digest"]["sha256"].is_string()),
+            "{name} is not a resolved dependency: {deps:?}"
+        );
+    }
     let promote = |to: &str| {
         let out = server.cli(&["promote", &id.to_string(), "--to", to]);
         (

@@ -193,8 +193,8 @@ where
 }
 
 /// The provenance's facts: the build's inputs, the base images by digest
-/// (as buildah annotated each platform's image, and parents pinned by a
-/// wave), the run.
+/// (as buildah annotated each platform's image, parents pinned by a wave,
+/// and the other stages' and `COPY --from` images resolved), the run.
 async fn facts(
     services: &Services,
     build: &Build,
@@ -234,6 +234,23 @@ async fn facts(
             if !base_images.contains(&base) {
                 base_images.push(base);
             }
+        }
+    }
+    // The images of other stages and `COPY --from` (buildah annotates only
+    // the final stage's base): their digests as the registry resolves them
+    // now, moments after the build pulled them.
+    let canonical = slipway_core::image_ref::canonical_name;
+    for name in &build.spec.base_images {
+        let known = base_images
+            .iter()
+            .any(|(n, _)| canonical(n).is_some() && canonical(n) == canonical(name));
+        if known {
+            continue;
+        }
+        let digest =
+            crate::steps::inputs::resolve_digest(services, build.spec.project_name(), name).await;
+        if digest.starts_with("sha256:") {
+            base_images.push((name.clone(), digest));
         }
     }
     let source = &build.spec.source;
