@@ -216,7 +216,7 @@ fn a_build_runs_as_the_job_the_server_creates_and_both_objects_are_deleted() {
     assert_eq!(b["workers"][0]["cluster"], "k8s");
     let log = server.log(id);
     // Steps: FROM, the Dockerfile's LABEL and RUN, then Slipway's labels.
-    assert!(log.contains("STEP 3/10: RUN echo built-in-a-pod"), "{log}");
+    assert!(log.contains("STEP 3/9: RUN echo built-in-a-pod"), "{log}");
     let events = b["events"].to_string();
     assert!(
         events.contains(&format!(
