@@ -90,6 +90,19 @@ pub struct BuildJob {
 /// (<https://reproducible-builds.org/specs/source-date-epoch/>).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
+/// buildah failures that say nothing about the Dockerfile: what buildah
+/// says, and what it means.
+const TRANSIENT_BUILD_FAULTS: [(&str, &str); 2] = [
+    (
+        "sealing memfd copy",
+        "buildah could not start a RUN step (sealing its memfd copy was busy)",
+    ),
+    (
+        "layer not known",
+        "buildah's commit lost a layer it shared with another build that removed it",
+    ),
+];
+
 pub struct Buildah {
     config: BuildahConfig,
 }
@@ -255,18 +268,24 @@ impl Buildah {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut out = run_env("unshare", &args, &env, log, cancel).await?;
-        // buildah's chroot isolation copies itself into a sealed memfd to
-        // run a RUN step; under concurrent builds the sealing can fail
-        // with EBUSY ("sealing memfd copy: Device or resource busy"), a
-        // transient fault of the machine, not of the Dockerfile: once more.
-        if !out.success
-            && out
-                .stderr_tail
+        // Transient faults of the machine, not of the Dockerfile, under
+        // concurrent builds on one storage; built again (twice at most):
+        // - buildah's chroot isolation copies itself into a sealed memfd
+        //   to run a RUN step, and the sealing can fail with EBUSY;
+        // - reproducible builds make identical layers, and buildah's
+        //   commit may reuse another build's copy of one that build then
+        //   removes with its image ("layer not known").
+        for _ in 0..2 {
+            let transient = TRANSIENT_BUILD_FAULTS
                 .iter()
-                .any(|l| l.contains("sealing memfd copy"))
-        {
-            log.line("--> buildah could not start a RUN step (sealing its memfd copy was busy); building once more");
-            out = run_env("unshare", &args, &env, log, cancel).await?;
+                .find(|(needle, _)| out.stderr_tail.iter().any(|l| l.contains(needle)));
+            match transient {
+                Some((_, what)) if !out.success => {
+                    log.line(&format!("--> {what}; building once more"));
+                    out = run_env("unshare", &args, &env, log, cancel).await?;
+                }
+                _ => break,
+            }
         }
         succeeded(&out, "build failed")
     }
