@@ -68,7 +68,16 @@ pub async fn promote(
             build.id, output.registry
         )));
     }
-    let inputs = gate_inputs(services, &build).await?;
+    // Read once, for the gates and the policy rules.
+    let newest_scan = services
+        .store
+        .scans_of_build(build.id)
+        .await?
+        .into_iter()
+        .max_by_key(|s| s.id)
+        .map(|s| s.report);
+    let provenance = crate::steps::evidence::provenance(services, &build).await?;
+    let inputs = gate_inputs(services, &build, newest_scan.as_ref(), &provenance).await?;
     if let Some((gate, why)) = failed_gate(&env.gates, &inputs) {
         return Err(ApiError::conflict(format!(
             "build {} may not enter {to}: gate {} failed: {why}",
@@ -77,7 +86,10 @@ pub async fn promote(
         )));
     }
     if !env.policy.is_empty() {
-        let inputs = policy_inputs(services, &build).await?;
+        let inputs = PolicyInputs {
+            provenance: provenance.ok(),
+            findings: newest_scan.map(|r| r.findings),
+        };
         if let Some((rule, why)) = failed_rule(&env.policy, &inputs) {
             return Err(ApiError::conflict(format!(
                 "build {} may not enter {to}: policy rule {rule} failed: {why}",
@@ -190,20 +202,21 @@ async fn find_build(services: &Services, what: &str) -> Result<Build, ApiError> 
     load(id).await
 }
 
-/// What the gates look at, for `build`.
-async fn gate_inputs(services: &Services, build: &Build) -> Result<GateInputs, ApiError> {
+/// What the gates look at, for `build` (its newest scan and its
+/// provenance read by the caller).
+async fn gate_inputs(
+    services: &Services,
+    build: &Build,
+    newest_scan: Option<&slipway_core::scan::ScanReport>,
+    provenance: &Result<slipway_core::supply::provenance::Read, String>,
+) -> Result<GateInputs, ApiError> {
     let test_passed = services
         .store
         .test_result(build.id)
         .await?
         .map(|t| t.passed);
-    let scan_outcome = services
-        .store
-        .scans_of_build(build.id)
-        .await?
-        .into_iter()
-        .max_by_key(|s| s.id)
-        .and_then(|s| serde_json::to_value(s.report.outcome).ok())
+    let scan_outcome = newest_scan
+        .and_then(|r| serde_json::to_value(r.outcome).ok())
         .and_then(|v| v.as_str().map(str::to_string));
     // SBOMs as the registry has them now, on each platform's image.
     let images = platform_digests(build);
@@ -221,9 +234,8 @@ async fn gate_inputs(services: &Services, build: &Build) -> Result<GateInputs, A
             signed += 1;
         }
     }
-    let read = crate::steps::evidence::provenance(services, build).await?;
     let provenance_problem =
-        crate::steps::evidence::provenance_problem(services, build, &read).await?;
+        crate::steps::evidence::provenance_problem(services, build, provenance).await?;
     Ok(GateInputs {
         test_passed,
         scan_outcome,
@@ -279,25 +291,6 @@ async fn sign_in_environment(
         ApiError::upstream(format!(
             "the image was promoted to {target} but could not be signed there: {e}; promote it again to try again"
         ))
-    })
-}
-
-/// What the environment's policy rules read: the verified provenance and
-/// the newest scan's findings.
-async fn policy_inputs(services: &Services, build: &Build) -> Result<PolicyInputs, ApiError> {
-    let provenance = crate::steps::evidence::provenance(services, build)
-        .await?
-        .ok();
-    let findings = services
-        .store
-        .scans_of_build(build.id)
-        .await?
-        .into_iter()
-        .max_by_key(|s| s.id)
-        .map(|s| s.report.findings);
-    Ok(PolicyInputs {
-        provenance,
-        findings,
     })
 }
 
