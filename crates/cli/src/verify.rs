@@ -19,9 +19,7 @@ use slipway_core::supply::dsse::{
     ENVELOPE_MEDIA_TYPE, Envelope, IN_TOTO_PAYLOAD_TYPE, base64_decode,
 };
 use slipway_core::supply::provenance;
-use slipway_core::supply::simple_signing::{
-    MEDIA_TYPE, Payload, SIGNATURE_ANNOTATION, signature_tag,
-};
+use slipway_core::supply::simple_signing::{Payload, signature_layers, signature_tag};
 use slipway_signing::PublicKey;
 use std::path::PathBuf;
 
@@ -91,6 +89,15 @@ struct Reader {
 }
 
 impl Reader {
+    /// `registry/repository`, as signatures name it.
+    fn repository_name(&self) -> String {
+        let host = self
+            .base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, h)| h);
+        format!("{host}/{}", self.repository)
+    }
+
     async fn get(&self, path: &str, accept: &str) -> Result<Option<Vec<u8>>, String> {
         let url = format!("{}/v2/{}/{path}", self.base, self.repository);
         let mut req = self.http.get(&url).header("Accept", accept);
@@ -166,18 +173,10 @@ async fn check_signature(reader: &Reader, digest: &str, key: &PublicKey) -> Sign
         let manifest: Value =
             serde_json::from_slice(&body).map_err(|e| format!("{tag} is not JSON: {e}"))?;
         let mut why = format!("{tag} holds no signature by this key");
-        for layer in manifest["layers"].as_array().into_iter().flatten() {
-            let (Some(payload_digest), Some(signature)) = (
-                layer["digest"].as_str(),
-                layer["annotations"][SIGNATURE_ANNOTATION]
-                    .as_str()
-                    .and_then(base64_decode),
-            ) else {
+        for (payload_digest, signature) in signature_layers(&manifest) {
+            let Some(signature) = base64_decode(signature) else {
                 continue;
             };
-            if layer["mediaType"] != MEDIA_TYPE {
-                continue;
-            }
             let payload = reader.blob(payload_digest).await?;
             if !key.verify(&payload, &signature) {
                 why = format!("{tag}: a signature does not verify with this key");
@@ -205,17 +204,6 @@ async fn check_signature(reader: &Reader, digest: &str, key: &PublicKey) -> Sign
         digest: digest.to_string(),
         verified: checked.is_ok(),
         problem: checked.err(),
-    }
-}
-
-impl Reader {
-    /// `registry/repository`, as signatures name it.
-    fn repository_name(&self) -> String {
-        let host = self
-            .base
-            .split_once("://")
-            .map_or(self.base.as_str(), |(_, h)| h);
-        format!("{host}/{}", self.repository)
     }
 }
 

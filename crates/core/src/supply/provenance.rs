@@ -157,8 +157,6 @@ pub struct Read {
     pub commit: Option<String>,
     /// Base image names.
     pub base_images: Vec<String>,
-    /// Base images with the digest the build used: `(name, sha256:…)`.
-    pub base_digests: Vec<(String, String)>,
 }
 
 /// Read a statement (already verified): refuses what is not an in-toto
@@ -213,14 +211,6 @@ pub fn read(statement: &Value) -> Result<Read, String> {
             .iter()
             .filter(|d| d.pointer("/digest/gitCommit").is_none())
             .filter_map(|d| d.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect(),
-        base_digests: deps
-            .iter()
-            .filter_map(|d| {
-                let name = d.get("name")?.as_str()?;
-                let hex = d.pointer("/digest/sha256")?.as_str()?;
-                Some((name.to_string(), format!("sha256:{hex}")))
-            })
             .collect(),
     })
 }
@@ -313,13 +303,6 @@ mod tests {
         assert_eq!(
             r.base_images,
             vec!["registry.fedoraproject.org/fedora:40".to_string()]
-        );
-        assert_eq!(
-            r.base_digests,
-            vec![(
-                "registry.fedoraproject.org/fedora:40".to_string(),
-                "sha256:bbbb".to_string()
-            )]
         );
         assert_eq!(r.builder_id, "https://slipway.example.com");
         let mut other = statement(&facts());

@@ -75,6 +75,24 @@ pub struct Optional {
     pub timestamp: Option<i64>,
 }
 
+/// The signatures a cosign signature manifest (`sha256-<hex>.sig`)
+/// holds: each simple-signing layer's payload digest and its base64
+/// signature annotation, in order. Other layers are passed over.
+pub fn signature_layers(manifest: &serde_json::Value) -> Vec<(&str, &str)> {
+    manifest["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|layer| layer["mediaType"] == MEDIA_TYPE)
+        .filter_map(|layer| {
+            Some((
+                layer["digest"].as_str()?,
+                layer["annotations"][SIGNATURE_ANNOTATION].as_str()?,
+            ))
+        })
+        .collect()
+}
+
 impl Payload {
     pub fn new(repository: &str, manifest_digest: &str, creator: &str, timestamp: i64) -> Payload {
         Payload {
@@ -123,6 +141,19 @@ impl Payload {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn signature_layers_are_the_simple_signing_ones_with_a_signature() {
+        let m = serde_json::json!({"layers": [
+            {"mediaType": super::MEDIA_TYPE, "digest": "sha256:a",
+             "annotations": {super::SIGNATURE_ANNOTATION: "c2ln"}},
+            {"mediaType": "application/octet-stream", "digest": "sha256:b",
+             "annotations": {super::SIGNATURE_ANNOTATION: "eA=="}},
+            {"mediaType": super::MEDIA_TYPE, "digest": "sha256:c"},
+        ]});
+        assert_eq!(super::signature_layers(&m), vec![("sha256:a", "c2ln")]);
+        assert!(super::signature_layers(&serde_json::json!({})).is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -11,9 +11,7 @@ use slipway_core::supply::dsse::{
     ENVELOPE_MEDIA_TYPE, Envelope, IN_TOTO_PAYLOAD_TYPE, base64_decode,
 };
 use slipway_core::supply::provenance::Read;
-use slipway_core::supply::simple_signing::{
-    MEDIA_TYPE, Payload, SIGNATURE_ANNOTATION, signature_tag,
-};
+use slipway_core::supply::simple_signing::{Payload, signature_layers, signature_tag};
 use slipway_core::{Build, BuildPhase};
 use slipway_store::StoreError;
 
@@ -49,16 +47,8 @@ pub(crate) async fn signed(
         return Ok(false);
     };
     let public = services.signing.public();
-    for layer in manifest["layers"].as_array().into_iter().flatten() {
-        if layer["mediaType"] != MEDIA_TYPE {
-            continue;
-        }
-        let (Some(payload_digest), Some(signature)) = (
-            layer["digest"].as_str(),
-            layer["annotations"][SIGNATURE_ANNOTATION]
-                .as_str()
-                .and_then(base64_decode),
-        ) else {
+    for (payload_digest, signature) in signature_layers(&manifest) {
+        let Some(signature) = base64_decode(signature) else {
             continue;
         };
         let Some(payload) = read_blob(services, payload_digest).await else {
