@@ -162,16 +162,7 @@ pub(crate) async fn build(client: &Client, args: BuildArgs) -> Result<(), CliErr
     let bar = spinner(format!("build {id}: queued"));
     // Log lines go to stderr in JSON mode so stdout stays parseable.
     let json = args.output == Output::Json;
-    let waited = until_ended(client, id, args.detach, async {
-        if args.wait {
-            wait_final(client, id, Some(&bar)).await
-        } else {
-            stream_log(client, id, true, Some((&bar, json))).await
-        }
-    })
-    .await;
-    bar.finish_and_clear();
-    waited?;
+    follow_until_ended(client, id, &bar, !args.wait, args.detach, json).await?;
     let b: Build = client.get_json(&format!("/builds/{id}")).await?;
     if json {
         print_json(&b);
@@ -181,10 +172,33 @@ pub(crate) async fn build(client: &Client, args: BuildArgs) -> Result<(), CliErr
     report_end(&b)
 }
 
+/// Print build `id`'s log as it comes (`follow`; to stderr when `json`,
+/// so stdout stays parseable) or wait with its phase on `bar`, until it
+/// ends or Ctrl-C ([`until_ended`]); `bar` is cleared either way.
+pub(crate) async fn follow_until_ended(
+    client: &Client,
+    id: i64,
+    bar: &ProgressBar,
+    follow: bool,
+    detach: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let waited = until_ended(client, id, detach, async {
+        if follow {
+            stream_log(client, id, true, Some((bar, json))).await
+        } else {
+            wait_final(client, id, Some(bar)).await
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    waited
+}
+
 /// Run `waiting` (following or waiting for build `id`) until it is done,
 /// or until Ctrl-C: then ask the server to cancel the build, or with
 /// `detach` leave it running and say how to follow it.
-pub(crate) async fn until_ended(
+async fn until_ended(
     client: &Client,
     id: i64,
     detach: bool,

@@ -249,16 +249,7 @@ pub async fn start(
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     };
     let json = output == Output::Json;
-    let waited = crate::builds::until_ended(client, id, how.detach, async {
-        if how.follow {
-            crate::stream_log(client, id, true, Some((&bar, json))).await
-        } else {
-            crate::builds::wait_final(client, id, Some(&bar)).await
-        }
-    })
-    .await;
-    bar.finish_and_clear();
-    waited?;
+    crate::builds::follow_until_ended(client, id, &bar, how.follow, how.detach, json).await?;
     let b: slipway_core::Build = client.get_json(&format!("/builds/{id}")).await?;
     if json {
         print_json(&b);

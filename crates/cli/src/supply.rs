@@ -82,16 +82,7 @@ pub async fn verify_rebuild(
     }
     let json = output == Output::Json;
     let bar = crate::spinner(format!("rebuild {id} of build {build}: queued"));
-    let waited = crate::builds::until_ended(client, id, false, async {
-        if follow {
-            crate::stream_log(client, id, true, Some((&bar, json))).await
-        } else {
-            crate::builds::wait_final(client, id, Some(&bar)).await
-        }
-    })
-    .await;
-    bar.finish_and_clear();
-    waited?;
+    crate::builds::follow_until_ended(client, id, &bar, follow, false, json).await?;
     let found: Vec<Reproduction> = client
         .get_json(&format!("/builds/{build}/reproductions"))
         .await?;
