@@ -335,25 +335,10 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
     );
 
     // The provenance: the DSSE referrer of the built image.
-    let referrers = server.registry(
-        "GET",
-        &format!("/v2/t/app/referrers/{digest}"),
-        "repository:t/app:pull",
-    );
-    assert_eq!(referrers.status, 200, "{}", referrers.body);
-    let index: serde_json::Value = serde_json::from_str(&referrers.body).unwrap();
-    let provenance = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["artifactType"] == "application/vnd.dsse.envelope.v1+json")
-        .unwrap_or_else(|| panic!("no provenance referrer: {index}"));
+    let provenance = provenance_referrer(&server, &digest);
     let manifest = server.registry(
         "GET",
-        &format!(
-            "/v2/t/app/manifests/{}",
-            provenance["digest"].as_str().unwrap()
-        ),
+        &format!("/v2/t/app/manifests/{provenance}"),
         "repository:t/app:pull",
     );
     let manifest: serde_json::Value = serde_json::from_str(&manifest.body).unwrap();
@@ -377,6 +362,27 @@ fn skopeo_requires_slipways_signature_and_the_provenance_verifies_independently(
             && said.contains(digest.trim_start_matches("sha256:")),
         "{said}"
     );
+}
+
+/// The digest of the provenance (DSSE envelope) referrer attached to
+/// `digest` in `t/app`, as the registry's referrers API lists it.
+fn provenance_referrer(server: &Server, digest: &str) -> String {
+    let referrers = server.registry(
+        "GET",
+        &format!("/v2/t/app/referrers/{digest}"),
+        "repository:t/app:pull",
+    );
+    assert_eq!(referrers.status, 200, "{}", referrers.body);
+    let index: serde_json::Value = serde_json::from_str(&referrers.body).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.dsse.envelope.v1+json")
+        .unwrap_or_else(|| panic!("no provenance referrer: {index}"))["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The image config and labels of `image`, as skopeo reads them.
@@ -709,22 +715,7 @@ fn promotion_is_refused_by_each_policy_rule_and_supply_chain_gate_then_allowed()
         "{said}"
     );
     // The provenance taken off the image: `provenance` refuses.
-    let referrers = server.registry(
-        "GET",
-        &format!("/v2/t/app/referrers/{digest}"),
-        "repository:t/app:pull",
-    );
-    assert_eq!(referrers.status, 200, "{}", referrers.body);
-    let index: serde_json::Value = serde_json::from_str(&referrers.body).unwrap();
-    let envelope = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["artifactType"] == "application/vnd.dsse.envelope.v1+json")
-        .unwrap_or_else(|| panic!("no provenance referrer: {index}"))["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let envelope = provenance_referrer(&server, &digest);
     let gone = server.registry(
         "DELETE",
         &format!("/v2/t/app/manifests/{envelope}"),
